@@ -1,0 +1,11 @@
+#pragma once
+// `stdout` sink: one JSON object per line on standard output or appended to a file. For
+// debugging pipelines and for tests; a record counts as delivered once written and flushed.
+
+#include "src/runtime/registry.h"
+
+namespace dutybridge::connectors {
+
+void registerStdout(runtime::Registry& registry);
+
+}  // namespace dutybridge::connectors

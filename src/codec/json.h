@@ -1,0 +1,21 @@
+#pragma once
+// Record <-> JSON. Written with nlohmann::json so escaping is always correct. Exact decimals
+// travel as JSON strings ("12.345"): a JSON number would be read back as binary floating point
+// by most consumers, and quantities and money must stay exact. Timestamps are RFC 3339 UTC
+// strings, dates "YYYY-MM-DD".
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "src/core/record.h"
+
+namespace dutybridge::codec {
+
+nlohmann::ordered_json toJson(const core::Value& value);
+nlohmann::ordered_json toJson(const core::Record& record);
+
+// Appends the record's JSON object (no newline) to `out`.
+void appendJson(const core::Record& record, std::string& out);
+
+}  // namespace dutybridge::codec

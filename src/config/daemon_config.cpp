@@ -1,0 +1,219 @@
+#include "src/config/daemon_config.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "src/config/validator.h"
+
+namespace dutybridge::config {
+namespace {
+
+using core::ConfigSchema;
+using core::FieldSpec;
+using core::FieldType;
+
+std::shared_ptr<const ConfigSchema> kafkaSchema() {
+  return std::make_shared<const ConfigSchema>(std::vector<FieldSpec>{
+      FieldSpec::make("bootstrap_servers", FieldType::String).req()
+          .doc("Comma-separated host:port list of the Kafka cluster."),
+      FieldSpec::make("client_id", FieldType::String).def("dutybridge")
+          .doc("client.id prefix for every producer and consumer of this daemon."),
+      FieldSpec::make("state_topic", FieldType::String).def("dutybridge.state")
+          .doc("Compacted topic holding source cursors and window state."),
+      FieldSpec::make("dlq_topic", FieldType::String).def("dutybridge.dlq")
+          .doc("Dead-letter topic for records that fail mapping or delivery."),
+      FieldSpec::make("librdkafka", FieldType::StringMap).def("{}")
+          .doc("Extra librdkafka properties for every client (TLS, SASL); values may be ${...} secrets."),
+  });
+}
+
+std::shared_ptr<const ConfigSchema> adminSchema() {
+  return std::make_shared<const ConfigSchema>(std::vector<FieldSpec>{
+      FieldSpec::make("listen", FieldType::String).def("127.0.0.1:8088")
+          .doc("host:port of the admin and metrics HTTP listener."),
+      FieldSpec::make("enabled", FieldType::Bool).def("false")
+          .doc("Serve the admin API (status, metrics)."),
+  });
+}
+
+std::shared_ptr<const ConfigSchema> logSchema() {
+  return std::make_shared<const ConfigSchema>(std::vector<FieldSpec>{
+      FieldSpec::make("level", FieldType::Enum).def("info").oneOf({"error", "warning", "notice", "info", "debug"})
+          .doc("Lowest priority written to stderr (journald)."),
+  });
+}
+
+std::vector<core::ConfigProblem> checkPipelineName(const core::ConfigObject& pipeline) {
+  std::string name = pipeline.getString("name");
+  bool ok = !name.empty() && name.size() <= 64;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.')) ok = false;
+  }
+  if (ok) return {};
+  return {{"name", fmt::format("pipeline name '{}' must be 1-64 characters of a-z, 0-9, '-', '_' or '.'", name)}};
+}
+
+std::shared_ptr<const ConfigSchema> pipelineSchema() {
+  return std::make_shared<const ConfigSchema>(
+      std::vector<FieldSpec>{
+          FieldSpec::make("name", FieldType::String).req()
+              .doc("Unique pipeline name; keys its cursor and state (a-z, 0-9, '-', '_', '.')."),
+          FieldSpec::make("enabled", FieldType::Bool).def("true").doc("Set false to keep a pipeline configured but idle."),
+          FieldSpec::make("source", FieldType::Source).req().doc("Where records come from; `type` picks the connector."),
+          FieldSpec::make("mapping", FieldType::String)
+              .doc("Mapping file, relative to this config file. Without one, records pass through unchanged."),
+          FieldSpec::make("sink", FieldType::Sink).req().doc("Where records go; `type` picks the connector."),
+      },
+      checkPipelineName);
+}
+
+}  // namespace
+
+const ConfigSchema& daemonSchema() {
+  static const ConfigSchema schema(std::vector<FieldSpec>{
+      FieldSpec::make("kafka", FieldType::Object).fields(kafkaSchema())
+          .doc("The Kafka cluster for state, dead letters and Kafka connectors."),
+      FieldSpec::make("admin", FieldType::Object).fields(adminSchema()).doc("Admin API listener."),
+      FieldSpec::make("log", FieldType::Object).fields(logSchema()).doc("Logging."),
+      FieldSpec::make("pipelines", FieldType::ObjectList).req().fields(pipelineSchema())
+          .doc("The named pipelines this daemon runs."),
+  });
+  return schema;
+}
+
+std::expected<std::unique_ptr<DaemonConfig>, Diagnostics> parseDaemonConfig(const std::string& text,
+                                                                            const std::filesystem::path& file,
+                                                                            const runtime::Registry& registry,
+                                                                            const SecretResolver& secrets) {
+  Diagnostics diagnostics;
+  std::string file_name = file.string();
+  diagnostics.addSource(file_name, text);
+  YAML::Node document;
+  try {
+    document = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    core::SourceLocation loc{file_name, e.mark.line + 1, e.mark.column + 1, ""};
+    diagnostics.add(loc, "YAML syntax: " + e.msg);
+    return std::unexpected(std::move(diagnostics));
+  }
+  if (!document.IsMap()) {
+    diagnostics.add(core::SourceLocation{file_name, 1, 1, ""},
+                    "the configuration must be a mapping with a 'pipelines' key");
+    return std::unexpected(std::move(diagnostics));
+  }
+
+  ValidationContext context{file_name, &registry, &secrets, &diagnostics};
+  auto config = std::make_unique<DaemonConfig>();
+  config->file = file;
+  try {
+    config->root = validateObject(document, daemonSchema(), "", context);
+  } catch (const YAML::Exception& e) {
+    core::SourceLocation loc{file_name, e.mark.line + 1, e.mark.column + 1, ""};
+    diagnostics.add(loc, "YAML: " + e.msg);
+    return std::unexpected(std::move(diagnostics));
+  }
+  config->kafka = config->root.find("kafka") && !config->root.find("kafka")->defaulted
+                      ? config->root.getObject("kafka")
+                      : nullptr;
+  config->admin = config->root.getObject("admin");
+  config->log = config->root.getObject("log");
+
+  std::set<std::string> names;
+  for (const auto& pipeline : config->root.getObjects("pipelines")) {
+    PipelineConfig p;
+    p.name = pipeline.getString("name");
+    p.enabled = pipeline.getBool("enabled");
+    p.location = pipeline.location;
+    if (!p.name.empty() && !names.insert(p.name).second) {
+      const auto* entry = pipeline.find("name");
+      diagnostics.add(entry ? entry->location : pipeline.location, fmt::format("duplicate pipeline name '{}'", p.name));
+    }
+    if (const auto* source = pipeline.getObject("source")) p.source = {source->getString("type"), *source};
+    if (const auto* sink = pipeline.getObject("sink")) p.sink = {sink->getString("type"), *sink};
+    if (pipeline.has("mapping")) {
+      std::filesystem::path mapping = pipeline.getString("mapping");
+      if (mapping.is_relative()) mapping = file.parent_path() / mapping;
+      const auto* entry = pipeline.find("mapping");
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(mapping, ec)) {
+        diagnostics.add(entry->location, fmt::format("mapping file '{}' not found", mapping.string()));
+      } else {
+        diagnostics.add(entry->location,
+                        "mapping files are not supported by this build yet (they arrive with the mapping "
+                        "language); remove 'mapping' to pass records through unchanged");
+      }
+      p.mapping = mapping;
+    }
+    config->pipelines.push_back(std::move(p));
+  }
+  if (config->root.getObjects("pipelines").empty() && config->root.has("pipelines")) {
+    diagnostics.add(config->root.find("pipelines")->location, "at least one pipeline is required");
+  }
+  if (!diagnostics.empty()) return std::unexpected(std::move(diagnostics));
+  return config;
+}
+
+std::expected<std::unique_ptr<DaemonConfig>, Diagnostics> loadDaemonConfig(const std::filesystem::path& file,
+                                                                           const runtime::Registry& registry,
+                                                                           const SecretResolver& secrets) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    Diagnostics diagnostics;
+    diagnostics.add(core::SourceLocation{file.string(), 0, 0, ""}, "cannot read configuration file");
+    return std::unexpected(std::move(diagnostics));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parseDaemonConfig(text.str(), file, registry, secrets);
+}
+
+namespace {
+
+nlohmann::ordered_json toJson(const core::Value& value) {
+  switch (value.type()) {
+    case core::ValueType::Null: return nullptr;
+    case core::ValueType::Bool: return value.asBool();
+    case core::ValueType::Int: return value.asInt();
+    case core::ValueType::List: {
+      auto out = nlohmann::ordered_json::array();
+      for (const auto& item : value.asList()) out.push_back(toJson(item));
+      return out;
+    }
+    case core::ValueType::Map: {
+      auto out = nlohmann::ordered_json::object();
+      for (const auto& [key, item] : value.asMap()) out[key] = toJson(item);
+      return out;
+    }
+    default: return value.toText();
+  }
+}
+
+nlohmann::ordered_json objectJson(const core::ConfigObject& object) {
+  auto out = nlohmann::ordered_json::object();
+  for (const auto& entry : object.entries) {
+    if (entry.secret) {
+      out[entry.name] = "<redacted>";
+    } else if (entry.type == FieldType::ObjectList) {
+      auto list = nlohmann::ordered_json::array();
+      for (const auto& item : entry.objects) list.push_back(objectJson(item));
+      out[entry.name] = list;
+    } else if (!entry.objects.empty()) {
+      out[entry.name] = objectJson(entry.objects.front());
+    } else if (entry.type == FieldType::Duration && entry.value.type() == core::ValueType::Int) {
+      out[entry.name] = core::formatDuration(entry.value.asInt());
+    } else {
+      out[entry.name] = toJson(entry.value);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string renderRedacted(const core::ConfigObject& object) { return objectJson(object).dump(2) + "\n"; }
+
+}  // namespace dutybridge::config

@@ -1,0 +1,61 @@
+#pragma once
+// The daemon configuration (config/dutybridge.yaml): Kafka cluster settings, admin listener,
+// logging, and the named pipelines (source -> mapping -> sink). Loading validates everything
+// against the schemas of the top level and of every connector, and reports all problems at once.
+
+#include <expected>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "src/config/diagnostics.h"
+#include "src/config/secrets.h"
+#include "src/core/config_schema.h"
+#include "src/runtime/registry.h"
+
+namespace dutybridge::config {
+
+struct ConnectorConfig {
+  std::string type;
+  core::ConfigObject settings;  // includes `type`
+};
+
+struct PipelineConfig {
+  std::string name;
+  bool enabled = true;
+  ConnectorConfig source;
+  std::optional<std::filesystem::path> mapping;  // resolved relative to the config file
+  ConnectorConfig sink;
+  core::SourceLocation location;
+};
+
+struct DaemonConfig {
+  std::filesystem::path file;
+  core::ConfigObject root;                // the whole validated document
+  const core::ConfigObject* kafka = nullptr;  // nullptr when no kafka section is given
+  const core::ConfigObject* admin = nullptr;
+  const core::ConfigObject* log = nullptr;
+  std::vector<PipelineConfig> pipelines;
+};
+
+// The schema of the top level, for docs and `check`.
+const core::ConfigSchema& daemonSchema();
+
+// Loads and validates a file. On failure returns all diagnostics.
+std::expected<std::unique_ptr<DaemonConfig>, Diagnostics> loadDaemonConfig(const std::filesystem::path& file,
+                                                                           const runtime::Registry& registry,
+                                                                           const SecretResolver& secrets);
+
+// Same, from text (tests); `file` is only used in messages and to resolve relative paths.
+std::expected<std::unique_ptr<DaemonConfig>, Diagnostics> parseDaemonConfig(const std::string& text,
+                                                                            const std::filesystem::path& file,
+                                                                            const runtime::Registry& registry,
+                                                                            const SecretResolver& secrets);
+
+// The effective configuration (defaults filled in) as YAML-compatible JSON, with every secret
+// and sensitive value replaced by "<redacted>".
+std::string renderRedacted(const core::ConfigObject& object);
+
+}  // namespace dutybridge::config

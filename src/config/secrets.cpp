@@ -1,0 +1,90 @@
+#include "src/config/secrets.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace dutybridge::config {
+namespace {
+
+std::optional<std::string> processEnv(const std::string& name) {
+  const char* value = std::getenv(name.c_str());
+  if (!value) return std::nullopt;
+  return std::string(value);
+}
+
+core::Result<std::string> readSecretFile(const std::string& path, std::string_view what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return core::fail(core::ErrorKind::InvalidConfig, std::string(what) + " cannot be read");
+  std::ostringstream content;
+  content << in.rdbuf();
+  std::string text = content.str();
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  if (!text.empty() && text.back() == '\r') text.pop_back();
+  return text;
+}
+
+}  // namespace
+
+SecretResolver::SecretResolver() : env_(processEnv) {}
+
+core::Result<std::string> SecretResolver::lookup(std::string_view scheme, std::string_view name) const {
+  std::string key(name);
+  if (key.empty()) return core::fail(core::ErrorKind::InvalidConfig, "empty secret reference name");
+  if (scheme == "env") {
+    auto value = env_(key);
+    if (!value) return core::fail(core::ErrorKind::InvalidConfig, "environment variable " + key + " is not set");
+    return *value;
+  }
+  if (scheme == "file") {
+    return readSecretFile(key, "secret file " + key);
+  }
+  if (scheme == "cred") {
+    if (key.find('/') != std::string::npos) {
+      return core::fail(core::ErrorKind::InvalidConfig, "credential name " + key + " must not contain '/'");
+    }
+    auto dir = env_("CREDENTIALS_DIRECTORY");
+    if (!dir) {
+      return core::fail(core::ErrorKind::InvalidConfig,
+                        "credential " + key + " requested but CREDENTIALS_DIRECTORY is not set "
+                        "(use LoadCredential= in the systemd unit)");
+    }
+    return readSecretFile(*dir + "/" + key, "credential " + key);
+  }
+  return core::fail(core::ErrorKind::InvalidConfig,
+                    "unknown secret reference scheme '" + std::string(scheme) + "' (use env, file or cred)");
+}
+
+core::Result<ResolvedString> SecretResolver::resolve(std::string_view text) const {
+  ResolvedString out;
+  size_t i = 0;
+  while (i < text.size()) {
+    if (text.compare(i, 3, "$${") == 0) {
+      out.text += "${";
+      i += 3;
+      continue;
+    }
+    if (text.compare(i, 2, "${") != 0) {
+      out.text += text[i++];
+      continue;
+    }
+    size_t close = text.find('}', i + 2);
+    if (close == std::string_view::npos) {
+      return core::fail(core::ErrorKind::InvalidConfig, "unterminated secret reference '${' (write $${ for a literal)");
+    }
+    std::string_view body = text.substr(i + 2, close - i - 2);
+    size_t colon = body.find(':');
+    if (colon == std::string_view::npos) {
+      return core::fail(core::ErrorKind::InvalidConfig,
+                        "secret reference '${" + std::string(body) + "}' needs a scheme: ${env:NAME}, ${file:PATH} or ${cred:NAME}");
+    }
+    auto value = lookup(body.substr(0, colon), body.substr(colon + 1));
+    if (!value) return core::fail(value.error());
+    out.text += *value;
+    out.secret = true;
+    i = close + 1;
+  }
+  return out;
+}
+
+}  // namespace dutybridge::config

@@ -1,0 +1,33 @@
+#pragma once
+// Checks a YAML node against a ConfigSchema and builds the validated ConfigObject, collecting
+// every problem into Diagnostics instead of stopping at the first. yaml-cpp stays inside
+// src/config; nothing outside sees a YAML::Node.
+
+#include <yaml-cpp/yaml.h>
+
+#include <string>
+
+#include "src/config/diagnostics.h"
+#include "src/config/secrets.h"
+#include "src/core/config_schema.h"
+#include "src/runtime/registry.h"
+
+namespace dutybridge::config {
+
+struct ValidationContext {
+  std::string file;
+  const runtime::Registry* registry = nullptr;
+  const SecretResolver* secrets = nullptr;
+  Diagnostics* diagnostics = nullptr;
+};
+
+core::SourceLocation locate(const YAML::Node& node, const std::string& file, std::string path);
+
+core::ConfigObject validateObject(const YAML::Node& node, const core::ConfigSchema& schema,
+                                  const std::string& path, ValidationContext& context);
+
+// Validates a standalone connector config (`type` plus the factory's fields).
+core::ConfigObject validateConnector(const YAML::Node& node, core::Direction direction,
+                                     const std::string& path, ValidationContext& context);
+
+}  // namespace dutybridge::config

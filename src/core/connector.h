@@ -1,0 +1,59 @@
+#pragma once
+// Connector factories: name + config schema + create(validated config). Each connector folder
+// exposes a `registerX(Registry&)` function; src/runtime/builtin_connectors.cpp calls them all
+// from one place (no static self-registration, which silently vanishes in static libraries).
+//
+// Threading: factories are immutable after registration and may be used from any thread.
+// create() runs on the thread that builds the pipeline, before it starts.
+// Ownership: the created Source/Sink is owned by the pipeline; the context outlives it.
+// Errors: create() returns InvalidConfig for configs that pass the schema but cannot work
+// (e.g. an unknown time zone); it must not connect anywhere (open() does that).
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "src/core/clock.h"
+#include "src/core/config_schema.h"
+#include "src/core/error.h"
+#include "src/core/sink.h"
+#include "src/core/source.h"
+
+namespace dutybridge::core {
+
+enum class Direction { Source, Sink };
+
+std::string_view toString(Direction direction);
+
+// What a connector may use besides its own config.
+struct ConnectorContext {
+  std::string pipeline_name;
+  const Clock* clock = nullptr;
+  // The daemon-wide kafka section (bootstrap servers, librdkafka properties), or nullptr.
+  const ConfigObject* kafka = nullptr;
+};
+
+class ConnectorFactory {
+ public:
+  virtual ~ConnectorFactory() = default;
+  virtual std::string_view name() const = 0;
+  virtual Direction direction() const = 0;
+  virtual std::string_view description() const = 0;
+  virtual const ConfigSchema& configSchema() const = 0;
+};
+
+class SourceFactory : public ConnectorFactory {
+ public:
+  Direction direction() const final { return Direction::Source; }
+  virtual Result<std::unique_ptr<Source>> create(const ConfigObject& config,
+                                                 const ConnectorContext& context) const = 0;
+};
+
+class SinkFactory : public ConnectorFactory {
+ public:
+  Direction direction() const final { return Direction::Sink; }
+  virtual Result<std::unique_ptr<Sink>> create(const ConfigObject& config,
+                                               const ConnectorContext& context) const = 0;
+};
+
+}  // namespace dutybridge::core

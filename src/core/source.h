@@ -1,0 +1,60 @@
+#pragma once
+// Source: where records enter a pipeline (ODBC poll, Kafka consumer, HTTP poll, webhook, file).
+//
+// Threading: a Source belongs to exactly one pipeline and every method is called from that
+// pipeline's worker thread, never concurrently. Sources may block inside poll() up to the
+// given wait (ODBC calls block), which is why pipelines run on their own threads.
+//
+// Ownership: records returned by poll() are owned by the caller. The source keeps no pointer
+// into them.
+//
+// Positions: every batch carries the opaque position *after* its last record. The pipeline
+// stores that position in the StateStore only when every record up to it has been durably
+// delivered by the sink, then calls commit(). On restart the last stored position is passed to
+// open(), so the source resumes right after the last durable record (at-least-once; the
+// exactly-once mode writes the position in the same Kafka transaction as the output).
+//
+// Errors: Retryable -> the pipeline backs off (capped exponential, jittered) and calls poll()
+// again; the source must be able to resume from its last returned position, reconnecting if
+// needed. Permanent/Fatal -> the pipeline stops and reports it.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "src/core/error.h"
+#include "src/core/record.h"
+
+namespace dutybridge::core {
+
+struct SourceBatch {
+  std::vector<Record> records;
+  // Position after the last record; empty when records is empty and nothing moved.
+  std::string position;
+  // True when the source will never produce more (a bounded generator or file); the pipeline
+  // then drains and stops.
+  bool end_of_input = false;
+};
+
+class Source {
+ public:
+  virtual ~Source() = default;
+
+  // Connects and positions the source. `position` is the last durable position, or nullopt for
+  // a first start (the source then begins at its configured start).
+  virtual Status open(const std::optional<std::string>& position) = 0;
+
+  // Returns the next batch, waiting at most `max_wait` for data. An empty batch is normal.
+  virtual Result<SourceBatch> poll(std::chrono::milliseconds max_wait) = 0;
+
+  // Everything up to `position` (a value some batch returned) is durable downstream. Sources
+  // with their own offset store (Kafka consumer groups) commit it there; others ignore it.
+  virtual Status commit(std::string_view position) = 0;
+
+  // Releases connections. Called once; no other call follows.
+  virtual void close() = 0;
+};
+
+}  // namespace dutybridge::core

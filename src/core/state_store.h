@@ -1,0 +1,30 @@
+#pragma once
+// StateStore: durable key/value state the daemon needs across restarts: source cursors now,
+// window state and quarantine later. The production store is a compacted Kafka topic
+// (`dutybridge.state`, one key per pipeline and purpose); tests use an in-memory store.
+//
+// Threading: implementations are thread-safe; pipelines call them from their worker threads.
+// Ownership: values are copied in and out.
+// Durability: put() may buffer; the value is durable when flush() returns success.
+// Errors: Retryable while the backing store is unreachable; Fatal when state cannot be trusted.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "src/core/error.h"
+
+namespace dutybridge::core {
+
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+
+  // Latest value stored under key (after restore at start-up), or nullopt.
+  virtual Result<std::optional<std::string>> get(std::string_view key) = 0;
+  virtual Status put(std::string_view key, std::string value) = 0;
+  virtual Status flush(std::chrono::steady_clock::time_point deadline) = 0;
+};
+
+}  // namespace dutybridge::core

@@ -1,0 +1,16 @@
+#pragma once
+// The daemon: builds every enabled pipeline from the validated config, runs each on its own
+// worker thread, and waits on a Boost.Asio io_context for SIGTERM/SIGINT (graceful stop) or
+// for all pipelines to finish. Asio is confined to daemon.cpp.
+//
+// Exit status: 0 after a graceful stop or when every bounded pipeline finished cleanly;
+// 1 when any pipeline stopped on a Permanent or Fatal error (systemd then restarts us).
+
+#include "src/config/daemon_config.h"
+#include "src/runtime/registry.h"
+
+namespace dutybridge::runtime {
+
+int runDaemon(const config::DaemonConfig& config, const Registry& registry);
+
+}  // namespace dutybridge::runtime

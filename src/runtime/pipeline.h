@@ -1,0 +1,64 @@
+#pragma once
+// One pipeline: source -> (mapping, later) -> sink, run on its own worker thread.
+//
+// The loop reads a batch, hands it to the sink, and only when the sink reports every record of
+// a batch (and all earlier ones) delivered does it store the batch's source position in the
+// StateStore under "cursor/<pipeline>". A restart resumes from that position: no record is
+// lost; records after it may be sent again (at-least-once until exactly-once mode lands).
+// When the sink's queue is full the loop stops reading (backpressure), so memory stays bounded.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <stop_token>
+#include <string>
+
+#include "src/core/clock.h"
+#include "src/core/sink.h"
+#include "src/core/source.h"
+#include "src/core/state_store.h"
+
+namespace dutybridge::runtime {
+
+struct PipelineOptions {
+  std::chrono::milliseconds poll_wait{200};
+  std::chrono::milliseconds flush_timeout{10'000};
+  std::chrono::milliseconds backoff_initial{100};
+  std::chrono::milliseconds backoff_max{30'000};
+  std::chrono::milliseconds stats_interval{30'000};
+};
+
+struct PipelineStats {
+  std::atomic<uint64_t> records_read{0};
+  std::atomic<uint64_t> records_delivered{0};
+  std::atomic<uint64_t> batches_committed{0};
+  std::atomic<uint64_t> retries{0};
+};
+
+class Pipeline {
+ public:
+  Pipeline(std::string name, std::unique_ptr<core::Source> source, std::unique_ptr<core::Sink> sink,
+           core::StateStore& state, PipelineOptions options = {});
+  ~Pipeline();
+
+  const std::string& name() const { return name_; }
+  const PipelineStats& stats() const { return stats_; }
+  std::string cursorKey() const { return "cursor/" + name_; }
+
+  // Runs on the calling thread until `stop` is requested (then flushes and stores the final
+  // cursor) or the source reports end of input and everything is delivered. Returns the error
+  // that stopped it, if any. Retryable errors never end the run; they are retried with backoff.
+  core::Status run(std::stop_token stop);
+
+ private:
+  struct Impl;
+  std::string name_;
+  std::unique_ptr<core::Source> source_;
+  std::unique_ptr<core::Sink> sink_;
+  core::StateStore& state_;
+  PipelineOptions options_;
+  PipelineStats stats_;
+};
+
+}  // namespace dutybridge::runtime

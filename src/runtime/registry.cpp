@@ -1,0 +1,50 @@
+#include "src/runtime/registry.h"
+
+#include <stdexcept>
+
+namespace dutybridge::runtime {
+
+void Registry::add(std::unique_ptr<core::SourceFactory> factory) {
+  std::string name(factory->name());
+  if (!sources_.emplace(name, std::move(factory)).second) {
+    throw std::logic_error("source connector registered twice: " + name);
+  }
+}
+
+void Registry::add(std::unique_ptr<core::SinkFactory> factory) {
+  std::string name(factory->name());
+  if (!sinks_.emplace(name, std::move(factory)).second) {
+    throw std::logic_error("sink connector registered twice: " + name);
+  }
+}
+
+const core::SourceFactory* Registry::findSource(std::string_view name) const {
+  auto it = sources_.find(name);
+  return it == sources_.end() ? nullptr : it->second.get();
+}
+
+const core::SinkFactory* Registry::findSink(std::string_view name) const {
+  auto it = sinks_.find(name);
+  return it == sinks_.end() ? nullptr : it->second.get();
+}
+
+std::vector<std::string> Registry::sourceNames() const {
+  std::vector<std::string> out;
+  for (const auto& [name, factory] : sources_) out.push_back(name);
+  return out;
+}
+
+std::vector<std::string> Registry::sinkNames() const {
+  std::vector<std::string> out;
+  for (const auto& [name, factory] : sinks_) out.push_back(name);
+  return out;
+}
+
+std::vector<const core::ConnectorFactory*> Registry::all() const {
+  std::vector<const core::ConnectorFactory*> out;
+  for (const auto& [name, factory] : sources_) out.push_back(factory.get());
+  for (const auto& [name, factory] : sinks_) out.push_back(factory.get());
+  return out;
+}
+
+}  // namespace dutybridge::runtime

@@ -1,0 +1,34 @@
+#pragma once
+// The connector registry: filled once at start-up by registerBuiltinConnectors() (one explicit
+// call per connector folder), then read-only and safe to share between threads.
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "src/core/connector.h"
+
+namespace dutybridge::runtime {
+
+class Registry {
+ public:
+  // A second factory with the same name and direction is a programming error: throws
+  // std::logic_error at start-up, so it can never ship.
+  void add(std::unique_ptr<core::SourceFactory> factory);
+  void add(std::unique_ptr<core::SinkFactory> factory);
+
+  const core::SourceFactory* findSource(std::string_view name) const;
+  const core::SinkFactory* findSink(std::string_view name) const;
+  std::vector<std::string> sourceNames() const;
+  std::vector<std::string> sinkNames() const;
+  // Sources first, then sinks, each sorted by name.
+  std::vector<const core::ConnectorFactory*> all() const;
+
+ private:
+  std::map<std::string, std::unique_ptr<core::SourceFactory>, std::less<>> sources_;
+  std::map<std::string, std::unique_ptr<core::SinkFactory>, std::less<>> sinks_;
+};
+
+}  // namespace dutybridge::runtime
