@@ -132,7 +132,7 @@ class GenerateFactory final : public core::SourceFactory {
                 .doc("updated_at of the first record (RFC 3339); each next record is one second later."),
         }, [](const ConfigObject& config) {
           std::vector<core::ConfigProblem> problems;
-          if (!core::parseTimestamp(config.getString("start"))) {
+          if (config.has("start") && !core::parseTimestamp(config.getString("start"))) {
             problems.push_back({"start", "'start' must be an RFC 3339 timestamp such as 2025-03-14T00:00:00Z"});
           }
           return problems;

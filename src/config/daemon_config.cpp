@@ -49,7 +49,8 @@ std::shared_ptr<const ConfigSchema> logSchema() {
 
 std::vector<core::ConfigProblem> checkPipelineName(const core::ConfigObject& pipeline) {
   std::string name = pipeline.getString("name");
-  bool ok = !name.empty() && name.size() <= 64;
+  if (name.empty()) return {};  // reported as missing or empty already
+  bool ok = name.size() <= 64;
   for (char c : name) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.')) ok = false;
   }

@@ -50,7 +50,6 @@ class Validator {
                       const std::set<std::string>& extra_keys = {}) {
     ConfigObject out;
     out.location = locate(node, ctx_.file, path);
-    size_t problems_before = ctx_.diagnostics->size();
     if (!node.IsMap()) {
       error(node, path, fmt::format("expected a mapping, found {}", nodeKind(node)));
       return out;
@@ -110,8 +109,8 @@ class Validator {
         out.entries.push_back(std::move(entry));
       }
     }
-    // Cross-field rules only make sense once each field is valid on its own.
-    if (ctx_.diagnostics->size() == problems_before) {
+    // Cross-field rules see only the fields that validated; they skip absent ones.
+    if (node.IsMap()) {
       for (const auto& problem : schema.crossCheck(out)) {
         const auto* entry = problem.field.empty() ? nullptr : out.find(problem.field);
         core::SourceLocation loc = entry ? entry->location : out.location;

@@ -1,0 +1,137 @@
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+extern char** environ;
+
+namespace {
+
+const std::filesystem::path kBinary = DUTYBRIDGE_BINARY;
+const std::filesystem::path kSource = DUTYBRIDGE_SOURCE_DIR;
+
+struct Outcome {
+  int status = -1;
+  std::string output;  // stdout and stderr, interleaved
+};
+
+Outcome runCli(const std::string& args, const std::string& env = "") {
+  std::string command = env + " '" + kBinary.string() + "' " + args + " 2>&1";
+  Outcome out;
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) out.output.append(buffer, n);
+  int status = pclose(pipe);
+  out.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+std::string readFile(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+TEST_CASE("check accepts the shipped example config", "[cli]") {
+  auto result = runCli("check -c '" + (kSource / "config" / "dutybridge.yaml").string() + "'");
+  INFO(result.output);
+  CHECK(result.status == 0);
+  CHECK_THAT(result.output, Catch::Contains("OK"));
+}
+
+TEST_CASE("check reports every mistake and exits non-zero", "[cli]") {
+  auto result = runCli("check -c '" + (kSource / "tests/data/config/five_mistakes.yaml").string() + "'");
+  INFO(result.output);
+  CHECK(result.status == 2);
+  CHECK_THAT(result.output, Catch::Contains("5 errors found"));
+}
+
+TEST_CASE("check --print-config redacts secrets", "[cli][secrets]") {
+  auto dir = std::filesystem::temp_directory_path() / ("dutybridge-cli-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "c.yaml") << R"(kafka:
+  bootstrap_servers: 127.0.0.1:9092
+  librdkafka: {sasl.password: "${env:DUTYBRIDGE_TEST_SECRET}"}
+pipelines:
+  - name: smoke
+    source: {type: generate}
+    sink: {type: stdout}
+)";
+  auto result = runCli("check --print-config -c '" + (dir / "c.yaml").string() + "'",
+                       "DUTYBRIDGE_TEST_SECRET=hunter2-do-not-print");
+  INFO(result.output);
+  CHECK(result.status == 0);
+  CHECK_THAT(result.output, Catch::Contains("<redacted>"));
+  CHECK_THAT(result.output, !Catch::Contains("hunter2"));
+  auto missing = runCli("check -c '" + (dir / "c.yaml").string() + "'", "env -u DUTYBRIDGE_TEST_SECRET");
+  CHECK(missing.status == 2);
+  CHECK_THAT(missing.output, Catch::Contains("environment variable DUTYBRIDGE_TEST_SECRET is not set"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("list-connectors output matches docs/connectors", "[cli][docs]") {
+  for (const char* name : {"generate", "stdout"}) {
+    INFO(name);
+    auto result = runCli(std::string("list-connectors --format markdown ") + name);
+    CHECK(result.status == 0);
+    CHECK(result.output == readFile(kSource / "docs" / "connectors" / (std::string(name) + ".md")));
+  }
+  auto text = runCli("list-connectors");
+  CHECK_THAT(text.output, Catch::Contains("generate (source)"));
+  CHECK_THAT(text.output, Catch::Contains("stdout (sink)"));
+}
+
+TEST_CASE("version, help and usage errors", "[cli]") {
+  CHECK_THAT(runCli("version").output, Catch::StartsWith("dutybridge "));
+  for (const char* command : {"run", "check", "list-connectors"}) {
+    auto help = runCli(std::string(command) + " --help");
+    CHECK(help.status == 0);
+    CHECK_THAT(help.output, Catch::StartsWith("Usage: dutybridge"));
+  }
+  CHECK(runCli("frobnicate").status == 2);
+  CHECK(runCli("run").status == 2);
+}
+
+TEST_CASE("run stops gracefully on SIGTERM and exits 0", "[cli][run]") {
+  auto dir = std::filesystem::temp_directory_path() / ("dutybridge-run-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto out = dir / "out.jsonl";
+  std::ofstream(dir / "c.yaml") << "pipelines:\n  - name: forever\n    source: {type: generate, rate: 2000}\n"
+                                   "    sink: {type: stdout, path: '" << out.string() << "'}\n";
+  std::string config = (dir / "c.yaml").string();
+  std::string log = (dir / "log.txt").string();
+  const char* argv[] = {kBinary.c_str(), "run", "-c", config.c_str(), nullptr};
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_t pid = 0;
+  REQUIRE(posix_spawn(&pid, kBinary.c_str(), &actions, nullptr, const_cast<char**>(argv), environ) == 0);
+  posix_spawn_file_actions_destroy(&actions);
+  // Wait until records flow, then ask it to stop.
+  for (int i = 0; i < 200 && (!std::filesystem::exists(out) || std::filesystem::file_size(out) == 0); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(kill(pid, SIGTERM) == 0);
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  std::string log_text = readFile(log);
+  INFO(log_text);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK_THAT(log_text, Catch::Contains("<5>daemon: signal 15 received: stopping pipelines gracefully"));
+  CHECK_THAT(log_text, Catch::Contains("<6>pipeline forever: stopped"));
+  CHECK_THAT(log_text, Catch::Contains("<5>daemon: stopped"));
+  std::filesystem::remove_all(dir);
+}

@@ -1,0 +1,103 @@
+#pragma once
+// Fakes for the core interfaces: deterministic, no sleeps, no wall clock.
+
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "src/core/sink.h"
+#include "src/core/source.h"
+
+namespace dutybridge::testing {
+
+// Emits `total` single-field records in batches of `batch`; positions are the record count.
+class FakeSource final : public core::Source {
+ public:
+  FakeSource(int total, int batch) : total_(total), batch_(batch) {
+    schema_ = std::make_shared<core::RecordSchema>(std::vector<std::string>{"n"});
+  }
+
+  core::Status open(const std::optional<std::string>& position) override {
+    opened_from = position;
+    next_ = position ? std::stoi(*position) : 0;
+    return {};
+  }
+  core::Result<core::SourceBatch> poll(std::chrono::milliseconds) override {
+    if (fail_next_polls > 0) {
+      --fail_next_polls;
+      return core::fail(core::ErrorKind::Retryable, "database went away");
+    }
+    core::SourceBatch out;
+    for (int i = 0; i < batch_ && next_ < total_; ++i, ++next_) {
+      out.records.emplace_back(schema_, std::vector<core::Value>{core::Value(int64_t{next_})});
+    }
+    out.position = std::to_string(next_);
+    out.end_of_input = next_ >= total_ && end_when_done;
+    return out;
+  }
+  core::Status commit(std::string_view position) override {
+    commits.emplace_back(position);
+    return {};
+  }
+  void close() override { closed = true; }
+
+  std::optional<std::string> opened_from;
+  std::vector<std::string> commits;
+  int fail_next_polls = 0;
+  bool end_when_done = true;
+  bool closed = false;
+
+ private:
+  int total_;
+  int batch_;
+  int next_ = 0;
+  std::shared_ptr<core::RecordSchema> schema_;
+};
+
+// Queues up to `capacity` records; poll() delivers the queue unless `hold` is set.
+class FakeSink final : public core::Sink {
+ public:
+  explicit FakeSink(size_t capacity) : capacity_(capacity) {}
+
+  core::Status open() override { return {}; }
+  core::Result<size_t> write(std::span<const core::Record> records, uint64_t sequence) override {
+    size_t room = capacity_ - queue_.size();
+    size_t n = std::min(room, records.size());
+    if (n < records.size()) ++queue_full_events;
+    for (size_t i = 0; i < n; ++i) queue_.push_back({records[i].value(0).asInt(), sequence});
+    max_queue = std::max(max_queue, queue_.size());
+    return n;
+  }
+  core::Result<uint64_t> poll(std::chrono::milliseconds) override {
+    if (!hold) deliverAll();
+    return delivered_sequence_;
+  }
+  core::Status flush(std::chrono::steady_clock::time_point) override {
+    if (!hold) deliverAll();
+    return {};
+  }
+  void close() override {}
+
+  void deliverAll() {
+    // A batch counts as delivered only when nothing of it remains queued.
+    while (!queue_.empty()) {
+      delivered.push_back(queue_.front().first);
+      uint64_t seq = queue_.front().second;
+      queue_.pop_front();
+      if (queue_.empty() || queue_.front().second != seq) delivered_sequence_ = seq;
+    }
+  }
+
+  std::vector<int64_t> delivered;
+  size_t max_queue = 0;
+  int queue_full_events = 0;
+  bool hold = false;
+
+ private:
+  size_t capacity_;
+  std::deque<std::pair<int64_t, uint64_t>> queue_;
+  uint64_t delivered_sequence_ = 0;
+};
+
+}  // namespace dutybridge::testing

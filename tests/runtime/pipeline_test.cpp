@@ -1,0 +1,112 @@
+#include <catch2/catch.hpp>
+
+#include <thread>
+
+#include "src/runtime/memory_state_store.h"
+#include "src/runtime/pipeline.h"
+#include "src/runtime/registry.h"
+#include "connectors/builtin.h"
+#include "tests/fakes/fakes.h"
+
+using namespace dutybridge;
+using testing::FakeSink;
+using testing::FakeSource;
+
+namespace {
+
+runtime::PipelineOptions fastOptions() {
+  runtime::PipelineOptions options;
+  options.poll_wait = std::chrono::milliseconds(0);
+  options.backoff_initial = std::chrono::milliseconds(1);
+  options.backoff_max = std::chrono::milliseconds(2);
+  return options;
+}
+
+}  // namespace
+
+TEST_CASE("a bounded source is delivered completely and its cursor stored", "[runtime][pipeline]") {
+  runtime::MemoryStateStore state;
+  auto source = std::make_unique<FakeSource>(1000, 64);
+  auto sink = std::make_unique<FakeSink>(10'000);
+  FakeSource* src = source.get();
+  FakeSink* snk = sink.get();
+  runtime::Pipeline pipeline("p", std::move(source), std::move(sink), state, fastOptions());
+  std::stop_source stop;
+  REQUIRE(pipeline.run(stop.get_token()));
+  REQUIRE(snk->delivered.size() == 1000);
+  for (int i = 0; i < 1000; ++i) REQUIRE(snk->delivered[static_cast<size_t>(i)] == i);
+  CHECK(*state.get("cursor/p").value() == "1000");
+  CHECK(src->commits.back() == "1000");
+  CHECK(pipeline.stats().records_delivered == 1000);
+  CHECK(src->closed);
+}
+
+TEST_CASE("a full sink queue pauses the source and memory stays bounded", "[runtime][pipeline]") {
+  runtime::MemoryStateStore state;
+  auto source = std::make_unique<FakeSource>(5000, 100);
+  auto sink = std::make_unique<FakeSink>(30);
+  FakeSink* snk = sink.get();
+  runtime::Pipeline pipeline("bp", std::move(source), std::move(sink), state, fastOptions());
+  std::stop_source stop;
+  REQUIRE(pipeline.run(stop.get_token()));
+  CHECK(snk->delivered.size() == 5000);
+  CHECK(snk->max_queue <= 30);
+  CHECK(snk->queue_full_events > 0);
+}
+
+TEST_CASE("the cursor never passes an undelivered record", "[runtime][pipeline]") {
+  runtime::MemoryStateStore state;
+  auto source = std::make_unique<FakeSource>(100, 10);
+  source->end_when_done = false;
+  auto sink = std::make_unique<FakeSink>(1000);
+  FakeSink* snk = sink.get();
+  snk->hold = true;  // the broker never acknowledges
+  auto options = fastOptions();
+  options.flush_timeout = std::chrono::milliseconds(1);
+  runtime::Pipeline pipeline("hold", std::move(source), std::move(sink), state, options);
+  std::stop_source stop;
+  std::jthread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    stop.request_stop();
+  });
+  REQUIRE(pipeline.run(stop.get_token()));
+  CHECK(snk->delivered.empty());
+  CHECK_FALSE(state.get("cursor/hold").value().has_value());
+}
+
+TEST_CASE("a restart resumes from the stored cursor", "[runtime][pipeline]") {
+  runtime::MemoryStateStore state;
+  REQUIRE(state.put("cursor/r", "40"));
+  auto source = std::make_unique<FakeSource>(50, 7);
+  FakeSource* src = source.get();
+  auto sink = std::make_unique<FakeSink>(1000);
+  FakeSink* snk = sink.get();
+  runtime::Pipeline pipeline("r", std::move(source), std::move(sink), state, fastOptions());
+  std::stop_source stop;
+  REQUIRE(pipeline.run(stop.get_token()));
+  CHECK(src->opened_from == std::optional<std::string>("40"));
+  REQUIRE(snk->delivered.size() == 10);
+  CHECK(snk->delivered.front() == 40);
+}
+
+TEST_CASE("retryable source errors are retried with backoff", "[runtime][pipeline]") {
+  runtime::MemoryStateStore state;
+  auto source = std::make_unique<FakeSource>(20, 5);
+  source->fail_next_polls = 3;
+  auto sink = std::make_unique<FakeSink>(1000);
+  FakeSink* snk = sink.get();
+  runtime::Pipeline pipeline("retry", std::move(source), std::move(sink), state, fastOptions());
+  std::stop_source stop;
+  REQUIRE(pipeline.run(stop.get_token()));
+  CHECK(snk->delivered.size() == 20);
+  CHECK(pipeline.stats().retries == 3);
+}
+
+TEST_CASE("registering a connector twice is a programming error", "[runtime][registry]") {
+  runtime::Registry registry;
+  connectors::registerBuiltinConnectors(registry);
+  CHECK(registry.findSource("generate") != nullptr);
+  CHECK(registry.findSink("stdout") != nullptr);
+  CHECK(registry.findSource("stdout") == nullptr);
+  CHECK_THROWS_AS(connectors::registerBuiltinConnectors(registry), std::logic_error);
+}
