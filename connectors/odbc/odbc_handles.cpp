@@ -22,19 +22,27 @@ std::string diagnosticText(SQLSMALLINT handle_type, SQLHANDLE handle) {
   return out.empty() ? "no diagnostic available" : out;
 }
 
-std::string firstSqlState(SQLSMALLINT handle_type, SQLHANDLE handle) {
-  SQLCHAR state[6] = {};
-  SQLINTEGER native = 0;
-  SQLCHAR message[8] = {};
-  SQLSMALLINT length = 0;
-  if (!succeeded(SQLGetDiagRec(handle_type, handle, 1, state, &native, message, sizeof message, &length))) return {};
-  return reinterpret_cast<const char*>(state);
+std::vector<std::string> sqlStates(SQLSMALLINT handle_type, SQLHANDLE handle) {
+  std::vector<std::string> states;
+  for (SQLSMALLINT record = 1;; ++record) {
+    SQLCHAR state[6] = {};
+    SQLINTEGER native = 0;
+    SQLCHAR message[8] = {};
+    SQLSMALLINT length = 0;
+    SQLRETURN rc = SQLGetDiagRec(handle_type, handle, record, state, &native, message, sizeof message, &length);
+    if (rc != SQL_SUCCESS && rc != SQL_SUCCESS_WITH_INFO) break;
+    states.emplace_back(reinterpret_cast<const char*>(state));
+  }
+  return states;
 }
 
 core::Error makeError(std::string_view what, SQLSMALLINT handle_type, SQLHANDLE handle) {
-  std::string state = firstSqlState(handle_type, handle);
-  bool transient = state.starts_with("08") || state == "HYT00" || state == "HYT01" || state == "40001" ||
-                   state == "40P01" || state == "57P01" || state == "57P03";
+  bool transient = false;
+  for (const auto& state : sqlStates(handle_type, handle)) {
+    // Connection exceptions, timeouts, serialization failures, deadlocks, admin shutdown.
+    transient = transient || state.starts_with("08") || state == "HYT00" || state == "HYT01" || state == "40001" ||
+                state == "40P01" || state == "57P01" || state == "57P03";
+  }
   return core::Error{transient ? core::ErrorKind::Retryable : core::ErrorKind::Permanent,
                      fmt::format("{}: {}", what, diagnosticText(handle_type, handle))};
 }
@@ -69,10 +77,12 @@ core::Result<Connection> Connection::connect(const Environment& env, const std::
                                   &out_length, SQL_DRIVER_NOPROMPT);
   if (!succeeded(rc)) {
     core::Error error = makeError("connecting", SQL_HANDLE_DBC, dbc);
-    // A refused or unreachable server is worth retrying; a missing driver or bad syntax is not,
-    // but at connect time we cannot always tell, so only IM (driver manager) states are final.
-    std::string state = firstSqlState(SQL_HANDLE_DBC, dbc);
-    error.kind = state.starts_with("IM") ? core::ErrorKind::Permanent : core::ErrorKind::Retryable;
+    // A refused or unreachable server is worth retrying; a missing driver is not. Drivers
+    // disagree on SQLSTATEs for refused connections, so only driver-manager (IM) states and a
+    // library that cannot be loaded are final.
+    bool driver_missing = error.message.find("Can't open lib") != std::string::npos;
+    for (const auto& state : sqlStates(SQL_HANDLE_DBC, dbc)) driver_missing = driver_missing || state.starts_with("IM");
+    error.kind = driver_missing ? core::ErrorKind::Permanent : core::ErrorKind::Retryable;
     return core::fail(std::move(error));
   }
   out.connected_ = true;

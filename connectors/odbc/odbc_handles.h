@@ -13,6 +13,7 @@
 #include <optional>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "src/core/error.h"
 
@@ -20,8 +21,8 @@ namespace dutybridge::odbc {
 
 // "[SQLSTATE 08001] (native 101) could not connect to server; ..." for every record.
 std::string diagnosticText(SQLSMALLINT handle_type, SQLHANDLE handle);
-// The first SQLSTATE of the handle, or "" when none.
-std::string firstSqlState(SQLSMALLINT handle_type, SQLHANDLE handle);
+// Every SQLSTATE of the handle's diagnostic records, in order ("01000" warnings included).
+std::vector<std::string> sqlStates(SQLSMALLINT handle_type, SQLHANDLE handle);
 core::Error makeError(std::string_view what, SQLSMALLINT handle_type, SQLHANDLE handle);
 inline bool succeeded(SQLRETURN rc) { return rc == SQL_SUCCESS || rc == SQL_SUCCESS_WITH_INFO; }
 
