@@ -1,0 +1,472 @@
+#include "connectors/kafka/kafka_sink.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <deque>
+#include <optional>
+
+#include "connectors/kafka/event_id.h"
+#include "connectors/kafka/kafka_client.h"
+#include "connectors/kafka/kafka_handles.h"
+#include "connectors/kafka/record_json.h"
+#include "src/common/log.h"
+
+namespace dutybridge::connectors {
+namespace {
+
+using namespace std::chrono_literals;
+using core::ConfigObject;
+using core::FieldSpec;
+using core::FieldType;
+using kafka::SteadyClock;
+
+static_assert(sizeof(void*) >= sizeof(uint64_t), "the batch sequence travels in the message opaque");
+
+// open() waits this long for the topic to be created, so that a refusal (replication factor
+// larger than the cluster) surfaces at start-up; after that creation goes on in the background.
+constexpr auto kOpenTopicWait = 5s;
+constexpr auto kTopicRequestTimeout = 30s;
+constexpr auto kTopicRetryInterval = 1s;
+// close() after the pipeline's own flush: one last short chance for in-flight records.
+constexpr auto kCloseFlush = 1s;
+
+struct SinkSettings {
+  std::string component;
+  kafka::Properties properties;
+  std::string topic;
+  std::vector<std::string> key_fields;
+  std::string ce_source;
+  std::string ce_type;
+  bool create_topic = false;
+  kafka::TopicSpec topic_spec;
+  const core::Clock* clock = nullptr;
+};
+
+std::string millisText(int64_t micros) {
+  if (micros % 1000 == 0) return std::to_string(micros / 1000);
+  return fmt::format("{:.3f}", static_cast<double>(micros) / 1000.0);
+}
+
+bool isPermanentDeliveryError(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+      return true;
+    default:
+      return false;
+  }
+}
+
+class KafkaSink final : public core::Sink, private kafka::ClientEvents {
+ public:
+  explicit KafkaSink(SinkSettings settings)
+      : kafka::ClientEvents(settings.component, "records wait in the bounded queue until the cluster is back"),
+        settings_(std::move(settings)) {}
+
+  ~KafkaSink() override { close(); }
+
+  core::Status open() override {
+    if (producer_) return {};
+    kafka::KafkaConfig config;
+    if (auto status = config.setAll(settings_.properties); !status) return status;
+    attach(config, true);
+    auto client = kafka::createClient(RD_KAFKA_PRODUCER, std::move(config));
+    if (!client) return core::fail(client.error());
+    producer_ = std::move(*client);
+    topic_.reset(rd_kafka_topic_new(producer_.get(), settings_.topic.c_str(), nullptr));
+    if (!topic_) {
+      auto err = rd_kafka_last_error();
+      producer_.reset();
+      return core::fail(core::ErrorKind::InvalidConfig,
+                        fmt::format("topic {}: {}", settings_.topic, rd_kafka_err2str(err)));
+    }
+    if (!settings_.create_topic) return {};
+
+    creator_ = std::make_unique<kafka::TopicCreator>(producer_.get(), settings_.topic_spec);
+    auto deadline = SteadyClock::now() + kOpenTopicWait;
+    while (creator_ && !topic_error_ && SteadyClock::now() < deadline) {
+      driveTopicCreation(std::min(std::chrono::milliseconds(kafka::remainingMs(deadline)), 100ms));
+    }
+    if (topic_error_) {
+      core::Error error = *topic_error_;
+      close();
+      topic_error_.reset();
+      return core::fail(std::move(error));
+    }
+    if (creator_) {
+      log::warning(component(), "topic {} is not confirmed yet (cluster unreachable?); records wait until it is",
+                   settings_.topic);
+    }
+    return {};
+  }
+
+  core::Result<size_t> write(std::span<const core::Record> records, uint64_t sequence) override {
+    if (!producer_) return core::fail(core::ErrorKind::Retryable, "the kafka sink is not open");
+    if (auto failed = stickyError()) return core::fail(std::move(*failed));
+    if (sequence < last_sequence_) {
+      return core::fail(core::ErrorKind::Fatal,
+                        fmt::format("batch sequence went backwards ({} after {})", sequence, last_sequence_));
+    }
+    if (batches_.empty() || batches_.back().sequence != sequence) {
+      if (sequence == last_sequence_ && last_sequence_ != 0) {
+        return core::fail(core::ErrorKind::Fatal, fmt::format("batch {} was already complete", sequence));
+      }
+      batches_.push_back(Batch{sequence});
+      last_sequence_ = sequence;
+    }
+    Batch& batch = batches_.back();
+    // Until the topic exists as configured nothing is produced: a producer would otherwise let
+    // the broker auto-create it with default settings. Accepting nothing is backpressure.
+    if (creator_) return size_t{0};
+
+    const core::Timestamp now = settings_.clock ? settings_.clock->now() : system_clock_.now();
+    size_t accepted = 0;
+    for (const core::Record& record : records) {
+      auto status = produce(record, sequence, now);
+      if (!status) {
+        if (accepted > 0) break;  // the failing record is offered again and fails alone
+        return core::fail(std::move(status.error()));
+      }
+      if (!*status) break;  // queue full
+      ++batch.outstanding;
+      ++accepted;
+    }
+    if (accepted == records.size()) batch.sealed = true;
+    return accepted;
+  }
+
+  core::Result<uint64_t> poll(std::chrono::milliseconds max_wait) override {
+    if (!producer_) return delivered_;
+    driveTopicCreation(0ms);
+    rd_kafka_poll(producer_.get(), static_cast<int>(std::clamp<int64_t>(max_wait.count(), 0, INT_MAX)));
+    if (auto failed = stickyError()) return core::fail(std::move(*failed));
+    advance();
+    return delivered_;
+  }
+
+  core::Status flush(SteadyClock::time_point deadline) override {
+    if (!producer_) return {};
+    rd_kafka_flush(producer_.get(), kafka::remainingMs(deadline));
+    if (auto failed = stickyError()) return core::fail(std::move(*failed));
+    advance();
+    if (int left = rd_kafka_outq_len(producer_.get()); left > 0) {
+      return core::fail(core::ErrorKind::Retryable,
+                        fmt::format("{} records to topic {} not yet delivered at the flush deadline", left,
+                                    settings_.topic));
+    }
+    return {};
+  }
+
+  void close() override {
+    if (!producer_) return;
+    rd_kafka_flush(producer_.get(), static_cast<int>(std::chrono::milliseconds(kCloseFlush).count()));
+    closing_ = true;
+    if (int left = rd_kafka_outq_len(producer_.get()); left > 0) {
+      log::warning(component(),
+                   "closing with {} records to topic {} undelivered; they are read and sent again after a restart",
+                   left, settings_.topic);
+      rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+      rd_kafka_poll(producer_.get(), 0);
+    }
+    creator_.reset();
+    topic_.reset();
+    producer_.reset();
+    closing_ = false;
+  }
+
+ private:
+  struct Batch {
+    uint64_t sequence = 0;
+    size_t outstanding = 0;  // produced, delivery report not yet in
+    bool sealed = false;     // every record of the batch has been produced
+    bool failed = false;
+  };
+
+  std::optional<core::Error> stickyError() const {
+    if (fatal()) return core::Error::fatal("Kafka producer: " + fatalReason());
+    if (topic_error_) return topic_error_;
+    if (failure_) return failure_;
+    return std::nullopt;
+  }
+
+  void advance() {
+    while (!batches_.empty() && batches_.front().sealed && batches_.front().outstanding == 0 &&
+           !batches_.front().failed) {
+      delivered_ = batches_.front().sequence;
+      batches_.pop_front();
+    }
+  }
+
+  Batch* findBatch(uint64_t sequence) {
+    auto it = std::lower_bound(batches_.begin(), batches_.end(), sequence,
+                               [](const Batch& batch, uint64_t s) { return batch.sequence < s; });
+    return it != batches_.end() && it->sequence == sequence ? &*it : nullptr;
+  }
+
+  // Builds key, value and headers of one record and hands it to librdkafka. true: queued;
+  // false: the queue is full.
+  core::Result<bool> produce(const core::Record& record, uint64_t sequence, core::Timestamp now) {
+    const char* key = nullptr;
+    size_t key_size = 0;
+    if (!settings_.key_fields.empty()) {
+      if (auto built = buildKey(record); !built) return core::fail(std::move(built.error()));
+      key = key_.data();
+      key_size = key_.size();
+    }
+    std::string_view value = json_.write(record);
+    char id[kafka::EventIdHasher::kHexLength];
+    if (!hasher_.compute(settings_.ce_source, record.meta.source_position, id)) {
+      return core::fail(core::ErrorKind::Fatal, "OpenSSL SHA-256 failed");
+    }
+    char time[48];
+    size_t time_size = kafka::formatTimestampTo(record.meta.event_time.value_or(now), time);
+
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        producer_.get(), RD_KAFKA_V_RKT(topic_.get()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+        RD_KAFKA_V_KEY(key, key_size),
+        RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(sequence))),
+        RD_KAFKA_V_HEADER("ce_specversion", "1.0", 3),
+        RD_KAFKA_V_HEADER("ce_id", id, static_cast<ssize_t>(sizeof id)),
+        RD_KAFKA_V_HEADER("ce_source", settings_.ce_source.data(), static_cast<ssize_t>(settings_.ce_source.size())),
+        RD_KAFKA_V_HEADER("ce_type", settings_.ce_type.data(), static_cast<ssize_t>(settings_.ce_type.size())),
+        RD_KAFKA_V_HEADER("ce_time", time, static_cast<ssize_t>(time_size)),
+        RD_KAFKA_V_HEADER("content-type", "application/json", 16), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return true;
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      // Nothing else queued and still no room: this one record is larger than the whole queue.
+      if (rd_kafka_outq_len(producer_.get()) == 0) {
+        return core::fail(core::ErrorKind::Permanent,
+                          fmt::format("record at source position '{}' ({} bytes) is larger than queue_max_bytes",
+                                      record.meta.source_position, value.size() + key_size));
+      }
+      return false;
+    }
+    core::Error error = kafka::kafkaError(err, fmt::format("record at source position '{}' to topic {}",
+                                                           record.meta.source_position, settings_.topic));
+    if (err == RD_KAFKA_RESP_ERR__FATAL && fatal()) error.message += ": " + fatalReason();
+    return core::fail(std::move(error));
+  }
+
+  core::Status buildKey(const core::Record& record) {
+    if (key_schema_ != record.schema()) {
+      key_schema_ = record.schema();
+      key_index_.clear();
+      for (const auto& field : settings_.key_fields) {
+        key_index_.push_back(key_schema_ ? key_schema_->indexOf(field) : std::nullopt);
+      }
+    }
+    key_.clear();
+    for (size_t i = 0; i < key_index_.size(); ++i) {
+      const core::Value* value = key_index_[i] ? &record.value(*key_index_[i]) : nullptr;
+      if (!value || value->isNull()) {
+        return core::fail(core::ErrorKind::Permanent,
+                          fmt::format("record at source position '{}' has no value for key field '{}'",
+                                      record.meta.source_position, settings_.key_fields[i]));
+      }
+      if (i > 0) key_ += '|';
+      kafka::RecordJsonWriter::appendKeyText(*value, key_);
+    }
+    return {};
+  }
+
+  void driveTopicCreation(std::chrono::milliseconds wait) {
+    if (!creator_ || topic_error_) return;
+    if (!creator_->inFlight()) {
+      if (SteadyClock::now() < next_topic_attempt_) {
+        if (wait > 0ms) rd_kafka_poll(producer_.get(), static_cast<int>(wait.count()));
+        return;
+      }
+      if (auto started = creator_->start(kTopicRequestTimeout); !started) {
+        topic_error_ = started.error();
+        return;
+      }
+    }
+    auto answer = creator_->poll(wait);
+    if (!answer) return;
+    if (*answer) {
+      log::info(component(), "topic {} is ready", settings_.topic);
+      creator_.reset();
+      return;
+    }
+    if (answer->error().kind != core::ErrorKind::Retryable) {
+      topic_error_ = answer->error();
+      return;
+    }
+    next_topic_attempt_ = SteadyClock::now() + kTopicRetryInterval;
+    if (SteadyClock::now() - last_topic_warning_ >= 30s) {
+      last_topic_warning_ = SteadyClock::now();
+      log::warning(component(), "{}; retrying", answer->error().message);
+    }
+  }
+
+  // Runs inside rd_kafka_poll()/rd_kafka_flush(), i.e. on the pipeline thread.
+  void onDelivery(const rd_kafka_message_t& message) override {
+    auto sequence = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(message._private));
+    Batch* batch = findBatch(sequence);
+    if (batch && batch->outstanding > 0) --batch->outstanding;
+    if (message.err == RD_KAFKA_RESP_ERR_NO_ERROR || closing_) return;
+    if (batch) batch->failed = true;
+    if (failure_) return;
+
+    std::string id = "unknown";
+    rd_kafka_headers_t* headers = nullptr;
+    const void* header = nullptr;
+    size_t header_size = 0;
+    if (rd_kafka_message_headers(&message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        rd_kafka_header_get_last(headers, "ce_id", &header, &header_size) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      id.assign(static_cast<const char*>(header), header_size);
+    }
+    std::string what = fmt::format("delivery of ce_id {} (batch {}) to topic {} failed: {}", id, sequence,
+                                   settings_.topic, rd_kafka_err2str(message.err));
+    if (message.err == RD_KAFKA_RESP_ERR__FATAL) {
+      failure_ = core::Error::fatal(what + (fatal() ? ": " + fatalReason() : ""));
+    } else if (message.err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT) {
+      // librdkafka gave the record up (finite delivery_timeout); only re-reading the source from
+      // the stored cursor brings it back, so the pipeline has to restart.
+      failure_ = core::Error::fatal(what + " (delivery_timeout passed; a restart sends again from the stored cursor)");
+    } else if (isPermanentDeliveryError(message.err)) {
+      failure_ = core::Error::permanent(what);
+    } else {
+      failure_ = core::Error::fatal(what);
+    }
+    log::error(component(), "{}", failure_->message);
+  }
+
+  SinkSettings settings_;
+  kafka::KafkaHandle producer_;
+  kafka::TopicPtr topic_;
+  std::unique_ptr<kafka::TopicCreator> creator_;  // while the topic is not confirmed
+  std::optional<core::Error> topic_error_;
+  SteadyClock::time_point next_topic_attempt_{};
+  SteadyClock::time_point last_topic_warning_{};
+
+  std::deque<Batch> batches_;  // ascending sequences, not yet fully delivered
+  uint64_t last_sequence_ = 0;
+  uint64_t delivered_ = 0;
+  std::optional<core::Error> failure_;
+  bool closing_ = false;
+
+  kafka::RecordJsonWriter json_;
+  kafka::EventIdHasher hasher_;
+  std::string key_;
+  std::shared_ptr<const core::RecordSchema> key_schema_;
+  std::vector<std::optional<size_t>> key_index_;
+  core::SystemClock system_clock_;
+};
+
+std::vector<core::ConfigProblem> checkSink(const ConfigObject& config) {
+  std::vector<core::ConfigProblem> problems;
+  if (config.getBool("compacted")) {
+    if (!config.getBool("create_topic")) {
+      problems.push_back({"compacted", "'compacted' only applies to a topic the sink creates: set create_topic: true"});
+    }
+    if (config.getStringList("key").empty()) {
+      problems.push_back({"compacted", "a compacted topic needs a 'key': the broker rejects records without one"});
+    }
+  }
+  return problems;
+}
+
+class KafkaFactory final : public core::SinkFactory {
+ public:
+  KafkaFactory()
+      : schema_(
+            {
+                FieldSpec::make("topic", FieldType::String).req().doc("Topic the records are written to."),
+                FieldSpec::make("key", FieldType::StringList)
+                    .doc("Record fields whose values, joined with '|', form the Kafka key. Without it records "
+                         "have no key. A record lacking a key field (or holding null) is a permanent error."),
+                FieldSpec::make("ce_source", FieldType::String)
+                    .doc("CloudEvents source (ce_source header); default dutybridge/<pipeline name>."),
+                FieldSpec::make("ce_type", FieldType::String).def("dutybridge.record.v1")
+                    .doc("CloudEvents type (ce_type header)."),
+                FieldSpec::make("create_topic", FieldType::Bool).def("false")
+                    .doc("Create the topic at start-up if it does not exist (Admin API); records wait until it "
+                         "is confirmed."),
+                FieldSpec::make("partitions", FieldType::Int).def("1").range(1, 100'000)
+                    .doc("Partitions of a topic the sink creates."),
+                FieldSpec::make("replication_factor", FieldType::Int).def("1").range(1, 32'767)
+                    .doc("Replication factor of a topic the sink creates."),
+                FieldSpec::make("compacted", FieldType::Bool).def("false")
+                    .doc("Create the topic with cleanup.policy=compact (needs create_topic and key)."),
+                FieldSpec::make("queue_max_bytes", FieldType::Size).def("64MiB").range(1024, int64_t{INT_MAX} * 1024)
+                    .doc("Bound of the producer queue (queue.buffering.max.kbytes). When it is full the "
+                         "pipeline stops reading until deliveries make room."),
+                FieldSpec::make("linger", FieldType::Duration).def("5ms").range(0, 900'000'000)
+                    .doc("How long the producer waits to fill a batch (linger.ms)."),
+                FieldSpec::make("delivery_timeout", FieldType::Duration).def("0s").range(0, int64_t{INT_MAX} * 1000)
+                    .doc("Give a record up after this long (message.timeout.ms); 0 waits forever, so a broker "
+                         "outage only fills the queue. A record given up stops the pipeline (Fatal)."),
+                FieldSpec::make("librdkafka", FieldType::StringMap).def("{}").secret()
+                    .doc("librdkafka producer properties overriding the kafka: section (TLS, SASL)."),
+            },
+            checkSink) {}
+
+  std::string_view name() const override { return "kafka"; }
+  std::string_view description() const override {
+    return "Idempotent Kafka producer: JSON records with CloudEvents headers, bounded queue with backpressure.";
+  }
+  const core::ConfigSchema& configSchema() const override { return schema_; }
+
+  core::Result<std::unique_ptr<core::Sink>> create(const ConfigObject& config,
+                                                   const core::ConnectorContext& context) const override {
+    if (!context.kafka) {
+      return core::fail(core::ErrorKind::InvalidConfig,
+                        "the kafka sink needs a kafka: section (bootstrap_servers) in the daemon configuration");
+    }
+    SinkSettings settings;
+    settings.component = context.pipeline_name.empty() ? "kafka sink" : "pipeline " + context.pipeline_name + ": kafka sink";
+    settings.topic = config.getString("topic");
+    if (settings.topic.empty()) return core::fail(core::ErrorKind::InvalidConfig, "the kafka sink needs a topic");
+    settings.key_fields = config.getStringList("key");
+    settings.ce_source =
+        config.has("ce_source") ? config.getString("ce_source") : "dutybridge/" + context.pipeline_name;
+    settings.ce_type = config.has("ce_type") ? config.getString("ce_type") : "dutybridge.record.v1";
+    settings.create_topic = config.getBool("create_topic");
+    settings.topic_spec = kafka::TopicSpec{settings.topic, static_cast<int>(config.getInt("partitions")),
+                                           static_cast<int>(config.getInt("replication_factor")),
+                                           config.getBool("compacted")};
+    settings.clock = context.clock;
+
+    // Later entries win: required producer settings, then the daemon section (cluster, TLS,
+    // SASL for every client), then this sink's own fields and pass-through.
+    auto& p = settings.properties;
+    p = {{"enable.idempotence", "true"}, {"acks", "all"}, {"compression.codec", "lz4"}};
+    // The topic is created with its settings before anything is produced; the broker must not
+    // auto-create it first with defaults.
+    if (settings.create_topic) p.emplace_back("allow.auto.create.topics", "false");
+    for (auto& property : kafka::clientProperties(*context.kafka, context.pipeline_name)) p.push_back(std::move(property));
+    int64_t queue_bytes = config.has("queue_max_bytes") ? config.getSize("queue_max_bytes") : int64_t{64} << 20;
+    p.emplace_back("queue.buffering.max.kbytes", std::to_string(std::max<int64_t>(1, queue_bytes / 1024)));
+    int64_t linger = config.has("linger") ? config.getDuration("linger").count() : 5000;
+    p.emplace_back("linger.ms", millisText(linger));
+    int64_t timeout = config.getDuration("delivery_timeout").count();
+    p.emplace_back("message.timeout.ms", std::to_string(timeout == 0 ? 0 : std::max<int64_t>(1, timeout / 1000)));
+    for (auto& property : config.getStringMap("librdkafka")) p.push_back(std::move(property));
+
+    // Property names and values are checked now; nothing connects before open().
+    kafka::KafkaConfig check;
+    if (auto status = check.setAll(p); !status) return core::fail(status.error());
+    return std::make_unique<KafkaSink>(std::move(settings));
+  }
+
+ private:
+  core::ConfigSchema schema_;
+};
+
+}  // namespace
+
+void registerKafka(runtime::Registry& registry) { registry.add(std::make_unique<KafkaFactory>()); }
+
+}  // namespace dutybridge::connectors
