@@ -43,8 +43,19 @@ core::Error makeError(std::string_view what, SQLSMALLINT handle_type, SQLHANDLE 
     transient = transient || state.starts_with("08") || state == "HYT00" || state == "HYT01" || state == "40001" ||
                 state == "40P01" || state == "57P01" || state == "57P03";
   }
+  std::string text = diagnosticText(handle_type, handle);
+  if (!transient) {
+    // Drivers sometimes wrap a lost connection or a busy database in a general HY000: psqlODBC
+    // does when a prepared statement is executed on a connection the server closed, sqliteodbc
+    // for a locked database.
+    for (std::string_view phrase : {"server closed the connection", "terminating connection",
+                                    "The connection has been lost", "no connection to the server",
+                                    "Communication link failure", "database is locked"}) {
+      transient = transient || text.find(phrase) != std::string::npos;
+    }
+  }
   return core::Error{transient ? core::ErrorKind::Retryable : core::ErrorKind::Permanent,
-                     fmt::format("{}: {}", what, diagnosticText(handle_type, handle))};
+                     fmt::format("{}: {}", what, text)};
 }
 
 core::Result<Environment> Environment::create() {
