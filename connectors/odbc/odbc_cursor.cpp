@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstring>
+
 namespace dutybridge::odbc {
 namespace {
 
@@ -86,23 +88,45 @@ int64_t microsFromCivil(const CivilTime& t) {
 }
 
 void appendTimestamp(std::string& out, core::Timestamp ts) {
+  // Formatted into a local buffer first: this runs once per row (source positions).
   CivilTime t = civilFromMicros(ts.micros);
-  appendDigits(out, t.year, 4);
-  out += '-';
-  appendDigits(out, t.month, 2);
-  out += '-';
-  appendDigits(out, t.day, 2);
-  out += 'T';
-  appendDigits(out, t.hour, 2);
-  out += ':';
-  appendDigits(out, t.minute, 2);
-  out += ':';
-  appendDigits(out, t.second, 2);
-  if (t.micros != 0) {
-    out += '.';
-    appendDigits(out, t.micros, 6);
+  char buffer[40];
+  char* p = buffer;
+  auto two = [&](unsigned v) {
+    *p++ = static_cast<char>('0' + v / 10);
+    *p++ = static_cast<char>('0' + v % 10);
+  };
+  if (t.year >= 0 && t.year <= 9999) {
+    auto y = static_cast<unsigned>(t.year);
+    two(y / 100);
+    two(y % 100);
+  } else {
+    std::string year;
+    appendDigits(year, t.year, 4);
+    std::memcpy(p, year.data(), year.size());
+    p += year.size();
   }
-  out += 'Z';
+  *p++ = '-';
+  two(t.month);
+  *p++ = '-';
+  two(t.day);
+  *p++ = 'T';
+  two(t.hour);
+  *p++ = ':';
+  two(t.minute);
+  *p++ = ':';
+  two(t.second);
+  if (t.micros != 0) {
+    *p++ = '.';
+    auto m = static_cast<unsigned>(t.micros);
+    for (int i = 5; i >= 0; --i) {
+      p[i] = static_cast<char>('0' + m % 10);
+      m /= 10;
+    }
+    p += 6;
+  }
+  *p++ = 'Z';
+  out.append(buffer, static_cast<size_t>(p - buffer));
 }
 
 std::string formatLocalText(int64_t local_micros) {

@@ -231,18 +231,6 @@ core::Status Rowset::bind(SQLHSTMT stmt) {
   return {};
 }
 
-bool Rowset::truncated(size_t column, size_t row) const {
-  const Column& c = columns_[column];
-  if (c.c_type != SQL_C_CHAR) return false;
-  SQLLEN indicator = c.indicators[row];
-  return indicator == SQL_NO_TOTAL || (indicator >= 0 && static_cast<size_t>(indicator) >= c.element_bytes);
-}
-
-std::string_view Rowset::text(size_t column, size_t row) const {
-  const Column& c = columns_[column];
-  return std::string_view(c.cell(row), static_cast<size_t>(c.indicators[row]));
-}
-
 core::Result<core::Timestamp> Rowset::timestamp(size_t column, size_t row, ZoneConverter& zone) const {
   const Column& c = columns_[column];
   if (c.kind == ColumnKind::TimestampText) {

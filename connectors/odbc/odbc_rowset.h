@@ -86,9 +86,17 @@ class Rowset {
 
   bool isNull(size_t column, size_t row) const { return columns_[column].indicators[row] == SQL_NULL_DATA; }
   // A text-bound cell longer than its buffer.
-  bool truncated(size_t column, size_t row) const;
+  bool truncated(size_t column, size_t row) const {
+    const Column& c = columns_[column];
+    if (c.c_type != SQL_C_CHAR) return false;
+    SQLLEN indicator = c.indicators[row];
+    return indicator == SQL_NO_TOTAL || (indicator >= 0 && static_cast<size_t>(indicator) >= c.element_bytes);
+  }
   // The bytes of a text-bound cell (check isNull and truncated first).
-  std::string_view text(size_t column, size_t row) const;
+  std::string_view text(size_t column, size_t row) const {
+    const Column& c = columns_[column];
+    return std::string_view(c.cell(row), static_cast<size_t>(c.indicators[row]));
+  }
 
   // Converts a cell. Permanent errors name the column and its type, never the value.
   core::Result<core::Value> value(size_t column, size_t row, ZoneConverter& zone) const;

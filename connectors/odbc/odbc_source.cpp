@@ -378,6 +378,7 @@ class OdbcSource final : public core::Source {
   core::Result<RunResult> run(Prepared& p, const Cursor& at, core::Timestamp upper, core::SourceBatch& batch,
                               std::vector<Cursor>& cursors) {
     const size_t base = batch.records.size();
+    batch.records.reserve(base + std::min<size_t>(static_cast<size_t>(settings_.shape.limit), 100'000));
     SQLHSTMT h = p.statement->get();
     while (true) {
       if (auto bound = bindParams(p, at, upper); !bound) return core::fail(bound.error());

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdlib>
+#include <ctime>
 #include <thread>
 
 #include "connectors/odbc/odbc_cursor.h"
@@ -366,4 +367,50 @@ TEST_CASE("PostgreSQL: a failed login names no secret", "[odbc][postgresql]") {
   REQUIRE_FALSE(opened);
   CHECK_THAT(opened.error().message, Catch::Contains("password authentication failed"));
   CHECK_THAT(opened.error().message, !Catch::Contains("wrong-Secret-4711"));
+}
+
+// Not run by default (hidden tag): `dutybridge_odbc_source_tests "[.bench]"` on a release build.
+// Reads DUTYBRIDGE_BENCH_ROWS (default 200000) production-report rows of 17 columns and prints
+// this process's CPU time per million rows (the database server's CPU is not counted).
+TEST_CASE("PostgreSQL: read throughput", "[.bench][postgresql]") {
+  const char* rows_env = std::getenv("DUTYBRIDGE_BENCH_ROWS");
+  const int rows = rows_env ? std::atoi(rows_env) : 200'000;
+  testing::Database db(testing::postgresOdbc());
+  auto table = testing::uniqueName("bench");
+  db.exec("CREATE TABLE " + table +
+          " (id BIGINT PRIMARY KEY, report_no VARCHAR(20), work_order_no VARCHAR(20), operation_code VARCHAR(10), "
+          "product_code VARCHAR(20), workstation_code VARCHAR(20), workshop_code VARCHAR(8), team_code VARCHAR(12), "
+          "operator_badge VARCHAR(12), shift_code CHAR(1), shift_date DATE, good_qty NUMERIC(12,3), "
+          "scrap_qty_labor NUMERIC(12,3), scrap_qty_mat NUMERIC(12,3), uom VARCHAR(8), labor_minutes INTEGER, "
+          "updated_at TIMESTAMP NOT NULL)");
+  db.exec(fmt::format(
+      "INSERT INTO {} SELECT g, 'PR' || lpad(g::text, 10, '0'), 'WO' || lpad((g % 200000)::text, 7, '0'), "
+      "'OP' || (g % 40), 'P-' || lpad((g % 3000)::text, 5, '0'), 'MOLD-WS' || (g % 30), 'MOLD', 'MOLD-T' || (g % 8), "
+      "'B' || lpad((g % 300)::text, 6, '0'), 'A', DATE '2025-03-14', (g % 500000) / 1000.0, (g % 3000) / 1000.0, "
+      "(g % 2000) / 1000.0, 'PCS', g % 480, TIMESTAMP '2025-03-01 00:00:00' + g * INTERVAL '1 second' "
+      "FROM generate_series(1, {}) g",
+      table, rows));
+  core::ManualClock clock(ts("2030-01-01T00:00:00Z"));
+  auto source = testing::makeSource(db.connectionString(), reportsBody(table, 5000), &clock);
+  REQUIRE(source->open(std::nullopt));
+  auto cpu = [] {
+    timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
+  };
+  auto wall_start = std::chrono::steady_clock::now();
+  double cpu_start = cpu();
+  size_t read = 0;
+  while (true) {
+    auto batch = source->poll(std::chrono::milliseconds(0));
+    REQUIRE(batch);
+    if (batch->records.empty()) break;
+    read += batch->records.size();
+  }
+  double cpu_seconds = cpu() - cpu_start;
+  double wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  CHECK(read == static_cast<size_t>(rows));
+  WARN(fmt::format("{} rows x 17 columns: {:.2f} CPU-s per million rows ({:.2f} CPU-s, {:.2f} s wall)", read,
+                   cpu_seconds * 1e6 / static_cast<double>(read), cpu_seconds, wall_seconds));
+  db.exec("DROP TABLE " + table);
 }
