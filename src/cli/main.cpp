@@ -38,7 +38,7 @@ Commands:
 Run 'dutybridge <command> --help' for a command's options.
 )";
 
-constexpr std::string_view kRunHelp = R"(Usage: dutybridge run -c FILE [--log-level LEVEL]
+constexpr std::string_view kRunHelp = R"(Usage: dutybridge run -c FILE [--log-level LEVEL] [--once]
 
 Runs every enabled pipeline of FILE until SIGTERM or SIGINT, then stops gracefully: in-flight
 records are flushed (with a deadline) and the final cursors stored. Logs go to stderr with
@@ -48,6 +48,9 @@ failed, 2 when FILE is invalid.
 Options:
   -c, --config FILE        configuration file (required)
   --log-level LEVEL        error, warning, notice, info or debug (overrides log.level)
+  --once                   stop each pipeline, after delivering everything and storing its
+                           cursor, the first time its source has nothing to read (backfills,
+                           benchmarks)
 )";
 
 constexpr std::string_view kCheckHelp = R"(Usage: dutybridge check -c FILE [--print-config]
@@ -105,11 +108,13 @@ int cmdCheckOrRun(Args& args, bool run) {
   std::string file;
   std::string log_level;
   bool print_config = false;
+  runtime::DaemonOptions daemon_options;
   while (!args.done()) {
     std::string arg = args.take();
     if ((arg == "-c" || arg == "--config") && !args.done()) file = args.take();
     else if (arg.starts_with("--config=")) file = arg.substr(9);
     else if (run && arg == "--log-level" && !args.done()) log_level = args.take();
+    else if (run && arg == "--once") daemon_options.once = true;
     else if (!run && arg == "--print-config") print_config = true;
     else return usage("unexpected argument '" + arg + "'", help);
   }
@@ -136,7 +141,7 @@ int cmdCheckOrRun(Args& args, bool run) {
   }
   log::setLevel(level);
   log::notice("daemon", "dutybridge {} starting with {}", DUTYBRIDGE_VERSION, file);
-  return runtime::runDaemon(daemon_config, registry) == 0 ? kOk : kFailure;
+  return runtime::runDaemon(daemon_config, registry, daemon_options) == 0 ? kOk : kFailure;
 }
 
 int cmdListConnectors(Args& args) {

@@ -20,7 +20,7 @@ constexpr std::string_view kComponent = "daemon";
 
 }  // namespace
 
-int runDaemon(const config::DaemonConfig& config, const Registry& registry) {
+int runDaemon(const config::DaemonConfig& config, const Registry& registry, DaemonOptions options) {
   core::SystemClock clock;
   // Cursors live in the Kafka state topic once the Kafka state store lands (first-pipeline
   // issue); until then they are kept in memory and a restart starts over.
@@ -41,7 +41,10 @@ int runDaemon(const config::DaemonConfig& config, const Registry& registry) {
       log::error(kComponent, "pipeline {}: {}", p.name, (!source ? source.error() : sink.error()).describe());
       return 1;
     }
-    pipelines.push_back(std::make_unique<Pipeline>(p.name, std::move(*source), std::move(*sink), state));
+    PipelineOptions pipeline_options;
+    pipeline_options.stop_when_idle = options.once;
+    pipelines.push_back(
+        std::make_unique<Pipeline>(p.name, std::move(*source), std::move(*sink), state, pipeline_options));
   }
   if (pipelines.empty()) {
     log::warning(kComponent, "no enabled pipelines; nothing to do");

@@ -11,6 +11,10 @@
 
 namespace dutybridge::runtime {
 
-int runDaemon(const config::DaemonConfig& config, const Registry& registry);
+struct DaemonOptions {
+  bool once = false;  // stop each pipeline when its source has nothing more to read
+};
+
+int runDaemon(const config::DaemonConfig& config, const Registry& registry, DaemonOptions options = {});
 
 }  // namespace dutybridge::runtime

@@ -144,7 +144,7 @@ core::Status Pipeline::run(std::stop_token stop) {
       backoff.reset();
       batch = std::move(*next);
       written = 0;
-      end_of_input = batch.end_of_input;
+      end_of_input = batch.end_of_input || (options_.stop_when_idle && batch.records.empty());
       if (!batch.records.empty() || !batch.position.empty()) {
         ++sequence;
         stats_.records_read.fetch_add(batch.records.size());

@@ -27,6 +27,9 @@ struct PipelineOptions {
   std::chrono::milliseconds backoff_initial{100};
   std::chrono::milliseconds backoff_max{30'000};
   std::chrono::milliseconds stats_interval{30'000};
+  // Stop (after delivering everything) the first time the source has nothing to read: for
+  // backfills, benchmarks and tests (`dutybridge run --once`).
+  bool stop_when_idle = false;
 };
 
 struct PipelineStats {

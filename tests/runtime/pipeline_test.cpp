@@ -110,3 +110,18 @@ TEST_CASE("registering a connector twice is a programming error", "[runtime][reg
   CHECK(registry.findSource("stdout") == nullptr);
   CHECK_THROWS_AS(connectors::registerBuiltinConnectors(registry), std::logic_error);
 }
+
+TEST_CASE("stop_when_idle ends the run once the source has caught up", "[runtime][pipeline]") {
+  runtime::MemoryStateStore state;
+  auto source = std::make_unique<FakeSource>(250, 100);
+  source->end_when_done = false;  // an endless source, like a database table
+  auto sink = std::make_unique<FakeSink>(1000);
+  FakeSink* snk = sink.get();
+  auto options = fastOptions();
+  options.stop_when_idle = true;
+  runtime::Pipeline pipeline("once", std::move(source), std::move(sink), state, options);
+  std::stop_source stop;
+  REQUIRE(pipeline.run(stop.get_token()));
+  CHECK(snk->delivered.size() == 250);
+  CHECK(*state.get("cursor/once").value() == "250");
+}
