@@ -104,6 +104,14 @@ core::Status Pipeline::run(std::stop_token stop) {
   std::string stored_position = position.value_or("");
   auto last_stats = Clock::now();
 
+  auto storePosition = [&](std::string newest) -> core::Status {
+    if (newest.empty() || newest == stored_position) return {};
+    if (auto put = state_.put(cursorKey(), newest); !put) return put;
+    if (auto committed = source_->commit(newest); !committed) return committed;
+    stored_position = std::move(newest);
+    return {};
+  };
+
   auto storeDelivered = [&](uint64_t delivered) -> core::Status {
     std::string newest;
     while (!in_flight.empty() && in_flight.front().sequence <= delivered) {
@@ -112,11 +120,7 @@ core::Status Pipeline::run(std::stop_token stop) {
       in_flight.pop_front();
       stats_.batches_committed.fetch_add(1);
     }
-    if (newest.empty() || newest == stored_position) return {};
-    if (auto put = state_.put(cursorKey(), newest); !put) return put;
-    if (auto committed = source_->commit(newest); !committed) return committed;
-    stored_position = std::move(newest);
-    return {};
+    return storePosition(std::move(newest));
   };
 
   auto pollSink = [&](std::chrono::milliseconds wait) -> core::Status {
@@ -145,10 +149,19 @@ core::Status Pipeline::run(std::stop_token stop) {
       batch = std::move(*next);
       written = 0;
       end_of_input = batch.end_of_input || (options_.stop_when_idle && batch.records.empty());
-      if (!batch.records.empty() || !batch.position.empty()) {
+      if (!batch.records.empty()) {
         ++sequence;
         stats_.records_read.fetch_add(batch.records.size());
         in_flight.push_back({sequence, batch.position, batch.records.size()});
+      } else if (!batch.position.empty()) {
+        // The source moved without records (e.g. skipped rows). The new position becomes
+        // durable together with whatever is still in flight before it, or at once.
+        if (!in_flight.empty()) {
+          in_flight.back().position = batch.position;
+        } else if (auto stored = storePosition(batch.position); !stored) {
+          outcome = stored;
+          break;
+        }
       }
     }
     if (written < batch.records.size()) {
