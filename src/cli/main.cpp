@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "connectors/builtin.h"
+#include "connectors/kafka/kafka_state_store.h"
 #include "src/cli/schema_doc.h"
 #include "src/common/log.h"
 #include "src/config/daemon_config.h"
@@ -141,6 +142,10 @@ int cmdCheckOrRun(Args& args, bool run) {
   }
   log::setLevel(level);
   log::notice("daemon", "dutybridge {} starting with {}", DUTYBRIDGE_VERSION, file);
+  if (daemon_config.kafka) {
+    const core::ConfigObject* kafka = daemon_config.kafka;
+    daemon_options.open_state_store = [kafka] { return connectors::openKafkaStateStore(*kafka, "state"); };
+  }
   return runtime::runDaemon(daemon_config, registry, daemon_options) == 0 ? kOk : kFailure;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "src/common/log.h"
+#include "src/runtime/lazy_state_store.h"
 #include "src/runtime/memory_state_store.h"
 #include "src/runtime/pipeline.h"
 
@@ -22,9 +23,14 @@ constexpr std::string_view kComponent = "daemon";
 
 int runDaemon(const config::DaemonConfig& config, const Registry& registry, DaemonOptions options) {
   core::SystemClock clock;
-  // Cursors live in the Kafka state topic once the Kafka state store lands (first-pipeline
-  // issue); until then they are kept in memory and a restart starts over.
-  MemoryStateStore state;
+  std::unique_ptr<core::StateStore> state_store;
+  if (options.open_state_store) {
+    state_store = std::make_unique<LazyStateStore>(options.open_state_store);
+  } else {
+    log::warning(kComponent, "no kafka section: cursors are kept in memory and a restart starts over");
+    state_store = std::make_unique<MemoryStateStore>();
+  }
+  core::StateStore& state = *state_store;
 
   std::vector<std::unique_ptr<Pipeline>> pipelines;
   for (const auto& p : config.pipelines) {

@@ -6,13 +6,20 @@
 // Exit status: 0 after a graceful stop or when every bounded pipeline finished cleanly;
 // 1 when any pipeline stopped on a Permanent or Fatal error (systemd then restarts us).
 
+#include <functional>
+#include <memory>
+
 #include "src/config/daemon_config.h"
+#include "src/core/state_store.h"
 #include "src/runtime/registry.h"
 
 namespace dutybridge::runtime {
 
 struct DaemonOptions {
   bool once = false;  // stop each pipeline when its source has nothing more to read
+  // Opens the durable state store (the Kafka state topic). Called lazily and retried while it
+  // fails with a Retryable error. Empty: cursors live in memory only (a warning says so).
+  std::function<core::Result<std::unique_ptr<core::StateStore>>()> open_state_store;
 };
 
 int runDaemon(const config::DaemonConfig& config, const Registry& registry, DaemonOptions options = {});

@@ -82,7 +82,7 @@ pipelines:
 }
 
 TEST_CASE("list-connectors output matches docs/connectors", "[cli][docs]") {
-  for (const char* name : {"generate", "stdout"}) {
+  for (const char* name : {"generate", "stdout", "odbc", "kafka"}) {
     INFO(name);
     auto result = runCli(std::string("list-connectors --format markdown ") + name);
     CHECK(result.status == 0);

@@ -1,0 +1,33 @@
+#include "src/runtime/lazy_state_store.h"
+
+namespace dutybridge::runtime {
+
+core::Result<core::StateStore*> LazyStateStore::store() {
+  std::lock_guard lock(mutex_);
+  if (!store_) {
+    auto opened = opener_();
+    if (!opened) return core::fail(opened.error());
+    store_ = std::move(*opened);
+  }
+  return store_.get();
+}
+
+core::Result<std::optional<std::string>> LazyStateStore::get(std::string_view key) {
+  auto s = store();
+  if (!s) return core::fail(s.error());
+  return (*s)->get(key);
+}
+
+core::Status LazyStateStore::put(std::string_view key, std::string value) {
+  auto s = store();
+  if (!s) return core::fail(s.error());
+  return (*s)->put(key, std::move(value));
+}
+
+core::Status LazyStateStore::flush(std::chrono::steady_clock::time_point deadline) {
+  auto s = store();
+  if (!s) return core::fail(s.error());
+  return (*s)->flush(deadline);
+}
+
+}  // namespace dutybridge::runtime
