@@ -127,7 +127,10 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
     Batch& batch = batches_.back();
     // Until the topic exists as configured nothing is produced: a producer would otherwise let
     // the broker auto-create it with default settings. Accepting nothing is backpressure.
-    if (creator_) return size_t{0};
+    if (creator_) {
+      if (records.empty()) batch.sealed = true;
+      return size_t{0};
+    }
 
     const core::Timestamp now = settings_.clock ? settings_.clock->now() : system_clock_.now();
     size_t accepted = 0;
@@ -385,10 +388,10 @@ class KafkaFactory final : public core::SinkFactory {
             {
                 FieldSpec::make("topic", FieldType::String).req().doc("Topic the records are written to."),
                 FieldSpec::make("key", FieldType::StringList)
-                    .doc("Record fields whose values, joined with '|', form the Kafka key. Without it records "
-                         "have no key. A record lacking a key field (or holding null) is a permanent error."),
+                    .doc("Record fields whose values, joined by a vertical bar, form the Kafka key. Without it "
+                         "records have no key. A record lacking a key field (or holding null) is a permanent error."),
                 FieldSpec::make("ce_source", FieldType::String)
-                    .doc("CloudEvents source (ce_source header); default dutybridge/<pipeline name>."),
+                    .doc("CloudEvents source (ce_source header); default dutybridge/PIPELINE (the pipeline name)."),
                 FieldSpec::make("ce_type", FieldType::String).def("dutybridge.record.v1")
                     .doc("CloudEvents type (ce_type header)."),
                 FieldSpec::make("create_topic", FieldType::Bool).def("false")
@@ -400,12 +403,12 @@ class KafkaFactory final : public core::SinkFactory {
                     .doc("Replication factor of a topic the sink creates."),
                 FieldSpec::make("compacted", FieldType::Bool).def("false")
                     .doc("Create the topic with cleanup.policy=compact (needs create_topic and key)."),
-                FieldSpec::make("queue_max_bytes", FieldType::Size).def("64MiB").range(1024, int64_t{INT_MAX} * 1024)
+                FieldSpec::make("queue_max_bytes", FieldType::Size).def("64MiB").range(1024, int64_t{4} << 30)
                     .doc("Bound of the producer queue (queue.buffering.max.kbytes). When it is full the "
                          "pipeline stops reading until deliveries make room."),
                 FieldSpec::make("linger", FieldType::Duration).def("5ms").range(0, 900'000'000)
                     .doc("How long the producer waits to fill a batch (linger.ms)."),
-                FieldSpec::make("delivery_timeout", FieldType::Duration).def("0s").range(0, int64_t{INT_MAX} * 1000)
+                FieldSpec::make("delivery_timeout", FieldType::Duration).def("0s").range(0, int64_t{168} * 3'600'000'000)
                     .doc("Give a record up after this long (message.timeout.ms); 0 waits forever, so a broker "
                          "outage only fills the queue. A record given up stops the pipeline (Fatal)."),
                 FieldSpec::make("librdkafka", FieldType::StringMap).def("{}").secret()

@@ -217,8 +217,16 @@ class KafkaStateStore final : public core::StateStore, private kafka::ClientEven
     for (int32_t p = 0; p < partitions; ++p) {
       int64_t low = 0;
       int64_t high = 0;
-      rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(consumer.get(), topic_name_.c_str(), p, &low, &high,
-                                                                 std::max(kafka::remainingMs(deadline), 1));
+      rd_kafka_resp_err_t err;
+      while (true) {
+        err = rd_kafka_query_watermark_offsets(consumer.get(), topic_name_.c_str(), p, &low, &high,
+                                               std::max(kafka::remainingMs(deadline), 1));
+        // Right after the topic was created the consumer's view of the leaders may be stale.
+        bool settling = err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+                        err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE || err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+        if (!settling || kafka::remainingMs(deadline) == 0) break;
+        std::this_thread::sleep_for(std::min(std::chrono::milliseconds(kafka::remainingMs(deadline)), 200ms));
+      }
       if (err) {
         if (unreachable(err)) return core::fail(unreachableError(err, "watermarks"));
         return core::fail(kafka::kafkaError(err, "state topic " + topic_name_ + " watermarks"));

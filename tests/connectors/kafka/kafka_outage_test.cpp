@@ -62,6 +62,15 @@ TEST_CASE("records written while no broker runs are delivered once one starts", 
 
   auto config = testing::sinkConfig(bootstrap, fmt::format("topic: {}, key: [id]", topic));
   auto sink = testing::openSink(config);  // nothing listens: open still succeeds
+  // A sink that creates its topic holds records back until the topic is confirmed.
+  std::string created_topic = testing::uniqueName("dutybridge.it.outage-created");
+  auto created_config = testing::sinkConfig(
+      bootstrap, fmt::format("topic: {}, key: [id], create_topic: true, partitions: 2, compacted: true", created_topic));
+  auto created = testing::openSink(created_config);
+  auto held = testing::testRecords(0, 10);
+  auto none = created->write(held, 1);
+  REQUIRE(none);
+  CHECK(*none == 0);
 
   constexpr int kPerBatch = 100;
   auto first = testing::testRecords(0, kPerBatch);
@@ -82,6 +91,16 @@ TEST_CASE("records written while no broker runs are delivered once one starts", 
   testing::awaitDelivered(*sink, 2, 180s);
   REQUIRE(sink->flush(SteadyClock::now() + 10s));
   sink->close();
+
+  testing::writeAll(*created, held, 1, 180s);
+  testing::awaitDelivered(*created, 1);
+  created->close();
+  CHECK(testing::topicConfig(bootstrap, created_topic, "cleanup.policy") == "compact");
+  auto created_messages = testing::consumeAll(bootstrap, created_topic, held.size());
+  CHECK(created_messages.size() == held.size());
+  std::set<int32_t> partitions;
+  for (const auto& message : created_messages) partitions.insert(message.partition);
+  CHECK(partitions.size() == 2);
 
   auto messages = testing::consumeAll(bootstrap, topic, 2 * kPerBatch);
   std::set<int64_t> ids;
