@@ -18,7 +18,8 @@ int64_t floorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0
 void appendDigits(std::string& out, int64_t value, int width) {
   char buffer[24];
   int n = 0;
-  uint64_t v = value < 0 ? static_cast<uint64_t>(-value) : static_cast<uint64_t>(value);
+  // Negated in unsigned arithmetic: -INT64_MIN does not fit int64_t.
+  uint64_t v = value < 0 ? 0 - static_cast<uint64_t>(value) : static_cast<uint64_t>(value);
   do {
     buffer[n++] = static_cast<char>('0' + v % 10);
     v /= 10;

@@ -286,7 +286,7 @@ TEST_CASE("PostgreSQL: large reads page through fetch arrays in order", "[odbc][
   CHECK(ids(flatten(batches)) == range(1, 2500));
 }
 
-TEST_CASE("PostgreSQL: a killed backend is Retryable; the next poll reconnects and nothing is missed",
+TEST_CASE("PostgreSQL: a killed backend is Retryable and the next poll reconnects and nothing is missed",
           "[odbc][reconnect][postgresql]") {
   testing::Database db(testing::postgresOdbc());
   core::ManualClock clock(kNow);
@@ -316,7 +316,7 @@ TEST_CASE("PostgreSQL: a killed backend is Retryable; the next poll reconnects a
   CHECK(ids(rest) == range(5, 12));
 }
 
-TEST_CASE("PostgreSQL: a server restart is Retryable; polling resumes from the same cursor",
+TEST_CASE("PostgreSQL: a server restart is Retryable and polling resumes from the same cursor",
           "[odbc][reconnect][postgresql][restart]") {
   const std::string script = testing::requireEnv("DUTYBRIDGE_PG_LOCAL");
   const std::string connection = testing::postgresOdbc();

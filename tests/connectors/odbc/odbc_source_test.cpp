@@ -285,7 +285,7 @@ TEST_CASE("poll_interval: after a short page the next query waits, within poll's
   CHECK(waited < std::chrono::milliseconds(1500));
 }
 
-TEST_CASE("SQLite: declared types map to exact values; BLOB is refused by name", "[odbc][types][sqlite]") {
+TEST_CASE("SQLite: declared types map to exact values and BLOB is refused by name", "[odbc][types][sqlite]") {
   auto conn = testing::sqliteConnection(testing::uniqueName("types"));
   testing::Database db(conn);
   db.exec(

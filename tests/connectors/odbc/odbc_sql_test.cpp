@@ -12,7 +12,7 @@
 using namespace dutybridge;
 using namespace dutybridge::odbc;
 
-TEST_CASE("identifiers: bare, quoted, qualified; anything else is rejected", "[odbc][unit]") {
+TEST_CASE("identifiers: bare, quoted and qualified names pass, anything else is rejected", "[odbc][unit]") {
   auto pg = detectDialect("PostgreSQL", "\"");
   auto mysql = detectDialect("MySQL", "`");
   auto id = parseIdentifier("mes.production_report");
@@ -109,7 +109,7 @@ TEST_CASE("keyset queries per mode, kind and dialect", "[odbc][unit]") {
                      "\n) q WHERE id > ? ORDER BY id OFFSET 0 ROWS FETCH NEXT 500 ROWS ONLY");
 }
 
-TEST_CASE("cursors are JSON that nlohmann reads back; malformed ones are Fatal", "[odbc][unit]") {
+TEST_CASE("cursors are JSON that nlohmann reads back and malformed ones are Fatal", "[odbc][unit]") {
   Cursor c;
   c.ts = testing::ts("2025-03-14T12:00:00.123456Z");
   c.id = 123;
