@@ -1,0 +1,246 @@
+#pragma once
+// End-to-end helpers: the real `dutybridge` binary as a child process, PostgreSQL through psql,
+// and a Kafka reader that drains a topic from the beginning. Services come from scripts/test.
+
+#include <catch2/catch.hpp>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "connectors/kafka/kafka_handles.h"
+#include "tests/integration/services.h"
+
+extern char** environ;
+
+namespace dutybridge::e2e {
+
+inline const std::filesystem::path kBinary = DUTYBRIDGE_BINARY;
+
+inline std::string unique(const std::string& prefix) {
+  static std::mt19937_64 rng(std::random_device{}());
+  return fmt::format("{}_{:x}", prefix, rng() & 0xffffffffULL);
+}
+
+inline std::filesystem::path tempDir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / unique("dutybridge-e2e-" + name);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+inline std::string readFile(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Runs SQL through psql against the test database; fails the test on error.
+inline void psql(const std::string& sql) {
+  auto dir = std::filesystem::temp_directory_path();
+  auto file = dir / unique("dutybridge-e2e-sql");
+  std::ofstream(file) << sql;
+  std::string command = fmt::format(
+      "PGPASSWORD='{}' psql -X -q -v ON_ERROR_STOP=1 -h '{}' -p '{}' -U '{}' -d '{}' -f '{}' >/dev/null 2>'{}.err'",
+      testing::requireEnv("DUTYBRIDGE_TEST_PG_PASSWORD"), testing::requireEnv("DUTYBRIDGE_TEST_PG_HOST"),
+      testing::requireEnv("DUTYBRIDGE_TEST_PG_PORT"), testing::requireEnv("DUTYBRIDGE_TEST_PG_USER"),
+      testing::requireEnv("DUTYBRIDGE_TEST_PG_DB"), file.string(), file.string());
+  int status = std::system(command.c_str());
+  std::string err = readFile(file.string() + ".err");
+  std::filesystem::remove(file);
+  std::filesystem::remove(file.string() + ".err");
+  INFO(err);
+  REQUIRE(status == 0);
+}
+
+// A 15+ column MES production_report table with `rows` rows: three rows share each
+// updated_at second, every tenth remark is NULL, remarks carry Chinese text, quantities are
+// numeric(12,3). Row i (1-based) is described by expectedRow(i).
+inline std::string productionReportSql(const std::string& table, int rows, int first = 1) {
+  return fmt::format(R"(
+CREATE TABLE IF NOT EXISTS {0} (
+  id bigint PRIMARY KEY, report_no varchar(20) NOT NULL, work_order_no varchar(20), operation_code varchar(10),
+  product_code varchar(20), workstation_code varchar(20), workshop_code varchar(10), team_code varchar(20),
+  operator_badge varchar(20), shift_code varchar(4), shift_date date, good_qty numeric(12,3),
+  scrap_qty_labor numeric(12,3), scrap_qty_mat numeric(12,3), labor_minutes integer, state varchar(10),
+  remark varchar(100), updated_at timestamp NOT NULL);
+INSERT INTO {0}
+SELECT i, 'PR' || lpad(i::text, 8, '0'), 'WO' || (i % 997), 'OP' || (i % 40), 'P-' || (i % 3000),
+  'MOLD-WS' || (i % 30), 'MOLD', 'MOLD-T' || (i % 8), 'B' || lpad((i % 300)::text, 6, '0'),
+  CASE i % 3 WHEN 0 THEN 'A' WHEN 1 THEN 'B' ELSE 'C' END, date '2025-03-14' + (i / 50000),
+  (i % 500000) / 1000.0, (i % 7) / 1000.0, NULL, i % 480, 'ACCEPTED',
+  CASE WHEN i % 10 = 0 THEN NULL ELSE '注塑车间 ' || i END,
+  timestamp '2025-03-14 08:00:00' + (i / 3) * interval '1 second'
+FROM generate_series({1}, {2}) i;
+)", table, first, first + rows - 1);
+}
+
+inline std::string decimalText(long thousandths) {
+  return fmt::format("{}.{:03d}", thousandths / 1000, thousandths % 1000);
+}
+
+// Row i as the kafka sink writes it (updated_at is Asia/Shanghai wall-clock time, so UTC is
+// eight hours earlier).
+inline nlohmann::json expectedRow(long i) {
+  nlohmann::json row;
+  row["id"] = i;
+  row["report_no"] = fmt::format("PR{:08d}", i);
+  row["work_order_no"] = fmt::format("WO{}", i % 997);
+  row["operation_code"] = fmt::format("OP{}", i % 40);
+  row["product_code"] = fmt::format("P-{}", i % 3000);
+  row["workstation_code"] = fmt::format("MOLD-WS{}", i % 30);
+  row["workshop_code"] = "MOLD";
+  row["team_code"] = fmt::format("MOLD-T{}", i % 8);
+  row["operator_badge"] = fmt::format("B{:06d}", i % 300);
+  row["shift_code"] = std::string(1, "ABC"[i % 3]);
+  row["shift_date"] = fmt::format("2025-03-{:02d}", 14 + i / 50000);
+  row["good_qty"] = decimalText(i % 500000);
+  row["scrap_qty_labor"] = decimalText(i % 7);
+  row["scrap_qty_mat"] = nullptr;
+  row["labor_minutes"] = i % 480;
+  row["state"] = "ACCEPTED";
+  row["remark"] = i % 10 == 0 ? nlohmann::json(nullptr) : nlohmann::json(fmt::format("注塑车间 {}", i));
+  long seconds = i / 3;  // 08:00 Asia/Shanghai is 00:00 UTC
+  long day = seconds / 86400;
+  seconds %= 86400;
+  row["updated_at"] = fmt::format("2025-03-{:02d}T{:02d}:{:02d}:{:02d}Z", 14 + day, seconds / 3600, seconds / 60 % 60,
+                                  seconds % 60);
+  return row;
+}
+
+struct Message {
+  std::string key;
+  nlohmann::json value;
+  std::map<std::string, std::string> headers;
+};
+
+inline kafka::KafkaHandle consumer(const std::string& bootstrap) {
+  kafka::KafkaConfig config;
+  REQUIRE(config.setAll({{"bootstrap.servers", bootstrap},
+                         {"group.id", unique("dutybridge-e2e-reader")},
+                         {"enable.auto.commit", "false"},
+                         {"isolation.level", "read_committed"}}));
+  auto handle = kafka::createClient(RD_KAFKA_CONSUMER, std::move(config));
+  REQUIRE(handle);
+  return std::move(*handle);
+}
+
+// Number of messages in partition 0 of the topic (0 when it does not exist yet).
+inline int64_t highWatermark(rd_kafka_t* client, const std::string& topic) {
+  int64_t low = 0, high = 0;
+  if (rd_kafka_query_watermark_offsets(client, topic.c_str(), 0, &low, &high, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return 0;
+  }
+  return high;
+}
+
+// Every message of the single-partition topic, from the beginning to the high watermark.
+inline std::vector<Message> readTopic(const std::string& bootstrap, const std::string& topic) {
+  auto client = consumer(bootstrap);
+  int64_t end = highWatermark(client.get(), topic);
+  std::vector<Message> out;
+  if (end == 0) return out;
+  kafka::PartitionList partitions(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(partitions.get(), topic.c_str(), 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  REQUIRE(rd_kafka_assign(client.get(), partitions.get()) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  int64_t last_offset = -1;
+  while (last_offset + 1 < end && std::chrono::steady_clock::now() < deadline) {
+    kafka::MessagePtr message(rd_kafka_consumer_poll(client.get(), 500));
+    if (!message || message->err) continue;
+    last_offset = message->offset;
+    Message m;
+    if (message->key) m.key.assign(static_cast<const char*>(message->key), message->key_len);
+    m.value = nlohmann::json::parse(std::string_view(static_cast<const char*>(message->payload), message->len));
+    rd_kafka_headers_t* headers = nullptr;
+    if (rd_kafka_message_headers(message.get(), &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const char* name;
+      const void* value;
+      size_t size;
+      for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+        m.headers[name] = std::string(static_cast<const char*>(value), size);
+      }
+    }
+    out.push_back(std::move(m));
+  }
+  rd_kafka_assign(client.get(), nullptr);
+  REQUIRE(last_offset + 1 >= end);
+  return out;
+}
+
+// The dutybridge binary, run as a user runs it; stderr (the log) goes to a file.
+class Daemon {
+ public:
+  Daemon(const std::filesystem::path& config, const std::filesystem::path& log, bool once) : log_(log) {
+    std::vector<std::string> args = {kBinary.string(), "run", "-c", config.string()};
+    if (once) args.push_back("--once");
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    REQUIRE(posix_spawn(&pid_, kBinary.c_str(), &actions, nullptr, argv.data(), environ) == 0);
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  ~Daemon() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  void signal(int number) { REQUIRE(kill(pid_, number) == 0); }
+
+  // Exit status; -signal when killed. Fails the test if it runs past the timeout.
+  int wait(std::chrono::seconds timeout = std::chrono::seconds(300)) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+      int status = 0;
+      pid_t done = waitpid(pid_, &status, WNOHANG);
+      if (done == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+      }
+      if (std::chrono::steady_clock::now() > deadline) {
+        INFO(readFile(log_));
+        FAIL("dutybridge did not exit in time");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+
+  bool running() {
+    int status = 0;
+    return pid_ > 0 && waitpid(pid_, &status, WNOHANG) == 0;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  std::filesystem::path log_;
+};
+
+// Waits until the topic holds at least `count` messages.
+inline void waitForMessages(const std::string& bootstrap, const std::string& topic, int64_t count,
+                            std::chrono::seconds timeout = std::chrono::seconds(120)) {
+  auto client = consumer(bootstrap);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (highWatermark(client.get(), topic) < count) {
+    if (std::chrono::steady_clock::now() > deadline) FAIL("topic " + topic + " did not reach " + std::to_string(count));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+}  // namespace dutybridge::e2e
