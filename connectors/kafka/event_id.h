@@ -5,9 +5,9 @@
 //
 // Threading: one hasher per sink (pipeline thread); not thread-safe.
 
-#include <string_view>
-
 #include <openssl/evp.h>
+
+#include <string_view>
 
 namespace dutybridge::kafka {
 

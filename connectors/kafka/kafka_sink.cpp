@@ -408,7 +408,7 @@ class KafkaFactory final : public core::SinkFactory {
                          "pipeline stops reading until deliveries make room."),
                 FieldSpec::make("linger", FieldType::Duration).def("5ms").range(0, 900'000'000)
                     .doc("How long the producer waits to fill a batch (linger.ms)."),
-                FieldSpec::make("delivery_timeout", FieldType::Duration).def("0s").range(0, int64_t{168} * 3'600'000'000)
+                FieldSpec::make("delivery_timeout", FieldType::Duration).def("0s").range(0, int64_t{7} * 86'400'000'000)
                     .doc("Give a record up after this long (message.timeout.ms); 0 waits forever, so a broker "
                          "outage only fills the queue. A record given up stops the pipeline (Fatal)."),
                 FieldSpec::make("librdkafka", FieldType::StringMap).def("{}").secret()
@@ -429,7 +429,8 @@ class KafkaFactory final : public core::SinkFactory {
                         "the kafka sink needs a kafka: section (bootstrap_servers) in the daemon configuration");
     }
     SinkSettings settings;
-    settings.component = context.pipeline_name.empty() ? "kafka sink" : "pipeline " + context.pipeline_name + ": kafka sink";
+    settings.component =
+        context.pipeline_name.empty() ? "kafka sink" : "pipeline " + context.pipeline_name + ": kafka sink";
     settings.topic = config.getString("topic");
     if (settings.topic.empty()) return core::fail(core::ErrorKind::InvalidConfig, "the kafka sink needs a topic");
     settings.key_fields = config.getStringList("key");
@@ -449,7 +450,9 @@ class KafkaFactory final : public core::SinkFactory {
     // The topic is created with its settings before anything is produced; the broker must not
     // auto-create it first with defaults.
     if (settings.create_topic) p.emplace_back("allow.auto.create.topics", "false");
-    for (auto& property : kafka::clientProperties(*context.kafka, context.pipeline_name)) p.push_back(std::move(property));
+    for (auto& property : kafka::clientProperties(*context.kafka, context.pipeline_name)) {
+      p.push_back(std::move(property));
+    }
     int64_t queue_bytes = config.has("queue_max_bytes") ? config.getSize("queue_max_bytes") : int64_t{64} << 20;
     p.emplace_back("queue.buffering.max.kbytes", std::to_string(std::max<int64_t>(1, queue_bytes / 1024)));
     int64_t linger = config.has("linger") ? config.getDuration("linger").count() : 5000;

@@ -93,8 +93,7 @@ class KafkaStateStore final : public core::StateStore, private kafka::ClientEven
         std::lock_guard lock(mutex_);
         err = rd_kafka_producev(producer_.get(), RD_KAFKA_V_RKT(topic_.get()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                 RD_KAFKA_V_KEY(key.data(), key.size()),
-                                RD_KAFKA_V_VALUE(value.empty() ? nullptr : value.data(), value.size()),
-                                RD_KAFKA_V_END);
+                                RD_KAFKA_V_VALUE(value.empty() ? nullptr : value.data(), value.size()), RD_KAFKA_V_END);
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
           if (value.empty()) {
             if (auto it = values_.find(key); it != values_.end()) values_.erase(it);
@@ -135,8 +134,8 @@ class KafkaStateStore final : public core::StateStore, private kafka::ClientEven
   void onDelivery(const rd_kafka_message_t& message) override {
     if (message.err == RD_KAFKA_RESP_ERR_NO_ERROR || closing_.load()) return;
     std::string key = message.key ? std::string(static_cast<const char*>(message.key), message.key_len) : "";
-    auto error = core::Error::fatal(fmt::format("state update of {} to {} failed: {}", key, topic_name_,
-                                                rd_kafka_err2str(message.err)));
+    auto error = core::Error::fatal(
+        fmt::format("state update of {} to {} failed: {}", key, topic_name_, rd_kafka_err2str(message.err)));
     log::error(component(), "{}", error.message);
     std::lock_guard lock(failure_mutex_);
     if (!failure_) failure_ = std::move(error);
@@ -152,7 +151,8 @@ class KafkaStateStore final : public core::StateStore, private kafka::ClientEven
     bool created = false;
     core::Error last = core::Error::retryable("");
     while (true) {
-      if (kafka::remainingMs(deadline) == 0) return core::fail(last.message.empty() ? unreachableError(RD_KAFKA_RESP_ERR__TIMED_OUT, "metadata") : last);
+      if (kafka::remainingMs(deadline) == 0)
+        return core::fail(last.message.empty() ? unreachableError(RD_KAFKA_RESP_ERR__TIMED_OUT, "metadata") : last);
       const rd_kafka_metadata_t* raw = nullptr;
       rd_kafka_resp_err_t err = rd_kafka_metadata(producer_.get(), 0, topic_.get(), &raw, kafka::remainingMs(deadline));
       kafka::MetadataPtr metadata(raw);
@@ -178,8 +178,8 @@ class KafkaStateStore final : public core::StateStore, private kafka::ClientEven
       for (int i = 0; leaders && i < topic->partition_cnt; ++i) leaders = topic->partitions[i].leader >= 0;
       if (leaders) return topic->partition_cnt;
       // Just created, or a leader election under way.
-      last = core::Error::retryable(fmt::format("state topic {} is not available yet: {}", topic_name_,
-                                                rd_kafka_err2str(topic_err)));
+      last = core::Error::retryable(
+          fmt::format("state topic {} is not available yet: {}", topic_name_, rd_kafka_err2str(topic_err)));
       std::this_thread::sleep_for(std::min(std::chrono::milliseconds(kafka::remainingMs(deadline)), 200ms));
     }
   }

@@ -215,9 +215,15 @@ void RecordJsonWriter::appendString(std::string_view text) {
 void RecordJsonWriter::appendValue(const core::Value& value) {
   using core::ValueType;
   switch (value.type()) {
-    case ValueType::Null: out_ += "null"; return;
-    case ValueType::Bool: out_ += value.asBool() ? "true" : "false"; return;
-    case ValueType::Int: appendInt(value.asInt(), out_); return;
+    case ValueType::Null:
+      out_ += "null";
+      return;
+    case ValueType::Bool:
+      out_ += value.asBool() ? "true" : "false";
+      return;
+    case ValueType::Int:
+      appendInt(value.asInt(), out_);
+      return;
     case ValueType::Double:
       scratch_number_ = value.asDouble();
       serializer_->dump(scratch_number_, false, false, 0);
@@ -237,21 +243,37 @@ void RecordJsonWriter::appendValue(const core::Value& value) {
       appendDate(value.asDate(), out_);
       out_ += '"';
       return;
-    case ValueType::String: appendString(value.asString()); return;
+    case ValueType::String:
+      appendString(value.asString());
+      return;
     case ValueType::List:
-    case ValueType::Map: serializer_->dump(codec::toJson(value), false, false, 0); return;
+    case ValueType::Map:
+      serializer_->dump(codec::toJson(value), false, false, 0);
+      return;
   }
 }
 
 void RecordJsonWriter::appendKeyText(const core::Value& value, std::string& out) {
   using core::ValueType;
   switch (value.type()) {
-    case ValueType::String: out += value.asString(); return;
-    case ValueType::Int: appendInt(value.asInt(), out); return;
-    case ValueType::Decimal: appendDecimal(value.asDecimal(), out); return;
-    case ValueType::Timestamp: appendTimestamp(value.asTimestamp(), out); return;
-    case ValueType::Date: appendDate(value.asDate(), out); return;
-    default: out += value.toText(); return;
+    case ValueType::String:
+      out += value.asString();
+      return;
+    case ValueType::Int:
+      appendInt(value.asInt(), out);
+      return;
+    case ValueType::Decimal:
+      appendDecimal(value.asDecimal(), out);
+      return;
+    case ValueType::Timestamp:
+      appendTimestamp(value.asTimestamp(), out);
+      return;
+    case ValueType::Date:
+      appendDate(value.asDate(), out);
+      return;
+    default:
+      out += value.toText();
+      return;
   }
 }
 

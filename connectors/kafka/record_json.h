@@ -8,9 +8,8 @@
 //
 // Threading: one writer per sink, used from the pipeline thread only.
 
-#include <nlohmann/json.hpp>
-
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>

@@ -3,12 +3,10 @@
 // receives every one of them.
 
 #include <catch2/catch.hpp>
-
 #include <cstdlib>
 #include <filesystem>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "tests/connectors/kafka/kafka_test_util.h"
 #include "tests/integration/services.h"
@@ -65,7 +63,8 @@ TEST_CASE("records written while no broker runs are delivered once one starts", 
   // A sink that creates its topic holds records back until the topic is confirmed.
   std::string created_topic = testing::uniqueName("dutybridge.it.outage-created");
   auto created_config = testing::sinkConfig(
-      bootstrap, fmt::format("topic: {}, key: [id], create_topic: true, partitions: 2, compacted: true", created_topic));
+      bootstrap,
+      fmt::format("topic: {}, key: [id], create_topic: true, partitions: 2, compacted: true", created_topic));
   auto created = testing::openSink(created_config);
   auto held = testing::testRecords(0, 10);
   auto none = created->write(held, 1);

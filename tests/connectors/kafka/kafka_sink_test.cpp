@@ -1,7 +1,5 @@
 #include <catch2/catch.hpp>
-
 #include <nlohmann/json.hpp>
-
 #include <set>
 
 #include "src/codec/json.h"
@@ -10,8 +8,8 @@
 
 using namespace dutybridge;
 using namespace std::chrono_literals;
-using testing::SteadyClock;
 using testing::Consumed;
+using testing::SteadyClock;
 
 namespace {
 
@@ -35,8 +33,8 @@ std::map<int64_t, Consumed> byId(const std::vector<Consumed>& messages) {
 TEST_CASE("the kafka sink delivers JSON records with keys and CloudEvents headers", "[integration][kafka]") {
   std::string bootstrap = testing::kafkaBootstrap();
   std::string topic = testing::uniqueName("dutybridge.it.sink");
-  auto config = testing::sinkConfig(bootstrap, fmt::format("topic: {}, key: [employee, id], ce_type: hr.test.v1", topic),
-                                    "mes-reports");
+  auto config = testing::sinkConfig(
+      bootstrap, fmt::format("topic: {}, key: [employee, id], ce_type: hr.test.v1", topic), "mes-reports");
   auto sink = testing::openSink(config, "mes-reports");
 
   constexpr int kRecords = 300;
@@ -226,9 +224,9 @@ TEST_CASE("create_topic creates a compacted topic with the configured partitions
     testing::awaitDelivered(*existing, 1);
   }
   SECTION("a replication factor larger than the cluster is refused at open") {
-    auto refused_config = testing::sinkConfig(
-        bootstrap, fmt::format("topic: {}, create_topic: true, replication_factor: 3",
-                               testing::uniqueName("dutybridge.it.refused")));
+    auto refused_config =
+        testing::sinkConfig(bootstrap, fmt::format("topic: {}, create_topic: true, replication_factor: 3",
+                                                   testing::uniqueName("dutybridge.it.refused")));
     auto refused = testing::createSink(refused_config);
     REQUIRE(refused);
     auto opened = (*refused)->open();

@@ -1,9 +1,9 @@
-#include <catch2/catch.hpp>
+#include "connectors/kafka/kafka_state_store.h"
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <thread>
 
-#include "connectors/kafka/kafka_state_store.h"
 #include "tests/connectors/kafka/kafka_test_util.h"
 #include "tests/integration/services.h"
 

@@ -3,8 +3,6 @@
 // schema defaults apply exactly as in the daemon), a consumer that reads a topic back from the
 // beginning, test records, and the pipeline's write/poll loop.
 
-#include <catch2/catch.hpp>
-
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <netinet/in.h>
@@ -12,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -81,7 +80,8 @@ inline SinkConfig sinkConfig(const std::string& bootstrap, const std::string& si
   return SinkConfig{std::move(*parsed)};
 }
 
-inline core::Result<std::unique_ptr<core::Sink>> createSink(const SinkConfig& config, const std::string& pipeline = "it",
+inline core::Result<std::unique_ptr<core::Sink>> createSink(const SinkConfig& config,
+                                                            const std::string& pipeline = "it",
                                                             const core::Clock* clock = nullptr) {
   core::ConnectorContext context{pipeline, clock, config.daemon->kafka};
   return kafkaRegistry().findSink("kafka")->create(config.sink(), context);
@@ -161,7 +161,8 @@ inline int writeAll(core::Sink& sink, std::span<const core::Record> records, uin
 }
 
 // Polls until poll() reports `sequence` (or fails the test after `timeout`).
-inline void awaitDelivered(core::Sink& sink, uint64_t sequence, std::chrono::seconds timeout = std::chrono::seconds(60)) {
+inline void awaitDelivered(core::Sink& sink, uint64_t sequence,
+                           std::chrono::seconds timeout = std::chrono::seconds(60)) {
   auto deadline = SteadyClock::now() + timeout;
   uint64_t delivered = 0;
   while (delivered < sequence) {

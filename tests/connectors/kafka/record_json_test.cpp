@@ -1,9 +1,9 @@
-#include <catch2/catch.hpp>
+#include "connectors/kafka/record_json.h"
 
+#include <catch2/catch.hpp>
 #include <string>
 
 #include "connectors/kafka/event_id.h"
-#include "connectors/kafka/record_json.h"
 #include "src/codec/json.h"
 #include "tests/connectors/kafka/kafka_test_util.h"
 
@@ -27,8 +27,8 @@ TEST_CASE("record JSON is byte for byte what the codec writes", "[kafka][codec]"
     REQUIRE(std::string(writer.write(record)) == reference(record));
   }
 
-  auto odd_schema = std::make_shared<const core::RecordSchema>(
-      std::vector<std::string>{"名字", "quote\"d", "ctl\x01", "list", "map", "nan", "big", "neg", "tiny", "old", "far"});
+  auto odd_schema = std::make_shared<const core::RecordSchema>(std::vector<std::string>{
+      "名字", "quote\"d", "ctl\x01", "list", "map", "nan", "big", "neg", "tiny", "old", "far"});
   std::vector<Value> values{
       Value("bad utf-8 \xff\xfe here"),
       Value("line\nbreak \x7f del"),
@@ -67,9 +67,10 @@ TEST_CASE("key text matches the canonical text of each value", "[kafka][codec]")
 }
 
 TEST_CASE("timestamps format like core::formatTimestamp", "[kafka][codec]") {
-  for (int64_t micros : {int64_t{0}, int64_t{1}, int64_t{-1}, int64_t{1'741'953'600'000'000},
-                         int64_t{1'741'953'600'123'456}, int64_t{951'782'400'000'000} /* 2000-02-29 */,
-                         int64_t{-2'208'988'800'000'000}, int64_t{-62'167'219'200'000'001}, int64_t{253'402'300'799'999'999}}) {
+  for (int64_t micros :
+       {int64_t{0}, int64_t{1}, int64_t{-1}, int64_t{1'741'953'600'000'000}, int64_t{1'741'953'600'123'456},
+        int64_t{951'782'400'000'000} /* 2000-02-29 */, int64_t{-2'208'988'800'000'000},
+        int64_t{-62'167'219'200'000'001}, int64_t{253'402'300'799'999'999}}) {
     char buffer[48];
     size_t n = kafka::formatTimestampTo(core::Timestamp{micros}, buffer);
     CHECK(std::string(buffer, n) == core::formatTimestamp(core::Timestamp{micros}));
