@@ -39,9 +39,10 @@ std::vector<std::string> sqlStates(SQLSMALLINT handle_type, SQLHANDLE handle) {
 core::Error makeError(std::string_view what, SQLSMALLINT handle_type, SQLHANDLE handle) {
   bool transient = false;
   for (const auto& state : sqlStates(handle_type, handle)) {
-    // Connection exceptions, timeouts, serialization failures, deadlocks, admin shutdown.
+    // Connection exceptions, timeouts (57014: PostgreSQL cancelled the statement, which is how
+    // psqlODBC enforces SQL_ATTR_QUERY_TIMEOUT), serialization failures, deadlocks, admin shutdown.
     transient = transient || state.starts_with("08") || state == "HYT00" || state == "HYT01" || state == "40001" ||
-                state == "40P01" || state == "57P01" || state == "57P03";
+                state == "40P01" || state == "57014" || state == "57P01" || state == "57P03";
   }
   std::string text = diagnosticText(handle_type, handle);
   if (!transient) {

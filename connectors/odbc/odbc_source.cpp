@@ -562,7 +562,7 @@ class OdbcFactory final : public core::SourceFactory {
                 FieldSpec::make("connection", FieldType::String).req().secret()
                     .doc("DSN-less ODBC connection string, e.g. \"Driver={PostgreSQL Unicode};Server=mes-db;"
                          "Port=5432;Database=mes;Uid=dutybridge;Pwd=${env:MES_DB_PASSWORD}\" or "
-                         "\"Driver=SQLite3;Database=/var/lib/mes/mes.db\". Never printed."),
+                         "\"Driver=SQLite3;Database=/var/lib/mes/mes.db\"."),
                 FieldSpec::make("table", FieldType::String)
                     .doc("Table or view to read (letters, digits, _ and . ; quote other names: \"Order Lines\"). "
                          "Exactly one of table and query."),

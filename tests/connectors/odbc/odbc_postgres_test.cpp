@@ -369,6 +369,21 @@ TEST_CASE("PostgreSQL: a failed login names no secret", "[odbc][postgresql]") {
   CHECK_THAT(opened.error().message, !Catch::Contains("wrong-Secret-4711"));
 }
 
+TEST_CASE("PostgreSQL: a query running past query_timeout is cancelled and Retryable", "[odbc][postgresql]") {
+  core::ManualClock clock(kNow);
+  auto source = testing::makeSource(testing::postgresOdbc(),
+                                    "query: SELECT g::bigint AS id FROM generate_series(1, 1) g WHERE pg_sleep(3) IS NOT "
+                                    "NULL\nmode: incrementing\nincrementing_column: id\nquery_timeout: 1s\n",
+                                    &clock);
+  REQUIRE(source->open(std::nullopt));
+  auto start = std::chrono::steady_clock::now();
+  auto cancelled = source->poll(std::chrono::milliseconds(0));
+  REQUIRE_FALSE(cancelled);
+  CHECK(cancelled.error().kind == core::ErrorKind::Retryable);
+  CHECK_THAT(cancelled.error().message, Catch::Contains("57014"));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(2500));
+}
+
 // Not run by default (hidden tag): `dutybridge_odbc_source_tests "[.bench]"` on a release build.
 // Reads DUTYBRIDGE_BENCH_ROWS (default 200000) production-report rows of 17 columns and prints
 // this process's CPU time per million rows (the database server's CPU is not counted).

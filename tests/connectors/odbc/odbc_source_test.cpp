@@ -363,3 +363,45 @@ TEST_CASE("SQLite: timestamps compare as the stored text, whatever its format", 
   REQUIRE(resumed->open(std::string(R"({"ts":"2025-03-14T08:00:00Z","id":2})")));
   CHECK(ids(flatten(drain(*resumed))) == strings({3, 4, 5, 6, 7}));
 }
+
+TEST_CASE("quoted, mixed-case and Chinese identifiers reach the SQL intact", "[odbc][identifiers]") {
+  onBothDatabases([](const Backend& b) {
+    testing::Database db(b.connection);
+    auto table = testing::uniqueName("Report Lines");
+    db.exec("CREATE TABLE \"" + table + "\" (\"ID\" BIGINT PRIMARY KEY, 更新时间 TIMESTAMP NOT NULL, 报工数量 NUMERIC(12,3))");
+    db.exec("INSERT INTO \"" + table + "\" VALUES (1, '2025-03-14 08:00:00', 12.5), (2, '2025-03-14 08:00:00', 7)");
+    core::ManualClock clock(kNow);
+    auto source = testing::makeSource(b.connection,
+                                      "table: '\"" + table +
+                                          "\"'\nmode: timestamp+incrementing\ntimestamp_column: 更新时间\n"
+                                          "incrementing_column: '\"ID\"'\nbatch_rows: 1\npoll_interval: 0s\n",
+                                      &clock);
+    REQUIRE(source->open(std::nullopt));
+    auto records = flatten(drain(*source));
+    REQUIRE(records.size() == 2);
+    CHECK(records[0].schema()->names() == std::vector<std::string>{"ID", "更新时间", "报工数量"});
+    CHECK(column(records, "ID") == strings({1, 2}));
+    CHECK(records[0].find("报工数量")->asDecimal() == *core::Decimal::parse("12.5"));
+  });
+}
+
+TEST_CASE("SQLite: a locked database is Retryable and the next poll reads on", "[odbc][sqlite]") {
+  auto conn = testing::sqliteConnection(testing::uniqueName("locked"));
+  testing::Database db(conn);
+  db.exec("CREATE TABLE r (id INTEGER PRIMARY KEY)");
+  db.exec("INSERT INTO r VALUES (1)");
+  core::ManualClock clock(kNow);
+  // sqliteodbc waits Timeout milliseconds for a lock (default 100 s).
+  auto source = testing::makeSource(conn + ";Timeout=200",
+                                    "table: r\nmode: incrementing\nincrementing_column: id\npoll_interval: 0s\n", &clock);
+  REQUIRE(source->open(std::nullopt));
+  db.exec("BEGIN EXCLUSIVE");
+  auto locked = source->poll(std::chrono::milliseconds(0));
+  REQUIRE_FALSE(locked);
+  CHECK(locked.error().kind == core::ErrorKind::Retryable);
+  CHECK_THAT(locked.error().message, Catch::Contains("database is locked"));
+  db.exec("COMMIT");
+  auto read = source->poll(std::chrono::milliseconds(0));
+  REQUIRE(read);
+  CHECK(ids(read->records) == strings({1}));
+}
