@@ -284,6 +284,12 @@ core::Result<core::Value> Rowset::value(size_t column, size_t row, ZoneConverter
   const Column& c = columns_[column];
   if (c.indicators[row] == SQL_NULL_DATA) return core::Value();
   if (truncated(column, row)) {
+    if (c.kind == ColumnKind::Decimal) {
+      return core::fail(core::ErrorKind::Permanent,
+                        fmt::format("column {} holds a number longer than {} characters; a Decimal has at most 38 "
+                                    "digits",
+                                    describeColumn(column), c.element_bytes - 1));
+    }
     return core::fail(core::ErrorKind::Permanent,
                       fmt::format("a value of column {} is longer than {} bytes (raise max_text_bytes, or shorten it in "
                                   "a custom query)",

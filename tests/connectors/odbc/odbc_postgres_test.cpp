@@ -265,6 +265,30 @@ TEST_CASE("PostgreSQL: long text is read whole or refused, never cut short", "[o
   CHECK_THAT(refused.error().message, !Catch::Contains("yyyy"));
 }
 
+TEST_CASE("PostgreSQL: a NUMERIC beyond 38 digits is a Permanent error, not a rounded value", "[odbc][types][postgresql]") {
+  testing::Database db(testing::postgresOdbc());
+  core::ManualClock clock(kNow);
+  auto table = testing::uniqueName("bignum");
+  db.exec("CREATE TABLE " + table + " (id BIGINT PRIMARY KEY, n NUMERIC)");
+  db.exec("INSERT INTO " + table + " VALUES (1, 12345678901234567890123456789012345678), (2, 10^40), (3, 10^70)");
+  auto source = testing::makeSource(db.connectionString(),
+                                    "table: " + table + "\nmode: incrementing\nincrementing_column: id\n"
+                                    "batch_rows: 1\npoll_interval: 0s\n",
+                                    &clock);
+  REQUIRE(source->open(std::nullopt));
+  auto first = source->poll(std::chrono::milliseconds(0));
+  REQUIRE(first);
+  CHECK(first->records[0].find("n")->asDecimal().toString() == "12345678901234567890123456789012345678");
+  auto second = source->poll(std::chrono::milliseconds(0));
+  REQUIRE_FALSE(second);
+  CHECK(second.error().kind == core::ErrorKind::Permanent);
+  CHECK_THAT(second.error().message, Catch::Contains("'n' (NUMERIC") && Catch::Contains("at most 38 digits"));
+  REQUIRE(source->open(std::string(R"({"id":2})")));
+  auto third = source->poll(std::chrono::milliseconds(0));
+  REQUIRE_FALSE(third);
+  CHECK_THAT(third.error().message, Catch::Contains("longer than 65 characters"));
+}
+
 TEST_CASE("PostgreSQL: large reads page through fetch arrays in order", "[odbc][postgresql]") {
   testing::Database db(testing::postgresOdbc());
   core::ManualClock clock(kNow);
