@@ -190,7 +190,9 @@ void Rowset::allocate() {
     column.storage.assign(words, 0);
     column.indicators.assign(rows_, 0);
   }
-  status_.assign(rows_, SQL_ROW_NOROW);
+  // Drivers fill one status per fetched row; a driver that ignored the array must not make the
+  // source skip rows, so the default is success.
+  status_.assign(rows_, SQL_ROW_SUCCESS);
 }
 
 bool Rowset::widen(size_t column) {
