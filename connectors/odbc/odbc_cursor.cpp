@@ -2,9 +2,8 @@
 
 #include <fmt/format.h>
 
-#include <nlohmann/json.hpp>
-
 #include <cstring>
+#include <nlohmann/json.hpp>
 
 namespace dutybridge::odbc {
 namespace {
@@ -13,7 +12,9 @@ constexpr int64_t kMicrosPerSecond = 1'000'000;
 constexpr int64_t kMicrosPerHour = 3'600 * kMicrosPerSecond;
 constexpr int64_t kMicrosPerDay = 24 * kMicrosPerHour;
 
-int64_t floorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+int64_t floorDiv(int64_t a, int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
 
 void appendDigits(std::string& out, int64_t value, int width) {
   char buffer[24];
@@ -45,17 +46,19 @@ void appendJsonString(std::string& out, std::string_view text) {
   out += '"';
 }
 
-bool isLeap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+bool isLeap(int64_t y) {
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 unsigned daysInMonth(int64_t y, unsigned m) {
   static constexpr unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   return m == 2 && isLeap(y) ? 29 : kDays[m - 1];
 }
 
 core::Error badCursor(std::string_view why) {
-  return core::Error::fatal(fmt::format(
-      "the stored odbc cursor is unusable ({}); it belongs to another configuration or is corrupt. "
-      "Fix or delete the pipeline's stored cursor (cursor/<pipeline>) to choose where reading resumes",
-      why));
+  return core::Error::fatal(
+      fmt::format("the stored odbc cursor is unusable ({}); it belongs to another configuration or is corrupt. "
+                  "Fix or delete the pipeline's stored cursor (cursor/<pipeline>) to choose where reading resumes",
+                  why));
 }
 
 }  // namespace

@@ -8,20 +8,31 @@ namespace {
 bool bareStart(unsigned char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c >= 0x80;
 }
-bool bareChar(unsigned char c) { return bareStart(c) || (c >= '0' && c <= '9') || c == '$'; }
-bool quoteChar(unsigned char c) { return c == '"' || c == '`' || c == '[' || c == ']'; }
+bool bareChar(unsigned char c) {
+  return bareStart(c) || (c >= '0' && c <= '9') || c == '$';
+}
+bool quoteChar(unsigned char c) {
+  return c == '"' || c == '`' || c == '[' || c == ']';
+}
 
-char asciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char asciiLower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 }  // namespace
 
 std::string_view toString(DialectKind kind) {
   switch (kind) {
-    case DialectKind::PostgreSQL: return "PostgreSQL";
-    case DialectKind::SQLite: return "SQLite";
-    case DialectKind::MySQL: return "MySQL";
-    case DialectKind::SqlServer: return "SQL Server";
-    case DialectKind::Other: return "generic SQL:2008";
+    case DialectKind::PostgreSQL:
+      return "PostgreSQL";
+    case DialectKind::SQLite:
+      return "SQLite";
+    case DialectKind::MySQL:
+      return "MySQL";
+    case DialectKind::SqlServer:
+      return "SQL Server";
+    case DialectKind::Other:
+      return "generic SQL:2008";
   }
   return "unknown";
 }
@@ -37,8 +48,7 @@ Dialect detectDialect(std::string_view dbms_name, std::string_view identifier_qu
     d.kind = DialectKind::SQLite;
     d.limit_keyword = true;
     d.text_timestamps = true;
-  } else if (dbms_name.find("MySQL") != std::string_view::npos ||
-             dbms_name.find("MariaDB") != std::string_view::npos) {
+  } else if (dbms_name.find("MySQL") != std::string_view::npos || dbms_name.find("MariaDB") != std::string_view::npos) {
     d.kind = DialectKind::MySQL;
     d.limit_keyword = true;
     d.quote_open = d.quote_close = "`";
@@ -125,9 +135,12 @@ core::Result<Identifier> parseIdentifier(std::string_view text) {
 
 std::string_view toString(Mode mode) {
   switch (mode) {
-    case Mode::Incrementing: return "incrementing";
-    case Mode::Timestamp: return "timestamp";
-    case Mode::TimestampIncrementing: return "timestamp+incrementing";
+    case Mode::Incrementing:
+      return "incrementing";
+    case Mode::Timestamp:
+      return "timestamp";
+    case Mode::TimestampIncrementing:
+      return "timestamp+incrementing";
   }
   return "unknown";
 }

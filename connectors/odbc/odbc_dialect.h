@@ -61,8 +61,12 @@ enum class Mode { Incrementing, Timestamp, TimestampIncrementing };
 
 std::string_view toString(Mode mode);
 std::optional<Mode> parseMode(std::string_view text);
-inline bool usesTimestamp(Mode mode) { return mode != Mode::Incrementing; }
-inline bool usesIncrementing(Mode mode) { return mode != Mode::Timestamp; }
+inline bool usesTimestamp(Mode mode) {
+  return mode != Mode::Incrementing;
+}
+inline bool usesIncrementing(Mode mode) {
+  return mode != Mode::Timestamp;
+}
 
 // What the source reads: a table or a custom query (wrapped as a subquery), its cursor columns
 // and the page size.

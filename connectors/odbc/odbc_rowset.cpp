@@ -36,33 +36,60 @@ bool boundAsText(ColumnKind kind) {
 
 std::string_view sqlTypeName(SQLSMALLINT sql_type) {
   switch (sql_type) {
-    case SQL_CHAR: return "CHAR";
-    case SQL_VARCHAR: return "VARCHAR";
-    case SQL_LONGVARCHAR: return "LONGVARCHAR";
-    case SQL_WCHAR: return "WCHAR";
-    case SQL_WVARCHAR: return "WVARCHAR";
-    case SQL_WLONGVARCHAR: return "WLONGVARCHAR";
-    case SQL_DECIMAL: return "DECIMAL";
-    case SQL_NUMERIC: return "NUMERIC";
-    case SQL_SMALLINT: return "SMALLINT";
-    case SQL_INTEGER: return "INTEGER";
-    case SQL_REAL: return "REAL";
-    case SQL_FLOAT: return "FLOAT";
-    case SQL_DOUBLE: return "DOUBLE";
-    case SQL_BIT: return "BIT";
-    case SQL_TINYINT: return "TINYINT";
-    case SQL_BIGINT: return "BIGINT";
-    case SQL_BINARY: return "BINARY";
-    case SQL_VARBINARY: return "VARBINARY";
-    case SQL_LONGVARBINARY: return "LONGVARBINARY";
-    case SQL_TYPE_DATE: return "DATE";
-    case SQL_TYPE_TIME: return "TIME";
-    case SQL_TYPE_TIMESTAMP: return "TIMESTAMP";
-    case SQL_DATE: return "DATE (ODBC 2)";
-    case SQL_TIME: return "TIME (ODBC 2)";
-    case SQL_TIMESTAMP: return "TIMESTAMP (ODBC 2)";
-    case SQL_GUID: return "GUID";
-    default: break;
+    case SQL_CHAR:
+      return "CHAR";
+    case SQL_VARCHAR:
+      return "VARCHAR";
+    case SQL_LONGVARCHAR:
+      return "LONGVARCHAR";
+    case SQL_WCHAR:
+      return "WCHAR";
+    case SQL_WVARCHAR:
+      return "WVARCHAR";
+    case SQL_WLONGVARCHAR:
+      return "WLONGVARCHAR";
+    case SQL_DECIMAL:
+      return "DECIMAL";
+    case SQL_NUMERIC:
+      return "NUMERIC";
+    case SQL_SMALLINT:
+      return "SMALLINT";
+    case SQL_INTEGER:
+      return "INTEGER";
+    case SQL_REAL:
+      return "REAL";
+    case SQL_FLOAT:
+      return "FLOAT";
+    case SQL_DOUBLE:
+      return "DOUBLE";
+    case SQL_BIT:
+      return "BIT";
+    case SQL_TINYINT:
+      return "TINYINT";
+    case SQL_BIGINT:
+      return "BIGINT";
+    case SQL_BINARY:
+      return "BINARY";
+    case SQL_VARBINARY:
+      return "VARBINARY";
+    case SQL_LONGVARBINARY:
+      return "LONGVARBINARY";
+    case SQL_TYPE_DATE:
+      return "DATE";
+    case SQL_TYPE_TIME:
+      return "TIME";
+    case SQL_TYPE_TIMESTAMP:
+      return "TIMESTAMP";
+    case SQL_DATE:
+      return "DATE (ODBC 2)";
+    case SQL_TIME:
+      return "TIME (ODBC 2)";
+    case SQL_TIMESTAMP:
+      return "TIMESTAMP (ODBC 2)";
+    case SQL_GUID:
+      return "GUID";
+    default:
+      break;
   }
   if (sql_type >= SQL_INTERVAL_YEAR && sql_type <= SQL_INTERVAL_MINUTE_TO_SECOND) return "INTERVAL";
   return "unknown";
@@ -80,7 +107,8 @@ core::Status Rowset::describe(SQLHSTMT stmt, const Dialect& dialect, const Optio
   options_ = options;
   columns_.clear();
   SQLSMALLINT count = 0;
-  if (!succeeded(SQLNumResultCols(stmt, &count))) return core::fail(makeError("counting result columns", SQL_HANDLE_STMT, stmt));
+  if (!succeeded(SQLNumResultCols(stmt, &count)))
+    return core::fail(makeError("counting result columns", SQL_HANDLE_STMT, stmt));
   if (count <= 0) return {};
   std::vector<std::string> names;
   for (SQLUSMALLINT i = 1; i <= static_cast<SQLUSMALLINT>(count); ++i) {
@@ -108,7 +136,7 @@ core::Status Rowset::describe(SQLHSTMT stmt, const Dialect& dialect, const Optio
       column.kind = decimal_name ? ColumnKind::Decimal : ColumnKind::Double;
     } else if (isTextType(t)) {
       // psqlODBC reports boolean as VARCHAR unless BoolsAsChar=0.
-      column.kind = decimal_name                   ? ColumnKind::Decimal
+      column.kind = decimal_name                              ? ColumnKind::Decimal
                     : (upper == "BOOL" || upper == "BOOLEAN") ? ColumnKind::BoolText
                                                               : ColumnKind::Text;
     } else if (t == SQL_BIT) {
@@ -137,7 +165,8 @@ core::Status Rowset::describe(SQLHSTMT stmt, const Dialect& dialect, const Optio
 bool Rowset::sameShape(const Rowset& other) const {
   if (columns_.size() != other.columns_.size()) return false;
   for (size_t i = 0; i < columns_.size(); ++i) {
-    if (columns_[i].desc.name != other.columns_[i].desc.name || columns_[i].kind != other.columns_[i].kind) return false;
+    if (columns_[i].desc.name != other.columns_[i].desc.name || columns_[i].kind != other.columns_[i].kind)
+      return false;
   }
   return true;
 }
@@ -149,10 +178,14 @@ void Rowset::setKind(size_t column, ColumnKind kind) {
 
 size_t Rowset::textBytes(const Column& column) const {
   switch (column.kind) {
-    case ColumnKind::Decimal: return kDecimalTextBytes;
-    case ColumnKind::BoolText: return kBoolTextBytes;
-    case ColumnKind::TimestampText: return std::max(column.element_bytes, kTimestampTextBytes);
-    default: break;
+    case ColumnKind::Decimal:
+      return kDecimalTextBytes;
+    case ColumnKind::BoolText:
+      return kBoolTextBytes;
+    case ColumnKind::TimestampText:
+      return std::max(column.element_bytes, kTimestampTextBytes);
+    default:
+      break;
   }
   // Sizes are in characters for the Unicode drivers; UTF-8 needs up to 4 bytes each. An unknown
   // size (0) or one beyond the cap gets the cap. widen() fixes drivers that under-report.
@@ -166,10 +199,22 @@ void Rowset::allocate() {
   size_t row_bytes = 0;
   for (auto& column : columns_) {
     switch (column.kind) {
-      case ColumnKind::Int: column.c_type = SQL_C_SBIGINT; column.element_bytes = sizeof(int64_t); break;
-      case ColumnKind::Double: column.c_type = SQL_C_DOUBLE; column.element_bytes = sizeof(double); break;
-      case ColumnKind::Bool: column.c_type = SQL_C_BIT; column.element_bytes = sizeof(SQLCHAR); break;
-      case ColumnKind::Date: column.c_type = SQL_C_TYPE_DATE; column.element_bytes = sizeof(SQL_DATE_STRUCT); break;
+      case ColumnKind::Int:
+        column.c_type = SQL_C_SBIGINT;
+        column.element_bytes = sizeof(int64_t);
+        break;
+      case ColumnKind::Double:
+        column.c_type = SQL_C_DOUBLE;
+        column.element_bytes = sizeof(double);
+        break;
+      case ColumnKind::Bool:
+        column.c_type = SQL_C_BIT;
+        column.element_bytes = sizeof(SQLCHAR);
+        break;
+      case ColumnKind::Date:
+        column.c_type = SQL_C_TYPE_DATE;
+        column.element_bytes = sizeof(SQL_DATE_STRUCT);
+        break;
       case ColumnKind::Timestamp:
         column.c_type = SQL_C_TYPE_TIMESTAMP;
         column.element_bytes = sizeof(SQL_TIMESTAMP_STRUCT);
@@ -212,7 +257,8 @@ core::Status Rowset::bind(SQLHSTMT stmt) {
     }
     return {};
   };
-  if (auto s = attr(SQL_ATTR_ROW_BIND_TYPE, reinterpret_cast<SQLPOINTER>(SQL_BIND_BY_COLUMN), "column-wise binding"); !s) {
+  if (auto s = attr(SQL_ATTR_ROW_BIND_TYPE, reinterpret_cast<SQLPOINTER>(SQL_BIND_BY_COLUMN), "column-wise binding");
+      !s) {
     return s;
   }
   if (auto s = attr(SQL_ATTR_ROW_ARRAY_SIZE, reinterpret_cast<SQLPOINTER>(rows_), "the row array size"); !s) return s;
@@ -228,7 +274,8 @@ core::Status Rowset::bind(SQLHSTMT stmt) {
     Column& c = columns_[i];
     SQLRETURN rc = SQLBindCol(stmt, static_cast<SQLUSMALLINT>(i + 1), c.c_type, c.data(),
                               static_cast<SQLLEN>(c.element_bytes), c.indicators.data());
-    if (!succeeded(rc)) return core::fail(makeError(fmt::format("binding column {}", describeColumn(i)), SQL_HANDLE_STMT, stmt));
+    if (!succeeded(rc))
+      return core::fail(makeError(fmt::format("binding column {}", describeColumn(i)), SQL_HANDLE_STMT, stmt));
   }
   return {};
 }
@@ -238,10 +285,11 @@ core::Result<core::Timestamp> Rowset::timestamp(size_t column, size_t row, ZoneC
   if (c.kind == ColumnKind::TimestampText) {
     auto parsed = parseTimestampText(text(column, row));
     if (!parsed) {
-      return core::fail(core::ErrorKind::Permanent,
-                        fmt::format("column {} holds text that is not a timestamp (expected YYYY-MM-DD HH:MM:SS[.ffffff] "
-                                    "with an optional offset)",
-                                    describeColumn(column)));
+      return core::fail(
+          core::ErrorKind::Permanent,
+          fmt::format("column {} holds text that is not a timestamp (expected YYYY-MM-DD HH:MM:SS[.ffffff] "
+                      "with an optional offset)",
+                      describeColumn(column)));
     }
     if (parsed->has_offset) return core::Timestamp{parsed->micros};
     return zone.toUtc(parsed->micros);
@@ -249,7 +297,8 @@ core::Result<core::Timestamp> Rowset::timestamp(size_t column, size_t row, ZoneC
   SQL_TIMESTAMP_STRUCT ts;
   std::memcpy(&ts, c.cell(row), sizeof ts);
   if (ts.month < 1 || ts.month > 12 || ts.day < 1 || ts.day > 31 || ts.hour > 23 || ts.minute > 59 || ts.second > 60) {
-    return core::fail(core::ErrorKind::Permanent, fmt::format("column {} returned an invalid timestamp", describeColumn(column)));
+    return core::fail(core::ErrorKind::Permanent,
+                      fmt::format("column {} returned an invalid timestamp", describeColumn(column)));
   }
   CivilTime t;
   t.year = ts.year;
@@ -292,10 +341,11 @@ core::Result<core::Value> Rowset::value(size_t column, size_t row, ZoneConverter
                                     "digits",
                                     describeColumn(column), c.element_bytes - 1));
     }
-    return core::fail(core::ErrorKind::Permanent,
-                      fmt::format("a value of column {} is longer than {} bytes (raise max_text_bytes, or shorten it in "
-                                  "a custom query)",
-                                  describeColumn(column), c.element_bytes - 1));
+    return core::fail(
+        core::ErrorKind::Permanent,
+        fmt::format("a value of column {} is longer than {} bytes (raise max_text_bytes, or shorten it in "
+                    "a custom query)",
+                    describeColumn(column), c.element_bytes - 1));
   }
   switch (c.kind) {
     case ColumnKind::Int: {
@@ -308,7 +358,8 @@ core::Result<core::Value> Rowset::value(size_t column, size_t row, ZoneConverter
       std::memcpy(&v, c.cell(row), sizeof v);
       return core::Value(v);
     }
-    case ColumnKind::Bool: return core::Value(*reinterpret_cast<const unsigned char*>(c.cell(row)) != 0);
+    case ColumnKind::Bool:
+      return core::Value(*reinterpret_cast<const unsigned char*>(c.cell(row)) != 0);
     case ColumnKind::Decimal: {
       auto d = core::Decimal::parse(text(column, row));
       if (!d) {
@@ -318,7 +369,8 @@ core::Result<core::Value> Rowset::value(size_t column, size_t row, ZoneConverter
       }
       return core::Value(*d);
     }
-    case ColumnKind::Text: return core::Value(std::string(text(column, row)));
+    case ColumnKind::Text:
+      return core::Value(std::string(text(column, row)));
     case ColumnKind::BoolText: {
       std::string_view raw = text(column, row);
       if (raw == "1") return core::Value(true);
@@ -326,13 +378,15 @@ core::Result<core::Value> Rowset::value(size_t column, size_t row, ZoneConverter
       std::string v = upperAscii(raw);
       if (v == "1" || v == "T" || v == "TRUE" || v == "Y" || v == "YES") return core::Value(true);
       if (v == "0" || v == "F" || v == "FALSE" || v == "N" || v == "NO") return core::Value(false);
-      return core::fail(core::ErrorKind::Permanent, fmt::format("column {} holds a value that is not a boolean", describeColumn(column)));
+      return core::fail(core::ErrorKind::Permanent,
+                        fmt::format("column {} holds a value that is not a boolean", describeColumn(column)));
     }
     case ColumnKind::Date: {
       SQL_DATE_STRUCT d;
       std::memcpy(&d, c.cell(row), sizeof d);
       if (d.month < 1 || d.month > 12 || d.day < 1 || d.day > 31) {
-        return core::fail(core::ErrorKind::Permanent, fmt::format("column {} returned an invalid date", describeColumn(column)));
+        return core::fail(core::ErrorKind::Permanent,
+                          fmt::format("column {} returned an invalid date", describeColumn(column)));
       }
       return core::Value(core::Date{static_cast<int32_t>(daysFromCivil(d.year, d.month, d.day))});
     }

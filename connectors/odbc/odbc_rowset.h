@@ -50,8 +50,8 @@ struct ColumnDescription {
 class Rowset {
  public:
   struct Options {
-    size_t max_rows = 1000;         // rows per SQLFetch
-    size_t max_text_bytes = 8192;   // per text cell, without the terminating NUL
+    size_t max_rows = 1000;               // rows per SQLFetch
+    size_t max_text_bytes = 8192;         // per text cell, without the terminating NUL
     size_t max_buffer_bytes = 16u << 20;  // all arrays together; fewer rows per fetch when wide
   };
 

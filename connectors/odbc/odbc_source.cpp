@@ -57,7 +57,8 @@ std::vector<ConfigProblem> crossCheck(const ConfigObject& config) {
     problems.push_back({"", "set 'table' (a table or view to read) or 'query' (a SELECT to read from)"});
   }
   if (has_table) {
-    if (auto id = odbc::parseIdentifier(config.getString("table")); !id) problems.push_back({"table", id.error().message});
+    if (auto id = odbc::parseIdentifier(config.getString("table")); !id)
+      problems.push_back({"table", id.error().message});
   }
   if (has_query && trimQuery(config.getString("query")).empty()) problems.push_back({"query", "'query' is empty"});
   std::optional<Mode> mode = config.has("mode") ? odbc::parseMode(config.getString("mode")) : std::nullopt;
@@ -144,8 +145,9 @@ class OdbcSource final : public core::Source {
       reconnected_ = false;
       log::notice(component_, "reading again after reconnecting, from {}", resumed_from);
     }
-    next_query_at_ = *read ? SteadyClock::time_point{}
-                           : SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(settings_.poll_interval);
+    next_query_at_ =
+        *read ? SteadyClock::time_point{}
+              : SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(settings_.poll_interval);
     return batch;
   }
 
@@ -160,11 +162,13 @@ class OdbcSource final : public core::Source {
   };
 
   struct RunResult {
-    size_t fetched = 0;     // rows the query returned (before the lag cut)
+    size_t fetched = 0;  // rows the query returned (before the lag cut)
     bool cut_by_lag = false;
   };
 
-  bool hasCursor() const { return usesTimestamp(settings_.shape.mode) ? cursor_.ts.has_value() : cursor_.id.has_value(); }
+  bool hasCursor() const {
+    return usesTimestamp(settings_.shape.mode) ? cursor_.ts.has_value() : cursor_.id.has_value();
+  }
   QueryKind currentKind() const { return hasCursor() ? QueryKind::Next : QueryKind::First; }
 
   core::Status connect() {
@@ -173,7 +177,8 @@ class OdbcSource final : public core::Source {
       if (!env) return core::fail(env.error());
       environment_ = std::move(*env);
     }
-    auto connection = odbc::Connection::connect(*environment_, settings_.connection, wholeSeconds(settings_.connect_timeout));
+    auto connection =
+        odbc::Connection::connect(*environment_, settings_.connection, wholeSeconds(settings_.connect_timeout));
     if (!connection) return core::fail(connection.error());
     connection_ = std::move(*connection);
     SQLCHAR quote[8] = {};
@@ -184,7 +189,8 @@ class OdbcSource final : public core::Source {
       // The zone passed isKnownTimeZone() at create(); IANA names hold no quotes.
       auto statement = connection_->statement();
       if (!statement) return dropWith(statement.error());
-      if (auto set = statement->execute(fmt::format("SET TIME ZONE '{}'", zone_.zone())); !set) return dropWith(set.error());
+      if (auto set = statement->execute(fmt::format("SET TIME ZONE '{}'", zone_.zone())); !set)
+        return dropWith(set.error());
     }
     log::notice(component_, "connected to {} ({} dialect)", dialect_.dbms, odbc::toString(dialect_.kind));
     return {};
@@ -213,7 +219,8 @@ class OdbcSource final : public core::Source {
     }
     if (dead) error.kind = core::ErrorKind::Retryable;
     if (error.kind == core::ErrorKind::Retryable && connection_) {
-      log::warning(component_, "dropping the database connection after a transient error; reconnecting on the next poll");
+      log::warning(component_,
+                   "dropping the database connection after a transient error; reconnecting on the next poll");
       disconnect();
     }
     return error;
@@ -232,7 +239,8 @@ class OdbcSource final : public core::Source {
     }
     p.query = odbc::buildQuery(settings_.shape, dialect_, kind);
     log::debug(component_, "prepared: {}", p.query.sql);
-    SQLRETURN rc = SQLPrepare(h, reinterpret_cast<SQLCHAR*>(p.query.sql.data()), static_cast<SQLINTEGER>(p.query.sql.size()));
+    SQLRETURN rc =
+        SQLPrepare(h, reinterpret_cast<SQLCHAR*>(p.query.sql.data()), static_cast<SQLINTEGER>(p.query.sql.size()));
     if (!odbc::succeeded(rc)) return core::fail(odbc::makeError("preparing the query", SQL_HANDLE_STMT, h));
     p.statement = std::move(*statement);
     if (!described_) {
@@ -275,8 +283,8 @@ class OdbcSource final : public core::Source {
           (kind == odbc::ColumnKind::Text || kind == odbc::ColumnKind::Date || kind == odbc::ColumnKind::Timestamp)) {
         rowset_.setKind(ts_index_, odbc::ColumnKind::TimestampText);
       } else if (kind != odbc::ColumnKind::Timestamp && kind != odbc::ColumnKind::TimestampText) {
-        return core::fail(core::ErrorKind::Permanent,
-                          fmt::format("timestamp_column {} is not a TIMESTAMP column", rowset_.describeColumn(ts_index_)));
+        return core::fail(core::ErrorKind::Permanent, fmt::format("timestamp_column {} is not a TIMESTAMP column",
+                                                                  rowset_.describeColumn(ts_index_)));
       }
       ts_digits_ = std::clamp<SQLSMALLINT>(rowset_.description(ts_index_).digits, 0, 9);
       if (rowset_.description(ts_index_).digits == 0 && rowset_.description(ts_index_).size == 0) ts_digits_ = 6;
@@ -289,8 +297,8 @@ class OdbcSource final : public core::Source {
       // SQLite reports expressions without a declared type as text.
       bool text_ok = dialect_.kind == odbc::DialectKind::SQLite && kind == odbc::ColumnKind::Text;
       if (kind != odbc::ColumnKind::Int && kind != odbc::ColumnKind::Decimal && !text_ok) {
-        return core::fail(core::ErrorKind::Permanent,
-                          fmt::format("incrementing_column {} is not an integer column", rowset_.describeColumn(id_index_)));
+        return core::fail(core::ErrorKind::Permanent, fmt::format("incrementing_column {} is not an integer column",
+                                                                  rowset_.describeColumn(id_index_)));
       }
     }
     for (size_t i = 0; i < rowset_.size(); ++i) {
@@ -383,7 +391,8 @@ class OdbcSource final : public core::Source {
     while (true) {
       if (auto bound = bindParams(p, at, upper); !bound) return core::fail(bound.error());
       SQLRETURN rc = SQLExecute(h);
-      if (!odbc::succeeded(rc) && rc != SQL_NO_DATA) return core::fail(odbc::makeError("executing the query", SQL_HANDLE_STMT, h));
+      if (!odbc::succeeded(rc) && rc != SQL_NO_DATA)
+        return core::fail(odbc::makeError("executing the query", SQL_HANDLE_STMT, h));
       if (!described_) {
         if (auto d = describe(h); !d) return core::fail(d.error());
         if (!described_) return core::fail(core::ErrorKind::Permanent, "the query returns no result columns");
@@ -415,8 +424,8 @@ class OdbcSource final : public core::Source {
         SQLUSMALLINT status = rowset_.rowStatus(r);
         if (status == SQL_ROW_NOROW) continue;
         if (status == SQL_ROW_ERROR) {
-          return core::fail(odbc::makeError(fmt::format("fetching the row after {}", describePosition(cursors)),
-                                            SQL_HANDLE_STMT, h));
+          return core::fail(
+              odbc::makeError(fmt::format("fetching the row after {}", describePosition(cursors)), SQL_HANDLE_STMT, h));
         }
         ++result.fetched;
         for (size_t c : text_columns_) {
@@ -428,7 +437,8 @@ class OdbcSource final : public core::Source {
         Cursor cursor;
         if (ts_index_ != SIZE_MAX) {
           if (rowset_.isNull(ts_index_, r)) return nullCursorColumn(ts_index_, cursors);
-          if (rowset_.truncated(ts_index_, r)) return core::fail(core::ErrorKind::Permanent, "the timestamp column's text is too long");
+          if (rowset_.truncated(ts_index_, r))
+            return core::fail(core::ErrorKind::Permanent, "the timestamp column's text is too long");
           auto ts = rowset_.timestamp(ts_index_, r, zone_);
           if (!ts) return core::fail(withPosition(ts.error(), cursors));
           // The lag guard, exact in UTC; in SQL too, except for text timestamps (SQLite).
@@ -559,7 +569,9 @@ class OdbcFactory final : public core::SourceFactory {
   OdbcFactory()
       : schema_(
             {
-                FieldSpec::make("connection", FieldType::String).req().secret()
+                FieldSpec::make("connection", FieldType::String)
+                    .req()
+                    .secret()
                     .doc("DSN-less ODBC connection string, e.g. \"Driver={PostgreSQL Unicode};Server=mes-db;"
                          "Port=5432;Database=mes;Uid=dutybridge;Pwd=${env:MES_DB_PASSWORD}\" or "
                          "\"Driver=SQLite3;Database=/var/lib/mes/mes.db\"."),
@@ -570,7 +582,8 @@ class OdbcFactory final : public core::SourceFactory {
                     .doc("A SELECT to read instead of a table; it may have its own WHERE clause and is read as "
                          "SELECT * FROM (query) q WHERE <cursor> ORDER BY <cursor> LIMIT batch_rows. No ORDER BY "
                          "or LIMIT of its own."),
-                FieldSpec::make("mode", FieldType::Enum).req()
+                FieldSpec::make("mode", FieldType::Enum)
+                    .req()
                     .oneOf({"incrementing", "timestamp", "timestamp+incrementing"})
                     .doc("How new rows are found: incrementing (id > last id; inserts only), timestamp (updated "
                          "after the last timestamp; whole timestamp groups per batch) or timestamp+incrementing "
@@ -581,24 +594,37 @@ class OdbcFactory final : public core::SourceFactory {
                 FieldSpec::make("incrementing_column", FieldType::String)
                     .doc("Strictly increasing integer column (e.g. the primary key); the incrementing modes "
                          "need it. Rows where it is NULL are not read."),
-                FieldSpec::make("batch_rows", FieldType::Int).def("5000").range(1, 1'000'000)
+                FieldSpec::make("batch_rows", FieldType::Int)
+                    .def("5000")
+                    .range(1, 1'000'000)
                     .doc("Rows per query (page size, keyset paging)."),
-                FieldSpec::make("poll_interval", FieldType::Duration).def("1s").range(0, 3'600'000'000)
+                FieldSpec::make("poll_interval", FieldType::Duration)
+                    .def("1s")
+                    .range(0, 3'600'000'000)
                     .doc("After a query that returned less than a full page, wait this long before the next one."),
-                FieldSpec::make("commit_lag", FieldType::Duration).def("5s").range(0, 86'400'000'000)
+                FieldSpec::make("commit_lag", FieldType::Duration)
+                    .def("5s")
+                    .range(0, 86'400'000'000)
                     .doc("Timestamp modes read only rows older than now minus this, so rows of transactions that "
                          "commit late (with an earlier timestamp) are not skipped. Longer than your longest "
                          "writing transaction."),
-                FieldSpec::make("timestamp_zone", FieldType::String).def("UTC")
+                FieldSpec::make("timestamp_zone", FieldType::String)
+                    .def("UTC")
                     .doc("IANA zone of the wall-clock values in TIMESTAMP columns without a zone (e.g. "
                          "Asia/Shanghai); PostgreSQL sessions are set to it so timestamptz values convert "
                          "exactly."),
-                FieldSpec::make("max_text_bytes", FieldType::Size).def("8192").range(16, 16 << 20)
+                FieldSpec::make("max_text_bytes", FieldType::Size)
+                    .def("8192")
+                    .range(16, 16 << 20)
                     .doc("Largest text value, in UTF-8 bytes, read from one cell; a longer value is an error, "
                          "never cut short."),
-                FieldSpec::make("connect_timeout", FieldType::Duration).def("10s").range(1'000'000, 300'000'000)
+                FieldSpec::make("connect_timeout", FieldType::Duration)
+                    .def("10s")
+                    .range(1'000'000, 300'000'000)
                     .doc("Login timeout for each (re)connection."),
-                FieldSpec::make("query_timeout", FieldType::Duration).def("5m").range(0, 86'400'000'000)
+                FieldSpec::make("query_timeout", FieldType::Duration)
+                    .def("5m")
+                    .range(0, 86'400'000'000)
                     .doc("Cancel a query running longer than this (then retried); 0s for none. Drivers without "
                          "query timeouts ignore it."),
             },
@@ -623,14 +649,16 @@ class OdbcFactory final : public core::SourceFactory {
     s.shape.mode = *mode;
     if (config.has("table")) s.shape.table = *odbc::parseIdentifier(config.getString("table"));
     if (config.has("query")) s.shape.query = trimQuery(config.getString("query"));
-    if (config.has("timestamp_column")) s.shape.timestamp_column = *odbc::parseIdentifier(config.getString("timestamp_column"));
+    if (config.has("timestamp_column"))
+      s.shape.timestamp_column = *odbc::parseIdentifier(config.getString("timestamp_column"));
     if (config.has("incrementing_column")) {
       s.shape.incrementing_column = *odbc::parseIdentifier(config.getString("incrementing_column"));
     }
     s.shape.limit = config.has("batch_rows") ? config.getInt("batch_rows") : 5000;
     s.poll_interval = config.has("poll_interval") ? config.getDuration("poll_interval") : std::chrono::seconds(1);
     s.commit_lag = config.has("commit_lag") ? config.getDuration("commit_lag") : std::chrono::seconds(5);
-    s.connect_timeout = config.has("connect_timeout") ? config.getDuration("connect_timeout") : std::chrono::seconds(10);
+    s.connect_timeout =
+        config.has("connect_timeout") ? config.getDuration("connect_timeout") : std::chrono::seconds(10);
     s.query_timeout = config.has("query_timeout") ? config.getDuration("query_timeout") : std::chrono::minutes(5);
     s.timestamp_zone = config.has("timestamp_zone") ? config.getString("timestamp_zone") : "UTC";
     if (!core::isKnownTimeZone(s.timestamp_zone)) {
@@ -649,6 +677,8 @@ class OdbcFactory final : public core::SourceFactory {
 
 }  // namespace
 
-void registerOdbc(runtime::Registry& registry) { registry.add(std::make_unique<OdbcFactory>()); }
+void registerOdbc(runtime::Registry& registry) {
+  registry.add(std::make_unique<OdbcFactory>());
+}
 
 }  // namespace dutybridge::connectors

@@ -3,11 +3,9 @@
 // backend and a server restart) without missing a row.
 
 #include <catch2/catch.hpp>
-
-#include <nlohmann/json.hpp>
-
 #include <cstdlib>
 #include <ctime>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "connectors/odbc/odbc_cursor.h"
@@ -23,7 +21,9 @@ namespace {
 
 const core::Timestamp kNow = ts("2025-03-15T00:00:00Z");
 
-std::vector<std::string> ids(const std::vector<core::Record>& records) { return column(records, "id"); }
+std::vector<std::string> ids(const std::vector<core::Record>& records) {
+  return column(records, "id");
+}
 
 std::vector<std::string> range(int from, int to) {
   std::vector<std::string> out;
@@ -43,19 +43,19 @@ void createReports(testing::Database& db, const std::string& table, int rows) {
           " (id BIGINT PRIMARY KEY, report_no VARCHAR(20) NOT NULL, good_qty NUMERIC(12,3) NOT NULL, "
           "updated_at TIMESTAMP NOT NULL)");
   if (rows > 0) {
-    db.exec(fmt::format(
-        "INSERT INTO {} SELECT g, 'PR' || lpad(g::text, 8, '0'), g * 1.001, "
-        "TIMESTAMP '2025-03-14 00:00:00' + (g / 3) * INTERVAL '1 second' FROM generate_series(1, {}) g",
-        table, rows));
+    db.exec(
+        fmt::format("INSERT INTO {} SELECT g, 'PR' || lpad(g::text, 8, '0'), g * 1.001, "
+                    "TIMESTAMP '2025-03-14 00:00:00' + (g / 3) * INTERVAL '1 second' FROM generate_series(1, {}) g",
+                    table, rows));
   }
 }
 
 void insertMore(const std::string& connection, const std::string& table, int from, int to) {
   testing::Database db(connection);
-  db.exec(fmt::format(
-      "INSERT INTO {} SELECT g, 'PR' || lpad(g::text, 8, '0'), g * 1.001, "
-      "TIMESTAMP '2025-03-14 00:00:00' + (g / 3) * INTERVAL '1 second' FROM generate_series({}, {}) g",
-      table, from, to));
+  db.exec(
+      fmt::format("INSERT INTO {} SELECT g, 'PR' || lpad(g::text, 8, '0'), g * 1.001, "
+                  "TIMESTAMP '2025-03-14 00:00:00' + (g / 3) * INTERVAL '1 second' FROM generate_series({}, {}) g",
+                  table, from, to));
 }
 
 // Polls through Retryable errors as the pipeline does (without its backoff), until `want`
@@ -174,7 +174,8 @@ TEST_CASE("PostgreSQL: a timestamptz cursor column works in any timestamp_zone",
   }
 }
 
-TEST_CASE("PostgreSQL: an unsupported column type is a Permanent error naming the column", "[odbc][types][postgresql]") {
+TEST_CASE("PostgreSQL: an unsupported column type is a Permanent error naming the column",
+          "[odbc][types][postgresql]") {
   testing::Database db(testing::postgresOdbc());
   core::ManualClock clock(kNow);
   for (auto [type, expected] : {std::pair{"BYTEA", "'payload' (LONGVARBINARY, bytea)"},
@@ -218,11 +219,10 @@ TEST_CASE("PostgreSQL: configuration mistakes the database reveals are Permanent
   };
   CHECK_THAT(open("table: no_such_table_here\nmode: incrementing\nincrementing_column: id\n"),
              Catch::Contains("no_such_table_here"));
-  CHECK_THAT(open("table: " + table + "\nmode: incrementing\nincrementing_column: nope\n"),
-             Catch::Contains("nope"));
-  CHECK_THAT(open("query: SELECT id AS ident, updated_at FROM " + table +
-                  "\nmode: incrementing\nincrementing_column: id\n"),
-             Catch::Contains("column \"id\" does not exist"));
+  CHECK_THAT(open("table: " + table + "\nmode: incrementing\nincrementing_column: nope\n"), Catch::Contains("nope"));
+  CHECK_THAT(
+      open("query: SELECT id AS ident, updated_at FROM " + table + "\nmode: incrementing\nincrementing_column: id\n"),
+      Catch::Contains("column \"id\" does not exist"));
   CHECK_THAT(open("table: " + table + "\nmode: incrementing\nincrementing_column: label\n"),
              Catch::Contains("incrementing_column 'label' (LONGVARCHAR, text) is not an integer column"));
   CHECK_THAT(open("table: " + table + "\nmode: timestamp\ntimestamp_column: day\n"),
@@ -265,15 +265,17 @@ TEST_CASE("PostgreSQL: long text is read whole or refused, never cut short", "[o
   CHECK_THAT(refused.error().message, !Catch::Contains("yyyy"));
 }
 
-TEST_CASE("PostgreSQL: a NUMERIC beyond 38 digits is a Permanent error, not a rounded value", "[odbc][types][postgresql]") {
+TEST_CASE("PostgreSQL: a NUMERIC beyond 38 digits is a Permanent error, not a rounded value",
+          "[odbc][types][postgresql]") {
   testing::Database db(testing::postgresOdbc());
   core::ManualClock clock(kNow);
   auto table = testing::uniqueName("bignum");
   db.exec("CREATE TABLE " + table + " (id BIGINT PRIMARY KEY, n NUMERIC)");
   db.exec("INSERT INTO " + table + " VALUES (1, 12345678901234567890123456789012345678), (2, 10^40), (3, 10^70)");
   auto source = testing::makeSource(db.connectionString(),
-                                    "table: " + table + "\nmode: incrementing\nincrementing_column: id\n"
-                                    "batch_rows: 1\npoll_interval: 0s\n",
+                                    "table: " + table +
+                                        "\nmode: incrementing\nincrementing_column: id\n"
+                                        "batch_rows: 1\npoll_interval: 0s\n",
                                     &clock);
   REQUIRE(source->open(std::nullopt));
   auto first = source->poll(std::chrono::milliseconds(0));
@@ -395,10 +397,11 @@ TEST_CASE("PostgreSQL: a failed login names no secret", "[odbc][postgresql]") {
 
 TEST_CASE("PostgreSQL: a query running past query_timeout is cancelled and Retryable", "[odbc][postgresql]") {
   core::ManualClock clock(kNow);
-  auto source = testing::makeSource(testing::postgresOdbc(),
-                                    "query: SELECT g::bigint AS id FROM generate_series(1, 1) g WHERE pg_sleep(3) IS NOT "
-                                    "NULL\nmode: incrementing\nincrementing_column: id\nquery_timeout: 1s\n",
-                                    &clock);
+  auto source =
+      testing::makeSource(testing::postgresOdbc(),
+                          "query: SELECT g::bigint AS id FROM generate_series(1, 1) g WHERE pg_sleep(3) IS NOT "
+                          "NULL\nmode: incrementing\nincrementing_column: id\nquery_timeout: 1s\n",
+                          &clock);
   REQUIRE(source->open(std::nullopt));
   auto start = std::chrono::steady_clock::now();
   auto cancelled = source->poll(std::chrono::milliseconds(0));

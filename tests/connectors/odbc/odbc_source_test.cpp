@@ -2,10 +2,8 @@
 // (sqliteodbc), paging, ties, the lag guard with an injected clock, custom queries, resuming.
 
 #include <catch2/catch.hpp>
-
-#include <nlohmann/json.hpp>
-
 #include <functional>
+#include <nlohmann/json.hpp>
 
 #include "connectors/odbc/odbc_cursor.h"
 #include "tests/connectors/odbc/odbc_test_util.h"
@@ -25,12 +23,18 @@ struct Backend {
 
 // The same scenario on both databases; the PostgreSQL one fails loudly without the service.
 void onBothDatabases(const std::function<void(const Backend&)>& scenario) {
-  SECTION("sqlite") { scenario({"sqlite", testing::sqliteConnection(testing::uniqueName("db"))}); }
-  SECTION("postgresql") { scenario({"postgresql", testing::postgresOdbc()}); }
+  SECTION("sqlite") {
+    scenario({"sqlite", testing::sqliteConnection(testing::uniqueName("db"))});
+  }
+  SECTION("postgresql") {
+    scenario({"postgresql", testing::postgresOdbc()});
+  }
 }
 
 // Wall-clock text for SQL literals.
-std::string sqlTime(core::Timestamp t) { return "'" + odbc::formatLocalText(t.micros) + "'"; }
+std::string sqlTime(core::Timestamp t) {
+  return "'" + odbc::formatLocalText(t.micros) + "'";
+}
 
 const core::Timestamp kNow = ts("2025-03-15T00:00:00Z");
 const core::Timestamp kT1 = ts("2025-03-14T08:00:00Z");
@@ -40,9 +44,10 @@ const core::Timestamp kT4 = ts("2025-03-14T10:00:00.000001Z");
 const core::Timestamp kT5 = ts("2025-03-14T11:00:00Z");
 
 void createReports(testing::Database& db, const std::string& table) {
-  db.exec("CREATE TABLE " + table +
-          " (id BIGINT PRIMARY KEY, report_no VARCHAR(20) NOT NULL, state VARCHAR(10) NOT NULL, good_qty NUMERIC(12,3), "
-          "updated_at TIMESTAMP NOT NULL)");
+  db.exec(
+      "CREATE TABLE " + table +
+      " (id BIGINT PRIMARY KEY, report_no VARCHAR(20) NOT NULL, state VARCHAR(10) NOT NULL, good_qty NUMERIC(12,3), "
+      "updated_at TIMESTAMP NOT NULL)");
 }
 
 void insertReport(testing::Database& db, const std::string& table, int64_t id, core::Timestamp updated,
@@ -51,7 +56,9 @@ void insertReport(testing::Database& db, const std::string& table, int64_t id, c
                       sqlTime(updated)));
 }
 
-std::vector<std::string> ids(const std::vector<core::Record>& records) { return column(records, "id"); }
+std::vector<std::string> ids(const std::vector<core::Record>& records) {
+  return column(records, "id");
+}
 std::vector<std::string> strings(std::initializer_list<int> values) {
   std::vector<std::string> out;
   for (int v : values) out.push_back(std::to_string(v));
@@ -67,8 +74,8 @@ TEST_CASE("incrementing mode pages through inserts in id order and resumes from 
     createReports(db, table);
     for (int id = 1; id <= 7; ++id) insertReport(db, table, id, kT1);
     core::ManualClock clock(kNow);
-    const std::string body = "table: " + table +
-                             "\nmode: incrementing\nincrementing_column: id\nbatch_rows: 3\npoll_interval: 0s\n";
+    const std::string body =
+        "table: " + table + "\nmode: incrementing\nincrementing_column: id\nbatch_rows: 3\npoll_interval: 0s\n";
     auto source = testing::makeSource(b.connection, body, &clock);
     REQUIRE(source->open(std::nullopt));
     auto batches = drain(*source);
@@ -155,8 +162,8 @@ TEST_CASE("timestamp mode never splits a group of rows sharing one timestamp", "
     insertReport(db, table, 6, kT4);
     for (int id = 7; id <= 11; ++id) insertReport(db, table, id, kT5);  // a group larger than a page
     core::ManualClock clock(kNow);
-    const std::string body = "table: " + table +
-                             "\nmode: timestamp\ntimestamp_column: updated_at\nbatch_rows: 3\npoll_interval: 0s\n";
+    const std::string body =
+        "table: " + table + "\nmode: timestamp\ntimestamp_column: updated_at\nbatch_rows: 3\npoll_interval: 0s\n";
     auto source = testing::makeSource(b.connection, body, &clock);
     REQUIRE(source->open(std::nullopt));
     auto batches = drain(*source);
@@ -207,7 +214,7 @@ TEST_CASE("a row committed late with an older timestamp is read once the commit 
 
     // A transaction that started earlier commits now: its row's timestamp is older than row 2's.
     insertReport(db, table, 3, core::Timestamp{kNow.micros - 3'000'000});
-    CHECK(flatten(drain(*guarded)).empty());  // still inside the window: nothing yet
+    CHECK(flatten(drain(*guarded)).empty());    // still inside the window: nothing yet
     CHECK(flatten(drain(*unguarded)).empty());  // without the guard, row 3 is behind the cursor: lost
 
     clock.advance(5'000'000);
@@ -223,7 +230,8 @@ TEST_CASE("a custom query with its own WHERE clause is read as a subquery", "[od
     createReports(db, table);
     for (int id = 1; id <= 6; ++id) insertReport(db, table, id, kT1, id % 2 == 0 ? "DECLINED" : "ACCEPTED");
     core::ManualClock clock(kNow);
-    const std::string body = "query: |\n  SELECT id, report_no, good_qty * 2 AS double_qty, updated_at\n  FROM " + table +
+    const std::string body = "query: |\n  SELECT id, report_no, good_qty * 2 AS double_qty, updated_at\n  FROM " +
+                             table +
                              "\n  WHERE state = 'ACCEPTED' -- only accepted reports\n"
                              "mode: timestamp+incrementing\ntimestamp_column: updated_at\nincrementing_column: id\n"
                              "batch_rows: 2\npoll_interval: 0s\n";
@@ -295,8 +303,7 @@ TEST_CASE("SQLite: declared types map to exact values and BLOB is refused by nam
   db.exec(
       "INSERT INTO report VALUES (1, 1234.567, 12.10, 1.5, '注塑车间 A线', 'MOLD', 1, '2025-03-14', "
       "'2025-03-14 20:00:00.123456', '2025-03-14T19:30:00', 'x')");
-  db.exec(
-      "INSERT INTO report VALUES (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2025-03-14 20:00:01', NULL, NULL)");
+  db.exec("INSERT INTO report VALUES (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2025-03-14 20:00:01', NULL, NULL)");
   db.exec("INSERT INTO report VALUES (3, '0.001', -5, 2, '', 'x', 0, '2025-03-15', '2025-03-14T20:00:02Z', NULL, 7)");
   core::ManualClock clock(kNow);
   auto source = testing::makeSource(conn,
@@ -368,7 +375,8 @@ TEST_CASE("quoted, mixed-case and Chinese identifiers reach the SQL intact", "[o
   onBothDatabases([](const Backend& b) {
     testing::Database db(b.connection);
     auto table = testing::uniqueName("Report Lines");
-    db.exec("CREATE TABLE \"" + table + "\" (\"ID\" BIGINT PRIMARY KEY, 更新时间 TIMESTAMP NOT NULL, 报工数量 NUMERIC(12,3))");
+    db.exec("CREATE TABLE \"" + table +
+            "\" (\"ID\" BIGINT PRIMARY KEY, 更新时间 TIMESTAMP NOT NULL, 报工数量 NUMERIC(12,3))");
     db.exec("INSERT INTO \"" + table + "\" VALUES (1, '2025-03-14 08:00:00', 12.5), (2, '2025-03-14 08:00:00', 7)");
     core::ManualClock clock(kNow);
     auto source = testing::makeSource(b.connection,
@@ -392,8 +400,8 @@ TEST_CASE("SQLite: a locked database is Retryable and the next poll reads on", "
   db.exec("INSERT INTO r VALUES (1)");
   core::ManualClock clock(kNow);
   // sqliteodbc waits Timeout milliseconds for a lock (default 100 s).
-  auto source = testing::makeSource(conn + ";Timeout=200",
-                                    "table: r\nmode: incrementing\nincrementing_column: id\npoll_interval: 0s\n", &clock);
+  auto source = testing::makeSource(
+      conn + ";Timeout=200", "table: r\nmode: incrementing\nincrementing_column: id\npoll_interval: 0s\n", &clock);
   REQUIRE(source->open(std::nullopt));
   db.exec("BEGIN EXCLUSIVE");
   auto locked = source->poll(std::chrono::milliseconds(0));

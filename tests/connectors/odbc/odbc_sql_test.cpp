@@ -2,7 +2,6 @@
 // cursors, timestamp text and zone conversion, and the config cross-checks.
 
 #include <catch2/catch.hpp>
-
 #include <nlohmann/json.hpp>
 
 #include "connectors/odbc/odbc_cursor.h"
@@ -29,8 +28,8 @@ TEST_CASE("identifiers: bare, quoted and qualified names pass, anything else is 
   REQUIRE(id);
   CHECK(id->render(pg) == "报工时间");
 
-  for (const char* bad : {"", "a;drop table x", "a b", "1abc", "a.", ".a", "\"a\"\"b\"", "\"unterminated", "a--",
-                          "a'b", "x)", "\"\"", "a.b.c.d.e"}) {
+  for (const char* bad : {"", "a;drop table x", "a b", "1abc", "a.", ".a", "\"a\"\"b\"", "\"unterminated", "a--", "a'b",
+                          "x)", "\"\"", "a.b.c.d.e"}) {
     INFO(bad);
     auto parsed = parseIdentifier(bad);
     REQUIRE_FALSE(parsed);
@@ -71,12 +70,15 @@ TEST_CASE("keyset queries per mode, kind and dialect", "[odbc][unit]") {
 
   shape.mode = Mode::TimestampIncrementing;
   auto q = buildQuery(shape, pg, QueryKind::Next);
-  CHECK(q.sql ==
-        "SELECT * FROM production_report WHERE (updated_at > ? OR (updated_at = ? AND id > ?)) AND updated_at < ? AND id "
-        "IS NOT NULL ORDER BY updated_at, id LIMIT 500");
-  CHECK(q.params == std::vector<Param>{Param::CursorTimestamp, Param::CursorTimestamp, Param::CursorId, Param::UpperTimestamp});
+  CHECK(
+      q.sql ==
+      "SELECT * FROM production_report WHERE (updated_at > ? OR (updated_at = ? AND id > ?)) AND updated_at < ? AND id "
+      "IS NOT NULL ORDER BY updated_at, id LIMIT 500");
+  CHECK(q.params ==
+        std::vector<Param>{Param::CursorTimestamp, Param::CursorTimestamp, Param::CursorId, Param::UpperTimestamp});
   q = buildQuery(shape, pg, QueryKind::First);
-  CHECK(q.sql == "SELECT * FROM production_report WHERE updated_at < ? AND id IS NOT NULL ORDER BY updated_at, id LIMIT 500");
+  CHECK(q.sql ==
+        "SELECT * FROM production_report WHERE updated_at < ? AND id IS NOT NULL ORDER BY updated_at, id LIMIT 500");
   CHECK(q.params == std::vector<Param>{Param::UpperTimestamp});
   // SQLite: no lag bound in SQL (text comparison); the source applies it to parsed values.
   q = buildQuery(shape, sqlite, QueryKind::Next);
@@ -85,13 +87,15 @@ TEST_CASE("keyset queries per mode, kind and dialect", "[odbc][unit]") {
         "ORDER BY updated_at, id LIMIT 500");
   q = buildQuery(shape, sqlite, QueryKind::First);
   CHECK(q.sql ==
-        "SELECT * FROM production_report WHERE updated_at IS NOT NULL AND id IS NOT NULL ORDER BY updated_at, id LIMIT 500");
+        "SELECT * FROM production_report WHERE updated_at IS NOT NULL AND id IS NOT NULL ORDER BY updated_at, id LIMIT "
+        "500");
   q = buildQuery(shape, mssql, QueryKind::Next);
   CHECK_THAT(q.sql, Catch::EndsWith("ORDER BY updated_at, id OFFSET 0 ROWS FETCH NEXT 500 ROWS ONLY"));
 
   shape.mode = Mode::Timestamp;
   q = buildQuery(shape, pg, QueryKind::Next);
-  CHECK(q.sql == "SELECT * FROM production_report WHERE updated_at > ? AND updated_at < ? ORDER BY updated_at LIMIT 500");
+  CHECK(q.sql ==
+        "SELECT * FROM production_report WHERE updated_at > ? AND updated_at < ? ORDER BY updated_at LIMIT 500");
   q = buildQuery(shape, pg, QueryKind::TimestampGroup);
   CHECK(q.sql == "SELECT * FROM production_report WHERE updated_at = ?");
   CHECK(q.params == std::vector<Param>{Param::CursorTimestamp});
@@ -102,11 +106,12 @@ TEST_CASE("keyset queries per mode, kind and dialect", "[odbc][unit]") {
   CHECK(q.params == std::vector<Param>{Param::CursorId});
 
   shape.table.reset();
-  shape.query = "SELECT r.*, w.workshop_name FROM production_report r JOIN workshop w USING (workshop_code) "
-                "WHERE r.state = 'ACCEPTED' -- only accepted";
+  shape.query =
+      "SELECT r.*, w.workshop_name FROM production_report r JOIN workshop w USING (workshop_code) "
+      "WHERE r.state = 'ACCEPTED' -- only accepted";
   q = buildQuery(shape, mssql, QueryKind::Next);
-  CHECK(q.sql == "SELECT * FROM (" + shape.query +
-                     "\n) q WHERE id > ? ORDER BY id OFFSET 0 ROWS FETCH NEXT 500 ROWS ONLY");
+  CHECK(q.sql ==
+        "SELECT * FROM (" + shape.query + "\n) q WHERE id > ? ORDER BY id OFFSET 0 ROWS FETCH NEXT 500 ROWS ONLY");
 }
 
 TEST_CASE("cursors are JSON that nlohmann reads back and malformed ones are Fatal", "[odbc][unit]") {

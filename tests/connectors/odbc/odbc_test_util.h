@@ -2,12 +2,12 @@
 // Helpers for the odbc source tests: configs through the real validator, a source built by the
 // registered factory, a plain ODBC connection to set up tables, and polling until caught up.
 
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -159,6 +159,8 @@ inline std::vector<std::string> column(const std::vector<core::Record>& records,
 }
 
 // Usable in static initializers (no Catch2 assertion): throws on a malformed literal.
-inline core::Timestamp ts(const char* text) { return core::parseTimestamp(text).value(); }
+inline core::Timestamp ts(const char* text) {
+  return core::parseTimestamp(text).value();
+}
 
 }  // namespace dutybridge::testing
