@@ -28,6 +28,10 @@ size_t editDistance(std::string_view a, std::string_view b) {
 size_t tokenLength(const std::string& line, int column) {
   size_t start = static_cast<size_t>(std::max(column - 1, 0));
   if (start >= line.size()) return 1;
+  if (line[start] == '"' || line[start] == '\'') {
+    size_t close = line.find(line[start], start + 1);
+    return close == std::string::npos ? line.size() - start : close - start + 1;
+  }
   size_t end = start;
   while (end < line.size() && line[end] != ':' && line[end] != ' ' && line[end] != ',' && line[end] != '#') ++end;
   return std::max<size_t>(end - start, 1);

@@ -78,8 +78,7 @@ class Validator {
     }
     for (const auto& spec : schema.fields()) {
       if (seen.contains(spec.name)) {
-        const auto* entry = out.find(spec.name);
-        if (spec.required && entry && entry->value.isNull() && entry->objects.empty()) {
+        if (spec.required && node[spec.name].IsNull()) {
           error(node[spec.name], childPath(path, spec.name), fmt::format("'{}' is required but empty", spec.name));
         }
         continue;

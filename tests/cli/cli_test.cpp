@@ -45,7 +45,8 @@ std::string readFile(const std::filesystem::path& path) {
 }  // namespace
 
 TEST_CASE("check accepts the shipped example config", "[cli]") {
-  auto result = runCli("check -c '" + (kSource / "config" / "dutybridge.yaml").string() + "'");
+  auto result = runCli("check -c '" + (kSource / "config" / "dutybridge.yaml").string() + "'",
+                       "DUTYBRIDGE_ERP_PASSWORD=example");
   INFO(result.output);
   CHECK(result.status == 0);
   CHECK_THAT(result.output, Catch::Contains("OK"));
