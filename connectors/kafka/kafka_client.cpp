@@ -46,6 +46,26 @@ std::string ClientEvents::fatalReason() const {
   return fatal_reason_;
 }
 
+bool ClientEvents::checkFatal(rd_kafka_t* rk) {
+  if (fatal()) return true;
+  if (rd_kafka_fatal_error(rk, nullptr, 0) == RD_KAFKA_RESP_ERR_NO_ERROR) return false;
+  setFatal(rk, "fatal error");
+  return true;
+}
+
+bool ClientEvents::setFatal(rd_kafka_t* rk, const char* fallback_reason) {
+  char buffer[512] = {};
+  rd_kafka_resp_err_t cause = rd_kafka_fatal_error(rk, buffer, sizeof buffer);
+  {
+    std::lock_guard lock(fatal_mutex_);
+    if (fatal_.load(std::memory_order_acquire)) return false;
+    fatal_reason_ = fmt::format("{} ({})", buffer[0] ? buffer : fallback_reason, rd_kafka_err2name(cause));
+    fatal_.store(true, std::memory_order_release);
+  }
+  log::error(component_, "fatal Kafka client error: {}", fatalReason());
+  return true;
+}
+
 void ClientEvents::logCallback(const rd_kafka_t* rk, int level, const char* facility, const char* text) {
   auto* self = static_cast<ClientEvents*>(rd_kafka_opaque(rk));
   if (self) self->log(level, facility, text);
@@ -79,14 +99,7 @@ void ClientEvents::log(int level, const char* facility, const char* text) {
 
 void ClientEvents::error(rd_kafka_t* rk, rd_kafka_resp_err_t err, const char* reason) {
   if (err == RD_KAFKA_RESP_ERR__FATAL) {
-    char buffer[512] = {};
-    rd_kafka_resp_err_t cause = rd_kafka_fatal_error(rk, buffer, sizeof buffer);
-    {
-      std::lock_guard lock(fatal_mutex_);
-      fatal_reason_ = fmt::format("{} ({})", buffer[0] ? buffer : reason, rd_kafka_err2name(cause));
-    }
-    fatal_.store(true, std::memory_order_release);
-    log::error(component_, "fatal Kafka client error: {}", fatalReason());
+    setFatal(rk, reason);
     return;
   }
   size_t suppressed = 0;

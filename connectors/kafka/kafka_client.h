@@ -91,6 +91,9 @@ class ClientEvents {
   // Set once librdkafka raised ERR__FATAL (idempotence guarantees broken): the client is unusable.
   bool fatal() const { return fatal_.load(std::memory_order_acquire); }
   std::string fatalReason() const;
+  // Asks librdkafka directly (rd_kafka_fatal_error), so a fatal error is seen even before its
+  // error event has been served by a poll. Cheap: an atomic read unless an error is set.
+  bool checkFatal(rd_kafka_t* rk);
 
  protected:
   // Called for every delivery report (only if attached with delivery_reports).
@@ -103,6 +106,8 @@ class ClientEvents {
 
   void log(int level, const char* facility, const char* text);
   void error(rd_kafka_t* rk, rd_kafka_resp_err_t err, const char* reason);
+  // Records the fatal error; returns true the first time.
+  bool setFatal(rd_kafka_t* rk, const char* fallback_reason);
 
   std::string component_;
   std::string outage_hint_;

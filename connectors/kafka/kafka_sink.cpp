@@ -112,6 +112,7 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
 
   core::Result<size_t> write(std::span<const core::Record> records, uint64_t sequence) override {
     if (!producer_) return core::fail(core::ErrorKind::Retryable, "the kafka sink is not open");
+    checkFatal(producer_.get());
     if (auto failed = stickyError()) return core::fail(std::move(*failed));
     if (sequence < last_sequence_) {
       return core::fail(core::ErrorKind::Fatal,
@@ -152,6 +153,7 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
     if (!producer_) return delivered_;
     driveTopicCreation(0ms);
     rd_kafka_poll(producer_.get(), static_cast<int>(std::clamp<int64_t>(max_wait.count(), 0, INT_MAX)));
+    checkFatal(producer_.get());
     if (auto failed = stickyError()) return core::fail(std::move(*failed));
     advance();
     return delivered_;
@@ -160,6 +162,7 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
   core::Status flush(SteadyClock::time_point deadline) override {
     if (!producer_) return {};
     rd_kafka_flush(producer_.get(), kafka::remainingMs(deadline));
+    checkFatal(producer_.get());
     if (auto failed = stickyError()) return core::fail(std::move(*failed));
     advance();
     if (int left = rd_kafka_outq_len(producer_.get()); left > 0) {
@@ -257,7 +260,7 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
     }
     core::Error error = kafka::kafkaError(err, fmt::format("record at source position '{}' to topic {}",
                                                            record.meta.source_position, settings_.topic));
-    if (err == RD_KAFKA_RESP_ERR__FATAL && fatal()) error.message += ": " + fatalReason();
+    if (err == RD_KAFKA_RESP_ERR__FATAL && checkFatal(producer_.get())) error.message += ": " + fatalReason();
     return core::fail(std::move(error));
   }
 
@@ -333,7 +336,7 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
     std::string what = fmt::format("delivery of ce_id {} (batch {}) to topic {} failed: {}", id, sequence,
                                    settings_.topic, rd_kafka_err2str(message.err));
     if (message.err == RD_KAFKA_RESP_ERR__FATAL) {
-      failure_ = core::Error::fatal(what + (fatal() ? ": " + fatalReason() : ""));
+      failure_ = core::Error::fatal(what + (checkFatal(producer_.get()) ? ": " + fatalReason() : ""));
     } else if (message.err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT) {
       // librdkafka gave the record up (finite delivery_timeout); only re-reading the source from
       // the stored cursor brings it back, so the pipeline has to restart.

@@ -76,7 +76,7 @@ class KafkaStateStore final : public core::StateStore, private kafka::ClientEven
   }
 
   core::Result<std::optional<std::string>> get(std::string_view key) override {
-    if (fatal()) return core::fail(core::ErrorKind::Fatal, "state store: " + fatalReason());
+    if (checkFatal(producer_.get())) return core::fail(core::ErrorKind::Fatal, "state store: " + fatalReason());
     std::lock_guard lock(mutex_);
     auto it = values_.find(key);
     if (it == values_.end()) return std::optional<std::string>();
@@ -125,8 +125,8 @@ class KafkaStateStore final : public core::StateStore, private kafka::ClientEven
   }
 
  private:
-  std::optional<core::Error> failure() const {
-    if (fatal()) return core::Error::fatal("state store: " + fatalReason());
+  std::optional<core::Error> failure() {
+    if (checkFatal(producer_.get())) return core::Error::fatal("state store: " + fatalReason());
     std::lock_guard lock(failure_mutex_);
     return failure_;
   }
