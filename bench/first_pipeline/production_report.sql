@@ -16,4 +16,6 @@ SELECT i, 'PR' || lpad(i::text, 8, '0'), 'WO' || (i % 997), 'OP' || (i % 40), 'P
   CASE WHEN i % 10 = 0 THEN NULL ELSE '注塑车间 ' || i END,
   timestamp '2025-03-14 08:00:00' + (i / 3) * interval '1 second'
 FROM generate_series(1, :rows) i;
+-- The cursor index every incremental source needs (see docs/connectors/odbc-source-guide.md).
+CREATE INDEX ON :table (updated_at, id);
 ANALYZE :table;

@@ -72,7 +72,7 @@ TEST_CASE("keyset queries per mode, kind and dialect", "[odbc][unit]") {
   auto q = buildQuery(shape, pg, QueryKind::Next);
   CHECK(
       q.sql ==
-      "SELECT * FROM production_report WHERE (updated_at > ? OR (updated_at = ? AND id > ?)) AND updated_at < ? AND id "
+      "SELECT * FROM production_report WHERE updated_at >= ? AND (updated_at > ? OR id > ?) AND updated_at < ? AND id "
       "IS NOT NULL ORDER BY updated_at, id LIMIT 500");
   CHECK(q.params ==
         std::vector<Param>{Param::CursorTimestamp, Param::CursorTimestamp, Param::CursorId, Param::UpperTimestamp});
@@ -83,7 +83,7 @@ TEST_CASE("keyset queries per mode, kind and dialect", "[odbc][unit]") {
   // SQLite: no lag bound in SQL (text comparison); the source applies it to parsed values.
   q = buildQuery(shape, sqlite, QueryKind::Next);
   CHECK(q.sql ==
-        "SELECT * FROM production_report WHERE (updated_at > ? OR (updated_at = ? AND id > ?)) AND id IS NOT NULL "
+        "SELECT * FROM production_report WHERE updated_at >= ? AND (updated_at > ? OR id > ?) AND id IS NOT NULL "
         "ORDER BY updated_at, id LIMIT 500");
   q = buildQuery(shape, sqlite, QueryKind::First);
   CHECK(q.sql ==
