@@ -68,6 +68,9 @@ std::shared_ptr<const ConfigSchema> pipelineSchema() {
           FieldSpec::make("mapping", FieldType::String)
               .doc("Mapping file, relative to this config file. Without one, records pass through unchanged."),
           FieldSpec::make("sink", FieldType::Sink).req().doc("Where records go; `type` picks the connector."),
+          FieldSpec::make("max_in_flight", FieldType::Int).def("20000").range(1, 10'000'000)
+              .doc("Records read but not yet acknowledged by the sink; the source pauses at this many. Bounds "
+                   "memory and what a crash sends again."),
       },
       checkPipelineName);
 }
@@ -128,6 +131,7 @@ std::expected<std::unique_ptr<DaemonConfig>, Diagnostics> parseDaemonConfig(cons
     PipelineConfig p;
     p.name = pipeline.getString("name");
     p.enabled = pipeline.getBool("enabled");
+    p.max_in_flight = static_cast<size_t>(pipeline.getInt("max_in_flight"));
     p.location = pipeline.location;
     if (!p.name.empty() && !names.insert(p.name).second) {
       const auto* entry = pipeline.find("name");

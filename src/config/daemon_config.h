@@ -25,6 +25,7 @@ struct ConnectorConfig {
 struct PipelineConfig {
   std::string name;
   bool enabled = true;
+  size_t max_in_flight = 20'000;
   ConnectorConfig source;
   std::optional<std::filesystem::path> mapping;  // resolved relative to the config file
   ConnectorConfig sink;

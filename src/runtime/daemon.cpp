@@ -49,6 +49,7 @@ int runDaemon(const config::DaemonConfig& config, const Registry& registry, Daem
     }
     PipelineOptions pipeline_options;
     pipeline_options.stop_when_idle = options.once;
+    pipeline_options.max_in_flight_records = p.max_in_flight;
     pipelines.push_back(
         std::make_unique<Pipeline>(p.name, std::move(*source), std::move(*sink), state, pipeline_options));
   }

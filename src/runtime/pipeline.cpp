@@ -96,6 +96,7 @@ core::Status Pipeline::run(std::stop_token stop) {
     size_t records;
   };
   std::deque<InFlight> in_flight;
+  size_t in_flight_records = 0;
   uint64_t sequence = 0;
   core::SourceBatch batch;
   size_t written = 0;  // records of `batch` the sink has accepted
@@ -117,6 +118,7 @@ core::Status Pipeline::run(std::stop_token stop) {
     while (!in_flight.empty() && in_flight.front().sequence <= delivered) {
       if (!in_flight.front().position.empty()) newest = std::move(in_flight.front().position);
       stats_.records_delivered.fetch_add(in_flight.front().records);
+      in_flight_records -= in_flight.front().records;
       in_flight.pop_front();
       stats_.batches_committed.fetch_add(1);
     }
@@ -139,6 +141,15 @@ core::Status Pipeline::run(std::stop_token stop) {
         }
         continue;
       }
+      if (in_flight_records >= options_.max_in_flight_records) {
+        // Enough is unacknowledged: wait for delivery reports before reading more, so memory
+        // stays bounded by this, not by the sink's (much larger) queue.
+        if (auto polled = pollSink(std::chrono::milliseconds(50)); !polled) {
+          if (!retryOrFail(polled.error(), "delivery")) { outcome = polled; break; }
+          if (!backoff.wait(stop)) break;
+        }
+        continue;
+      }
       auto next = source_->poll(options_.poll_wait);
       if (!next) {
         if (!retryOrFail(next.error(), "reading the source")) { outcome = core::fail(next.error()); break; }
@@ -153,6 +164,7 @@ core::Status Pipeline::run(std::stop_token stop) {
         ++sequence;
         stats_.records_read.fetch_add(batch.records.size());
         in_flight.push_back({sequence, batch.position, batch.records.size()});
+        in_flight_records += batch.records.size();
       } else if (!batch.position.empty()) {
         // The source moved without records (e.g. skipped rows). The new position becomes
         // durable together with whatever is still in flight before it, or at once.

@@ -30,6 +30,9 @@ struct PipelineOptions {
   // Stop (after delivering everything) the first time the source has nothing to read: for
   // backfills, benchmarks and tests (`dutybridge run --once`).
   bool stop_when_idle = false;
+  // Records read but not yet acknowledged by the sink; the source is not read beyond this.
+  // Bounds memory (and what a crash re-sends) whatever the sink's own queue allows.
+  size_t max_in_flight_records = 20'000;
 };
 
 struct PipelineStats {

@@ -24,6 +24,7 @@ class FakeSource final : public core::Source {
     return {};
   }
   core::Result<core::SourceBatch> poll(std::chrono::milliseconds) override {
+    ++polls;
     if (fail_next_polls > 0) {
       --fail_next_polls;
       return core::fail(core::ErrorKind::Retryable, "database went away");
@@ -45,6 +46,7 @@ class FakeSource final : public core::Source {
   std::optional<std::string> opened_from;
   std::vector<std::string> commits;
   int fail_next_polls = 0;
+  int polls = 0;
   bool end_when_done = true;
   bool closed = false;
 

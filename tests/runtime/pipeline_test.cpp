@@ -125,3 +125,25 @@ TEST_CASE("stop_when_idle ends the run once the source has caught up", "[runtime
   CHECK(snk->delivered.size() == 250);
   CHECK(*state.get("cursor/once").value() == "250");
 }
+
+TEST_CASE("the source pauses once max_in_flight records await acknowledgement", "[runtime][pipeline]") {
+  runtime::MemoryStateStore state;
+  auto source = std::make_unique<FakeSource>(10'000, 100);
+  FakeSource* src = source.get();
+  auto sink = std::make_unique<FakeSink>(100'000);
+  FakeSink* snk = sink.get();
+  snk->hold = true;
+  auto options = fastOptions();
+  options.max_in_flight_records = 300;
+  options.flush_timeout = std::chrono::milliseconds(1);
+  runtime::Pipeline pipeline("cap", std::move(source), std::move(sink), state, options);
+  std::stop_source stop;
+  std::jthread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    stop.request_stop();
+  });
+  REQUIRE(pipeline.run(stop.get_token()));
+  CHECK(src->polls == 3);
+  CHECK(snk->max_queue == 300);
+  CHECK(pipeline.stats().records_read == 300);
+}
