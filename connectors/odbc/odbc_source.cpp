@@ -595,9 +595,10 @@ class OdbcFactory final : public core::SourceFactory {
                     .doc("Strictly increasing integer column (e.g. the primary key); the incrementing modes "
                          "need it. Rows where it is NULL are not read."),
                 FieldSpec::make("batch_rows", FieldType::Int)
-                    .def("5000")
+                    .def("1000")
                     .range(1, 1'000'000)
-                    .doc("Rows per query (page size, keyset paging)."),
+                    .doc("Rows per query (page size, keyset paging). Pages of about 1000 rows stay in the CPU "
+                         "caches; the benchmark measured larger pages as slower (docs/benchmarks.md)."),
                 FieldSpec::make("poll_interval", FieldType::Duration)
                     .def("1s")
                     .range(0, 3'600'000'000)
@@ -654,7 +655,7 @@ class OdbcFactory final : public core::SourceFactory {
     if (config.has("incrementing_column")) {
       s.shape.incrementing_column = *odbc::parseIdentifier(config.getString("incrementing_column"));
     }
-    s.shape.limit = config.has("batch_rows") ? config.getInt("batch_rows") : 5000;
+    s.shape.limit = config.has("batch_rows") ? config.getInt("batch_rows") : 1000;
     s.poll_interval = config.has("poll_interval") ? config.getDuration("poll_interval") : std::chrono::seconds(1);
     s.commit_lag = config.has("commit_lag") ? config.getDuration("commit_lag") : std::chrono::seconds(5);
     s.connect_timeout =

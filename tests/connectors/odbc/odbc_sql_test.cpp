@@ -236,7 +236,7 @@ TEST_CASE("config: the schema's cross-checks", "[odbc][unit]") {
   CHECK(validated.config.find("connection")->secret);
 
   // Defaults.
-  CHECK(validated.config.getInt("batch_rows") == 5000);
+  CHECK(validated.config.getInt("batch_rows") == 1000);
   CHECK(validated.config.getDuration("commit_lag") == std::chrono::seconds(5));
   CHECK(validated.config.getDuration("poll_interval") == std::chrono::seconds(1));
   CHECK(validated.config.getString("timestamp_zone") == "UTC");
