@@ -34,8 +34,11 @@ struct RecordMeta {
   // what lineage and dead letters cite and what the pipeline stores once the record is durable.
   std::string source_position;
   std::optional<Timestamp> event_time;
-  // Message key, when the source has one (Kafka) or a sink computed it.
+  // Message key, when the source has one (Kafka) or a mapping computed it.
   std::optional<std::string> key;
+  // Destination topic chosen by a mapping's emit block; topic sinks use it instead of their
+  // configured topic.
+  std::optional<std::string> topic;
   std::vector<std::pair<std::string, std::string>> headers;
 };
 

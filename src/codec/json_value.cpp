@@ -1,0 +1,98 @@
+#include "src/codec/json_value.h"
+
+#include <nlohmann/json.hpp>
+
+#include <vector>
+
+namespace dutybridge::codec {
+namespace {
+
+// Builds Values directly from nlohmann's SAX events; number_float hands us the number's text.
+class ValueBuilder final : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  bool null() override { return put(core::Value()); }
+  bool boolean(bool v) override { return put(core::Value(v)); }
+  bool number_integer(number_integer_t v) override { return put(core::Value(static_cast<int64_t>(v))); }
+  bool number_unsigned(number_unsigned_t v) override {
+    if (v <= static_cast<number_unsigned_t>(INT64_MAX)) return put(core::Value(static_cast<int64_t>(v)));
+    return number_text(std::to_string(v));
+  }
+  bool number_float(number_float_t, const string_t& text) override { return number_text(text); }
+  bool string(string_t& v) override { return put(core::Value(std::move(v))); }
+  bool binary(binary_t&) override { return false; }
+  bool start_object(std::size_t) override {
+    stack_.push_back(Frame{true, {}, {}, {}});
+    return true;
+  }
+  bool key(string_t& v) override {
+    stack_.back().pending_key = std::move(v);
+    return true;
+  }
+  bool end_object() override {
+    core::ValueMap map = std::move(stack_.back().map);
+    stack_.pop_back();
+    return put(core::Value(std::move(map)));
+  }
+  bool start_array(std::size_t) override {
+    stack_.push_back(Frame{false, {}, {}, {}});
+    return true;
+  }
+  bool end_array() override {
+    core::ValueList list = std::move(stack_.back().list);
+    stack_.pop_back();
+    return put(core::Value(std::move(list)));
+  }
+  bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& e) override {
+    error_ = "invalid JSON at byte " + std::to_string(position) + ": " + e.what();
+    return false;
+  }
+
+  core::Result<core::Value> result() {
+    if (!error_.empty()) return core::fail(core::ErrorKind::Permanent, error_);
+    return std::move(root_);
+  }
+
+ private:
+  struct Frame {
+    bool is_object;
+    std::string pending_key;
+    core::ValueMap map;
+    core::ValueList list;
+  };
+
+  bool number_text(const std::string& text) {
+    auto decimal = core::Decimal::parse(text);
+    if (!decimal) {
+      error_ = "number out of range for an exact decimal";
+      return false;
+    }
+    return put(core::Value(*decimal));
+  }
+
+  bool put(core::Value value) {
+    if (stack_.empty()) {
+      root_ = std::move(value);
+    } else if (stack_.back().is_object) {
+      stack_.back().map.emplace_back(std::move(stack_.back().pending_key), std::move(value));
+    } else {
+      stack_.back().list.push_back(std::move(value));
+    }
+    return true;
+  }
+
+  std::vector<Frame> stack_;
+  core::Value root_;
+  std::string error_;
+};
+
+}  // namespace
+
+core::Result<core::Value> parseJsonValue(std::string_view text) {
+  ValueBuilder builder;
+  bool ok = nlohmann::json::sax_parse(text.begin(), text.end(), &builder, nlohmann::json::input_format_t::json, true);
+  auto result = builder.result();
+  if (!ok && result) return core::fail(core::ErrorKind::Permanent, "invalid JSON");
+  return result;
+}
+
+}  // namespace dutybridge::codec
