@@ -224,30 +224,70 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
   core::Result<bool> produce(const core::Record& record, uint64_t sequence, core::Timestamp now) {
     const char* key = nullptr;
     size_t key_size = 0;
-    if (!settings_.key_fields.empty()) {
+    if (record.meta.key) {
+      // A mapping chose the key (and maybe the topic) for this record.
+      key = record.meta.key->data();
+      key_size = record.meta.key->size();
+    } else if (!settings_.key_fields.empty()) {
       if (auto built = buildKey(record); !built) return core::fail(std::move(built.error()));
       key = key_.data();
       key_size = key_.size();
     }
     std::string_view value = json_.write(record);
     char id[kafka::EventIdHasher::kHexLength];
-    if (!hasher_.compute(settings_.ce_source, record.meta.source_position, id)) {
-      return core::fail(core::ErrorKind::Fatal, "OpenSSL SHA-256 failed");
+    bool hashed = true;
+    if (record.meta.topic || record.meta.key) {
+      // One source record may yield several outputs (several emit blocks): the destination and
+      // key tell them apart, and stay the same when the record is sent again.
+      id_input_.assign(record.meta.source_position);
+      id_input_ += '\n';
+      id_input_ += record.meta.topic.value_or(settings_.topic);
+      id_input_ += '\n';
+      id_input_ += record.meta.key.value_or("");
+      hashed = hasher_.compute(settings_.ce_source, id_input_, id);
+    } else {
+      hashed = hasher_.compute(settings_.ce_source, record.meta.source_position, id);
     }
+    if (!hashed) return core::fail(core::ErrorKind::Fatal, "OpenSSL SHA-256 failed");
     char time[48];
     size_t time_size = kafka::formatTimestampTo(record.meta.event_time.value_or(now), time);
 
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        producer_.get(), RD_KAFKA_V_RKT(topic_.get()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-        RD_KAFKA_V_KEY(key, key_size),
-        RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(sequence))),
-        RD_KAFKA_V_HEADER("ce_specversion", "1.0", 3),
-        RD_KAFKA_V_HEADER("ce_id", id, static_cast<ssize_t>(sizeof id)),
-        RD_KAFKA_V_HEADER("ce_source", settings_.ce_source.data(), static_cast<ssize_t>(settings_.ce_source.size())),
-        RD_KAFKA_V_HEADER("ce_type", settings_.ce_type.data(), static_cast<ssize_t>(settings_.ce_type.size())),
-        RD_KAFKA_V_HEADER("ce_time", time, static_cast<ssize_t>(time_size)),
-        RD_KAFKA_V_HEADER("content-type", "application/json", 16), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t err;
+    if (!record.meta.topic && record.meta.headers.empty()) {
+      err = rd_kafka_producev(
+          producer_.get(), RD_KAFKA_V_RKT(topic_.get()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+          RD_KAFKA_V_KEY(key, key_size),
+          RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(sequence))),
+          RD_KAFKA_V_HEADER("ce_specversion", "1.0", 3),
+          RD_KAFKA_V_HEADER("ce_id", id, static_cast<ssize_t>(sizeof id)),
+          RD_KAFKA_V_HEADER("ce_source", settings_.ce_source.data(), static_cast<ssize_t>(settings_.ce_source.size())),
+          RD_KAFKA_V_HEADER("ce_type", settings_.ce_type.data(), static_cast<ssize_t>(settings_.ce_type.size())),
+          RD_KAFKA_V_HEADER("ce_time", time, static_cast<ssize_t>(time_size)),
+          RD_KAFKA_V_HEADER("content-type", "application/json", 16), RD_KAFKA_V_END);
+    } else {
+      // Mapping outputs to another topic and dead letters (which carry their own headers).
+      rd_kafka_headers_t* headers = rd_kafka_headers_new(6 + record.meta.headers.size());
+      rd_kafka_header_add(headers, "ce_specversion", -1, "1.0", 3);
+      rd_kafka_header_add(headers, "ce_id", -1, id, static_cast<ssize_t>(sizeof id));
+      rd_kafka_header_add(headers, "ce_source", -1, settings_.ce_source.data(),
+                          static_cast<ssize_t>(settings_.ce_source.size()));
+      rd_kafka_header_add(headers, "ce_type", -1, settings_.ce_type.data(), static_cast<ssize_t>(settings_.ce_type.size()));
+      rd_kafka_header_add(headers, "ce_time", -1, time, static_cast<ssize_t>(time_size));
+      rd_kafka_header_add(headers, "content-type", -1, "application/json", 16);
+      for (const auto& [name, header_value] : record.meta.headers) {
+        rd_kafka_header_add(headers, name.data(), static_cast<ssize_t>(name.size()), header_value.data(),
+                            static_cast<ssize_t>(header_value.size()));
+      }
+      const std::string& topic = record.meta.topic ? *record.meta.topic : settings_.topic;
+      err = rd_kafka_producev(producer_.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                              RD_KAFKA_V_KEY(key, key_size),
+                              RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(sequence))),
+                              RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
+      // On success librdkafka owns the headers; on failure they are still ours.
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) rd_kafka_headers_destroy(headers);
+    }
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return true;
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       // Nothing else queued and still no room: this one record is larger than the whole queue.
@@ -366,6 +406,7 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
   kafka::RecordJsonWriter json_;
   kafka::EventIdHasher hasher_;
   std::string key_;
+  std::string id_input_;  // source position + topic + key of mapping outputs, hashed into ce_id
   std::shared_ptr<const core::RecordSchema> key_schema_;
   std::vector<std::optional<size_t>> key_index_;
   core::SystemClock system_clock_;
