@@ -42,8 +42,47 @@ class Backoff {
 }  // namespace
 
 Pipeline::Pipeline(std::string name, std::unique_ptr<core::Source> source, std::unique_ptr<core::Sink> sink,
-                   core::StateStore& state, PipelineOptions options)
-    : name_(std::move(name)), source_(std::move(source)), sink_(std::move(sink)), state_(state), options_(options) {}
+                   core::StateStore& state, PipelineOptions options, std::unique_ptr<core::Transform> transform)
+    : name_(std::move(name)),
+      source_(std::move(source)),
+      sink_(std::move(sink)),
+      transform_(std::move(transform)),
+      state_(state),
+      options_(std::move(options)) {}
+
+void Pipeline::transformBatch(core::SourceBatch& batch) {
+  if (!transform_ || batch.records.empty()) return;
+  std::vector<core::Record> outputs;
+  outputs.reserve(batch.records.size());
+  std::vector<core::DeadLetter> dead;
+  transform_->apply(batch.records, outputs, dead);
+  stats_.records_mapped.fetch_add(outputs.size());
+  if (!dead.empty()) {
+    stats_.dead_letters.fetch_add(dead.size());
+    // The dead letter names the pipeline, mapping, source position and reason, but carries no
+    // field values: whoever repairs it re-reads the source row by its position.
+    static const auto kSchema = std::make_shared<core::RecordSchema>(
+        std::vector<std::string>{"pipeline", "mapping", "source_position", "error_class", "error"});
+    std::string label = transform_->label();
+    for (const auto& letter : dead) {
+      core::Record record(kSchema, {core::Value(name_), core::Value(label), core::Value(letter.input->meta.source_position),
+                                    core::Value("mapping"), core::Value(letter.reason)});
+      record.meta.source_position = letter.input->meta.source_position;
+      record.meta.event_time = letter.input->meta.event_time;
+      record.meta.topic = options_.dlq_topic;
+      record.meta.key = name_;
+      record.meta.headers = {{"dutybridge_pipeline", name_},
+                             {"dutybridge_mapping", label},
+                             {"dutybridge_error_class", "mapping"},
+                             {"dutybridge_error", letter.reason},
+                             {"dutybridge_source_position", letter.input->meta.source_position}};
+      outputs.push_back(std::move(record));
+    }
+    log::warning("pipeline " + name_, "{} record(s) sent to {}: first: {} (source position {})", dead.size(),
+                 options_.dlq_topic, dead.front().reason, dead.front().input->meta.source_position);
+  }
+  batch.records = std::move(outputs);
+}
 
 Pipeline::~Pipeline() = default;
 
@@ -160,9 +199,10 @@ core::Status Pipeline::run(std::stop_token stop) {
       batch = std::move(*next);
       written = 0;
       end_of_input = batch.end_of_input || (options_.stop_when_idle && batch.records.empty());
+      stats_.records_read.fetch_add(batch.records.size());
+      transformBatch(batch);
       if (!batch.records.empty()) {
         ++sequence;
-        stats_.records_read.fetch_add(batch.records.size());
         in_flight.push_back({sequence, batch.position, batch.records.size()});
         in_flight_records += batch.records.size();
       } else if (!batch.position.empty()) {
@@ -193,8 +233,8 @@ core::Status Pipeline::run(std::stop_token stop) {
     }
     if (Clock::now() - last_stats >= options_.stats_interval) {
       last_stats = Clock::now();
-      log::info(component, "read {} records, delivered {}, {} retries", stats_.records_read.load(),
-                stats_.records_delivered.load(), stats_.retries.load());
+      log::info(component, "read {} records, delivered {}, {} dead letters, {} retries", stats_.records_read.load(),
+                stats_.records_delivered.load(), stats_.dead_letters.load(), stats_.retries.load());
     }
   }
 
@@ -211,8 +251,9 @@ core::Status Pipeline::run(std::stop_token stop) {
   }
   sink_->close();
   source_->close();
-  log::info(component, "stopped: read {} records, delivered {}, {} retries", stats_.records_read.load(),
-            stats_.records_delivered.load(), stats_.retries.load());
+  log::info(component, "stopped: read {} records, delivered {}, {} dead letters, {} retries",
+            stats_.records_read.load(), stats_.records_delivered.load(), stats_.dead_letters.load(),
+            stats_.retries.load());
   return outcome;
 }
 

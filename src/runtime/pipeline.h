@@ -18,6 +18,7 @@
 #include "src/core/sink.h"
 #include "src/core/source.h"
 #include "src/core/state_store.h"
+#include "src/core/transform.h"
 
 namespace dutybridge::runtime {
 
@@ -33,6 +34,9 @@ struct PipelineOptions {
   // Records read but not yet acknowledged by the sink; the source is not read beyond this.
   // Bounds memory (and what a crash re-sends) whatever the sink's own queue allows.
   size_t max_in_flight_records = 20'000;
+  // Where records the transform cannot map go (as records with meta.topic set, through the
+  // pipeline's sink, in the same batch, so the cursor only moves once they are delivered too).
+  std::string dlq_topic = "dutybridge.dlq";
 };
 
 struct PipelineStats {
@@ -40,12 +44,14 @@ struct PipelineStats {
   std::atomic<uint64_t> records_delivered{0};
   std::atomic<uint64_t> batches_committed{0};
   std::atomic<uint64_t> retries{0};
+  std::atomic<uint64_t> records_mapped{0};  // outputs of the transform
+  std::atomic<uint64_t> dead_letters{0};
 };
 
 class Pipeline {
  public:
   Pipeline(std::string name, std::unique_ptr<core::Source> source, std::unique_ptr<core::Sink> sink,
-           core::StateStore& state, PipelineOptions options = {});
+           core::StateStore& state, PipelineOptions options = {}, std::unique_ptr<core::Transform> transform = nullptr);
   ~Pipeline();
 
   const std::string& name() const { return name_; }
@@ -58,10 +64,12 @@ class Pipeline {
   core::Status run(std::stop_token stop);
 
  private:
-  struct Impl;
+  // Runs the transform over a batch read from the source: outputs plus dead-letter records.
+  void transformBatch(core::SourceBatch& batch);
   std::string name_;
   std::unique_ptr<core::Source> source_;
   std::unique_ptr<core::Sink> sink_;
+  std::unique_ptr<core::Transform> transform_;
   core::StateStore& state_;
   PipelineOptions options_;
   PipelineStats stats_;

@@ -8,6 +8,7 @@
 
 #include "src/core/sink.h"
 #include "src/core/source.h"
+#include "src/core/transform.h"
 
 namespace dutybridge::testing {
 
@@ -67,7 +68,14 @@ class FakeSink final : public core::Sink {
     size_t room = capacity_ - queue_.size();
     size_t n = std::min(room, records.size());
     if (n < records.size()) ++queue_full_events;
-    for (size_t i = 0; i < n; ++i) queue_.push_back({records[i].value(0).asInt(), sequence});
+    for (size_t i = 0; i < n; ++i) {
+      if (records[i].meta.topic) {
+        dead_letter_topics.push_back(*records[i].meta.topic);
+        queue_.push_back({-1, sequence});
+      } else {
+        queue_.push_back({records[i].value(0).asInt(), sequence});
+      }
+    }
     max_queue = std::max(max_queue, queue_.size());
     return n;
   }
@@ -91,7 +99,8 @@ class FakeSink final : public core::Sink {
     }
   }
 
-  std::vector<int64_t> delivered;
+  std::vector<int64_t> delivered;  // -1 for a dead letter
+  std::vector<std::string> dead_letter_topics;
   size_t max_queue = 0;
   int queue_full_events = 0;
   bool hold = false;
@@ -100,6 +109,29 @@ class FakeSink final : public core::Sink {
   size_t capacity_;
   std::deque<std::pair<int64_t, uint64_t>> queue_;
   uint64_t delivered_sequence_ = 0;
+};
+
+}  // namespace dutybridge::testing
+
+namespace dutybridge::testing {
+
+// Keeps even numbers (doubled), dead-letters odd ones.
+class FakeTransform final : public core::Transform {
+ public:
+  std::string label() const override { return "fake@1"; }
+  void apply(std::span<const core::Record> inputs, std::vector<core::Record>& outputs,
+             std::vector<core::DeadLetter>& dead_letters) override {
+    for (const auto& input : inputs) {
+      int64_t n = input.value(0).asInt();
+      if (n % 2 != 0) {
+        dead_letters.push_back({&input, "odd number"});
+        continue;
+      }
+      core::Record out(input.schema(), {core::Value(n * 2)});
+      out.meta = input.meta;
+      outputs.push_back(std::move(out));
+    }
+  }
 };
 
 }  // namespace dutybridge::testing

@@ -147,3 +147,23 @@ TEST_CASE("the source pauses once max_in_flight records await acknowledgement", 
   CHECK(snk->max_queue == 300);
   CHECK(pipeline.stats().records_read == 300);
 }
+
+TEST_CASE("mapped records and dead letters together account for every input", "[runtime][pipeline]") {
+  runtime::MemoryStateStore state;
+  auto source = std::make_unique<FakeSource>(100, 16);
+  auto sink = std::make_unique<FakeSink>(1000);
+  FakeSink* snk = sink.get();
+  auto options = fastOptions();
+  options.dlq_topic = "test.dlq";
+  runtime::Pipeline pipeline("map", std::move(source), std::move(sink), state, options,
+                             std::make_unique<testing::FakeTransform>());
+  std::stop_source stop;
+  REQUIRE(pipeline.run(stop.get_token()));
+  REQUIRE(snk->delivered.size() == 100);
+  CHECK(std::count(snk->delivered.begin(), snk->delivered.end(), -1) == 50);
+  CHECK(snk->dead_letter_topics.size() == 50);
+  CHECK(snk->dead_letter_topics.front() == "test.dlq");
+  CHECK(pipeline.stats().records_mapped == 50);
+  CHECK(pipeline.stats().dead_letters == 50);
+  CHECK(*state.get("cursor/map").value() == "100");
+}

@@ -1,0 +1,36 @@
+#pragma once
+// Transform: the stage between Source and Sink that turns source records into output records
+// (a compiled mapping). Records it cannot map become dead letters with a reason; they are
+// never dropped silently, and good outputs + dead letters account for every input.
+//
+// Threading: a Transform instance belongs to one pipeline and is called from its thread.
+// Ownership: outputs are appended to caller-owned vectors; `DeadLetter::input` points into
+// the caller's input span and is valid until the caller reuses it.
+// Errors: per-record problems are dead letters (Permanent by nature); the transform itself
+// does not fail.
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "src/core/record.h"
+
+namespace dutybridge::core {
+
+struct DeadLetter {
+  const Record* input = nullptr;
+  // Why the record could not be mapped: a mapping location and a message naming fields, never
+  // field values (dead letters must not carry personal data).
+  std::string reason;
+};
+
+class Transform {
+ public:
+  virtual ~Transform() = default;
+  // "name@version", for dead-letter headers and logs.
+  virtual std::string label() const = 0;
+  virtual void apply(std::span<const Record> inputs, std::vector<Record>& outputs,
+                     std::vector<DeadLetter>& dead_letters) = 0;
+};
+
+}  // namespace dutybridge::core
