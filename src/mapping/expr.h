@@ -1,0 +1,105 @@
+#pragma once
+// The mapping expression language: parse + type-check + compile in one step, evaluate many
+// times. docs/mapping-language.md is the user's reference.
+//
+// Types are checked at load: every field reference resolves to a slot of the Scope, every
+// operator and function call is checked against its operand types, and nullability is tracked
+// (`T?`). Operations that can fail on valid types (parsing a string, division by a
+// non-constant) yield a nullable result (null on failure), so the checker forces the mapping
+// to handle the failure: `x ?? default`, or `x!` which sends the record to the dead-letter
+// path with a located error when x is null.
+//
+// Threading: a compiled Expr is immutable; eval() may run concurrently from several threads.
+// Ownership: Expr owns its compiled tree; EvalContext borrows everything it points to.
+// Errors: problems in the text are reported to Diagnostics (file:line:column, caret, hint) and
+// compile returns nullptr. eval() returns Permanent errors only (a `!` on null, an overflow,
+// ...): the record belongs in the dead-letter topic; the message never contains field values.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "src/config/diagnostics.h"
+#include "src/core/clock.h"
+#include "src/core/config_schema.h"
+#include "src/core/value.h"
+
+namespace dutybridge::mapping {
+
+struct Type {
+  // Duration values are carried as core::Value Int (microseconds); Any accepts every value
+  // (used for untyped inputs and generic functions).
+  enum class Kind { Null, Bool, Int, Decimal, Double, String, Timestamp, Date, Duration, List, Map, Any };
+  Kind kind = Kind::Any;
+  bool nullable = false;
+
+  // "decimal", "string?", "list", "any"
+  std::string toString() const;
+  // Parses the spelling used in mapping files: bool, int, decimal, double, string, timestamp,
+  // date, duration, list, map, any, each optionally followed by '?'.
+  static std::optional<Type> parse(std::string_view text);
+  bool operator==(const Type&) const = default;
+};
+
+// Names visible to expressions: input fields and `let` bindings, each with a slot index into
+// EvalContext::slots and a type.
+class Scope {
+ public:
+  // Returns the slot; a second add of the same name replaces its type (later `let` shadows).
+  size_t add(const std::string& name, Type type);
+  struct Entry {
+    size_t slot;
+    Type type;
+  };
+  std::optional<Entry> find(std::string_view name) const;
+  std::vector<std::string> names() const;
+  size_t size() const { return entries_.size(); }
+
+ private:
+  std::vector<std::pair<std::string, Entry>> entries_;
+};
+
+// Reference data and keys expressions may use, fixed at load (live refresh is a later issue).
+struct FunctionEnv {
+  // lookup(table, key): table name -> key text -> value.
+  std::map<std::string, std::map<std::string, core::Value, std::less<>>, std::less<>> tables;
+  // hmac_sha256(value, key_name): key name -> key bytes (from a ${cred:...} secret).
+  std::map<std::string, std::string, std::less<>> hmac_keys;
+};
+
+struct EvalContext {
+  std::span<const core::Value> slots;   // values by Scope slot
+  const core::Clock* clock = nullptr;    // now()
+  const FunctionEnv* env = nullptr;
+};
+
+class Expr {
+ public:
+  virtual ~Expr() = default;
+  virtual Type type() const = 0;
+  // Permanent error: the record goes to the dead-letter path.
+  virtual core::Result<core::Value> eval(const EvalContext& context) const = 0;
+  // Source location of the expression's first character (for runtime error messages).
+  virtual const core::SourceLocation& location() const = 0;
+};
+
+struct CompileOptions {
+  size_t max_length = 64 * 1024;  // characters of expression text
+  size_t max_depth = 128;         // nesting of the syntax tree
+};
+
+// `text` starts at `start` in its file (line and column of its first character), so every
+// diagnostic points into the mapping file. Returns nullptr after reporting problems.
+std::unique_ptr<Expr> compileExpression(std::string_view text, const core::SourceLocation& start, const Scope& scope,
+                                        const FunctionEnv& env, config::Diagnostics& diagnostics,
+                                        const CompileOptions& options = {});
+
+// Every function name, for did-you-mean hints and docs.
+std::vector<std::string> functionNames();
+
+}  // namespace dutybridge::mapping
