@@ -687,24 +687,32 @@ bool Checker::expectArg(CallSite& site, size_t i, std::initializer_list<Kind> ki
   return false;
 }
 
-std::optional<Type> Checker::unify(Typed& a, Typed& b) {
-  Kind ka = a.type.kind, kb = b.type.kind;
-  bool nullable = a.type.nullable || b.type.nullable;
+std::optional<Type> commonType(Type a, Type b) {
+  Kind ka = a.kind, kb = b.kind;
+  bool nullable = a.nullable || b.nullable;
   if (ka == Kind::Null) return Type{kb, true};
   if (kb == Kind::Null) return Type{ka, true};
   if (ka == kb) return Type{ka, nullable};
   if (ka == Kind::Any || kb == Kind::Any) return Type{Kind::Any, nullable};
   if (isNumeric(ka) && isNumeric(kb)) {
-    Kind target = (ka == Kind::Double || kb == Kind::Double) ? Kind::Double : Kind::Decimal;
-    for (Typed* t : {&a, &b}) {
-      if (t->type.kind != target) {
-        t->node = std::make_unique<ConvertNode>(std::move(t->node), target, prefix(locate(t->ast->begin)));
-        t->type.kind = target;
-      }
-    }
-    return Type{target, nullable};
+    return Type{(ka == Kind::Double || kb == Kind::Double) ? Kind::Double : Kind::Decimal, nullable};
   }
   return std::nullopt;
+}
+
+void Checker::widen(Typed& t, Kind target) {
+  if (t.type.kind == target || !isNumeric(t.type.kind) || !isNumeric(target)) return;
+  t.node = std::make_unique<ConvertNode>(std::move(t.node), target, prefix(locate(t.ast->begin)));
+  t.type.kind = target;
+}
+
+std::optional<Type> Checker::unify(Typed& a, Typed& b) {
+  auto type = commonType(a.type, b.type);
+  if (type) {
+    widen(a, type->kind);
+    widen(b, type->kind);
+  }
+  return type;
 }
 
 Typed Checker::check(const Ast& ast) {
@@ -843,7 +851,7 @@ Typed Checker::member(const Ast& ast) {
   std::reverse(chain.begin(), chain.end());
   Typed base;
   size_t consumed = 0;
-  if (root->kind == NodeKind::Name && !scope_.find(root->text)) {
+  if (root->kind == NodeKind::Name) {
     std::string dotted = root->text;
     std::vector<std::string> prefixes;
     for (const Ast* m : chain) {
@@ -859,7 +867,9 @@ Typed Checker::member(const Ast& ast) {
         break;
       }
     }
-    if (consumed == 0) {
+    if (consumed == 0 && scope_.find(root->text)) {
+      base = check(*root);
+    } else if (consumed == 0) {
       std::string best = config::suggest(prefixes.back(), scope_.names());
       if (best.empty()) best = config::suggest(root->text, scope_.names());
       error(root->begin, fmt::format("unknown field '{}'", root->text),

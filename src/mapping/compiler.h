@@ -63,6 +63,8 @@ class Checker {
   bool expectArg(CallSite& site, size_t i, std::initializer_list<Type::Kind> kinds, std::string_view what);
   // Common type of two branches; converts int to decimal/double where needed.
   std::optional<Type> unify(Typed& a, Typed& b);
+  // Wraps t in a conversion to a wider numeric kind (int -> decimal -> double).
+  void widen(Typed& t, Type::Kind target);
 
  private:
   Typed bad(const Ast& ast) {
@@ -93,6 +95,10 @@ class Checker {
   config::Diagnostics& diagnostics_;
   size_t errors_ = 0;
 };
+
+// Common type of two types, or nullopt: null joins anything, int/decimal/double widen, any
+// absorbs everything.
+std::optional<Type> commonType(Type a, Type b);
 
 // Runtime comparison shared by operators and min/max: nullopt when the values cannot be
 // compared (different kinds).

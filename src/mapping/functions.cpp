@@ -512,9 +512,9 @@ std::optional<Typed> fFormat(CallSite& site) {
   size_t placeholders = pieces.size() - 1;
   if (placeholders != site.args.size() - 1) {
     site.checker.error(site.call.name_offset,
-                       fmt::format("the format has {} placeholder{} but {} value{} follow", placeholders,
+                       fmt::format("the format has {} placeholder{} but {} {} given", placeholders,
                                    placeholders == 1 ? "" : "s", site.args.size() - 1,
-                                   site.args.size() == 2 ? "" : "s"));
+                                   site.args.size() == 2 ? "value was" : "values were"));
     return std::nullopt;
   }
   auto kinds = kindsOf(site.args);
@@ -617,9 +617,7 @@ std::optional<Typed> fAbs(CallSite& site) {
 std::optional<Type> unifyAll(CallSite& site, std::string_view what) {
   Type type = site.args[0].type;
   for (size_t i = 1; i < site.args.size(); ++i) {
-    Typed probe;
-    probe.type = type;
-    auto t = site.checker.unify(probe, site.args[i]);
+    auto t = commonType(type, site.args[i].type);
     if (!t) {
       site.checker.error(site.args[i].ast->begin,
                          fmt::format("{} of {} must have one type, not {} and {}", what, site.call.text,
@@ -628,16 +626,7 @@ std::optional<Type> unifyAll(CallSite& site, std::string_view what) {
     }
     type = *t;
   }
-  // A second pass converts earlier arguments that were narrower than the final type.
-  if (isNumeric(type.kind)) {
-    for (auto& a : site.args) {
-      if (a.type.kind != type.kind && isNumeric(a.type.kind)) {
-        Typed target;
-        target.type = Type{type.kind, false};
-        site.checker.unify(a, target);
-      }
-    }
-  }
+  for (auto& a : site.args) site.checker.widen(a, type.kind);
   return type;
 }
 
