@@ -2,6 +2,8 @@
 // Exit status: 0 success, 1 runtime failure, 2 usage error or invalid configuration.
 
 #include <cstdio>
+#include <map>
+#include <memory>
 #include <iostream>
 #include <string>
 #include <string_view>
@@ -9,9 +11,12 @@
 
 #include "connectors/builtin.h"
 #include "connectors/kafka/kafka_state_store.h"
+#include "src/cli/mapping_commands.h"
 #include "src/cli/schema_doc.h"
 #include "src/common/log.h"
 #include "src/config/daemon_config.h"
+#include "src/mapping/mapping.h"
+#include "src/mapping/transform.h"
 #include "src/runtime/daemon.h"
 
 #ifndef DUTYBRIDGE_VERSION
@@ -33,6 +38,8 @@ Usage: dutybridge <command> [options]
 Commands:
   run -c FILE              run the pipelines in FILE until SIGTERM/SIGINT
   check -c FILE            validate FILE, its connectors and mappings; report every error
+  map -m MAPPING -i FILE   run a mapping over JSON lines, print what it emits
+  test [PATH...]           run the embedded tests of every mapping under PATH (default mappings/)
   list-connectors          list source and sink connectors with their config schema
   version                  print the version
 
@@ -130,6 +137,25 @@ int cmdCheckOrRun(Args& args, bool run) {
     return kUsage;
   }
   const config::DaemonConfig& daemon_config = **loaded;
+  // Mappings are checked like programs before anything runs; all their problems are reported.
+  std::map<std::string, std::shared_ptr<const mapping::Mapping>> mappings;
+  bool mappings_ok = true;
+  for (const auto& pipeline : daemon_config.pipelines) {
+    if (!pipeline.mapping) continue;
+    auto compiled = mapping::loadMapping(*pipeline.mapping);
+    if (!compiled) {
+      std::string text = compiled.error().format();
+      std::fwrite(text.data(), 1, text.size(), stderr);
+      mappings_ok = false;
+      continue;
+    }
+    mappings.emplace(pipeline.name, std::shared_ptr<const mapping::Mapping>(std::move(*compiled)));
+  }
+  if (!mappings_ok) return kUsage;
+  daemon_options.make_transform = [&mappings](const config::PipelineConfig& pipeline,
+                                              const core::Clock& clock) -> std::unique_ptr<core::Transform> {
+    return std::make_unique<mapping::MappingTransform>(mappings.at(pipeline.name), clock);
+  };
   if (!run) {
     if (print_config) std::cout << config::renderRedacted(daemon_config.root);
     std::fprintf(stderr, "%s: OK, %zu pipeline(s)\n", file.c_str(), daemon_config.pipelines.size());
@@ -190,6 +216,10 @@ int main(int argc, char** argv) {
     if (command == "run") return cmdCheckOrRun(args, true);
     if (command == "check") return cmdCheckOrRun(args, false);
     if (command == "list-connectors") return cmdListConnectors(args);
+    if (command == "map" || command == "test") {
+      std::vector<std::string> rest(args.items.begin() + static_cast<std::ptrdiff_t>(args.next), args.items.end());
+      return command == "map" ? cli::runMapCommand(rest) : cli::runTestCommand(rest);
+    }
     if (command == "version" || command == "--version") {
       std::printf("dutybridge %s\n", DUTYBRIDGE_VERSION);
       return kOk;

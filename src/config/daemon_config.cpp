@@ -146,10 +146,6 @@ std::expected<std::unique_ptr<DaemonConfig>, Diagnostics> parseDaemonConfig(cons
       std::error_code ec;
       if (!std::filesystem::is_regular_file(mapping, ec)) {
         diagnostics.add(entry->location, fmt::format("mapping file '{}' not found", mapping.string()));
-      } else {
-        diagnostics.add(entry->location,
-                        "mapping files are not supported by this build yet (they arrive with the mapping "
-                        "language); remove 'mapping' to pass records through unchanged");
       }
       p.mapping = mapping;
     }

@@ -50,8 +50,11 @@ int runDaemon(const config::DaemonConfig& config, const Registry& registry, Daem
     PipelineOptions pipeline_options;
     pipeline_options.stop_when_idle = options.once;
     pipeline_options.max_in_flight_records = p.max_in_flight;
-    pipelines.push_back(
-        std::make_unique<Pipeline>(p.name, std::move(*source), std::move(*sink), state, pipeline_options));
+    if (config.kafka) pipeline_options.dlq_topic = config.kafka->getString("dlq_topic");
+    std::unique_ptr<core::Transform> transform;
+    if (p.mapping && options.make_transform) transform = options.make_transform(p, clock);
+    pipelines.push_back(std::make_unique<Pipeline>(p.name, std::move(*source), std::move(*sink), state,
+                                                   pipeline_options, std::move(transform)));
   }
   if (pipelines.empty()) {
     log::warning(kComponent, "no enabled pipelines; nothing to do");

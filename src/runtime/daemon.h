@@ -11,6 +11,7 @@
 
 #include "src/config/daemon_config.h"
 #include "src/core/state_store.h"
+#include "src/core/transform.h"
 #include "src/runtime/registry.h"
 
 namespace dutybridge::runtime {
@@ -20,6 +21,9 @@ struct DaemonOptions {
   // Opens the durable state store (the Kafka state topic). Called lazily and retried while it
   // fails with a Retryable error. Empty: cursors live in memory only (a warning says so).
   std::function<core::Result<std::unique_ptr<core::StateStore>>()> open_state_store;
+  // Builds the transform (compiled mapping) of a pipeline that has `mapping:`; the mappings
+  // were loaded and checked before the daemon starts.
+  std::function<std::unique_ptr<core::Transform>(const config::PipelineConfig&, const core::Clock&)> make_transform;
 };
 
 int runDaemon(const config::DaemonConfig& config, const Registry& registry, DaemonOptions options = {});

@@ -1,0 +1,160 @@
+#include "src/cli/mapping_commands.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "src/codec/json.h"
+#include "src/codec/json_value.h"
+#include "src/mapping/mapping.h"
+
+namespace dutybridge::cli {
+namespace {
+
+constexpr std::string_view kMapHelp = R"(Usage: dutybridge map -m MAPPING -i INPUT.jsonl [--now TIME]
+
+Runs MAPPING over the JSON objects of INPUT.jsonl ('-' for standard input), one per line, and
+prints every emitted record as a JSON line {"topic":...,"key":...,"value":{...}} on stdout.
+Records that would go to the dead-letter topic are reported on stderr with their line number
+and reason. --now fixes the clock (RFC 3339) for now() and time-dependent logic.
+Exit status 0 when every line mapped, 1 when any went to the dead-letter path, 2 on usage
+errors or an invalid mapping.
+)";
+
+constexpr std::string_view kTestHelp = R"(Usage: dutybridge test [PATH...]
+
+Loads every mapping file (*.yaml) under PATH (files or directories; default: mappings/),
+checks it, runs its embedded tests and prints each failure as a diff. Exit status 0 when all
+mappings load and all tests pass, 1 otherwise.
+)";
+
+bool wantsHelp(const std::vector<std::string>& args) {
+  return std::any_of(args.begin(), args.end(), [](const std::string& a) { return a == "-h" || a == "--help"; });
+}
+
+int usage(std::string_view message, std::string_view help) {
+  std::cerr << "dutybridge: " << message << "\n\n" << help;
+  return 2;
+}
+
+}  // namespace
+
+int runMapCommand(const std::vector<std::string>& args) {
+  if (wantsHelp(args)) {
+    std::cout << kMapHelp;
+    return 0;
+  }
+  std::string mapping_file, input_file, now_text;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    bool has_value = i + 1 < args.size();
+    if ((arg == "-m" || arg == "--mapping") && has_value) mapping_file = args[++i];
+    else if ((arg == "-i" || arg == "--input") && has_value) input_file = args[++i];
+    else if (arg == "--now" && has_value) now_text = args[++i];
+    else return usage("unexpected argument '" + arg + "'", kMapHelp);
+  }
+  if (mapping_file.empty() || input_file.empty()) return usage("-m MAPPING and -i INPUT are required", kMapHelp);
+  std::unique_ptr<core::Clock> clock;
+  if (!now_text.empty()) {
+    auto now = core::parseTimestamp(now_text);
+    if (!now) return usage("--now must be an RFC 3339 timestamp", kMapHelp);
+    clock = std::make_unique<core::ManualClock>(*now);
+  } else {
+    clock = std::make_unique<core::SystemClock>();
+  }
+  auto mapping = mapping::loadMapping(mapping_file);
+  if (!mapping) {
+    std::cerr << mapping.error().format();
+    return 2;
+  }
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (input_file != "-") {
+    file.open(input_file);
+    if (!file) return usage("cannot read " + input_file, kMapHelp);
+    in = &file;
+  }
+  std::string line;
+  size_t line_number = 0;
+  size_t dead = 0;
+  std::shared_ptr<const core::RecordSchema> last_schema;
+  mapping::Binding binding;
+  while (std::getline(*in, line)) {
+    ++line_number;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    auto value = codec::parseJsonValue(line);
+    if (!value || value->type() != core::ValueType::Map) {
+      ++dead;
+      std::cerr << fmt::format("{}:{}: dead letter: {}\n", input_file, line_number,
+                               value ? "not a JSON object" : value.error().message);
+      continue;
+    }
+    core::Record record = mapping::recordFromMap(*value);
+    record.meta.source_position = fmt::format("{}:{}", input_file, line_number);
+    binding = (*mapping)->bind(record.schema());
+    auto outputs = (*mapping)->apply(record, binding, *clock);
+    if (!outputs) {
+      ++dead;
+      std::cerr << fmt::format("{}:{}: dead letter ({}): {}\n", input_file, line_number, (*mapping)->label(),
+                               outputs.error().message);
+      continue;
+    }
+    for (const auto& out : *outputs) {
+      nlohmann::ordered_json json;
+      json["topic"] = out.record.meta.topic ? nlohmann::ordered_json(*out.record.meta.topic) : nullptr;
+      json["key"] = out.record.meta.key ? nlohmann::ordered_json(*out.record.meta.key) : nullptr;
+      json["value"] = codec::toJson(out.record);
+      std::cout << json.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
+    }
+  }
+  return dead == 0 ? 0 : 1;
+}
+
+int runTestCommand(const std::vector<std::string>& args) {
+  if (wantsHelp(args)) {
+    std::cout << kTestHelp;
+    return 0;
+  }
+  std::vector<std::filesystem::path> roots;
+  for (const auto& arg : args) roots.emplace_back(arg);
+  if (roots.empty()) roots.emplace_back("mappings");
+  std::vector<std::filesystem::path> files;
+  for (const auto& root : roots) {
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(root, ec)) {
+      files.push_back(root);
+    } else if (std::filesystem::is_directory(root, ec)) {
+      for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
+        if (entry.is_regular_file() && entry.path().extension() == ".yaml") files.push_back(entry.path());
+      }
+    } else {
+      std::cerr << fmt::format("dutybridge test: {} does not exist\n", root.string());
+      return 1;
+    }
+  }
+  std::sort(files.begin(), files.end());
+  size_t tests = 0, failed = 0, broken = 0;
+  for (const auto& file : files) {
+    auto mapping = mapping::loadMapping(file);
+    if (!mapping) {
+      ++broken;
+      std::cout << mapping.error().format();
+      continue;
+    }
+    auto failures = mapping::runMappingTests(**mapping);
+    tests += (*mapping)->tests.size();
+    failed += failures.size();
+    for (const auto& failure : failures) std::cout << "FAIL " << failure << '\n';
+    std::cout << fmt::format("{} {}: {} test(s), {} failed\n", failures.empty() ? "ok  " : "FAIL", file.string(),
+                             (*mapping)->tests.size(), failures.size());
+  }
+  std::cout << fmt::format("{} mapping(s), {} test(s), {} failed, {} mapping(s) with errors\n", files.size(), tests,
+                           failed, broken);
+  return failed == 0 && broken == 0 ? 0 : 1;
+}
+
+}  // namespace dutybridge::cli

@@ -1,0 +1,102 @@
+#pragma once
+// A mapping file (mappings/*.yaml), loaded, checked and compiled: input schema, `where`
+// filter, `let` bindings, `emit` blocks and embedded tests. docs/mapping-language.md is the
+// user's reference.
+//
+// Threading: a loaded Mapping is immutable; apply() may run concurrently.
+// Errors: load problems are Diagnostics (file:line:column, caret, hint), all at once.
+// apply() returns Permanent errors for records that belong in the dead-letter path; their
+// messages cite mapping locations and field names, never field values.
+
+#include <expected>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "src/config/diagnostics.h"
+#include "src/core/clock.h"
+#include "src/core/record.h"
+#include "src/mapping/expr.h"
+
+namespace dutybridge::mapping {
+
+struct InputField {
+  std::string name;
+  Type type;
+  size_t slot = 0;
+};
+
+struct Let {
+  std::string name;
+  size_t slot = 0;
+  std::unique_ptr<Expr> expr;
+};
+
+struct Emit {
+  std::string topic;  // empty: the pipeline sink's own topic
+  std::vector<std::unique_ptr<Expr>> key;  // joined with '|'; empty: no key
+  std::vector<std::pair<std::string, std::unique_ptr<Expr>>> fields;
+  std::shared_ptr<const core::RecordSchema> schema;  // the output field names
+  std::unique_ptr<Expr> when;                        // optional per-emit condition
+  core::SourceLocation location;
+};
+
+struct Output {
+  size_t emit = 0;
+  core::Record record;  // meta.topic / meta.key set from the emit block
+};
+
+struct MappingTest {
+  std::string name;
+  std::optional<core::Timestamp> now;
+  core::Record input;
+  // Expected outputs in order: field name -> YAML text (nullopt = null), plus optional topic/key.
+  struct Expected {
+    std::optional<std::string> topic;
+    std::optional<std::string> key;
+    std::vector<std::pair<std::string, std::optional<std::string>>> fields;
+  };
+  std::vector<Expected> expect;
+  std::optional<std::string> expect_error;  // substring of the dead-letter reason
+  core::SourceLocation location;
+};
+
+// Binds a source RecordSchema to the mapping's inputs once, so apply() does no name lookups.
+struct Binding {
+  std::shared_ptr<const core::RecordSchema> schema;
+  std::vector<std::optional<size_t>> index;  // per input field: index in the record, if present
+};
+
+class Mapping {
+ public:
+  std::string name;
+  int64_t version = 1;
+  std::filesystem::path file;
+  std::vector<InputField> inputs;
+  Scope scope;
+  std::unique_ptr<Expr> where;
+  std::vector<Let> lets;
+  std::vector<Emit> emits;
+  std::vector<MappingTest> tests;
+  FunctionEnv env;
+
+  std::string label() const { return name + "@" + std::to_string(version); }
+
+  Binding bind(const std::shared_ptr<const core::RecordSchema>& schema) const;
+  // Maps one record (bound with bind() for its schema). Output records keep the input's
+  // source position and event time for lineage.
+  core::Result<std::vector<Output>> apply(const core::Record& input, const Binding& binding,
+                                          const core::Clock& clock) const;
+};
+
+std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const std::filesystem::path& file);
+
+// The mapping's embedded tests; returns one failure text per failed test (a readable diff).
+std::vector<std::string> runMappingTests(const Mapping& mapping);
+
+// A JSON object (as a core::Value map) as a Record with its own schema.
+core::Record recordFromMap(const core::Value& map);
+
+}  // namespace dutybridge::mapping

@@ -1,0 +1,18 @@
+#include "src/mapping/transform.h"
+
+namespace dutybridge::mapping {
+
+void MappingTransform::apply(std::span<const core::Record> inputs, std::vector<core::Record>& outputs,
+                             std::vector<core::DeadLetter>& dead_letters) {
+  for (const auto& input : inputs) {
+    if (binding_.schema != input.schema()) binding_ = mapping_->bind(input.schema());
+    auto mapped = mapping_->apply(input, binding_, clock_);
+    if (!mapped) {
+      dead_letters.push_back({&input, mapped.error().message});
+      continue;
+    }
+    for (auto& out : *mapped) outputs.push_back(std::move(out.record));
+  }
+}
+
+}  // namespace dutybridge::mapping
