@@ -1032,13 +1032,6 @@ Typed Checker::arithmetic(const Ast& ast, Typed lhs, Typed rhs) {
       error(ast.op_offset, arithMessage(ast.op, ka, kb));
       return bad(ast);
     }
-    if (p->mode == Mode::Decimal) {
-      for (Typed* side : {&lhs, &rhs}) {
-        if (side->type.kind == Kind::Int) {
-          side->node = std::make_unique<ConvertNode>(std::move(side->node), Kind::Decimal, prefix(locate(side->ast->begin)));
-        }
-      }
-    }
   }
   bool can_fail = false;
   if (ast.op == Op::Div || ast.op == Op::Mod) {
@@ -1052,6 +1045,14 @@ Typed Checker::arithmetic(const Ast& ast, Typed lhs, Typed rhs) {
       }
     } else {
       can_fail = true;
+    }
+  }
+  // Widen int operands only now, so the divisor check above still sees a literal zero.
+  if (p && p->mode == Mode::Decimal) {
+    for (Typed* side : {&lhs, &rhs}) {
+      if (side->type.kind == Kind::Int) {
+        side->node = std::make_unique<ConvertNode>(std::move(side->node), Kind::Decimal, prefix(locate(side->ast->begin)));
+      }
     }
   }
   t.type = Type{dynamic ? Kind::Any : p->result, lhs.type.nullable || rhs.type.nullable || can_fail};

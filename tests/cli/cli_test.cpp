@@ -136,3 +136,52 @@ TEST_CASE("run stops gracefully on SIGTERM and exits 0", "[cli][run]") {
   CHECK_THAT(log_text, Catch::Contains("<5>daemon: stopped"));
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("dutybridge test runs the shipped mappings' tests; a broken copy fails located", "[cli][mapping]") {
+  auto ok = runCli("test '" + (kSource / "mappings").string() + "'");
+  INFO(ok.output);
+  CHECK(ok.status == 0);
+  CHECK_THAT(ok.output, Catch::Contains(" 0 failed, 0 mapping(s) with errors"));
+
+  auto dir = std::filesystem::temp_directory_path() / ("dutybridge-broken-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir / "mappings");
+  std::filesystem::create_directories(dir / "config" / "reference");
+  std::filesystem::copy_file(kSource / "config/reference/badge_employee.csv", dir / "config/reference/badge_employee.csv");
+  std::string text = readFile(kSource / "mappings/mes_report_output.yaml");
+  text.replace(text.find("scrap_qty_labor ?? 0"), 20, "scrap_qty_labr ?? 0");
+  std::ofstream(dir / "mappings/mes_report_output.yaml") << text;
+  auto broken = runCli("test '" + (dir / "mappings").string() + "'");
+  INFO(broken.output);
+  CHECK(broken.status == 1);
+  CHECK_THAT(broken.output, Catch::Contains("mes_report_output.yaml:28:16: error: unknown field 'scrap_qty_labr'"));
+  CHECK_THAT(broken.output, Catch::Contains("hint: did you mean 'scrap_qty_labor'?"));
+
+  // A failing expectation prints a diff.
+  text = readFile(kSource / "mappings/mes_report_output.yaml");
+  text.replace(text.find("first_pass_yield: 0.95"), 22, "first_pass_yield: 0.96");
+  std::ofstream(dir / "mappings/mes_report_output.yaml") << text;
+  auto failing = runCli("test '" + (dir / "mappings").string() + "'");
+  INFO(failing.output);
+  CHECK(failing.status == 1);
+  CHECK_THAT(failing.output, Catch::Contains("- expected: 0.96"));
+  CHECK_THAT(failing.output, Catch::Contains("+ actual:   0.9500"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("dutybridge map prints outputs and reports dead letters", "[cli][mapping]") {
+  auto dir = std::filesystem::temp_directory_path() / ("dutybridge-map-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "in.jsonl")
+      << R"({"report_no":"PR9","work_order_no":"WO1","team_code":"T","operator_badge":"B000124","shift_code":"C",)"
+      << R"("shift_date":"2025-03-14","good_qty":0.1,"scrap_qty_labor":0.2,"state":"ACCEPTED","updated_at":"2025-03-14T01:00:00Z"})"
+      << "\n" << R"({"report_no":"PR10","state":"ACCEPTED"})" << "\n";
+  auto result = runCli("map -m '" + (kSource / "mappings/mes_report_output.yaml").string() + "' -i '" +
+                       (dir / "in.jsonl").string() + "' --now 2025-03-14T12:00:00Z");
+  INFO(result.output);
+  CHECK(result.status == 1);
+  CHECK_THAT(result.output, Catch::Contains(R"("key":"PR9")"));
+  CHECK_THAT(result.output, Catch::Contains(R"("employee_no":"E10024")"));
+  CHECK_THAT(result.output, Catch::Contains(R"("good_qty":"0.1")"));
+  CHECK_THAT(result.output, Catch::Contains("in.jsonl:2: dead letter (mes-report-output@1): input field 'work_order_no' is missing"));
+  std::filesystem::remove_all(dir);
+}

@@ -1,0 +1,110 @@
+// Data-driven golden tests for mapping files: tests/golden/mappings/<case>/ holds mapping.yaml
+// and either expected_diagnostics.txt (the exact load diagnostics, with the case folder
+// written as "<case>/") or input.jsonl + expected.jsonl (what `dutybridge map` would print:
+// one {"topic","key","value"} line per output, or {"dead_letter": reason}).
+// DUTYBRIDGE_UPDATE_GOLDEN=1 rewrites the expected files.
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "src/codec/json.h"
+#include "src/codec/json_value.h"
+#include "src/core/clock.h"
+#include "src/mapping/mapping.h"
+
+using namespace dutybridge;
+
+namespace {
+
+const std::filesystem::path kGolden = DUTYBRIDGE_GOLDEN_MAPPINGS_DIR;
+
+std::string readFile(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::string replaceAll(std::string text, const std::string& from, const std::string& to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+void compareOrUpdate(const std::filesystem::path& expected_file, const std::string& actual) {
+  if (std::getenv("DUTYBRIDGE_UPDATE_GOLDEN")) {
+    std::ofstream(expected_file) << actual;
+    return;
+  }
+  REQUIRE(std::filesystem::exists(expected_file));
+  CHECK(actual == readFile(expected_file));
+}
+
+std::string runCase(const mapping::Mapping& mapping, const std::filesystem::path& input) {
+  core::ManualClock clock(*core::parseTimestamp("2025-03-14T12:00:00Z"));
+  std::ifstream in(input);
+  std::string line, out;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    auto value = codec::parseJsonValue(line);
+    REQUIRE(value);
+    core::Record record = mapping::recordFromMap(*value);
+    auto outputs = mapping.apply(record, mapping.bind(record.schema()), clock);
+    if (!outputs) {
+      nlohmann::ordered_json dead;
+      dead["dead_letter"] = outputs.error().message;
+      out += dead.dump() + "\n";
+      continue;
+    }
+    for (const auto& o : *outputs) {
+      nlohmann::ordered_json json;
+      json["topic"] = o.record.meta.topic ? nlohmann::ordered_json(*o.record.meta.topic) : nullptr;
+      json["key"] = o.record.meta.key ? nlohmann::ordered_json(*o.record.meta.key) : nullptr;
+      json["value"] = codec::toJson(o.record);
+      out += json.dump() + "\n";
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("golden mapping files", "[mapping][golden]") {
+  REQUIRE(std::filesystem::is_directory(kGolden));
+  std::vector<std::filesystem::path> cases;
+  for (const auto& entry : std::filesystem::directory_iterator(kGolden)) {
+    if (entry.is_directory()) cases.push_back(entry.path());
+  }
+  std::sort(cases.begin(), cases.end());
+  REQUIRE(cases.size() >= 6);
+  for (const auto& dir : cases) {
+    std::string name = dir.filename().string();
+    SECTION(name) {
+      auto loaded = mapping::loadMapping(dir / "mapping.yaml");
+      if (std::filesystem::exists(dir / "expected_diagnostics.txt") || (!loaded && std::getenv("DUTYBRIDGE_UPDATE_GOLDEN"))) {
+        REQUIRE_FALSE(loaded.has_value());
+        std::string text = replaceAll(loaded.error().format(), dir.string() + "/", name + "/");
+        compareOrUpdate(dir / "expected_diagnostics.txt", text);
+      } else {
+        if (!loaded) FAIL(loaded.error().format());
+        std::string outputs = replaceAll(runCase(**loaded, dir / "input.jsonl"), dir.string() + "/", name + "/");
+        compareOrUpdate(dir / "expected.jsonl", outputs);
+        auto failures = mapping::runMappingTests(**loaded);
+        for (const auto& failure : failures) FAIL_CHECK(failure);
+      }
+    }
+  }
+}
+
+TEST_CASE("JSON input keeps numbers exact", "[mapping][json]") {
+  auto value = codec::parseJsonValue(R"({"a":0.1,"b":12345678901234567890123,"c":[1,"x",null],"d":{"e":true}})");
+  REQUIRE(value);
+  CHECK(value->find("a")->asDecimal().toString() == "0.1");
+  CHECK(value->find("b")->asDecimal().toString() == "12345678901234567890123");
+  CHECK(value->find("c")->asList().size() == 3);
+  CHECK(value->find("d")->find("e")->asBool());
+  CHECK_FALSE(codec::parseJsonValue("{\"a\":").has_value());
+  CHECK_FALSE(codec::parseJsonValue(std::string(100000, '[')).has_value());
+}
