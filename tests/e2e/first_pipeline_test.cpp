@@ -285,3 +285,67 @@ INSERT INTO {0} SELECT i, printf('PR%08d', i), printf('%d.%03d', i % 500, i % 10
     REQUIRE(m.value.at("remark") == (i % 10 == 0 ? nlohmann::json(nullptr) : nlohmann::json(fmt::format("装配车间 {}", i))));
   }
 }
+
+TEST_CASE("a mapping runs in the pipeline: outputs to its topic, failures to the dead-letter topic",
+          "[e2e][postgresql][kafka][mapping]") {
+  constexpr int kRows = 2'000;
+  Setup s("mapped");
+  e2e::psql(e2e::productionReportSql(s.table, kRows));
+  // Every 97th report gets a labour time of zero minutes, which the mapping refuses with `!`.
+  e2e::psql(fmt::format("UPDATE {} SET labor_minutes = 0 WHERE id % 97 = 0;", s.table));
+  std::string out_topic = s.topic + ".out";
+  std::string dlq_topic = s.topic + ".dlq";
+  std::ofstream(s.dir / "mapping.yaml") << fmt::format(R"(name: e2e-output
+version: 7
+input:
+  id: int
+  report_no: string
+  remark: string?
+  good_qty: decimal
+  labor_minutes: int
+  updated_at: timestamp
+let:
+  per_hour: round(good_qty * 60 / labor_minutes, 3)
+emit:
+  - to: {}
+    key: report_no
+    fields:
+      id: id
+      report_no: report_no
+      has_remark: not is_null(remark)
+      per_hour: per_hour!
+      day: date_of(updated_at, "Asia/Shanghai")
+)", out_topic);
+  std::string config = e2e::readFile(s.config);
+  config.replace(config.find("    sink:"), 9, "    mapping: mapping.yaml\n    sink:");
+  config.replace(config.find("kafka:\n"), 7, "kafka:\n  dlq_topic: " + dlq_topic + "\n");
+  // create_topic applies to the sink's own topic and turns broker auto-creation off; the
+  // topics named by emit blocks and the DLQ are auto-created by this test broker instead.
+  config.replace(config.find("      create_topic: true\n"), 25, "");
+  std::ofstream(s.config) << config;
+  Daemon daemon(s.config, s.log, /*once=*/true);
+  int status = daemon.wait();
+  INFO(s.logText());
+  REQUIRE(status == 0);
+  auto outputs = e2e::readTopic(s.bootstrap, out_topic);
+  auto dead = e2e::readTopic(s.bootstrap, dlq_topic);
+  // labor_minutes is id % 480, and zero for every 97th id: both divide by zero.
+  long expected_dead = 0;
+  for (long id = 1; id <= kRows; ++id) expected_dead += (id % 97 == 0 || id % 480 == 0) ? 1 : 0;
+  CHECK(static_cast<long>(dead.size()) == expected_dead);
+  CHECK(static_cast<long>(outputs.size()) == kRows - expected_dead);
+  for (const auto& m : outputs) {
+    long id = m.value.at("id").get<long>();
+    REQUIRE(m.key == fmt::format("PR{:08d}", id));
+    REQUIRE(m.value.at("has_remark") == (id % 10 != 0));
+  }
+  for (const auto& m : dead) {
+    REQUIRE(m.headers.at("dutybridge_mapping") == "e2e-output@7");
+    REQUIRE(m.headers.at("dutybridge_error_class") == "mapping");
+    REQUIRE_THAT(m.headers.at("dutybridge_error"), Catch::Contains("value of per_hour is null"));
+    REQUIRE_THAT(m.value.at("source_position").get<std::string>(), Catch::Contains("\"id\":"));
+    // No field values in dead letters: the report number is not there, only the position.
+    REQUIRE_THAT(m.value.dump(), !Catch::Contains("PR0"));
+  }
+  CHECK_THAT(s.logText(), Catch::Contains(fmt::format("{} dead letters", expected_dead)));
+}
