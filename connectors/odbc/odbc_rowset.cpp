@@ -331,35 +331,44 @@ core::Result<int64_t> Rowset::integer(size_t column, size_t row) const {
                     fmt::format("incrementing column {} does not hold a 64-bit integer", describeColumn(column)));
 }
 
-core::Result<core::Value> Rowset::value(size_t column, size_t row, ZoneConverter& zone) const {
+std::unexpected<core::Error> Rowset::truncatedError(size_t column) const {
   const Column& c = columns_[column];
-  if (c.indicators[row] == SQL_NULL_DATA) return core::Value();
-  if (truncated(column, row)) {
-    if (c.kind == ColumnKind::Decimal) {
-      return core::fail(core::ErrorKind::Permanent,
-                        fmt::format("column {} holds a number longer than {} characters; a Decimal has at most 38 "
-                                    "digits",
-                                    describeColumn(column), c.element_bytes - 1));
-    }
-    return core::fail(
-        core::ErrorKind::Permanent,
-        fmt::format("a value of column {} is longer than {} bytes (raise max_text_bytes, or shorten it in "
-                    "a custom query)",
-                    describeColumn(column), c.element_bytes - 1));
+  if (c.kind == ColumnKind::Decimal) {
+    return core::fail(core::ErrorKind::Permanent,
+                      fmt::format("column {} holds a number longer than {} characters; a Decimal has at most 38 "
+                                  "digits",
+                                  describeColumn(column), c.element_bytes - 1));
   }
+  return core::fail(core::ErrorKind::Permanent,
+                    fmt::format("a value of column {} is longer than {} bytes (raise max_text_bytes, or shorten it in "
+                                "a custom query)",
+                                describeColumn(column), c.element_bytes - 1));
+}
+
+core::Status Rowset::appendValue(size_t column, size_t row, ZoneConverter& zone,
+                                 std::vector<core::Value>& out) const {
+  const Column& c = columns_[column];
+  if (c.indicators[row] == SQL_NULL_DATA) {
+    out.emplace_back();
+    return {};
+  }
+  if (truncated(column, row)) return truncatedError(column);
   switch (c.kind) {
     case ColumnKind::Int: {
       int64_t v;
       std::memcpy(&v, c.cell(row), sizeof v);
-      return core::Value(v);
+      out.emplace_back(v);
+      return {};
     }
     case ColumnKind::Double: {
       double v;
       std::memcpy(&v, c.cell(row), sizeof v);
-      return core::Value(v);
+      out.emplace_back(v);
+      return {};
     }
     case ColumnKind::Bool:
-      return core::Value(*reinterpret_cast<const unsigned char*>(c.cell(row)) != 0);
+      out.emplace_back(*reinterpret_cast<const unsigned char*>(c.cell(row)) != 0);
+      return {};
     case ColumnKind::Decimal: {
       auto d = core::Decimal::parse(text(column, row));
       if (!d) {
@@ -367,17 +376,27 @@ core::Result<core::Value> Rowset::value(size_t column, size_t row, ZoneConverter
                           fmt::format("column {} holds a value that is not an exact decimal of at most 38 digits",
                                       describeColumn(column)));
       }
-      return core::Value(*d);
+      out.emplace_back(*d);
+      return {};
     }
     case ColumnKind::Text:
-      return core::Value(std::string(text(column, row)));
+      out.emplace_back(text(column, row));
+      return {};
     case ColumnKind::BoolText: {
       std::string_view raw = text(column, row);
-      if (raw == "1") return core::Value(true);
-      if (raw == "0") return core::Value(false);
+      if (raw == "1" || raw == "0") {
+        out.emplace_back(raw == "1");
+        return {};
+      }
       std::string v = upperAscii(raw);
-      if (v == "1" || v == "T" || v == "TRUE" || v == "Y" || v == "YES") return core::Value(true);
-      if (v == "0" || v == "F" || v == "FALSE" || v == "N" || v == "NO") return core::Value(false);
+      if (v == "1" || v == "T" || v == "TRUE" || v == "Y" || v == "YES") {
+        out.emplace_back(true);
+        return {};
+      }
+      if (v == "0" || v == "F" || v == "FALSE" || v == "N" || v == "NO") {
+        out.emplace_back(false);
+        return {};
+      }
       return core::fail(core::ErrorKind::Permanent,
                         fmt::format("column {} holds a value that is not a boolean", describeColumn(column)));
     }
@@ -388,16 +407,19 @@ core::Result<core::Value> Rowset::value(size_t column, size_t row, ZoneConverter
         return core::fail(core::ErrorKind::Permanent,
                           fmt::format("column {} returned an invalid date", describeColumn(column)));
       }
-      return core::Value(core::Date{static_cast<int32_t>(daysFromCivil(d.year, d.month, d.day))});
+      out.emplace_back(core::Date{static_cast<int32_t>(daysFromCivil(d.year, d.month, d.day))});
+      return {};
     }
     case ColumnKind::Timestamp:
     case ColumnKind::TimestampText: {
       auto ts = timestamp(column, row, zone);
       if (!ts) return core::fail(ts.error());
-      return core::Value(*ts);
+      out.emplace_back(*ts);
+      return {};
     }
   }
-  return core::Value();
+  out.emplace_back();
+  return {};
 }
 
 }  // namespace dutybridge::odbc

@@ -98,8 +98,9 @@ class Rowset {
     return std::string_view(c.cell(row), static_cast<size_t>(c.indicators[row]));
   }
 
-  // Converts a cell. Permanent errors name the column and its type, never the value.
-  core::Result<core::Value> value(size_t column, size_t row, ZoneConverter& zone) const;
+  // Converts a cell and appends it to `out` (in place: this runs once per cell). Permanent
+  // errors name the column and its type, never the value.
+  core::Status appendValue(size_t column, size_t row, ZoneConverter& zone, std::vector<core::Value>& out) const;
   // The instant of a Timestamp/TimestampText cell (for the cursor and event time).
   core::Result<core::Timestamp> timestamp(size_t column, size_t row, ZoneConverter& zone) const;
   // An Int or integral Decimal cell as int64 (the incrementing cursor).
@@ -123,6 +124,7 @@ class Rowset {
 
   void allocate();
   size_t textBytes(const Column& column) const;
+  std::unexpected<core::Error> truncatedError(size_t column) const;
 
   Options options_;
   std::vector<Column> columns_;

@@ -462,9 +462,8 @@ class OdbcSource final : public core::Source {
             values.emplace_back(*cursor.ts);
             continue;
           }
-          auto v = rowset_.value(c, r, zone_);
-          if (!v) return core::fail(withPosition(v.error(), cursors));
-          values.push_back(std::move(*v));
+          if (auto appended = rowset_.appendValue(c, r, zone_, values); !appended)
+            return core::fail(withPosition(appended.error(), cursors));
         }
         core::Record& record = batch.records.emplace_back(schema, std::move(values));
         record.meta.source_position.reserve(64);
