@@ -212,6 +212,119 @@ std::vector<std::pair<std::string, std::string>> readCsv(const std::filesystem::
   return rows;
 }
 
+// Resolves `contract:` for an emit block and checks its fields against the contract (and the
+// duty catalog for duty_kpi.v1).
+void bindContract(Loader& loader, Mapping& mapping, Emit& emit, const YAML::Node& contract_node,
+                  const YAML::Node& fields, const std::string& path) {
+  const Contract* contract = findContract(contract_node.Scalar());
+  if (!contract) {
+    std::string near = config::suggest(contract_node.Scalar(), contractNames());
+    loader.error(contract_node, path + ".contract", fmt::format("unknown contract '{}'", contract_node.Scalar()),
+                 near.empty() ? fmt::format("contracts: {}", fmt::join(contractNames(), ", "))
+                              : fmt::format("did you mean '{}'?", near));
+    return;
+  }
+  ContractBinding binding;
+  binding.contract = contract;
+  binding.provided.assign(contract->fields.size(), std::nullopt);
+  std::vector<std::string> known;
+  for (const auto& f : contract->fields) known.push_back(f.name);
+  auto node_of = [&](const std::string& name) { return fields && fields.IsMap() ? fields[name] : YAML::Node(); };
+  for (size_t i = 0; i < emit.fields.size(); ++i) {
+    const std::string& name = emit.fields[i].first;
+    const Expr& expr = *emit.fields[i].second;
+    if (!contract->free_prefix.empty() && name.starts_with(contract->free_prefix)) {
+      binding.free_fields.emplace_back(name.substr(contract->free_prefix.size()), i);
+      continue;
+    }
+    auto it = std::find(known.begin(), known.end(), name);
+    if (it == known.end()) {
+      std::string near = config::suggest(name, known);
+      loader.diagnostics.add(loader.at(node_of(name), path + ".fields." + name),
+                             fmt::format("{} has no field '{}'", contract->name, name),
+                             near.empty() ? fmt::format("fields: {}; free-form values go under '{}'",
+                                                        fmt::join(known, ", "), contract->free_prefix)
+                                          : fmt::format("did you mean '{}'?", near));
+      continue;
+    }
+    size_t index = static_cast<size_t>(it - known.begin());
+    const ContractField& spec = contract->fields[index];
+    binding.provided[index] = i;
+    Type type = expr.type();
+    bool kind_ok = type.kind == spec.type.kind || type.kind == Type::Kind::Any ||
+                   (spec.type.kind == Type::Kind::Decimal && type.kind == Type::Kind::Int);
+    if (!kind_ok) {
+      loader.diagnostics.add(expr.location(), fmt::format("{} field '{}' must be {}, not {}", contract->name, name,
+                                                          spec.type.toString(), type.toString()));
+    } else if (type.nullable && !spec.type.nullable) {
+      loader.diagnostics.add(expr.location(),
+                             fmt::format("{} can be null but {} field '{}' must not be", type.toString(),
+                                         contract->name, name),
+                             "handle the null: (x) ?? default, or (x)! to send the record to the dead-letter topic");
+    }
+    if (spec.literal) {
+      std::string raw = node_of(name).IsScalar() ? node_of(name).Scalar() : "";
+      auto trim = [](std::string s) {
+        size_t a = s.find_first_not_of(" \t\n"), b = s.find_last_not_of(" \t\n");
+        return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
+      };
+      raw = trim(raw);
+      bool literal = raw.size() >= 2 && (raw.front() == '"' || raw.front() == '\'') && raw.back() == raw.front() &&
+                     raw.find(raw.front(), 1) == raw.size() - 1;
+      if (!literal) {
+        loader.diagnostics.add(expr.location(), fmt::format("{} field '{}' must be a string literal", contract->name, name),
+                               "the loader checks it against the duty catalog, so it cannot be computed");
+        continue;
+      }
+      std::string value = raw.substr(1, raw.size() - 2);
+      if (contract->name == "duty_kpi.v1" && name == "kpi_code") {
+        if (!mapping.catalog) {
+          loader.diagnostics.add(expr.location(), "duty_kpi.v1 needs the duty catalog",
+                                 "add catalog: ../config/duties.yaml to the mapping");
+          continue;
+        }
+        auto kpi = mapping.catalog->kpis.find(value);
+        if (kpi == mapping.catalog->kpis.end()) {
+          std::vector<std::string> codes;
+          for (const auto& [code, def] : mapping.catalog->kpis) codes.push_back(code);
+          std::string near = config::suggest(value, codes);
+          loader.diagnostics.add(expr.location(), fmt::format("KPI '{}' is not in the duty catalog", value),
+                                 near.empty() ? "" : fmt::format("did you mean '{}'?", near));
+          continue;
+        }
+        binding.kpi = &kpi->second;
+      } else if (name == "record_type" && value != "SKILL_EVIDENCE" && value != "QUALIFICATION" &&
+                 value != "TRAINING_COMPLETION") {
+        loader.diagnostics.add(expr.location(), fmt::format("record_type '{}' is not SKILL_EVIDENCE, QUALIFICATION or "
+                                                            "TRAINING_COMPLETION", value));
+      } else if (name == "record_type") {
+        binding.record_type = value;
+      }
+    }
+  }
+  for (size_t i = 0; i < contract->fields.size(); ++i) {
+    if (contract->fields[i].required && !binding.provided[i]) {
+      loader.diagnostics.add(loader.at(fields ? fields : contract_node, path + ".fields"),
+                             fmt::format("{} needs field '{}' ({})", contract->name, contract->fields[i].name,
+                                         contract->fields[i].description));
+    }
+  }
+  if (contract->name == "duty_kpi.v1") {
+    binding.schema = std::make_shared<core::RecordSchema>(std::vector<std::string>{
+        "fact_key", "revision", "employee_no", "position_code", "org_unit", "kpi_code", "duty_code", "period", "value",
+        "unit", "target", "direction", "attainment", "inputs", "lineage", "computed_at"});
+    if (mapping.catalog) {
+      binding.time_zone = mapping.catalog->time_zone;
+      binding.plant = mapping.catalog->plant;
+    }
+  } else {
+    binding.schema = std::make_shared<core::RecordSchema>(std::vector<std::string>{
+        "record_key", "revision", "employee_no", "record_type", "code", "evidence", "valid_from", "valid_to", "lineage",
+        "computed_at"});
+  }
+  emit.contract = std::move(binding);
+}
+
 }  // namespace
 
 Binding Mapping::bind(const std::shared_ptr<const core::RecordSchema>& schema) const {
@@ -274,10 +387,25 @@ core::Result<std::vector<Output>> Mapping::apply(const core::Record& input, cons
     }
     Output out;
     out.emit = e;
-    out.record = core::Record(emit.schema, std::move(values));
+    if (emit.contract) {
+      auto built = buildContractRecord(*emit.contract, values, input, label(),
+                                       source_system.empty() ? name : source_system, clock.now());
+      if (!built) return core::fail(built.error());
+      out.record = std::move(*built);
+      out.record.meta.topic = emit.topic.empty() ? emit.contract->contract->default_topic : emit.topic;
+    } else {
+      out.record = core::Record(emit.schema, std::move(values));
+    }
     out.record.meta.source_position = input.meta.source_position;
     out.record.meta.event_time = input.meta.event_time;
     if (!emit.topic.empty()) out.record.meta.topic = emit.topic;
+    if (emit.contract) {
+      // The fact key (or record key) is the Kafka key unless the emit block sets its own.
+      if (emit.key.empty()) {
+        outputs.push_back(std::move(out));
+        continue;
+      }
+    }
     if (!emit.key.empty()) {
       std::string key;
       for (size_t k = 0; k < emit.key.size(); ++k) {
@@ -347,7 +475,19 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const s
   auto mapping = std::make_unique<Mapping>();
   mapping->file = file;
   try {
-    loader.checkKeys(root, "", {"name", "version", "description", "input", "tables", "hmac_keys", "where", "let", "emit", "tests"});
+    loader.checkKeys(root, "", {"name", "version", "description", "source_system", "catalog", "input", "tables", "hmac_keys",
+                                "where", "let", "emit", "tests"});
+    if (root["source_system"] && root["source_system"].IsScalar()) mapping->source_system = root["source_system"].Scalar();
+    if (const YAML::Node catalog = root["catalog"]; catalog && catalog.IsScalar()) {
+      std::filesystem::path path = catalog.Scalar();
+      if (path.is_relative()) path = file.parent_path() / path;
+      auto loaded = loadDutyCatalog(path);
+      if (!loaded) {
+        loader.error(catalog, "catalog", "the duty catalog has errors:\n" + loaded.error().format());
+      } else {
+        mapping->catalog = std::move(*loaded);
+      }
+    }
     if (!root["name"] || !root["name"].IsScalar() || root["name"].Scalar().empty()) {
       loader.error(root, "", "missing required key 'name'");
     } else {
@@ -448,7 +588,7 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const s
       for (size_t e = 0; e < emits.size(); ++e) {
         const YAML::Node block = emits[e];
         std::string path = fmt::format("emit[{}]", e);
-        loader.checkKeys(block, path, {"to", "key", "when", "fields"});
+        loader.checkKeys(block, path, {"to", "contract", "key", "when", "fields"});
         Emit emit;
         emit.location = loader.at(block, path);
         if (block["to"] && block["to"].IsScalar()) emit.topic = block["to"].Scalar();
@@ -481,6 +621,9 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const s
             emit.fields.emplace_back(name, std::move(expr));
           }
           emit.schema = std::make_shared<core::RecordSchema>(std::move(names));
+        }
+        if (const YAML::Node contract = block["contract"]; contract) {
+          bindContract(loader, *mapping, emit, contract, fields, path);
         }
         mapping->emits.push_back(std::move(emit));
       }

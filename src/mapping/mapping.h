@@ -18,6 +18,7 @@
 #include "src/config/diagnostics.h"
 #include "src/core/clock.h"
 #include "src/core/record.h"
+#include "src/mapping/contracts.h"
 #include "src/mapping/expr.h"
 
 namespace dutybridge::mapping {
@@ -40,6 +41,7 @@ struct Emit {
   std::vector<std::pair<std::string, std::unique_ptr<Expr>>> fields;
   std::shared_ptr<const core::RecordSchema> schema;  // the output field names
   std::unique_ptr<Expr> when;                        // optional per-emit condition
+  std::optional<ContractBinding> contract;           // `contract:` blocks
   core::SourceLocation location;
 };
 
@@ -81,6 +83,8 @@ class Mapping {
   std::vector<Emit> emits;
   std::vector<MappingTest> tests;
   FunctionEnv env;
+  std::string source_system;               // lineage; default: the mapping name
+  std::optional<DutyCatalog> catalog;      // `catalog:`, for duty_kpi.v1 emits
 
   std::string label() const { return name + "@" + std::to_string(version); }
 

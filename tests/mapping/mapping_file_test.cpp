@@ -5,6 +5,10 @@
 // DUTYBRIDGE_UPDATE_GOLDEN=1 rewrites the expected files.
 
 #include <catch2/catch.hpp>
+#include <valijson/adapters/nlohmann_json_adapter.hpp>
+#include <valijson/schema.hpp>
+#include <valijson/schema_parser.hpp>
+#include <valijson/validator.hpp>
 
 #include <cstdlib>
 #include <filesystem>
@@ -107,4 +111,53 @@ TEST_CASE("JSON input keeps numbers exact", "[mapping][json]") {
   CHECK(value->find("d")->find("e")->asBool());
   CHECK_FALSE(codec::parseJsonValue("{\"a\":").has_value());
   CHECK_FALSE(codec::parseJsonValue(std::string(100000, '[')).has_value());
+}
+
+TEST_CASE("contract outputs validate against the JSON Schemas in docs/schemas", "[mapping][contract]") {
+  const std::filesystem::path schemas = DUTYBRIDGE_SCHEMA_DIR;
+  auto loadSchema = [&](const std::string& name, valijson::Schema& schema) {
+    nlohmann::json doc = nlohmann::json::parse(readFile(schemas / name));
+    valijson::SchemaParser parser;
+    valijson::adapters::NlohmannJsonAdapter adapter(doc);
+    parser.populateSchema(adapter, schema);
+  };
+  valijson::Schema duty_kpi, employee_record;
+  loadSchema("duty_kpi.v1.json", duty_kpi);
+  loadSchema("employee_record.v1.json", employee_record);
+  size_t validated = 0;
+  for (const char* name : {"duty_kpi_contract", "employee_record_contract"}) {
+    auto dir = kGolden / name;
+    auto loaded = mapping::loadMapping(dir / "mapping.yaml");
+    REQUIRE(loaded);
+    std::ifstream in(dir / "input.jsonl");
+    std::string line;
+    core::ManualClock clock(*core::parseTimestamp("2025-03-14T12:00:00Z"));
+    while (std::getline(in, line)) {
+      core::Record record = mapping::recordFromMap(*codec::parseJsonValue(line));
+      record.meta.source_position = "{\"id\":1}";
+      auto outputs = (*loaded)->apply(record, (*loaded)->bind(record.schema()), clock);
+      REQUIRE(outputs);
+      for (const auto& out : *outputs) {
+        nlohmann::json doc = nlohmann::json::parse(codec::toJson(out.record).dump());
+        valijson::Validator validator;
+        valijson::ValidationResults results;
+        valijson::adapters::NlohmannJsonAdapter target(doc);
+        const valijson::Schema& schema = *out.record.meta.topic == "hr.duty-kpi.v1" ? duty_kpi : employee_record;
+        bool valid = validator.validate(schema, target, &results);
+        std::string problems;
+        valijson::ValidationResults::Error error;
+        while (results.popError(error)) problems += error.description + "\n";
+        INFO(doc.dump() << "\n" << problems);
+        CHECK(valid);
+        ++validated;
+      }
+    }
+  }
+  CHECK(validated == 4);
+
+  // And a document that breaks the contract is refused, so the check has teeth.
+  nlohmann::json bad = {{"fact_key", "no-bars"}, {"revision", 0}};
+  valijson::Validator validator;
+  valijson::adapters::NlohmannJsonAdapter target(bad);
+  CHECK_FALSE(validator.validate(duty_kpi, target, nullptr));
 }

@@ -1,0 +1,294 @@
+#include "src/mapping/contracts.h"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace dutybridge::mapping {
+namespace {
+
+using core::Value;
+using Kind = Type::Kind;
+
+Type t(Kind kind, bool nullable = false) { return Type{kind, nullable}; }
+
+const std::vector<Contract>& contracts() {
+  static const std::vector<Contract> all = {
+      {"duty_kpi.v1",
+       "hr.duty-kpi.v1",
+       {
+           {"kpi_code", t(Kind::String), true, true, "KPI code from the duty catalog (a string literal)"},
+           {"employee_no", t(Kind::String), true, false, "employee (or team leader) the fact belongs to"},
+           {"period_id", t(Kind::String), true, false, "2025-03-14/N (SHIFT), 2025-03-14 (DAY), 2025-W11, 2025-03"},
+           {"value", t(Kind::Decimal), true, false, "the measured value (exact)"},
+           {"plant", t(Kind::String), false, false, "plant code; default: the catalog's plant"},
+           {"shift_date", t(Kind::Date, true), false, false, "date the shift started on"},
+           {"shift_code", t(Kind::String, true), false, false, "shift code"},
+           {"period_start", t(Kind::Timestamp, true), false, false, "start of the period"},
+           {"period_end", t(Kind::Timestamp, true), false, false, "end of the period"},
+           {"closed", t(Kind::Bool), false, false, "true for the final revision of a period; default false"},
+           {"target", t(Kind::Decimal, true), false, false, "target; default: the catalog target in force"},
+           {"position_code", t(Kind::String, true), false, false, "default: the catalog position of the KPI"},
+           {"org_unit", t(Kind::String, true), false, false, "team, line or department"},
+           {"revision", t(Kind::Int), false, false, "default: the source event time in microseconds"},
+           {"source_system", t(Kind::String), false, false, "MES, ERP, CRM...; default: the mapping name"},
+       },
+       "inputs."},
+      {"employee_record.v1",
+       "hr.employee-record.v1",
+       {
+           {"employee_no", t(Kind::String), true, false, "employee the record belongs to"},
+           {"record_type", t(Kind::String), true, true, "SKILL_EVIDENCE, QUALIFICATION or TRAINING_COMPLETION"},
+           {"code", t(Kind::String), true, false, "skill, qualification or training code"},
+           {"valid_from", t(Kind::Date), true, false, "first day the record is valid"},
+           {"valid_to", t(Kind::Date, true), false, false, "last day, or null for open-ended"},
+           {"revision", t(Kind::Int), false, false, "default: the source event time in microseconds"},
+           {"source_system", t(Kind::String), false, false, "default: the mapping name"},
+       },
+       "evidence."},
+  };
+  return all;
+}
+
+std::unexpected<config::Diagnostics> single(const std::filesystem::path& file, int line, int column, std::string message) {
+  config::Diagnostics d;
+  d.add(core::SourceLocation{file.string(), line, column, ""}, std::move(message));
+  return std::unexpected(std::move(d));
+}
+
+const Value* providedValue(const ContractBinding& b, const std::vector<Value>& values, std::string_view name) {
+  const auto& fields = b.contract->fields;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (fields[i].name == name) return b.provided[i] ? &values[*b.provided[i]] : nullptr;
+  }
+  return nullptr;
+}
+
+std::optional<std::string> text(const Value* v) {
+  if (!v || v->isNull()) return std::nullopt;
+  return v->toText();
+}
+
+}  // namespace
+
+std::optional<core::Decimal> KpiDefinition::targetOn(core::Date day) const {
+  std::optional<core::Decimal> out;
+  for (const auto& target : targets) {
+    if (target.from <= day) out = target.value;
+  }
+  return out;
+}
+
+std::expected<DutyCatalog, config::Diagnostics> loadDutyCatalog(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) return single(file, 0, 0, "cannot read the duty catalog");
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  config::Diagnostics diagnostics;
+  diagnostics.addSource(file.string(), buffer.str());
+  auto at = [&](const YAML::Node& node, const std::string& path) {
+    core::SourceLocation loc{file.string(), 0, 0, path};
+    if (node.IsDefined() && node.Mark().line >= 0) {
+      loc.line = node.Mark().line + 1;
+      loc.column = node.Mark().column + 1;
+    }
+    return loc;
+  };
+  DutyCatalog catalog;
+  try {
+    YAML::Node root = YAML::Load(buffer.str());
+    catalog.plant = root["plant"] ? root["plant"].Scalar() : "";
+    catalog.time_zone = root["time_zone"] ? root["time_zone"].Scalar() : "UTC";
+    if (catalog.plant.empty()) diagnostics.add(at(root, ""), "the duty catalog needs a 'plant'");
+    if (!core::isKnownTimeZone(catalog.time_zone)) {
+      diagnostics.add(at(root["time_zone"], "time_zone"), "unknown time zone '" + catalog.time_zone + "'");
+    }
+    const std::set<std::string> periods = {"SHIFT", "DAY", "WEEK", "MONTH"};
+    const std::set<std::string> aggregations = {"SUM", "COUNT", "COUNT_DISTINCT", "MIN", "MAX", "RATIO_OF_SUMS",
+                                                "WEIGHTED_AVG"};
+    for (auto pos = root["positions"].begin(); root["positions"].IsMap() && pos != root["positions"].end(); ++pos) {
+      std::string position = pos->first.Scalar();
+      const YAML::Node duties = pos->second["duties"];
+      for (size_t d = 0; duties.IsSequence() && d < duties.size(); ++d) {
+        std::string duty = duties[d]["code"].Scalar();
+        const YAML::Node kpis = duties[d]["kpis"];
+        for (size_t k = 0; kpis.IsSequence() && k < kpis.size(); ++k) {
+          const YAML::Node node = kpis[k];
+          std::string path = fmt::format("positions.{}.duties[{}].kpis[{}]", position, d, k);
+          KpiDefinition kpi;
+          kpi.code = node["code"].Scalar();
+          kpi.title = node["title"] ? node["title"].Scalar() : "";
+          kpi.duty_code = duty;
+          kpi.position_code = position;
+          kpi.unit = node["unit"] ? node["unit"].Scalar() : "";
+          kpi.period = node["period"] ? node["period"].Scalar() : "";
+          kpi.aggregation = node["aggregation"] ? node["aggregation"].Scalar() : "";
+          std::string direction = node["direction"] ? node["direction"].Scalar() : "HIGHER_IS_BETTER";
+          kpi.lower_is_better = direction == "LOWER_IS_BETTER";
+          if (!kpi.code.starts_with("KPI.")) diagnostics.add(at(node["code"], path + ".code"), "KPI codes start with 'KPI.'");
+          if (kpi.unit.empty()) diagnostics.add(at(node, path), "KPI " + kpi.code + " needs a 'unit'");
+          if (!periods.contains(kpi.period)) {
+            diagnostics.add(at(node["period"], path + ".period"), "'period' must be SHIFT, DAY, WEEK or MONTH");
+          }
+          if (!aggregations.contains(kpi.aggregation)) {
+            diagnostics.add(at(node["aggregation"], path + ".aggregation"),
+                            "'aggregation' must be one of SUM, COUNT, COUNT_DISTINCT, MIN, MAX, RATIO_OF_SUMS, WEIGHTED_AVG");
+          }
+          if (direction != "HIGHER_IS_BETTER" && direction != "LOWER_IS_BETTER") {
+            diagnostics.add(at(node["direction"], path + ".direction"),
+                            "'direction' must be HIGHER_IS_BETTER or LOWER_IS_BETTER");
+          }
+          const YAML::Node targets = node["targets"];
+          for (size_t i = 0; targets.IsSequence() && i < targets.size(); ++i) {
+            auto from = core::parseDate(targets[i]["from"].Scalar());
+            auto value = core::Decimal::parse(targets[i]["value"].Scalar());
+            if (!from || !value) {
+              diagnostics.add(at(targets[i], fmt::format("{}.targets[{}]", path, i)),
+                              "a target needs 'from' (YYYY-MM-DD) and a numeric 'value'");
+              continue;
+            }
+            kpi.targets.push_back({*from, *value});
+          }
+          std::sort(kpi.targets.begin(), kpi.targets.end(),
+                    [](const KpiTarget& a, const KpiTarget& b) { return a.from < b.from; });
+          if (!catalog.kpis.emplace(kpi.code, kpi).second) {
+            diagnostics.add(at(node["code"], path + ".code"), "KPI " + kpi.code + " is defined twice");
+          }
+        }
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    diagnostics.add(core::SourceLocation{file.string(), e.mark.line + 1, e.mark.column + 1, ""}, "YAML: " + e.msg);
+  }
+  if (!diagnostics.empty()) return std::unexpected(std::move(diagnostics));
+  return catalog;
+}
+
+const Contract* findContract(std::string_view name) {
+  for (const auto& c : contracts()) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> contractNames() {
+  std::vector<std::string> out;
+  for (const auto& c : contracts()) out.push_back(c.name);
+  return out;
+}
+
+core::Result<core::Record> buildContractRecord(const ContractBinding& b, const std::vector<Value>& values,
+                                               const core::Record& input, const std::string& mapping_label,
+                                               const std::string& source_system_default, core::Timestamp now) {
+  auto get = [&](std::string_view name) { return providedValue(b, values, name); };
+  for (size_t i = 0; i < b.contract->fields.size(); ++i) {
+    const auto& field = b.contract->fields[i];
+    if (field.required && (!b.provided[i] || values[*b.provided[i]].isNull())) {
+      return core::fail(core::ErrorKind::Permanent,
+                        fmt::format("{} field '{}' is null", b.contract->name, field.name));
+    }
+  }
+  core::ValueMap free_map;
+  for (const auto& [name, index] : b.free_fields) free_map.emplace_back(name, values[index]);
+  int64_t revision = 0;
+  if (const Value* r = get("revision"); r && !r->isNull()) revision = r->asInt();
+  else revision = input.meta.event_time ? input.meta.event_time->micros : now.micros;
+  if (revision < 1) revision = 1;
+  std::string source_system = text(get("source_system")).value_or(source_system_default);
+  core::ValueMap lineage{{"source_system", Value(source_system)},
+                         {"mapping", Value(mapping_label)},
+                         {"source_positions", Value(core::ValueList{Value(input.meta.source_position)})},
+                         {"watermark", input.meta.event_time ? Value(*input.meta.event_time) : Value()}};
+
+  if (b.contract->name == "duty_kpi.v1") {
+    const KpiDefinition& kpi = *b.kpi;
+    std::string plant = text(get("plant")).value_or(b.plant);
+    std::string employee = get("employee_no")->toText();
+    std::string period_id = get("period_id")->toText();
+    for (const std::string* part : {&plant, &employee, &period_id}) {
+      if (part->find('|') != std::string::npos || part->empty()) {
+        return core::fail(core::ErrorKind::Permanent, "duty_kpi.v1 key parts must be non-empty and contain no '|'");
+      }
+    }
+    auto value = get("value")->toDecimal();
+    if (!value) return core::fail(value.error());
+    std::optional<core::Decimal> target;
+    if (const Value* v = get("target"); v && !v->isNull()) {
+      auto d = v->toDecimal();
+      if (!d) return core::fail(d.error());
+      target = *d;
+    } else {
+      const Value* shift_date = get("shift_date");
+      core::Date day = shift_date && !shift_date->isNull() ? shift_date->asDate()
+                                                          : core::Date{static_cast<int32_t>(now.micros / 86'400'000'000)};
+      target = kpi.targetOn(day);
+    }
+    Value attainment;
+    if (target) {
+      const core::Decimal& numerator = kpi.lower_is_better ? *target : *value;
+      const core::Decimal& denominator = kpi.lower_is_better ? *value : *target;
+      if (denominator.sign() != 0) {
+        auto ratio = numerator.divide(denominator, 4);
+        if (!ratio) return core::fail(ratio.error());
+        attainment = Value(*ratio);
+      }
+    }
+    const Value* closed = get("closed");
+    core::ValueMap period{{"type", Value(kpi.period)},
+                          {"id", Value(period_id)},
+                          {"shift_date", get("shift_date") ? *get("shift_date") : Value()},
+                          {"shift_code", get("shift_code") ? *get("shift_code") : Value()},
+                          {"start", get("period_start") ? *get("period_start") : Value()},
+                          {"end", get("period_end") ? *get("period_end") : Value()},
+                          {"tz", Value(b.time_zone)},
+                          {"closed", Value(closed && !closed->isNull() && closed->asBool())}};
+    std::vector<Value> out{
+        Value(fmt::format("{}|{}|{}|{}|{}", plant, kpi.code, employee, kpi.period, period_id)),
+        Value(revision),
+        Value(employee),
+        get("position_code") && !get("position_code")->isNull() ? *get("position_code") : Value(kpi.position_code),
+        get("org_unit") ? *get("org_unit") : Value(),
+        Value(kpi.code),
+        Value(kpi.duty_code),
+        Value(std::move(period)),
+        Value(*value),
+        Value(kpi.unit),
+        target ? Value(*target) : Value(),
+        Value(kpi.lower_is_better ? "LOWER_IS_BETTER" : "HIGHER_IS_BETTER"),
+        attainment,
+        Value(std::move(free_map)),
+        Value(std::move(lineage)),
+        Value(now)};
+    core::Record record(b.schema, std::move(out));
+    record.meta.key = record.value(0).asString();
+    return record;
+  }
+
+  std::string employee = get("employee_no")->toText();
+  std::string record_type = get("record_type")->toText();
+  std::string code = get("code")->toText();
+  for (const std::string* part : {&employee, &code}) {
+    if (part->find('|') != std::string::npos || part->empty()) {
+      return core::fail(core::ErrorKind::Permanent, "employee_record.v1 key parts must be non-empty and contain no '|'");
+    }
+  }
+  std::vector<Value> out{Value(fmt::format("{}|{}|{}", employee, record_type, code)),
+                         Value(revision),
+                         Value(employee),
+                         Value(record_type),
+                         Value(code),
+                         Value(std::move(free_map)),
+                         *get("valid_from"),
+                         get("valid_to") ? *get("valid_to") : Value(),
+                         Value(std::move(lineage)),
+                         Value(now)};
+  core::Record record(b.schema, std::move(out));
+  record.meta.key = record.value(0).asString();
+  return record;
+}
+
+}  // namespace dutybridge::mapping

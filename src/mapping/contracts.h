@@ -1,0 +1,89 @@
+#pragma once
+// The output contracts of the brief (duty_kpi.v1, employee_record.v1; JSON Schemas in
+// docs/schemas/) and the duty catalog (config/duties.yaml) that duty_kpi facts are checked
+// against. A mapping's emit block with `contract:` provides the contract's input fields; the
+// loader checks them (presence, types, nullability, KPI code and period against the catalog),
+// and at run time the contract record is completed: fact_key, duty_code, unit, direction,
+// target (effective-dated), attainment, lineage and computed_at.
+
+#include <expected>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "src/config/diagnostics.h"
+#include "src/core/record.h"
+#include "src/mapping/expr.h"
+
+namespace dutybridge::mapping {
+
+struct KpiTarget {
+  core::Date from;
+  core::Decimal value;
+};
+
+struct KpiDefinition {
+  std::string code;
+  std::string title;
+  std::string duty_code;
+  std::string position_code;
+  std::string unit;
+  std::string period;       // SHIFT | DAY | WEEK | MONTH
+  std::string aggregation;  // SUM | COUNT | COUNT_DISTINCT | MIN | MAX | RATIO_OF_SUMS | WEIGHTED_AVG
+  bool lower_is_better = false;
+  std::vector<KpiTarget> targets;  // ascending by `from`
+
+  // The target in force on `day`, if any.
+  std::optional<core::Decimal> targetOn(core::Date day) const;
+};
+
+struct DutyCatalog {
+  std::string plant;
+  std::string time_zone;
+  std::map<std::string, KpiDefinition, std::less<>> kpis;
+};
+
+std::expected<DutyCatalog, config::Diagnostics> loadDutyCatalog(const std::filesystem::path& file);
+
+// One field a mapping provides to a contract.
+struct ContractField {
+  std::string name;
+  Type type;               // the expression's type must be this (int is accepted for decimal)
+  bool required = false;   // must be present and non-null
+  bool literal = false;    // must be a string literal (checked against the catalog)
+  std::string description;
+};
+
+struct Contract {
+  std::string name;           // duty_kpi.v1
+  std::string default_topic;  // hr.duty-kpi.v1
+  std::vector<ContractField> fields;
+  // Field names with this prefix build a nested object ("inputs.good" -> inputs: {good: ...}).
+  std::string free_prefix;
+};
+
+const Contract* findContract(std::string_view name);
+std::vector<std::string> contractNames();
+
+// What the loader resolved for one emit block with a contract.
+struct ContractBinding {
+  const Contract* contract = nullptr;
+  const KpiDefinition* kpi = nullptr;  // duty_kpi.v1
+  std::string record_type;             // employee_record.v1
+  // For each contract field, the index of the emit field that provides it, if any.
+  std::vector<std::optional<size_t>> provided;
+  std::vector<std::pair<std::string, size_t>> free_fields;  // "inputs.x" -> emit field index
+  std::shared_ptr<const core::RecordSchema> schema;         // the contract record's fields
+  std::string time_zone;                                    // the catalog's plant time zone
+  std::string plant;                                        // the catalog's plant code
+};
+
+// Builds the contract record from the emit block's evaluated field values. Permanent error
+// (dead letter) when a value breaks the contract at run time.
+core::Result<core::Record> buildContractRecord(const ContractBinding& binding, const std::vector<core::Value>& values,
+                                               const core::Record& input, const std::string& mapping_label,
+                                               const std::string& source_system, core::Timestamp now);
+
+}  // namespace dutybridge::mapping
