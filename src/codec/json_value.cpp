@@ -4,6 +4,13 @@
 
 #include <vector>
 
+// GCC 12 at -O2 reports -Wmaybe-uninitialized inside std::variant's move constructor when a
+// temporary core::Value is passed on (a known false positive, GCC bug 80635); the values
+// here are always initialised.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 namespace dutybridge::codec {
 namespace {
 
