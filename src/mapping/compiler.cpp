@@ -203,6 +203,25 @@ class ArithNode final : public Node {
     }
   }
 
+  Result<Value> applyDecimal(const Decimal& x, const Decimal& y) const {
+    auto result = [this](Result<Decimal> r) -> Result<Value> {
+      if (!r) return located(r.error());
+      return Value(*r);
+    };
+    switch (op_) {
+      case Op::Add: return result(x.add(y));
+      case Op::Sub: return result(x.subtract(y));
+      case Op::Mul: return result(x.multiply(y));
+      case Op::Div:
+        if (y.sign() == 0) return Value();
+        return result(x.divide(y, std::max(6, x.scale())));
+      case Op::Mod:
+        if (y.sign() == 0) return Value();
+        return decimalRemainder(x, y);
+      default: return Value(Decimal());  // not an arithmetic operator; unreachable
+    }
+  }
+
   Result<Value> apply(Mode mode, const Value& a, const Value& b) const {
     switch (mode) {
       case Mode::Int: {
@@ -214,26 +233,15 @@ class ArithNode final : public Node {
         return applyInt(*x, *y);
       }
       case Mode::Decimal: {
+        // Decimal fields and literals already hold decimals: no conversion (and no copy).
+        if (a.type() == ValueType::Decimal && b.type() == ValueType::Decimal) {
+          return applyDecimal(a.asDecimal(), b.asDecimal());
+        }
         auto x = a.toDecimal();
         if (!x) return located(x.error());
         auto y = b.toDecimal();
         if (!y) return located(y.error());
-        Result<Decimal> r;
-        switch (op_) {
-          case Op::Add: r = x->add(*y); break;
-          case Op::Sub: r = x->subtract(*y); break;
-          case Op::Mul: r = x->multiply(*y); break;
-          case Op::Div:
-            if (y->sign() == 0) return Value();
-            r = x->divide(*y, std::max(6, x->scale()));
-            break;
-          case Op::Mod:
-            if (y->sign() == 0) return Value();
-            return decimalRemainder(*x, *y);
-          default: break;
-        }
-        if (!r) return located(r.error());
-        return Value(*r);
+        return applyDecimal(*x, *y);
       }
       case Mode::Double: {
         auto x = a.toDouble();

@@ -12,8 +12,11 @@
 #include <chrono>
 #include <climits>
 #include <cmath>
+#include <limits>
 #include <regex>
 #include <sstream>
+#include <string_view>
+#include <unordered_map>
 
 #include "src/config/diagnostics.h"
 #include "src/mapping/compiler.h"
@@ -932,6 +935,13 @@ std::optional<Typed> fHmacSha256(CallSite& site) {
 }
 
 
+// Table rows by key text, probed with a string_view (no temporary string per lookup).
+struct TextHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+};
+using HashTable = std::unordered_map<std::string, Value, TextHash, std::equal_to<>>;
+
 std::optional<Typed> fLookup(CallSite& site) {
   auto table_name = requireStringLiteral(site, 0, "the table name", "name a lookup table of the mapping");
   if (!table_name) return std::nullopt;
@@ -976,8 +986,9 @@ std::optional<Typed> fLookup(CallSite& site) {
     }
   }
   // A snapshot of the table: reference data is fixed at load, and the Expr owns what it uses.
-  using Table = std::map<std::string, Value, std::less<>>;
-  auto rows = std::make_shared<const Table>(table->second);
+  // Hashed, because a lookup runs per record (a 3000-row ordered map costs a dozen string
+  // compares; docs/benchmarks.md).
+  auto rows = std::make_shared<const HashTable>(table->second.begin(), table->second.end());
   // The table name literal is not an argument at run time.
   std::vector<NodePtr> args;
   args.push_back(std::move(site.args[1].node));

@@ -4,8 +4,9 @@
 
 #include <fmt/format.h>
 
-#include <array>
+#include <cstddef>
 #include <memory>
+#include <new>
 #include <span>
 #include <string>
 #include <utility>
@@ -51,26 +52,42 @@ class CallNode final : public Node {
       : args_(std::move(args)), propagate_null_(propagate_null), f_(std::move(f)) {}
 
   Result<Value> eval(const EvalContext& context) const override {
-    constexpr size_t kInline = 6;
-    std::array<Value, kInline> small;
-    std::vector<Value> large;
-    std::span<Value> values;
-    if (args_.size() <= kInline) {
-      values = std::span<Value>(small.data(), args_.size());
-    } else {
-      large.resize(args_.size());
-      values = std::span<Value>(large);
-    }
-    for (size_t i = 0; i < args_.size(); ++i) {
-      auto v = args_[i]->eval(context);
+    if (args_.size() > kInline) return evalLarge(context);
+    // Raw storage: only the arguments actually evaluated are constructed and destroyed (an
+    // array of kInline Values would construct and destroy all of them on every call).
+    alignas(Value) std::byte storage[kInline * sizeof(Value)];
+    Value* values = reinterpret_cast<Value*>(storage);
+    size_t built = 0;
+    struct Destroy {
+      Value* values;
+      const size_t& built;
+      ~Destroy() { std::destroy_n(values, built); }
+    } destroy{values, built};
+    for (const auto& arg : args_) {
+      auto v = arg->eval(context);
       if (!v) return v;
       if (propagate_null_ && v->isNull()) return Value();
-      values[i] = std::move(*v);
+      std::construct_at(values + built, std::move(*v));
+      ++built;
     }
-    return f_(std::span<const Value>(values.data(), values.size()), context);
+    return f_(std::span<const Value>(values, built), context);
   }
 
  private:
+  static constexpr size_t kInline = 6;
+
+  Result<Value> evalLarge(const EvalContext& context) const {
+    std::vector<Value> values;
+    values.reserve(args_.size());
+    for (const auto& arg : args_) {
+      auto v = arg->eval(context);
+      if (!v) return v;
+      if (propagate_null_ && v->isNull()) return Value();
+      values.push_back(std::move(*v));
+    }
+    return f_(std::span<const Value>(values), context);
+  }
+
   std::vector<NodePtr> args_;
   bool propagate_null_;
   F f_;
