@@ -673,6 +673,22 @@ std::optional<Typed> fParseTimestamp(CallSite& site) {
   });
 }
 
+// Local time adds the zone's offset (at most a day) to the instant; timestamps that arithmetic
+// pushed to the ends of the 64-bit range would overflow there (found by fuzz/mapping_fuzz.cpp).
+bool zoneConvertible(core::Timestamp ts) {
+  constexpr int64_t kMargin = 2 * kMicrosPerDay;
+  return ts.micros <= std::numeric_limits<int64_t>::max() - kMargin &&
+         ts.micros >= std::numeric_limits<int64_t>::min() + kMargin;
+}
+constexpr std::string_view kZoneRange = "timestamp out of range for a time zone";
+
+Result<int64_t> localMicros(core::Timestamp ts, const std::string& zone, const std::string& where) {
+  if (!zoneConvertible(ts)) return runtimeError(where, kZoneRange);
+  auto local = core::utcToLocal(ts, zone);
+  if (!local) return runtimeError(where, local.error().message);
+  return *local;
+}
+
 std::optional<Typed> fFormatTimestamp(CallSite& site) {
   bool ok = site.checker.expectArg(site, 0, {Kind::Timestamp}, "a timestamp");
   ok = site.checker.expectArg(site, 1, {Kind::String}, "a string") && ok;
@@ -685,6 +701,7 @@ std::optional<Typed> fFormatTimestamp(CallSite& site) {
     for (size_t i = 1; i < 3; ++i) {
       if (v[i].type() != ValueType::String) return wrongType(where, "format_timestamp", i, "a string", v[i]);
     }
+    if (!zoneConvertible(v[0].asTimestamp())) return runtimeError(where, kZoneRange);
     try {
       const date::time_zone* tz = date::locate_zone(v[2].asString());
       int64_t micros = v[0].asTimestamp().micros;
@@ -709,8 +726,8 @@ std::optional<Typed> fToZone(CallSite& site) {
   return build(site, Type{Kind::String, anyNullable(site.args)}, true, [where](Args v, const EvalContext&) -> Result<Value> {
     if (v[0].type() != ValueType::Timestamp) return wrongType(where, "to_zone", 0, "a timestamp", v[0]);
     if (v[1].type() != ValueType::String) return wrongType(where, "to_zone", 1, "a string", v[1]);
-    auto local = core::utcToLocal(v[0].asTimestamp(), v[1].asString());
-    if (!local) return runtimeError(where, local.error().message);
+    auto local = localMicros(v[0].asTimestamp(), v[1].asString(), where);
+    if (!local) return std::unexpected(local.error());
     std::string text = core::formatTimestamp(core::Timestamp{*local});
     text.pop_back();  // 'Z'
     int64_t offset_minutes = (*local - v[0].asTimestamp().micros) / 60'000'000;
@@ -729,8 +746,8 @@ std::optional<Typed> fDateOf(CallSite& site) {
   return build(site, Type{Kind::Date, anyNullable(site.args)}, true, [where](Args v, const EvalContext&) -> Result<Value> {
     if (v[0].type() != ValueType::Timestamp) return wrongType(where, "date_of", 0, "a timestamp", v[0]);
     if (v[1].type() != ValueType::String) return wrongType(where, "date_of", 1, "a string", v[1]);
-    auto local = core::utcToLocal(v[0].asTimestamp(), v[1].asString());
-    if (!local) return runtimeError(where, local.error().message);
+    auto local = localMicros(v[0].asTimestamp(), v[1].asString(), where);
+    if (!local) return std::unexpected(local.error());
     return Value(core::Date{static_cast<int32_t>(floorDiv(*local, kMicrosPerDay))});
   });
 }
