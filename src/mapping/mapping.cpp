@@ -335,14 +335,27 @@ Binding Mapping::bind(const std::shared_ptr<const core::RecordSchema>& schema) c
   return binding;
 }
 
-core::Result<std::vector<Output>> Mapping::apply(const core::Record& input, const Binding& binding,
-                                                 const core::Clock& clock) const {
-  std::vector<Value> slots(scope.size());
+core::Status Mapping::applyInto(const core::Record& input, const Binding& binding, const core::Clock& clock,
+                                std::vector<core::Record>& out, std::vector<size_t>* emit_indices) const {
+  const size_t first_output = out.size();
+  // A record that fails part-way leaves none of its outputs behind: it is one dead letter.
+  auto rollback = [&](core::Error error) -> core::Status {
+    out.resize(first_output);
+    if (emit_indices) emit_indices->resize(first_output);
+    return core::fail(std::move(error));
+  };
+  // One slot buffer per thread, reused across records: every input and let slot is written
+  // below before it is read, so no per-record allocation is needed for it.
+  thread_local std::vector<Value> slots;
+  slots.resize(scope.size());
   for (size_t i = 0; i < inputs.size(); ++i) {
     const InputField& field = inputs[i];
     const auto& index = binding.index[i];
     if (!index) {
-      if (field.type.nullable || field.type.kind == Type::Kind::Any) continue;
+      if (field.type.nullable || field.type.kind == Type::Kind::Any) {
+        slots[field.slot] = Value();
+        continue;
+      }
       return core::fail(core::ErrorKind::Permanent, fmt::format("input field '{}' is missing", field.name));
     }
     const Value& value = input.value(*index);
@@ -363,66 +376,69 @@ core::Result<std::vector<Output>> Mapping::apply(const core::Record& input, cons
   if (where) {
     auto keep = where->eval(context);
     if (!keep) return core::fail(keep.error());
-    if (keep->type() != core::ValueType::Bool || !keep->asBool()) return std::vector<Output>{};
+    if (keep->type() != core::ValueType::Bool || !keep->asBool()) return {};
   }
   for (const auto& let : lets) {
     auto value = let.expr->eval(context);
     if (!value) return core::fail(value.error());
     slots[let.slot] = std::move(*value);
   }
-  std::vector<Output> outputs;
   for (size_t e = 0; e < emits.size(); ++e) {
     const Emit& emit = emits[e];
     if (emit.when) {
       auto go = emit.when->eval(context);
-      if (!go) return core::fail(go.error());
+      if (!go) return rollback(go.error());
       if (go->type() != core::ValueType::Bool || !go->asBool()) continue;
     }
     std::vector<Value> values;
     values.reserve(emit.fields.size());
     for (const auto& [field_name, expr] : emit.fields) {
       auto value = expr->eval(context);
-      if (!value) return core::fail(value.error());
+      if (!value) return rollback(value.error());
       values.push_back(std::move(*value));
     }
-    Output out;
-    out.emit = e;
     if (emit.contract) {
       auto built = buildContractRecord(*emit.contract, values, input, label(),
                                        source_system.empty() ? name : source_system, clock.now());
-      if (!built) return core::fail(built.error());
-      out.record = std::move(*built);
-      out.record.meta.topic = emit.topic.empty() ? emit.contract->contract->default_topic : emit.topic;
+      if (!built) return rollback(std::move(built.error()));
+      out.push_back(std::move(*built));
+      out.back().meta.topic = emit.topic.empty() ? emit.contract->contract->default_topic : emit.topic;
     } else {
-      out.record = core::Record(emit.schema, std::move(values));
+      out.emplace_back(emit.schema, std::move(values));
     }
-    out.record.meta.source_position = input.meta.source_position;
-    out.record.meta.event_time = input.meta.event_time;
-    if (!emit.topic.empty()) out.record.meta.topic = emit.topic;
-    if (emit.contract) {
-      // The fact key (or record key) is the Kafka key unless the emit block sets its own.
-      if (emit.key.empty()) {
-        outputs.push_back(std::move(out));
-        continue;
-      }
-    }
+    if (emit_indices) emit_indices->push_back(e);
+    core::Record& record = out.back();
+    record.meta.source_position = input.meta.source_position;
+    record.meta.event_time = input.meta.event_time;
+    if (!emit.topic.empty()) record.meta.topic = emit.topic;
+    // A contract record's key is its fact key (or record key) unless the block sets `key:`.
     if (!emit.key.empty()) {
       std::string key;
       for (size_t k = 0; k < emit.key.size(); ++k) {
         auto part = emit.key[k]->eval(context);
-        if (!part) return core::fail(part.error());
+        if (!part) return rollback(part.error());
         if (part->isNull()) {
-          return core::fail(core::ErrorKind::Permanent,
+          return rollback(core::Error::permanent(
                             fmt::format("{}:{}:{}: key part {} is null", emit.key[k]->location().file,
-                                        emit.key[k]->location().line, emit.key[k]->location().column, k + 1));
+                                        emit.key[k]->location().line, emit.key[k]->location().column, k + 1)));
         }
         if (k > 0) key += '|';
         key += part->toText();
       }
-      out.record.meta.key = std::move(key);
+      record.meta.key = std::move(key);
     }
-    outputs.push_back(std::move(out));
   }
+  return {};
+}
+
+core::Result<std::vector<Output>> Mapping::apply(const core::Record& input, const Binding& binding,
+                                                 const core::Clock& clock) const {
+  std::vector<core::Record> records;
+  std::vector<size_t> indices;
+  if (auto status = applyInto(input, binding, clock, records, &indices); !status) return core::fail(status.error());
+  std::vector<Output> outputs;
+  outputs.reserve(records.size());
+  for (size_t i = 0; i < records.size(); ++i) outputs.push_back(Output{indices[i], std::move(records[i])});
   return outputs;
 }
 

@@ -93,6 +93,11 @@ class Mapping {
   // source position and event time for lineage.
   core::Result<std::vector<Output>> apply(const core::Record& input, const Binding& binding,
                                           const core::Clock& clock) const;
+  // The pipeline's path: appends the outputs to `out` (nothing on failure) and, if given, the
+  // index of the emit block of each output to `emit_indices`. Reuses a per-thread slot buffer,
+  // so a simple mapping allocates only its output records.
+  core::Status applyInto(const core::Record& input, const Binding& binding, const core::Clock& clock,
+                         std::vector<core::Record>& out, std::vector<size_t>* emit_indices = nullptr) const;
 };
 
 std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const std::filesystem::path& file);

@@ -6,12 +6,9 @@ void MappingTransform::apply(std::span<const core::Record> inputs, std::vector<c
                              std::vector<core::DeadLetter>& dead_letters) {
   for (const auto& input : inputs) {
     if (binding_.schema != input.schema()) binding_ = mapping_->bind(input.schema());
-    auto mapped = mapping_->apply(input, binding_, clock_);
-    if (!mapped) {
+    if (auto mapped = mapping_->applyInto(input, binding_, clock_, outputs); !mapped) {
       dead_letters.push_back({&input, mapped.error().message});
-      continue;
     }
-    for (auto& out : *mapped) outputs.push_back(std::move(out.record));
   }
 }
 
