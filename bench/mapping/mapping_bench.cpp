@@ -1,4 +1,4 @@
-// Cost of Mapping::apply() per record, on the release preset:
+// Cost of Mapping::applyInto() (the pipeline path) per record, on the release preset:
 //   ./build/release/bench/dutybridge_mapping_bench --benchmark_repetitions=3
 // Each iteration maps one pre-built record (a batch of 1024 is cycled), so "Time" is
 // nanoseconds per record and "CPU" its CPU time. Figures and the command are in
