@@ -129,8 +129,9 @@ Result<Decimal> Decimal::add(const Decimal& other) const {
   if (!scaleUp(coefficient_, scale - scale_, a) || !scaleUp(other.coefficient_, scale - other.scale_, b)) {
     return overflow("addition");
   }
-  Int128 sum = a + b;  // both below 10^38, so no int128 overflow
-  if (!inRange(sum)) return overflow("addition");
+  Int128 sum;
+  // Two coefficients just below 10^38 can sum past the 128-bit range (about 1.7e38).
+  if (__builtin_add_overflow(a, b, &sum) || !inRange(sum)) return overflow("addition");
   return Decimal(sum, scale);
 }
 

@@ -152,7 +152,11 @@ Result<int64_t> utcToLocal(Timestamp ts, std::string_view zone) {
   if (!tz) return fail(tz.error());
   SysMicros tp{Micros{ts.micros}};
   auto info = (*tz)->get_info(tp);
-  return ts.micros + std::chrono::duration_cast<Micros>(info.offset).count();
+  int64_t local = 0;
+  if (__builtin_add_overflow(ts.micros, std::chrono::duration_cast<Micros>(info.offset).count(), &local)) {
+    return fail(ErrorKind::Permanent, "timestamp out of range for a time zone");
+  }
+  return local;
 }
 
 bool isKnownTimeZone(std::string_view zone) { return findZone(zone).has_value(); }

@@ -729,7 +729,7 @@ std::vector<std::string> runMappingTests(const Mapping& mapping) {
       }
     }
     for (size_t i = test.expect.size(); i < result->size(); ++i) {
-      diff += fmt::format("  + unexpected output {}: {}\n", i + 1, codec::toJson((*result)[i].record).dump());
+      diff += fmt::format("  + unexpected output {}: {}\n", i + 1, codec::toJson((*result)[i].record).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
     }
     if (!diff.empty()) failures.push_back(header + "\n" + diff);
   }

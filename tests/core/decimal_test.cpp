@@ -71,3 +71,9 @@ TEST_CASE("decimal conversions", "[core][decimal]") {
   CHECK_FALSE(dec("42.5").toInt64().has_value());
   CHECK(dec("2.5").toDouble() == 2.5);
 }
+
+TEST_CASE("adding two 38-digit decimals reports overflow without undefined behaviour", "[core][decimal]") {
+  Decimal big = dec("99999999999999999999999999999999999999");
+  CHECK_FALSE(big.add(big).has_value());
+  CHECK_FALSE(big.negate().add(big.negate()).has_value());
+}

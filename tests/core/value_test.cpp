@@ -76,3 +76,7 @@ TEST_CASE("records share a schema and find fields by name", "[core][record]") {
   CHECK(record.find("missing") == nullptr);
   CHECK(record.name(0) == "report_no");
 }
+
+TEST_CASE("local time of an instant at the edge of the range is an error, not overflow", "[core][time]") {
+  CHECK_FALSE(utcToLocal(Timestamp{INT64_MAX - 1}, "Asia/Shanghai").has_value());
+}
