@@ -72,4 +72,7 @@ std::vector<Token> tokenize(std::string_view text);
 // Length in bytes of the valid UTF-8 sequence at text[i], or 0 when it is invalid.
 size_t utf8SequenceLength(std::string_view text, size_t i);
 
+// Appends code point `cp` (at most U+10FFFF) encoded as UTF-8.
+void appendUtf8(std::string& out, uint32_t cp);
+
 }  // namespace dutybridge::mapping::detail
