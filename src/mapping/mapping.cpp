@@ -93,13 +93,13 @@ std::optional<std::string> scalarText(const YAML::Node& node) {
 core::Result<Value> convertInput(const Value& value, const InputField& field) {
   if (value.isNull()) {
     if (field.type.nullable || field.type.kind == Type::Kind::Any) return Value();
-    return core::fail(core::ErrorKind::Permanent, fmt::format("input field '{}' is null but declared {}", field.name,
+    return core::fail(core::ErrorKind::Permanent, fmt::format("{}: input field '{}' is null but declared {}", field.where, field.name,
                                                               field.type.toString()));
   }
   auto wrap = [&](auto result, std::string_view what) -> core::Result<Value> {
     if (!result) {
       return core::fail(core::ErrorKind::Permanent,
-                        fmt::format("input field '{}' is not a valid {} ({} given)", field.name, what,
+                        fmt::format("{}: input field '{}' is not a valid {} ({} given)", field.where, field.name, what,
                                     core::toString(value.type())));
     }
     return Value(*result);
@@ -356,13 +356,13 @@ core::Status Mapping::applyInto(const core::Record& input, const Binding& bindin
         slots[field.slot] = Value();
         continue;
       }
-      return core::fail(core::ErrorKind::Permanent, fmt::format("input field '{}' is missing", field.name));
+      return core::fail(core::ErrorKind::Permanent, fmt::format("{}: input field '{}' is missing", field.where, field.name));
     }
     const Value& value = input.value(*index);
     if (value.isNull() || field.type.kind == Type::Kind::Any ||
         (field.type.kind == Type::Kind::String && value.type() == core::ValueType::String)) {
       if (value.isNull() && !field.type.nullable && field.type.kind != Type::Kind::Any) {
-        return core::fail(core::ErrorKind::Permanent, fmt::format("input field '{}' is null but declared {}",
+        return core::fail(core::ErrorKind::Permanent, fmt::format("{}: input field '{}' is null but declared {}", field.where,
                                                                   field.name, field.type.toString()));
       }
       slots[field.slot] = value;
@@ -570,7 +570,9 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const s
           continue;
         }
         size_t slot = mapping->scope.add(name, *type);
-        mapping->inputs.push_back({name, *type, slot});
+        core::SourceLocation declared = loader.at(it->first, "input." + name);
+        mapping->inputs.push_back(
+            {name, *type, slot, fmt::format("{}:{}:{}", declared.file, declared.line, declared.column)});
       }
     }
 

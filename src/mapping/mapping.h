@@ -27,6 +27,7 @@ struct InputField {
   std::string name;
   Type type;
   size_t slot = 0;
+  std::string where;  // "file:line:column" of its declaration, for dead-letter reasons
 };
 
 struct Let {

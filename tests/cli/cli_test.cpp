@@ -182,6 +182,7 @@ TEST_CASE("dutybridge map prints outputs and reports dead letters", "[cli][mappi
   CHECK_THAT(result.output, Catch::Contains(R"("key":"PR9")"));
   CHECK_THAT(result.output, Catch::Contains(R"("employee_no":"E10024")"));
   CHECK_THAT(result.output, Catch::Contains(R"("good_qty":"0.1")"));
-  CHECK_THAT(result.output, Catch::Contains("in.jsonl:2: dead letter (mes-report-output@1): input field 'work_order_no' is missing"));
+  CHECK_THAT(result.output, Catch::Contains("in.jsonl:2: dead letter (mes-report-output@1): "));
+  CHECK_THAT(result.output, Catch::Contains("mes_report_output.yaml:10:3: input field 'work_order_no' is missing"));
   std::filesystem::remove_all(dir);
 }
