@@ -103,13 +103,7 @@ int runMapCommand(const std::vector<std::string>& args) {
                                outputs.error().message);
       continue;
     }
-    for (const auto& out : *outputs) {
-      nlohmann::ordered_json json;
-      json["topic"] = out.record.meta.topic ? nlohmann::ordered_json(*out.record.meta.topic) : nullptr;
-      json["key"] = out.record.meta.key ? nlohmann::ordered_json(*out.record.meta.key) : nullptr;
-      json["value"] = codec::toJson(out.record);
-      std::cout << json.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
-    }
+    for (const auto& out : *outputs) std::cout << codec::envelopeJson(out.record) << '\n';
   }
   return dead == 0 ? 0 : 1;
 }

@@ -39,4 +39,12 @@ void appendJson(const core::Record& record, std::string& out) {
   out += toJson(record).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
+std::string envelopeJson(const core::Record& record) {
+  nlohmann::ordered_json json;
+  json["topic"] = record.meta.topic ? nlohmann::ordered_json(*record.meta.topic) : nullptr;
+  json["key"] = record.meta.key ? nlohmann::ordered_json(*record.meta.key) : nullptr;
+  json["value"] = toJson(record);
+  return json.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
 }  // namespace dutybridge::codec

@@ -18,4 +18,8 @@ nlohmann::ordered_json toJson(const core::Record& record);
 // Appends the record's JSON object (no newline) to `out`.
 void appendJson(const core::Record& record, std::string& out);
 
+// The record with its destination, as `dutybridge map` prints it and the golden mapping
+// tests expect it: {"topic":...,"key":...,"value":{...}} (no newline).
+std::string envelopeJson(const core::Record& record);
+
 }  // namespace dutybridge::codec

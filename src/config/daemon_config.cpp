@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "src/codec/json.h"
 #include "src/config/validator.h"
 
 namespace dutybridge::config {
@@ -174,25 +175,6 @@ std::expected<std::unique_ptr<DaemonConfig>, Diagnostics> loadDaemonConfig(const
 
 namespace {
 
-nlohmann::ordered_json toJson(const core::Value& value) {
-  switch (value.type()) {
-    case core::ValueType::Null: return nullptr;
-    case core::ValueType::Bool: return value.asBool();
-    case core::ValueType::Int: return value.asInt();
-    case core::ValueType::List: {
-      auto out = nlohmann::ordered_json::array();
-      for (const auto& item : value.asList()) out.push_back(toJson(item));
-      return out;
-    }
-    case core::ValueType::Map: {
-      auto out = nlohmann::ordered_json::object();
-      for (const auto& [key, item] : value.asMap()) out[key] = toJson(item);
-      return out;
-    }
-    default: return value.toText();
-  }
-}
-
 nlohmann::ordered_json objectJson(const core::ConfigObject& object) {
   auto out = nlohmann::ordered_json::object();
   for (const auto& entry : object.entries) {
@@ -207,7 +189,7 @@ nlohmann::ordered_json objectJson(const core::ConfigObject& object) {
     } else if (entry.type == FieldType::Duration && entry.value.type() == core::ValueType::Int) {
       out[entry.name] = core::formatDuration(entry.value.asInt());
     } else {
-      out[entry.name] = toJson(entry.value);
+      out[entry.name] = codec::toJson(entry.value);
     }
   }
   return out;

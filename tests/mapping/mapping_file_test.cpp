@@ -62,13 +62,7 @@ std::string runCase(const mapping::Mapping& mapping, const std::filesystem::path
       out += dead.dump() + "\n";
       continue;
     }
-    for (const auto& o : *outputs) {
-      nlohmann::ordered_json json;
-      json["topic"] = o.record.meta.topic ? nlohmann::ordered_json(*o.record.meta.topic) : nullptr;
-      json["key"] = o.record.meta.key ? nlohmann::ordered_json(*o.record.meta.key) : nullptr;
-      json["value"] = codec::toJson(o.record);
-      out += json.dump() + "\n";
-    }
+    for (const auto& o : *outputs) out += codec::envelopeJson(o.record) + "\n";
   }
   return out;
 }
