@@ -1,0 +1,514 @@
+#include "src/aggregate/aggregator.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+namespace dutybridge::aggregate {
+namespace {
+
+using core::Decimal;
+using core::Value;
+using core::ValueType;
+using Json = nlohmann::json;
+
+core::Result<Decimal> toDecimal(const Value& v) {
+  switch (v.type()) {
+    case ValueType::Int: return Decimal::fromInt(v.asInt());
+    case ValueType::Decimal: return v.asDecimal();
+    case ValueType::Double: return Decimal::fromDouble(v.asDouble());
+    case ValueType::Bool: return Decimal::fromInt(v.asBool() ? 1 : 0);
+    default: return core::fail(core::Error::permanent(fmt::format("a measure input must be a number, not {}", core::toString(v.type()))));
+  }
+}
+
+// Numbers compare by value in multisets whatever their representation.
+Value canonical(const Value& v) {
+  if (v.type() == ValueType::Int) return Value(Decimal::fromInt(v.asInt()));
+  if (v.type() == ValueType::Decimal) return Value(v.asDecimal().normalized());
+  if (v.type() == ValueType::Double) {
+    auto d = Decimal::fromDouble(v.asDouble());
+    if (d) return Value(d->normalized());
+  }
+  return v;
+}
+
+// Tagged JSON, so state round-trips exactly (decimals stay decimals, dates stay dates).
+Json encodeValue(const Value& v) {
+  switch (v.type()) {
+    case ValueType::Null: return nullptr;
+    case ValueType::Bool: return v.asBool();
+    case ValueType::Int: return Json{{"i", v.asInt()}};
+    case ValueType::Decimal: return Json{{"d", v.asDecimal().toString()}};
+    case ValueType::Double: return Json{{"f", v.asDouble()}};
+    case ValueType::String: return v.asString();
+    case ValueType::Timestamp: return Json{{"t", v.asTimestamp().micros}};
+    case ValueType::Date: return Json{{"D", v.asDate().days}};
+    case ValueType::List: {
+      Json out = Json::array();
+      for (const auto& item : v.asList()) out.push_back(encodeValue(item));
+      return Json{{"l", out}};
+    }
+    case ValueType::Map: {
+      Json out = Json::array();
+      for (const auto& [k, item] : v.asMap()) out.push_back(Json::array({k, encodeValue(item)}));
+      return Json{{"m", out}};
+    }
+  }
+  return nullptr;
+}
+
+Value decodeValue(const Json& j) {
+  if (j.is_null()) return Value();
+  if (j.is_boolean()) return Value(j.get<bool>());
+  if (j.is_string()) return Value(j.get<std::string>());
+  if (!j.is_object() || j.size() != 1) throw std::runtime_error("unexpected value encoding");
+  const auto& [tag, inner] = *j.items().begin();
+  if (tag == "i") return Value(inner.get<int64_t>());
+  if (tag == "d") {
+    auto d = Decimal::parse(inner.get<std::string>());
+    if (!d) throw std::runtime_error("bad decimal");
+    return Value(*d);
+  }
+  if (tag == "f") return Value(inner.get<double>());
+  if (tag == "t") return Value(core::Timestamp{inner.get<int64_t>()});
+  if (tag == "D") return Value(core::Date{inner.get<int32_t>()});
+  if (tag == "l") {
+    core::ValueList list;
+    for (const auto& item : inner) list.push_back(decodeValue(item));
+    return Value(std::move(list));
+  }
+  if (tag == "m") {
+    core::ValueMap map;
+    for (const auto& item : inner) map.emplace_back(item.at(0).get<std::string>(), decodeValue(item.at(1)));
+    return Value(std::move(map));
+  }
+  throw std::runtime_error("unknown value tag " + tag);
+}
+
+int typeRank(ValueType t) {
+  // Numbers share one rank: canonical() makes them decimals before they reach a multiset.
+  return t == ValueType::Int || t == ValueType::Double ? static_cast<int>(ValueType::Decimal) : static_cast<int>(t);
+}
+
+size_t valueBytes(const Value& v) {
+  size_t bytes = sizeof(Value);
+  if (v.type() == ValueType::String && v.asString().size() > 15) bytes += v.asString().capacity();
+  return bytes;
+}
+
+}  // namespace
+
+std::optional<MeasureKind> parseMeasureKind(std::string_view name) {
+  if (name == "sum") return MeasureKind::Sum;
+  if (name == "count") return MeasureKind::Count;
+  if (name == "count_distinct") return MeasureKind::CountDistinct;
+  if (name == "min") return MeasureKind::Min;
+  if (name == "max") return MeasureKind::Max;
+  if (name == "ratio") return MeasureKind::RatioOfSums;
+  if (name == "weighted_avg") return MeasureKind::WeightedAvg;
+  return std::nullopt;
+}
+
+std::string_view measureKindName(MeasureKind kind) {
+  switch (kind) {
+    case MeasureKind::Sum: return "sum";
+    case MeasureKind::Count: return "count";
+    case MeasureKind::CountDistinct: return "count_distinct";
+    case MeasureKind::Min: return "min";
+    case MeasureKind::Max: return "max";
+    case MeasureKind::RatioOfSums: return "ratio";
+    case MeasureKind::WeightedAvg: return "weighted_avg";
+  }
+  return "?";
+}
+
+size_t measureArity(MeasureKind kind) {
+  return kind == MeasureKind::RatioOfSums || kind == MeasureKind::WeightedAvg ? 2 : 1;
+}
+
+bool Window::valueLess(const Value& a, const Value& b) {
+  int ra = typeRank(a.type());
+  int rb = typeRank(b.type());
+  if (ra != rb) return ra < rb;
+  switch (a.type()) {
+    case ValueType::Null: return false;
+    case ValueType::Bool: return a.asBool() < b.asBool();
+    case ValueType::Decimal: return a.asDecimal() < b.asDecimal();
+    case ValueType::String: return a.asString() < b.asString();
+    case ValueType::Timestamp: return a.asTimestamp() < b.asTimestamp();
+    case ValueType::Date: return a.asDate() < b.asDate();
+    default: return a.toText() < b.toText();
+  }
+}
+
+std::string windowKey(const WindowRef& ref) {
+  Json group = Json::array();
+  for (const auto& v : ref.group) group.push_back(v.isNull() ? Json(nullptr) : Json(v.toText()));
+  return group.dump() + "|" + ref.period_type + "|" + ref.period_id;
+}
+
+Aggregator::Aggregator(AggregatorOptions options) : options_(std::move(options)) {}
+Aggregator::~Aggregator() = default;
+
+Window& Aggregator::windowFor(const WindowRef& ref) {
+  std::string key = windowKey(ref);
+  auto it = windows_.find(key);
+  if (it != windows_.end()) return *it->second;
+  auto window = std::make_unique<Window>();
+  window->key = key;
+  window->ref = ref;
+  window->acc.resize(options_.measures.size());
+  core::Timestamp close{ref.end.micros + options_.grace_micros};
+  closing_.emplace(close, key);
+  evicting_.emplace(core::Timestamp{close.micros + options_.retain_micros}, key);
+  dirty_windows_.insert(key);
+  Window& out = *window;
+  windows_.emplace(std::move(key), std::move(window));
+  return out;
+}
+
+core::Status Aggregator::add(Window& window, const std::vector<MeasureInput>& inputs, int sign) {
+  for (size_t m = 0; m < options_.measures.size() && m < inputs.size(); ++m) {
+    const MeasureSpec& spec = options_.measures[m];
+    Window::Accumulator& acc = window.acc[m];
+    const Value& x = inputs[m][0];
+    if (x.isNull()) continue;
+    auto fold = [&](Decimal& into, const Decimal& d) -> core::Status {
+      auto r = sign > 0 ? into.add(d) : into.subtract(d);
+      if (!r) return core::fail(core::Error::permanent(fmt::format("measure {}: {}", spec.name, r.error().message)));
+      into = *r;
+      return {};
+    };
+    switch (spec.kind) {
+      case MeasureKind::Sum: {
+        auto d = toDecimal(x);
+        if (!d) return core::fail(core::Error::permanent(fmt::format("measure {}: {}", spec.name, d.error().message)));
+        if (auto s = fold(acc.a, *d); !s) return s;
+        break;
+      }
+      case MeasureKind::Count:
+        if (x.type() == ValueType::Bool && !x.asBool()) continue;
+        break;
+      case MeasureKind::CountDistinct:
+      case MeasureKind::Min:
+      case MeasureKind::Max: {
+        Value c = canonical(x);
+        if (sign > 0) {
+          ++acc.multiset[c];
+        } else if (auto it = acc.multiset.find(c); it != acc.multiset.end() && --it->second == 0) {
+          acc.multiset.erase(it);
+        }
+        break;
+      }
+      case MeasureKind::RatioOfSums:
+      case MeasureKind::WeightedAvg: {
+        const Value& y = inputs[m][1];
+        if (y.isNull()) continue;
+        auto a = toDecimal(x);
+        auto b = toDecimal(y);
+        if (!a || !b) {
+          return core::fail(core::Error::permanent(
+              fmt::format("measure {}: {}", spec.name, (!a ? a.error() : b.error()).message)));
+        }
+        Decimal first = *a;
+        if (spec.kind == MeasureKind::WeightedAvg) {
+          auto product = a->multiply(*b);
+          if (!product) return core::fail(core::Error::permanent(fmt::format("measure {}: {}", spec.name, product.error().message)));
+          first = *product;
+        }
+        if (auto s = fold(acc.a, first); !s) return s;
+        if (auto s = fold(acc.b, *b); !s) return s;
+        break;
+      }
+    }
+    acc.n += sign;
+  }
+  window.rows += sign;
+  window.changed = true;
+  changed_.insert(&window);
+  return {};
+}
+
+std::vector<Value> Aggregator::values(const Window& window) const {
+  std::vector<Value> out;
+  out.reserve(options_.measures.size());
+  for (size_t m = 0; m < options_.measures.size(); ++m) {
+    const MeasureSpec& spec = options_.measures[m];
+    const Window::Accumulator& acc = window.acc[m];
+    switch (spec.kind) {
+      case MeasureKind::Sum: out.emplace_back(acc.a.normalized()); break;
+      case MeasureKind::Count: out.emplace_back(acc.n); break;
+      case MeasureKind::CountDistinct: out.emplace_back(static_cast<int64_t>(acc.multiset.size())); break;
+      case MeasureKind::Min: out.push_back(acc.multiset.empty() ? Value() : acc.multiset.begin()->first); break;
+      case MeasureKind::Max: out.push_back(acc.multiset.empty() ? Value() : acc.multiset.rbegin()->first); break;
+      case MeasureKind::RatioOfSums:
+      case MeasureKind::WeightedAvg: {
+        if (acc.b.sign() == 0) {
+          out.emplace_back();
+          break;
+        }
+        auto q = acc.a.divide(acc.b, spec.scale);
+        out.push_back(q ? Value(q->normalized()) : Value());
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+core::Result<ApplyOutcome> Aggregator::apply(std::string_view source_id, std::string_view part, const Value& version,
+                                             const std::optional<WindowRef>& window, std::vector<MeasureInput> inputs,
+                                             core::Timestamp now) {
+  if (window) {
+    int64_t evict_at = window->end.micros + options_.grace_micros + options_.retain_micros;
+    if (now.micros >= evict_at) {
+      return core::fail(core::Error::permanent(fmt::format(
+          "period {} {} ended {} and is past its grace and retention, so its fact can no longer be corrected; "
+          "raise aggregate.retain to accept corrections this late",
+          window->period_type, window->period_id, core::formatTimestamp(window->end))));
+    }
+  }
+  key_buffer_.assign(source_id);
+  auto [it, inserted] = sources_.try_emplace(key_buffer_);
+  Source& source = it->second;
+  bool versioned = !version.isNull();
+  if (!inserted && versioned && !source.version.isNull()) {
+    if (Window::valueLess(canonical(version), canonical(source.version))) return ApplyOutcome::Stale;
+    if (Window::valueLess(canonical(source.version), canonical(version))) {
+      for (auto& p : source.parts) {
+        if (auto s = add(*p.window, p.inputs, -1); !s) return core::fail(s.error());
+      }
+      source.parts.clear();
+    }
+  }
+  source.version = version;
+  auto existing = std::find_if(source.parts.begin(), source.parts.end(), [&](const Part& p) { return p.part == part; });
+  if (existing != source.parts.end()) {
+    if (auto s = add(*existing->window, existing->inputs, -1); !s) return core::fail(s.error());
+    source.parts.erase(existing);
+  }
+  if (window) {
+    Window& target = windowFor(*window);
+    if (auto s = add(target, inputs, +1); !s) {
+      if (source.parts.empty() && !versioned) sources_.erase(it);
+      return core::fail(s.error());
+    }
+    source.parts.push_back(Part{std::string(part), &target, std::move(inputs)});
+  }
+  dirty_sources_.insert(key_buffer_);
+  return ApplyOutcome::Applied;
+}
+
+void Aggregator::collect(core::Timestamp now, std::vector<Revision>& out) {
+  auto emit = [&](Window& w, bool closing) {
+    std::vector<Value> current = values(w);
+    w.changed = false;
+    if (!closing && current == w.emitted) return;  // e.g. a replayed or edited-back row
+    w.revision += 1;
+    if (closing) w.closed = true;
+    w.last_emit = now;
+    w.emitted = current;
+    dirty_windows_.insert(w.key);
+    out.push_back(Revision{&w, w.revision, w.closed, std::move(current), w.rows});
+  };
+  while (!closing_.empty() && closing_.begin()->first <= now) {
+    auto node = closing_.extract(closing_.begin());
+    auto it = windows_.find(node.mapped());
+    if (it == windows_.end() || it->second->closed) continue;
+    changed_.erase(it->second.get());
+    emit(*it->second, true);
+  }
+  for (auto it = changed_.begin(); it != changed_.end();) {
+    Window& w = **it;
+    bool limited = !w.closed && options_.min_interval_micros > 0 && w.last_emit &&
+                   now.micros - w.last_emit->micros < options_.min_interval_micros;
+    if (limited) {
+      ++it;
+      continue;
+    }
+    emit(w, false);
+    it = changed_.erase(it);
+  }
+  evict(now);
+}
+
+std::optional<core::Timestamp> Aggregator::nextDeadline() const {
+  std::optional<core::Timestamp> next;
+  auto consider = [&](core::Timestamp t) {
+    if (!next || t < *next) next = t;
+  };
+  if (!closing_.empty()) consider(closing_.begin()->first);
+  if (!evicting_.empty()) consider(evicting_.begin()->first);
+  for (const Window* w : changed_) {
+    if (w->last_emit) consider(core::Timestamp{w->last_emit->micros + options_.min_interval_micros});
+  }
+  return next;
+}
+
+void Aggregator::evict(core::Timestamp now) {
+  if (evicting_.empty() || evicting_.begin()->first > now) return;
+  std::unordered_set<const Window*> gone;
+  while (!evicting_.empty() && evicting_.begin()->first <= now) {
+    auto node = evicting_.extract(evicting_.begin());
+    auto it = windows_.find(node.mapped());
+    if (it == windows_.end()) continue;
+    gone.insert(it->second.get());
+  }
+  if (gone.empty()) return;
+  // Rows of evicted windows go with them; a sweep over the rows is cheap next to how rarely
+  // windows end (once per period).
+  for (auto it = sources_.begin(); it != sources_.end();) {
+    auto& parts = it->second.parts;
+    auto before = parts.size();
+    std::erase_if(parts, [&](const Part& p) { return gone.contains(p.window); });
+    // Rows left without parts (declined, filtered out) are forgotten here too, so their
+    // versions do not accumulate forever.
+    if (parts.empty()) {
+      dirty_sources_.insert(it->first);
+      it = sources_.erase(it);
+    } else {
+      if (parts.size() != before) dirty_sources_.insert(it->first);
+      ++it;
+    }
+  }
+  for (const Window* w : gone) {
+    changed_.erase(const_cast<Window*>(w));
+    dirty_windows_.insert(w->key);
+    windows_.erase(w->key);
+  }
+}
+
+std::string Aggregator::encodeSource(const Source& source) const {
+  Json parts = Json::array();
+  for (const auto& p : source.parts) {
+    Json inputs = Json::array();
+    for (const auto& in : p.inputs) inputs.push_back(Json::array({encodeValue(in[0]), encodeValue(in[1])}));
+    parts.push_back(Json{{"p", p.part}, {"w", p.window->key}, {"in", std::move(inputs)}});
+  }
+  return Json{{"v", encodeValue(source.version)}, {"parts", std::move(parts)}}.dump();
+}
+
+std::string Aggregator::encodeWindow(const Window& w) const {
+  Json group = Json::array();
+  for (const auto& v : w.ref.group) group.push_back(encodeValue(v));
+  Json emitted = Json::array();
+  for (const auto& v : w.emitted) emitted.push_back(encodeValue(v));
+  Json out{{"g", std::move(group)},
+           {"pt", w.ref.period_type},
+           {"pid", w.ref.period_id},
+           {"sd", w.ref.shift_date.days},
+           {"sc", w.ref.shift_code},
+           {"start", w.ref.start.micros},
+           {"end", w.ref.end.micros},
+           {"rev", w.revision},
+           {"closed", w.closed},
+           {"emitted", std::move(emitted)}};
+  if (w.last_emit) out["last"] = w.last_emit->micros;
+  return out.dump();
+}
+
+void Aggregator::takeStateChanges(std::vector<StateChange>& out) {
+  // Windows first: a restore attaches rows to windows it already knows.
+  for (const auto& key : dirty_windows_) {
+    auto it = windows_.find(key);
+    out.push_back({"w/" + key, it == windows_.end() ? std::string() : encodeWindow(*it->second)});
+  }
+  for (const auto& id : dirty_sources_) {
+    auto it = sources_.find(id);
+    bool gone = it == sources_.end() || (it->second.parts.empty() && it->second.version.isNull());
+    out.push_back({"s/" + id, gone ? std::string() : encodeSource(it->second)});
+  }
+  dirty_windows_.clear();
+  dirty_sources_.clear();
+}
+
+core::Status Aggregator::restore(const std::vector<StateChange>& entries) {
+  try {
+    for (const auto& entry : entries) {
+      if (!entry.key.starts_with("w/") || entry.value.empty()) continue;
+      Json j = Json::parse(entry.value);
+      WindowRef ref;
+      for (const auto& v : j.at("g")) ref.group.push_back(decodeValue(v));
+      ref.period_type = j.at("pt").get<std::string>();
+      ref.period_id = j.at("pid").get<std::string>();
+      ref.shift_date = core::Date{j.at("sd").get<int32_t>()};
+      ref.shift_code = j.at("sc").get<std::string>();
+      ref.start = core::Timestamp{j.at("start").get<int64_t>()};
+      ref.end = core::Timestamp{j.at("end").get<int64_t>()};
+      Window& w = windowFor(ref);
+      if (w.key != entry.key.substr(2)) {
+        return core::fail(core::Error::fatal(fmt::format("aggregation state: window entry {} does not match its key", entry.key)));
+      }
+      w.revision = j.at("rev").get<int64_t>();
+      w.closed = j.at("closed").get<bool>();
+      for (const auto& v : j.at("emitted")) w.emitted.push_back(decodeValue(v));
+      if (j.contains("last")) w.last_emit = core::Timestamp{j.at("last").get<int64_t>()};
+    }
+    for (const auto& entry : entries) {
+      if (!entry.key.starts_with("s/") || entry.value.empty()) continue;
+      Json j = Json::parse(entry.value);
+      Source& source = sources_[entry.key.substr(2)];
+      source.version = decodeValue(j.at("v"));
+      for (const auto& p : j.at("parts")) {
+        auto it = windows_.find(p.at("w").get<std::string>());
+        if (it == windows_.end()) {
+          return core::fail(core::Error::fatal(
+              fmt::format("aggregation state: row entry {} refers to an unknown window", entry.key)));
+        }
+        std::vector<MeasureInput> inputs;
+        for (const auto& in : p.at("in")) inputs.push_back({decodeValue(in.at(0)), decodeValue(in.at(1))});
+        if (auto s = add(*it->second, inputs, +1); !s) return core::fail(core::Error::fatal(s.error().message));
+        source.parts.push_back(Part{p.at("p").get<std::string>(), it->second.get(), std::move(inputs)});
+      }
+    }
+  } catch (const std::exception& e) {
+    return core::fail(core::Error::fatal(std::string("aggregation state cannot be read: ") + e.what()));
+  }
+  // What was restored is exactly what is stored, so nothing is dirty. A window owes a revision
+  // when its rows no longer give what it last emitted (rows changed after that revision was
+  // delivered, e.g. a retraction whose revision was lost in the crash).
+  dirty_windows_.clear();
+  dirty_sources_.clear();
+  changed_.clear();
+  for (auto& [key, w] : windows_) {
+    w->changed = values(*w) != w->emitted && (w->rows > 0 || !w->emitted.empty());
+    if (w->changed) changed_.insert(w.get());
+  }
+  return {};
+}
+
+std::optional<std::vector<Value>> Aggregator::valuesOf(const std::string& window_key) const {
+  auto it = windows_.find(window_key);
+  if (it == windows_.end()) return std::nullopt;
+  return values(*it->second);
+}
+
+std::vector<std::string> Aggregator::windowKeys() const {
+  std::vector<std::string> keys;
+  for (const auto& [key, w] : windows_) keys.push_back(key);
+  return keys;
+}
+
+AggregatorStats Aggregator::stats() const {
+  AggregatorStats s;
+  s.windows = windows_.size();
+  s.sources = sources_.size();
+  for (const auto& [key, w] : windows_) {
+    if (!w->closed) ++s.open_windows;
+    s.approx_bytes += sizeof(Window) + key.capacity() * 2 + w->acc.size() * sizeof(Window::Accumulator) + 64;
+    for (const auto& acc : w->acc) s.approx_bytes += acc.multiset.size() * (sizeof(Value) + 48);
+    for (const auto& v : w->emitted) s.approx_bytes += valueBytes(v);
+  }
+  for (const auto& [id, source] : sources_) {
+    s.approx_bytes += id.capacity() + sizeof(Source) + 48;
+    for (const auto& p : source.parts) {
+      ++s.rows;
+      s.approx_bytes += sizeof(Part) + p.part.capacity() + p.inputs.capacity() * sizeof(MeasureInput);
+    }
+  }
+  return s;
+}
+
+}  // namespace dutybridge::aggregate

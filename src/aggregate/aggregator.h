@@ -1,0 +1,196 @@
+#pragma once
+// The windowed KPI aggregation engine behind a mapping's `aggregate:` block.
+//
+// Model. Every source row (identified by a source id, e.g. MES report_no, and optionally a
+// part, e.g. the worker of a multi-worker report) contributes measure inputs to exactly one
+// window: a group (e.g. employee_no) and a calendar period (SHIFT/DAY/WEEK/MONTH with its
+// start and end). The engine keeps each row's *contribution*, not only running totals, so a
+// row that comes back with a newer version (an edited or declined report) first retracts what
+// it added before; a replayed row (same version) replaces itself, so re-reading records after a
+// crash never double counts. Totals are maintained incrementally (exact decimals; counts;
+// multisets for distinct/min/max), so each record costs a few hash lookups.
+//
+// Revisions. A changed window emits a revision (rate-limited per window by `min_interval`), and
+// a final closed revision once the clock passes end + grace. A record for a closed window
+// produces a correction revision (closed stays true, revision + 1). Windows are evicted (and
+// their rows' state deleted) once the clock passes end + grace + retain; a record older than
+// that is refused with a Permanent error (the caller dead-letters it), never silently dropped.
+//
+// Durability. The engine records which rows and windows changed; the caller persists them
+// with takeStateChanges() (keys "s/<source id>" and "w/<window key>", empty value = deleted)
+// once the outputs of the same batch are delivered, and restore() rebuilds the engine from
+// those entries after a restart. State is proportional to the rows of open (and retained)
+// windows.
+//
+// Threading: one Aggregator belongs to one pipeline thread; no method is thread-safe.
+// Errors: apply() returns Permanent errors (overflow, too late); restore() returns Fatal when the
+// stored state cannot be parsed.
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "src/core/error.h"
+#include "src/core/value.h"
+
+namespace dutybridge::aggregate {
+
+enum class MeasureKind { Sum, Count, CountDistinct, Min, Max, RatioOfSums, WeightedAvg };
+
+std::optional<MeasureKind> parseMeasureKind(std::string_view name);  // "sum", "count_distinct", ...
+std::string_view measureKindName(MeasureKind kind);
+// Number of inputs a measure takes per row: ratio and weighted average take two.
+size_t measureArity(MeasureKind kind);
+
+struct MeasureSpec {
+  std::string name;
+  MeasureKind kind = MeasureKind::Sum;
+  int scale = 6;  // result scale of ratio and weighted average (rounded half-even)
+};
+
+struct AggregatorOptions {
+  std::vector<MeasureSpec> measures;
+  int64_t grace_micros = 0;         // after window end, before the closed revision
+  int64_t retain_micros = 0;        // after end + grace, before the window is evicted
+  int64_t min_interval_micros = 0;  // between two open revisions of one window
+};
+
+// The window a row contributes to, as the caller computed it (calendar and group expressions).
+struct WindowRef {
+  std::vector<core::Value> group;  // values of the group_by expressions, in order
+  std::string period_type;         // SHIFT | DAY | WEEK | MONTH
+  std::string period_id;           // "2025-03-14/N", "2025-03-14", "2025-W11", "2025-03"
+  core::Date shift_date;           // first shift date of the period
+  std::string shift_code;          // SHIFT periods only
+  core::Timestamp start;
+  core::Timestamp end;
+};
+
+// Inputs of one measure for one row: [value] or [numerator, denominator] / [value, weight].
+// A null first input means "does not count" (sum, count, distinct, min, max skip it).
+using MeasureInput = std::array<core::Value, 2>;
+
+struct Window;
+
+// One emitted state of a window.
+struct Revision {
+  const Window* window = nullptr;
+  int64_t revision = 0;
+  bool closed = false;
+  std::vector<core::Value> values;  // per measure
+  int64_t rows = 0;                 // contributing rows
+};
+
+struct Window {
+  std::string key;
+  WindowRef ref;
+  int64_t revision = 0;
+  bool closed = false;
+  std::optional<core::Timestamp> last_emit;
+  std::vector<core::Value> emitted;  // values of the last revision (empty: none yet)
+  int64_t rows = 0;
+  bool changed = false;              // contributions changed since the last revision
+  struct Accumulator {
+    core::Decimal a;  // sum of values / numerators / value * weight
+    core::Decimal b;  // sum of denominators / weights
+    int64_t n = 0;    // rows counted
+    std::map<core::Value, int64_t, bool (*)(const core::Value&, const core::Value&)> multiset{valueLess};
+  };
+  std::vector<Accumulator> acc;
+
+  // A total order over values for multisets: by type, then by value.
+  static bool valueLess(const core::Value& a, const core::Value& b);
+};
+
+enum class ApplyOutcome { Applied, Stale };
+
+struct StateChange {
+  std::string key;    // "s/<source id>" or "w/<window key>"
+  std::string value;  // empty: deleted
+};
+
+struct AggregatorStats {
+  size_t windows = 0;
+  size_t open_windows = 0;
+  size_t sources = 0;
+  size_t rows = 0;
+  size_t approx_bytes = 0;  // estimate of heap memory held by the state
+};
+
+class Aggregator {
+ public:
+  explicit Aggregator(AggregatorOptions options);
+  ~Aggregator();
+  Aggregator(const Aggregator&) = delete;
+  Aggregator& operator=(const Aggregator&) = delete;
+
+  const AggregatorOptions& options() const { return options_; }
+
+  // Records the contribution of one row. `version` orders the versions of a source row (null:
+  // unversioned, every row replaces its own part). A newer version retracts every part of the
+  // row first; an older one is ignored (Stale). `contribution` nullopt means the row no longer
+  // counts (filtered out, e.g. declined): its earlier contribution is retracted.
+  core::Result<ApplyOutcome> apply(std::string_view source_id, std::string_view part, const core::Value& version,
+                                   const std::optional<WindowRef>& window, std::vector<MeasureInput> inputs,
+                                   core::Timestamp now);
+
+  // Revisions due at `now`: changed windows whose rate limit allows, windows whose end + grace
+  // passed (the closed revision), and corrections of closed windows. Also evicts windows past
+  // their retention.
+  void collect(core::Timestamp now, std::vector<Revision>& out);
+
+  // The earliest instant at which collect() has something time-driven to do, if any.
+  std::optional<core::Timestamp> nextDeadline() const;
+
+  // State entries changed since the last call (see the header comment).
+  void takeStateChanges(std::vector<StateChange>& out);
+
+  // Rebuilds the engine from stored entries (keys without any caller prefix).
+  core::Status restore(const std::vector<StateChange>& entries);
+
+  AggregatorStats stats() const;
+
+  // Current measure values of a window (by windowKey()), whether emitted or not.
+  std::optional<std::vector<core::Value>> valuesOf(const std::string& window_key) const;
+  std::vector<std::string> windowKeys() const;
+
+ private:
+  struct Part {
+    std::string part;
+    Window* window = nullptr;
+    std::vector<MeasureInput> inputs;
+  };
+  struct Source {
+    core::Value version;
+    std::vector<Part> parts;
+  };
+
+  Window& windowFor(const WindowRef& ref);
+  core::Status add(Window& window, const std::vector<MeasureInput>& inputs, int sign);
+  std::vector<core::Value> values(const Window& window) const;
+  void evict(core::Timestamp now);
+  std::string encodeSource(const Source& source) const;
+  std::string encodeWindow(const Window& window) const;
+
+  AggregatorOptions options_;
+  std::unordered_map<std::string, std::unique_ptr<Window>> windows_;
+  std::unordered_map<std::string, Source> sources_;
+  std::unordered_set<Window*> changed_;
+  std::multimap<core::Timestamp, std::string> closing_;   // end + grace -> window key
+  std::multimap<core::Timestamp, std::string> evicting_;  // end + grace + retain -> window key
+  std::unordered_set<std::string> dirty_sources_;
+  std::unordered_set<std::string> dirty_windows_;
+  std::string key_buffer_;
+};
+
+// "group values (JSON array)|period type|period id": the stable identity of a window.
+std::string windowKey(const WindowRef& ref);
+
+}  // namespace dutybridge::aggregate
