@@ -1,0 +1,119 @@
+#pragma once
+// Plant calendars (config/calendars.yaml): the shift pattern in the plant's local wall time,
+// rest days and holidays, and the KPI periods built from them. docs/calendars.md is the user's
+// reference.
+//
+// The domain rule: a shift belongs to the date on which it started (its shift_date), in the
+// plant's time zone. DAY, WEEK and MONTH periods are unions of whole shifts, chosen by
+// shift_date, never by wall-clock date: DAY d runs from the start of d's first shift to the end
+// of its last one.
+//
+// Wall-clock shift boundaries become instants deterministically, so the shifts of consecutive
+// days tile the timeline with no gap and no overlap even across DST changes:
+//   - a boundary inside a spring-forward gap moves to the end of the gap (the instant the clocks
+//     jump), so a 20:00-08:00 shift on the night of Europe/Berlin's spring change lasts 11 h;
+//   - a boundary inside the repeated autumn hour takes its first occurrence (summer time), so a
+//     20:00-08:00 shift on that night lasts 13 h.
+//
+// Threading: a loaded Calendar / Calendars is immutable; every const method may run
+// concurrently. Ownership: Calendars owns its calendars; the time zones they point to belong to
+// the date library's process-wide tz database.
+// Errors: load problems are config::Diagnostics (file:line:column, caret, hint), all at once.
+// Queries return core::Result with Permanent errors (an unknown shift code, an instant outside
+// the years 1900-9999): the record that asked belongs in the dead-letter path.
+
+#include <expected>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "src/config/diagnostics.h"
+#include "src/core/error.h"
+#include "src/core/time.h"
+
+namespace date {
+class time_zone;
+}
+
+namespace dutybridge::calendar {
+
+// The day types of config/calendars.yaml and of the MES report table (day_type column).
+inline constexpr std::string_view kDayTypes[] = {"NORMAL", "OT", "REST", "HOLIDAY"};
+
+struct ShiftDefinition {
+  std::string code;
+  int start_minute = 0;     // local wall time, 0..1439
+  int length_minutes = 0;   // nominal (wall-clock) length, 1..1440; the end may be on the next day
+};
+
+struct ShiftInstance {
+  core::Date shift_date;  // the date the shift started on (plant time zone)
+  std::string shift_code;
+  core::Timestamp start, end;  // [start, end), UTC
+  std::string day_type;        // NORMAL | OT | REST | HOLIDAY, of shift_date
+};
+
+enum class PeriodType { Shift, Day, Week, Month };
+
+// "SHIFT", "DAY", "WEEK", "MONTH" (exact spelling, as in the duty catalog and duty_kpi.v1).
+std::optional<PeriodType> parsePeriodType(std::string_view text);
+std::string_view toString(PeriodType type);
+
+// The period_id of duty_kpi.v1: SHIFT "2025-03-14/N", DAY "2025-03-14", WEEK (ISO 8601 week of
+// shift_date) "2025-W11", MONTH "2025-03". shift_code is used only for SHIFT.
+std::string periodId(PeriodType type, core::Date shift_date, std::string_view shift_code);
+
+struct PeriodBounds {
+  core::Timestamp start, end;  // [start, end), UTC
+};
+
+class Calendar {
+ public:
+  Calendar(std::string name, std::string time_zone, const date::time_zone* zone, std::vector<ShiftDefinition> shifts,
+           std::vector<bool> rest_weekdays, std::map<core::Date, std::string> holidays);
+
+  const std::string& name() const { return name_; }
+  const std::string& timeZone() const { return time_zone_; }
+  // Sorted by start time: the order of the shifts within one shift_date.
+  const std::vector<ShiftDefinition>& shifts() const { return shifts_; }
+  const ShiftDefinition* findShift(std::string_view code) const;
+
+  // The shift instance that contains the instant.
+  core::Result<ShiftInstance> shiftOf(core::Timestamp utc) const;
+  // HOLIDAY/REST/NORMAL/OT from the holidays list, else REST on a rest weekday, else NORMAL.
+  std::string dayType(core::Date day) const;
+  // SHIFT: that shift; DAY: first shift start to last shift end of shift_date; WEEK: the ISO week
+  // (Monday..Sunday shift dates) containing shift_date; MONTH: its calendar month of shift dates.
+  // shift_code matters only for SHIFT (unknown code: Permanent error).
+  core::Result<PeriodBounds> periodBounds(PeriodType type, core::Date shift_date, std::string_view shift_code) const;
+
+ private:
+  // Local wall-clock microseconds -> instant, by the gap/fold rules above.
+  core::Result<core::Timestamp> resolve(int64_t local_micros) const;
+  core::Result<core::Timestamp> dayStart(core::Date shift_date) const;
+  core::Result<ShiftInstance> instance(core::Date shift_date, const ShiftDefinition& shift) const;
+
+  std::string name_;
+  std::string time_zone_;
+  const date::time_zone* zone_;
+  std::vector<ShiftDefinition> shifts_;
+  std::vector<bool> rest_weekdays_;  // index: 0 = Sunday .. 6 = Saturday
+  std::map<core::Date, std::string> holidays_;
+};
+
+struct Calendars {
+  std::map<std::string, Calendar, std::less<>> by_name;
+
+  const Calendar* find(std::string_view name) const;
+  std::vector<std::string> names() const;
+};
+
+// Loads and checks a calendars file. Every problem (unknown key, unknown zone, bad time,
+// overlapping or gapped shifts, bad date or day type) is reported, with its location.
+std::expected<std::shared_ptr<const Calendars>, config::Diagnostics> loadCalendars(const std::filesystem::path& file);
+
+}  // namespace dutybridge::calendar
