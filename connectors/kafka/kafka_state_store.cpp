@@ -75,6 +75,16 @@ class KafkaStateStore final : public core::StateStore, private kafka::ClientEven
     return restore(*partitions, timeout);
   }
 
+  core::Result<std::vector<std::pair<std::string, std::string>>> scan(std::string_view prefix) override {
+    if (checkFatal(producer_.get())) return core::fail(core::ErrorKind::Fatal, "state store: " + fatalReason());
+    std::lock_guard lock(mutex_);
+    std::vector<std::pair<std::string, std::string>> out;
+    for (auto it = values_.lower_bound(prefix); it != values_.end() && it->first.starts_with(prefix); ++it) {
+      out.emplace_back(it->first, it->second);
+    }
+    return out;
+  }
+
   core::Result<std::optional<std::string>> get(std::string_view key) override {
     if (checkFatal(producer_.get())) return core::fail(core::ErrorKind::Fatal, "state store: " + fatalReason());
     std::lock_guard lock(mutex_);

@@ -11,16 +11,20 @@
 #include "src/codec/json.h"
 #include "src/codec/json_value.h"
 #include "src/mapping/mapping.h"
+#include "src/mapping/transform.h"
 
 namespace dutybridge::cli {
 namespace {
 
-constexpr std::string_view kMapHelp = R"(Usage: dutybridge map -m MAPPING -i INPUT.jsonl [--now TIME]
+constexpr std::string_view kMapHelp = R"(Usage: dutybridge map -m MAPPING -i INPUT.jsonl [--now TIME [--step DURATION] [--until TIME]]
 
 Runs MAPPING over the JSON objects of INPUT.jsonl ('-' for standard input), one per line, and
 prints every emitted record as a JSON line {"topic":...,"key":...,"value":{...}} on stdout.
 Records that would go to the dead-letter topic are reported on stderr with their line number
-and reason. --now fixes the clock (RFC 3339) for now() and time-dependent logic.
+and reason. --now fixes the clock (RFC 3339) for now() and time-dependent logic; --step moves
+it on by DURATION (e.g. 1m) after every input line; --until moves it to TIME after the last line,
+so an aggregate mapping emits the closed revisions of windows that end (plus grace) by then.
+An aggregate mapping prints the window revisions due after each line.
 Exit status 0 when every line mapped, 1 when any went to the dead-letter path, 2 on usage
 errors or an invalid mapping.
 )";
@@ -48,21 +52,41 @@ int runMapCommand(const std::vector<std::string>& args) {
     std::cout << kMapHelp;
     return 0;
   }
-  std::string mapping_file, input_file, now_text;
+  std::string mapping_file, input_file, now_text, step_text, until_text;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     bool has_value = i + 1 < args.size();
     if ((arg == "-m" || arg == "--mapping") && has_value) mapping_file = args[++i];
     else if ((arg == "-i" || arg == "--input") && has_value) input_file = args[++i];
     else if (arg == "--now" && has_value) now_text = args[++i];
+    else if (arg == "--step" && has_value) step_text = args[++i];
+    else if (arg == "--until" && has_value) until_text = args[++i];
     else return usage("unexpected argument '" + arg + "'", kMapHelp);
   }
   if (mapping_file.empty() || input_file.empty()) return usage("-m MAPPING and -i INPUT are required", kMapHelp);
   std::unique_ptr<core::Clock> clock;
+  core::ManualClock* manual = nullptr;
+  int64_t step = 0;
+  std::optional<core::Timestamp> until;
+  if ((!step_text.empty() || !until_text.empty()) && now_text.empty()) {
+    return usage("--step and --until need --now (they move a fixed clock)", kMapHelp);
+  }
+  if (!step_text.empty()) {
+    auto parsed = core::parseDuration(step_text);
+    if (!parsed || *parsed < 0) return usage("--step must be a duration such as 30s or 5m", kMapHelp);
+    step = *parsed;
+  }
+  if (!until_text.empty()) {
+    auto parsed = core::parseTimestamp(until_text);
+    if (!parsed) return usage("--until must be an RFC 3339 timestamp", kMapHelp);
+    until = *parsed;
+  }
   if (!now_text.empty()) {
     auto now = core::parseTimestamp(now_text);
     if (!now) return usage("--now must be an RFC 3339 timestamp", kMapHelp);
-    clock = std::make_unique<core::ManualClock>(*now);
+    auto fixed = std::make_unique<core::ManualClock>(*now);
+    manual = fixed.get();
+    clock = std::move(fixed);
   } else {
     clock = std::make_unique<core::SystemClock>();
   }
@@ -78,6 +102,10 @@ int runMapCommand(const std::vector<std::string>& args) {
     if (!file) return usage("cannot read " + input_file, kMapHelp);
     in = &file;
   }
+  // Aggregate mappings keep window state across lines: run them as the pipeline does.
+  std::shared_ptr<const mapping::Mapping> shared = std::move(*mapping);
+  std::unique_ptr<mapping::MappingTransform> transform;
+  if (shared->aggregate) transform = std::make_unique<mapping::MappingTransform>(shared, *clock);
   std::string line;
   size_t line_number = 0;
   size_t dead = 0;
@@ -95,15 +123,41 @@ int runMapCommand(const std::vector<std::string>& args) {
     }
     core::Record record = mapping::recordFromMap(*value);
     record.meta.source_position = fmt::format("{}:{}", input_file, line_number);
-    binding = (*mapping)->bind(record.schema());
-    auto outputs = (*mapping)->apply(record, binding, *clock);
+    if (transform) {
+      std::vector<core::Record> outputs;
+      std::vector<core::DeadLetter> dead_letters;
+      transform->apply(std::span<const core::Record>(&record, 1), outputs, dead_letters);
+      for (const auto& letter : dead_letters) {
+        ++dead;
+        std::cerr << fmt::format("{}:{}: dead letter ({}): {}\n", input_file, line_number, shared->label(),
+                                 letter.reason);
+      }
+      for (const auto& out : outputs) std::cout << codec::envelopeJson(out) << '\n';
+      if (manual) manual->advance(step);
+      continue;
+    }
+    binding = shared->bind(record.schema());
+    auto outputs = shared->apply(record, binding, *clock);
     if (!outputs) {
       ++dead;
-      std::cerr << fmt::format("{}:{}: dead letter ({}): {}\n", input_file, line_number, (*mapping)->label(),
+      std::cerr << fmt::format("{}:{}: dead letter ({}): {}\n", input_file, line_number, shared->label(),
                                outputs.error().message);
       continue;
     }
     for (const auto& out : *outputs) std::cout << codec::envelopeJson(out.record) << '\n';
+    if (manual) manual->advance(step);
+  }
+  if (transform && until) {
+    manual->set(*until);
+    std::vector<core::Record> outputs;
+    std::vector<core::DeadLetter> dead_letters;
+    transform->tick(outputs, dead_letters);
+    for (const auto& letter : dead_letters) {
+      ++dead;
+      std::cerr << fmt::format("{}: dead letter ({}): {}\n", letter.input->meta.source_position, shared->label(),
+                               letter.reason);
+    }
+    for (const auto& out : outputs) std::cout << codec::envelopeJson(out) << '\n';
   }
   return dead == 0 ? 0 : 1;
 }

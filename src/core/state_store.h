@@ -12,6 +12,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "src/core/error.h"
 
@@ -25,6 +27,8 @@ class StateStore {
   virtual Result<std::optional<std::string>> get(std::string_view key) = 0;
   virtual Status put(std::string_view key, std::string value) = 0;
   virtual Status flush(std::chrono::steady_clock::time_point deadline) = 0;
+  // Every live entry whose key starts with prefix (window state of one pipeline, say).
+  virtual Result<std::vector<std::pair<std::string, std::string>>> scan(std::string_view prefix) = 0;
 };
 
 }  // namespace dutybridge::core

@@ -7,12 +7,19 @@
 // Ownership: outputs are appended to caller-owned vectors; `DeadLetter::input` points into
 // the caller's input span and is valid until the caller reuses it.
 // Errors: per-record problems are dead letters (Permanent by nature); the transform itself
-// does not fail.
+// does not fail, except restore() when its stored state cannot be trusted (Fatal).
+//
+// State: a stateful transform (aggregation) reports what it changed through takeStateChanges()
+// after every apply()/tick(); the pipeline stores those entries (under a prefix of its own) once
+// the outputs of the same calls are delivered, together with the source position, and passes
+// them back to restore() on the next start. A transform whose state lags its outputs must be
+// idempotent for the records read again after a restart.
 
 #include <span>
 #include <string>
 #include <vector>
 
+#include "src/core/error.h"
 #include "src/core/record.h"
 
 namespace dutybridge::core {
@@ -31,6 +38,25 @@ class Transform {
   virtual std::string label() const = 0;
   virtual void apply(std::span<const Record> inputs, std::vector<Record>& outputs,
                      std::vector<DeadLetter>& dead_letters) = 0;
+
+  // Outputs due by time alone (a window closing). Called after every apply() and when the
+  // source is idle; `inputs`-less dead letters point at records the transform owns until the
+  // next call.
+  virtual void tick(std::vector<Record>& outputs, std::vector<DeadLetter>& dead_letters) {
+    (void)outputs;
+    (void)dead_letters;
+  }
+
+  struct StateEntry {
+    std::string key;
+    std::string value;  // empty: deleted
+  };
+  virtual void takeStateChanges(std::vector<StateEntry>& changes) { (void)changes; }
+  virtual Status restore(const std::vector<StateEntry>& entries) {
+    (void)entries;
+    return {};
+  }
+  virtual bool stateful() const { return false; }
 };
 
 }  // namespace dutybridge::core

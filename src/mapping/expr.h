@@ -29,6 +29,10 @@
 #include "src/core/config_schema.h"
 #include "src/core/value.h"
 
+namespace dutybridge::calendar {
+struct Calendars;
+}
+
 namespace dutybridge::mapping {
 
 struct Type {
@@ -70,6 +74,8 @@ struct FunctionEnv {
   std::map<std::string, std::map<std::string, core::Value, std::less<>>, std::less<>> tables;
   // hmac_sha256(value, key_name): key name -> key bytes (from a ${cred:...} secret).
   std::map<std::string, std::string, std::less<>> hmac_keys;
+  // shift_of, period_start, ...: the mapping's `calendars:` file; null when it has none.
+  std::shared_ptr<const calendar::Calendars> calendars;
 };
 
 struct EvalContext {

@@ -212,6 +212,243 @@ std::vector<std::pair<std::string, std::string>> readCsv(const std::filesystem::
   return rows;
 }
 
+// Splits "sum(a + b, c)" into the function name and its top-level argument texts with their
+// offsets in `text`. nullopt when the text is not a single call.
+struct MeasureCall {
+  std::string function;
+  std::vector<std::pair<std::string, size_t>> args;  // text, offset
+};
+
+std::optional<MeasureCall> splitMeasureCall(const std::string& text) {
+  size_t open = text.find('(');
+  size_t close = text.find_last_not_of(" \t\r\n");
+  if (open == std::string::npos || close == std::string::npos || text[close] != ')') return std::nullopt;
+  MeasureCall call;
+  size_t a = text.find_first_not_of(" \t");
+  size_t b = text.find_last_not_of(" \t", open - 1);
+  if (a == std::string::npos || a >= open) return std::nullopt;
+  call.function = text.substr(a, b - a + 1);
+  int depth = 0;
+  char quote = 0;
+  size_t start = open + 1;
+  for (size_t i = open + 1; i < close; ++i) {
+    char c = text[i];
+    if (quote) {
+      if (c == '\\') ++i;
+      else if (c == quote) quote = 0;
+      continue;
+    }
+    if (c == '"' || c == '\'') quote = c;
+    else if (c == '(' || c == '[') ++depth;
+    else if (c == ')' || c == ']') --depth;
+    else if (c == ',' && depth == 0) {
+      call.args.emplace_back(text.substr(start, i - start), start);
+      start = i + 1;
+    }
+  }
+  if (depth != 0 || quote) return std::nullopt;
+  std::string last = text.substr(start, close - start);
+  if (last.find_first_not_of(" \t") != std::string::npos || !call.args.empty()) call.args.emplace_back(last, start);
+  return call;
+}
+
+int64_t durationOr(Loader& loader, const YAML::Node& node, const std::string& path, int64_t fallback) {
+  if (!node) return fallback;
+  auto micros = node.IsScalar() ? core::parseDuration(node.Scalar()) : std::nullopt;
+  if (!micros || *micros < 0) {
+    loader.error(node, path, "expected a duration", "e.g. 30s, 2h, 7d");
+    return fallback;
+  }
+  return *micros;
+}
+
+void loadAggregateIdentity(Loader& loader, Mapping& mapping, const YAML::Node& node) {
+  AggregateBlock& block = *mapping.aggregate;
+  if (!node.IsMap()) {
+    loader.error(node, "aggregate", "'aggregate' must be a mapping with id, period, group_by and measures");
+    return;
+  }
+  loader.checkKeys(node, "aggregate", {"id", "part", "version", "calendar", "period", "time", "shift_date", "shift_code",
+                                       "group_by", "measures", "grace", "retain", "min_interval"});
+  if (!node["id"]) {
+    loader.error(node, "aggregate", "'aggregate' needs 'id': the source row's identity (e.g. report_no)",
+                 "a row that comes again with the same id replaces its earlier contribution");
+  } else {
+    block.id = loader.expression(node["id"], "aggregate.id", mapping.scope, mapping.env);
+  }
+  if (node["part"]) block.part = loader.expression(node["part"], "aggregate.part", mapping.scope, mapping.env);
+  if (node["version"]) block.version = loader.expression(node["version"], "aggregate.version", mapping.scope, mapping.env);
+}
+
+void loadAggregate(Loader& loader, Mapping& mapping, const YAML::Node& node) {
+  AggregateBlock& block = *mapping.aggregate;
+  if (!node.IsMap()) return;
+  using Kind = Type::Kind;
+  auto require = [&](const std::unique_ptr<Expr>& expr, Kind kind, const std::string& what) {
+    if (expr && expr->type().kind != kind && expr->type().kind != Kind::Any) {
+      loader.diagnostics.add(expr->location(), fmt::format("aggregate.{} must be {}, not {}", what,
+                                                           Type{kind, false}.toString(), expr->type().toString()));
+    }
+  };
+  if (block.version && (block.version->type().kind == Kind::List || block.version->type().kind == Kind::Map)) {
+    loader.diagnostics.add(block.version->location(), "aggregate.version must be a scalar (timestamp, date or number)");
+  }
+
+  // Calendar and period.
+  std::string calendar_name = node["calendar"] && node["calendar"].IsScalar() ? node["calendar"].Scalar() : "";
+  if (calendar_name.empty()) {
+    loader.error(node, "aggregate.calendar", "'aggregate' needs 'calendar': the plant calendar of its periods",
+                 "name one of the calendars file given by 'calendars:'");
+  } else if (!mapping.env.calendars) {
+    loader.error(node["calendar"], "aggregate.calendar", "no calendars are loaded",
+                 "add calendars: ../config/calendars.yaml to the mapping");
+  } else if (const calendar::Calendar* cal = mapping.env.calendars->find(calendar_name); !cal) {
+    std::string near = config::suggest(calendar_name, mapping.env.calendars->names());
+    loader.error(node["calendar"], "aggregate.calendar", fmt::format("unknown calendar '{}'", calendar_name),
+                 near.empty() ? fmt::format("calendars: {}", fmt::join(mapping.env.calendars->names(), ", "))
+                              : fmt::format("did you mean '{}'?", near));
+  } else {
+    block.calendar_name = calendar_name;
+    block.calendar = cal;
+  }
+  std::string period = node["period"] && node["period"].IsScalar() ? node["period"].Scalar() : "";
+  if (auto type = calendar::parsePeriodType(period)) {
+    block.period = *type;
+  } else {
+    loader.error(node["period"] ? node["period"] : node, "aggregate.period",
+                 period.empty() ? "'aggregate' needs 'period'" : fmt::format("unknown period '{}'", period),
+                 "SHIFT, DAY, WEEK or MONTH");
+  }
+  if (node["time"]) {
+    block.time = loader.expression(node["time"], "aggregate.time", mapping.scope, mapping.env);
+    require(block.time, Kind::Timestamp, "time");
+    if (node["shift_date"] || node["shift_code"]) {
+      loader.error(node["shift_date"] ? node["shift_date"] : node["shift_code"], "aggregate",
+                   "give either 'time' or 'shift_date' and 'shift_code', not both");
+    }
+  } else if (node["shift_date"] && node["shift_code"]) {
+    block.shift_date = loader.expression(node["shift_date"], "aggregate.shift_date", mapping.scope, mapping.env);
+    block.shift_code = loader.expression(node["shift_code"], "aggregate.shift_code", mapping.scope, mapping.env);
+    require(block.shift_date, Kind::Date, "shift_date");
+  } else {
+    loader.error(node, "aggregate", "'aggregate' needs the row's period: 'time' (an event timestamp, placed in its "
+                                    "shift by the calendar) or 'shift_date' and 'shift_code'");
+  }
+
+  // Group and measures: their names are what the emit blocks see.
+  std::set<std::string> names;
+  auto addName = [&](const YAML::Node& key, const std::string& name, const std::string& path, Type type) {
+    if (!names.insert(name).second ||
+        std::find(std::begin(AggregateBlock::kPeriodFields), std::end(AggregateBlock::kPeriodFields), name) !=
+            std::end(AggregateBlock::kPeriodFields)) {
+      loader.error(key, path, fmt::format("'{}' is already a name of the aggregate's output", name),
+                   fmt::format("period fields: {}", fmt::join(AggregateBlock::kPeriodFields, ", ")));
+    }
+    block.scope.add(name, type);
+  };
+  const YAML::Node group = node["group_by"];
+  if (!group || !group.IsMap() || group.size() == 0) {
+    loader.error(group ? group : node, "aggregate.group_by", "'group_by' must map output names to expressions",
+                 "e.g. group_by: {employee_no: lookup(\"badge_employee\", operator_badge, at: time_from)!}");
+  }
+  for (auto it = group.begin(); group.IsMap() && it != group.end(); ++it) {
+    std::string name = it->first.Scalar();
+    auto expr = loader.expression(it->second, "aggregate.group_by." + name, mapping.scope, mapping.env);
+    Type type = expr ? expr->type() : Type{};
+    addName(it->first, name, "aggregate.group_by." + name, type);
+    if (expr) block.group_by.emplace_back(name, std::move(expr));
+  }
+  const YAML::Node measures = node["measures"];
+  if (!measures || !measures.IsMap() || measures.size() == 0) {
+    loader.error(measures ? measures : node, "aggregate.measures", "'measures' must map names to aggregations",
+                 "e.g. measures: {good: sum(good_qty), reports: count(), yield: ratio(good, good + scrap)}");
+  }
+  for (auto it = measures.begin(); measures.IsMap() && it != measures.end(); ++it) {
+    std::string name = it->first.Scalar();
+    std::string path = "aggregate.measures." + name;
+    const YAML::Node value = it->second;
+    std::optional<MeasureCall> call = value.IsScalar() ? splitMeasureCall(value.Scalar()) : std::nullopt;
+    auto kind = call ? aggregate::parseMeasureKind(call->function) : std::nullopt;
+    if (!kind) {
+      loader.error(value, path, "a measure is one of sum(x), count(), count(condition), count_distinct(x), min(x), "
+                                "max(x), ratio(numerator, denominator), weighted_avg(x, weight)");
+      addName(it->first, name, path, Type{});
+      continue;
+    }
+    size_t arity = aggregate::measureArity(*kind);
+    bool count = *kind == aggregate::MeasureKind::Count;
+    if (count ? call->args.size() > 1 : call->args.size() != arity) {
+      loader.error(value, path, fmt::format("{} takes {}", call->function,
+                                            count ? "no argument or a condition" : arity == 1 ? "one argument" : "two arguments"));
+      addName(it->first, name, path, Type{});
+      continue;
+    }
+    AggregateMeasure measure;
+    measure.name = name;
+    measure.kind = *kind;
+    core::SourceLocation start = loader.textStart(value, path);
+    std::vector<std::unique_ptr<Expr>> args;
+    for (const auto& [arg_text, offset] : call->args) {
+      core::SourceLocation at = start;
+      at.column += static_cast<int>(offset);
+      args.push_back(compileExpression(arg_text, at, mapping.scope, mapping.env, loader.diagnostics));
+    }
+    Type result{Kind::Decimal, false};
+    switch (*kind) {
+      case aggregate::MeasureKind::Count:
+      case aggregate::MeasureKind::CountDistinct: result = Type{Kind::Int, false}; break;
+      case aggregate::MeasureKind::Min:
+      case aggregate::MeasureKind::Max:
+        result = args[0] ? Type{args[0]->type().kind == Kind::Int ? Kind::Decimal : args[0]->type().kind, true} : Type{};
+        break;
+      case aggregate::MeasureKind::RatioOfSums:
+      case aggregate::MeasureKind::WeightedAvg: result = Type{Kind::Decimal, true}; break;
+      case aggregate::MeasureKind::Sum: break;
+    }
+    for (size_t i = 0; i < args.size(); ++i) {
+      if (!args[i]) continue;
+      Kind k = args[i]->type().kind;
+      bool numeric = k == Kind::Int || k == Kind::Decimal || k == Kind::Double || k == Kind::Any;
+      bool needs_number = *kind == aggregate::MeasureKind::Sum || *kind == aggregate::MeasureKind::RatioOfSums ||
+                          *kind == aggregate::MeasureKind::WeightedAvg;
+      if (needs_number && !numeric) {
+        loader.diagnostics.add(args[i]->location(), fmt::format("{} needs a number, not {}", call->function,
+                                                                args[i]->type().toString()));
+      }
+      if (count && k != Kind::Bool && k != Kind::Any) {
+        loader.diagnostics.add(args[i]->location(), fmt::format("count(condition) needs a bool, not {}",
+                                                                args[i]->type().toString()));
+      }
+    }
+    if (!args.empty()) measure.first = std::move(args[0]);
+    if (args.size() > 1) measure.second = std::move(args[1]);
+    addName(it->first, name, path, result);
+    block.options.measures.push_back({name, *kind, 6});
+    block.measures.push_back(std::move(measure));
+  }
+  const Type period_types[] = {{Kind::String, false},    {Kind::String, false},    {Kind::Date, false},
+                               {Kind::String, true},     {Kind::Timestamp, false}, {Kind::Timestamp, false},
+                               {Kind::Bool, false},      {Kind::Int, false},       {Kind::Int, false}};
+  for (size_t i = 0; i < std::size(AggregateBlock::kPeriodFields); ++i) {
+    block.scope.add(std::string(AggregateBlock::kPeriodFields[i]), period_types[i]);
+  }
+  constexpr int64_t kDay = 86'400'000'000;
+  block.options.grace_micros = durationOr(loader, node["grace"], "aggregate.grace", 0);
+  block.options.retain_micros = durationOr(loader, node["retain"], "aggregate.retain", 7 * kDay);
+  block.options.min_interval_micros = durationOr(loader, node["min_interval"], "aggregate.min_interval", 0);
+}
+
+// An aggregate mapping's contract emit gets the period fields from the window revision unless
+// it sets them itself.
+void addPeriodFields(Loader& loader, Emit& emit, const YAML::Node& fields, const Scope& scope, const FunctionEnv& env) {
+  core::SourceLocation at = loader.at(fields, "fields");
+  for (std::string_view name : {"period_id", "shift_date", "shift_code", "period_start", "period_end", "closed", "revision"}) {
+    bool given = std::any_of(emit.fields.begin(), emit.fields.end(), [&](const auto& f) { return f.first == name; });
+    if (given) continue;
+    if (auto expr = compileExpression(name, at, scope, env, loader.diagnostics)) emit.fields.emplace_back(name, std::move(expr));
+  }
+}
+
 // Resolves `contract:` for an emit block and checks its fields against the contract (and the
 // duty catalog for duty_kpi.v1).
 void bindContract(Loader& loader, Mapping& mapping, Emit& emit, const YAML::Node& contract_node,
@@ -335,19 +572,8 @@ Binding Mapping::bind(const std::shared_ptr<const core::RecordSchema>& schema) c
   return binding;
 }
 
-core::Status Mapping::applyInto(const core::Record& input, const Binding& binding, const core::Clock& clock,
-                                std::vector<core::Record>& out, std::vector<size_t>* emit_indices) const {
-  const size_t first_output = out.size();
-  // A record that fails part-way leaves none of its outputs behind: it is one dead letter.
-  auto rollback = [&](core::Error error) -> core::Status {
-    out.resize(first_output);
-    if (emit_indices) emit_indices->resize(first_output);
-    return core::fail(std::move(error));
-  };
-  // One slot buffer per thread, reused across records: every input and let slot is written
-  // below before it is read, so no per-record allocation is needed for it.
-  thread_local std::vector<Value> slots;
-  slots.resize(scope.size());
+core::Result<bool> Mapping::prepare(const core::Record& input, const Binding& binding, const EvalContext& context,
+                                   std::vector<Value>& slots) const {
   for (size_t i = 0; i < inputs.size(); ++i) {
     const InputField& field = inputs[i];
     const auto& index = binding.index[i];
@@ -372,17 +598,41 @@ core::Status Mapping::applyInto(const core::Record& input, const Binding& bindin
     if (!converted) return core::fail(converted.error());
     slots[field.slot] = std::move(*converted);
   }
-  EvalContext context{slots, &clock, &env};
   if (where) {
     auto keep = where->eval(context);
     if (!keep) return core::fail(keep.error());
-    if (keep->type() != core::ValueType::Bool || !keep->asBool()) return {};
+    if (keep->type() != core::ValueType::Bool || !keep->asBool()) return false;
   }
   for (const auto& let : lets) {
     auto value = let.expr->eval(context);
     if (!value) return core::fail(value.error());
     slots[let.slot] = std::move(*value);
   }
+  return true;
+}
+
+core::Status Mapping::applyInto(const core::Record& input, const Binding& binding, const core::Clock& clock,
+                                std::vector<core::Record>& out, std::vector<size_t>* emit_indices) const {
+  // One slot buffer per thread, reused across records: every input and let slot is written
+  // before it is read, so no per-record allocation is needed for it.
+  thread_local std::vector<Value> slots;
+  slots.resize(scope.size());
+  EvalContext context{slots, &clock, &env};
+  auto keep = prepare(input, binding, context, slots);
+  if (!keep) return core::fail(keep.error());
+  if (!*keep) return {};
+  return runEmits(context, input, clock, out, emit_indices);
+}
+
+core::Status Mapping::runEmits(const EvalContext& context, const core::Record& input, const core::Clock& clock,
+                               std::vector<core::Record>& out, std::vector<size_t>* emit_indices) const {
+  const size_t first_output = out.size();
+  // A record that fails part-way leaves none of its outputs behind: it is one dead letter.
+  auto rollback = [&](core::Error error) -> core::Status {
+    out.resize(first_output);
+    if (emit_indices) emit_indices->resize(first_output);
+    return core::fail(std::move(error));
+  };
   for (size_t e = 0; e < emits.size(); ++e) {
     const Emit& emit = emits[e];
     if (emit.when) {
@@ -429,6 +679,131 @@ core::Status Mapping::applyInto(const core::Record& input, const Binding& bindin
     }
   }
   return {};
+}
+
+aggregate::AggregatorOptions Mapping::aggregatorOptions() const {
+  return aggregate ? aggregate->options : aggregate::AggregatorOptions{};
+}
+
+core::Status Mapping::contribute(const core::Record& input, const Binding& binding, const core::Clock& clock,
+                                 aggregate::Aggregator& aggregator) const {
+  const AggregateBlock& block = *aggregate;
+  thread_local std::vector<Value> slots;
+  slots.resize(scope.size());
+  EvalContext context{slots, &clock, &env};
+  auto keep = prepare(input, binding, context, slots);
+  if (!keep) return core::fail(keep.error());
+  auto text = [&](const std::unique_ptr<Expr>& expr, std::string_view what) -> core::Result<std::string> {
+    if (!expr) return std::string();
+    auto value = expr->eval(context);
+    if (!value) return core::fail(value.error());
+    if (value->isNull()) {
+      const auto& at = expr->location();
+      return core::fail(core::ErrorKind::Permanent, fmt::format("{}:{}:{}: aggregate {} is null", at.file, at.line, at.column, what));
+    }
+    return value->toText();
+  };
+  // The row's identity is needed even when `where` rejects it: a rejected row retracts what an
+  // earlier version of it contributed (a declined report).
+  auto id = text(block.id, "id");
+  if (!id) return core::fail(id.error());
+  auto part = text(block.part, "part");
+  if (!part) return core::fail(part.error());
+  Value row_version;
+  if (block.version) {
+    auto v = block.version->eval(context);
+    if (!v) return core::fail(v.error());
+    row_version = std::move(*v);
+  }
+  if (!*keep) {
+    auto applied = aggregator.apply(*id, *part, row_version, std::nullopt, {}, clock.now());
+    if (!applied) return core::fail(applied.error());
+    return {};
+  }
+
+  aggregate::WindowRef window;
+  window.period_type = std::string(calendar::toString(block.period));
+  if (block.time) {
+    auto t = block.time->eval(context);
+    if (!t) return core::fail(t.error());
+    if (t->type() != core::ValueType::Timestamp) {
+      const auto& at = block.time->location();
+      return core::fail(core::ErrorKind::Permanent, fmt::format("{}:{}:{}: aggregate time is null", at.file, at.line, at.column));
+    }
+    auto shift = block.calendar->shiftOf(t->asTimestamp());
+    if (!shift) return core::fail(shift.error());
+    window.shift_date = shift->shift_date;
+    window.shift_code = shift->shift_code;
+  } else {
+    auto d = block.shift_date->eval(context);
+    if (!d) return core::fail(d.error());
+    if (d->type() != core::ValueType::Date) {
+      const auto& at = block.shift_date->location();
+      return core::fail(core::ErrorKind::Permanent, fmt::format("{}:{}:{}: aggregate shift_date is null", at.file, at.line, at.column));
+    }
+    window.shift_date = d->asDate();
+    auto code = text(block.shift_code, "shift_code");
+    if (!code) return core::fail(code.error());
+    window.shift_code = std::move(*code);
+  }
+  auto bounds = block.calendar->periodBounds(block.period, window.shift_date, window.shift_code);
+  if (!bounds) return core::fail(bounds.error());
+  window.start = bounds->start;
+  window.end = bounds->end;
+  window.period_id = calendar::periodId(block.period, window.shift_date, window.shift_code);
+  if (block.period != calendar::PeriodType::Shift) {
+    window.shift_code.clear();
+  }
+  window.group.reserve(block.group_by.size());
+  for (const auto& [group_name, expr] : block.group_by) {
+    auto v = expr->eval(context);
+    if (!v) return core::fail(v.error());
+    window.group.push_back(std::move(*v));
+  }
+  std::vector<aggregate::MeasureInput> measures(block.measures.size());
+  for (size_t m = 0; m < block.measures.size(); ++m) {
+    const AggregateMeasure& measure = block.measures[m];
+    if (!measure.first) {
+      measures[m][0] = Value(true);
+      continue;
+    }
+    auto first = measure.first->eval(context);
+    if (!first) return core::fail(first.error());
+    measures[m][0] = std::move(*first);
+    if (measure.second) {
+      auto second = measure.second->eval(context);
+      if (!second) return core::fail(second.error());
+      measures[m][1] = std::move(*second);
+    }
+  }
+  auto applied = aggregator.apply(*id, *part, row_version, window, std::move(measures), clock.now());
+  if (!applied) return core::fail(applied.error());
+  return {};
+}
+
+core::Status Mapping::emitRevision(const aggregate::Revision& revision, const core::Clock& clock,
+                                   std::vector<core::Record>& out, std::vector<size_t>* emit_indices) const {
+  const AggregateBlock& block = *aggregate;
+  const aggregate::Window& w = *revision.window;
+  std::vector<Value> slots;
+  slots.reserve(block.scope.size());
+  for (const auto& v : w.ref.group) slots.push_back(v);
+  for (const auto& v : revision.values) slots.push_back(v);
+  slots.emplace_back(w.ref.period_type);
+  slots.emplace_back(w.ref.period_id);
+  slots.emplace_back(w.ref.shift_date);
+  slots.push_back(w.ref.shift_code.empty() ? Value() : Value(w.ref.shift_code));
+  slots.emplace_back(w.ref.start);
+  slots.emplace_back(w.ref.end);
+  slots.emplace_back(revision.closed);
+  slots.emplace_back(revision.revision);
+  slots.emplace_back(revision.rows);
+  EvalContext context{slots, &clock, &env};
+  // Lineage of a revision: the window and how many rows it holds, as of the engine clock.
+  core::Record lineage;
+  lineage.meta.source_position = fmt::format("{} row(s) of {}", revision.rows, w.ref.period_id);
+  lineage.meta.event_time = clock.now();
+  return runEmits(context, lineage, clock, out, emit_indices);
 }
 
 core::Result<std::vector<Output>> Mapping::apply(const core::Record& input, const Binding& binding,
@@ -492,7 +867,7 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const s
   mapping->file = file;
   try {
     loader.checkKeys(root, "", {"name", "version", "description", "source_system", "catalog", "input", "tables", "hmac_keys",
-                                "where", "let", "emit", "tests"});
+                                "where", "let", "aggregate", "emit", "tests"});
     if (root["source_system"] && root["source_system"].IsScalar()) mapping->source_system = root["source_system"].Scalar();
     if (const YAML::Node catalog = root["catalog"]; catalog && catalog.IsScalar()) {
       std::filesystem::path path = catalog.Scalar();
@@ -576,6 +951,13 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const s
       }
     }
 
+    // A row's identity is compiled over the inputs alone: it is evaluated even for rows that
+    // `where` rejects (to retract them), when the `let`s have not run.
+    const YAML::Node aggregate_node = root["aggregate"];
+    if (aggregate_node) {
+      mapping->aggregate = std::make_unique<AggregateBlock>();
+      loadAggregateIdentity(loader, *mapping, aggregate_node);
+    }
     if (const YAML::Node where = root["where"]; where) {
       mapping->where = loader.expression(where, "where", mapping->scope, mapping->env);
       if (mapping->where && (mapping->where->type().kind != Type::Kind::Bool || mapping->where->type().nullable)) {
@@ -599,6 +981,9 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const s
       }
     }
 
+    if (aggregate_node) loadAggregate(loader, *mapping, aggregate_node);
+    // Emit blocks see the input scope, or for an aggregate mapping the window revision.
+    const Scope& emit_scope = mapping->aggregate ? mapping->aggregate->scope : mapping->scope;
     const YAML::Node emits = root["emit"];
     if (!emits || !emits.IsSequence() || emits.size() == 0) {
       loader.error(emits ? emits : root, "emit", "'emit' must be a list of at least one output block");
@@ -615,13 +1000,13 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const s
           if (key.IsSequence()) for (const auto& part : key) parts.push_back(part);
           else parts.push_back(key);
           for (size_t k = 0; k < parts.size(); ++k) {
-            if (auto expr = loader.expression(parts[k], fmt::format("{}.key[{}]", path, k), mapping->scope, mapping->env)) {
+            if (auto expr = loader.expression(parts[k], fmt::format("{}.key[{}]", path, k), emit_scope, mapping->env)) {
               emit.key.push_back(std::move(expr));
             }
           }
         }
         if (const YAML::Node when = block["when"]; when) {
-          emit.when = loader.expression(when, path + ".when", mapping->scope, mapping->env);
+          emit.when = loader.expression(when, path + ".when", emit_scope, mapping->env);
           if (emit.when && (emit.when->type().kind != Type::Kind::Bool || emit.when->type().nullable)) {
             loader.diagnostics.add(emit.when->location(), "'when' must be a non-null bool");
           }
@@ -633,7 +1018,7 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const s
           std::vector<std::string> names;
           for (auto it = fields.begin(); it != fields.end(); ++it) {
             std::string name = it->first.Scalar();
-            auto expr = loader.expression(it->second, path + ".fields." + name, mapping->scope, mapping->env);
+            auto expr = loader.expression(it->second, path + ".fields." + name, emit_scope, mapping->env);
             if (!expr) continue;
             names.push_back(name);
             emit.fields.emplace_back(name, std::move(expr));
@@ -641,6 +1026,7 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const s
           emit.schema = std::make_shared<core::RecordSchema>(std::move(names));
         }
         if (const YAML::Node contract = block["contract"]; contract) {
+          if (mapping->aggregate) addPeriodFields(loader, emit, fields, emit_scope, mapping->env);
           bindContract(loader, *mapping, emit, contract, fields, path);
         }
         mapping->emits.push_back(std::move(emit));
@@ -651,7 +1037,7 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const s
       for (size_t t = 0; tests.IsSequence() && t < tests.size(); ++t) {
         const YAML::Node test = tests[t];
         std::string path = fmt::format("tests[{}]", t);
-        loader.checkKeys(test, path, {"name", "now", "input", "expect", "expect_error"});
+        loader.checkKeys(test, path, {"name", "now", "input", "steps", "expect", "expect_error"});
         MappingTest mt;
         mt.location = loader.at(test, path);
         mt.name = test["name"] ? test["name"].Scalar() : fmt::format("test {}", t + 1);
@@ -661,6 +1047,22 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const s
           else mt.now = *now;
         }
         mt.input = recordFromMap(yamlToValue(test["input"]));
+        if (const YAML::Node steps = test["steps"]; steps) {
+          if (!mapping->aggregate) loader.error(steps, path + ".steps", "'steps' are for aggregate mappings; use 'input'");
+          for (size_t i = 0; steps.IsSequence() && i < steps.size(); ++i) {
+            const YAML::Node step = steps[i];
+            std::string step_path = fmt::format("{}.steps[{}]", path, i);
+            loader.checkKeys(step, step_path, {"now", "input"});
+            MappingTest::Step st;
+            if (step["now"]) {
+              auto now = core::parseTimestamp(step["now"].Scalar());
+              if (!now) loader.error(step["now"], step_path + ".now", "'now' must be an RFC 3339 timestamp");
+              else st.now = *now;
+            }
+            if (step["input"]) st.input = recordFromMap(yamlToValue(step["input"]));
+            mt.steps.push_back(std::move(st));
+          }
+        }
         if (test["expect_error"]) mt.expect_error = test["expect_error"].Scalar();
         if (const YAML::Node expect = test["expect"]; expect) {
           for (const auto& item : expect) {
@@ -684,25 +1086,66 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const s
   return mapping;
 }
 
+namespace {
+
+// Runs one test's records through the mapping: outputs in order, and the dead-letter reasons.
+void runTest(const Mapping& mapping, const MappingTest& test, std::vector<Output>& outputs,
+             std::vector<std::string>& errors) {
+  core::ManualClock clock(test.now.value_or(core::Timestamp{0}));
+  if (!mapping.aggregate) {
+    auto binding = mapping.bind(test.input.schema());
+    auto result = mapping.apply(test.input, binding, clock);
+    if (result) outputs = std::move(*result);
+    else errors.push_back(result.error().message);
+    return;
+  }
+  aggregate::Aggregator aggregator(mapping.aggregatorOptions());
+  std::vector<MappingTest::Step> steps = test.steps;
+  if (steps.empty()) steps.push_back({test.now, test.input});
+  for (const auto& step : steps) {
+    if (step.now) clock.set(*step.now);
+    if (step.input) {
+      auto binding = mapping.bind(step.input->schema());
+      if (auto s = mapping.contribute(*step.input, binding, clock, aggregator); !s) errors.push_back(s.error().message);
+    }
+    std::vector<aggregate::Revision> revisions;
+    aggregator.collect(clock.now(), revisions);
+    for (const auto& revision : revisions) {
+      std::vector<core::Record> records;
+      std::vector<size_t> indices;
+      if (auto s = mapping.emitRevision(revision, clock, records, &indices); !s) {
+        errors.push_back(s.error().message);
+        continue;
+      }
+      for (size_t i = 0; i < records.size(); ++i) outputs.push_back(Output{indices[i], std::move(records[i])});
+    }
+  }
+}
+
+}  // namespace
+
 std::vector<std::string> runMappingTests(const Mapping& mapping) {
   std::vector<std::string> failures;
   for (const auto& test : mapping.tests) {
-    core::ManualClock clock(test.now.value_or(core::Timestamp{0}));
-    auto binding = mapping.bind(test.input.schema());
-    auto result = mapping.apply(test.input, binding, clock);
+    std::vector<Output> outputs;
+    std::vector<std::string> errors;
+    runTest(mapping, test, outputs, errors);
+    const std::vector<Output>* result = &outputs;
     std::string header = fmt::format("{}:{}: test '{}'", test.location.file, test.location.line, test.name);
     if (test.expect_error) {
-      if (result) {
+      bool found = std::any_of(errors.begin(), errors.end(),
+                               [&](const std::string& e) { return e.find(*test.expect_error) != std::string::npos; });
+      if (errors.empty()) {
         failures.push_back(fmt::format("{}: expected a dead letter containing \"{}\", got {} output(s)", header,
-                                       *test.expect_error, result->size()));
-      } else if (result.error().message.find(*test.expect_error) == std::string::npos) {
+                                       *test.expect_error, outputs.size()));
+      } else if (!found) {
         failures.push_back(fmt::format("{}: expected a dead letter containing \"{}\"\n  - got: {}", header,
-                                       *test.expect_error, result.error().message));
+                                       *test.expect_error, fmt::join(errors, "\n  - got: ")));
       }
       continue;
     }
-    if (!result) {
-      failures.push_back(fmt::format("{}: unexpected dead letter: {}", header, result.error().message));
+    if (!errors.empty()) {
+      failures.push_back(fmt::format("{}: unexpected dead letter: {}", header, fmt::join(errors, "; ")));
       continue;
     }
     std::string diff;

@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "src/aggregate/aggregator.h"
+#include "src/calendar/calendar.h"
 #include "src/config/diagnostics.h"
 #include "src/core/clock.h"
 #include "src/core/record.h"
@@ -46,6 +48,33 @@ struct Emit {
   core::SourceLocation location;
 };
 
+struct AggregateMeasure {
+  std::string name;
+  aggregate::MeasureKind kind = aggregate::MeasureKind::Sum;
+  std::unique_ptr<Expr> first;   // value / numerator; null for count()
+  std::unique_ptr<Expr> second;  // denominator / weight
+};
+
+// `aggregate:`: the record's contribution to a window; the emit blocks then run once per window
+// revision, over `scope` (group_by names, measure names and the period fields), not per record.
+struct AggregateBlock {
+  std::unique_ptr<Expr> id;       // source row identity (required)
+  std::unique_ptr<Expr> part;     // optional: one of several contributions of a row (worker)
+  std::unique_ptr<Expr> version;  // optional: orders versions of a row (updated_at)
+  std::unique_ptr<Expr> time;     // event time -> shift via the calendar ...
+  std::unique_ptr<Expr> shift_date;  // ... or the row's own shift_date and shift_code
+  std::unique_ptr<Expr> shift_code;
+  std::string calendar_name;
+  const calendar::Calendar* calendar = nullptr;  // owned by the mapping's FunctionEnv
+  calendar::PeriodType period = calendar::PeriodType::Shift;
+  std::vector<std::pair<std::string, std::unique_ptr<Expr>>> group_by;
+  std::vector<AggregateMeasure> measures;
+  aggregate::AggregatorOptions options;
+  Scope scope;  // what emit blocks see; slots: group_by, measures, then kPeriodFields
+  static constexpr std::string_view kPeriodFields[] = {"period_type", "period_id", "shift_date", "shift_code",
+                                                       "period_start", "period_end", "closed", "revision", "rows"};
+};
+
 struct Output {
   size_t emit = 0;
   core::Record record;  // meta.topic / meta.key set from the emit block
@@ -55,6 +84,13 @@ struct MappingTest {
   std::string name;
   std::optional<core::Timestamp> now;
   core::Record input;
+  // `steps:` (aggregate mappings): records and clock moves in order; window revisions are
+  // collected after every step. A step without input only moves the clock.
+  struct Step {
+    std::optional<core::Timestamp> now;
+    std::optional<core::Record> input;
+  };
+  std::vector<Step> steps;
   // Expected outputs in order: field name -> YAML text (nullopt = null), plus optional topic/key.
   struct Expected {
     std::optional<std::string> topic;
@@ -86,6 +122,7 @@ class Mapping {
   FunctionEnv env;
   std::string source_system;               // lineage; default: the mapping name
   std::optional<DutyCatalog> catalog;      // `catalog:`, for duty_kpi.v1 emits
+  std::unique_ptr<AggregateBlock> aggregate;
 
   std::string label() const { return name + "@" + std::to_string(version); }
 
@@ -99,6 +136,23 @@ class Mapping {
   // so a simple mapping allocates only its output records.
   core::Status applyInto(const core::Record& input, const Binding& binding, const core::Clock& clock,
                          std::vector<core::Record>& out, std::vector<size_t>* emit_indices = nullptr) const;
+
+  // Aggregate mappings: the engine options of `aggregate:`.
+  aggregate::AggregatorOptions aggregatorOptions() const;
+  // Aggregate mappings: records one input's contribution (or its retraction, when `where`
+  // rejects it) in `aggregator`. Permanent errors are dead letters.
+  core::Status contribute(const core::Record& input, const Binding& binding, const core::Clock& clock,
+                          aggregate::Aggregator& aggregator) const;
+  // Aggregate mappings: the emit blocks over one window revision.
+  core::Status emitRevision(const aggregate::Revision& revision, const core::Clock& clock,
+                            std::vector<core::Record>& out, std::vector<size_t>* emit_indices = nullptr) const;
+
+ private:
+  // Input slots, `where` and `let`s; false when `where` rejects the record.
+  core::Result<bool> prepare(const core::Record& input, const Binding& binding, const EvalContext& context,
+                             std::vector<core::Value>& slots) const;
+  core::Status runEmits(const EvalContext& context, const core::Record& lineage, const core::Clock& clock,
+                        std::vector<core::Record>& out, std::vector<size_t>* emit_indices) const;
 };
 
 std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const std::filesystem::path& file);

@@ -30,4 +30,10 @@ core::Status LazyStateStore::flush(std::chrono::steady_clock::time_point deadlin
   return (*s)->flush(deadline);
 }
 
+core::Result<std::vector<std::pair<std::string, std::string>>> LazyStateStore::scan(std::string_view prefix) {
+  auto s = store();
+  if (!s) return core::fail(s.error());
+  return (*s)->scan(prefix);
+}
+
 }  // namespace dutybridge::runtime

@@ -20,6 +20,7 @@ class LazyStateStore final : public core::StateStore {
   core::Result<std::optional<std::string>> get(std::string_view key) override;
   core::Status put(std::string_view key, std::string value) override;
   core::Status flush(std::chrono::steady_clock::time_point deadline) override;
+  core::Result<std::vector<std::pair<std::string, std::string>>> scan(std::string_view prefix) override;
 
  private:
   core::Result<core::StateStore*> store();

@@ -51,11 +51,16 @@ Pipeline::Pipeline(std::string name, std::unique_ptr<core::Source> source, std::
       options_(std::move(options)) {}
 
 void Pipeline::transformBatch(core::SourceBatch& batch) {
-  if (!transform_ || batch.records.empty()) return;
+  if (!transform_) return;
+  if (batch.records.empty() && !transform_->stateful()) return;
   std::vector<core::Record> outputs;
   outputs.reserve(batch.records.size());
   std::vector<core::DeadLetter> dead;
-  transform_->apply(batch.records, outputs, dead);
+  if (batch.records.empty()) {
+    transform_->tick(outputs, dead);  // windows closing by the clock while the source is idle
+  } else {
+    transform_->apply(batch.records, outputs, dead);
+  }
   stats_.records_mapped.fetch_add(outputs.size());
   if (!dead.empty()) {
     stats_.dead_letters.fetch_add(dead.size());
@@ -108,6 +113,21 @@ core::Status Pipeline::run(std::stop_token stop) {
     if (!backoff.wait(stop)) return {};
   }
   log::info(component, "starting from {}", position ? "the stored cursor" : "the configured start");
+  if (transform_ && transform_->stateful()) {
+    while (true) {
+      auto entries = state_.scan(statePrefix());
+      if (entries) {
+        std::vector<core::Transform::StateEntry> restored;
+        restored.reserve(entries->size());
+        for (auto& [key, value] : *entries) restored.push_back({key.substr(statePrefix().size()), std::move(value)});
+        if (auto status = transform_->restore(restored); !status) return status;
+        log::info(component, "restored {} state entries of {}", restored.size(), transform_->label());
+        break;
+      }
+      if (!retryOrFail(entries.error(), "reading the transform state")) return core::fail(entries.error());
+      if (!backoff.wait(stop)) return {};
+    }
+  }
 
   while (true) {
     auto opened = source_->open(position);
@@ -133,6 +153,7 @@ core::Status Pipeline::run(std::stop_token stop) {
     uint64_t sequence;
     std::string position;
     size_t records;
+    std::vector<core::Transform::StateEntry> state;  // transform state as of this batch
   };
   std::deque<InFlight> in_flight;
   size_t in_flight_records = 0;
@@ -144,6 +165,15 @@ core::Status Pipeline::run(std::stop_token stop) {
   std::string stored_position = position.value_or("");
   auto last_stats = Clock::now();
 
+  // Transform state first, then the cursor: the state topic keeps their order, so a stored
+  // cursor never points past state that was not stored.
+  auto storeState = [&](std::vector<core::Transform::StateEntry>& entries) -> core::Status {
+    for (auto& entry : entries) {
+      if (auto put = state_.put(statePrefix() + entry.key, std::move(entry.value)); !put) return put;
+    }
+    entries.clear();
+    return {};
+  };
   auto storePosition = [&](std::string newest) -> core::Status {
     if (newest.empty() || newest == stored_position) return {};
     if (auto put = state_.put(cursorKey(), newest); !put) return put;
@@ -155,6 +185,7 @@ core::Status Pipeline::run(std::stop_token stop) {
   auto storeDelivered = [&](uint64_t delivered) -> core::Status {
     std::string newest;
     while (!in_flight.empty() && in_flight.front().sequence <= delivered) {
+      if (auto stored = storeState(in_flight.front().state); !stored) return stored;
       if (!in_flight.front().position.empty()) newest = std::move(in_flight.front().position);
       stats_.records_delivered.fetch_add(in_flight.front().records);
       in_flight_records -= in_flight.front().records;
@@ -201,17 +232,24 @@ core::Status Pipeline::run(std::stop_token stop) {
       end_of_input = batch.end_of_input || (options_.stop_when_idle && batch.records.empty());
       stats_.records_read.fetch_add(batch.records.size());
       transformBatch(batch);
+      std::vector<core::Transform::StateEntry> state_changes;
+      if (transform_) transform_->takeStateChanges(state_changes);
       if (!batch.records.empty()) {
         ++sequence;
-        in_flight.push_back({sequence, batch.position, batch.records.size()});
+        in_flight.push_back({sequence, batch.position, batch.records.size(), std::move(state_changes)});
         in_flight_records += batch.records.size();
-      } else if (!batch.position.empty()) {
-        // The source moved without records (e.g. skipped rows). The new position becomes
-        // durable together with whatever is still in flight before it, or at once.
+      } else if (!batch.position.empty() || !state_changes.empty()) {
+        // The source (or the transform's state) moved without records (e.g. skipped rows, a
+        // retraction not yet emitted). It becomes durable together with whatever is still in
+        // flight before it, or at once.
         if (!in_flight.empty()) {
-          in_flight.back().position = batch.position;
-        } else if (auto stored = storePosition(batch.position); !stored) {
+          if (!batch.position.empty()) in_flight.back().position = batch.position;
+          for (auto& entry : state_changes) in_flight.back().state.push_back(std::move(entry));
+        } else if (auto stored = storeState(state_changes); !stored) {
           outcome = stored;
+          break;
+        } else if (auto moved = storePosition(batch.position); !moved) {
+          outcome = moved;
           break;
         }
       }

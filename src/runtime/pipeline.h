@@ -57,6 +57,8 @@ class Pipeline {
   const std::string& name() const { return name_; }
   const PipelineStats& stats() const { return stats_; }
   std::string cursorKey() const { return "cursor/" + name_; }
+  // Where a stateful transform's entries live in the StateStore.
+  std::string statePrefix() const { return "transform/" + name_ + "/"; }
 
   // Runs on the calling thread until `stop` is requested (then flushes and stores the final
   // cursor) or the source reports end of input and everything is delivered. Returns the error
