@@ -134,4 +134,36 @@ class FakeTransform final : public core::Transform {
   }
 };
 
+// Sums its inputs, passes them through, and keeps the running sum as state ("sum"), like an
+// aggregation: the pipeline stores the state once the batch is delivered and restores it.
+class FakeStatefulTransform final : public core::Transform {
+ public:
+  std::string label() const override { return "sum@1"; }
+  bool stateful() const override { return true; }
+  void apply(std::span<const core::Record> inputs, std::vector<core::Record>& outputs,
+             std::vector<core::DeadLetter>&) override {
+    for (const auto& input : inputs) {
+      sum += input.value(0).asInt();
+      outputs.push_back(input);
+    }
+    changed = true;
+  }
+  void tick(std::vector<core::Record>&, std::vector<core::DeadLetter>&) override { ++ticks; }
+  void takeStateChanges(std::vector<StateEntry>& changes) override {
+    if (changed) changes.push_back({"sum", std::to_string(sum)});
+    changed = false;
+  }
+  core::Status restore(const std::vector<StateEntry>& entries) override {
+    restored = entries;
+    for (const auto& e : entries) {
+      if (e.key == "sum") sum = std::stoll(e.value);
+    }
+    return {};
+  }
+  int64_t sum = 0;
+  bool changed = false;
+  int ticks = 0;
+  std::vector<StateEntry> restored;
+};
+
 }  // namespace dutybridge::testing

@@ -167,3 +167,50 @@ TEST_CASE("mapped records and dead letters together account for every input", "[
   CHECK(pipeline.stats().dead_letters == 50);
   CHECK(*state.get("cursor/map").value() == "100");
 }
+
+TEST_CASE("a stateful transform's state is stored with the delivered cursor and restored", "[runtime][pipeline]") {
+  runtime::MemoryStateStore state;
+  {
+    auto transform = std::make_unique<testing::FakeStatefulTransform>();
+    runtime::Pipeline pipeline("agg", std::make_unique<FakeSource>(10, 4), std::make_unique<FakeSink>(1000), state,
+                               fastOptions(), std::move(transform));
+    std::stop_source stop;
+    REQUIRE(pipeline.run(stop.get_token()));
+  }
+  CHECK(state.get("transform/agg/sum").value() == std::optional<std::string>("45"));
+  CHECK(state.get("cursor/agg").value() == std::optional<std::string>("10"));
+
+  auto transform = std::make_unique<testing::FakeStatefulTransform>();
+  auto* t = transform.get();
+  auto source = std::make_unique<FakeSource>(12, 4);
+  runtime::Pipeline pipeline("agg", std::move(source), std::make_unique<FakeSink>(1000), state, fastOptions(),
+                             std::move(transform));
+  std::stop_source stop;
+  REQUIRE(pipeline.run(stop.get_token()));
+  REQUIRE(t->restored.size() == 1);
+  CHECK(t->restored[0].key == "sum");
+  CHECK(t->sum == 45 + 10 + 11);
+  CHECK(state.get("transform/agg/sum").value() == std::optional<std::string>("66"));
+}
+
+TEST_CASE("transform state is not stored while its batch is undelivered", "[runtime][pipeline]") {
+  runtime::MemoryStateStore state;
+  auto source = std::make_unique<FakeSource>(100, 10);
+  source->end_when_done = false;
+  auto sink = std::make_unique<FakeSink>(1000);
+  sink->hold = true;
+  auto options = fastOptions();
+  options.flush_timeout = std::chrono::milliseconds(1);
+  auto transform = std::make_unique<testing::FakeStatefulTransform>();
+  auto* t = transform.get();
+  runtime::Pipeline pipeline("held", std::move(source), std::move(sink), state, options, std::move(transform));
+  std::stop_source stop;
+  std::jthread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    stop.request_stop();
+  });
+  REQUIRE(pipeline.run(stop.get_token()));
+  CHECK(t->sum > 0);
+  CHECK(t->ticks > 0);
+  CHECK_FALSE(state.get("transform/held/sum").value().has_value());
+}
