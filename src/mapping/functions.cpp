@@ -950,7 +950,9 @@ std::optional<Typed> fLookup(CallSite& site) {
   if (!table_name) return std::nullopt;
   const auto& tables = site.checker.env().tables;
   auto table = tables.find(*table_name);
-  if (table == tables.end() || !table->second || !table->second->current()) {
+  // A table that failed to load was reported at its declaration; stay silent here.
+  if (table != tables.end() && (!table->second || !table->second->current())) return std::nullopt;
+  if (table == tables.end()) {
     std::vector<std::string> names;
     for (const auto& [name, rows] : tables) names.push_back(name);
     std::string best = config::suggest(*table_name, names);
@@ -969,9 +971,16 @@ std::optional<Typed> fLookup(CallSite& site) {
   std::shared_ptr<const ReferenceTable> loaded = handle->current();
   // `at: ts` picks the row valid at that instant; a date means its local midnight in the
   // table's zone (reference_table.h). Undated tables ignore it.
+  // Also accepted as a third positional argument, because an unquoted YAML value cannot
+  // contain ": " (mapping files would need quotes around `at: ts`).
   Typed* at = nullptr;
-  for (auto& a : site.args) {
-    if (a.ast->label == "at") at = &a;
+  for (size_t i = 2; i < site.args.size(); ++i) {
+    if (at) {
+      site.checker.error(site.args[i].ast->begin, "lookup is given 'at' twice",
+                         "write lookup(\"table\", key, at: ts) or lookup(\"table\", key, ts)");
+      return std::nullopt;
+    }
+    at = &site.args[i];
   }
   if (loaded->dated() && !at) {
     site.checker.error(site.call.name_offset, fmt::format("lookup table '{}' is effective-dated", *table_name),
@@ -983,7 +992,8 @@ std::optional<Typed> fLookup(CallSite& site) {
   if (at) {
     at_kind = at->type.kind;
     if (at_kind != Kind::Timestamp && at_kind != Kind::Date && at_kind != Kind::Any) {
-      site.checker.error(at->ast->label_offset, fmt::format("'at' of lookup must be a timestamp or a date, not {}",
+      site.checker.error(at->ast->label.empty() ? at->ast->begin : at->ast->label_offset,
+                         fmt::format("'at' of lookup must be a timestamp or a date, not {}",
                                                             kindName(at_kind)));
       return std::nullopt;
     }
@@ -1083,7 +1093,7 @@ const std::vector<FunctionSpec>& functionTable() {
       {"coalesce", 2, SIZE_MAX, "coalesce(a, b, ...)", fCoalesce},
       {"sha256", 1, 1, "sha256(s)", fSha256},
       {"hmac_sha256", 2, 2, "hmac_sha256(s, \"key_name\")", fHmacSha256},
-      {"lookup", 2, 2, "lookup(\"table\", key, at: ts?)", fLookup},
+      {"lookup", 2, 3, "lookup(\"table\", key, at: ts?)", fLookup},
   };
   return kTable;
 }

@@ -232,6 +232,8 @@ std::optional<std::vector<TableRow>> inlineRows(Loader& loader, const YAML::Node
 void loadTable(Loader& loader, Mapping& mapping, const std::string& table, const YAML::Node& spec,
                const MappingLoadOptions& options) {
   std::string path = "tables." + table;
+  // Known but empty until it loads: lookups of a table that failed report nothing more.
+  mapping.env.tables[table] = std::make_shared<TableHandle>(table, nullptr);
   if (!spec.IsMap()) {
     loader.error(spec, path, "table '" + table + "' needs 'rows' (inline) or a source: csv, odbc or kafka");
     return;
@@ -618,7 +620,14 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const s
   try {
     root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    loader.diagnostics.add(SourceLocation{loader.file_name, e.mark.line + 1, e.mark.column + 1, ""}, "YAML syntax: " + e.msg);
+    // `lookup("t", k, at: ts)` in a plain YAML value: ": " starts a mapping there.
+    bool named_argument = e.msg == "illegal map value" && e.mark.line >= 0 &&
+                          static_cast<size_t>(e.mark.line) < loader.lines.size() &&
+                          loader.lines[static_cast<size_t>(e.mark.line)].find('(') != std::string::npos;
+    loader.diagnostics.add(SourceLocation{loader.file_name, e.mark.line + 1, e.mark.column + 1, ""}, "YAML syntax: " + e.msg,
+                           named_argument ? "an expression with a named argument (at: ts) needs quotes in YAML: "
+                                            "'lookup(\"t\", key, at: ts)', or write lookup(\"t\", key, ts)"
+                                          : "");
     return std::unexpected(std::move(loader.diagnostics));
   }
   if (!root.IsMap()) {
