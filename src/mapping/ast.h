@@ -19,7 +19,7 @@ enum class NodeKind {
   DurationLit,
   Name,     // text = name; `a.b` parses as Member(Name a, b), resolved by the checker
   Member,   // children[0] . text
-  Call,     // text = function name, children = arguments
+  Call,     // text = function name, children = arguments (a named one, `at: ts`, has a label)
   List,     // [children...]
   Unary,    // op = Minus | KwNot | Bang, children[0]
   Binary,   // op, children[0], children[1]
@@ -38,6 +38,8 @@ struct Ast {
   size_t end = 0;
   size_t op_offset = 0;  // operator position (binary, unary, member '.')
   size_t name_offset = 0;  // Call: the function name; Member: the member name
+  std::string label;        // call argument written `label: expr` (named argument)
+  size_t label_offset = 0;
   bool negated = false;  // `not in`
   bool quoted = false;   // Name/Member written in backticks
   size_t depth = 1;      // height of this subtree

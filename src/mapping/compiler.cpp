@@ -922,7 +922,28 @@ Typed Checker::call(const Ast& ast) {
           best.empty() ? std::string() : fmt::format("did you mean '{}'?", best));
     return bad(ast);
   }
-  size_t n = args.size();
+  // Named arguments (`at: ts`) come after the positional ones (the parser sees to that) and are
+  // checked here against the function's list; its compile() finds them by label.
+  size_t n = 0;
+  std::vector<std::string_view> seen;
+  for (const auto& child : ast.children) {
+    if (child->label.empty()) {
+      ++n;
+      continue;
+    }
+    auto allowed = namedParameters(spec->name);
+    if (std::find(allowed.begin(), allowed.end(), child->label) == allowed.end()) {
+      error(child->label_offset, fmt::format("{} has no parameter '{}'", spec->name, child->label),
+            allowed.empty() ? fmt::format("usage: {}", spec->signature)
+                            : fmt::format("named parameters: {}", fmt::join(allowed, ", ")));
+      return bad(ast);
+    }
+    if (std::find(seen.begin(), seen.end(), child->label) != seen.end()) {
+      error(child->label_offset, fmt::format("parameter '{}' is given twice", child->label));
+      return bad(ast);
+    }
+    seen.push_back(child->label);
+  }
   if (n < spec->min_args || n > spec->max_args) {
     std::string expected = spec->min_args == spec->max_args ? std::to_string(spec->min_args)
                            : spec->max_args == SIZE_MAX    ? fmt::format("at least {}", spec->min_args)

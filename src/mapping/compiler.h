@@ -41,6 +41,8 @@ struct FunctionSpec {
 };
 
 const std::vector<FunctionSpec>& functionTable();
+// The named parameters a function accepts (`lookup(..., at: ts)`); empty for most.
+std::vector<std::string_view> namedParameters(std::string_view function);
 
 class Checker {
  public:

@@ -28,6 +28,7 @@
 #include "src/core/clock.h"
 #include "src/core/config_schema.h"
 #include "src/core/value.h"
+#include "src/mapping/reference_table.h"
 
 namespace dutybridge::calendar {
 struct Calendars;
@@ -68,10 +69,11 @@ class Scope {
   std::vector<std::pair<std::string, Entry>> entries_;
 };
 
-// Reference data and keys expressions may use, fixed at load (live refresh is a later issue).
+// Reference data and keys expressions may use. The set of tables and keys is fixed at load; a
+// table's contents may be swapped later through its handle (reference_table.h).
 struct FunctionEnv {
-  // lookup(table, key): table name -> key text -> value.
-  std::map<std::string, std::map<std::string, core::Value, std::less<>>, std::less<>> tables;
+  // lookup(table, key, at: ts): table name -> handle of its current version.
+  std::map<std::string, std::shared_ptr<TableHandle>, std::less<>> tables;
   // hmac_sha256(value, key_name): key name -> key bytes (from a ${cred:...} secret).
   std::map<std::string, std::string, std::less<>> hmac_keys;
   // shift_of, period_start, ...: the mapping's `calendars:` file; null when it has none.

@@ -945,18 +945,13 @@ std::optional<Typed> fHmacSha256(CallSite& site) {
 }
 
 
-// Table rows by key text, probed with a string_view (no temporary string per lookup).
-struct TextHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
-};
-using HashTable = std::unordered_map<std::string, Value, TextHash, std::equal_to<>>;
-
 std::optional<Typed> fLookup(CallSite& site) {
   auto table_name = requireStringLiteral(site, 0, "the table name", "name a lookup table of the mapping");
   if (!table_name) return std::nullopt;
   const auto& tables = site.checker.env().tables;
   auto table = tables.find(*table_name);
+  // A table that failed to load was reported at its declaration; stay silent here.
+  if (table != tables.end() && (!table->second || !table->second->current())) return std::nullopt;
   if (table == tables.end()) {
     std::vector<std::string> names;
     for (const auto& [name, rows] : tables) names.push_back(name);
@@ -972,16 +967,41 @@ std::optional<Typed> fLookup(CallSite& site) {
     site.checker.error(site.args[1].ast->begin, fmt::format("a lookup key must be a scalar, not {}", kindName(k)));
     return std::nullopt;
   }
-  // The result type is the values' common type when the table has one.
-  std::optional<ValueType> common;
-  bool mixed = false;
-  for (const auto& [key, value] : table->second) {
-    if (value.isNull()) continue;
-    if (!common) common = value.type();
-    else if (*common != value.type()) mixed = true;
+  std::shared_ptr<TableHandle> handle = table->second;
+  std::shared_ptr<const ReferenceTable> loaded = handle->current();
+  // `at: ts` picks the row valid at that instant; a date means its local midnight in the
+  // table's zone (reference_table.h). Undated tables ignore it.
+  // Also accepted as a third positional argument, because an unquoted YAML value cannot
+  // contain ": " (mapping files would need quotes around `at: ts`).
+  Typed* at = nullptr;
+  for (size_t i = 2; i < site.args.size(); ++i) {
+    if (at) {
+      site.checker.error(site.args[i].ast->begin, "lookup is given 'at' twice",
+                         "write lookup(\"table\", key, at: ts) or lookup(\"table\", key, ts)");
+      return std::nullopt;
+    }
+    at = &site.args[i];
   }
+  if (loaded->dated() && !at) {
+    site.checker.error(site.call.name_offset, fmt::format("lookup table '{}' is effective-dated", *table_name),
+                       fmt::format("say when: lookup(\"{}\", key, at: event_time) with a timestamp or date",
+                                   *table_name));
+    return std::nullopt;
+  }
+  Kind at_kind = Kind::Any;
+  if (at) {
+    at_kind = at->type.kind;
+    if (at_kind != Kind::Timestamp && at_kind != Kind::Date && at_kind != Kind::Any) {
+      site.checker.error(at->ast->label.empty() ? at->ast->begin : at->ast->label_offset,
+                         fmt::format("'at' of lookup must be a timestamp or a date, not {}",
+                                                            kindName(at_kind)));
+      return std::nullopt;
+    }
+  }
+  // The result type is the values' common type when the table has one. A refresh keeps it:
+  // refreshable sources deliver text.
   Kind result = Kind::Any;
-  if (common && !mixed) {
+  if (auto common = loaded->valueType()) {
     switch (*common) {
       case ValueType::Bool: result = Kind::Bool; break;
       case ValueType::Int: result = Kind::Int; break;
@@ -995,20 +1015,39 @@ std::optional<Typed> fLookup(CallSite& site) {
       default: break;
     }
   }
-  // A snapshot of the table: reference data is fixed at load, and the Expr owns what it uses.
-  // Hashed, because a lookup runs per record (a 3000-row ordered map costs a dozen string
-  // compares; docs/benchmarks.md).
-  auto rows = std::make_shared<const HashTable>(table->second.begin(), table->second.end());
   // The table name literal is not an argument at run time.
   std::vector<NodePtr> args;
   args.push_back(std::move(site.args[1].node));
+  if (at) args.push_back(std::move(at->node));
+  std::string where = site.checker.where(site.call.name_offset);
   Typed t;
   t.type = Type{result, true};
-  t.node = makeCall(std::move(args), true, [rows, k](Args v, const EvalContext&) -> Result<Value> {
+  // The node reads the handle on every call: a swapped table is seen by the next lookup, and
+  // the version in use stays alive while this call holds it.
+  t.node = makeCall(std::move(args), true, [handle, k, where](Args v, const EvalContext&) -> Result<Value> {
+    std::shared_ptr<const ReferenceTable> rows = handle->current();
     const Value& key = v[0];
-    auto hit = key.type() == ValueType::String ? rows->find(key.asString()) : rows->find(textOf(key, k));
-    if (hit == rows->end()) return Value();
-    return hit->second;
+    const Value* hit = nullptr;
+    std::string text;
+    std::string_view key_text;
+    if (key.type() == ValueType::String) {
+      key_text = key.asString();
+    } else {
+      text = textOf(key, k);
+      key_text = text;
+    }
+    if (v.size() < 2) {
+      hit = rows->find(key_text);
+    } else if (v[1].type() == ValueType::Timestamp) {
+      hit = rows->find(key_text, v[1].asTimestamp().micros);
+    } else if (v[1].type() == ValueType::Date) {
+      hit = rows->find(key_text, rows->dayStart(v[1].asDate()));
+    } else {
+      return runtimeError(where, fmt::format("'at' of lookup must be a timestamp or a date, not {}",
+                                             core::toString(v[1].type())));
+    }
+    if (!hit) return Value();
+    return *hit;
   });
   return t;
 }
@@ -1054,9 +1093,14 @@ const std::vector<FunctionSpec>& functionTable() {
       {"coalesce", 2, SIZE_MAX, "coalesce(a, b, ...)", fCoalesce},
       {"sha256", 1, 1, "sha256(s)", fSha256},
       {"hmac_sha256", 2, 2, "hmac_sha256(s, \"key_name\")", fHmacSha256},
-      {"lookup", 2, 2, "lookup(\"table\", key)", fLookup},
+      {"lookup", 2, 3, "lookup(\"table\", key, at: ts?)", fLookup},
   };
   return kTable;
+}
+
+std::vector<std::string_view> namedParameters(std::string_view function) {
+  if (function == "lookup") return {"at"};
+  return {};
 }
 
 }  // namespace dutybridge::mapping::detail

@@ -17,7 +17,6 @@ using core::SourceLocation;
 using core::Value;
 
 constexpr size_t kMaxFileBytes = 4 << 20;
-constexpr size_t kMaxTableRows = 1'000'000;
 
 struct Loader {
   std::filesystem::path file;
@@ -164,52 +163,192 @@ bool sameValue(const Value& actual, const std::optional<std::string>& expected) 
 
 std::string showValue(const Value& v) { return v.isNull() ? "null" : v.toText(); }
 
-std::vector<std::pair<std::string, std::string>> readCsv(const std::filesystem::path& path, std::string& error) {
-  std::vector<std::pair<std::string, std::string>> rows;
-  std::ifstream in(path);
-  if (!in) {
-    error = "cannot read " + path.string();
+void reportTableProblems(Loader& loader, const std::vector<TableProblem>& problems, const std::string& path) {
+  std::set<std::string> sources;
+  for (const auto& problem : problems) {
+    core::SourceLocation where = problem.where;
+    if (where.path.empty()) where.path = path;
+    // Cite CSV rows with a caret: register the file's text once.
+    if (!where.file.empty() && where.file != loader.file_name && sources.insert(where.file).second) {
+      std::ifstream in(where.file, std::ios::binary);
+      std::ostringstream text;
+      text << in.rdbuf();
+      loader.diagnostics.addSource(where.file, text.str());
+    }
+    loader.diagnostics.add(std::move(where), problem.message, problem.hint);
+  }
+}
+
+// Inline rows: a map {key: value} (undated), or a list of {key, value, valid_from?, valid_to?}.
+std::optional<std::vector<TableRow>> inlineRows(Loader& loader, const YAML::Node& node, const std::string& path,
+                                                bool& dated) {
+  std::vector<TableRow> rows;
+  if (node.IsMap()) {
+    for (auto row = node.begin(); row != node.end(); ++row) {
+      TableRow r;
+      r.key = row->first.Scalar();
+      r.value = yamlToValue(row->second);
+      r.where = r.validity_where = loader.at(row->first, path + "." + r.key);
+      rows.push_back(std::move(r));
+    }
     return rows;
   }
-  std::string line;
-  auto split = [](const std::string& text) {
-    std::vector<std::string> cells;
-    std::string cell;
-    bool quoted = false;
-    for (size_t i = 0; i < text.size(); ++i) {
-      char c = text[i];
-      if (quoted) {
-        if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') { cell += '"'; ++i; }
-        else if (c == '"') quoted = false;
-        else cell += c;
-      } else if (c == '"') {
-        quoted = true;
-      } else if (c == ',') {
-        cells.push_back(std::move(cell));
-        cell.clear();
-      } else if (c != '\r') {
-        cell += c;
+  if (!node.IsSequence()) {
+    loader.error(node, path, "'rows' must be a mapping {key: value} or a list of {key, value, valid_from, valid_to}");
+    return std::nullopt;
+  }
+  bool ok = true;
+  for (size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node item = node[i];
+    std::string item_path = fmt::format("{}[{}]", path, i);
+    if (!item.IsMap() || !item["key"] || !item["key"].IsScalar()) {
+      loader.error(item, item_path, "a row needs 'key' and 'value'", "e.g. {key: B1, value: E1, valid_from: 2025-01-01}");
+      ok = false;
+      continue;
+    }
+    loader.checkKeys(item, item_path, {"key", "value", "valid_from", "valid_to"});
+    TableRow r;
+    r.key = item["key"].Scalar();
+    r.value = yamlToValue(item["value"]);
+    r.where = loader.at(item, item_path);
+    r.validity_where = r.where;
+    if (const YAML::Node from = item["valid_from"]; from) {
+      dated = true;
+      r.valid_from = scalarText(from).value_or("");
+      r.validity_where = loader.at(from, item_path + ".valid_from");
+    }
+    if (const YAML::Node to = item["valid_to"]; to) {
+      dated = true;
+      r.valid_to = scalarText(to).value_or("");
+      if (!item["valid_from"]) r.validity_where = loader.at(to, item_path + ".valid_to");
+    }
+    rows.push_back(std::move(r));
+  }
+  if (!ok) return std::nullopt;
+  return rows;
+}
+
+// One entry of `tables:`: its source (rows, csv, odbc, kafka), columns, validity and refresh.
+void loadTable(Loader& loader, Mapping& mapping, const std::string& table, const YAML::Node& spec,
+               const MappingLoadOptions& options) {
+  std::string path = "tables." + table;
+  // Known but empty until it loads: lookups of a table that failed report nothing more.
+  mapping.env.tables[table] = std::make_shared<TableHandle>(table, nullptr);
+  if (!spec.IsMap()) {
+    loader.error(spec, path, "table '" + table + "' needs 'rows' (inline) or a source: csv, odbc or kafka");
+    return;
+  }
+  loader.checkKeys(spec, path, {"rows", "csv", "odbc", "kafka", "key", "value", "valid_from", "valid_to", "time_zone",
+                                "refresh"});
+  std::vector<std::string> sources;
+  for (const char* kind : {"rows", "csv", "odbc", "kafka"}) {
+    if (spec[kind]) sources.push_back(kind);
+  }
+  if (sources.size() != 1) {
+    loader.error(spec, path,
+                 sources.empty() ? "table '" + table + "' needs 'rows' (inline) or a source: csv, odbc or kafka"
+                                 : fmt::format("table '{}' has several sources ({}); keep one", table,
+                                               fmt::join(sources, ", ")));
+    return;
+  }
+  const std::string& kind = sources.front();
+  auto text = [&](const char* key) { return spec[key] && spec[key].IsScalar() ? spec[key].Scalar() : std::string(); };
+  TableColumns columns{text("key"), text("value"), text("valid_from"), text("valid_to")};
+  std::string zone = spec["time_zone"] ? text("time_zone") : "UTC";
+  if (zone != "UTC" && !core::isKnownTimeZone(zone)) {
+    loader.error(spec["time_zone"], path + ".time_zone", fmt::format("unknown time zone '{}'", zone),
+                 "use an IANA name such as Asia/Shanghai");
+    return;
+  }
+  std::optional<std::chrono::microseconds> refresh;
+  if (spec["refresh"]) {
+    auto micros = core::parseDuration(text("refresh"));
+    if (!micros || *micros < 1'000'000) {
+      loader.error(spec["refresh"], path + ".refresh", "'refresh' must be a duration of at least 1s, e.g. 10m");
+      return;
+    }
+    if (kind == "rows") {
+      loader.error(spec["refresh"], path + ".refresh", "inline rows cannot be refreshed",
+                   "move the rows to a csv file, or remove 'refresh'");
+      return;
+    }
+    refresh = std::chrono::microseconds(*micros);
+  }
+
+  std::vector<TableRow> rows;
+  bool dated = columns.dated();
+  std::unique_ptr<TableLoader> source;
+  if (kind == "rows") {
+    for (const char* key : {"key", "value", "valid_from", "valid_to"}) {
+      if (spec[key]) {
+        loader.error(spec[key], path + "." + key, fmt::format("'{}' names a column of a csv, odbc or kafka source", key),
+                     "inline rows say key, value, valid_from and valid_to in each row");
       }
     }
-    cells.push_back(std::move(cell));
-    return cells;
-  };
-  bool header = true;
-  while (std::getline(in, line)) {
-    if (header) { header = false; continue; }
-    if (line.empty()) continue;
-    auto cells = split(line);
-    if (cells.size() < 2) {
-      error = "every CSV row needs a key and a value column";
-      return rows;
+    auto inline_rows = inlineRows(loader, spec["rows"], path + ".rows", dated);
+    if (!inline_rows) return;
+    rows = std::move(*inline_rows);
+  } else {
+    if (kind == "csv") {
+      if (!spec["csv"].IsScalar()) {
+        loader.error(spec["csv"], path + ".csv", "'csv' must be a file name (relative to the mapping file)");
+        return;
+      }
+      std::filesystem::path csv = spec["csv"].Scalar();
+      if (csv.is_relative()) csv = loader.file.parent_path() / csv;
+      source = std::make_unique<CsvTableLoader>(csv);
+    } else {
+      const YAML::Node block = spec[kind];
+      if (!block.IsMap()) {
+        loader.error(block, path + "." + kind, fmt::format("'{}' must be a mapping of its settings", kind));
+        return;
+      }
+      const TableLoaderFactory* factory = options.table_loaders ? options.table_loaders->find(kind) : nullptr;
+      if (!factory) {
+        loader.error(block, path + "." + kind, fmt::format("no loader for '{}' table sources here", kind),
+                     "odbc and kafka tables load when the daemon runs; test the mapping with a csv copy");
+        return;
+      }
+      TableSourceConfig config{table, kind, {}, loader.at(block, path + "." + kind)};
+      config::SecretResolver secrets;
+      for (auto setting = block.begin(); setting != block.end(); ++setting) {
+        auto resolved = secrets.resolve(setting->second.IsScalar() ? setting->second.Scalar() : "");
+        if (!resolved) {
+          loader.error(setting->second, path + "." + kind + "." + setting->first.Scalar(), resolved.error().message);
+          return;
+        }
+        config.settings.emplace(setting->first.Scalar(), std::move(resolved->text));
+      }
+      auto created = (*factory)(config);
+      if (!created) {
+        loader.error(block, path + "." + kind, created.error().message);
+        return;
+      }
+      source = std::move(*created);
     }
-    rows.emplace_back(cells[0], cells[1]);
-    if (rows.size() > kMaxTableRows) {
-      error = "more than 1,000,000 rows";
-      return rows;
+    auto raw = source->load();
+    if (!raw) {
+      loader.error(spec[kind], path + "." + kind, fmt::format("table '{}': {}", table, raw.error().message));
+      return;
     }
+    auto picked = ReferenceTable::rowsFrom(std::move(*raw), columns, loader.at(spec[kind], path + "." + kind));
+    if (!picked) {
+      reportTableProblems(loader, picked.error(), path);
+      return;
+    }
+    rows = std::move(*picked);
   }
-  return rows;
+  auto built = ReferenceTable::build(std::move(rows), dated, zone);
+  if (!built) {
+    reportTableProblems(loader, built.error(), path);
+    return;
+  }
+  auto handle = std::make_shared<TableHandle>(table, std::move(*built));
+  mapping.env.tables[table] = handle;
+  if (refresh) {
+    mapping.table_refreshers.push_back(std::make_shared<TableRefresher>(
+        handle, std::move(source), columns, zone, *refresh, loader.at(spec, path)));
+  }
 }
 
 // Splits "sum(a + b, c)" into the function name and its top-level argument texts with their
@@ -829,7 +968,8 @@ core::Record recordFromMap(const Value& map) {
   return core::Record(std::make_shared<core::RecordSchema>(std::move(names)), std::move(values));
 }
 
-std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const std::filesystem::path& file) {
+std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const std::filesystem::path& file,
+                                                                  const MappingLoadOptions& options) {
   Loader loader;
   loader.file = file;
   loader.file_name = file.string();
@@ -855,7 +995,14 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const s
   try {
     root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    loader.diagnostics.add(SourceLocation{loader.file_name, e.mark.line + 1, e.mark.column + 1, ""}, "YAML syntax: " + e.msg);
+    // `lookup("t", k, at: ts)` in a plain YAML value: ": " starts a mapping there.
+    bool named_argument = e.msg == "illegal map value" && e.mark.line >= 0 &&
+                          static_cast<size_t>(e.mark.line) < loader.lines.size() &&
+                          loader.lines[static_cast<size_t>(e.mark.line)].find('(') != std::string::npos;
+    loader.diagnostics.add(SourceLocation{loader.file_name, e.mark.line + 1, e.mark.column + 1, ""}, "YAML syntax: " + e.msg,
+                           named_argument ? "an expression with a named argument (at: ts) needs quotes in YAML: "
+                                            "'lookup(\"t\", key, at: ts)', or write lookup(\"t\", key, ts)"
+                                          : "");
     return std::unexpected(std::move(loader.diagnostics));
   }
   if (!root.IsMap()) {
@@ -896,24 +1043,7 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const s
     if (const YAML::Node tables = root["tables"]; tables) {
       if (!tables.IsMap()) loader.error(tables, "tables", "'tables' must map table names to rows or a csv file");
       for (auto it = tables.begin(); tables.IsMap() && it != tables.end(); ++it) {
-        std::string table = it->first.Scalar();
-        std::string path = "tables." + table;
-        auto& rows = mapping->env.tables[table];
-        const YAML::Node spec = it->second;
-        loader.checkKeys(spec, path, {"rows", "csv"});
-        if (spec["rows"] && spec["rows"].IsMap()) {
-          for (auto row = spec["rows"].begin(); row != spec["rows"].end(); ++row) {
-            rows.emplace(row->first.Scalar(), yamlToValue(row->second));
-          }
-        } else if (spec["csv"] && spec["csv"].IsScalar()) {
-          std::filesystem::path csv = spec["csv"].Scalar();
-          if (csv.is_relative()) csv = file.parent_path() / csv;
-          std::string problem;
-          for (auto& [key, value] : readCsv(csv, problem)) rows.emplace(std::move(key), Value(std::move(value)));
-          if (!problem.empty()) loader.error(spec["csv"], path + ".csv", "table '" + table + "': " + problem);
-        } else {
-          loader.error(spec, path, "table '" + table + "' needs 'rows' (a mapping) or 'csv' (a file: key,value)");
-        }
+        loadTable(loader, *mapping, it->first.Scalar(), it->second, options);
       }
     }
     if (const YAML::Node keys = root["hmac_keys"]; keys) {

@@ -22,6 +22,7 @@
 #include "src/core/record.h"
 #include "src/mapping/contracts.h"
 #include "src/mapping/expr.h"
+#include "src/mapping/reference_table.h"
 
 namespace dutybridge::mapping {
 
@@ -123,6 +124,8 @@ class Mapping {
   std::string source_system;               // lineage; default: the mapping name
   std::optional<DutyCatalog> catalog;      // `catalog:`, for duty_kpi.v1 emits
   std::unique_ptr<AggregateBlock> aggregate;
+  // Tables with `refresh:`; the pipeline thread calls maybeRefresh() on them (reference_table.h).
+  std::vector<std::shared_ptr<TableRefresher>> table_refreshers;
 
   std::string label() const { return name + "@" + std::to_string(version); }
 
@@ -155,7 +158,14 @@ class Mapping {
                         std::vector<core::Record>& out, std::vector<size_t>* emit_indices) const;
 };
 
-std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const std::filesystem::path& file);
+struct MappingLoadOptions {
+  // Loaders for `odbc:` / `kafka:` table sources, filled by the daemon. Without one, such a
+  // table is a load error (csv and inline rows need none).
+  const TableLoaderRegistry* table_loaders = nullptr;
+};
+
+std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const std::filesystem::path& file,
+                                                                  const MappingLoadOptions& options = {});
 
 // The mapping's embedded tests; returns one failure text per failed test (a readable diff).
 std::vector<std::string> runMappingTests(const Mapping& mapping);

@@ -325,7 +325,7 @@ class Parser {
     n->text = name.text;
     n->name_offset = name.offset;
     advance();
-    if (!elements(*n, Tok::RParen, "')'")) return nullptr;
+    if (!elements(*n, Tok::RParen, "')'", true)) return nullptr;
     return seal(std::move(n));
   }
 
@@ -337,12 +337,27 @@ class Parser {
     return seal(std::move(n));
   }
 
-  // Comma-separated expressions up to the closing token; sets n.end.
-  bool elements(Ast& n, Tok close, std::string_view close_text) {
+  // Comma-separated expressions up to the closing token; sets n.end. Call arguments may be
+  // named (`at: ts`): an identifier directly followed by ':' can start no other argument.
+  bool elements(Ast& n, Tok close, std::string_view close_text, bool named = false) {
     if (!at(close)) {
       while (true) {
+        std::string label;
+        size_t label_offset = 0;
+        if (named && at(Tok::Ident) && !peek().quoted && peek(1).kind == Tok::Colon) {
+          label = peek().text;
+          label_offset = peek().offset;
+          advance();
+          advance();
+        } else if (named && !n.children.empty() && !n.children.back()->label.empty()) {
+          fail(peek().offset, "a positional argument cannot follow a named one",
+               "write the positional arguments first, e.g. lookup(\"table\", key, at: ts)");
+          return false;
+        }
         AstPtr item = expression();
         if (!item) return false;
+        item->label = std::move(label);
+        item->label_offset = label_offset;
         n.children.push_back(std::move(item));
         if (at(Tok::Comma)) {
           advance();

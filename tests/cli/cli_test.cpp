@@ -153,7 +153,7 @@ TEST_CASE("dutybridge test runs the shipped mappings' tests; a broken copy fails
   auto broken = runCli("test '" + (dir / "mappings").string() + "'");
   INFO(broken.output);
   CHECK(broken.status == 1);
-  CHECK_THAT(broken.output, Catch::Contains("mes_report_output.yaml:28:16: error: unknown field 'scrap_qty_labr'"));
+  CHECK_THAT(broken.output, Catch::Contains("mes_report_output.yaml:32:16: error: unknown field 'scrap_qty_labr'"));
   CHECK_THAT(broken.output, Catch::Contains("hint: did you mean 'scrap_qty_labor'?"));
 
   // A failing expectation prints a diff.

@@ -201,8 +201,8 @@ TEST_CASE("hashing", "[mapping][functions]") {
 
 TEST_CASE("lookup tables", "[mapping][functions]") {
   Harness h;
-  h.env.tables["workcenters"] = {{"WC-10", Value("Moulding")}, {"7", Value("Assembly")}};
-  h.env.tables["mixed"] = {{"a", Value(int64_t{1})}, {"b", Value("x")}};
+  h.env.tables["workcenters"] = makeStaticTable("workcenters", {{"WC-10", Value("Moulding")}, {"7", Value("Assembly")}});
+  h.env.tables["mixed"] = makeStaticTable("mixed", {{"a", Value(int64_t{1})}, {"b", Value("x")}});
   h.field("wc", "string", Value("WC-10"));
   h.field("wc_id", "int", Value(int64_t{7}));
   CHECK(h.value("lookup('workcenters', wc)").asString() == "Moulding");
@@ -214,7 +214,7 @@ TEST_CASE("lookup tables", "[mapping][functions]") {
   auto unknown = h.errors("lookup('workcenter', wc)");
   CHECK_THAT(unknown, Catch::Contains("unknown lookup table 'workcenter'"));
   CHECK_THAT(unknown, Catch::Contains("did you mean 'workcenters'?"));
-  // The table is a snapshot taken at compile time.
+  // The expression holds the table handle: it outlives the environment it was found in.
   config::Diagnostics diagnostics;
   auto expr = h.compile("lookup('workcenters', wc)", diagnostics);
   REQUIRE(expr);

@@ -51,7 +51,7 @@ TEST_CASE("golden expression diagnostics", "[mapping][golden]") {
         scope.add(line.substr(0, colon), *type);
       }
       FunctionEnv env;
-      env.tables["workcenters"] = {{"WC-10", core::Value("Moulding")}};
+      env.tables["workcenters"] = makeStaticTable("workcenters", {{"WC-10", core::Value("Moulding")}});
       env.hmac_keys["badge"] = "secret-key-bytes";
       config::Diagnostics diagnostics;
       diagnostics.addSource("expr.txt", text);

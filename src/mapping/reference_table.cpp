@@ -1,0 +1,324 @@
+#include "src/mapping/reference_table.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <numeric>
+
+#include "src/common/log.h"
+
+namespace dutybridge::mapping {
+namespace {
+
+constexpr int64_t kMicrosPerDay = 86'400'000'000;
+constexpr size_t kMaxTableRows = 1'000'000;
+
+std::string locationText(const core::SourceLocation& where) {
+  return fmt::format("{}:{}:{}", where.file, where.line, where.column);
+}
+
+}  // namespace
+
+core::Result<int64_t> parseValidityBound(std::string_view text, std::string_view zone, int64_t open) {
+  if (text.empty()) return open;
+  if (text.size() == 10) {
+    auto date = core::parseDate(text);
+    if (!date) return core::fail(date.error());
+    int64_t local = int64_t{date->days} * kMicrosPerDay;
+    if (zone == "UTC") return local;
+    auto instant = core::localToUtc(local, zone);
+    if (!instant) return core::fail(instant.error());
+    return instant->micros;
+  }
+  auto ts = core::parseTimestamp(text);
+  if (!ts) return core::fail(ts.error());
+  return ts->micros;
+}
+
+std::expected<std::vector<TableRow>, std::vector<TableProblem>> ReferenceTable::rowsFrom(
+    RawTable raw, const TableColumns& columns, const core::SourceLocation& where) {
+  std::vector<TableProblem> problems;
+  auto column = [&](const std::string& name, std::optional<size_t> fallback, std::string_view role) -> std::optional<size_t> {
+    if (name.empty()) {
+      if (fallback && *fallback < raw.columns.size()) return fallback;
+      problems.push_back({where, fmt::format("the table needs a {} column", role), "every row needs a key and a value"});
+      return std::nullopt;
+    }
+    auto it = std::find(raw.columns.begin(), raw.columns.end(), name);
+    if (it == raw.columns.end()) {
+      problems.push_back({where, fmt::format("no column '{}' ({}) in the table source", name, role),
+                          raw.columns.empty() ? std::string()
+                                              : fmt::format("columns: {}", fmt::join(raw.columns, ", "))});
+      return std::nullopt;
+    }
+    return static_cast<size_t>(it - raw.columns.begin());
+  };
+  auto key = column(columns.key, 0, "key");
+  auto value = column(columns.value, 1, "value");
+  std::optional<size_t> from, to;
+  if (!columns.valid_from.empty()) from = column(columns.valid_from, std::nullopt, "valid_from");
+  if (!columns.valid_to.empty()) to = column(columns.valid_to, std::nullopt, "valid_to");
+  if (!problems.empty()) return std::unexpected(std::move(problems));
+  if (raw.rows.size() > kMaxTableRows) {
+    problems.push_back({where, "the table has more than 1,000,000 rows", ""});
+    return std::unexpected(std::move(problems));
+  }
+
+  std::vector<TableRow> rows;
+  rows.reserve(raw.rows.size());
+  for (auto& r : raw.rows) {
+    auto cell_where = [&](size_t index) {
+      core::SourceLocation at = r.where;
+      if (index < r.cell_columns.size()) at.column = r.cell_columns[index];
+      return at;
+    };
+    if (*key >= r.cells.size() || !r.cells[*key] || r.cells[*key]->empty()) {
+      problems.push_back({r.where, "the row has no key", ""});
+      continue;
+    }
+    TableRow row;
+    row.key = std::move(*r.cells[*key]);
+    if (*value < r.cells.size() && r.cells[*value]) row.value = core::Value(std::move(*r.cells[*value]));
+    if (from && *from < r.cells.size()) row.valid_from = r.cells[*from];
+    if (to && *to < r.cells.size()) row.valid_to = r.cells[*to];
+    row.where = cell_where(*key);
+    row.validity_where = from ? cell_where(*from) : to ? cell_where(*to) : row.where;
+    rows.push_back(std::move(row));
+  }
+  if (!problems.empty()) return std::unexpected(std::move(problems));
+  return rows;
+}
+
+std::expected<std::shared_ptr<const ReferenceTable>, std::vector<TableProblem>> ReferenceTable::build(
+    std::vector<TableRow> rows, bool dated, std::string time_zone) {
+  std::vector<TableProblem> problems;
+  auto table = std::make_shared<ReferenceTable>();
+  table->dated_ = dated;
+  table->time_zone_ = time_zone;
+  table->utc_ = time_zone == "UTC";
+  if (!table->utc_ && !core::isKnownTimeZone(time_zone)) {
+    problems.push_back({rows.empty() ? core::SourceLocation{} : rows.front().where,
+                        fmt::format("unknown time zone '{}'", time_zone), "use an IANA name such as Asia/Shanghai"});
+    return std::unexpected(std::move(problems));
+  }
+
+  struct Pending {
+    int64_t from;
+    int64_t to;
+    size_t row;
+  };
+  std::vector<Pending> pending;
+  pending.reserve(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const TableRow& row = rows[i];
+    int64_t from = kOpenStart, to = kOpenEnd;
+    if (dated) {
+      auto f = parseValidityBound(row.valid_from.value_or(""), time_zone, kOpenStart);
+      auto t = parseValidityBound(row.valid_to.value_or(""), time_zone, kOpenEnd);
+      if (!f || !t) {
+        problems.push_back({row.validity_where, "a validity bound is neither a date nor an RFC 3339 timestamp",
+                            "write 2025-03-15 or 2025-03-15T06:00:00+08:00; leave it empty for open-ended"});
+        continue;
+      }
+      if (*f >= *t) {
+        problems.push_back({row.validity_where, "valid_from is not before valid_to",
+                            "valid_from is inclusive and valid_to exclusive, so the range would be empty"});
+        continue;
+      }
+      from = *f;
+      to = *t;
+    }
+    pending.push_back({from, to, i});
+  }
+
+  // Group by key (stable: file order within a key for messages), then by start of validity.
+  std::stable_sort(pending.begin(), pending.end(), [&](const Pending& a, const Pending& b) {
+    int c = rows[a.row].key.compare(rows[b.row].key);
+    return c != 0 ? c < 0 : a.from < b.from;
+  });
+  table->ranges_.reserve(pending.size());
+  for (size_t i = 0; i < pending.size();) {
+    size_t j = i;
+    const std::string& key = rows[pending[i].row].key;
+    while (j < pending.size() && rows[pending[j].row].key == key) ++j;
+    for (size_t k = i + 1; k < j; ++k) {
+      if (pending[k].from < pending[k - 1].to) {
+        // Report at the later row of the file, citing the earlier one.
+        size_t a = std::min(pending[k].row, pending[k - 1].row), b = std::max(pending[k].row, pending[k - 1].row);
+        const TableRow& later = rows[b];
+        problems.push_back({dated ? later.validity_where : later.where,
+                            dated ? fmt::format("validity overlaps the row at {} for the same key",
+                                                locationText(rows[a].where))
+                                  : fmt::format("duplicate key (first at {})", locationText(rows[a].where)),
+                            dated ? "a key may have one value at a time: end the earlier range (valid_to is "
+                                    "exclusive) where the next one starts"
+                                  : "keep one row per key, or add valid_from/valid_to columns"});
+      }
+    }
+    table->index_.emplace(key, Span{static_cast<uint32_t>(table->ranges_.size()), static_cast<uint32_t>(j - i)});
+    for (size_t k = i; k < j; ++k) {
+      TableRow& row = rows[pending[k].row];
+      if (!row.value.isNull()) {
+        if (!table->common_) table->common_ = row.value.type();
+        else if (*table->common_ != row.value.type()) table->mixed_ = true;
+      }
+      table->ranges_.push_back({pending[k].from, pending[k].to, std::move(row.value)});
+    }
+    i = j;
+  }
+  if (!problems.empty()) return std::unexpected(std::move(problems));
+  return std::shared_ptr<const ReferenceTable>(std::move(table));
+}
+
+const core::Value* ReferenceTable::find(std::string_view key, int64_t at_micros) const {
+  auto hit = index_.find(key);
+  if (hit == index_.end()) return nullptr;
+  const Range* first = ranges_.data() + hit->second.begin;
+  const Range* last = first + hit->second.count;
+  // The last range starting at or before `at`; ranges do not overlap, so it is the only
+  // candidate.
+  const Range* after = std::upper_bound(first, last, at_micros, [](int64_t at, const Range& r) { return at < r.from; });
+  if (after == first) return nullptr;
+  const Range& r = *(after - 1);
+  return at_micros < r.to ? &r.value : nullptr;
+}
+
+const core::Value* ReferenceTable::find(std::string_view key) const {
+  if (dated_) return nullptr;
+  auto hit = index_.find(key);
+  if (hit == index_.end()) return nullptr;
+  return &ranges_[hit->second.begin].value;
+}
+
+int64_t ReferenceTable::dayStart(core::Date date) const {
+  int64_t local = int64_t{date.days} * kMicrosPerDay;
+  if (utc_) return local;
+  auto instant = core::localToUtc(local, time_zone_);
+  return instant ? instant->micros : local;
+}
+
+std::shared_ptr<TableHandle> makeStaticTable(std::string name, const std::vector<std::pair<std::string, core::Value>>& rows) {
+  std::map<std::string, core::Value, std::less<>> unique;
+  for (const auto& [key, value] : rows) unique.insert_or_assign(key, value);
+  std::vector<TableRow> table_rows;
+  for (auto& [key, value] : unique) {
+    TableRow row;
+    row.key = key;
+    row.value = std::move(value);
+    table_rows.push_back(std::move(row));
+  }
+  auto table = ReferenceTable::build(std::move(table_rows), false);
+  return std::make_shared<TableHandle>(std::move(name), table ? std::move(*table) : nullptr);
+}
+
+core::Result<RawTable> CsvTableLoader::load() {
+  std::ifstream in(file_, std::ios::binary);
+  if (!in) return core::fail(core::ErrorKind::Retryable, "cannot read " + file_.string());
+  RawTable table;
+  std::string line;
+  int line_no = 0;
+  std::string file_name = file_.string();
+  auto split = [](const std::string& text, std::vector<int>* columns) {
+    std::vector<std::optional<std::string>> cells;
+    std::string cell;
+    bool quoted = false;
+    if (columns) columns->push_back(1);
+    for (size_t i = 0; i < text.size(); ++i) {
+      char c = text[i];
+      if (quoted) {
+        if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+          cell += '"';
+          ++i;
+        } else if (c == '"') {
+          quoted = false;
+        } else {
+          cell += c;
+        }
+      } else if (c == '"') {
+        quoted = true;
+      } else if (c == ',') {
+        cells.emplace_back(std::move(cell));
+        cell.clear();
+        if (columns) columns->push_back(static_cast<int>(i) + 2);
+      } else if (c != '\r') {
+        cell += c;
+      }
+    }
+    cells.emplace_back(std::move(cell));
+    return cells;
+  };
+  bool header = true;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (header) {
+      header = false;
+      for (auto& name : split(line, nullptr)) table.columns.push_back(name.value_or(""));
+      continue;
+    }
+    if (line.empty() || line == "\r") continue;
+    RawTable::Row row;
+    row.where = core::SourceLocation{file_name, line_no, 1, ""};
+    row.cells = split(line, &row.cell_columns);
+    table.rows.push_back(std::move(row));
+    if (table.rows.size() > kMaxTableRows) {
+      return core::fail(core::ErrorKind::Permanent, file_name + ": more than 1,000,000 rows");
+    }
+  }
+  return table;
+}
+
+const TableLoaderFactory* TableLoaderRegistry::find(std::string_view kind) const {
+  auto it = factories_.find(kind);
+  return it == factories_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> TableLoaderRegistry::kinds() const {
+  std::vector<std::string> out;
+  for (const auto& [kind, factory] : factories_) out.push_back(kind);
+  return out;
+}
+
+TableRefresher::TableRefresher(std::shared_ptr<TableHandle> handle, std::unique_ptr<TableLoader> loader,
+                               TableColumns columns, std::string time_zone, std::chrono::microseconds interval,
+                               core::SourceLocation where)
+    : handle_(std::move(handle)),
+      loader_(std::move(loader)),
+      columns_(std::move(columns)),
+      time_zone_(std::move(time_zone)),
+      interval_(interval),
+      where_(std::move(where)) {}
+
+bool TableRefresher::maybeRefresh(core::Timestamp now) {
+  if (!last_attempt_) {
+    last_attempt_ = now;
+    return false;
+  }
+  if (now.micros - last_attempt_->micros < interval_.count()) return false;
+  last_attempt_ = now;
+  auto status = refreshNow();
+  if (!status) {
+    log::warning("tables", "table '{}' ({}): refresh failed, keeping generation {}: {}", handle_->name(),
+                 locationText(where_), handle_->generation(), status.error().message);
+    return false;
+  }
+  return true;
+}
+
+core::Status TableRefresher::refreshNow() {
+  auto raw = loader_->load();
+  if (!raw) return core::fail(raw.error());
+  auto rows = ReferenceTable::rowsFrom(std::move(*raw), columns_, where_);
+  auto summarize = [](const std::vector<TableProblem>& problems) {
+    const TableProblem& first = problems.front();
+    return core::Error::permanent(fmt::format("{} problem(s), first at {}: {}", problems.size(),
+                                              locationText(first.where), first.message));
+  };
+  if (!rows) return core::fail(summarize(rows.error()));
+  auto table = ReferenceTable::build(std::move(*rows), columns_.dated(), time_zone_);
+  if (!table) return core::fail(summarize(table.error()));
+  handle_->swap(std::move(*table));
+  return {};
+}
+
+}  // namespace dutybridge::mapping
