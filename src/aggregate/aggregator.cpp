@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "src/codec/typed_json.h"
+
 namespace dutybridge::aggregate {
 namespace {
 
@@ -32,59 +34,6 @@ Value canonical(const Value& v) {
     if (d) return Value(d->normalized());
   }
   return v;
-}
-
-// Tagged JSON, so state round-trips exactly (decimals stay decimals, dates stay dates).
-Json encodeValue(const Value& v) {
-  switch (v.type()) {
-    case ValueType::Null: return nullptr;
-    case ValueType::Bool: return v.asBool();
-    case ValueType::Int: return Json{{"i", v.asInt()}};
-    case ValueType::Decimal: return Json{{"d", v.asDecimal().toString()}};
-    case ValueType::Double: return Json{{"f", v.asDouble()}};
-    case ValueType::String: return v.asString();
-    case ValueType::Timestamp: return Json{{"t", v.asTimestamp().micros}};
-    case ValueType::Date: return Json{{"D", v.asDate().days}};
-    case ValueType::List: {
-      Json out = Json::array();
-      for (const auto& item : v.asList()) out.push_back(encodeValue(item));
-      return Json{{"l", out}};
-    }
-    case ValueType::Map: {
-      Json out = Json::array();
-      for (const auto& [k, item] : v.asMap()) out.push_back(Json::array({k, encodeValue(item)}));
-      return Json{{"m", out}};
-    }
-  }
-  return nullptr;
-}
-
-Value decodeValue(const Json& j) {
-  if (j.is_null()) return Value();
-  if (j.is_boolean()) return Value(j.get<bool>());
-  if (j.is_string()) return Value(j.get<std::string>());
-  if (!j.is_object() || j.size() != 1) throw std::runtime_error("unexpected value encoding");
-  const auto& [tag, inner] = *j.items().begin();
-  if (tag == "i") return Value(inner.get<int64_t>());
-  if (tag == "d") {
-    auto d = Decimal::parse(inner.get<std::string>());
-    if (!d) throw std::runtime_error("bad decimal");
-    return Value(*d);
-  }
-  if (tag == "f") return Value(inner.get<double>());
-  if (tag == "t") return Value(core::Timestamp{inner.get<int64_t>()});
-  if (tag == "D") return Value(core::Date{inner.get<int32_t>()});
-  if (tag == "l") {
-    core::ValueList list;
-    for (const auto& item : inner) list.push_back(decodeValue(item));
-    return Value(std::move(list));
-  }
-  if (tag == "m") {
-    core::ValueMap map;
-    for (const auto& item : inner) map.emplace_back(item.at(0).get<std::string>(), decodeValue(item.at(1)));
-    return Value(std::move(map));
-  }
-  throw std::runtime_error("unknown value tag " + tag);
 }
 
 int typeRank(ValueType t) {
@@ -384,17 +333,17 @@ std::string Aggregator::encodeSource(const Source& source) const {
   Json parts = Json::array();
   for (const auto& p : source.parts) {
     Json inputs = Json::array();
-    for (const auto& in : p.inputs) inputs.push_back(Json::array({encodeValue(in[0]), encodeValue(in[1])}));
+    for (const auto& in : p.inputs) inputs.push_back(Json::array({codec::encodeTyped(in[0]), codec::encodeTyped(in[1])}));
     parts.push_back(Json{{"p", p.part}, {"w", p.window->key}, {"in", std::move(inputs)}});
   }
-  return Json{{"v", encodeValue(source.version)}, {"parts", std::move(parts)}}.dump();
+  return Json{{"v", codec::encodeTyped(source.version)}, {"parts", std::move(parts)}}.dump();
 }
 
 std::string Aggregator::encodeWindow(const Window& w) const {
   Json group = Json::array();
-  for (const auto& v : w.ref.group) group.push_back(encodeValue(v));
+  for (const auto& v : w.ref.group) group.push_back(codec::encodeTyped(v));
   Json emitted = Json::array();
-  for (const auto& v : w.emitted) emitted.push_back(encodeValue(v));
+  for (const auto& v : w.emitted) emitted.push_back(codec::encodeTyped(v));
   Json out{{"g", std::move(group)},
            {"pt", w.ref.period_type},
            {"pid", w.ref.period_id},
@@ -430,7 +379,7 @@ core::Status Aggregator::restore(const std::vector<StateChange>& entries) {
       if (!entry.key.starts_with("w/") || entry.value.empty()) continue;
       Json j = Json::parse(entry.value);
       WindowRef ref;
-      for (const auto& v : j.at("g")) ref.group.push_back(decodeValue(v));
+      for (const auto& v : j.at("g")) ref.group.push_back(codec::decodeTyped(v));
       ref.period_type = j.at("pt").get<std::string>();
       ref.period_id = j.at("pid").get<std::string>();
       ref.shift_date = core::Date{j.at("sd").get<int32_t>()};
@@ -443,14 +392,14 @@ core::Status Aggregator::restore(const std::vector<StateChange>& entries) {
       }
       w.revision = j.at("rev").get<int64_t>();
       w.closed = j.at("closed").get<bool>();
-      for (const auto& v : j.at("emitted")) w.emitted.push_back(decodeValue(v));
+      for (const auto& v : j.at("emitted")) w.emitted.push_back(codec::decodeTyped(v));
       if (j.contains("last")) w.last_emit = core::Timestamp{j.at("last").get<int64_t>()};
     }
     for (const auto& entry : entries) {
       if (!entry.key.starts_with("s/") || entry.value.empty()) continue;
       Json j = Json::parse(entry.value);
       Source& source = sources_[entry.key.substr(2)];
-      source.version = decodeValue(j.at("v"));
+      source.version = codec::decodeTyped(j.at("v"));
       for (const auto& p : j.at("parts")) {
         auto it = windows_.find(p.at("w").get<std::string>());
         if (it == windows_.end()) {
@@ -458,7 +407,7 @@ core::Status Aggregator::restore(const std::vector<StateChange>& entries) {
               fmt::format("aggregation state: row entry {} refers to an unknown window", entry.key)));
         }
         std::vector<MeasureInput> inputs;
-        for (const auto& in : p.at("in")) inputs.push_back({decodeValue(in.at(0)), decodeValue(in.at(1))});
+        for (const auto& in : p.at("in")) inputs.push_back({codec::decodeTyped(in.at(0)), codec::decodeTyped(in.at(1))});
         if (auto s = add(*it->second, inputs, +1); !s) return core::fail(core::Error::fatal(s.error().message));
         source.parts.push_back(Part{p.at("p").get<std::string>(), it->second.get(), std::move(inputs)});
       }

@@ -16,7 +16,9 @@
 // idempotent for the records read again after a restart.
 
 #include <span>
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "src/core/error.h"
@@ -57,6 +59,9 @@ class Transform {
     return {};
   }
   virtual bool stateful() const { return false; }
+
+  // Figures for logs and status output ("quarantined", "open_windows", ...). Same thread.
+  virtual std::vector<std::pair<std::string, int64_t>> gauges() const { return {}; }
 };
 
 }  // namespace dutybridge::core

@@ -538,16 +538,23 @@ class CoalesceNode final : public Node {
 
 class AssertNode final : public Node {
  public:
-  AssertNode(NodePtr operand, std::string message) : operand_(std::move(operand)), message_(std::move(message)) {}
+  // `retryable`: the null means reference data is missing (`lookup(...)!`, an attribution that
+  // may appear when the table refreshes), so the error is Retryable and a mapping with
+  // `quarantine:` holds the record instead of dead-lettering it at once.
+  AssertNode(NodePtr operand, std::string message, bool retryable)
+      : operand_(std::move(operand)), message_(std::move(message)), retryable_(retryable) {}
   Result<Value> eval(const EvalContext& context) const override {
     auto v = operand_->eval(context);
-    if (v && v->isNull()) return std::unexpected(core::Error::permanent(message_));
+    if (v && v->isNull()) {
+      return std::unexpected(retryable_ ? core::Error{core::ErrorKind::Retryable, message_} : core::Error::permanent(message_));
+    }
     return v;
   }
 
  private:
   NodePtr operand_;
   std::string message_;
+  bool retryable_;
 };
 
 class ConvertNode final : public Node {
@@ -1022,7 +1029,9 @@ Typed Checker::unary(const Ast& ast) {
       t.type.nullable = false;
       if (t.type.kind == Kind::Null) t.type.kind = Kind::Any;
       std::string message = located(locate(ast.op_offset), fmt::format("value of {} is null", quote(*ast.children[0])));
-      t.node = std::make_unique<AssertNode>(std::move(operand.node), std::move(message));
+      const Ast& checked = *ast.children[0];
+      bool attribution = checked.kind == NodeKind::Call && checked.text == "lookup";
+      t.node = std::make_unique<AssertNode>(std::move(operand.node), std::move(message), attribution);
       return t;
     }
   }

@@ -1014,7 +1014,7 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const s
   mapping->file = file;
   try {
     loader.checkKeys(root, "", {"name", "version", "description", "source_system", "catalog", "input", "tables", "hmac_keys",
-                                "where", "let", "aggregate", "emit", "tests"});
+                                "where", "let", "aggregate", "quarantine", "emit", "tests"});
     if (root["source_system"] && root["source_system"].IsScalar()) mapping->source_system = root["source_system"].Scalar();
     if (const YAML::Node catalog = root["catalog"]; catalog && catalog.IsScalar()) {
       std::filesystem::path path = catalog.Scalar();
@@ -1112,6 +1112,17 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const s
     }
 
     if (aggregate_node) loadAggregate(loader, *mapping, aggregate_node);
+    if (const YAML::Node quarantine = root["quarantine"]; quarantine) {
+      loader.checkKeys(quarantine, "quarantine", {"max_age", "retry"});
+      if (!quarantine.IsMap() || !quarantine["max_age"]) {
+        loader.error(quarantine, "quarantine", "'quarantine' needs 'max_age': how long a record may wait for its attribution",
+                     "e.g. quarantine: {max_age: 3d, retry: 10m}");
+      } else {
+        constexpr int64_t kMinute = 60'000'000;
+        mapping->quarantine = QuarantinePolicy{durationOr(loader, quarantine["max_age"], "quarantine.max_age", 0),
+                                               durationOr(loader, quarantine["retry"], "quarantine.retry", 10 * kMinute)};
+      }
+    }
     // Emit blocks see the input scope, or for an aggregate mapping the window revision.
     const Scope& emit_scope = mapping->aggregate ? mapping->aggregate->scope : mapping->scope;
     const YAML::Node emits = root["emit"];

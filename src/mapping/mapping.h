@@ -76,6 +76,13 @@ struct AggregateBlock {
                                                        "period_start", "period_end", "closed", "revision", "rows"};
 };
 
+// `quarantine:`: records whose attribution lookup (`lookup(...)!`) finds nothing are held and
+// tried again (when a table refreshes, and every `retry`), and dead-lettered after `max_age`.
+struct QuarantinePolicy {
+  int64_t max_age_micros = 0;
+  int64_t retry_micros = 0;
+};
+
 struct Output {
   size_t emit = 0;
   core::Record record;  // meta.topic / meta.key set from the emit block
@@ -124,6 +131,7 @@ class Mapping {
   std::string source_system;               // lineage; default: the mapping name
   std::optional<DutyCatalog> catalog;      // `catalog:`, for duty_kpi.v1 emits
   std::unique_ptr<AggregateBlock> aggregate;
+  std::optional<QuarantinePolicy> quarantine;
   // Tables with `refresh:`; the pipeline thread calls maybeRefresh() on them (reference_table.h).
   std::vector<std::shared_ptr<TableRefresher>> table_refreshers;
 

@@ -2,28 +2,108 @@
 
 #include <fmt/format.h>
 
+#include "src/codec/typed_json.h"
+#include "src/common/log.h"
+
 namespace dutybridge::mapping {
 
 MappingTransform::MappingTransform(std::shared_ptr<const Mapping> mapping, const core::Clock& clock)
     : mapping_(std::move(mapping)), clock_(clock) {
   if (mapping_->aggregate) aggregator_ = std::make_unique<aggregate::Aggregator>(mapping_->aggregatorOptions());
+  seen_generations_ = tableGenerations();
+}
+
+core::Status MappingTransform::map(const core::Record& input, std::vector<core::Record>& outputs) {
+  if (binding_.schema != input.schema()) binding_ = mapping_->bind(input.schema());
+  return aggregator_ ? mapping_->contribute(input, binding_, clock_, *aggregator_)
+                     : mapping_->applyInto(input, binding_, clock_, outputs);
+}
+
+void MappingTransform::hold(const core::Record& input, std::string reason) {
+  std::string key = "q/" + (input.meta.source_position.empty() ? fmt::format("#{}", ++hold_counter_)
+                                                                : input.meta.source_position);
+  held_.insert_or_assign(key, Held{input, clock_.now(), std::move(reason)});
+  held_changes_.push_back(std::move(key));
 }
 
 void MappingTransform::apply(std::span<const core::Record> inputs, std::vector<core::Record>& outputs,
                              std::vector<core::DeadLetter>& dead_letters) {
+  size_t held_before = held_.size();
   for (const auto& input : inputs) {
-    if (binding_.schema != input.schema()) binding_ = mapping_->bind(input.schema());
-    auto mapped = aggregator_ ? mapping_->contribute(input, binding_, clock_, *aggregator_)
-                              : mapping_->applyInto(input, binding_, clock_, outputs);
-    if (!mapped) dead_letters.push_back({&input, mapped.error().message});
+    auto mapped = map(input, outputs);
+    if (mapped) continue;
+    if (mapped.error().kind == core::ErrorKind::Retryable && mapping_->quarantine) {
+      hold(input, mapped.error().message);
+    } else {
+      dead_letters.push_back({&input, mapped.error().message});
+    }
   }
-  if (aggregator_) tick(outputs, dead_letters);
+  if (held_.size() > held_before) {
+    log::notice("mapping " + mapping_->label(), "{} record(s) quarantined waiting for attribution ({} held): first: {}",
+                held_.size() - held_before, held_.size(), held_.rbegin()->second.reason);
+  }
+  if (aggregator_ || mapping_->quarantine) tick(outputs, dead_letters);
+}
+
+uint64_t MappingTransform::tableGenerations() const {
+  uint64_t sum = 0;
+  for (const auto& [name, handle] : mapping_->env.tables) sum += handle->generation();
+  return sum;
+}
+
+void MappingTransform::retryHeld(std::vector<core::Record>& outputs, std::vector<core::DeadLetter>& dead_letters) {
+  const core::Timestamp now = clock_.now();
+  uint64_t generations = tableGenerations();
+  bool refreshed = generations != seen_generations_;
+  bool due = !last_retry_ || now.micros - last_retry_->micros >= mapping_->quarantine->retry_micros;
+  bool expiring = false;
+  for (const auto& [key, held] : held_) {
+    if (now.micros - held.since.micros >= mapping_->quarantine->max_age_micros) expiring = true;
+  }
+  if (!refreshed && !due && !expiring) return;
+  seen_generations_ = generations;
+  last_retry_ = now;
+  released_.clear();
+  size_t released = 0;
+  for (auto it = held_.begin(); it != held_.end();) {
+    Held& held = it->second;
+    bool try_now = refreshed || due;
+    core::Status mapped = try_now ? map(held.record, outputs) : core::Status(core::fail(core::Error::retryable(held.reason)));
+    if (mapped || mapped.error().kind != core::ErrorKind::Retryable ||
+        now.micros - held.since.micros >= mapping_->quarantine->max_age_micros) {
+      if (!mapped) {
+        std::string reason = mapped.error().kind == core::ErrorKind::Retryable
+                                 ? fmt::format("attribution still missing after quarantine.max_age: {}", mapped.error().message)
+                                 : mapped.error().message;
+        released_.push_back(std::move(held.record));
+        dead_letters.push_back({nullptr, std::move(reason)});
+      } else {
+        ++released;
+      }
+      held_changes_.push_back(it->first);
+      it = held_.erase(it);
+      continue;
+    }
+    held.reason = mapped.error().message;
+    ++it;
+  }
+  // Pointers only once released_ stops growing.
+  for (size_t i = 0, d = dead_letters.size() - released_.size(); i < released_.size(); ++i) {
+    dead_letters[d + i].input = &released_[i];
+  }
+  if (released > 0) {
+    log::notice("mapping " + mapping_->label(), "{} quarantined record(s) attributed and mapped ({} still held)", released,
+                held_.size());
+  }
 }
 
 void MappingTransform::tick(std::vector<core::Record>& outputs, std::vector<core::DeadLetter>& dead_letters) {
+  const core::Timestamp now = clock_.now();
+  for (const auto& refresher : mapping_->table_refreshers) refresher->maybeRefresh(now);
+  if (mapping_->quarantine && !held_.empty()) retryHeld(outputs, dead_letters);
   if (!aggregator_) return;
   revisions_.clear();
-  aggregator_->collect(clock_.now(), revisions_);
+  aggregator_->collect(now, revisions_);
   failed_revisions_.clear();
   failed_revisions_.reserve(revisions_.size());
   for (const auto& revision : revisions_) {
@@ -40,6 +120,18 @@ void MappingTransform::tick(std::vector<core::Record>& outputs, std::vector<core
 }
 
 void MappingTransform::takeStateChanges(std::vector<StateEntry>& changes) {
+  for (auto& key : held_changes_) {
+    auto it = held_.find(key);
+    if (it == held_.end()) {
+      changes.push_back({std::move(key), std::string()});
+      continue;
+    }
+    nlohmann::json held{{"since", it->second.since.micros},
+                        {"reason", it->second.reason},
+                        {"record", codec::encodeTypedRecord(it->second.record)}};
+    changes.push_back({std::move(key), held.dump()});
+  }
+  held_changes_.clear();
   if (!aggregator_) return;
   std::vector<aggregate::StateChange> taken;
   aggregator_->takeStateChanges(taken);
@@ -47,11 +139,38 @@ void MappingTransform::takeStateChanges(std::vector<StateEntry>& changes) {
 }
 
 core::Status MappingTransform::restore(const std::vector<StateEntry>& entries) {
-  if (!aggregator_) return {};
   std::vector<aggregate::StateChange> converted;
   converted.reserve(entries.size());
-  for (const auto& entry : entries) converted.push_back({entry.key, entry.value});
+  for (const auto& entry : entries) {
+    if (entry.key.starts_with("q/")) {
+      try {
+        auto held = nlohmann::json::parse(entry.value);
+        auto record = codec::decodeTypedRecord(held.at("record").get<std::string>());
+        if (!record) return core::fail(record.error());
+        held_.insert_or_assign(entry.key, Held{std::move(*record), core::Timestamp{held.at("since").get<int64_t>()},
+                                               held.at("reason").get<std::string>()});
+      } catch (const std::exception& e) {
+        return core::fail(core::ErrorKind::Fatal, fmt::format("quarantine entry {} cannot be read: {}", entry.key, e.what()));
+      }
+      continue;
+    }
+    converted.push_back({entry.key, entry.value});
+  }
+  if (!aggregator_) return {};
   return aggregator_->restore(converted);
+}
+
+std::vector<std::pair<std::string, int64_t>> MappingTransform::gauges() const {
+  std::vector<std::pair<std::string, int64_t>> out;
+  if (mapping_->quarantine) out.emplace_back("quarantined", static_cast<int64_t>(held_.size()));
+  if (aggregator_) {
+    auto stats = aggregator_->stats();
+    out.emplace_back("open_windows", static_cast<int64_t>(stats.open_windows));
+    out.emplace_back("windows", static_cast<int64_t>(stats.windows));
+    out.emplace_back("window_rows", static_cast<int64_t>(stats.rows));
+    out.emplace_back("state_bytes", static_cast<int64_t>(stats.approx_bytes));
+  }
+  return out;
 }
 
 }  // namespace dutybridge::mapping

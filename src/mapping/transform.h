@@ -6,7 +6,13 @@
 // aggregation engine, feeds every record's contribution into it, and emits window revisions
 // after each batch and from tick() (windows closing by the clock). Its state changes are
 // handed to the pipeline (takeStateChanges) and restored from it at start.
+//
+// A mapping with `quarantine:` holds records whose attribution lookup found nothing (state key
+// "q/<source position>", the record as typed JSON), tries them again when one of the mapping's
+// tables is refreshed or every `retry`, and dead-letters them after `max_age`. The transform
+// also refreshes the mapping's tables that have `refresh:` (from tick(), on this thread).
 
+#include <map>
 #include <memory>
 
 #include "src/aggregate/aggregator.h"
@@ -25,7 +31,9 @@ class MappingTransform final : public core::Transform {
   void tick(std::vector<core::Record>& outputs, std::vector<core::DeadLetter>& dead_letters) override;
   void takeStateChanges(std::vector<StateEntry>& changes) override;
   core::Status restore(const std::vector<StateEntry>& entries) override;
-  bool stateful() const override { return aggregator_ != nullptr; }
+  bool stateful() const override { return aggregator_ != nullptr || mapping_->quarantine.has_value(); }
+  std::vector<std::pair<std::string, int64_t>> gauges() const override;
+  size_t quarantined() const { return held_.size(); }
 
   // For status output and benchmarks; nullptr for a row-level mapping.
   const aggregate::Aggregator* aggregator() const { return aggregator_.get(); }
@@ -38,6 +46,24 @@ class MappingTransform final : public core::Transform {
   std::vector<aggregate::Revision> revisions_;
   // Stand-ins for window revisions that could not be emitted (dead letters point at them).
   std::vector<core::Record> failed_revisions_;
+
+  struct Held {
+    core::Record record;
+    core::Timestamp since;
+    std::string reason;
+  };
+  // One record through the mapping; Retryable errors come back for the quarantine to decide.
+  core::Status map(const core::Record& input, std::vector<core::Record>& outputs);
+  void hold(const core::Record& input, std::string reason);
+  void retryHeld(std::vector<core::Record>& outputs, std::vector<core::DeadLetter>& dead_letters);
+  uint64_t tableGenerations() const;
+
+  std::map<std::string, Held> held_;                 // by state key
+  std::vector<std::string> held_changes_;            // state keys changed since the last take
+  std::vector<core::Record> released_;               // dead letters of expired holds point here
+  uint64_t seen_generations_ = 0;
+  std::optional<core::Timestamp> last_retry_;
+  uint64_t hold_counter_ = 0;
 };
 
 }  // namespace dutybridge::mapping

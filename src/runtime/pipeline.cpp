@@ -1,5 +1,7 @@
 #include "src/runtime/pipeline.h"
 
+#include <fmt/format.h>
+
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -90,6 +92,13 @@ void Pipeline::transformBatch(core::SourceBatch& batch) {
 }
 
 Pipeline::~Pipeline() = default;
+
+std::string Pipeline::gaugeText() const {
+  std::string text;
+  if (!transform_) return text;
+  for (const auto& [name, value] : transform_->gauges()) text += fmt::format(", {} {}", name, value);
+  return text;
+}
 
 core::Status Pipeline::run(std::stop_token stop) {
   const std::string component = "pipeline " + name_;
@@ -271,8 +280,8 @@ core::Status Pipeline::run(std::stop_token stop) {
     }
     if (Clock::now() - last_stats >= options_.stats_interval) {
       last_stats = Clock::now();
-      log::info(component, "read {} records, delivered {}, {} dead letters, {} retries", stats_.records_read.load(),
-                stats_.records_delivered.load(), stats_.dead_letters.load(), stats_.retries.load());
+      log::info(component, "read {} records, delivered {}, {} dead letters, {} retries{}", stats_.records_read.load(),
+                stats_.records_delivered.load(), stats_.dead_letters.load(), stats_.retries.load(), gaugeText());
     }
   }
 
@@ -289,9 +298,9 @@ core::Status Pipeline::run(std::stop_token stop) {
   }
   sink_->close();
   source_->close();
-  log::info(component, "stopped: read {} records, delivered {}, {} dead letters, {} retries",
+  log::info(component, "stopped: read {} records, delivered {}, {} dead letters, {} retries{}",
             stats_.records_read.load(), stats_.records_delivered.load(), stats_.dead_letters.load(),
-            stats_.retries.load());
+            stats_.retries.load(), gaugeText());
   return outcome;
 }
 

@@ -68,6 +68,8 @@ class Pipeline {
  private:
   // Runs the transform over a batch read from the source: outputs plus dead-letter records.
   void transformBatch(core::SourceBatch& batch);
+  // ", quarantined 3, open_windows 12" from the transform's gauges, for log lines.
+  std::string gaugeText() const;
   std::string name_;
   std::unique_ptr<core::Source> source_;
   std::unique_ptr<core::Sink> sink_;

@@ -1,0 +1,92 @@
+#include "src/codec/typed_json.h"
+
+#include <stdexcept>
+
+namespace dutybridge::codec {
+
+using core::Decimal;
+using core::Value;
+using core::ValueType;
+using Json = nlohmann::json;
+
+nlohmann::json encodeTyped(const Value& v) {
+  switch (v.type()) {
+    case ValueType::Null: return nullptr;
+    case ValueType::Bool: return v.asBool();
+    case ValueType::Int: return Json{{"i", v.asInt()}};
+    case ValueType::Decimal: return Json{{"d", v.asDecimal().toString()}};
+    case ValueType::Double: return Json{{"f", v.asDouble()}};
+    case ValueType::String: return v.asString();
+    case ValueType::Timestamp: return Json{{"t", v.asTimestamp().micros}};
+    case ValueType::Date: return Json{{"D", v.asDate().days}};
+    case ValueType::List: {
+      Json out = Json::array();
+      for (const auto& item : v.asList()) out.push_back(encodeTyped(item));
+      return Json{{"l", out}};
+    }
+    case ValueType::Map: {
+      Json out = Json::array();
+      for (const auto& [k, item] : v.asMap()) out.push_back(Json::array({k, encodeTyped(item)}));
+      return Json{{"m", out}};
+    }
+  }
+  return nullptr;
+}
+
+Value decodeTyped(const nlohmann::json& j) {
+  if (j.is_null()) return Value();
+  if (j.is_boolean()) return Value(j.get<bool>());
+  if (j.is_string()) return Value(j.get<std::string>());
+  if (!j.is_object() || j.size() != 1) throw std::runtime_error("unexpected value encoding");
+  const auto& [tag, inner] = *j.items().begin();
+  if (tag == "i") return Value(inner.get<int64_t>());
+  if (tag == "d") {
+    auto d = Decimal::parse(inner.get<std::string>());
+    if (!d) throw std::runtime_error("bad decimal");
+    return Value(*d);
+  }
+  if (tag == "f") return Value(inner.get<double>());
+  if (tag == "t") return Value(core::Timestamp{inner.get<int64_t>()});
+  if (tag == "D") return Value(core::Date{inner.get<int32_t>()});
+  if (tag == "l") {
+    core::ValueList list;
+    for (const auto& item : inner) list.push_back(decodeTyped(item));
+    return Value(std::move(list));
+  }
+  if (tag == "m") {
+    core::ValueMap map;
+    for (const auto& item : inner) map.emplace_back(item.at(0).get<std::string>(), decodeTyped(item.at(1)));
+    return Value(std::move(map));
+  }
+  throw std::runtime_error("unknown value tag " + tag);
+}
+
+std::string encodeTypedRecord(const core::Record& record) {
+  Json names = Json::array();
+  Json values = Json::array();
+  for (size_t i = 0; i < record.size(); ++i) {
+    names.push_back(record.name(i));
+    values.push_back(encodeTyped(record.value(i)));
+  }
+  Json out{{"names", std::move(names)}, {"values", std::move(values)}, {"pos", record.meta.source_position}};
+  if (record.meta.event_time) out["et"] = record.meta.event_time->micros;
+  return out.dump();
+}
+
+core::Result<core::Record> decodeTypedRecord(std::string_view text) {
+  try {
+    Json j = Json::parse(text);
+    std::vector<std::string> names = j.at("names").get<std::vector<std::string>>();
+    std::vector<Value> values;
+    for (const auto& v : j.at("values")) values.push_back(decodeTyped(v));
+    if (names.size() != values.size()) return core::fail(core::ErrorKind::Fatal, "stored record: names and values differ in length");
+    core::Record record(std::make_shared<core::RecordSchema>(std::move(names)), std::move(values));
+    record.meta.source_position = j.value("pos", "");
+    if (j.contains("et")) record.meta.event_time = core::Timestamp{j.at("et").get<int64_t>()};
+    return record;
+  } catch (const std::exception& e) {
+    return core::fail(core::ErrorKind::Fatal, std::string("stored record cannot be read: ") + e.what());
+  }
+}
+
+}  // namespace dutybridge::codec

@@ -1,0 +1,25 @@
+#pragma once
+// Values and records as *typed* JSON, for internal state (aggregation rows, quarantined records)
+// that must read back exactly: decimals stay decimals, dates stay dates. Not a public format:
+// outputs use codec/json.h.
+//
+// Encoding: null, bools and strings as themselves; {"i": int}, {"d": "decimal text"},
+// {"f": double}, {"t": micros}, {"D": days}, {"l": [...]}, {"m": [[name, value], ...]}.
+// A record is {"names": [...], "values": [...], "pos": source position, "et": event micros}.
+
+#include <nlohmann/json.hpp>
+
+#include "src/core/error.h"
+#include "src/core/record.h"
+
+namespace dutybridge::codec {
+
+nlohmann::json encodeTyped(const core::Value& value);
+// Throws nlohmann::json::exception or std::runtime_error on malformed input; callers catch at
+// their boundary and report what they were reading.
+core::Value decodeTyped(const nlohmann::json& json);
+
+std::string encodeTypedRecord(const core::Record& record);
+core::Result<core::Record> decodeTypedRecord(std::string_view text);
+
+}  // namespace dutybridge::codec
