@@ -41,6 +41,8 @@ struct FunctionSpec {
 };
 
 const std::vector<FunctionSpec>& functionTable();
+// shift_of, period_id, ... (calendar_functions.cpp); part of functionTable().
+const std::vector<FunctionSpec>& calendarFunctionTable();
 
 class Checker {
  public:

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "src/calendar/calendar.h"
 #include "src/codec/json.h"
 #include "src/config/secrets.h"
 
@@ -491,7 +492,7 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const s
   auto mapping = std::make_unique<Mapping>();
   mapping->file = file;
   try {
-    loader.checkKeys(root, "", {"name", "version", "description", "source_system", "catalog", "input", "tables", "hmac_keys",
+    loader.checkKeys(root, "", {"name", "version", "description", "source_system", "catalog", "calendars", "input", "tables", "hmac_keys",
                                 "where", "let", "emit", "tests"});
     if (root["source_system"] && root["source_system"].IsScalar()) mapping->source_system = root["source_system"].Scalar();
     if (const YAML::Node catalog = root["catalog"]; catalog && catalog.IsScalar()) {
@@ -502,6 +503,21 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const s
         loader.error(catalog, "catalog", "the duty catalog has errors:\n" + loaded.error().format());
       } else {
         mapping->catalog = std::move(*loaded);
+      }
+    }
+    if (const YAML::Node calendars = root["calendars"]; calendars) {
+      if (!calendars.IsScalar()) {
+        loader.error(calendars, "calendars", "'calendars' is the path of a calendars file",
+                     "e.g. calendars: ../config/calendars.yaml");
+      } else {
+        std::filesystem::path path = calendars.Scalar();
+        if (path.is_relative()) path = file.parent_path() / path;
+        auto loaded = calendar::loadCalendars(path);
+        if (!loaded) {
+          loader.error(calendars, "calendars", "the calendars file has errors:\n" + loaded.error().format());
+        } else {
+          mapping->env.calendars = std::move(*loaded);
+        }
       }
     }
     if (!root["name"] || !root["name"].IsScalar() || root["name"].Scalar().empty()) {
