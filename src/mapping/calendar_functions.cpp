@@ -62,8 +62,9 @@ std::optional<CalendarRef> requireCalendar(CallSite& site, size_t i) {
     std::string best = config::suggest(*name, names);
     site.checker.error(site.args[i].ast->begin, fmt::format("unknown calendar '{}'", *name),
                        !best.empty()    ? fmt::format("did you mean '{}'?", best)
-                       : names.empty() ? std::string("no calendars are configured: add calendars: "
+                       : !all          ? std::string("no calendars are configured: add calendars: "
                                                      "../config/calendars.yaml to the mapping")
+                       : names.empty() ? std::string("the calendars file did not load (see its errors)")
                                        : fmt::format("calendars: {}", fmt::join(names, ", ")));
     return std::nullopt;
   }

@@ -514,7 +514,10 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const s
         if (path.is_relative()) path = file.parent_path() / path;
         auto loaded = calendar::loadCalendars(path);
         if (!loaded) {
-          loader.error(calendars, "calendars", "the calendars file has errors:\n" + loaded.error().format());
+          loader.error(calendars, "calendars", "the calendars file has errors", "they are listed with their locations");
+          loader.diagnostics.merge(std::move(loaded.error()));
+          // Calendar names are still checked, against no calendars; the hint then points here.
+          mapping->env.calendars = std::make_shared<const calendar::Calendars>();
         } else {
           mapping->env.calendars = std::move(*loaded);
         }
