@@ -51,6 +51,11 @@ void Diagnostics::addSource(const std::string& file, std::string text) {
   sources_[file] = std::move(lines);
 }
 
+void Diagnostics::merge(Diagnostics other) {
+  for (auto& item : other.items_) items_.push_back(std::move(item));
+  for (auto& [file, lines] : other.sources_) sources_.try_emplace(file, std::move(lines));
+}
+
 std::string Diagnostics::format() const {
   std::vector<Diagnostic> sorted = items_;
   std::stable_sort(sorted.begin(), sorted.end(), [](const Diagnostic& a, const Diagnostic& b) {

@@ -23,6 +23,9 @@ class Diagnostics {
   void add(core::SourceLocation location, std::string message, std::string hint = {});
   // Registers the text of a file so formatted diagnostics can quote its lines.
   void addSource(const std::string& file, std::string text);
+  // Takes over another file's diagnostics and source text (a file loaded by this one), so
+  // they print with their own locations instead of nested in one message.
+  void merge(Diagnostics other);
 
   bool empty() const { return items_.empty(); }
   size_t size() const { return items_.size(); }

@@ -707,7 +707,7 @@ std::optional<Type> commonType(Type a, Type b) {
   bool nullable = a.nullable || b.nullable;
   if (ka == Kind::Null) return Type{kb, true};
   if (kb == Kind::Null) return Type{ka, true};
-  if (ka == kb) return Type{ka, nullable};
+  if (ka == kb) return Type{ka, nullable, a.shape == b.shape ? a.shape : nullptr};
   if (ka == Kind::Any || kb == Kind::Any) return Type{Kind::Any, nullable};
   if (isNumeric(ka) && isNumeric(kb)) {
     return Type{(ka == Kind::Double || kb == Kind::Double) ? Kind::Double : Kind::Decimal, nullable};
@@ -903,8 +903,22 @@ Typed Checker::member(const Ast& ast) {
             "only map values have fields");
       return bad(ast);
     }
+    Type member_type{Kind::Any, true};
+    if (const RecordShape* shape = base.type.shape) {
+      const Type* known = shape->find(m->text);
+      if (!known) {
+        std::vector<std::string> names;
+        for (const auto& [field, type] : shape->fields) names.emplace_back(field);
+        std::string best = config::suggest(m->text, names);
+        error(m->name_offset, fmt::format("{} has no field '{}'", shape->what, m->text),
+              best.empty() ? fmt::format("fields: {}", fmt::join(names, ", ")) : fmt::format("did you mean '{}'?", best));
+        return bad(ast);
+      }
+      member_type = *known;
+      member_type.nullable = known->nullable || base.type.nullable;
+    }
     base.node = std::make_unique<MemberNode>(std::move(base.node), m->text, prefix(locate(m->name_offset)));
-    base.type = Type{Kind::Any, true};
+    base.type = member_type;
     base.ast = m;
   }
   base.ast = &ast;

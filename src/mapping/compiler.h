@@ -43,6 +43,8 @@ struct FunctionSpec {
 const std::vector<FunctionSpec>& functionTable();
 // The named parameters a function accepts (`lookup(..., at: ts)`); empty for most.
 std::vector<std::string_view> namedParameters(std::string_view function);
+// shift_of, period_id, ... (calendar_functions.cpp); part of functionTable().
+const std::vector<FunctionSpec>& calendarFunctionTable();
 
 class Checker {
  public:

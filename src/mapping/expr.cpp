@@ -37,6 +37,13 @@ std::string Type::toString() const {
   return out;
 }
 
+const Type* RecordShape::find(std::string_view name) const {
+  for (const auto& [field, type] : fields) {
+    if (field == name) return &type;
+  }
+  return nullptr;
+}
+
 std::optional<Type> Type::parse(std::string_view text) {
   Type t;
   if (!text.empty() && text.back() == '?') {

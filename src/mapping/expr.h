@@ -34,7 +34,13 @@ namespace dutybridge::calendar {
 struct Calendars;
 }
 
+namespace dutybridge::calendar {
+struct Calendars;
+}
+
 namespace dutybridge::mapping {
+
+struct RecordShape;
 
 struct Type {
   // Duration values are carried as core::Value Int (microseconds); Any accepts every value
@@ -42,6 +48,9 @@ struct Type {
   enum class Kind { Null, Bool, Int, Decimal, Double, String, Timestamp, Date, Duration, List, Map, Any };
   Kind kind = Kind::Any;
   bool nullable = false;
+  // For a map whose members are known (a record, e.g. the result of shift_of): `x.member` has
+  // the member's type and an unknown member is an error. Points to static data; null: any map.
+  const RecordShape* shape = nullptr;
 
   // "decimal", "string?", "list", "any"
   std::string toString() const;
@@ -49,6 +58,12 @@ struct Type {
   // date, duration, list, map, any, each optionally followed by '?'.
   static std::optional<Type> parse(std::string_view text);
   bool operator==(const Type&) const = default;
+};
+
+struct RecordShape {
+  std::string_view what;  // "a shift" in "a shift has no field 'x'"
+  std::vector<std::pair<std::string_view, Type>> fields;
+  const Type* find(std::string_view name) const;
 };
 
 // Names visible to expressions: input fields and `let` bindings, each with a slot index into

@@ -1095,7 +1095,13 @@ const std::vector<FunctionSpec>& functionTable() {
       {"hmac_sha256", 2, 2, "hmac_sha256(s, \"key_name\")", fHmacSha256},
       {"lookup", 2, 3, "lookup(\"table\", key, at: ts?)", fLookup},
   };
-  return kTable;
+  // The calendar functions live in calendar_functions.cpp.
+  static const std::vector<FunctionSpec> kAll = [] {
+    std::vector<FunctionSpec> all = kTable;
+    all.insert(all.end(), calendarFunctionTable().begin(), calendarFunctionTable().end());
+    return all;
+  }();
+  return kAll;
 }
 
 std::vector<std::string_view> namedParameters(std::string_view function) {

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "src/calendar/calendar.h"
 #include "src/codec/json.h"
 #include "src/config/secrets.h"
 
@@ -1013,8 +1014,8 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const s
   auto mapping = std::make_unique<Mapping>();
   mapping->file = file;
   try {
-    loader.checkKeys(root, "", {"name", "version", "description", "source_system", "catalog", "input", "tables", "hmac_keys",
-                                "where", "let", "aggregate", "quarantine", "emit", "tests"});
+    loader.checkKeys(root, "", {"name", "version", "description", "source_system", "catalog", "calendars", "input", "tables",
+                                "hmac_keys", "where", "let", "aggregate", "quarantine", "emit", "tests"});
     if (root["source_system"] && root["source_system"].IsScalar()) mapping->source_system = root["source_system"].Scalar();
     if (const YAML::Node catalog = root["catalog"]; catalog && catalog.IsScalar()) {
       std::filesystem::path path = catalog.Scalar();
@@ -1024,6 +1025,24 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const s
         loader.error(catalog, "catalog", "the duty catalog has errors:\n" + loaded.error().format());
       } else {
         mapping->catalog = std::move(*loaded);
+      }
+    }
+    if (const YAML::Node calendars = root["calendars"]; calendars) {
+      if (!calendars.IsScalar()) {
+        loader.error(calendars, "calendars", "'calendars' is the path of a calendars file",
+                     "e.g. calendars: ../config/calendars.yaml");
+      } else {
+        std::filesystem::path path = calendars.Scalar();
+        if (path.is_relative()) path = file.parent_path() / path;
+        auto loaded = calendar::loadCalendars(path);
+        if (!loaded) {
+          loader.error(calendars, "calendars", "the calendars file has errors", "they are listed with their locations");
+          loader.diagnostics.merge(std::move(loaded.error()));
+          // Calendar names are still checked, against no calendars; the hint then points here.
+          mapping->env.calendars = std::make_shared<const calendar::Calendars>();
+        } else {
+          mapping->env.calendars = std::move(*loaded);
+        }
       }
     }
     if (!root["name"] || !root["name"].IsScalar() || root["name"].Scalar().empty()) {
