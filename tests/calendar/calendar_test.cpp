@@ -261,7 +261,7 @@ TEST_CASE("period bounds are built from shift dates", "[calendar]") {
 TEST_CASE("the shipped config/calendars.yaml loads", "[calendar]") {
   auto loaded = loadCalendars(DUTYBRIDGE_SOURCE_DIR "/config/calendars.yaml");
   if (!loaded) FAIL(loaded.error().format());
-  CHECK((*loaded)->names() == std::vector<std::string>{"plant-01", "plant-02"});
+  CHECK((*loaded)->names() == std::vector<std::string>{"plant-01", "plant-01-12h", "plant-02"});
 }
 
 TEST_CASE("calendar load errors: each with its message and location", "[calendar]") {
