@@ -125,7 +125,7 @@ TEST_CASE("calendar names and period types are literals checked at load", "[mapp
   auto unknown = h.errors("shift_of('plant-1', t)");
   CHECK_THAT(unknown, Catch::Contains("unknown calendar 'plant-1'"));
   CHECK_THAT(unknown, Catch::Contains("did you mean 'plant-01'?"));
-  CHECK_THAT(h.errors("shift_of('factory', t)"), Catch::Contains("hint: calendars: plant-01, plant-02"));
+  CHECK_THAT(h.errors("shift_of('factory', t)"), Catch::Contains("hint: calendars: plant-01, plant-01-12h, plant-02"));
   CHECK_THAT(h.errors("shift_code(name, t)"), Catch::Contains("the calendar name of shift_code must be a string literal"));
   CHECK_THAT(h.errors("shift_of('plant-01', d)"), Catch::Contains("argument 2 of shift_of must be a timestamp"));
   auto period = h.errors("period_id('day', d)");
