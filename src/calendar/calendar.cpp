@@ -117,7 +117,7 @@ class Loader {
 
   const date::time_zone* zone(const YAML::Node& node, const std::string& path, const std::string& calendar) {
     if (!node.IsDefined() || !node.IsScalar() || node.Scalar().empty()) {
-      error(node.IsDefined() ? node : current_, path.empty() ? "time_zone" : path,
+      error(node.IsDefined() ? node : current_, path,
             "calendar '" + calendar + "' needs a 'time_zone'", "an IANA name such as Asia/Shanghai");
       return nullptr;
     }

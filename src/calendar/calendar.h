@@ -73,6 +73,8 @@ struct PeriodBounds {
 
 class Calendar {
  public:
+  // Normally built by loadCalendars, which checks the shifts tile the day. `zone` is an entry
+  // of the date library's tz database (date::locate_zone), which lives as long as the process.
   Calendar(std::string name, std::string time_zone, const date::time_zone* zone, std::vector<ShiftDefinition> shifts,
            std::vector<bool> rest_weekdays, std::map<core::Date, std::string> holidays);
 
