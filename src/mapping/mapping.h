@@ -3,6 +3,14 @@
 // filter, `let` bindings, `emit` blocks and embedded tests. docs/mapping-language.md is the
 // user's reference.
 //
+// Input types are declared (`input: {field: type}`) or taken from the source
+// (`input: from_source`). A from_source mapping loaded without the source's description is
+// checked as far as that allows (structure, tables, keys, functions, contracts; the fields it
+// reads from the source count as `any`) and is not runnable; compileFor(description) compiles
+// the same text again, through the same code, with the described types (the pipeline does this
+// after opening the source), and compileWithTestInput() with its `test_input:` types (for
+// `dutybridge test` and `dutybridge map`, which have no source).
+//
 // Threading: a loaded Mapping is immutable; apply() may run concurrently.
 // Errors: load problems are Diagnostics (file:line:column, caret, hint), all at once.
 // apply() returns Permanent errors for records that belong in the dead-letter path; their
@@ -18,6 +26,7 @@
 #include "src/config/diagnostics.h"
 #include "src/core/clock.h"
 #include "src/core/record.h"
+#include "src/core/source.h"
 #include "src/mapping/contracts.h"
 #include "src/mapping/expr.h"
 
@@ -28,6 +37,7 @@ struct InputField {
   Type type;
   size_t slot = 0;
   std::string where;  // "file:line:column" of its declaration, for dead-letter reasons
+  bool described = false;  // the type came from the source's description, not the file
 };
 
 struct Let {
@@ -86,8 +96,24 @@ class Mapping {
   FunctionEnv env;
   std::string source_system;               // lineage; default: the mapping name
   std::optional<DutyCatalog> catalog;      // `catalog:`, for duty_kpi.v1 emits
+  // `input: from_source`: the input types are the source's description.
+  bool from_source = false;
+  // False for a from_source mapping loaded without a description: checked, but apply() fails.
+  bool runnable = true;
+  // Offline from_source: the names the expressions read from the source, in order of first use.
+  std::vector<std::string> source_fields;
+  bool has_test_input = false;  // `test_input:` (types for tests and `dutybridge map`)
+  std::string text;             // the file as loaded, compiled again by compileFor()
 
   std::string label() const { return name + "@" + std::to_string(version); }
+
+  // This mapping's text compiled against a source's description (for a declared input the
+  // description is not used). Diagnostics point into the mapping file, and problems involving
+  // described types say that the types came from the source's description.
+  std::expected<std::unique_ptr<Mapping>, config::Diagnostics> compileFor(
+      const core::SourceDescription& description) const;
+  // A from_source mapping compiled with its `test_input:` types (an error without one).
+  std::expected<std::unique_ptr<Mapping>, config::Diagnostics> compileWithTestInput() const;
 
   Binding bind(const std::shared_ptr<const core::RecordSchema>& schema) const;
   // Maps one record (bound with bind() for its schema). Output records keep the input's
@@ -101,9 +127,13 @@ class Mapping {
                          std::vector<core::Record>& out, std::vector<size_t>* emit_indices = nullptr) const;
 };
 
-std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const std::filesystem::path& file);
+// Loads and checks a mapping file. With `description`, a from_source mapping is compiled
+// against it (as compileFor() does); without, it is loaded offline (not runnable).
+std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(
+    const std::filesystem::path& file, const core::SourceDescription* description = nullptr);
 
-// The mapping's embedded tests; returns one failure text per failed test (a readable diff).
+// The mapping's embedded tests; returns one failure text per failed test (a readable diff). A
+// from_source mapping that is not runnable is first compiled with its `test_input:` types.
 std::vector<std::string> runMappingTests(const Mapping& mapping);
 
 // A JSON object (as a core::Value map) as a Record with its own schema.

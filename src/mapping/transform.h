@@ -1,6 +1,11 @@
 #pragma once
 // A loaded Mapping as the pipeline's core::Transform. Binds each new source schema once (no
 // per-record name lookups). One instance per pipeline thread.
+//
+// prepare(): a mapping with `input: from_source` is compiled against source.describe() there;
+// a source that cannot describe itself, or a mapping that does not type-check against the
+// description, is InvalidConfig with every diagnostic in the message. Declared inputs need
+// nothing.
 
 #include <memory>
 
@@ -15,6 +20,7 @@ class MappingTransform final : public core::Transform {
       : mapping_(std::move(mapping)), clock_(clock) {}
 
   std::string label() const override { return mapping_->label(); }
+  core::Status prepare(core::Source& source) override;
   void apply(std::span<const core::Record> inputs, std::vector<core::Record>& outputs,
              std::vector<core::DeadLetter>& dead_letters) override;
 
