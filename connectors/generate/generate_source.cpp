@@ -71,6 +71,20 @@ class GenerateSource final : public core::Source {
   core::Status commit(std::string_view) override { return {}; }
   void close() override {}
 
+  core::Result<std::optional<core::SourceDescription>> describe() override {
+    // In the order make() fills them; every field always has a value.
+    static constexpr core::ValueType kTypes[] = {
+        core::ValueType::String, core::ValueType::String,  core::ValueType::String,  core::ValueType::String,
+        core::ValueType::String, core::ValueType::String,  core::ValueType::String,  core::ValueType::String,
+        core::ValueType::String, core::ValueType::Date,    core::ValueType::Decimal, core::ValueType::Decimal,
+        core::ValueType::Decimal, core::ValueType::String, core::ValueType::Int,     core::ValueType::String,
+        core::ValueType::Timestamp};
+    static_assert(std::size(kTypes) == 17);
+    core::SourceDescription fields;
+    for (size_t i = 0; i < schema_->size(); ++i) fields.push_back({schema_->names()[i], kTypes[i], false});
+    return std::optional<core::SourceDescription>(std::move(fields));
+  }
+
  private:
   core::Record make(int64_t index) const {
     uint64_t h = mix(seed_ ^ static_cast<uint64_t>(index));

@@ -103,6 +103,21 @@ std::string Rowset::describeColumn(size_t column) const {
   return fmt::format("'{}' ({})", d.name, type);
 }
 
+core::ValueType valueType(ColumnKind kind) {
+  switch (kind) {
+    case ColumnKind::Int: return core::ValueType::Int;
+    case ColumnKind::Double: return core::ValueType::Double;
+    case ColumnKind::Decimal: return core::ValueType::Decimal;
+    case ColumnKind::Text: return core::ValueType::String;
+    case ColumnKind::Bool:
+    case ColumnKind::BoolText: return core::ValueType::Bool;
+    case ColumnKind::Date: return core::ValueType::Date;
+    case ColumnKind::Timestamp:
+    case ColumnKind::TimestampText: return core::ValueType::Timestamp;
+  }
+  return core::ValueType::String;
+}
+
 core::Status Rowset::describe(SQLHSTMT stmt, const Dialect& dialect, const Options& options) {
   options_ = options;
   columns_.clear();
@@ -119,6 +134,7 @@ core::Status Rowset::describe(SQLHSTMT stmt, const Dialect& dialect, const Optio
                                   &column.desc.digits, &nullable);
     if (!succeeded(rc)) return core::fail(makeError("describing a result column", SQL_HANDLE_STMT, stmt));
     column.desc.name = reinterpret_cast<const char*>(name);
+    column.desc.nullable = nullable != SQL_NO_NULLS;
     SQLCHAR type_name[128] = {};
     SQLSMALLINT type_length = 0;
     if (succeeded(SQLColAttribute(stmt, i, SQL_DESC_TYPE_NAME, type_name, sizeof type_name, &type_length, nullptr))) {

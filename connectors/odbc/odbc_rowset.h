@@ -38,6 +38,8 @@ namespace dutybridge::odbc {
 enum class ColumnKind { Int, Double, Decimal, Text, Bool, BoolText, Date, Timestamp, TimestampText };
 
 std::string_view sqlTypeName(SQLSMALLINT sql_type);
+// The type of the values appendValue() makes of a column of this kind (Source::describe()).
+core::ValueType valueType(ColumnKind kind);
 
 struct ColumnDescription {
   std::string name;
@@ -45,6 +47,7 @@ struct ColumnDescription {
   std::string type_name;  // the database's own name (SQL_DESC_TYPE_NAME): "numeric", "timestamptz"
   SQLULEN size = 0;
   SQLSMALLINT digits = 0;
+  bool nullable = true;  // false only for SQL_NO_NULLS; SQL_NULLABLE_UNKNOWN counts as nullable
 };
 
 class Rowset {

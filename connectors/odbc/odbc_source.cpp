@@ -153,6 +153,20 @@ class OdbcSource final : public core::Source {
 
   core::Status commit(std::string_view) override { return {}; }
 
+  // The result columns as poll() converts them (odbc_rowset.h has the SQL type table). open()
+  // prepared the query and described its result; a driver that only describes a result after
+  // executing it leaves nothing to say yet.
+  core::Result<std::optional<core::SourceDescription>> describe() override {
+    if (!described_) return std::optional<core::SourceDescription>();
+    core::SourceDescription fields;
+    fields.reserve(rowset_.size());
+    for (size_t i = 0; i < rowset_.size(); ++i) {
+      const auto& column = rowset_.description(i);
+      fields.push_back({column.name, odbc::valueType(rowset_.kind(i)), column.nullable});
+    }
+    return std::optional<core::SourceDescription>(std::move(fields));
+  }
+
   void close() override { disconnect(); }
 
  private:
@@ -244,14 +258,14 @@ class OdbcSource final : public core::Source {
     if (!odbc::succeeded(rc)) return core::fail(odbc::makeError("preparing the query", SQL_HANDLE_STMT, h));
     p.statement = std::move(*statement);
     if (!described_) {
-      if (auto d = describe(h); !d) return core::fail(d.error());
+      if (auto d = describeColumns(h); !d) return core::fail(d.error());
     }
     return &p;
   }
 
   // Describes the result (after SQLPrepare, or after SQLExecute for drivers that only know it
   // then) and finds the cursor columns in it.
-  core::Status describe(SQLHSTMT h) {
+  core::Status describeColumns(SQLHSTMT h) {
     if (auto d = rowset_.describe(h, dialect_, rowset_options_); !d) return d;
     if (!rowset_.described()) return {};  // not known before execution
     ts_index_ = id_index_ = SIZE_MAX;
@@ -394,7 +408,7 @@ class OdbcSource final : public core::Source {
       if (!odbc::succeeded(rc) && rc != SQL_NO_DATA)
         return core::fail(odbc::makeError("executing the query", SQL_HANDLE_STMT, h));
       if (!described_) {
-        if (auto d = describe(h); !d) return core::fail(d.error());
+        if (auto d = describeColumns(h); !d) return core::fail(d.error());
         if (!described_) return core::fail(core::ErrorKind::Permanent, "the query returns no result columns");
       }
       if (auto bound = rowset_.bind(h); !bound) return core::fail(bound.error());

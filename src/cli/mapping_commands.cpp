@@ -25,6 +25,9 @@ and reason. --now fixes the clock (RFC 3339) for now() and time-dependent logic;
 it on by DURATION (e.g. 1m) after every input line; --until moves it to TIME after the last line,
 so an aggregate mapping emits the closed revisions of windows that end (plus grace) by then.
 An aggregate mapping prints the window revisions due after each line.
+A mapping with `input: from_source` has no source here: it runs with the types of its
+`test_input:` block (values are converted to them as a source's would be), and is refused
+without one.
 Exit status 0 when every line mapped, 1 when any went to the dead-letter path, 2 on usage
 errors or an invalid mapping.
 )";
@@ -32,8 +35,9 @@ errors or an invalid mapping.
 constexpr std::string_view kTestHelp = R"(Usage: dutybridge test [PATH...]
 
 Loads every mapping file (*.yaml) under PATH (files or directories; default: mappings/),
-checks it, runs its embedded tests and prints each failure as a diff. Exit status 0 when all
-mappings load and all tests pass, 1 otherwise.
+checks it, runs its embedded tests and prints each failure as a diff. A mapping with
+`input: from_source` runs its tests with the types of its `test_input:` block. Exit status 0
+when all mappings load and all tests pass, 1 otherwise.
 )";
 
 bool wantsHelp(const std::vector<std::string>& args) {
@@ -94,6 +98,24 @@ int runMapCommand(const std::vector<std::string>& args) {
   if (!mapping) {
     std::cerr << mapping.error().format();
     return 2;
+  }
+  if (!(*mapping)->runnable) {
+    // input: from_source. JSON values would be a poor guess at the source's types (every
+    // timestamp a string), so the mapping's own test_input types stand in for the source.
+    if (!(*mapping)->has_test_input) {
+      std::cerr << fmt::format(
+          "dutybridge: {} takes its input types from the source (input: from_source), and map has no source\n"
+          "  hint: add test_input: {{field: type, ...}} to the mapping (it types the embedded tests too), or run "
+          "`dutybridge check --connect -c CONFIG` to check it against the real source\n",
+          mapping_file);
+      return 2;
+    }
+    auto compiled = (*mapping)->compileWithTestInput();
+    if (!compiled) {
+      std::cerr << compiled.error().format();
+      return 2;
+    }
+    mapping = std::move(compiled);
   }
   std::ifstream file;
   std::istream* in = &std::cin;

@@ -14,6 +14,12 @@
 // open(), so the source resumes right after the last durable record (at-least-once; the
 // exactly-once mode writes the position in the same Kafka transaction as the output).
 //
+// Description: after open(), describe() may tell what poll() will return: each field's name, the
+// core::ValueType of its values (after the source's own conversions, e.g. SQL NUMERIC ->
+// Decimal) and whether it can be null. A mapping with `input: from_source` is compiled against
+// it at start-up. Sources whose records have no fixed shape (or that only know it after reading)
+// keep the default, nullopt: "cannot describe"; such a mapping must then declare its input.
+//
 // Errors: Retryable -> the pipeline backs off (capped exponential, jittered) and calls poll()
 // again; the source must be able to resume from its last returned position, reconnecting if
 // needed. Permanent/Fatal -> the pipeline stops and reports it.
@@ -26,6 +32,7 @@
 
 #include "src/core/error.h"
 #include "src/core/record.h"
+#include "src/core/value.h"
 
 namespace dutybridge::core {
 
@@ -37,6 +44,14 @@ struct SourceBatch {
   // then drains and stops.
   bool end_of_input = false;
 };
+
+// One field of a source's records, as describe() reports it.
+struct FieldDescription {
+  std::string name;
+  ValueType type = ValueType::String;  // the type of the non-null values poll() gives the field
+  bool nullable = true;                // false only when the source guarantees a value
+};
+using SourceDescription = std::vector<FieldDescription>;
 
 class Source {
  public:
@@ -52,6 +67,11 @@ class Source {
   // Everything up to `position` (a value some batch returned) is durable downstream. Sources
   // with their own offset store (Kafka consumer groups) commit it there; others ignore it.
   virtual Status commit(std::string_view position) = 0;
+
+  // The fields of the records poll() will return, in record order. Called after a successful
+  // open() (any number of times, from the pipeline thread). nullopt: this source cannot
+  // describe its records before reading them. Errors as for open().
+  virtual Result<std::optional<SourceDescription>> describe() { return std::optional<SourceDescription>(); }
 
   // Releases connections. Called once; no other call follows.
   virtual void close() = 0;

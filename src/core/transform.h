@@ -6,8 +6,9 @@
 // Threading: a Transform instance belongs to one pipeline and is called from its thread.
 // Ownership: outputs are appended to caller-owned vectors; `DeadLetter::input` points into
 // the caller's input span and is valid until the caller reuses it.
-// Errors: per-record problems are dead letters (Permanent by nature); the transform itself
-// does not fail, except restore() when its stored state cannot be trusted (Fatal).
+// Errors: per-record problems are dead letters (Permanent by nature); apply() itself does not
+// fail. Only prepare() can stop a pipeline, before any record is read, and restore() when the
+// stored state cannot be trusted (Fatal).
 //
 // State: a stateful transform (aggregation) reports what it changed through takeStateChanges()
 // after every apply()/tick(); the pipeline stores those entries (under a prefix of its own) once
@@ -23,6 +24,7 @@
 
 #include "src/core/error.h"
 #include "src/core/record.h"
+#include "src/core/source.h"
 
 namespace dutybridge::core {
 
@@ -38,6 +40,15 @@ class Transform {
   virtual ~Transform() = default;
   // "name@version", for dead-letter headers and logs.
   virtual std::string label() const = 0;
+  // Called once on the pipeline thread after source.open() succeeded and before the first
+  // poll(). A transform that depends on the shape of the source's records (a mapping with
+  // `input: from_source`) asks source.describe() here and compiles itself against the answer.
+  // An error stops the pipeline: InvalidConfig when the transform does not fit the source (the
+  // message carries every diagnostic), or the source's own error from describe().
+  virtual Status prepare(Source& source) {
+    (void)source;
+    return {};
+  }
   virtual void apply(std::span<const Record> inputs, std::vector<Record>& outputs,
                      std::vector<DeadLetter>& dead_letters) = 0;
 

@@ -835,7 +835,9 @@ Typed Checker::literal(const Ast& ast) {
 }
 
 Typed Checker::name(const Ast& ast) {
-  if (auto entry = scope_.find(ast.text)) {
+  auto entry = scope_.find(ast.text);
+  if (!entry) entry = scope_.openField(ast.text);
+  if (entry) {
     Typed t;
     t.ast = &ast;
     t.type = entry->type;
@@ -882,7 +884,7 @@ Typed Checker::member(const Ast& ast) {
         break;
       }
     }
-    if (consumed == 0 && scope_.find(root->text)) {
+    if (consumed == 0 && (scope_.find(root->text) || scope_.isOpen())) {
       base = check(*root);
     } else if (consumed == 0) {
       std::string best = config::suggest(prefixes.back(), scope_.names());

@@ -78,6 +78,12 @@ std::optional<Scope::Entry> Scope::find(std::string_view name) const {
   return std::nullopt;
 }
 
+std::optional<Scope::Entry> Scope::openField(std::string_view name) const {
+  if (!open_) return std::nullopt;
+  if (std::find(opened_.begin(), opened_.end(), name) == opened_.end()) opened_.emplace_back(name);
+  return Entry{kNoSlot, Type{Type::Kind::Any, false}};
+}
+
 std::vector<std::string> Scope::names() const {
   std::vector<std::string> out;
   out.reserve(entries_.size());

@@ -15,6 +15,7 @@
 // compile returns nullptr. eval() returns Permanent errors only (a `!` on null, an overflow,
 // ...): the record belongs in the dead-letter topic; the message never contains field values.
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -80,8 +81,25 @@ class Scope {
   std::vector<std::string> names() const;
   size_t size() const { return entries_.size(); }
 
+  // An open scope answers a name it does not know as a field of type `any` instead of an
+  // "unknown field" error, and remembers the name. It checks a mapping with `input: from_source`
+  // offline, before the source has said which fields it has; what is compiled against an open
+  // scope is only checked, never evaluated (those fields have no slot).
+  void setOpen(bool open) { open_ = open; }
+  bool isOpen() const { return open_; }
+  // In an open scope, the entry for a name find() does not know; nullopt in a closed one.
+  std::optional<Entry> openField(std::string_view name) const;
+  // The names openField() answered, in order of first use.
+  const std::vector<std::string>& openedFields() const { return opened_; }
+
+  static constexpr size_t kNoSlot = SIZE_MAX;
+
  private:
   std::vector<std::pair<std::string, Entry>> entries_;
+  bool open_ = false;
+  // Bookkeeping only (which source fields the expressions read), so find-like const lookups
+  // may add to it.
+  mutable std::vector<std::string> opened_;
 };
 
 // Reference data and keys expressions may use. The set of tables and keys is fixed at load; a

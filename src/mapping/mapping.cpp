@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -90,11 +92,16 @@ std::optional<std::string> scalarText(const YAML::Node& node) {
 
 // Converts an input value to the declared type (strings from JSON or YAML parse into
 // timestamps, decimals, ...). The error names the field, never the value.
+// "declared decimal", or "described by the source as decimal" for `input: from_source`.
+std::string typeOrigin(const InputField& field) {
+  return fmt::format("{} {}", field.described ? "described by the source as" : "declared", field.type.toString());
+}
+
 core::Result<Value> convertInput(const Value& value, const InputField& field) {
   if (value.isNull()) {
     if (field.type.nullable || field.type.kind == Type::Kind::Any) return Value();
-    return core::fail(core::ErrorKind::Permanent, fmt::format("{}: input field '{}' is null but declared {}", field.where, field.name,
-                                                              field.type.toString()));
+    return core::fail(core::ErrorKind::Permanent,
+                      fmt::format("{}: input field '{}' is null but {}", field.where, field.name, typeOrigin(field)));
   }
   auto wrap = [&](auto result, std::string_view what) -> core::Result<Value> {
     if (!result) {
@@ -702,6 +709,90 @@ void bindContract(Loader& loader, Mapping& mapping, Emit& emit, const YAML::Node
   emit.contract = std::move(binding);
 }
 
+// The mapping type of a described source field.
+Type typeOf(const core::FieldDescription& field) {
+  Type::Kind kind = Type::Kind::Any;
+  switch (field.type) {
+    case core::ValueType::Null: return Type{Type::Kind::Any, true};
+    case core::ValueType::Bool: kind = Type::Kind::Bool; break;
+    case core::ValueType::Int: kind = Type::Kind::Int; break;
+    case core::ValueType::Decimal: kind = Type::Kind::Decimal; break;
+    case core::ValueType::Double: kind = Type::Kind::Double; break;
+    case core::ValueType::String: kind = Type::Kind::String; break;
+    case core::ValueType::Timestamp: kind = Type::Kind::Timestamp; break;
+    case core::ValueType::Date: kind = Type::Kind::Date; break;
+    case core::ValueType::List: kind = Type::Kind::List; break;
+    case core::ValueType::Map: kind = Type::Kind::Map; break;
+  }
+  return Type{kind, field.nullable};
+}
+
+// `name: type` entries of a declared input, `input.overrides` or `test_input`.
+struct DeclaredField {
+  std::string name;
+  Type type;
+  YAML::Node key;
+};
+
+std::vector<DeclaredField> declaredFields(Loader& loader, const YAML::Node& node, const std::string& path) {
+  std::vector<DeclaredField> fields;
+  for (auto it = node.begin(); node.IsMap() && it != node.end(); ++it) {
+    std::string name = it->first.Scalar();
+    auto type = Type::parse(it->second.IsScalar() ? it->second.Scalar() : "");
+    if (!type) {
+      loader.error(it->second, path + "." + name, fmt::format("unknown type '{}'", it->second.Scalar()),
+                   "types: bool, int, decimal, double, string, timestamp, date, duration, list, map, any; add ? for nullable");
+      continue;
+    }
+    fields.push_back({name, *type, it->first});
+  }
+  return fields;
+}
+
+// `input: from_source` or `input: {from_source: true, ...}` (a declared field may be called
+// from_source too, but its value is then a type, never `true`).
+bool isFromSource(const YAML::Node& input) {
+  if (!input) return false;
+  if (input.IsScalar()) return input.Scalar() == "from_source";
+  return input.IsMap() && input["from_source"] && input["from_source"].IsScalar() &&
+         input["from_source"].Scalar() == "true";
+}
+
+bool containsIdentifier(std::string_view line, std::string_view name) {
+  auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  for (size_t at = line.find(name); at != std::string_view::npos; at = line.find(name, at + 1)) {
+    bool starts = at == 0 || !word(line[at - 1]);
+    bool ends = at + name.size() == line.size() || !word(line[at + name.size()]);
+    if (starts && ends) return true;
+  }
+  return false;
+}
+
+// A mapping compiled against types its file does not spell out: every diagnostic says where
+// the types involved came from (the fields named on its line), so a type error that appears
+// only at start-up is not a mystery.
+config::Diagnostics explainTypeOrigin(const Loader& loader, const std::string& text,
+                                      const std::vector<InputField>& inputs, std::string_view origin) {
+  config::Diagnostics out;
+  out.addSource(loader.file_name, text);
+  for (const auto& item : loader.diagnostics.items()) {
+    std::vector<std::string> notes;
+    const int line = item.location.line;
+    if (item.location.file == loader.file_name && line >= 1 && static_cast<size_t>(line) <= loader.lines.size()) {
+      for (const auto& input : inputs) {
+        if (input.described && containsIdentifier(loader.lines[static_cast<size_t>(line - 1)], input.name)) {
+          notes.push_back(fmt::format("field '{}' is {} ({})", input.name, input.type.toString(), origin));
+        }
+      }
+    }
+    std::string note = notes.empty() ? fmt::format("the input types are {} (input: from_source)", origin)
+                                     : fmt::format("{}; another type: input: {{from_source: true, overrides: "
+                                                   "{{FIELD: TYPE}}}}", fmt::join(notes, "; "));
+    out.add(item.location, item.message, item.hint.empty() ? note : item.hint + "; " + note);
+  }
+  return out;
+}
+
 }  // namespace
 
 Binding Mapping::bind(const std::shared_ptr<const core::RecordSchema>& schema) const {
@@ -714,6 +805,10 @@ Binding Mapping::bind(const std::shared_ptr<const core::RecordSchema>& schema) c
 
 core::Result<bool> Mapping::prepare(const core::Record& input, const Binding& binding, const EvalContext& context,
                                    std::vector<Value>& slots) const {
+  if (!runnable) {
+    return core::fail(core::ErrorKind::Permanent,
+                      fmt::format("mapping {} (input: from_source) was not compiled against its source", label()));
+  }
   for (size_t i = 0; i < inputs.size(); ++i) {
     const InputField& field = inputs[i];
     const auto& index = binding.index[i];
@@ -728,8 +823,8 @@ core::Result<bool> Mapping::prepare(const core::Record& input, const Binding& bi
     if (value.isNull() || field.type.kind == Type::Kind::Any ||
         (field.type.kind == Type::Kind::String && value.type() == core::ValueType::String)) {
       if (value.isNull() && !field.type.nullable && field.type.kind != Type::Kind::Any) {
-        return core::fail(core::ErrorKind::Permanent, fmt::format("{}: input field '{}' is null but declared {}", field.where,
-                                                                  field.name, field.type.toString()));
+        return core::fail(core::ErrorKind::Permanent,
+                          fmt::format("{}: input field '{}' is null but {}", field.where, field.name, typeOrigin(field)));
       }
       slots[field.slot] = value;
       continue;
@@ -833,7 +928,7 @@ core::Status Mapping::contribute(const core::Record& input, const Binding& bindi
   EvalContext context{slots, &clock, &env};
   auto keep = prepare(input, binding, context, slots);
   if (!keep) return core::fail(keep.error());
-  auto text = [&](const std::unique_ptr<Expr>& expr, std::string_view what) -> core::Result<std::string> {
+  auto textOf = [&](const std::unique_ptr<Expr>& expr, std::string_view what) -> core::Result<std::string> {
     if (!expr) return std::string();
     auto value = expr->eval(context);
     if (!value) return core::fail(value.error());
@@ -845,9 +940,9 @@ core::Status Mapping::contribute(const core::Record& input, const Binding& bindi
   };
   // The row's identity is needed even when `where` rejects it: a rejected row retracts what an
   // earlier version of it contributed (a declined report).
-  auto id = text(block.id, "id");
+  auto id = textOf(block.id, "id");
   if (!id) return core::fail(id.error());
-  auto part = text(block.part, "part");
+  auto part = textOf(block.part, "part");
   if (!part) return core::fail(part.error());
   Value row_version;
   if (block.version) {
@@ -882,7 +977,7 @@ core::Status Mapping::contribute(const core::Record& input, const Binding& bindi
       return core::fail(core::ErrorKind::Permanent, fmt::format("{}:{}:{}: aggregate shift_date is null", at.file, at.line, at.column));
     }
     window.shift_date = d->asDate();
-    auto code = text(block.shift_code, "shift_code");
+    auto code = textOf(block.shift_code, "shift_code");
     if (!code) return core::fail(code.error());
     window.shift_code = std::move(*code);
   }
@@ -969,23 +1064,19 @@ core::Record recordFromMap(const Value& map) {
   return core::Record(std::make_shared<core::RecordSchema>(std::move(names)), std::move(values));
 }
 
-std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const std::filesystem::path& file,
-                                                                  const MappingLoadOptions& options) {
+namespace {
+
+// The one code path for every way a mapping gets its input types: declared in the file,
+// described by the source (`description`), its `test_input:` (`use_test_input`), or none yet
+// (offline from_source: checked with an open scope, not runnable).
+std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadText(const std::filesystem::path& file,
+                                                                      const std::string& text,
+                                                                      const core::SourceDescription* description,
+                                                                      bool use_test_input,
+                                                                      const MappingLoadOptions& options) {
   Loader loader;
   loader.file = file;
   loader.file_name = file.string();
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    loader.diagnostics.add(SourceLocation{loader.file_name, 0, 0, ""}, "cannot read mapping file");
-    return std::unexpected(std::move(loader.diagnostics));
-  }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  std::string text = buffer.str();
-  if (text.size() > kMaxFileBytes) {
-    loader.diagnostics.add(SourceLocation{loader.file_name, 1, 1, ""}, "mapping file larger than 4 MiB");
-    return std::unexpected(std::move(loader.diagnostics));
-  }
   loader.diagnostics.addSource(loader.file_name, text);
   {
     std::istringstream lines(text);
@@ -1013,9 +1104,12 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const s
 
   auto mapping = std::make_unique<Mapping>();
   mapping->file = file;
+  mapping->text = text;
+  mapping->table_loaders = options.table_loaders;
   try {
-    loader.checkKeys(root, "", {"name", "version", "description", "source_system", "catalog", "calendars", "input", "tables",
-                                "hmac_keys", "where", "let", "aggregate", "quarantine", "emit", "tests"});
+    loader.checkKeys(root, "", {"name", "version", "description", "source_system", "catalog", "calendars", "input",
+                                "test_input", "tables", "hmac_keys", "where", "let", "aggregate", "quarantine", "emit",
+                                "tests"});
     if (root["source_system"] && root["source_system"].IsScalar()) mapping->source_system = root["source_system"].Scalar();
     if (const YAML::Node catalog = root["catalog"]; catalog && catalog.IsScalar()) {
       std::filesystem::path path = catalog.Scalar();
@@ -1081,24 +1175,84 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const s
     }
 
     const YAML::Node input = root["input"];
-    if (!input || !input.IsMap() || input.size() == 0) {
-      loader.error(input ? input : root, "input", "'input' must declare the source fields and their types",
-                   "e.g. input: {report_no: string, good_qty: decimal, scrap_qty: decimal?}");
-    } else {
-      for (auto it = input.begin(); it != input.end(); ++it) {
-        std::string name = it->first.Scalar();
-        auto type = Type::parse(it->second.IsScalar() ? it->second.Scalar() : "");
-        if (!type) {
-          loader.error(it->second, "input." + name, fmt::format("unknown type '{}'", it->second.Scalar()),
-                       "types: bool, int, decimal, double, string, timestamp, date, duration, list, map, any; add ? for nullable");
-          continue;
+    const YAML::Node test_input = root["test_input"];
+    auto addInput = [&](const std::string& name, Type type, const SourceLocation& at, bool described) {
+      size_t slot = mapping->scope.add(name, type);
+      mapping->inputs.push_back({name, type, slot, fmt::format("{}:{}:{}", at.file, at.line, at.column), described});
+    };
+    mapping->from_source = isFromSource(input);
+    if (!mapping->from_source) {
+      if (!input || !input.IsMap() || input.size() == 0) {
+        loader.error(input ? input : root, "input", "'input' must declare the source fields and their types",
+                     "e.g. input: {report_no: string, good_qty: decimal, scrap_qty: decimal?}, or input: from_source "
+                     "to take them from the source");
+      } else {
+        for (const auto& field : declaredFields(loader, input, "input")) {
+          addInput(field.name, field.type, loader.at(field.key, "input." + field.name), false);
         }
-        size_t slot = mapping->scope.add(name, *type);
-        core::SourceLocation declared = loader.at(it->first, "input." + name);
-        mapping->inputs.push_back(
-            {name, *type, slot, fmt::format("{}:{}:{}", declared.file, declared.line, declared.column)});
+      }
+      if (test_input) {
+        loader.error(test_input, "test_input", "'test_input' is only for input: from_source",
+                     "a declared input already types the tests' inputs");
+      }
+    } else {
+      std::vector<DeclaredField> overrides;
+      if (input.IsMap()) {
+        loader.checkKeys(input, "input", {"from_source", "overrides"});
+        if (const YAML::Node node = input["overrides"]; node) {
+          if (!node.IsMap()) loader.error(node, "input.overrides", "'overrides' must map source fields to types");
+          overrides = declaredFields(loader, node, "input.overrides");
+        }
+      }
+      std::vector<DeclaredField> test_types;
+      if (test_input) {
+        mapping->has_test_input = true;
+        if (!test_input.IsMap() || test_input.size() == 0) {
+          loader.error(test_input, "test_input", "'test_input' must map field names to types, like a declared input");
+        }
+        test_types = declaredFields(loader, test_input, "test_input");
+      }
+      const SourceLocation input_at = loader.at(input, "input");
+      auto overrideOf = [&](const std::string& name) -> const DeclaredField* {
+        for (const auto& o : overrides) {
+          if (o.name == name) return &o;
+        }
+        return nullptr;
+      };
+      if (description) {
+        if (description->empty()) loader.error(input, "input", "the source's description has no fields");
+        std::vector<std::string> described_names;
+        for (const auto& field : *description) {
+          described_names.push_back(field.name);
+          if (const DeclaredField* o = overrideOf(field.name)) {
+            addInput(field.name, o->type, loader.at(o->key, "input.overrides." + o->name), false);
+          } else {
+            addInput(field.name, typeOf(field), input_at, true);
+          }
+        }
+        for (const auto& o : overrides) {
+          if (std::find(described_names.begin(), described_names.end(), o.name) != described_names.end()) continue;
+          std::string near = config::suggest(o.name, described_names);
+          loader.error(o.key, "input.overrides." + o.name,
+                       fmt::format("the source's description has no field '{}' to override", o.name),
+                       near.empty() ? fmt::format("its fields: {}", fmt::join(described_names, ", "))
+                                    : fmt::format("did you mean '{}'?", near));
+        }
+      } else if (use_test_input) {
+        if (!test_input) loader.error(input, "input", "no test_input: to type the inputs without a source");
+        for (const auto& field : test_types) {
+          addInput(field.name, field.type, loader.at(field.key, "test_input." + field.name), false);
+        }
+      } else {
+        for (const auto& o : overrides) addInput(o.name, o.type, loader.at(o.key, "input.overrides." + o.name), false);
+        mapping->scope.setOpen(true);
+        mapping->runnable = false;
       }
     }
+    // Offline, fields read from the source are `any`: a condition made of one is checked later.
+    auto notBool = [&](Type type) {
+      return type.nullable || (type.kind != Type::Kind::Bool && !(mapping->scope.isOpen() && type.kind == Type::Kind::Any));
+    };
 
     // A row's identity is compiled over the inputs alone: it is evaluated even for rows that
     // `where` rejects (to retract them), when the `let`s have not run.
@@ -1109,7 +1263,7 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const s
     }
     if (const YAML::Node where = root["where"]; where) {
       mapping->where = loader.expression(where, "where", mapping->scope, mapping->env);
-      if (mapping->where && (mapping->where->type().kind != Type::Kind::Bool || mapping->where->type().nullable)) {
+      if (mapping->where && notBool(mapping->where->type())) {
         loader.diagnostics.add(mapping->where->location(),
                                fmt::format("'where' must be a non-null bool, found {}", mapping->where->type().toString()),
                                "use ?? to decide what a null means");
@@ -1167,7 +1321,7 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const s
         }
         if (const YAML::Node when = block["when"]; when) {
           emit.when = loader.expression(when, path + ".when", emit_scope, mapping->env);
-          if (emit.when && (emit.when->type().kind != Type::Kind::Bool || emit.when->type().nullable)) {
+          if (emit.when && notBool(emit.when->type())) {
             loader.diagnostics.add(emit.when->location(), "'when' must be a non-null bool");
           }
         }
@@ -1238,12 +1392,52 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const s
         }
         mapping->tests.push_back(std::move(mt));
       }
+      if (mapping->from_source && !mapping->tests.empty() && !test_input) {
+        loader.error(tests, "tests", "the tests of a mapping with input: from_source need test_input: to type their inputs",
+                     "e.g. test_input: {report_no: string, good_qty: decimal, updated_at: timestamp}");
+      }
     }
   } catch (const YAML::Exception& e) {
     loader.diagnostics.add(SourceLocation{loader.file_name, e.mark.line + 1, e.mark.column + 1, ""}, "YAML: " + e.msg);
   }
-  if (!loader.diagnostics.empty()) return std::unexpected(std::move(loader.diagnostics));
+  if (mapping->scope.isOpen()) mapping->source_fields = mapping->scope.openedFields();
+  if (!loader.diagnostics.empty()) {
+    if (mapping->from_source && (description || use_test_input)) {
+      return std::unexpected(explainTypeOrigin(loader, text, mapping->inputs,
+                                               description ? "from the source's description" : "from test_input"));
+    }
+    return std::unexpected(std::move(loader.diagnostics));
+  }
   return mapping;
+}
+
+}  // namespace
+
+std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const std::filesystem::path& file,
+                                                                         const MappingLoadOptions& options) {
+  config::Diagnostics diagnostics;
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    diagnostics.add(SourceLocation{file.string(), 0, 0, ""}, "cannot read mapping file");
+    return std::unexpected(std::move(diagnostics));
+  }
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  std::string text = buffer.str();
+  if (text.size() > kMaxFileBytes) {
+    diagnostics.add(SourceLocation{file.string(), 1, 1, ""}, "mapping file larger than 4 MiB");
+    return std::unexpected(std::move(diagnostics));
+  }
+  return loadText(file, text, options.description, false, options);
+}
+
+std::expected<std::unique_ptr<Mapping>, config::Diagnostics> Mapping::compileFor(
+    const core::SourceDescription& description) const {
+  return loadText(file, text, &description, false, MappingLoadOptions{table_loaders, nullptr});
+}
+
+std::expected<std::unique_ptr<Mapping>, config::Diagnostics> Mapping::compileWithTestInput() const {
+  return loadText(file, text, nullptr, true, MappingLoadOptions{table_loaders, nullptr});
 }
 
 namespace {
@@ -1285,6 +1479,14 @@ void runTest(const Mapping& mapping, const MappingTest& test, std::vector<Output
 }  // namespace
 
 std::vector<std::string> runMappingTests(const Mapping& mapping) {
+  if (!mapping.runnable) {
+    auto compiled = mapping.compileWithTestInput();
+    if (!compiled) {
+      return {fmt::format("{}: compiling with the test_input types failed:\n{}", mapping.file.string(),
+                          compiled.error().format())};
+    }
+    return runMappingTests(**compiled);
+  }
   std::vector<std::string> failures;
   for (const auto& test : mapping.tests) {
     std::vector<Output> outputs;

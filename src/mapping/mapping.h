@@ -3,6 +3,14 @@
 // filter, `let` bindings, `emit` blocks and embedded tests. docs/mapping-language.md is the
 // user's reference.
 //
+// Input types are declared (`input: {field: type}`) or taken from the source
+// (`input: from_source`). A from_source mapping loaded without the source's description is
+// checked as far as that allows (structure, tables, keys, functions, contracts; the fields it
+// reads from the source count as `any`) and is not runnable; compileFor(description) compiles
+// the same text again, through the same code, with the described types (the pipeline does this
+// after opening the source), and compileWithTestInput() with its `test_input:` types (for
+// `dutybridge test` and `dutybridge map`, which have no source).
+//
 // Threading: a loaded Mapping is immutable; apply() may run concurrently.
 // Errors: load problems are Diagnostics (file:line:column, caret, hint), all at once.
 // apply() returns Permanent errors for records that belong in the dead-letter path; their
@@ -20,6 +28,7 @@
 #include "src/config/diagnostics.h"
 #include "src/core/clock.h"
 #include "src/core/record.h"
+#include "src/core/source.h"
 #include "src/mapping/contracts.h"
 #include "src/mapping/expr.h"
 #include "src/mapping/reference_table.h"
@@ -31,6 +40,7 @@ struct InputField {
   Type type;
   size_t slot = 0;
   std::string where;  // "file:line:column" of its declaration, for dead-letter reasons
+  bool described = false;  // the type came from the source's description, not the file
 };
 
 struct Let {
@@ -134,8 +144,26 @@ class Mapping {
   std::optional<QuarantinePolicy> quarantine;
   // Tables with `refresh:`; the pipeline thread calls maybeRefresh() on them (reference_table.h).
   std::vector<std::shared_ptr<TableRefresher>> table_refreshers;
+  // `input: from_source`: the input types are the source's description.
+  bool from_source = false;
+  // False for a from_source mapping loaded without a description: checked, but apply() fails.
+  bool runnable = true;
+  // Offline from_source: the names the expressions read from the source, in order of first use.
+  std::vector<std::string> source_fields;
+  bool has_test_input = false;  // `test_input:` (types for tests and `dutybridge map`)
+  std::string text;             // the file as loaded, compiled again by compileFor()
+  // Loaders for odbc:/kafka: tables, kept for compileFor() (owned by the daemon).
+  const TableLoaderRegistry* table_loaders = nullptr;
 
   std::string label() const { return name + "@" + std::to_string(version); }
+
+  // This mapping's text compiled against a source's description (for a declared input the
+  // description is not used). Diagnostics point into the mapping file, and problems involving
+  // described types say that the types came from the source's description.
+  std::expected<std::unique_ptr<Mapping>, config::Diagnostics> compileFor(
+      const core::SourceDescription& description) const;
+  // A from_source mapping compiled with its `test_input:` types (an error without one).
+  std::expected<std::unique_ptr<Mapping>, config::Diagnostics> compileWithTestInput() const;
 
   Binding bind(const std::shared_ptr<const core::RecordSchema>& schema) const;
   // Maps one record (bound with bind() for its schema). Output records keep the input's
@@ -170,12 +198,17 @@ struct MappingLoadOptions {
   // Loaders for `odbc:` / `kafka:` table sources, filled by the daemon. Without one, such a
   // table is a load error (csv and inline rows need none).
   const TableLoaderRegistry* table_loaders = nullptr;
+  // A from_source mapping is compiled against this description (as compileFor() does);
+  // without, it is loaded offline (not runnable).
+  const core::SourceDescription* description = nullptr;
 };
 
+// Loads and checks a mapping file.
 std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const std::filesystem::path& file,
                                                                   const MappingLoadOptions& options = {});
 
-// The mapping's embedded tests; returns one failure text per failed test (a readable diff).
+// The mapping's embedded tests; returns one failure text per failed test (a readable diff). A
+// from_source mapping that is not runnable is first compiled with its `test_input:` types.
 std::vector<std::string> runMappingTests(const Mapping& mapping);
 
 // A JSON object (as a core::Value map) as a Record with its own schema.

@@ -7,6 +7,30 @@
 
 namespace dutybridge::mapping {
 
+core::Status MappingTransform::prepare(core::Source& source) {
+  if (!mapping_->from_source) return {};
+  auto description = source.describe();
+  if (!description) return core::fail(description.error());
+  if (!*description) {
+    return core::fail(core::ErrorKind::InvalidConfig,
+                      fmt::format("mapping {} takes its input types from the source (input: from_source), but this "
+                                  "source cannot describe its records; declare them in {} (input: {{field: type}})",
+                                  mapping_->label(), mapping_->file.string()));
+  }
+  auto compiled = mapping_->compileFor(**description);
+  if (!compiled) {
+    return core::fail(core::ErrorKind::InvalidConfig,
+                      fmt::format("mapping {} does not fit the source's description:\n{}", mapping_->label(),
+                                  compiled.error().format()));
+  }
+  // The aggregation engine (and any state restored into it) stays: the compiled mapping has the
+  // same aggregate block, only its input types are now known.
+  mapping_ = std::shared_ptr<const Mapping>(std::move(*compiled));
+  binding_ = Binding{};
+  seen_generations_ = tableGenerations();
+  return {};
+}
+
 MappingTransform::MappingTransform(std::shared_ptr<const Mapping> mapping, const core::Clock& clock)
     : mapping_(std::move(mapping)), clock_(clock) {
   if (mapping_->aggregate) aggregator_ = std::make_unique<aggregate::Aggregator>(mapping_->aggregatorOptions());

@@ -11,6 +11,11 @@
 // "q/<source position>", the record as typed JSON), tries them again when one of the mapping's
 // tables is refreshed or every `retry`, and dead-letters them after `max_age`. The transform
 // also refreshes the mapping's tables that have `refresh:` (from tick(), on this thread).
+//
+// prepare(): a mapping with `input: from_source` is compiled against source.describe() there;
+// a source that cannot describe itself, or a mapping that does not type-check against the
+// description, is InvalidConfig with every diagnostic in the message. Declared inputs need
+// nothing.
 
 #include <map>
 #include <memory>
@@ -26,6 +31,7 @@ class MappingTransform final : public core::Transform {
   MappingTransform(std::shared_ptr<const Mapping> mapping, const core::Clock& clock);
 
   std::string label() const override { return mapping_->label(); }
+  core::Status prepare(core::Source& source) override;
   void apply(std::span<const core::Record> inputs, std::vector<core::Record>& outputs,
              std::vector<core::DeadLetter>& dead_letters) override;
   void tick(std::vector<core::Record>& outputs, std::vector<core::DeadLetter>& dead_letters) override;

@@ -66,6 +66,7 @@ int runDaemon(const config::DaemonConfig& config, const Registry& registry, Daem
   std::vector<std::jthread> workers;
   size_t finished = 0;
   bool failed = false;
+  bool invalid_config = false;
   int signals_seen = 0;
 
   std::function<void(const boost::system::error_code&, int)> onSignal = [&](const boost::system::error_code& ec,
@@ -83,11 +84,13 @@ int runDaemon(const config::DaemonConfig& config, const Registry& registry, Daem
 
   for (auto& pipeline : pipelines) {
     Pipeline* p = pipeline.get();
-    workers.emplace_back([p, &io, &finished, &failed, &signals, total = pipelines.size()](std::stop_token stop) {
+    workers.emplace_back([p, &io, &finished, &failed, &invalid_config, &signals,
+                          total = pipelines.size()](std::stop_token stop) {
       core::Status status = p->run(stop);
-      boost::asio::post(io, [p, status, &finished, &failed, &signals, total] {
+      boost::asio::post(io, [p, status, &finished, &failed, &invalid_config, &signals, total] {
         if (!status) {
           failed = true;
+          if (status.error().kind == core::ErrorKind::InvalidConfig) invalid_config = true;
           log::error(kComponent, "pipeline {} stopped: {}", p->name(), status.error().describe());
         }
         if (++finished == total) signals.cancel();
@@ -98,7 +101,7 @@ int runDaemon(const config::DaemonConfig& config, const Registry& registry, Daem
   io.run();
   for (auto& worker : workers) worker.join();
   log::notice(kComponent, "stopped");
-  return failed ? 1 : 0;
+  return invalid_config ? 2 : failed ? 1 : 0;
 }
 
 }  // namespace dutybridge::runtime

@@ -4,7 +4,9 @@
 // for all pipelines to finish. Asio is confined to daemon.cpp.
 //
 // Exit status: 0 after a graceful stop or when every bounded pipeline finished cleanly;
-// 1 when any pipeline stopped on a Permanent or Fatal error (systemd then restarts us).
+// 1 when any pipeline stopped on a Permanent or Fatal error (systemd then restarts us); 2 when
+// one found at start-up that its configuration cannot work (InvalidConfig, e.g. a mapping with
+// `input: from_source` that does not type-check against the source's description).
 
 #include <functional>
 #include <memory>

@@ -144,6 +144,11 @@ core::Status Pipeline::run(std::stop_token stop) {
     if (!retryOrFail(opened.error(), "opening the source")) return core::fail(opened.error());
     if (!backoff.wait(stop)) return {};
   }
+  // A mapping with `input: from_source` compiles against the source's description here.
+  if (auto prepared = transform_ ? transform_->prepare(*source_) : core::Status{}; !prepared) {
+    source_->close();
+    return core::fail(prepared.error());
+  }
   while (true) {
     auto opened = sink_->open();
     if (opened) break;

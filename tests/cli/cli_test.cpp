@@ -186,3 +186,76 @@ TEST_CASE("dutybridge map prints outputs and reports dead letters", "[cli][mappi
   CHECK_THAT(result.output, Catch::Contains("mes_report_output.yaml:10:3: input field 'work_order_no' is missing"));
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("input: from_source: check notes it, check --connect, map and test use the source or test_input",
+          "[cli][mapping]") {
+  auto dir = std::filesystem::temp_directory_path() / ("dutybridge-from-source-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string mapping = R"(name: gen-output
+input: from_source
+where: state == "ACCEPTED"
+emit:
+  - key: [report_no]
+    fields:
+      report_no: report_no
+      good: good_qty * 2
+test_input:
+  report_no: string
+  good_qty: decimal
+  state: string
+tests:
+  - name: doubled
+    input: {report_no: PR1, good_qty: "1.5", state: ACCEPTED}
+    expect: [{_key: PR1, good: 3}]
+)";
+  std::ofstream(dir / "ok.yaml") << mapping;
+  std::string bad = mapping;
+  bad.replace(bad.find("good_qty * 2"), 12, "good_qty * report_no");
+  std::ofstream(dir / "bad.yaml") << bad;
+  for (const char* name : {"ok", "bad"}) {
+    std::ofstream(dir / (std::string(name) + "_config.yaml"))
+        << "pipelines:\n  - name: gen\n    source: {type: generate, count: 3}\n    mapping: " << name
+        << ".yaml\n    sink: {type: stdout}\n";
+  }
+
+  auto offline = runCli("check -c '" + (dir / "bad_config.yaml").string() + "'");
+  INFO(offline.output);
+  CHECK(offline.status == 0);
+  CHECK_THAT(offline.output, Catch::Contains("field types are checked when pipeline gen starts"));
+  CHECK_THAT(offline.output, Catch::Contains("fields read from the source: state, report_no, good_qty"));
+
+  auto connected = runCli("check --connect -c '" + (dir / "ok_config.yaml").string() + "'");
+  INFO(connected.output);
+  CHECK(connected.status == 0);
+  CHECK_THAT(connected.output, Catch::Contains("OK against the source's description (17 fields)"));
+
+  auto mismatch = runCli("check --connect -c '" + (dir / "bad_config.yaml").string() + "'");
+  INFO(mismatch.output);
+  CHECK(mismatch.status == 2);
+  CHECK_THAT(mismatch.output, Catch::Contains("bad.yaml:8:22: error: cannot multiply"));
+  CHECK_THAT(mismatch.output, Catch::Contains("field 'report_no' is string (from the source's description)"));
+
+  auto run = runCli("run --once -c '" + (dir / "bad_config.yaml").string() + "'");
+  INFO(run.output);
+  CHECK(run.status == 2);
+  CHECK_THAT(run.output, Catch::Contains("does not fit the source's description"));
+
+  auto tests = runCli("test '" + (dir / "ok.yaml").string() + "'");
+  INFO(tests.output);
+  CHECK(tests.status == 0);
+  CHECK_THAT(tests.output, Catch::Contains("1 test(s), 0 failed"));
+
+  std::ofstream(dir / "in.jsonl") << R"({"report_no":"PR9","good_qty":2,"state":"ACCEPTED"})" << "\n";
+  auto mapped = runCli("map -m '" + (dir / "ok.yaml").string() + "' -i '" + (dir / "in.jsonl").string() + "'");
+  INFO(mapped.output);
+  CHECK(mapped.status == 0);
+  CHECK_THAT(mapped.output, Catch::Contains(R"("key":"PR9")"));
+
+  std::string untyped = mapping.substr(0, mapping.find("test_input:"));
+  std::ofstream(dir / "untyped.yaml") << untyped;
+  auto refused = runCli("map -m '" + (dir / "untyped.yaml").string() + "' -i '" + (dir / "in.jsonl").string() + "'");
+  INFO(refused.output);
+  CHECK(refused.status == 2);
+  CHECK_THAT(refused.output, Catch::Contains("hint: add test_input:"));
+  std::filesystem::remove_all(dir);
+}

@@ -42,8 +42,15 @@ class FakeSource final : public core::Source {
     commits.emplace_back(position);
     return {};
   }
+  core::Result<std::optional<core::SourceDescription>> describe() override {
+    ++describes;
+    return description;
+  }
   void close() override { closed = true; }
 
+  // What describe() answers; nullopt (the default) = "cannot describe".
+  std::optional<core::SourceDescription> description;
+  int describes = 0;
   std::optional<std::string> opened_from;
   std::vector<std::string> commits;
   int fail_next_polls = 0;

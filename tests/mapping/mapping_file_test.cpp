@@ -1,7 +1,9 @@
 // Data-driven golden tests for mapping files: tests/golden/mappings/<case>/ holds mapping.yaml
 // and either expected_diagnostics.txt (the exact load diagnostics, with the case folder
 // written as "<case>/") or input.jsonl + expected.jsonl (what `dutybridge map` would print:
-// one {"topic","key","value"} line per output, or {"dead_letter": reason}).
+// one {"topic","key","value"} line per output, or {"dead_letter": reason}). A case whose mapping
+// has `input: from_source` adds source_description.json ([{"name","type","nullable"}], type as
+// core::toString(ValueType) spells it): the mapping is compiled against it, as at start-up.
 // DUTYBRIDGE_UPDATE_GOLDEN=1 rewrites the expected files.
 
 #include <catch2/catch.hpp>
@@ -67,6 +69,29 @@ std::string runCase(const mapping::Mapping& mapping, const std::filesystem::path
   return out;
 }
 
+// source_description.json of a case, if it has one.
+std::optional<core::SourceDescription> readDescription(const std::filesystem::path& dir) {
+  if (!std::filesystem::exists(dir / "source_description.json")) return std::nullopt;
+  core::SourceDescription fields;
+  for (const auto& item : nlohmann::json::parse(readFile(dir / "source_description.json"))) {
+    core::FieldDescription field;
+    field.name = item.at("name").get<std::string>();
+    bool known = false;
+    for (auto type : {core::ValueType::Null, core::ValueType::Bool, core::ValueType::Int, core::ValueType::Decimal,
+                      core::ValueType::Double, core::ValueType::String, core::ValueType::Timestamp, core::ValueType::Date,
+                      core::ValueType::List, core::ValueType::Map}) {
+      if (core::toString(type) == item.at("type").get<std::string>()) {
+        field.type = type;
+        known = true;
+      }
+    }
+    REQUIRE(known);
+    field.nullable = item.value("nullable", true);
+    fields.push_back(std::move(field));
+  }
+  return fields;
+}
+
 }  // namespace
 
 TEST_CASE("golden mapping files", "[mapping][golden]") {
@@ -80,7 +105,8 @@ TEST_CASE("golden mapping files", "[mapping][golden]") {
   for (const auto& dir : cases) {
     std::string name = dir.filename().string();
     SECTION(name) {
-      auto loaded = mapping::loadMapping(dir / "mapping.yaml");
+      auto description = readDescription(dir);
+      auto loaded = mapping::loadMapping(dir / "mapping.yaml", {.description = description ? &*description : nullptr});
       if (std::filesystem::exists(dir / "expected_diagnostics.txt") || (!loaded && std::getenv("DUTYBRIDGE_UPDATE_GOLDEN"))) {
         REQUIRE_FALSE(loaded.has_value());
         std::string text = replaceAll(loaded.error().format(), dir.string() + "/", name + "/");

@@ -1,7 +1,14 @@
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
+#include "src/core/clock.h"
+#include "src/mapping/mapping.h"
+#include "src/mapping/transform.h"
 #include "src/runtime/memory_state_store.h"
 #include "src/runtime/pipeline.h"
 #include "src/runtime/registry.h"
@@ -213,4 +220,68 @@ TEST_CASE("transform state is not stored while its batch is undelivered", "[runt
   CHECK(t->sum > 0);
   CHECK(t->ticks > 0);
   CHECK_FALSE(state.get("transform/held/sum").value().has_value());
+}
+
+namespace {
+
+std::filesystem::path fromSourceMapping(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / ("dutybridge_pipeline_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto path = dir / (name + ".yaml");
+  std::ofstream(path) << "name: doubler\ninput: from_source\nemit:\n  - fields:\n      doubled: n * 2\n";
+  return path;
+}
+
+std::unique_ptr<mapping::MappingTransform> offlineTransform(const std::string& name, const core::Clock& clock) {
+  auto loaded = mapping::loadMapping(fromSourceMapping(name));
+  if (!loaded) FAIL(loaded.error().format());
+  REQUIRE_FALSE((*loaded)->runnable);
+  return std::make_unique<mapping::MappingTransform>(std::shared_ptr<const mapping::Mapping>(std::move(*loaded)),
+                                                     clock);
+}
+
+}  // namespace
+
+TEST_CASE("a from_source mapping is compiled against the source's description at start", "[runtime][pipeline]") {
+  runtime::MemoryStateStore state;
+  core::ManualClock clock(core::Timestamp{0});
+  auto source = std::make_unique<FakeSource>(10, 4);
+  FakeSource* src = source.get();
+  source->description = core::SourceDescription{{"n", core::ValueType::Int, false}};
+  auto sink = std::make_unique<FakeSink>(100);
+  FakeSink* snk = sink.get();
+  runtime::Pipeline pipeline("from-source", std::move(source), std::move(sink), state, fastOptions(),
+                             offlineTransform("runs", clock));
+  std::stop_source stop;
+  auto ran = pipeline.run(stop.get_token());
+  if (!ran) FAIL(ran.error().message);
+  CHECK(src->describes == 1);
+  CHECK(snk->delivered == std::vector<int64_t>{0, 2, 4, 6, 8, 10, 12, 14, 16, 18});
+  CHECK(pipeline.stats().dead_letters == 0);
+}
+
+TEST_CASE("a from_source mapping that does not fit the source stops the pipeline before reading",
+          "[runtime][pipeline]") {
+  runtime::MemoryStateStore state;
+  core::ManualClock clock(core::Timestamp{0});
+  auto source = std::make_unique<FakeSource>(10, 4);
+  FakeSource* src = source.get();
+  std::string expected;
+  SECTION("a type error against the description") {
+    source->description = core::SourceDescription{{"n", core::ValueType::String, false}};
+    expected = "(from the source's description)";
+  }
+  SECTION("a source that cannot describe itself") {
+    expected = "this source cannot describe its records";
+  }
+  runtime::Pipeline pipeline("from-source", std::move(source), std::make_unique<FakeSink>(100), state, fastOptions(),
+                             offlineTransform("stops", clock));
+  std::stop_source stop;
+  auto ran = pipeline.run(stop.get_token());
+  REQUIRE_FALSE(ran);
+  CHECK(ran.error().kind == core::ErrorKind::InvalidConfig);
+  CHECK_THAT(ran.error().message, Catch::Contains(expected));
+  CHECK_THAT(ran.error().message, Catch::Contains("stops.yaml"));
+  CHECK(src->polls == 0);
+  CHECK(src->closed);
 }

@@ -413,3 +413,59 @@ TEST_CASE("SQLite: a locked database is Retryable and the next poll reads on", "
   REQUIRE(read);
   CHECK(ids(read->records) == strings({1}));
 }
+
+TEST_CASE("SQLite: describe() reports the result columns with the types poll() gives them", "[odbc][describe][sqlite]") {
+  auto conn = testing::sqliteConnection(testing::uniqueName("describe"));
+  testing::Database db(conn);
+  db.exec(
+      "CREATE TABLE production_report (id INTEGER PRIMARY KEY, report_no VARCHAR(32) NOT NULL, "
+      "good_qty NUMERIC(12,3) NOT NULL, scrap_qty_labor NUMERIC(12,3), labor_minutes INTEGER, shift_date DATE, "
+      "ratio DOUBLE, accepted BOOLEAN, updated_at TIMESTAMP NOT NULL)");
+  core::ManualClock clock(kNow);
+  auto source = testing::makeSource(conn,
+                                    "table: production_report\nmode: timestamp+incrementing\n"
+                                    "timestamp_column: updated_at\nincrementing_column: id\n",
+                                    &clock);
+  REQUIRE(source->open(std::nullopt));
+  auto described = source->describe();
+  if (!described) FAIL(described.error().describe());
+  REQUIRE(described->has_value());
+  const core::SourceDescription& fields = **described;
+  struct Want {
+    const char* name;
+    core::ValueType type;
+    bool nullable;
+  };
+  // sqliteodbc answers SQL_NULLABLE for every column of a query, NOT NULL or not: a driver that
+  // cannot promise a value gets a nullable field (the mapping must handle the null).
+  const std::vector<Want> want = {
+      {"id", core::ValueType::Int, true},
+      {"report_no", core::ValueType::String, true},
+      {"good_qty", core::ValueType::Decimal, true},
+      {"scrap_qty_labor", core::ValueType::Decimal, true},
+      {"labor_minutes", core::ValueType::Int, true},
+      {"shift_date", core::ValueType::Date, true},
+      {"ratio", core::ValueType::Double, true},
+      {"accepted", core::ValueType::Bool, true},
+      {"updated_at", core::ValueType::Timestamp, true},
+  };
+  REQUIRE(fields.size() == want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    INFO(want[i].name);
+    CHECK(fields[i].name == want[i].name);
+    CHECK(core::toString(fields[i].type) == core::toString(want[i].type));
+    CHECK(fields[i].nullable == want[i].nullable);
+  }
+
+  // What describe() promised is what poll() delivers.
+  db.exec("INSERT INTO production_report VALUES (1, 'PR1', 12.5, NULL, 30, '2025-03-14', 0.5, 1, "
+          "'2025-03-14 08:00:00')");
+  auto records = flatten(drain(*source));
+  REQUIRE(records.size() == 1);
+  for (const auto& field : fields) {
+    INFO(field.name);
+    const core::Value* value = records[0].find(field.name);
+    REQUIRE(value != nullptr);
+    if (!value->isNull()) CHECK(core::toString(value->type()) == core::toString(field.type));
+  }
+}
