@@ -250,6 +250,13 @@ core::Result<ApplyOutcome> Aggregator::apply(std::string_view source_id, std::st
   return ApplyOutcome::Applied;
 }
 
+bool Aggregator::expect(const WindowRef& window, core::Timestamp now) {
+  if (now.micros >= window.end.micros + options_.grace_micros + options_.retain_micros) return false;
+  if (windows_.contains(windowKey(window))) return false;
+  windowFor(window);
+  return true;
+}
+
 void Aggregator::collect(core::Timestamp now, std::vector<Revision>& out) {
   auto emit = [&](Window& w, bool closing) {
     std::vector<Value> current = values(w);
@@ -264,21 +271,22 @@ void Aggregator::collect(core::Timestamp now, std::vector<Revision>& out) {
   };
   while (!closing_.empty() && closing_.begin()->first <= now) {
     auto node = closing_.extract(closing_.begin());
-    auto it = windows_.find(node.mapped());
+    auto it = windows_.find(node.value().second);
     if (it == windows_.end() || it->second->closed) continue;
     changed_.erase(it->second.get());
     emit(*it->second, true);
   }
-  for (auto it = changed_.begin(); it != changed_.end();) {
-    Window& w = **it;
-    bool limited = !w.closed && options_.min_interval_micros > 0 && w.last_emit &&
-                   now.micros - w.last_emit->micros < options_.min_interval_micros;
-    if (limited) {
-      ++it;
-      continue;
-    }
-    emit(w, false);
-    it = changed_.erase(it);
+  // By window key, so the order of revisions does not depend on pointer values.
+  std::vector<Window*> due;
+  for (Window* w : changed_) {
+    bool limited = !w->closed && options_.min_interval_micros > 0 && w->last_emit &&
+                   now.micros - w->last_emit->micros < options_.min_interval_micros;
+    if (!limited) due.push_back(w);
+  }
+  std::sort(due.begin(), due.end(), [](const Window* a, const Window* b) { return a->key < b->key; });
+  for (Window* w : due) {
+    emit(*w, false);
+    changed_.erase(w);
   }
   evict(now);
 }
@@ -301,7 +309,7 @@ void Aggregator::evict(core::Timestamp now) {
   std::unordered_set<const Window*> gone;
   while (!evicting_.empty() && evicting_.begin()->first <= now) {
     auto node = evicting_.extract(evicting_.begin());
-    auto it = windows_.find(node.mapped());
+    auto it = windows_.find(node.value().second);
     if (it == windows_.end()) continue;
     gone.insert(it->second.get());
   }

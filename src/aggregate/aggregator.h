@@ -31,6 +31,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -141,6 +142,11 @@ class Aggregator {
                                    const std::optional<WindowRef>& window, std::vector<MeasureInput> inputs,
                                    core::Timestamp now);
 
+  // A window that must exist even without rows (a duty that is due whether or not anything was
+  // reported): it emits its closed revision with empty measures when nothing arrives. No-op
+  // when the window exists or is already past its retention. Returns true when created.
+  bool expect(const WindowRef& window, core::Timestamp now);
+
   // Revisions due at `now`: changed windows whose rate limit allows, windows whose end + grace
   // passed (the closed revision), and corrections of closed windows. Also evicts windows past
   // their retention.
@@ -183,8 +189,10 @@ class Aggregator {
   std::unordered_map<std::string, std::unique_ptr<Window>> windows_;
   std::unordered_map<std::string, Source> sources_;
   std::unordered_set<Window*> changed_;
-  std::multimap<core::Timestamp, std::string> closing_;   // end + grace -> window key
-  std::multimap<core::Timestamp, std::string> evicting_;  // end + grace + retain -> window key
+  // (end + grace, window key) and (end + grace + retain, window key): ordered by key at equal
+  // times, so revisions come out in the same order whatever order the windows were created in.
+  std::set<std::pair<core::Timestamp, std::string>> closing_;
+  std::set<std::pair<core::Timestamp, std::string>> evicting_;
   std::unordered_set<std::string> dirty_sources_;
   std::unordered_set<std::string> dirty_windows_;
   std::string key_buffer_;

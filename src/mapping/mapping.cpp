@@ -399,6 +399,19 @@ std::optional<MeasureCall> splitMeasureCall(const std::string& text) {
   return call;
 }
 
+// The first shift date of the period that contains `day`: a WEEK fact is dated by its Monday, a
+// MONTH fact by its first, whichever row opened the window.
+core::Date periodFirstDate(calendar::PeriodType period, core::Date day) {
+  switch (period) {
+    case calendar::PeriodType::Week: return core::Date{day.days - (day.days + 3) % 7};  // 1970-01-01 was a Thursday
+    case calendar::PeriodType::Month: {
+      std::string text = core::formatDate(day);
+      return core::dateFromYmd(std::stoi(text.substr(0, 4)), static_cast<unsigned>(std::stoi(text.substr(5, 2))), 1);
+    }
+    default: return day;
+  }
+}
+
 int64_t durationOr(Loader& loader, const YAML::Node& node, const std::string& path, int64_t fallback) {
   if (!node) return fallback;
   auto micros = node.IsScalar() ? core::parseDuration(node.Scalar()) : std::nullopt;
@@ -416,7 +429,7 @@ void loadAggregateIdentity(Loader& loader, Mapping& mapping, const YAML::Node& n
     return;
   }
   loader.checkKeys(node, "aggregate", {"id", "part", "version", "calendar", "period", "time", "shift_date", "shift_code",
-                                       "group_by", "measures", "grace", "retain", "min_interval"});
+                                       "group_by", "measures", "grace", "retain", "min_interval", "expect"});
   if (!node["id"]) {
     loader.error(node, "aggregate", "'aggregate' needs 'id': the source row's identity (e.g. report_no)",
                  "a row that comes again with the same id replaces its earlier contribution");
@@ -578,6 +591,23 @@ void loadAggregate(Loader& loader, Mapping& mapping, const YAML::Node& node) {
                                {Kind::Bool, false},      {Kind::Int, false},       {Kind::Int, false}};
   for (size_t i = 0; i < std::size(AggregateBlock::kPeriodFields); ++i) {
     block.scope.add(std::string(AggregateBlock::kPeriodFields[i]), period_types[i]);
+  }
+  if (const YAML::Node expect = node["expect"]; expect) {
+    loader.checkKeys(expect, "aggregate.expect", {"table"});
+    std::string table = expect.IsMap() && expect["table"] && expect["table"].IsScalar() ? expect["table"].Scalar() : "";
+    if (table.empty()) {
+      loader.error(expect, "aggregate.expect", "'expect' needs 'table': the roster of groups that owe a fact every period");
+    } else if (!mapping.env.tables.contains(table)) {
+      std::vector<std::string> tables;
+      for (const auto& [name, handle] : mapping.env.tables) tables.push_back(name);
+      std::string near = config::suggest(table, tables);
+      loader.error(expect["table"], "aggregate.expect.table", fmt::format("unknown table '{}'", table),
+                   near.empty() ? "declare it under tables:" : fmt::format("did you mean '{}'?", near));
+    } else if (block.group_by.size() != 1) {
+      loader.error(expect, "aggregate.expect", "'expect' needs exactly one group_by entry: the roster's keys fill it");
+    } else {
+      block.expect_table = table;
+    }
   }
   constexpr int64_t kDay = 86'400'000'000;
   block.options.grace_micros = durationOr(loader, node["grace"], "aggregate.grace", 0);
@@ -988,6 +1018,7 @@ core::Status Mapping::contribute(const core::Record& input, const Binding& bindi
   window.period_id = calendar::periodId(block.period, window.shift_date, window.shift_code);
   if (block.period != calendar::PeriodType::Shift) {
     window.shift_code.clear();
+    window.shift_date = periodFirstDate(block.period, window.shift_date);
   }
   window.group.reserve(block.group_by.size());
   for (const auto& [group_name, expr] : block.group_by) {
@@ -1014,6 +1045,49 @@ core::Status Mapping::contribute(const core::Record& input, const Binding& bindi
   auto applied = aggregator.apply(*id, *part, row_version, window, std::move(measures), clock.now());
   if (!applied) return core::fail(applied.error());
   return {};
+}
+
+std::optional<core::Date> Mapping::expectWindows(aggregate::Aggregator& aggregator, std::optional<core::Date> through,
+                                                 core::Timestamp now) const {
+  const AggregateBlock& block = *aggregate;
+  if (block.expect_table.empty() || !block.calendar) return through;
+  auto today = block.calendar->shiftOf(now);
+  if (!today) return through;
+  auto table = env.tables.find(block.expect_table)->second->current();
+  core::Date from = through ? core::Date{through->days + 1} : today->shift_date;
+  std::vector<std::string> codes;
+  if (block.period == calendar::PeriodType::Shift) {
+    for (const auto& shift : block.calendar->shifts()) codes.push_back(shift.code);
+  } else {
+    codes.emplace_back();
+  }
+  std::optional<core::Date> complete = through;
+  for (core::Date day = from; day <= today->shift_date; day.days += 1) {
+    bool all_started = true;
+    for (const auto& code : codes) {
+      auto bounds = block.calendar->periodBounds(block.period, day, code);
+      if (!bounds) continue;
+      if (bounds->start > now) {
+        all_started = false;
+        continue;
+      }
+      aggregate::WindowRef window;
+      window.period_type = std::string(calendar::toString(block.period));
+      window.period_id = calendar::periodId(block.period, day, code);
+      window.shift_date = periodFirstDate(block.period, day);
+      window.shift_code = code;
+      window.start = bounds->start;
+      window.end = bounds->end;
+      for (const auto& key : table->keysAt(bounds->start.micros)) {
+        window.group = {Value(key)};
+        aggregator.expect(window, now);
+      }
+    }
+    // WEEK/MONTH periods start before most of their days: re-checking later days costs only
+    // lookups of windows that exist.
+    if (all_started && (!complete || day > *complete)) complete = day;
+  }
+  return complete;
 }
 
 core::Status Mapping::emitRevision(const aggregate::Revision& revision, const core::Clock& clock,
@@ -1456,12 +1530,14 @@ void runTest(const Mapping& mapping, const MappingTest& test, std::vector<Output
   aggregate::Aggregator aggregator(mapping.aggregatorOptions());
   std::vector<MappingTest::Step> steps = test.steps;
   if (steps.empty()) steps.push_back({test.now, test.input});
+  std::optional<core::Date> expected_through;
   for (const auto& step : steps) {
     if (step.now) clock.set(*step.now);
     if (step.input) {
       auto binding = mapping.bind(step.input->schema());
       if (auto s = mapping.contribute(*step.input, binding, clock, aggregator); !s) errors.push_back(s.error().message);
     }
+    expected_through = mapping.expectWindows(aggregator, expected_through, clock.now());
     std::vector<aggregate::Revision> revisions;
     aggregator.collect(clock.now(), revisions);
     for (const auto& revision : revisions) {

@@ -81,6 +81,9 @@ struct AggregateBlock {
   std::vector<std::pair<std::string, std::unique_ptr<Expr>>> group_by;
   std::vector<AggregateMeasure> measures;
   aggregate::AggregatorOptions options;
+  // `expect: {table: NAME}`: a roster (reference table whose keys are the single group_by value)
+  // of groups that owe a fact every period, rows or not (a duty not fulfilled shows as a fact).
+  std::string expect_table;
   Scope scope;  // what emit blocks see; slots: group_by, measures, then kPeriodFields
   static constexpr std::string_view kPeriodFields[] = {"period_type", "period_id", "shift_date", "shift_code",
                                                        "period_start", "period_end", "closed", "revision", "rows"};
@@ -182,6 +185,11 @@ class Mapping {
   // rejects it) in `aggregator`. Permanent errors are dead letters.
   core::Status contribute(const core::Record& input, const Binding& binding, const core::Clock& clock,
                           aggregate::Aggregator& aggregator) const;
+  // Aggregate mappings with `expect:`: creates the windows of every roster key for the periods
+  // that started after `through` (a shift date; nullopt: today only) and by `now`. Returns the
+  // shift date up to which every period has started (the next call's `through`).
+  std::optional<core::Date> expectWindows(aggregate::Aggregator& aggregator, std::optional<core::Date> through,
+                                          core::Timestamp now) const;
   // Aggregate mappings: the emit blocks over one window revision.
   core::Status emitRevision(const aggregate::Revision& revision, const core::Clock& clock,
                             std::vector<core::Record>& out, std::vector<size_t>* emit_indices = nullptr) const;

@@ -191,6 +191,15 @@ const core::Value* ReferenceTable::find(std::string_view key) const {
   return &ranges_[hit->second.begin].value;
 }
 
+std::vector<std::string> ReferenceTable::keysAt(int64_t at_micros) const {
+  std::vector<std::string> keys;
+  for (const auto& [key, span] : index_) {
+    if (!dated_ || find(key, at_micros)) keys.push_back(key);
+  }
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
 int64_t ReferenceTable::dayStart(core::Date date) const {
   int64_t local = int64_t{date.days} * kMicrosPerDay;
   if (utc_) return local;

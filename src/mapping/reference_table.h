@@ -107,6 +107,9 @@ class ReferenceTable {
   const core::Value* find(std::string_view key) const;
   // Local midnight of `date` in the table's zone, in microseconds since the epoch.
   int64_t dayStart(core::Date date) const;
+  // Every key with a row valid at `at_micros` (all keys of an undated table), sorted: the roster
+  // of an aggregate's `expect:`.
+  std::vector<std::string> keysAt(int64_t at_micros) const;
 
  private:
   struct Range {

@@ -126,6 +126,13 @@ void MappingTransform::tick(std::vector<core::Record>& outputs, std::vector<core
   for (const auto& refresher : mapping_->table_refreshers) refresher->maybeRefresh(now);
   if (mapping_->quarantine && !held_.empty()) retryHeld(outputs, dead_letters);
   if (!aggregator_) return;
+  if (!mapping_->aggregate->expect_table.empty()) {
+    auto through = mapping_->expectWindows(*aggregator_, expected_through_, now);
+    if (through != expected_through_) {
+      expected_through_ = through;
+      expected_changed_ = true;
+    }
+  }
   revisions_.clear();
   aggregator_->collect(now, revisions_);
   failed_revisions_.clear();
@@ -156,6 +163,10 @@ void MappingTransform::takeStateChanges(std::vector<StateEntry>& changes) {
     changes.push_back({std::move(key), held.dump()});
   }
   held_changes_.clear();
+  if (expected_changed_ && expected_through_) {
+    changes.push_back({"x/through", core::formatDate(*expected_through_)});
+    expected_changed_ = false;
+  }
   if (!aggregator_) return;
   std::vector<aggregate::StateChange> taken;
   aggregator_->takeStateChanges(taken);
@@ -176,6 +187,12 @@ core::Status MappingTransform::restore(const std::vector<StateEntry>& entries) {
       } catch (const std::exception& e) {
         return core::fail(core::ErrorKind::Fatal, fmt::format("quarantine entry {} cannot be read: {}", entry.key, e.what()));
       }
+      continue;
+    }
+    if (entry.key == "x/through") {
+      auto through = core::parseDate(entry.value);
+      if (!through) return core::fail(core::ErrorKind::Fatal, "state entry x/through cannot be read: " + entry.value);
+      expected_through_ = *through;
       continue;
     }
     converted.push_back({entry.key, entry.value});

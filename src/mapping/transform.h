@@ -70,6 +70,9 @@ class MappingTransform final : public core::Transform {
   uint64_t seen_generations_ = 0;
   std::optional<core::Timestamp> last_retry_;
   uint64_t hold_counter_ = 0;
+  // `expect:`: shift dates whose periods all have their roster windows (state key "x/through").
+  std::optional<core::Date> expected_through_;
+  bool expected_changed_ = false;
 };
 
 }  // namespace dutybridge::mapping
