@@ -93,9 +93,38 @@ bool Window::valueLess(const Value& a, const Value& b) {
 }
 
 std::string windowKey(const WindowRef& ref) {
-  Json group = Json::array();
-  for (const auto& v : ref.group) group.push_back(v.isNull() ? Json(nullptr) : Json(v.toText()));
-  return group.dump() + "|" + ref.period_type + "|" + ref.period_id;
+  std::string key;
+  key.reserve(48);
+  for (const auto& v : ref.group) {
+    if (v.isNull()) {
+      key += "\\N";
+    } else {
+      std::string text = v.type() == ValueType::String ? v.asString() : v.toText();
+      for (char c : text) {
+        if (c == '|' || c == '\\') key += '\\';
+        key += c;
+      }
+    }
+    key += '|';
+  }
+  key += ref.period_type;
+  key += '|';
+  key += ref.period_id;
+  return key;
+}
+
+void Aggregator::markSource(const std::string& key, Source* source) {
+  if (source) {
+    if (source->dirty) return;
+    source->dirty = true;
+  }
+  dirty_sources_.push_back(key);
+}
+
+void Aggregator::markWindow(Window& window) {
+  if (window.dirty) return;
+  window.dirty = true;
+  dirty_windows_.push_back(window.key);
 }
 
 Aggregator::Aggregator(AggregatorOptions options) : options_(std::move(options)) {}
@@ -112,9 +141,9 @@ Window& Aggregator::windowFor(const WindowRef& ref) {
   core::Timestamp close{ref.end.micros + options_.grace_micros};
   closing_.emplace(close, key);
   evicting_.emplace(core::Timestamp{close.micros + options_.retain_micros}, key);
-  dirty_windows_.insert(key);
   Window& out = *window;
   windows_.emplace(std::move(key), std::move(window));
+  markWindow(out);
   return out;
 }
 
@@ -246,7 +275,7 @@ core::Result<ApplyOutcome> Aggregator::apply(std::string_view source_id, std::st
     }
     source.parts.push_back(Part{std::string(part), &target, std::move(inputs)});
   }
-  dirty_sources_.insert(key_buffer_);
+  markSource(it->first, &source);
   return ApplyOutcome::Applied;
 }
 
@@ -266,7 +295,7 @@ void Aggregator::collect(core::Timestamp now, std::vector<Revision>& out) {
     if (closing) w.closed = true;
     w.last_emit = now;
     w.emitted = current;
-    dirty_windows_.insert(w.key);
+    markWindow(w);
     out.push_back(Revision{&w, w.revision, w.closed, std::move(current), w.rows});
   };
   while (!closing_.empty() && closing_.begin()->first <= now) {
@@ -316,66 +345,96 @@ void Aggregator::evict(core::Timestamp now) {
   if (gone.empty()) return;
   // Rows of evicted windows go with them; a sweep over the rows is cheap next to how rarely
   // windows end (once per period).
-  for (auto it = sources_.begin(); it != sources_.end();) {
-    auto& parts = it->second.parts;
+  boost::unordered::erase_if(sources_, [&](auto& entry) {
+    auto& parts = entry.second.parts;
     auto before = parts.size();
     std::erase_if(parts, [&](const Part& p) { return gone.contains(p.window); });
     // Rows left without parts (declined, filtered out) are forgotten here too, so their
     // versions do not accumulate forever.
     if (parts.empty()) {
-      dirty_sources_.insert(it->first);
-      it = sources_.erase(it);
-    } else {
-      if (parts.size() != before) dirty_sources_.insert(it->first);
-      ++it;
+      markSource(entry.first, nullptr);
+      return true;
     }
-  }
+    if (parts.size() != before) markSource(entry.first, &entry.second);
+    return false;
+  });
   for (const Window* w : gone) {
     changed_.erase(const_cast<Window*>(w));
-    dirty_windows_.insert(w->key);
+    dirty_windows_.push_back(w->key);
     windows_.erase(w->key);
   }
 }
 
 std::string Aggregator::encodeSource(const Source& source) const {
-  Json parts = Json::array();
-  for (const auto& p : source.parts) {
-    Json inputs = Json::array();
-    for (const auto& in : p.inputs) inputs.push_back(Json::array({codec::encodeTyped(in[0]), codec::encodeTyped(in[1])}));
-    parts.push_back(Json{{"p", p.part}, {"w", p.window->key}, {"in", std::move(inputs)}});
+  std::string out = "{\"v\":";
+  codec::appendTyped(out, source.version);
+  out += ",\"parts\":[";
+  for (size_t i = 0; i < source.parts.size(); ++i) {
+    const Part& p = source.parts[i];
+    if (i > 0) out += ',';
+    out += "{\"p\":";
+    codec::appendJsonString(out, p.part);
+    out += ",\"w\":";
+    codec::appendJsonString(out, p.window->key);
+    out += ",\"in\":[";
+    for (size_t m = 0; m < p.inputs.size(); ++m) {
+      if (m > 0) out += ',';
+      out += '[';
+      codec::appendTyped(out, p.inputs[m][0]);
+      out += ',';
+      codec::appendTyped(out, p.inputs[m][1]);
+      out += ']';
+    }
+    out += "]}";
   }
-  return Json{{"v", codec::encodeTyped(source.version)}, {"parts", std::move(parts)}}.dump();
+  out += "]}";
+  return out;
 }
 
 std::string Aggregator::encodeWindow(const Window& w) const {
-  Json group = Json::array();
-  for (const auto& v : w.ref.group) group.push_back(codec::encodeTyped(v));
-  Json emitted = Json::array();
-  for (const auto& v : w.emitted) emitted.push_back(codec::encodeTyped(v));
-  Json out{{"g", std::move(group)},
-           {"pt", w.ref.period_type},
-           {"pid", w.ref.period_id},
-           {"sd", w.ref.shift_date.days},
-           {"sc", w.ref.shift_code},
-           {"start", w.ref.start.micros},
-           {"end", w.ref.end.micros},
-           {"rev", w.revision},
-           {"closed", w.closed},
-           {"emitted", std::move(emitted)}};
-  if (w.last_emit) out["last"] = w.last_emit->micros;
-  return out.dump();
+  std::string out = "{\"g\":[";
+  for (size_t i = 0; i < w.ref.group.size(); ++i) {
+    if (i > 0) out += ',';
+    codec::appendTyped(out, w.ref.group[i]);
+  }
+  out += "],\"pt\":";
+  codec::appendJsonString(out, w.ref.period_type);
+  out += ",\"pid\":";
+  codec::appendJsonString(out, w.ref.period_id);
+  out += fmt::format(",\"sd\":{},\"sc\":", w.ref.shift_date.days);
+  codec::appendJsonString(out, w.ref.shift_code);
+  out += fmt::format(",\"start\":{},\"end\":{},\"rev\":{},\"closed\":{},\"emitted\":[", w.ref.start.micros,
+                     w.ref.end.micros, w.revision, w.closed);
+  for (size_t i = 0; i < w.emitted.size(); ++i) {
+    if (i > 0) out += ',';
+    codec::appendTyped(out, w.emitted[i]);
+  }
+  out += ']';
+  if (w.last_emit) out += fmt::format(",\"last\":{}", w.last_emit->micros);
+  out += '}';
+  return out;
 }
 
 void Aggregator::takeStateChanges(std::vector<StateChange>& out) {
   // Windows first: a restore attaches rows to windows it already knows.
   for (const auto& key : dirty_windows_) {
     auto it = windows_.find(key);
-    out.push_back({"w/" + key, it == windows_.end() ? std::string() : encodeWindow(*it->second)});
+    if (it == windows_.end()) {
+      out.push_back({"w/" + key, std::string()});
+    } else if (it->second->dirty) {
+      it->second->dirty = false;
+      out.push_back({"w/" + key, encodeWindow(*it->second)});
+    }
   }
   for (const auto& id : dirty_sources_) {
     auto it = sources_.find(id);
-    bool gone = it == sources_.end() || (it->second.parts.empty() && it->second.version.isNull());
-    out.push_back({"s/" + id, gone ? std::string() : encodeSource(it->second)});
+    if (it == sources_.end()) {
+      out.push_back({"s/" + id, std::string()});
+    } else if (it->second.dirty) {
+      it->second.dirty = false;
+      bool gone = it->second.parts.empty() && it->second.version.isNull();
+      out.push_back({"s/" + id, gone ? std::string() : encodeSource(it->second)});
+    }
   }
   dirty_windows_.clear();
   dirty_sources_.clear();
@@ -428,6 +487,7 @@ core::Status Aggregator::restore(const std::vector<StateChange>& entries) {
   // delivered, e.g. a retraction whose revision was lost in the crash).
   dirty_windows_.clear();
   dirty_sources_.clear();
+  for (auto& [key, w] : windows_) w->dirty = false;
   changed_.clear();
   for (auto& [key, w] : windows_) {
     w->changed = values(*w) != w->emitted && (w->rows > 0 || !w->emitted.empty());

@@ -34,6 +34,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -98,6 +99,7 @@ struct Window {
   std::vector<core::Value> emitted;  // values of the last revision (empty: none yet)
   int64_t rows = 0;
   bool changed = false;              // contributions changed since the last revision
+  bool dirty = false;                // state entry not yet taken by takeStateChanges()
   struct Accumulator {
     core::Decimal a;  // sum of values / numerators / value * weight
     core::Decimal b;  // sum of denominators / weights
@@ -176,7 +178,10 @@ class Aggregator {
   struct Source {
     core::Value version;
     std::vector<Part> parts;
+    bool dirty = false;  // listed in dirty_sources_
   };
+  void markSource(const std::string& key, Source* source);
+  void markWindow(Window& window);
 
   Window& windowFor(const WindowRef& ref);
   core::Status add(Window& window, const std::vector<MeasureInput>& inputs, int sign);
@@ -186,19 +191,25 @@ class Aggregator {
   std::string encodeWindow(const Window& window) const;
 
   AggregatorOptions options_;
-  std::unordered_map<std::string, std::unique_ptr<Window>> windows_;
-  std::unordered_map<std::string, Source> sources_;
+  // Open-addressing maps (Boost 1.81): a million rows fit in a few cache-friendly arrays.
+  // Windows live behind unique_ptr, so their addresses (held by parts and changed_) are stable;
+  // Source values move on rehash, so nothing keeps a pointer to one.
+  boost::unordered_flat_map<std::string, std::unique_ptr<Window>> windows_;
+  boost::unordered_flat_map<std::string, Source> sources_;
   std::unordered_set<Window*> changed_;
   // (end + grace, window key) and (end + grace + retain, window key): ordered by key at equal
   // times, so revisions come out in the same order whatever order the windows were created in.
   std::set<std::pair<core::Timestamp, std::string>> closing_;
   std::set<std::pair<core::Timestamp, std::string>> evicting_;
-  std::unordered_set<std::string> dirty_sources_;
-  std::unordered_set<std::string> dirty_windows_;
+  // Keys whose state entry changed (a flag on the entry keeps them unique while it lives; a
+  // deleted entry may be listed twice, which only repeats its tombstone).
+  std::vector<std::string> dirty_sources_;
+  std::vector<std::string> dirty_windows_;
   std::string key_buffer_;
 };
 
-// "group values (JSON array)|period type|period id": the stable identity of a window.
+// "group values|period type|period id" ('|' and '\\' in values escaped with '\\'; null as
+// \N): the stable identity of a window.
 std::string windowKey(const WindowRef& ref);
 
 }  // namespace dutybridge::aggregate

@@ -1,5 +1,7 @@
 #include "src/calendar/calendar.h"
 
+#include <fmt/format.h>
+
 #include <date/date.h>
 #include <date/iso_week.h>
 #include <date/tz.h>
@@ -36,11 +38,7 @@ std::unexpected<core::Error> outOfRange() {
 
 bool inRange(core::Date day) { return day >= kFirstDay && day <= kLastDay; }
 
-std::string twoDigits(int n) {
-  char buffer[8];
-  std::snprintf(buffer, sizeof buffer, "%02d", n);
-  return buffer;
-}
+std::string twoDigits(int n) { return fmt::format("{:02d}", n); }
 
 std::string clockText(int minute) { return twoDigits(minute / 60) + ":" + twoDigits(minute % 60); }
 

@@ -61,6 +61,38 @@ Value decodeTyped(const nlohmann::json& j) {
   throw std::runtime_error("unknown value tag " + tag);
 }
 
+void appendJsonString(std::string& out, std::string_view text) {
+  out += '"';
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\u00";
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
+
+void appendTyped(std::string& out, const Value& v) {
+  switch (v.type()) {
+    case ValueType::Null: out += "null"; return;
+    case ValueType::Bool: out += v.asBool() ? "true" : "false"; return;
+    case ValueType::Int: out += "{\"i\":"; out += std::to_string(v.asInt()); out += '}'; return;
+    case ValueType::Decimal: out += "{\"d\":\""; out += v.asDecimal().toString(); out += "\"}"; return;
+    case ValueType::String: appendJsonString(out, v.asString()); return;
+    case ValueType::Timestamp: out += "{\"t\":"; out += std::to_string(v.asTimestamp().micros); out += '}'; return;
+    case ValueType::Date: out += "{\"D\":"; out += std::to_string(v.asDate().days); out += '}'; return;
+    default: out += encodeTyped(v).dump(); return;  // doubles, lists, maps: rare in state
+  }
+}
+
 std::string encodeTypedRecord(const core::Record& record) {
   Json names = Json::array();
   Json values = Json::array();

@@ -19,6 +19,12 @@ nlohmann::json encodeTyped(const core::Value& value);
 // their boundary and report what they were reading.
 core::Value decodeTyped(const nlohmann::json& json);
 
+// The same encoding appended to `out` without building a JSON tree: the aggregation writes one
+// entry per changed row, so this is on the per-record path.
+void appendTyped(std::string& out, const core::Value& value);
+// A JSON string literal (quotes included) for UTF-8 text.
+void appendJsonString(std::string& out, std::string_view text);
+
 std::string encodeTypedRecord(const core::Record& record);
 core::Result<core::Record> decodeTypedRecord(std::string_view text);
 
