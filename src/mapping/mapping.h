@@ -162,6 +162,10 @@ struct MappingLoadOptions {
   // Loaders for `odbc:` / `kafka:` table sources, filled by the daemon. Without one, such a
   // table is a load error (csv and inline rows need none).
   const TableLoaderRegistry* table_loaders = nullptr;
+  // Out, optional: incremented once per table whose source could not be reached (a Retryable
+  // load error; each is also one of the returned diagnostics). When every diagnostic is one of
+  // these, the mapping itself is fine and the daemon retries the load with backoff.
+  size_t* unreachable_tables = nullptr;
 };
 
 std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const std::filesystem::path& file,
