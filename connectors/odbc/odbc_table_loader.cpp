@@ -64,8 +64,17 @@ class OdbcTableLoader final : public mapping::TableLoader {
   std::string describe() const override { return "odbc query of table " + table_; }
 
  private:
+  // Drivers put line breaks into diagnostics (psqlODBC: "...failed: Connection refused\n\tIs the
+  // server running..."); the message becomes one log line and one diagnostic line.
   std::unexpected<core::Error> fail(core::Error error) const {
-    error.message = "odbc: " + error.message;
+    std::string text = "odbc: ";
+    for (char c : error.message) {
+      bool space = c == '\n' || c == '\r' || c == '\t';
+      if (!space) text += c;
+      else if (text.back() != ' ') text += ' ';
+    }
+    while (text.back() == ' ') text.pop_back();
+    error.message = std::move(text);
     return core::fail(std::move(error));
   }
 

@@ -11,6 +11,7 @@
 
 #include "connectors/builtin.h"
 #include "src/mapping/mapping.h"
+#include "tests/connectors/table_test_util.h"
 #include "tests/connectors/kafka/kafka_test_util.h"
 #include "tests/integration/services.h"
 
@@ -53,14 +54,6 @@ mapping::TableSourceConfig source(const std::string& table, std::map<std::string
                                   mapping::TableColumns columns = {}) {
   return mapping::TableSourceConfig{table, "kafka", std::move(settings), {}, std::move(columns)};
 }
-
-struct TempDir {
-  std::filesystem::path path;
-  explicit TempDir(const std::string& name) : path(std::filesystem::temp_directory_path() / name) {
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 }  // namespace
 
@@ -113,8 +106,8 @@ TEST_CASE("kafka tables: JSON values give dated columns to a mapping, refresh se
            {"B000125", R"({"employee_no":"E10025"})"},
            {"B000125", std::nullopt}});
 
-  TempDir dir(testing::uniqueName("dutybridge-kafka-table"));
-  std::ofstream(dir.path / "mapping.yaml") << fmt::format(R"(name: badge_lookup
+  testing::TableTempDir dir(testing::uniqueName("kafka"));
+  auto file = dir.write("mapping.yaml", fmt::format(R"(name: badge_lookup
 input: {{badge: string, day: date}}
 tables:
   badges:
@@ -134,22 +127,15 @@ emit:
       employee_no: >-
         lookup("badges", badge, at: day)
 )",
-                                                          topic);
+                                                    topic));
   auto daemon = testing::sinkConfig(bootstrap, "topic: unused");
   mapping::TableLoaderRegistry registry;
   connectors::registerTableLoaders(registry, &daemon.kafka());
-  auto loaded = mapping::loadMapping(dir.path / "mapping.yaml", {&registry});
+  auto loaded = mapping::loadMapping(file, {&registry});
   INFO((loaded ? std::string() : loaded.error().format()));
   REQUIRE(loaded);
   const mapping::Mapping& mapping = **loaded;
-  core::ManualClock clock(core::Timestamp{0});
-  auto employee = [&](const char* badge, const char* day) {
-    core::Record input = mapping::recordFromMap(Value(core::ValueMap{{"badge", Value(badge)}, {"day", Value(day)}}));
-    auto out = mapping.apply(input, mapping.bind(input.schema()), clock);
-    REQUIRE(out);
-    const Value* v = (*out)[0].record.find("employee_no");
-    return v->isNull() ? std::string("null") : v->asString();
-  };
+  auto employee = [&](const char* badge, const char* day) { return testing::emittedEmployee(mapping, badge, day); };
   CHECK(employee("B000123", "2025-03-14") == "null");
   CHECK(employee("B000123", "2025-03-15") == "E10031");
   CHECK(employee("B000124", "2025-05-31") == "E10024");

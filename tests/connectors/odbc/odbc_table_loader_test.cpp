@@ -12,26 +12,13 @@
 #include "connectors/builtin.h"
 #include "connectors/odbc/odbc_table_loader.h"
 #include "src/mapping/mapping.h"
+#include "tests/connectors/table_test_util.h"
 #include "tests/connectors/odbc/odbc_test_util.h"
 
 using namespace dutybridge;
 using core::Value;
 
 namespace {
-
-struct TempDir {
-  std::filesystem::path path;
-  explicit TempDir(const std::string& name)
-      : path(std::filesystem::temp_directory_path() / ("dutybridge-odbc-table-" + name)) {
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::filesystem::path write(const std::string& name, const std::string& content) const {
-    std::ofstream(path / name, std::ios::binary) << content;
-    return path / name;
-  }
-};
 
 std::string mappingYaml(const std::string& connection, const std::string& query) {
   return fmt::format(R"(name: badge_lookup
@@ -77,7 +64,7 @@ TEST_CASE("odbc tables: an effective-dated badge table loads, answers lookups at
   db.exec("CREATE TABLE badge_employee (badge TEXT, employee_no TEXT, valid_from TEXT, valid_to TEXT, note TEXT)");
   db.exec("INSERT INTO badge_employee VALUES ('B000123', 'E10023', '2025-01-01', '2025-03-15', NULL), "
           "('B000123', 'E10031', '2025-03-15', NULL, 'transfer'), ('B000124', 'E10024', NULL, NULL, NULL)");
-  TempDir dir(testing::uniqueName("load"));
+  testing::TableTempDir dir(testing::uniqueName("load"));
   auto file = dir.write("mapping.yaml",
                         mappingYaml(connection, "SELECT badge, employee_no, valid_from, valid_to FROM badge_employee"));
 
@@ -86,14 +73,7 @@ TEST_CASE("odbc tables: an effective-dated badge table loads, answers lookups at
   INFO((loaded ? std::string() : loaded.error().format()));
   REQUIRE(loaded);
   const mapping::Mapping& mapping = **loaded;
-  core::ManualClock clock(core::Timestamp{0});
-  auto employee = [&](const char* badge, const char* day) {
-    core::Record input = mapping::recordFromMap(Value(core::ValueMap{{"badge", Value(badge)}, {"day", Value(day)}}));
-    auto out = mapping.apply(input, mapping.bind(input.schema()), clock);
-    REQUIRE(out);
-    const Value* v = (*out)[0].record.find("employee_no");
-    return v->isNull() ? std::string("null") : v->asString();
-  };
+  auto employee = [&](const char* badge, const char* day) { return testing::emittedEmployee(mapping, badge, day); };
   CHECK(employee("B000123", "2024-12-31") == "null");  // before the first range
   CHECK(employee("B000123", "2025-03-14") == "E10023");
   CHECK(employee("B000123", "2025-03-15") == "E10031");  // valid_to exclusive, NULL = open end
@@ -137,7 +117,7 @@ TEST_CASE("odbc tables: an unreachable database is a Retryable load error naming
   CHECK(raw.error().message.find("s3cret-pw") == std::string::npos);
 
   // Through a mapping, as `dutybridge check` and `run` load it, the password from a secret.
-  TempDir dir(testing::uniqueName("down"));
+  testing::TableTempDir dir(testing::uniqueName("down"));
   auto password = dir.write("pg-password", "s3cret-pw\n");
   std::string connection = unreachableConnection();
   connection.replace(connection.find("s3cret-pw"), 9, "${file:" + password.string() + "}");
@@ -171,7 +151,7 @@ TEST_CASE("odbc tables: bad SQL, missing columns and bad settings are Permanent 
   CHECK(raw.error().kind == core::ErrorKind::Permanent);
   CHECK_THAT(raw.error().message, Catch::Contains("no_such_table"));
 
-  TempDir dir(testing::uniqueName("columns"));
+  testing::TableTempDir dir(testing::uniqueName("columns"));
   auto file = dir.write("mapping.yaml", mappingYaml(connection, "SELECT badge, employee FROM badge_employee"));
   auto registry = loaders();
   size_t unreachable = 0;
