@@ -306,7 +306,7 @@ void loadTable(Loader& loader, Mapping& mapping, const std::string& table, const
       const TableLoaderFactory* factory = options.table_loaders ? options.table_loaders->find(kind) : nullptr;
       if (!factory) {
         loader.error(block, path + "." + kind, fmt::format("no loader for '{}' table sources here", kind),
-                     "odbc and kafka tables load when the daemon runs; test the mapping with a csv copy");
+                     "the dutybridge commands register them (connectors::registerTableLoaders)");
         return;
       }
       TableSourceConfig config{table, kind, {}, loader.at(block, path + "." + kind), columns};
