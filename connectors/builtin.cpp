@@ -2,7 +2,9 @@
 
 #include "connectors/generate/generate_source.h"
 #include "connectors/kafka/kafka_sink.h"
+#include "connectors/kafka/kafka_table_loader.h"
 #include "connectors/odbc/odbc_source.h"
+#include "connectors/odbc/odbc_table_loader.h"
 #include "connectors/stdout/stdout_sink.h"
 
 namespace dutybridge::connectors {
@@ -12,6 +14,11 @@ void registerBuiltinConnectors(runtime::Registry& registry) {
   registerKafka(registry);
   registerOdbc(registry);
   registerStdout(registry);
+}
+
+void registerTableLoaders(mapping::TableLoaderRegistry& registry, const core::ConfigObject* kafka_section) {
+  registerKafkaTableLoader(registry, kafka_section);
+  registerOdbcTableLoader(registry);
 }
 
 }  // namespace dutybridge::connectors

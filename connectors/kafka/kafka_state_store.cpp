@@ -9,6 +9,7 @@
 
 #include "connectors/kafka/kafka_client.h"
 #include "connectors/kafka/kafka_handles.h"
+#include "connectors/kafka/kafka_topic_snapshot.h"
 #include "src/common/log.h"
 
 namespace dutybridge::connectors {
@@ -19,12 +20,6 @@ using kafka::SteadyClock;
 
 constexpr auto kCloseFlush = 2s;
 constexpr auto kQueueFullWait = 1s;
-
-bool unreachable(rd_kafka_resp_err_t err) {
-  return err == RD_KAFKA_RESP_ERR__TIMED_OUT || err == RD_KAFKA_RESP_ERR__TRANSPORT ||
-         err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__RESOLVE ||
-         err == RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT || err == RD_KAFKA_RESP_ERR__WAIT_COORD;
-}
 
 class KafkaStateStore final : public core::StateStore, private kafka::ClientEvents {
  public:
@@ -167,7 +162,7 @@ class KafkaStateStore final : public core::StateStore, private kafka::ClientEven
       rd_kafka_resp_err_t err = rd_kafka_metadata(producer_.get(), 0, topic_.get(), &raw, kafka::remainingMs(deadline));
       kafka::MetadataPtr metadata(raw);
       if (err) {
-        if (!unreachable(err)) return core::fail(kafka::kafkaError(err, "state topic " + topic_name_ + " metadata"));
+        if (!kafka::isUnreachable(err)) return core::fail(kafka::kafkaError(err, "state topic " + topic_name_ + " metadata"));
         last = unreachableError(err, "metadata");
         std::this_thread::sleep_for(std::min(std::chrono::milliseconds(kafka::remainingMs(deadline)), 200ms));
         continue;
@@ -199,95 +194,18 @@ class KafkaStateStore final : public core::StateStore, private kafka::ClientEven
     for (const auto& [name, value] : base_) {
       if (name == "client.id") client_id = value;
     }
-    kafka::KafkaConfig config;
-    if (auto status = config.setAll(base_); !status) return status;
-    if (auto status = config.setAll({{"group.id", client_id + "-restore"},
-                                     {"enable.auto.commit", "false"},
-                                     {"enable.auto.offset.store", "false"},
-                                     {"enable.partition.eof", "true"},
-                                     {"isolation.level", "read_committed"},
-                                     {"auto.offset.reset", "earliest"},
-                                     {"allow.auto.create.topics", "false"}});
-        !status) {
-      return status;
-    }
-    attach(config, false);
-    auto client = kafka::createClient(RD_KAFKA_CONSUMER, std::move(config));
-    if (!client) return core::fail(client.error());
-    kafka::KafkaHandle consumer = std::move(*client);
-    rd_kafka_poll_set_consumer(consumer.get());
-    struct Closer {
-      rd_kafka_t* handle;
-      ~Closer() { rd_kafka_consumer_close(handle); }
-    } closer{consumer.get()};
-
-    auto deadline = SteadyClock::now() + timeout;
-    std::map<int32_t, int64_t> end;  // partition -> high watermark, while not read up to it
-    kafka::PartitionList assignment(rd_kafka_topic_partition_list_new(partitions));
-    for (int32_t p = 0; p < partitions; ++p) {
-      int64_t low = 0;
-      int64_t high = 0;
-      rd_kafka_resp_err_t err;
-      while (true) {
-        err = rd_kafka_query_watermark_offsets(consumer.get(), topic_name_.c_str(), p, &low, &high,
-                                               std::max(kafka::remainingMs(deadline), 1));
-        // Right after the topic was created the consumer's view of the leaders may be stale.
-        bool settling = err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
-                        err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE || err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-        if (!settling || kafka::remainingMs(deadline) == 0) break;
-        std::this_thread::sleep_for(std::min(std::chrono::milliseconds(kafka::remainingMs(deadline)), 200ms));
-      }
-      if (err) {
-        if (unreachable(err)) return core::fail(unreachableError(err, "watermarks"));
-        return core::fail(kafka::kafkaError(err, "state topic " + topic_name_ + " watermarks"));
-      }
-      if (high <= low) continue;
-      end[p] = high;
-      rd_kafka_topic_partition_list_add(assignment.get(), topic_name_.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    }
-    if (end.empty()) {
-      log::info(component(), "state topic {} is empty", topic_name_);
-      return {};
-    }
-    if (rd_kafka_resp_err_t err = rd_kafka_assign(consumer.get(), assignment.get()); err) {
-      return core::fail(kafka::kafkaError(err, "state topic " + topic_name_ + " assign"));
-    }
-
-    size_t messages = 0;
+    kafka::TopicSnapshotOptions options{topic_name_, base_, client_id + "-restore", partitions, timeout,
+                                        "state topic " + topic_name_, bootstrap_};
+    auto snapshot = kafka::readTopicSnapshot(options, *this);
+    if (!snapshot) return core::fail(snapshot.error());
     std::map<std::string, std::string, std::less<>> values;
-    rd_kafka_resp_err_t last_err = RD_KAFKA_RESP_ERR__TIMED_OUT;
-    while (!end.empty()) {
-      if (fatal()) return core::fail(core::ErrorKind::Fatal, "state restore: " + fatalReason());
-      if (kafka::remainingMs(deadline) == 0) {
-        return core::fail(core::ErrorKind::Retryable,
-                          fmt::format("state topic {}: restore stalled after {} messages ({} partitions not read "
-                                      "to the end): {}",
-                                      topic_name_, messages, end.size(), rd_kafka_err2str(last_err)));
-      }
-      kafka::MessagePtr message(rd_kafka_consumer_poll(consumer.get(), std::min(kafka::remainingMs(deadline), 200)));
-      if (!message) continue;
-      auto it = end.find(message->partition);
-      if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        if (it != end.end() && message->offset >= it->second) end.erase(it);
-        continue;
-      }
-      if (message->err) {
-        last_err = message->err;
-        continue;
-      }
-      deadline = SteadyClock::now() + timeout;  // progress
-      ++messages;
-      if (message->key) {
-        std::string key(static_cast<const char*>(message->key), message->key_len);
-        if (!message->payload || message->len == 0) {
-          values.erase(key);
-        } else {
-          values[std::move(key)].assign(static_cast<const char*>(message->payload), message->len);
-        }
-      }
-      if (it != end.end() && message->offset + 1 >= it->second) end.erase(it);
+    for (auto& [key, entry] : snapshot->entries) values.emplace(key, std::move(entry.value));
+    if (snapshot->messages == 0) {
+      log::info(component(), "state topic {} is empty", topic_name_);
+    } else {
+      log::info(component(), "restored {} keys from {} messages of {}", values.size(), snapshot->messages,
+                topic_name_);
     }
-    log::info(component(), "restored {} keys from {} messages of {}", values.size(), messages, topic_name_);
     std::lock_guard lock(mutex_);
     values_ = std::move(values);
     return {};

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <optional>
 
 namespace dutybridge::odbc {
@@ -132,6 +133,23 @@ core::Result<bool> Statement::fetch() {
   if (rc == SQL_NO_DATA) return false;
   if (!succeeded(rc)) return core::fail(makeError("fetching", SQL_HANDLE_STMT, handle_.get()));
   return true;
+}
+
+core::Result<std::vector<std::string>> Statement::columnNames() {
+  SQLSMALLINT count = 0;
+  if (!succeeded(SQLNumResultCols(handle_.get(), &count))) {
+    return core::fail(makeError("counting result columns", SQL_HANDLE_STMT, handle_.get()));
+  }
+  std::vector<std::string> names;
+  for (SQLUSMALLINT i = 1; i <= static_cast<SQLUSMALLINT>(std::max<SQLSMALLINT>(count, 0)); ++i) {
+    SQLCHAR name[512] = {};
+    SQLSMALLINT name_length = 0, type = 0, digits = 0, nullable = 0;
+    SQLULEN size = 0;
+    SQLRETURN rc = SQLDescribeCol(handle_.get(), i, name, sizeof name, &name_length, &type, &size, &digits, &nullable);
+    if (!succeeded(rc)) return core::fail(makeError("describing a result column", SQL_HANDLE_STMT, handle_.get()));
+    names.emplace_back(reinterpret_cast<const char*>(name));
+  }
+  return names;
 }
 
 core::Result<std::optional<std::string>> Statement::getText(SQLUSMALLINT column) {

@@ -93,6 +93,8 @@ class Statement {
   core::Status execute(const std::string& sql);
   // Fetches the next row; false at the end.
   core::Result<bool> fetch();
+  // The result set's column names, in order (as the driver reports them).
+  core::Result<std::vector<std::string>> columnNames();
   // Column `column` (1-based) of the current row as UTF-8 text, or nullopt for NULL.
   core::Result<std::optional<std::string>> getText(SQLUSMALLINT column);
   core::Status closeCursor();

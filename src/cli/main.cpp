@@ -4,8 +4,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <expected>
+#include <filesystem>
 #include <map>
+#include <random>
+#include <thread>
 #include <memory>
 #include <iostream>
 #include <string>
@@ -171,6 +176,29 @@ int checkFromSourceMappings(const config::DaemonConfig& daemon_config, const run
   return status;
 }
 
+// For `run`: a mapping whose only problems are table sources that did not answer (a database or
+// cluster still starting, a network outage) is loaded again with capped exponential backoff and
+// jitter, like any Retryable failure, instead of refusing to start; SIGTERM ends the wait (the
+// default action: nothing runs yet). Any other problem is returned at once.
+std::expected<std::unique_ptr<mapping::Mapping>, config::Diagnostics> loadMappingRetrying(
+    const std::filesystem::path& file, const mapping::TableLoaderRegistry& table_loaders) {
+  std::chrono::milliseconds backoff{1000};
+  constexpr std::chrono::milliseconds kMaxBackoff{60'000};
+  std::mt19937 jitter(std::random_device{}());
+  for (int attempt = 1;; ++attempt) {
+    size_t unreachable = 0;
+    auto compiled = mapping::loadMapping(file, {.table_loaders = &table_loaders, .unreachable_tables = &unreachable});
+    if (compiled || unreachable == 0 || unreachable != compiled.error().size()) return compiled;
+    auto wait = backoff / 2 + std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(0, backoff.count() / 2)(jitter));
+    for (const auto& diagnostic : compiled.error().items()) {
+      log::warning("daemon", "mapping {}: {} (attempt {}, retrying in {} ms)", file.string(), diagnostic.message,
+                   attempt, wait.count());
+    }
+    std::this_thread::sleep_for(wait);
+    backoff = std::min(backoff * 2, kMaxBackoff);
+  }
+}
+
 int cmdCheckOrRun(Args& args, bool run) {
   std::string_view help = run ? kRunHelp : kCheckHelp;
   if (wantsHelp(args)) {
@@ -203,12 +231,16 @@ int cmdCheckOrRun(Args& args, bool run) {
     return kUsage;
   }
   const config::DaemonConfig& daemon_config = **loaded;
+  mapping::TableLoaderRegistry table_loaders;
+  connectors::registerTableLoaders(table_loaders, daemon_config.kafka);
   // Mappings are checked like programs before anything runs; all their problems are reported.
+  // Their tables load now, so `check` reaches odbc and kafka table sources too.
   std::map<std::string, std::shared_ptr<const mapping::Mapping>> mappings;
   bool mappings_ok = true;
   for (const auto& pipeline : daemon_config.pipelines) {
     if (!pipeline.mapping) continue;
-    auto compiled = mapping::loadMapping(*pipeline.mapping);
+    auto compiled = run ? loadMappingRetrying(*pipeline.mapping, table_loaders)
+                        : mapping::loadMapping(*pipeline.mapping, {&table_loaders});
     if (!compiled) {
       std::string text = compiled.error().format();
       std::fwrite(text.data(), 1, text.size(), stderr);

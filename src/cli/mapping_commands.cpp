@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "connectors/builtin.h"
 #include "src/codec/json.h"
 #include "src/codec/json_value.h"
 #include "src/mapping/mapping.h"
@@ -94,7 +95,9 @@ int runMapCommand(const std::vector<std::string>& args) {
   } else {
     clock = std::make_unique<core::SystemClock>();
   }
-  auto mapping = mapping::loadMapping(mapping_file);
+  mapping::TableLoaderRegistry table_loaders;
+  connectors::registerTableLoaders(table_loaders, nullptr);
+  auto mapping = mapping::loadMapping(mapping_file, {&table_loaders});
   if (!mapping) {
     std::cerr << mapping.error().format();
     return 2;
@@ -208,8 +211,10 @@ int runTestCommand(const std::vector<std::string>& args) {
   }
   std::sort(files.begin(), files.end());
   size_t tests = 0, failed = 0, broken = 0;
+  mapping::TableLoaderRegistry table_loaders;
+  connectors::registerTableLoaders(table_loaders, nullptr);
   for (const auto& file : files) {
-    auto mapping = mapping::loadMapping(file);
+    auto mapping = mapping::loadMapping(file, {&table_loaders});
     if (!mapping) {
       ++broken;
       std::cout << mapping.error().format();

@@ -314,18 +314,33 @@ void loadTable(Loader& loader, Mapping& mapping, const std::string& table, const
       const TableLoaderFactory* factory = options.table_loaders ? options.table_loaders->find(kind) : nullptr;
       if (!factory) {
         loader.error(block, path + "." + kind, fmt::format("no loader for '{}' table sources here", kind),
-                     "odbc and kafka tables load when the daemon runs; test the mapping with a csv copy");
+                     "the dutybridge commands register them (connectors::registerTableLoaders)");
         return;
       }
-      TableSourceConfig config{table, kind, {}, loader.at(block, path + "." + kind)};
+      TableSourceConfig config{table, kind, {}, loader.at(block, path + "." + kind), columns};
       config::SecretResolver secrets;
+      // Scalars as they are; one level of nested map (librdkafka: {...}) as "outer.inner".
+      std::vector<std::pair<std::string, YAML::Node>> settings;
       for (auto setting = block.begin(); setting != block.end(); ++setting) {
-        auto resolved = secrets.resolve(setting->second.IsScalar() ? setting->second.Scalar() : "");
-        if (!resolved) {
-          loader.error(setting->second, path + "." + kind + "." + setting->first.Scalar(), resolved.error().message);
+        if (setting->second.IsMap()) {
+          for (auto inner = setting->second.begin(); inner != setting->second.end(); ++inner) {
+            settings.emplace_back(setting->first.Scalar() + "." + inner->first.Scalar(), inner->second);
+          }
+        } else {
+          settings.emplace_back(setting->first.Scalar(), setting->second);
+        }
+      }
+      for (const auto& [name, node] : settings) {
+        if (!node.IsScalar()) {
+          loader.error(node, path + "." + kind + "." + name, fmt::format("'{}' must be a single value", name));
           return;
         }
-        config.settings.emplace(setting->first.Scalar(), std::move(resolved->text));
+        auto resolved = secrets.resolve(node.Scalar());
+        if (!resolved) {
+          loader.error(node, path + "." + kind + "." + name, resolved.error().message);
+          return;
+        }
+        config.settings.emplace(name, std::move(resolved->text));
       }
       auto created = (*factory)(config);
       if (!created) {
@@ -336,7 +351,12 @@ void loadTable(Loader& loader, Mapping& mapping, const std::string& table, const
     }
     auto raw = source->load();
     if (!raw) {
-      loader.error(spec[kind], path + "." + kind, fmt::format("table '{}': {}", table, raw.error().message));
+      bool unreachable = raw.error().kind == core::ErrorKind::Retryable;
+      loader.error(spec[kind], path + "." + kind,
+                   fmt::format("table '{}' could not be loaded ({}): {}", table, source->describe(),
+                               raw.error().message),
+                   unreachable ? "its source did not answer; `dutybridge run` keeps retrying with backoff" : "");
+      if (unreachable && options.unreachable_tables) ++*options.unreachable_tables;
       return;
     }
     auto picked = ReferenceTable::rowsFrom(std::move(*raw), columns, loader.at(spec[kind], path + "." + kind));

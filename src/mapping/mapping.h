@@ -209,6 +209,10 @@ struct MappingLoadOptions {
   // A from_source mapping is compiled against this description (as compileFor() does);
   // without, it is loaded offline (not runnable).
   const core::SourceDescription* description = nullptr;
+  // Out, optional: incremented once per table whose source could not be reached (a Retryable
+  // load error; each is also one of the returned diagnostics). When every diagnostic is one of
+  // these, the mapping itself is fine and the daemon retries the load with backoff.
+  size_t* unreachable_tables = nullptr;
 };
 
 // Loads and checks a mapping file.

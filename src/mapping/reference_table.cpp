@@ -12,7 +12,6 @@ namespace dutybridge::mapping {
 namespace {
 
 constexpr int64_t kMicrosPerDay = 86'400'000'000;
-constexpr size_t kMaxTableRows = 1'000'000;
 
 std::string locationText(const core::SourceLocation& where) {
   return fmt::format("{}:{}:{}", where.file, where.line, where.column);

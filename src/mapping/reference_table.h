@@ -43,6 +43,9 @@
 
 namespace dutybridge::mapping {
 
+// Tables over this many rows are refused, whatever their source.
+inline constexpr size_t kMaxTableRows = 1'000'000;
+
 // Text rows as a source delivers them: named columns, null cells allowed.
 struct RawTable {
   struct Row {
@@ -185,10 +188,13 @@ class CsvTableLoader final : public TableLoader {
 
 // A source block of a mapping's table (`odbc: {...}`, `kafka: {...}`), for loader factories.
 struct TableSourceConfig {
-  std::string table;                            // table name, for messages
-  std::string kind;                             // "odbc", "kafka"
-  std::map<std::string, std::string> settings;  // the block's scalar keys (secrets resolved)
+  std::string table;  // table name, for messages
+  std::string kind;   // "odbc", "kafka"
+  // The block's scalar keys (secrets resolved); a nested map's entries appear as "outer.inner"
+  // (e.g. librdkafka: {fetch.max.bytes: 1024} as "librdkafka.fetch.max.bytes").
+  std::map<std::string, std::string> settings;
   core::SourceLocation where;
+  TableColumns columns;  // the table's key/value/validity column names, for sources that name columns
 };
 
 using TableLoaderFactory = std::function<core::Result<std::unique_ptr<TableLoader>>(const TableSourceConfig&)>;
