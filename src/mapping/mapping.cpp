@@ -506,13 +506,16 @@ void loadAggregate(Loader& loader, Mapping& mapping, const YAML::Node& node) {
       loader.error(node["shift_date"] ? node["shift_date"] : node["shift_code"], "aggregate",
                    "give either 'time' or 'shift_date' and 'shift_code', not both");
     }
-  } else if (node["shift_date"] && node["shift_code"]) {
+  } else if (node["shift_date"] && (node["shift_code"] || block.period != calendar::PeriodType::Shift)) {
+    // DAY/WEEK/MONTH periods need only the date (purchase receipts, won opportunities).
     block.shift_date = loader.expression(node["shift_date"], "aggregate.shift_date", mapping.scope, mapping.env);
-    block.shift_code = loader.expression(node["shift_code"], "aggregate.shift_code", mapping.scope, mapping.env);
+    if (node["shift_code"]) {
+      block.shift_code = loader.expression(node["shift_code"], "aggregate.shift_code", mapping.scope, mapping.env);
+    }
     require(block.shift_date, Kind::Date, "shift_date");
   } else {
     loader.error(node, "aggregate", "'aggregate' needs the row's period: 'time' (an event timestamp, placed in its "
-                                    "shift by the calendar) or 'shift_date' and 'shift_code'");
+                                    "shift by the calendar) or 'shift_date' (and 'shift_code' for SHIFT periods)");
   }
 
   // Group and measures: their names are what the emit blocks see.
