@@ -366,7 +366,7 @@ TEST_CASE("aggregate mapping: facts per leader and shift equal SQL sums through 
   INFO(fmt::format("{} revisions; out of order:\n{}", revisionCount(facts), fmt::join(order, "\n")));
   CHECK(order.empty());
   CHECK(e2e::readTopic(s.bootstrap, s.dlq_topic).empty());
-  CHECK_THAT(s.logText(), Catch::Contains("0 dead letters"));
+  CHECK_THAT(s.logText(), Catch::Contains(", 0 dead letters") && !Catch::Contains("sent to " + s.dlq_topic));
 
   // KNOWN BUG (enable as CHECK once fixed): a revision's ce_id is hashed from its lineage
   // position "<rows> row(s) of <period id>", the topic and the key, not from fact_key and
@@ -390,12 +390,25 @@ TEST_CASE("aggregate mapping: SIGKILL five times at random moments, edits in bet
   const auto seed = device();
   std::mt19937 rng(seed);
   WARN("random seed " << seed);
-  std::uniform_int_distribution<int> kill_after_ms(200, 2500);
+  std::uniform_int_distribution<int> kill_after_ms(0, 1000);
+  auto watcher = e2e::consumer(s.bootstrap);
   for (int round = 0; round < 5; ++round) {
+    int64_t facts_before = e2e::highWatermark(watcher.get(), kFactTopic);
     Daemon daemon(s.config, s.log, /*once=*/false);
+    // Mostly while revisions are being delivered and state stored (after the first delivery of
+    // this run); one round at any moment from the start, restore included.
+    bool from_start = round == 2;
+    if (!from_start) {
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+      while (e2e::highWatermark(watcher.get(), kFactTopic) == facts_before && daemon.running() &&
+             std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }
     int delay = kill_after_ms(rng);
     std::this_thread::sleep_for(std::chrono::milliseconds(delay));
-    INFO("round " << round << ", killed after " << delay << " ms\n" << s.logText());
+    INFO("round " << round << ", killed " << delay << " ms after " << (from_start ? "the start" : "the first delivery")
+                  << "\n" << s.logText());
     REQUIRE(daemon.running());
     daemon.signal(SIGKILL);
     REQUIRE(daemon.wait(std::chrono::seconds(30)) == -SIGKILL);
@@ -418,10 +431,21 @@ TEST_CASE("aggregate mapping: SIGKILL five times at random moments, edits in bet
   // At-least-once: a revision delivered just before a crash, whose state was not yet stored,
   // is sent again after the restart (perhaps with another value, when rows changed meanwhile).
   // Only the final fact per key must be right; report how much was repeated.
+  // A repeated revision number with another value is ambiguous for a consumer that keeps the
+  // highest revision; it is harmless only because a later revision follows (checked above).
   size_t repeated = 0;
+  size_t ambiguous = 0;
   for (const auto& [key, revisions] : facts) {
-    for (size_t i = 1; i < revisions.size(); ++i) repeated += revisions[i].revision <= revisions[i - 1].revision ? 1 : 0;
+    std::map<int64_t, std::set<std::string>> values;
+    for (size_t i = 0; i < revisions.size(); ++i) {
+      if (i > 0 && revisions[i].revision <= revisions[i - 1].revision) ++repeated;
+      values[revisions[i].revision].insert(revisions[i].value);
+    }
+    for (const auto& [revision, distinct] : values) ambiguous += distinct.size() > 1 ? 1 : 0;
+    // The worst case: the final revision itself sent with two values. A consumer that keeps
+    // the first copy of the highest revision would keep the stale one.
+    if (values.rbegin()->second.size() > 1) WARN(key << ": final revision sent with two values");
   }
-  WARN(fmt::format("SIGKILL x5 over {} reports: {} revisions, {} repeated or out of order", kRows,
-                   revisionCount(facts), repeated));
+  WARN(fmt::format("SIGKILL x5 over {} reports: {} revisions, {} repeated or out of order, {} revision numbers "
+                   "sent with two values", kRows, revisionCount(facts), repeated, ambiguous));
 }
