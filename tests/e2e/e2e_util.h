@@ -64,6 +64,44 @@ inline void psql(const std::string& sql) {
   REQUIRE(status == 0);
 }
 
+// Runs a query through psql and returns its rows, fields split at tabs (unaligned, no
+// headers; NULL as the empty string). Fails the test on error.
+inline std::vector<std::vector<std::string>> psqlRows(const std::string& sql) {
+  auto file = std::filesystem::temp_directory_path() / unique("dutybridge-e2e-sql");
+  std::ofstream(file) << sql;
+  std::string command = fmt::format(
+      "PGPASSWORD='{}' psql -X -q -A -t -F '\t' -v ON_ERROR_STOP=1 -h '{}' -p '{}' -U '{}' -d '{}' -f '{}' >'{}.out' "
+      "2>'{}.err'",
+      testing::requireEnv("DUTYBRIDGE_TEST_PG_PASSWORD"), testing::requireEnv("DUTYBRIDGE_TEST_PG_HOST"),
+      testing::requireEnv("DUTYBRIDGE_TEST_PG_PORT"), testing::requireEnv("DUTYBRIDGE_TEST_PG_USER"),
+      testing::requireEnv("DUTYBRIDGE_TEST_PG_DB"), file.string(), file.string(), file.string());
+  int status = std::system(command.c_str());
+  std::string out = readFile(file.string() + ".out");
+  std::string err = readFile(file.string() + ".err");
+  for (const char* suffix : {"", ".out", ".err"}) std::filesystem::remove(file.string() + suffix);
+  INFO(err);
+  REQUIRE(status == 0);
+  std::vector<std::vector<std::string>> rows;
+  size_t start = 0;
+  while (start < out.size()) {
+    size_t end = out.find('\n', start);
+    if (end == std::string::npos) end = out.size();
+    std::string line = out.substr(start, end - start);
+    start = end + 1;
+    if (line.empty()) continue;
+    std::vector<std::string> fields;
+    size_t from = 0;
+    while (true) {
+      size_t tab = line.find('\t', from);
+      fields.push_back(line.substr(from, tab == std::string::npos ? std::string::npos : tab - from));
+      if (tab == std::string::npos) break;
+      from = tab + 1;
+    }
+    rows.push_back(std::move(fields));
+  }
+  return rows;
+}
+
 // A 15+ column MES production_report table with `rows` rows: three rows share each
 // updated_at second, every tenth remark is NULL, remarks carry Chinese text, quantities are
 // numeric(12,3). Row i (1-based) is described by expectedRow(i).
