@@ -238,7 +238,7 @@ std::vector<Value> Aggregator::values(const Window& window) const {
 
 core::Result<ApplyOutcome> Aggregator::apply(std::string_view source_id, std::string_view part, const Value& version,
                                              const std::optional<WindowRef>& window, std::vector<MeasureInput> inputs,
-                                             core::Timestamp now) {
+                                             core::Timestamp now, std::string_view position) {
   if (window) {
     int64_t evict_at = window->end.micros + options_.grace_micros + options_.retain_micros;
     if (now.micros >= evict_at) {
@@ -274,6 +274,7 @@ core::Result<ApplyOutcome> Aggregator::apply(std::string_view source_id, std::st
       return core::fail(s.error());
     }
     source.parts.push_back(Part{std::string(part), &target, std::move(inputs)});
+    if (!position.empty()) target.last_position.assign(position);
   }
   markSource(it->first, &source);
   return ApplyOutcome::Applied;
@@ -411,6 +412,10 @@ std::string Aggregator::encodeWindow(const Window& w) const {
   }
   out += ']';
   if (w.last_emit) out += fmt::format(",\"last\":{}", w.last_emit->micros);
+  if (!w.last_position.empty()) {
+    out += ",\"lp\":";
+    codec::appendJsonString(out, w.last_position);
+  }
   out += '}';
   return out;
 }
@@ -461,6 +466,7 @@ core::Status Aggregator::restore(const std::vector<StateChange>& entries) {
       w.closed = j.at("closed").get<bool>();
       for (const auto& v : j.at("emitted")) w.emitted.push_back(codec::decodeTyped(v));
       if (j.contains("last")) w.last_emit = core::Timestamp{j.at("last").get<int64_t>()};
+      if (j.contains("lp")) w.last_position = j.at("lp").get<std::string>();
     }
     for (const auto& entry : entries) {
       if (!entry.key.starts_with("s/") || entry.value.empty()) continue;

@@ -98,6 +98,7 @@ struct Window {
   std::optional<core::Timestamp> last_emit;
   std::vector<core::Value> emitted;  // values of the last revision (empty: none yet)
   int64_t rows = 0;
+  std::string last_position;         // source position of the last row applied (lineage)
   bool changed = false;              // contributions changed since the last revision
   bool dirty = false;                // state entry not yet taken by takeStateChanges()
   struct Accumulator {
@@ -140,9 +141,10 @@ class Aggregator {
   // unversioned, every row replaces its own part). A newer version retracts every part of the
   // row first; an older one is ignored (Stale). `contribution` nullopt means the row no longer
   // counts (filtered out, e.g. declined): its earlier contribution is retracted.
+  // `position` is the row's source position, kept per window for lineage.
   core::Result<ApplyOutcome> apply(std::string_view source_id, std::string_view part, const core::Value& version,
                                    const std::optional<WindowRef>& window, std::vector<MeasureInput> inputs,
-                                   core::Timestamp now);
+                                   core::Timestamp now, std::string_view position = {});
 
   // A window that must exist even without rows (a duty that is due whether or not anything was
   // reported): it emits its closed revision with empty measures when nothing arrives. No-op

@@ -856,8 +856,7 @@ Binding Mapping::bind(const std::shared_ptr<const core::RecordSchema>& schema) c
   return binding;
 }
 
-core::Result<bool> Mapping::prepare(const core::Record& input, const Binding& binding, const EvalContext& context,
-                                   std::vector<Value>& slots) const {
+core::Status Mapping::bindInputs(const core::Record& input, const Binding& binding, std::vector<Value>& slots) const {
   if (!runnable) {
     return core::fail(core::ErrorKind::Permanent,
                       fmt::format("mapping {} (input: from_source) was not compiled against its source", label()));
@@ -886,6 +885,12 @@ core::Result<bool> Mapping::prepare(const core::Record& input, const Binding& bi
     if (!converted) return core::fail(converted.error());
     slots[field.slot] = std::move(*converted);
   }
+  return {};
+}
+
+core::Result<bool> Mapping::prepare(const core::Record& input, const Binding& binding, const EvalContext& context,
+                                   std::vector<Value>& slots) const {
+  if (auto bound = bindInputs(input, binding, slots); !bound) return core::fail(bound.error());
   if (where) {
     auto keep = where->eval(context);
     if (!keep) return core::fail(keep.error());
@@ -973,6 +978,23 @@ aggregate::AggregatorOptions Mapping::aggregatorOptions() const {
   return aggregate ? aggregate->options : aggregate::AggregatorOptions{};
 }
 
+core::Result<std::string> Mapping::identity(const core::Record& input, const Binding& binding,
+                                           const core::Clock& clock) const {
+  if (!aggregate || !aggregate->id) return core::fail(core::ErrorKind::Permanent, "not an aggregate mapping");
+  std::vector<Value> slots(scope.size());
+  if (auto bound = bindInputs(input, binding, slots); !bound) return core::fail(bound.error());
+  EvalContext context{slots, &clock, &env};
+  std::string out;
+  for (const auto* expr : {&aggregate->id, &aggregate->part}) {
+    if (!*expr) continue;
+    auto value = (*expr)->eval(context);
+    if (!value) return core::fail(value.error());
+    if (!out.empty()) out += '|';
+    out += value->isNull() ? std::string() : value->toText();
+  }
+  return out;
+}
+
 core::Status Mapping::contribute(const core::Record& input, const Binding& binding, const core::Clock& clock,
                                  aggregate::Aggregator& aggregator) const {
   const AggregateBlock& block = *aggregate;
@@ -1004,7 +1026,7 @@ core::Status Mapping::contribute(const core::Record& input, const Binding& bindi
     row_version = std::move(*v);
   }
   if (!*keep) {
-    auto applied = aggregator.apply(*id, *part, row_version, std::nullopt, {}, clock.now());
+    auto applied = aggregator.apply(*id, *part, row_version, std::nullopt, {}, clock.now(), input.meta.source_position);
     if (!applied) return core::fail(applied.error());
     return {};
   }
@@ -1065,7 +1087,8 @@ core::Status Mapping::contribute(const core::Record& input, const Binding& bindi
       measures[m][1] = std::move(*second);
     }
   }
-  auto applied = aggregator.apply(*id, *part, row_version, window, std::move(measures), clock.now());
+  auto applied = aggregator.apply(*id, *part, row_version, window, std::move(measures), clock.now(),
+                                  input.meta.source_position);
   if (!applied) return core::fail(applied.error());
   return {};
 }
@@ -1131,11 +1154,19 @@ core::Status Mapping::emitRevision(const aggregate::Revision& revision, const co
   slots.emplace_back(revision.revision);
   slots.emplace_back(revision.rows);
   EvalContext context{slots, &clock, &env};
-  // Lineage of a revision: the window and how many rows it holds, as of the engine clock.
+  // Lineage of a revision: the source position of the last row that changed the window, and
+  // the engine clock as the watermark.
   core::Record lineage;
-  lineage.meta.source_position = fmt::format("{} row(s) of {}", revision.rows, w.ref.period_id);
+  lineage.meta.source_position = w.last_position;
   lineage.meta.event_time = clock.now();
-  return runEmits(context, lineage, clock, out, emit_indices);
+  const size_t first = out.size();
+  if (auto emitted = runEmits(context, lineage, clock, out, emit_indices); !emitted) return emitted;
+  // Each revision is its own event: the position the sink derives ce_id from names the window
+  // and the revision, so a re-sent revision keeps its id and two revisions never share one.
+  for (size_t i = first; i < out.size(); ++i) {
+    out[i].meta.source_position = fmt::format("{}#{}", w.key, revision.revision);
+  }
+  return {};
 }
 
 core::Result<std::vector<Output>> Mapping::apply(const core::Record& input, const Binding& binding,

@@ -190,11 +190,16 @@ class Mapping {
   // shift date up to which every period has started (the next call's `through`).
   std::optional<core::Date> expectWindows(aggregate::Aggregator& aggregator, std::optional<core::Date> through,
                                           core::Timestamp now) const;
+  // Aggregate mappings: the row's identity ("id|part"), e.g. to key a quarantined record so a
+  // newer version of the same row replaces it.
+  core::Result<std::string> identity(const core::Record& input, const Binding& binding, const core::Clock& clock) const;
   // Aggregate mappings: the emit blocks over one window revision.
   core::Status emitRevision(const aggregate::Revision& revision, const core::Clock& clock,
                             std::vector<core::Record>& out, std::vector<size_t>* emit_indices = nullptr) const;
 
  private:
+  // Converts the record's fields into their input slots.
+  core::Status bindInputs(const core::Record& input, const Binding& binding, std::vector<core::Value>& slots) const;
   // Input slots, `where` and `let`s; false when `where` rejects the record.
   core::Result<bool> prepare(const core::Record& input, const Binding& binding, const EvalContext& context,
                              std::vector<core::Value>& slots) const;

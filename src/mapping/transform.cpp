@@ -43,9 +43,18 @@ core::Status MappingTransform::map(const core::Record& input, std::vector<core::
                      : mapping_->applyInto(input, binding_, clock_, outputs);
 }
 
+std::string MappingTransform::holdKey(const core::Record& input) {
+  // An aggregate row is held under its identity, so a newer version of it replaces (or, once it
+  // maps, releases) the held one; other records under their source position.
+  if (mapping_->aggregate) {
+    if (binding_.schema != input.schema()) binding_ = mapping_->bind(input.schema());
+    if (auto id = mapping_->identity(input, binding_, clock_)) return "q/id/" + *id;
+  }
+  return "q/" + (input.meta.source_position.empty() ? fmt::format("#{}", ++hold_counter_) : input.meta.source_position);
+}
+
 void MappingTransform::hold(const core::Record& input, std::string reason) {
-  std::string key = "q/" + (input.meta.source_position.empty() ? fmt::format("#{}", ++hold_counter_)
-                                                                : input.meta.source_position);
+  std::string key = holdKey(input);
   held_.insert_or_assign(key, Held{input, clock_.now(), std::move(reason)});
   held_changes_.push_back(std::move(key));
 }
@@ -55,7 +64,14 @@ void MappingTransform::apply(std::span<const core::Record> inputs, std::vector<c
   size_t held_before = held_.size();
   for (const auto& input : inputs) {
     auto mapped = map(input, outputs);
-    if (mapped) continue;
+    if (mapped) {
+      // A newer version of a held row was mapped: the held version is obsolete.
+      if (mapping_->aggregate && !held_.empty()) {
+        std::string key = holdKey(input);
+        if (held_.erase(key) > 0) held_changes_.push_back(std::move(key));
+      }
+      continue;
+    }
     if (mapped.error().kind == core::ErrorKind::Retryable && mapping_->quarantine) {
       hold(input, mapped.error().message);
     } else {

@@ -8,7 +8,7 @@
 // handed to the pipeline (takeStateChanges) and restored from it at start.
 //
 // A mapping with `quarantine:` holds records whose attribution lookup found nothing (state key
-// "q/<source position>", the record as typed JSON), tries them again when one of the mapping's
+// "q/id/<row id>" for aggregate rows, else "q/<source position>"; the record as typed JSON), tries them again when one of the mapping's
 // tables is refreshed or every `retry`, and dead-letters them after `max_age`. The transform
 // also refreshes the mapping's tables that have `refresh:` (from tick(), on this thread).
 //
@@ -61,6 +61,7 @@ class MappingTransform final : public core::Transform {
   // One record through the mapping; Retryable errors come back for the quarantine to decide.
   core::Status map(const core::Record& input, std::vector<core::Record>& outputs);
   void hold(const core::Record& input, std::string reason);
+  std::string holdKey(const core::Record& input);
   void retryHeld(std::vector<core::Record>& outputs, std::vector<core::DeadLetter>& dead_letters);
   uint64_t tableGenerations() const;
 
