@@ -43,7 +43,41 @@ struct SinkSettings {
   bool create_topic = false;
   kafka::TopicSpec topic_spec;
   const core::Clock* clock = nullptr;
+  // Exactly-once: records of a transaction and the pipeline's state entries (to state_topic)
+  // commit together. `fallback`: when the cluster does not support transactions, go on
+  // idempotent (at-least-once) with a warning instead of failing (delivery: auto).
+  std::string transactional_id;
+  std::string state_topic;
+  bool fallback = false;
 };
+
+constexpr auto kInitTransactionsTimeout = 30s;
+// How long the broker lets a transaction stay open before it aborts it (a zombie's, say).
+constexpr int64_t kTransactionTimeoutMs = 60'000;
+
+// librdkafka's transactional API reports rd_kafka_error_t; its flags decide what the pipeline does
+// (librdkafka examples/transactions.c): abort and rewind, retry the call, or stop.
+core::Error transactionError(rd_kafka_error_t* error, std::string_view what) {
+  std::string message = fmt::format("{}: {}", what, rd_kafka_error_string(error));
+  core::ErrorKind kind = core::ErrorKind::Fatal;
+  if (rd_kafka_error_is_fatal(error)) {
+    kind = core::ErrorKind::Fatal;
+  } else if (rd_kafka_error_txn_requires_abort(error)) {
+    kind = core::ErrorKind::Abortable;
+  } else if (rd_kafka_error_is_retriable(error)) {
+    kind = core::ErrorKind::Retryable;
+  }
+  rd_kafka_error_destroy(error);
+  return core::Error{kind, std::move(message)};
+}
+
+// The cluster (or its ACLs) cannot do transactions at all: the only case `delivery: auto` falls
+// back from.
+bool transactionsUnsupported(rd_kafka_resp_err_t code) {
+  return code == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE || code == RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION ||
+         code == RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED ||
+         code == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED || code == RD_KAFKA_RESP_ERR__NOT_IMPLEMENTED;
+}
 
 std::string millisText(int64_t micros) {
   if (micros % 1000 == 0) return std::to_string(micros / 1000);
@@ -71,7 +105,8 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
  public:
   explicit KafkaSink(SinkSettings settings)
       : kafka::ClientEvents(settings.component, "records wait in the bounded queue until the cluster is back"),
-        settings_(std::move(settings)) {}
+        settings_(std::move(settings)),
+        transactional_(!settings_.transactional_id.empty()) {}
 
   ~KafkaSink() override { close(); }
 
@@ -83,6 +118,13 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
     auto client = kafka::createClient(RD_KAFKA_PRODUCER, std::move(config));
     if (!client) return core::fail(client.error());
     producer_ = std::move(*client);
+    if (transactional_) {
+      if (auto initialised = initTransactions(); !initialised) {
+        producer_.reset();
+        return initialised;
+      }
+      if (!transactional_) return open();  // fell back: a plain idempotent producer
+    }
     topic_.reset(rd_kafka_topic_new(producer_.get(), settings_.topic.c_str(), nullptr));
     if (!topic_) {
       auto err = rd_kafka_last_error();
@@ -125,6 +167,9 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
       batches_.push_back(Batch{sequence});
       last_sequence_ = sequence;
     }
+    if (transactional_ && !in_transaction_) {
+      if (auto begun = beginTransaction(); !begun) return core::fail(begun.error());
+    }
     Batch& batch = batches_.back();
     // Until the topic exists as configured nothing is produced: a producer would otherwise let
     // the broker auto-create it with default settings. Accepting nothing is backpressure.
@@ -155,12 +200,15 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
     rd_kafka_poll(producer_.get(), static_cast<int>(std::clamp<int64_t>(max_wait.count(), 0, INT_MAX)));
     checkFatal(producer_.get());
     if (auto failed = stickyError()) return core::fail(std::move(*failed));
-    advance();
+    // In a transaction a delivered record is not yet visible: batches count as delivered when
+    // their transaction commits.
+    if (!transactional_) advance();
     return delivered_;
   }
 
   core::Status flush(SteadyClock::time_point deadline) override {
     if (!producer_) return {};
+    if (transactional_) return {};  // the pipeline commits (or aborts) the open transaction itself
     rd_kafka_flush(producer_.get(), kafka::remainingMs(deadline));
     checkFatal(producer_.get());
     if (auto failed = stickyError()) return core::fail(std::move(*failed));
@@ -175,6 +223,12 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
 
   void close() override {
     if (!producer_) return;
+    if (transactional_ && in_transaction_) {
+      // Not committed: nothing of it may become visible. A restart resumes from the last commit.
+      if (rd_kafka_error_t* error = rd_kafka_abort_transaction(producer_.get(), 5000)) rd_kafka_error_destroy(error);
+      in_transaction_ = false;
+      batches_.clear();
+    }
     rd_kafka_flush(producer_.get(), static_cast<int>(std::chrono::milliseconds(kCloseFlush).count()));
     closing_ = true;
     if (int left = rd_kafka_outq_len(producer_.get()); left > 0) {
@@ -190,7 +244,104 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
     closing_ = false;
   }
 
+  bool transactional() const override { return transactional_; }
+
+  core::Status beginTransaction() override {
+    if (!producer_) return core::fail(core::ErrorKind::Retryable, "the kafka sink is not open");
+    if (in_transaction_) return {};
+    if (rd_kafka_error_t* error = rd_kafka_begin_transaction(producer_.get())) {
+      return core::fail(transactionError(error, "beginning a transaction"));
+    }
+    in_transaction_ = true;
+    return {};
+  }
+
+  core::Status commitTransaction(const std::vector<core::StateEntry>& state, SteadyClock::time_point deadline) override {
+    if (!producer_) return core::fail(core::ErrorKind::Retryable, "the kafka sink is not open");
+    if (!in_transaction_) {
+      if (auto begun = beginTransaction(); !begun) return begun;
+    }
+    if (auto failed = stickyError()) return core::fail(std::move(*failed));
+    for (; state_written_ < state.size(); ++state_written_) {
+      const core::StateEntry& entry = state[state_written_];
+      while (true) {
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            producer_.get(), RD_KAFKA_V_TOPIC(settings_.state_topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(entry.key.data(), entry.key.size()),
+            RD_KAFKA_V_VALUE(entry.value.empty() ? nullptr : const_cast<char*>(entry.value.data()), entry.value.size()),
+            RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(kStateOpaque))), RD_KAFKA_V_END);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && SteadyClock::now() < deadline) {
+          rd_kafka_poll(producer_.get(), 10);
+          continue;
+        }
+        core::Error error = kafka::kafkaError(err, fmt::format("state entry {} to {}", entry.key, settings_.state_topic));
+        if (error.kind == core::ErrorKind::Retryable) return core::fail(std::move(error));
+        error.kind = core::ErrorKind::Abortable;
+        return core::fail(std::move(error));
+      }
+    }
+    rd_kafka_error_t* error = rd_kafka_commit_transaction(producer_.get(), std::max(1, kafka::remainingMs(deadline)));
+    if (error) {
+      core::Error failed = transactionError(error, "committing the transaction");
+      // A retried commit must not write the state entries twice.
+      if (failed.kind != core::ErrorKind::Retryable) state_written_ = 0;
+      return core::fail(std::move(failed));
+    }
+    state_written_ = 0;
+    in_transaction_ = false;
+    if (auto failed = stickyError()) return core::fail(std::move(*failed));
+    // Every record of the transaction is delivered and visible now.
+    delivered_ = last_sequence_;
+    batches_.clear();
+    return {};
+  }
+
+  core::Status abortTransaction(SteadyClock::time_point deadline) override {
+    if (!producer_ || !in_transaction_) {
+      batches_.clear();
+      failure_.reset();
+      return {};
+    }
+    if (rd_kafka_error_t* error = rd_kafka_abort_transaction(producer_.get(), std::max(1, kafka::remainingMs(deadline)))) {
+      core::Error failed = transactionError(error, "aborting the transaction");
+      if (failed.kind == core::ErrorKind::Abortable) failed.kind = core::ErrorKind::Retryable;
+      return core::fail(std::move(failed));
+    }
+    in_transaction_ = false;
+    state_written_ = 0;
+    batches_.clear();
+    failure_.reset();
+    return {};
+  }
+
  private:
+  // Delivery reports of state entries carry this opaque instead of a batch sequence.
+  static constexpr uint64_t kStateOpaque = UINT64_MAX;
+
+  core::Status initTransactions() {
+    rd_kafka_error_t* error = rd_kafka_init_transactions(
+        producer_.get(), static_cast<int>(std::chrono::milliseconds(kInitTransactionsTimeout).count()));
+    if (!error) {
+      log::info(component(), "transactions initialised (transactional.id {})", settings_.transactional_id);
+      return {};
+    }
+    rd_kafka_resp_err_t code = rd_kafka_error_code(error);
+    if (settings_.fallback && transactionsUnsupported(code)) {
+      log::warning(component(), "the cluster cannot do transactions ({}): delivery falls back to at-least-once",
+                   rd_kafka_error_string(error));
+      rd_kafka_error_destroy(error);
+      transactional_ = false;
+      // A producer configured with a transactional.id cannot produce outside transactions.
+      std::erase_if(settings_.properties, [](const auto& p) { return p.first == "transactional.id" || p.first == "transaction.timeout.ms"; });
+      producer_.reset();
+      return {};
+    }
+    core::Error failed = transactionError(error, "initialising transactions");
+    if (transactionsUnsupported(code)) failed.kind = core::ErrorKind::InvalidConfig;
+    return core::fail(std::move(failed));
+  }
+
   struct Batch {
     uint64_t sequence = 0;
     size_t outstanding = 0;  // produced, delivery report not yet in
@@ -377,6 +528,9 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
                                    settings_.topic, rd_kafka_err2str(message.err));
     if (message.err == RD_KAFKA_RESP_ERR__FATAL) {
       failure_ = core::Error::fatal(what + (checkFatal(producer_.get()) ? ": " + fatalReason() : ""));
+    } else if (transactional_) {
+      // The transaction cannot commit with a record missing: abort, resume from the last commit.
+      failure_ = core::Error{core::ErrorKind::Abortable, what};
     } else if (message.err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT) {
       // librdkafka gave the record up (finite delivery_timeout); only re-reading the source from
       // the stored cursor brings it back, so the pipeline has to restart.
@@ -402,6 +556,9 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
   uint64_t delivered_ = 0;
   std::optional<core::Error> failure_;
   bool closing_ = false;
+  bool transactional_ = false;
+  bool in_transaction_ = false;
+  size_t state_written_ = 0;  // state entries of the commit in progress already produced
 
   kafka::RecordJsonWriter json_;
   kafka::EventIdHasher hasher_;
@@ -502,7 +659,19 @@ class KafkaFactory final : public core::SinkFactory {
     int64_t linger = config.has("linger") ? config.getDuration("linger").count() : 5000;
     p.emplace_back("linger.ms", millisText(linger));
     int64_t timeout = config.getDuration("delivery_timeout").count();
-    p.emplace_back("message.timeout.ms", std::to_string(timeout == 0 ? 0 : std::max<int64_t>(1, timeout / 1000)));
+    if (!context.transactional_id.empty()) {
+      settings.transactional_id = context.transactional_id;
+      settings.state_topic = context.state_topic;
+      settings.fallback = context.transactional_fallback;
+      p.emplace_back("transactional.id", context.transactional_id);
+      p.emplace_back("transaction.timeout.ms", std::to_string(kTransactionTimeoutMs));
+      // A record may not outlive its transaction: librdkafka requires message.timeout.ms <=
+      // transaction.timeout.ms. A record that times out aborts the transaction (rewind, retry).
+      int64_t ms = timeout == 0 ? kTransactionTimeoutMs : std::min<int64_t>(kTransactionTimeoutMs, std::max<int64_t>(1, timeout / 1000));
+      p.emplace_back("message.timeout.ms", std::to_string(ms));
+    } else {
+      p.emplace_back("message.timeout.ms", std::to_string(timeout == 0 ? 0 : std::max<int64_t>(1, timeout / 1000)));
+    }
     for (auto& property : config.getStringMap("librdkafka")) p.push_back(std::move(property));
 
     // Property names and values are checked now; nothing connects before open().

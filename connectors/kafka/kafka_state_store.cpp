@@ -70,6 +70,17 @@ class KafkaStateStore final : public core::StateStore, private kafka::ClientEven
     return restore(*partitions, timeout);
   }
 
+  void remember(const std::vector<core::StateEntry>& entries) override {
+    std::lock_guard lock(mutex_);
+    for (const auto& entry : entries) {
+      if (entry.value.empty()) {
+        if (auto it = values_.find(entry.key); it != values_.end()) values_.erase(it);
+      } else {
+        values_.insert_or_assign(entry.key, entry.value);
+      }
+    }
+  }
+
   core::Result<std::vector<std::pair<std::string, std::string>>> scan(std::string_view prefix) override {
     if (checkFatal(producer_.get())) return core::fail(core::ErrorKind::Fatal, "state store: " + fatalReason());
     std::lock_guard lock(mutex_);

@@ -151,7 +151,10 @@ int checkFromSourceMappings(const config::DaemonConfig& daemon_config, const run
       continue;
     }
     if (!pipeline.enabled) continue;
-    core::ConnectorContext context{pipeline.name, &clock, daemon_config.kafka};
+    core::ConnectorContext context;
+    context.pipeline_name = pipeline.name;
+    context.clock = &clock;
+    context.kafka = daemon_config.kafka;
     auto source = registry.findSource(pipeline.source.type)->create(pipeline.source.settings, context);
     if (!source) {
       log::error("check", "pipeline {}: {}", pipeline.name, source.error().describe());

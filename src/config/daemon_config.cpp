@@ -72,6 +72,16 @@ std::shared_ptr<const ConfigSchema> pipelineSchema() {
           FieldSpec::make("max_in_flight", FieldType::Int).def("20000").range(1, 10'000'000)
               .doc("Records read but not yet acknowledged by the sink; the source pauses at this many. Bounds "
                    "memory and what a crash sends again."),
+          FieldSpec::make("delivery", FieldType::String).def("auto").oneOf({"auto", "exactly_once", "at_least_once"})
+              .doc("exactly_once: outputs, dead letters, the source cursor and transform state of a batch are "
+                   "written in one Kafka transaction (transactional.id <client_id>-<pipeline>), so a crash "
+                   "neither loses nor duplicates. at_least_once: the cursor is stored after delivery; a crash "
+                   "may send records again. auto: exactly_once when the sink and the broker support "
+                   "transactions, else at_least_once (with a warning). See docs/delivery-guarantees.md."),
+          FieldSpec::make("commit_interval", FieldType::Duration).def("100ms").range(1'000, 60'000'000)
+              .doc("exactly_once: longest time a transaction stays open before it is committed."),
+          FieldSpec::make("commit_records", FieldType::Int).def("10000").range(1, 10'000'000)
+              .doc("exactly_once: records (outputs and dead letters) after which a transaction is committed."),
       },
       checkPipelineName);
 }
@@ -133,6 +143,9 @@ std::expected<std::unique_ptr<DaemonConfig>, Diagnostics> parseDaemonConfig(cons
     p.name = pipeline.getString("name");
     p.enabled = pipeline.getBool("enabled");
     p.max_in_flight = static_cast<size_t>(pipeline.getInt("max_in_flight"));
+    p.delivery = pipeline.getString("delivery");
+    p.commit_interval = std::chrono::duration_cast<std::chrono::milliseconds>(pipeline.getDuration("commit_interval"));
+    p.commit_records = static_cast<size_t>(pipeline.getInt("commit_records"));
     p.location = pipeline.location;
     if (!p.name.empty() && !names.insert(p.name).second) {
       const auto* entry = pipeline.find("name");

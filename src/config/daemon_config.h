@@ -4,6 +4,7 @@
 // against the schemas of the top level and of every connector, and reports all problems at once.
 
 #include <expected>
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -26,6 +27,9 @@ struct PipelineConfig {
   std::string name;
   bool enabled = true;
   size_t max_in_flight = 20'000;
+  std::string delivery = "auto";  // auto | exactly_once | at_least_once
+  std::chrono::milliseconds commit_interval{100};
+  size_t commit_records = 10'000;
   ConnectorConfig source;
   std::optional<std::filesystem::path> mapping;  // resolved relative to the config file
   ConnectorConfig sink;

@@ -31,6 +31,13 @@ struct ConnectorContext {
   const Clock* clock = nullptr;
   // The daemon-wide kafka section (bootstrap servers, librdkafka properties), or nullptr.
   const ConfigObject* kafka = nullptr;
+  // Exactly-once delivery: the transactional id a transactional sink uses (stable per pipeline,
+  // so a restarted or zombie instance is fenced), and the state topic its transactions also
+  // write the pipeline's cursor and state to. Empty: at-least-once.
+  std::string transactional_id;
+  std::string state_topic;
+  // delivery: auto: a sink whose cluster cannot do transactions goes on at-least-once.
+  bool transactional_fallback = false;
 };
 
 class ConnectorFactory {

@@ -8,6 +8,7 @@ std::string_view toString(ErrorKind kind) {
     case ErrorKind::Retryable: return "retryable";
     case ErrorKind::Permanent: return "permanent";
     case ErrorKind::Fatal: return "fatal";
+    case ErrorKind::Abortable: return "abortable";
   }
   return "unknown";
 }

@@ -20,6 +20,9 @@ enum class ErrorKind {
   // The component cannot go on (fenced producer, corrupted state). Stop the pipeline and exit
   // non-zero so the service manager restarts the daemon.
   Fatal,
+  // The current transaction cannot commit (a record of it failed, the coordinator aborted it):
+  // abort it and resume from the last committed state. Only transactional sinks return it.
+  Abortable,
 };
 
 std::string_view toString(ErrorKind kind);

@@ -16,14 +16,24 @@
 //
 // Errors: Retryable from write()/poll() -> back off and retry. Permanent -> the failing record
 // belongs in the dead-letter path. Fatal -> stop the pipeline, exit non-zero.
+//
+// Transactions (exactly-once): a sink whose transactional() is true groups everything written
+// between beginTransaction() and commitTransaction() into one atomic unit, together with the
+// state entries (source cursor, transform state) passed to commitTransaction(), which it writes
+// to the daemon's state topic inside the same transaction. poll() then reports a batch as
+// delivered only once its transaction committed. Abortable from any call -> the pipeline calls
+// abortTransaction() and resumes from the last committed cursor and state. Fatal (fenced by a
+// newer instance with the same transactional id) -> stop.
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "src/core/error.h"
 #include "src/core/record.h"
+#include "src/core/state_store.h"
 
 namespace dutybridge::core {
 
@@ -45,6 +55,22 @@ class Sink {
   virtual Status flush(std::chrono::steady_clock::time_point deadline) = 0;
 
   virtual void close() = 0;
+
+  virtual bool transactional() const { return false; }
+  virtual Status beginTransaction() { return {}; }
+  // Adds `state` to the open transaction and commits it; on success every record written since
+  // beginTransaction() is durable and visible (read_committed), and poll() reports its batches.
+  // Retryable: the commit may be tried again.
+  virtual Status commitTransaction(const std::vector<StateEntry>& state, std::chrono::steady_clock::time_point deadline) {
+    (void)state;
+    (void)deadline;
+    return {};
+  }
+  // Discards the open transaction and every batch written in it.
+  virtual Status abortTransaction(std::chrono::steady_clock::time_point deadline) {
+    (void)deadline;
+    return {};
+  }
 };
 
 }  // namespace dutybridge::core

@@ -19,6 +19,12 @@
 
 namespace dutybridge::core {
 
+// One state entry: key -> value; an empty value deletes the key.
+struct StateEntry {
+  std::string key;
+  std::string value;
+};
+
 class StateStore {
  public:
   virtual ~StateStore() = default;
@@ -27,6 +33,10 @@ class StateStore {
   virtual Result<std::optional<std::string>> get(std::string_view key) = 0;
   virtual Status put(std::string_view key, std::string value) = 0;
   virtual Status flush(std::chrono::steady_clock::time_point deadline) = 0;
+  // Records entries someone else made durable in the state topic (a transactional sink commits
+  // a pipeline's cursor and state in its own transaction): later get()/scan() see them, nothing
+  // is written.
+  virtual void remember(const std::vector<StateEntry>& entries) = 0;
   // Every live entry whose key starts with prefix (window state of one pipeline, say).
   virtual Result<std::vector<std::pair<std::string, std::string>>> scan(std::string_view prefix) = 0;
 };

@@ -24,6 +24,7 @@
 
 #include "src/core/error.h"
 #include "src/core/record.h"
+#include "src/core/state_store.h"
 #include "src/core/source.h"
 
 namespace dutybridge::core {
@@ -60,10 +61,7 @@ class Transform {
     (void)dead_letters;
   }
 
-  struct StateEntry {
-    std::string key;
-    std::string value;  // empty: deleted
-  };
+  using StateEntry = core::StateEntry;
   virtual void takeStateChanges(std::vector<StateEntry>& changes) { (void)changes; }
   virtual Status restore(const std::vector<StateEntry>& entries) {
     (void)entries;

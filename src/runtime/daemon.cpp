@@ -1,5 +1,7 @@
 #include "src/runtime/daemon.h"
 
+#include <mutex>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -32,29 +34,54 @@ int runDaemon(const config::DaemonConfig& config, const Registry& registry, Daem
   }
   core::StateStore& state = *state_store;
 
+  // Builds a pipeline from its config: at start, and again after an aborted transaction (a
+  // fresh source, transform and sink resume from the last commit).
+  auto build = [&](const config::PipelineConfig& p) -> core::Result<std::unique_ptr<Pipeline>> {
+    core::ConnectorContext context;
+    context.pipeline_name = p.name;
+    context.clock = &clock;
+    context.kafka = config.kafka;
+    if (config.kafka && p.delivery != "at_least_once") {
+      context.transactional_id = config.kafka->getString("client_id") + "-" + p.name;
+      context.state_topic = config.kafka->getString("state_topic");
+      context.transactional_fallback = p.delivery == "auto";
+    }
+    const auto* source_factory = registry.findSource(p.source.type);
+    const auto* sink_factory = registry.findSink(p.sink.type);
+    auto source = source_factory->create(p.source.settings, context);
+    if (!source) return core::fail(source.error());
+    auto sink = sink_factory->create(p.sink.settings, context);
+    if (!sink) return core::fail(sink.error());
+    PipelineOptions pipeline_options;
+    pipeline_options.stop_when_idle = options.once;
+    pipeline_options.max_in_flight_records = p.max_in_flight;
+    pipeline_options.commit_interval = p.commit_interval;
+    pipeline_options.commit_records = p.commit_records;
+    if (config.kafka) pipeline_options.dlq_topic = config.kafka->getString("dlq_topic");
+    std::unique_ptr<core::Transform> transform;
+    if (p.mapping && options.make_transform) transform = options.make_transform(p, clock);
+    return std::make_unique<Pipeline>(p.name, std::move(*source), std::move(*sink), state, pipeline_options,
+                                      std::move(transform));
+  };
+
   std::vector<std::unique_ptr<Pipeline>> pipelines;
+  std::vector<const config::PipelineConfig*> pipeline_configs;
   for (const auto& p : config.pipelines) {
     if (!p.enabled) {
       log::notice(kComponent, "pipeline {} is disabled", p.name);
       continue;
     }
-    core::ConnectorContext context{p.name, &clock, config.kafka};
-    const auto* source_factory = registry.findSource(p.source.type);
-    const auto* sink_factory = registry.findSink(p.sink.type);
-    auto source = source_factory->create(p.source.settings, context);
-    auto sink = sink_factory->create(p.sink.settings, context);
-    if (!source || !sink) {
-      log::error(kComponent, "pipeline {}: {}", p.name, (!source ? source.error() : sink.error()).describe());
+    auto built = build(p);
+    if (!built) {
+      log::error(kComponent, "pipeline {}: {}", p.name, built.error().describe());
       return 1;
     }
-    PipelineOptions pipeline_options;
-    pipeline_options.stop_when_idle = options.once;
-    pipeline_options.max_in_flight_records = p.max_in_flight;
-    if (config.kafka) pipeline_options.dlq_topic = config.kafka->getString("dlq_topic");
-    std::unique_ptr<core::Transform> transform;
-    if (p.mapping && options.make_transform) transform = options.make_transform(p, clock);
-    pipelines.push_back(std::make_unique<Pipeline>(p.name, std::move(*source), std::move(*sink), state,
-                                                   pipeline_options, std::move(transform)));
+    if (p.delivery == "exactly_once" && p.sink.type != "kafka") {
+      log::error(kComponent, "pipeline {}: delivery: exactly_once needs a kafka sink (this one is {})", p.name, p.sink.type);
+      return 2;
+    }
+    pipelines.push_back(std::move(*built));
+    pipeline_configs.push_back(&p);
   }
   if (pipelines.empty()) {
     log::warning(kComponent, "no enabled pipelines; nothing to do");
@@ -82,16 +109,45 @@ int runDaemon(const config::DaemonConfig& config, const Registry& registry, Daem
   };
   signals.async_wait(onSignal);
 
-  for (auto& pipeline : pipelines) {
-    Pipeline* p = pipeline.get();
-    workers.emplace_back([p, &io, &finished, &failed, &invalid_config, &signals,
-                          total = pipelines.size()](std::stop_token stop) {
-      core::Status status = p->run(stop);
-      boost::asio::post(io, [p, status, &finished, &failed, &invalid_config, &signals, total] {
+  std::mutex restart_mutex;  // guards `pipelines` entries while a worker replaces its own
+  for (size_t i = 0; i < pipelines.size(); ++i) {
+    workers.emplace_back([i, &pipelines, &pipeline_configs, &build, &restart_mutex, &io, &finished, &failed,
+                          &invalid_config, &signals, &workers, total = pipelines.size()](std::stop_token stop) {
+      core::Status status;
+      std::chrono::milliseconds pause{100};
+      while (true) {
+        Pipeline* p = nullptr;
+        {
+          std::lock_guard lock(restart_mutex);
+          p = pipelines[i].get();
+        }
+        status = p->run(stop);
+        if (status || status.error().kind != core::ErrorKind::Abortable || stop.stop_requested()) break;
+        // An aborted transaction: run the pipeline again from its last commit.
+        log::warning(kComponent, "pipeline {}: restarting from the last committed transaction", p->name());
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, std::chrono::milliseconds(10'000));
+        auto rebuilt = build(*pipeline_configs[i]);
+        if (!rebuilt) {
+          status = core::fail(rebuilt.error());
+          break;
+        }
+        std::lock_guard lock(restart_mutex);
+        pipelines[i] = std::move(*rebuilt);
+      }
+      Pipeline* p = nullptr;
+      {
+        std::lock_guard lock(restart_mutex);
+        p = pipelines[i].get();
+      }
+      boost::asio::post(io, [p, status, &finished, &failed, &invalid_config, &signals, &workers, total] {
         if (!status) {
           failed = true;
           if (status.error().kind == core::ErrorKind::InvalidConfig) invalid_config = true;
           log::error(kComponent, "pipeline {} stopped: {}", p->name(), status.error().describe());
+          // One pipeline failed: stop the others too, so the daemon exits non-zero and the
+          // service manager restarts all of it.
+          for (auto& worker : workers) worker.request_stop();
         }
         if (++finished == total) signals.cancel();
       });

@@ -36,4 +36,9 @@ core::Result<std::vector<std::pair<std::string, std::string>>> LazyStateStore::s
   return (*s)->scan(prefix);
 }
 
+void LazyStateStore::remember(const std::vector<core::StateEntry>& entries) {
+  std::lock_guard lock(mutex_);
+  if (store_) store_->remember(entries);
+}
+
 }  // namespace dutybridge::runtime

@@ -31,4 +31,8 @@ core::Result<std::vector<std::pair<std::string, std::string>>> MemoryStateStore:
 
 core::Status MemoryStateStore::flush(std::chrono::steady_clock::time_point) { return {}; }
 
+void MemoryStateStore::remember(const std::vector<core::StateEntry>& entries) {
+  for (const auto& entry : entries) (void)put(entry.key, entry.value);
+}
+
 }  // namespace dutybridge::runtime

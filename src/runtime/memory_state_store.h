@@ -15,6 +15,7 @@ class MemoryStateStore final : public core::StateStore {
   core::Status put(std::string_view key, std::string value) override;
   core::Status flush(std::chrono::steady_clock::time_point deadline) override;
   core::Result<std::vector<std::pair<std::string, std::string>>> scan(std::string_view prefix) override;
+  void remember(const std::vector<core::StateEntry>& entries) override;
 
  private:
   std::mutex mutex_;

@@ -111,6 +111,17 @@ core::Status Pipeline::run(std::stop_token stop) {
     return true;
   };
 
+  // The sink first: a transactional sink fences an earlier instance of this pipeline (and aborts
+  // its open transaction) here, before the state it may have been writing is read.
+  while (true) {
+    auto opened = sink_->open();
+    if (opened) break;
+    if (!retryOrFail(opened.error(), "opening the sink")) return core::fail(opened.error());
+    if (!backoff.wait(stop)) return {};
+  }
+  const bool transactional = sink_->transactional();
+  log::info(component, "delivery: {}", transactional ? "exactly-once (Kafka transactions)" : "at-least-once");
+
   std::optional<std::string> position;
   while (true) {
     auto stored = state_.get(cursorKey());
@@ -118,48 +129,58 @@ core::Status Pipeline::run(std::stop_token stop) {
       position = *stored;
       break;
     }
-    if (!retryOrFail(stored.error(), "reading the stored cursor")) return core::fail(stored.error());
-    if (!backoff.wait(stop)) return {};
+    if (!retryOrFail(stored.error(), "reading the stored cursor")) {
+      sink_->close();
+      return core::fail(stored.error());
+    }
+    if (!backoff.wait(stop)) {
+      sink_->close();
+      return {};
+    }
   }
   log::info(component, "starting from {}", position ? "the stored cursor" : "the configured start");
   if (transform_ && transform_->stateful()) {
     while (true) {
       auto entries = state_.scan(statePrefix());
       if (entries) {
-        std::vector<core::Transform::StateEntry> restored;
+        std::vector<core::StateEntry> restored;
         restored.reserve(entries->size());
         for (auto& [key, value] : *entries) restored.push_back({key.substr(statePrefix().size()), std::move(value)});
-        if (auto status = transform_->restore(restored); !status) return status;
+        if (auto status = transform_->restore(restored); !status) {
+          sink_->close();
+          return status;
+        }
         log::info(component, "restored {} state entries of {}", restored.size(), transform_->label());
         break;
       }
-      if (!retryOrFail(entries.error(), "reading the transform state")) return core::fail(entries.error());
-      if (!backoff.wait(stop)) return {};
+      if (!retryOrFail(entries.error(), "reading the transform state")) {
+        sink_->close();
+        return core::fail(entries.error());
+      }
+      if (!backoff.wait(stop)) {
+        sink_->close();
+        return {};
+      }
     }
   }
 
   while (true) {
     auto opened = source_->open(position);
     if (opened) break;
-    if (!retryOrFail(opened.error(), "opening the source")) return core::fail(opened.error());
-    if (!backoff.wait(stop)) return {};
+    if (!retryOrFail(opened.error(), "opening the source")) {
+      sink_->close();
+      return core::fail(opened.error());
+    }
+    if (!backoff.wait(stop)) {
+      sink_->close();
+      return {};
+    }
   }
   // A mapping with `input: from_source` compiles against the source's description here.
   if (auto prepared = transform_ ? transform_->prepare(*source_) : core::Status{}; !prepared) {
     source_->close();
+    sink_->close();
     return core::fail(prepared.error());
-  }
-  while (true) {
-    auto opened = sink_->open();
-    if (opened) break;
-    if (!retryOrFail(opened.error(), "opening the sink")) {
-      source_->close();
-      return core::fail(opened.error());
-    }
-    if (!backoff.wait(stop)) {
-      source_->close();
-      return {};
-    }
   }
   backoff.reset();
 
@@ -167,7 +188,7 @@ core::Status Pipeline::run(std::stop_token stop) {
     uint64_t sequence;
     std::string position;
     size_t records;
-    std::vector<core::Transform::StateEntry> state;  // transform state as of this batch
+    std::vector<core::StateEntry> state;  // transform state as of this batch
   };
   std::deque<InFlight> in_flight;
   size_t in_flight_records = 0;
@@ -178,10 +199,13 @@ core::Status Pipeline::run(std::stop_token stop) {
   core::Status outcome;
   std::string stored_position = position.value_or("");
   auto last_stats = Clock::now();
+  // Exactly-once: the open transaction holds the in-flight batches.
+  std::optional<Clock::time_point> transaction_started;
+  size_t transaction_records = 0;
 
-  // Transform state first, then the cursor: the state topic keeps their order, so a stored
-  // cursor never points past state that was not stored.
-  auto storeState = [&](std::vector<core::Transform::StateEntry>& entries) -> core::Status {
+  // At-least-once: transform state first, then the cursor. The state topic keeps their order,
+  // so a stored cursor never points past state that was not stored.
+  auto storeState = [&](std::vector<core::StateEntry>& entries) -> core::Status {
     for (auto& entry : entries) {
       if (auto put = state_.put(statePrefix() + entry.key, std::move(entry.value)); !put) return put;
     }
@@ -209,14 +233,61 @@ core::Status Pipeline::run(std::stop_token stop) {
     return storePosition(std::move(newest));
   };
 
+  // Exactly-once: the in-flight batches' records, their transform state and the newest cursor
+  // commit as one transaction. Only called between batches (never with a batch half written,
+  // whose cursor would pass records not yet in the transaction).
+  auto commitTransaction = [&]() -> core::Status {
+    if (in_flight.empty()) return {};
+    std::vector<core::StateEntry> entries;
+    std::string newest;
+    size_t records = 0;
+    for (const auto& f : in_flight) {
+      for (const auto& entry : f.state) entries.push_back({statePrefix() + entry.key, entry.value});
+      if (!f.position.empty()) newest = f.position;
+      records += f.records;
+    }
+    if (!newest.empty() && newest != stored_position) entries.push_back({cursorKey(), newest});
+    while (true) {
+      auto committed = sink_->commitTransaction(entries, Clock::now() + options_.flush_timeout);
+      if (committed) break;
+      if (!retryOrFail(committed.error(), "committing the transaction")) return committed;
+      if (!backoff.wait(stop)) return core::fail(core::ErrorKind::Retryable, "stopped while committing");
+    }
+    state_.remember(entries);
+    stats_.records_delivered.fetch_add(records);
+    stats_.batches_committed.fetch_add(in_flight.size());
+    stats_.transactions.fetch_add(1);
+    in_flight.clear();
+    in_flight_records = 0;
+    transaction_started.reset();
+    transaction_records = 0;
+    if (!newest.empty()) {
+      stored_position = newest;
+      if (auto committed = source_->commit(newest); !committed) return committed;
+    }
+    return {};
+  };
+  auto commitDue = [&](bool idle) {
+    if (in_flight.empty()) return false;
+    return idle || transaction_records >= options_.commit_records || in_flight_records >= options_.max_in_flight_records ||
+           (transaction_started && Clock::now() - *transaction_started >= options_.commit_interval);
+  };
+
   auto pollSink = [&](std::chrono::milliseconds wait) -> core::Status {
     auto delivered = sink_->poll(wait);
     if (!delivered) return core::fail(delivered.error());
+    if (transactional) return {};  // batches are delivered when their transaction commits
     return storeDelivered(*delivered);
   };
 
   while (!stop.stop_requested()) {
     if (written == batch.records.size()) {
+      if (transactional && commitDue(end_of_input)) {
+        if (auto committed = commitTransaction(); !committed) {
+          outcome = committed;
+          break;
+        }
+      }
       if (end_of_input) {
         if (in_flight.empty()) break;
         if (auto polled = pollSink(options_.poll_wait); !polled) {
@@ -245,17 +316,21 @@ core::Status Pipeline::run(std::stop_token stop) {
       written = 0;
       end_of_input = batch.end_of_input || (options_.stop_when_idle && batch.records.empty());
       stats_.records_read.fetch_add(batch.records.size());
+      const bool idle = batch.records.empty();
       transformBatch(batch);
-      std::vector<core::Transform::StateEntry> state_changes;
+      std::vector<core::StateEntry> state_changes;
       if (transform_) transform_->takeStateChanges(state_changes);
-      if (!batch.records.empty()) {
-        ++sequence;
+      if (!batch.records.empty() || (transactional && (!batch.position.empty() || !state_changes.empty()))) {
+        // Exactly-once keeps even record-less moves (skipped rows, a retraction not yet emitted)
+        // as an entry of the transaction, so they commit with it.
+        if (!batch.records.empty()) ++sequence;
         in_flight.push_back({sequence, batch.position, batch.records.size(), std::move(state_changes)});
         in_flight_records += batch.records.size();
+        transaction_records += batch.records.size();
+        if (transactional && !transaction_started) transaction_started = Clock::now();
       } else if (!batch.position.empty() || !state_changes.empty()) {
-        // The source (or the transform's state) moved without records (e.g. skipped rows, a
-        // retraction not yet emitted). It becomes durable together with whatever is still in
-        // flight before it, or at once.
+        // The source (or the transform's state) moved without records. It becomes durable
+        // together with whatever is still in flight before it, or at once.
         if (!in_flight.empty()) {
           if (!batch.position.empty()) in_flight.back().position = batch.position;
           for (auto& entry : state_changes) in_flight.back().state.push_back(std::move(entry));
@@ -264,6 +339,12 @@ core::Status Pipeline::run(std::stop_token stop) {
           break;
         } else if (auto moved = storePosition(batch.position); !moved) {
           outcome = moved;
+          break;
+        }
+      }
+      if (transactional && idle && commitDue(true) && batch.records.empty()) {
+        if (auto committed = commitTransaction(); !committed) {
+          outcome = committed;
           break;
         }
       }
@@ -290,13 +371,36 @@ core::Status Pipeline::run(std::stop_token stop) {
     }
   }
 
-  // Graceful stop: deliver what is in flight (bounded by the flush timeout), then store the
-  // final cursor. Records not yet accepted by the sink are simply read again after a restart.
   auto deadline = Clock::now() + options_.flush_timeout;
-  if (auto flushed = sink_->flush(deadline); !flushed) {
-    log::warning(component, "flush incomplete at stop: {}", flushed.error().message);
+  if (transactional) {
+    // Graceful stop: commit what is complete; a batch half written (or a transaction that
+    // cannot commit) is aborted, and the next start resumes from the last commit.
+    bool committed = false;
+    if (outcome && written == batch.records.size()) {
+      if (auto done = commitTransaction(); !done) {
+        outcome = done;
+      } else {
+        committed = true;
+      }
+    }
+    if (!committed && !in_flight.empty()) {
+      if (auto aborted = sink_->abortTransaction(deadline); !aborted) {
+        log::warning(component, "aborting the open transaction failed: {}", aborted.error().message);
+      } else {
+        log::notice(component, "open transaction aborted; the next start resumes from the last commit");
+      }
+    }
+    if (!outcome && outcome.error().kind == core::ErrorKind::Abortable) {
+      log::warning(component, "transaction aborted ({}); resuming from the last committed cursor", outcome.error().message);
+    }
+  } else {
+    // Graceful stop: deliver what is in flight (bounded by the flush timeout), then store the
+    // final cursor. Records not yet accepted by the sink are simply read again after a restart.
+    if (auto flushed = sink_->flush(deadline); !flushed) {
+      log::warning(component, "flush incomplete at stop: {}", flushed.error().message);
+    }
+    if (auto polled = pollSink(std::chrono::milliseconds(0)); !polled && outcome) outcome = polled;
   }
-  if (auto polled = pollSink(std::chrono::milliseconds(0)); !polled && outcome) outcome = polled;
   if (auto flushed = state_.flush(deadline); !flushed) {
     log::warning(component, "state flush incomplete at stop: {}", flushed.error().message);
     if (outcome) outcome = flushed;

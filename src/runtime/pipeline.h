@@ -1,10 +1,18 @@
 #pragma once
-// One pipeline: source -> (mapping, later) -> sink, run on its own worker thread.
+// One pipeline: source -> transform (mapping) -> sink, run on its own worker thread.
 //
-// The loop reads a batch, hands it to the sink, and only when the sink reports every record of
-// a batch (and all earlier ones) delivered does it store the batch's source position in the
-// StateStore under "cursor/<pipeline>". A restart resumes from that position: no record is
-// lost; records after it may be sent again (at-least-once until exactly-once mode lands).
+// At-least-once (a plain sink): the loop reads a batch, hands it to the sink, and only when the
+// sink reports every record of a batch (and all earlier ones) delivered does it store the
+// batch's transform state and source position in the StateStore ("transform/<pipeline>/...",
+// "cursor/<pipeline>"). A restart resumes from that position: no record is lost; records after
+// it may be sent again.
+//
+// Exactly-once (a transactional sink): the batches read since the last commit, their transform
+// state and the newest cursor are committed in one Kafka transaction every commit_interval /
+// commit_records and when the source is idle; the StateStore only remembers what was committed.
+// An Abortable error aborts the transaction and run() returns it: the daemon then runs the
+// pipeline again from scratch (fresh source, transform and sink), i.e. from the last commit.
+//
 // When the sink's queue is full the loop stops reading (backpressure), so memory stays bounded.
 
 #include <atomic>
@@ -37,6 +45,10 @@ struct PipelineOptions {
   // Where records the transform cannot map go (as records with meta.topic set, through the
   // pipeline's sink, in the same batch, so the cursor only moves once they are delivered too).
   std::string dlq_topic = "dutybridge.dlq";
+  // Exactly-once (a transactional sink): a transaction commits after this long or this many
+  // records, whichever comes first, and whenever the source is idle.
+  std::chrono::milliseconds commit_interval{100};
+  size_t commit_records = 10'000;
 };
 
 struct PipelineStats {
@@ -46,6 +58,7 @@ struct PipelineStats {
   std::atomic<uint64_t> retries{0};
   std::atomic<uint64_t> records_mapped{0};  // outputs of the transform
   std::atomic<uint64_t> dead_letters{0};
+  std::atomic<uint64_t> transactions{0};  // committed (exactly-once)
 };
 
 class Pipeline {

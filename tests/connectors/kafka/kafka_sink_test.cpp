@@ -239,7 +239,8 @@ TEST_CASE("create_topic creates a compacted topic with the configured partitions
 TEST_CASE("kafka sink configuration errors", "[integration][kafka]") {
   SECTION("no kafka: section") {
     auto config = testing::sinkConfig("127.0.0.1:1", "topic: t");
-    core::ConnectorContext context{"p", nullptr, nullptr};
+    core::ConnectorContext context;
+    context.pipeline_name = "p";
     auto sink = testing::kafkaRegistry().findSink("kafka")->create(config.sink(), context);
     REQUIRE_FALSE(sink);
     CHECK(sink.error().kind == core::ErrorKind::InvalidConfig);

@@ -83,7 +83,10 @@ inline SinkConfig sinkConfig(const std::string& bootstrap, const std::string& si
 inline core::Result<std::unique_ptr<core::Sink>> createSink(const SinkConfig& config,
                                                             const std::string& pipeline = "it",
                                                             const core::Clock* clock = nullptr) {
-  core::ConnectorContext context{pipeline, clock, config.daemon->kafka};
+  core::ConnectorContext context;
+  context.pipeline_name = pipeline;
+  context.clock = clock;
+  context.kafka = config.daemon->kafka;
   return kafkaRegistry().findSink("kafka")->create(config.sink(), context);
 }
 

@@ -67,7 +67,9 @@ inline std::unique_ptr<core::Source> makeSource(const std::string& connection, c
   REQUIRE(validated.diagnostics.empty());
   const auto* factory = odbcRegistry().findSource("odbc");
   REQUIRE(factory != nullptr);
-  core::ConnectorContext context{pipeline, clock, nullptr};
+  core::ConnectorContext context;
+  context.pipeline_name = pipeline;
+  context.clock = clock;
   auto source = factory->create(validated.config, context);
   if (!source) FAIL(source.error().describe());
   return std::move(*source);
