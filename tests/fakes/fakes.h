@@ -173,4 +173,48 @@ class FakeStatefulTransform final : public core::Transform {
   std::vector<StateEntry> restored;
 };
 
+// A transactional sink: written records are pending until commitTransaction(), which makes them
+// and the given state entries "visible" together; abortTransaction() discards them. A test can
+// make the Nth commit fail with an error kind.
+class FakeTransactionalSink final : public core::Sink {
+ public:
+  core::Status open() override { return {}; }
+  bool transactional() const override { return true; }
+  core::Result<size_t> write(std::span<const core::Record> records, uint64_t sequence) override {
+    for (const auto& r : records) pending.push_back(r.meta.topic ? -1 : r.value(0).asInt());
+    last_sequence_ = sequence;
+    return records.size();
+  }
+  core::Result<uint64_t> poll(std::chrono::milliseconds) override { return delivered_sequence_; }
+  core::Status flush(std::chrono::steady_clock::time_point) override { return {}; }
+  void close() override {}
+  core::Status commitTransaction(const std::vector<core::StateEntry>& state,
+                                 std::chrono::steady_clock::time_point) override {
+    ++commit_calls;
+    if (fail_commit_number == commit_calls) return core::fail(fail_kind, "commit refused by the test");
+    for (int64_t n : pending) visible.push_back(n);
+    pending.clear();
+    commits.push_back(state);
+    delivered_sequence_ = last_sequence_;
+    return {};
+  }
+  core::Status abortTransaction(std::chrono::steady_clock::time_point) override {
+    ++aborts;
+    pending.clear();
+    return {};
+  }
+
+  std::vector<int64_t> visible;  // committed records (-1: a dead letter)
+  std::vector<int64_t> pending;
+  std::vector<std::vector<core::StateEntry>> commits;  // the state entries of each commit
+  int commit_calls = 0;
+  int fail_commit_number = 0;  // this commit call fails (1-based; 0: none)
+  core::ErrorKind fail_kind = core::ErrorKind::Abortable;
+  int aborts = 0;
+
+ private:
+  uint64_t last_sequence_ = 0;
+  uint64_t delivered_sequence_ = 0;
+};
+
 }  // namespace dutybridge::testing

@@ -285,3 +285,113 @@ TEST_CASE("a from_source mapping that does not fit the source stops the pipeline
   CHECK(src->polls == 0);
   CHECK(src->closed);
 }
+
+namespace {
+
+// The cursor committed in a transaction's state entries, if any.
+std::optional<std::string> committedCursor(const std::vector<core::StateEntry>& entries, const std::string& pipeline) {
+  std::optional<std::string> cursor;
+  for (const auto& e : entries) {
+    if (e.key == "cursor/" + pipeline) cursor = e.value;
+  }
+  return cursor;
+}
+
+}  // namespace
+
+TEST_CASE("exactly-once: records, transform state and cursor commit together; the cursor never passes an uncommitted record",
+          "[runtime][pipeline][transactions]") {
+  runtime::MemoryStateStore state;
+  auto sink = std::make_unique<testing::FakeTransactionalSink>();
+  auto* snk = sink.get();
+  auto options = fastOptions();
+  options.commit_records = 100;
+  options.commit_interval = std::chrono::hours(1);
+  runtime::Pipeline pipeline("eos", std::make_unique<FakeSource>(1000, 64), std::move(sink), state, options,
+                             std::make_unique<testing::FakeStatefulTransform>());
+  std::stop_source stop;
+  REQUIRE(pipeline.run(stop.get_token()));
+  REQUIRE(snk->visible.size() == 1000);
+  for (int64_t i = 0; i < 1000; ++i) CHECK(snk->visible[static_cast<size_t>(i)] == i);
+  CHECK(snk->commits.size() > 5);  // every 100 records (two batches of 64), not once at the end
+  size_t visible_so_far = 0;
+  int64_t last_sum = -1;
+  for (const auto& entries : snk->commits) {
+    auto cursor = committedCursor(entries, "eos");
+    REQUIRE(cursor);
+    // Each commit's cursor is exactly the records made visible by it and before it.
+    visible_so_far = static_cast<size_t>(std::stoll(*cursor));
+    bool has_sum = false;
+    for (const auto& e : entries) {
+      if (e.key == "transform/eos/sum") {
+        has_sum = true;
+        CHECK(std::stoll(e.value) > last_sum);
+        last_sum = std::stoll(e.value);
+      }
+    }
+    CHECK(has_sum);
+  }
+  CHECK(visible_so_far == 1000);
+  CHECK(last_sum == 999 * 1000 / 2);
+  // The store remembers what was committed, for status and for a restart in this process.
+  CHECK(state.get("cursor/eos").value() == std::optional<std::string>("1000"));
+  CHECK(state.get("transform/eos/sum").value() == std::optional<std::string>(std::to_string(last_sum)));
+  CHECK(pipeline.stats().transactions == snk->commits.size());
+}
+
+TEST_CASE("exactly-once: an aborted transaction leaves the last commit; a rerun delivers the rest exactly once",
+          "[runtime][pipeline][transactions]") {
+  runtime::MemoryStateStore state;
+  auto options = fastOptions();
+  options.commit_records = 100;
+  options.commit_interval = std::chrono::hours(1);
+  std::vector<int64_t> seen;
+  {
+    auto sink = std::make_unique<testing::FakeTransactionalSink>();
+    auto* snk = sink.get();
+    snk->fail_commit_number = 3;
+    runtime::Pipeline pipeline("abort", std::make_unique<FakeSource>(1000, 64), std::move(sink), state, options,
+                               std::make_unique<testing::FakeStatefulTransform>());
+    std::stop_source stop;
+    auto ran = pipeline.run(stop.get_token());
+    REQUIRE_FALSE(ran);
+    CHECK(ran.error().kind == core::ErrorKind::Abortable);
+    CHECK(snk->aborts == 1);
+    REQUIRE(snk->commits.size() == 2);
+    seen = snk->visible;
+    // The stored cursor is the second commit's, which covers exactly the visible records.
+    auto cursor = state.get("cursor/abort").value();
+    REQUIRE(cursor);
+    CHECK(*cursor == *committedCursor(snk->commits.back(), "abort"));
+    CHECK(static_cast<size_t>(std::stoll(*cursor)) == seen.size());
+  }
+  // What the daemon does next: a fresh pipeline from the last commit.
+  auto sink = std::make_unique<testing::FakeTransactionalSink>();
+  auto* snk = sink.get();
+  auto transform = std::make_unique<testing::FakeStatefulTransform>();
+  auto* t = transform.get();
+  runtime::Pipeline rerun("abort", std::make_unique<FakeSource>(1000, 64), std::move(sink), state, options,
+                          std::move(transform));
+  std::stop_source stop;
+  REQUIRE(rerun.run(stop.get_token()));
+  for (int64_t n : snk->visible) seen.push_back(n);
+  REQUIRE(seen.size() == 1000);
+  for (int64_t i = 0; i < 1000; ++i) CHECK(seen[static_cast<size_t>(i)] == i);
+  CHECK(t->sum == 999 * 1000 / 2);  // restored from the committed state, not double counted
+}
+
+TEST_CASE("exactly-once: a Fatal commit (fenced) stops the pipeline and aborts nothing more",
+          "[runtime][pipeline][transactions]") {
+  runtime::MemoryStateStore state;
+  auto sink = std::make_unique<testing::FakeTransactionalSink>();
+  auto* snk = sink.get();
+  snk->fail_commit_number = 1;
+  snk->fail_kind = core::ErrorKind::Fatal;
+  runtime::Pipeline pipeline("fenced", std::make_unique<FakeSource>(300, 64), std::move(sink), state, fastOptions());
+  std::stop_source stop;
+  auto ran = pipeline.run(stop.get_token());
+  REQUIRE_FALSE(ran);
+  CHECK(ran.error().kind == core::ErrorKind::Fatal);
+  CHECK(snk->visible.empty());
+  CHECK_FALSE(state.get("cursor/fenced").value().has_value());
+}
