@@ -38,7 +38,10 @@ Value decodeTyped(const nlohmann::json& j) {
   if (j.is_boolean()) return Value(j.get<bool>());
   if (j.is_string()) return Value(j.get<std::string>());
   if (!j.is_object() || j.size() != 1) throw std::runtime_error("unexpected value encoding");
-  const auto& [tag, inner] = *j.items().begin();
+  // (Not items(): its proxy is a temporary, and a binding to its element outlives it.)
+  auto member = j.begin();
+  const std::string& tag = member.key();
+  const Json& inner = member.value();
   if (tag == "i") return Value(inner.get<int64_t>());
   if (tag == "d") {
     auto d = Decimal::parse(inner.get<std::string>());
