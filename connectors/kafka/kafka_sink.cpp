@@ -42,6 +42,9 @@ struct SinkSettings {
   std::string ce_type;
   bool create_topic = false;
   kafka::TopicSpec topic_spec;
+  // With create_topic: the other topics records may name (the dead-letter topic, a mapping's
+  // emit topics), created the same way (not compacted) after the sink's own.
+  std::vector<kafka::TopicSpec> extra_topics;
   const core::Clock* clock = nullptr;
   // Exactly-once: records of a transaction and the pipeline's state entries (to state_topic)
   // commit together. `fallback`: when the cluster does not support transactions, go on
@@ -134,6 +137,7 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
     }
     if (!settings_.create_topic) return {};
 
+    pending_topics_.assign(settings_.extra_topics.begin(), settings_.extra_topics.end());
     creator_ = std::make_unique<kafka::TopicCreator>(producer_.get(), settings_.topic_spec);
     auto deadline = SteadyClock::now() + kOpenTopicWait;
     while (creator_ && !topic_error_ && SteadyClock::now() < deadline) {
@@ -492,8 +496,13 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
     auto answer = creator_->poll(wait);
     if (!answer) return;
     if (*answer) {
-      log::info(component(), "topic {} is ready", settings_.topic);
-      creator_.reset();
+      log::info(component(), "topic {} is ready", creator_->spec().name);
+      if (pending_topics_.empty()) {
+        creator_.reset();
+      } else {
+        creator_ = std::make_unique<kafka::TopicCreator>(producer_.get(), pending_topics_.front());
+        pending_topics_.pop_front();
+      }
       return;
     }
     if (answer->error().kind != core::ErrorKind::Retryable) {
@@ -546,7 +555,8 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
   SinkSettings settings_;
   kafka::KafkaHandle producer_;
   kafka::TopicPtr topic_;
-  std::unique_ptr<kafka::TopicCreator> creator_;  // while the topic is not confirmed
+  std::unique_ptr<kafka::TopicCreator> creator_;  // while a topic is not confirmed
+  std::deque<kafka::TopicSpec> pending_topics_;    // extra topics still to create
   std::optional<core::Error> topic_error_;
   SteadyClock::time_point next_topic_attempt_{};
   SteadyClock::time_point last_topic_warning_{};
@@ -643,6 +653,11 @@ class KafkaFactory final : public core::SinkFactory {
                                            static_cast<int>(config.getInt("replication_factor")),
                                            config.getBool("compacted")};
     settings.clock = context.clock;
+    for (const auto& extra : context.extra_topics) {
+      if (extra == settings.topic || extra.empty()) continue;
+      settings.extra_topics.push_back(kafka::TopicSpec{extra, settings.topic_spec.partitions,
+                                                       settings.topic_spec.replication_factor, false});
+    }
 
     // Later entries win: required producer settings, then the daemon section (cluster, TLS,
     // SASL for every client), then this sink's own fields and pass-through.

@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "src/core/clock.h"
@@ -38,6 +39,9 @@ struct ConnectorContext {
   std::string state_topic;
   // delivery: auto: a sink whose cluster cannot do transactions goes on at-least-once.
   bool transactional_fallback = false;
+  // Topics records of this pipeline may name besides the sink's own: the dead-letter topic and
+  // the mapping's emit topics (a sink that creates its topic creates these too).
+  std::vector<std::string> extra_topics;
 };
 
 class ConnectorFactory {

@@ -69,6 +69,10 @@ class Transform {
   }
   virtual bool stateful() const { return false; }
 
+  // Topics the outputs may name (emit blocks with `to:` or a contract's topic), so a sink can
+  // create them before anything is written.
+  virtual std::vector<std::string> outputTopics() const { return {}; }
+
   // Figures for logs and status output ("quarantined", "open_windows", ...). Same thread.
   virtual std::vector<std::pair<std::string, int64_t>> gauges() const { return {}; }
 };

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "src/codec/typed_json.h"
 #include "src/common/log.h"
 
@@ -215,6 +217,15 @@ core::Status MappingTransform::restore(const std::vector<StateEntry>& entries) {
   }
   if (!aggregator_) return {};
   return aggregator_->restore(converted);
+}
+
+std::vector<std::string> MappingTransform::outputTopics() const {
+  std::vector<std::string> topics;
+  for (const auto& emit : mapping_->emits) {
+    std::string topic = !emit.topic.empty() ? emit.topic : emit.contract ? emit.contract->contract->default_topic : "";
+    if (!topic.empty() && std::find(topics.begin(), topics.end(), topic) == topics.end()) topics.push_back(topic);
+  }
+  return topics;
 }
 
 std::vector<std::pair<std::string, int64_t>> MappingTransform::gauges() const {

@@ -39,6 +39,7 @@ class MappingTransform final : public core::Transform {
   core::Status restore(const std::vector<StateEntry>& entries) override;
   bool stateful() const override { return aggregator_ != nullptr || mapping_->quarantine.has_value(); }
   std::vector<std::pair<std::string, int64_t>> gauges() const override;
+  std::vector<std::string> outputTopics() const override;
   size_t quarantined() const { return held_.size(); }
 
   // For status output and benchmarks; nullptr for a row-level mapping.

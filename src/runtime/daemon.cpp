@@ -46,6 +46,12 @@ int runDaemon(const config::DaemonConfig& config, const Registry& registry, Daem
       context.state_topic = config.kafka->getString("state_topic");
       context.transactional_fallback = p.delivery == "auto";
     }
+    std::unique_ptr<core::Transform> transform;
+    if (p.mapping && options.make_transform) transform = options.make_transform(p, clock);
+    if (config.kafka) context.extra_topics.push_back(config.kafka->getString("dlq_topic"));
+    if (transform) {
+      for (auto& topic : transform->outputTopics()) context.extra_topics.push_back(std::move(topic));
+    }
     const auto* source_factory = registry.findSource(p.source.type);
     const auto* sink_factory = registry.findSink(p.sink.type);
     auto source = source_factory->create(p.source.settings, context);
@@ -58,8 +64,6 @@ int runDaemon(const config::DaemonConfig& config, const Registry& registry, Daem
     pipeline_options.commit_interval = p.commit_interval;
     pipeline_options.commit_records = p.commit_records;
     if (config.kafka) pipeline_options.dlq_topic = config.kafka->getString("dlq_topic");
-    std::unique_ptr<core::Transform> transform;
-    if (p.mapping && options.make_transform) transform = options.make_transform(p, clock);
     return std::make_unique<Pipeline>(p.name, std::move(*source), std::move(*sink), state, pipeline_options,
                                       std::move(transform));
   };
