@@ -606,8 +606,9 @@ class KafkaFactory final : public core::SinkFactory {
                 FieldSpec::make("ce_type", FieldType::String).def("dutybridge.record.v1")
                     .doc("CloudEvents type (ce_type header)."),
                 FieldSpec::make("create_topic", FieldType::Bool).def("false")
-                    .doc("Create the topic at start-up if it does not exist (Admin API); records wait until it "
-                         "is confirmed."),
+                    .doc("Create the topic at start-up if it does not exist (Admin API), and the dead-letter "
+                         "topic and the mapping's emit topics too (same partitions and replication, not "
+                         "compacted); records wait until they are confirmed."),
                 FieldSpec::make("partitions", FieldType::Int).def("1").range(1, 100'000)
                     .doc("Partitions of a topic the sink creates."),
                 FieldSpec::make("replication_factor", FieldType::Int).def("1").range(1, 32'767)
