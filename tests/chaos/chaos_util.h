@@ -453,7 +453,8 @@ class LiveCounter {
     config.setAll({{"bootstrap.servers", bootstrap},
                    {"group.id", e2e::unique("dutybridge-chaos-live")},
                    {"enable.auto.commit", "false"},
-                   {"isolation.level", "read_committed"}});
+                   {"isolation.level", "read_committed"},
+                   {"log_level", "2"}});  // the outage's connection errors are expected
     auto handle = kafka::createClient(RD_KAFKA_CONSUMER, std::move(config));
     if (handle) client_ = std::move(*handle);
     thread_ = std::jthread([this, topic](std::stop_token stop) {

@@ -82,7 +82,7 @@ TEST_CASE("kill -9 during a transfer, exactly-once: no record missing or duplica
   const auto started = std::chrono::steady_clock::now();
   const long rows = chaos::envLong("CHAOS_KILL_ROWS", 100'000);
   const long kills = chaos::envLong("CHAOS_KILLS", 20);
-  const long max_delay_ms = chaos::envLong("CHAOS_KILL_MAX_DELAY_MS", 1'500);
+  const long max_delay_ms = chaos::envLong("CHAOS_KILL_MAX_DELAY_MS", 400);
   const long batch_rows = chaos::envLong("CHAOS_BATCH_ROWS", 1'000);
   const unsigned seed = static_cast<unsigned>(chaos::envLong("CHAOS_SEED", std::random_device{}()));
   WARN("CHAOS_SEED=" << seed << " reproduces the kill moments");
@@ -130,10 +130,11 @@ TEST_CASE("kill -9 during a transfer, exactly-once: no record missing or duplica
     const bool from_start = round % 4 == 3;
     bool flowing = false;
     if (!from_start) {
-      flowing = chaos::waitFor([&] { return produced() > before || !daemon.running(); }, std::chrono::seconds(15)) &&
+      flowing = chaos::waitFor([&] { return produced() > before || !daemon.running(); }, std::chrono::seconds(10)) &&
                 daemon.running();
     }
-    long delay = delay_ms(rng);
+    // From the start: anywhere in the first 3 s (connecting, fencing, restoring).
+    long delay = from_start ? std::uniform_int_distribution<long>(0, 3'000)(rng) : delay_ms(rng);
     std::this_thread::sleep_for(std::chrono::milliseconds(delay));
     if (!flowing && produced() > before) flowing = true;
     kills_in_transfer += flowing ? 1 : 0;
