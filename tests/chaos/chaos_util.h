@@ -126,7 +126,7 @@ SELECT 'PR-' || lpad(i::text, 9, '0'), i, 'WO-' || (24000 + i % 211), 'OP' || lp
   ((i * 7919) % 600000) / 1000.0, (i % 7) / 1000.0, NULL, 'PCS', i % 480,
   CASE WHEN i % 13 = 0 THEN 'DECLINED' WHEN i % 17 = 0 THEN 'DRAFT' ELSE 'ACCEPTED' END,
   {3}
-FROM p, generate_series({1}, {2}) i
+FROM p, generate_series({1}::bigint, {2}::bigint) i
 ON CONFLICT DO NOTHING;
 )", table, first, last, updated_at);
 }
