@@ -122,7 +122,7 @@ INSERT INTO {0}
 SELECT 'PR-' || lpad(i::text, 9, '0'), i, 'WO-' || (24000 + i % 211), 'OP' || lpad((10 * (1 + i % 6))::text, 3, '0'),
   'HSG-' || (2200 + i % 37), 'WS-' || (i % 23),
   split_part(teams[1 + i % 4], '-', 1), teams[1 + i % 4], 'B' || lpad((i % 300)::text, 6, '0'),
-  CASE (i / 8) % 2 WHEN 0 THEN 'D' ELSE 'N' END, p.today - 2 - ((i / 4) % 2),
+  CASE (i / 8) % 2 WHEN 0 THEN 'D' ELSE 'N' END, p.today - 2 - ((i / 4) % 2)::int,
   ((i * 7919) % 600000) / 1000.0, (i % 7) / 1000.0, NULL, 'PCS', i % 480,
   CASE WHEN i % 13 = 0 THEN 'DECLINED' WHEN i % 17 = 0 THEN 'DRAFT' ELSE 'ACCEPTED' END,
   {3}

@@ -80,12 +80,15 @@ TEST_CASE("broker outage under steady load: nothing lost or duplicated, bounded 
   chaos::RssSampler rss(daemon.pid());
   chaos::LiveCounter live(bootstrap, s.rows_topic);
   REQUIRE(live.ok());
-  std::this_thread::sleep_for(std::chrono::seconds(load.warmup_s));
+  // Steady state first: records flowing (the first start creates topics, so it may take a
+  // while on a busy machine), then CHAOS_WARMUP_S of load.
   {
+    const bool flowing = chaos::waitFor([&] { return live.count() > 0 || !daemon.running(); }, std::chrono::seconds(90));
     INFO(s.logText());
     REQUIRE(daemon.running());
-    REQUIRE(live.count() > 0);
+    REQUIRE(flowing);
   }
+  std::this_thread::sleep_for(std::chrono::seconds(load.warmup_s));
   const long before_outage = live.count();
 
   const auto down_at = std::chrono::steady_clock::now();
@@ -160,12 +163,15 @@ TEST_CASE("PostgreSQL outage under steady load: nothing lost or duplicated", "[c
   chaos::RssSampler rss(daemon.pid());
   chaos::LiveCounter live(bootstrap, s.rows_topic);
   REQUIRE(live.ok());
-  std::this_thread::sleep_for(std::chrono::seconds(load.warmup_s));
+  // Steady state first: records flowing (the first start creates topics, so it may take a
+  // while on a busy machine), then CHAOS_WARMUP_S of load.
   {
+    const bool flowing = chaos::waitFor([&] { return live.count() > 0 || !daemon.running(); }, std::chrono::seconds(90));
     INFO(s.logText());
     REQUIRE(daemon.running());
-    REQUIRE(live.count() > 0);
+    REQUIRE(flowing);
   }
+  std::this_thread::sleep_for(std::chrono::seconds(load.warmup_s));
 
   const auto down_at = std::chrono::steady_clock::now();
   {
