@@ -249,6 +249,7 @@ class Daemon {
   }
 
   void signal(int number) { REQUIRE(kill(pid_, number) == 0); }
+  pid_t pid() const { return pid_; }
 
   // Exit status; -signal when killed. Fails the test if it runs past the timeout.
   int wait(std::chrono::seconds timeout = std::chrono::seconds(300)) {
