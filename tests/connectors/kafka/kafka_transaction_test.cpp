@@ -214,7 +214,7 @@ TEST_CASE("transactions: a cluster refusing the transactional id is InvalidConfi
   }
 }
 
-TEST_CASE("transactions: a non-retriable produce error is Abortable; after the abort nothing of it is visible",
+TEST_CASE("transactions: a non-retriable produce error is Abortable, after the abort nothing of it is visible",
           "[kafka][transactions][mock]") {
   auto error_code = GENERATE(RD_KAFKA_RESP_ERR_INVALID_RECORD, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
   INFO(rd_kafka_err2name(error_code));
@@ -304,7 +304,7 @@ TEST_CASE("transactions: retriable produce errors are retried inside the transac
   CHECK(stateLog(cluster.bootstrap()) == std::vector<std::string>{"cursor/txn=20"});
 }
 
-TEST_CASE("transactions: retriable EndTxn errors; a Retryable commit tried again writes its state once",
+TEST_CASE("transactions: retriable EndTxn errors, a Retryable commit tried again writes its state once",
           "[kafka][transactions][mock]") {
   MockCluster cluster(1);
   cluster.createTopic("txn.endtxn", 1);
@@ -346,7 +346,7 @@ TEST_CASE("transactions: retriable EndTxn errors; a Retryable commit tried again
         std::vector<std::string>{"transform/txn/window-1={\"n\":10}", "cursor/txn=10"});
 }
 
-TEST_CASE("transactions: an abortable EndTxn error is Abortable; the abort succeeds and the next transaction commits",
+TEST_CASE("transactions: an abortable EndTxn error is Abortable, the abort succeeds and the next transaction commits",
           "[kafka][transactions][mock]") {
   MockCluster cluster(1);
   cluster.createTopic("txn.endtxn-abort", 1);
@@ -373,7 +373,7 @@ TEST_CASE("transactions: an abortable EndTxn error is Abortable; the abort succe
   for (int64_t i = 0; i < 5; ++i) CHECK(counts[i] >= 1);
 }
 
-TEST_CASE("transactions: a broker outage makes the commit Retryable or Abortable; after it nothing is lost or doubled",
+TEST_CASE("transactions: a broker outage makes the commit Retryable or Abortable, after it nothing is lost or doubled",
           "[kafka][transactions][mock]") {
   MockCluster cluster(1);
   cluster.createTopic("txn.outage", 1);
@@ -487,7 +487,7 @@ class HookedSource final : public core::Source {
 
 }  // namespace
 
-TEST_CASE("transactions: a pipeline whose transaction aborts resumes from the last commit; every record arrives once",
+TEST_CASE("transactions: a pipeline whose transaction aborts resumes from the last commit, every record arrives once",
           "[kafka][transactions][mock][pipeline]") {
   MockCluster cluster(1);
   cluster.createTopic("txn.pipeline", 1);
@@ -556,7 +556,7 @@ runtime::PipelineOptions outageOptions() {
 
 }  // namespace
 
-TEST_CASE("transactions: a pipeline retries its commit through a broker outage; every record arrives once",
+TEST_CASE("transactions: a pipeline retries its commit through a broker outage, every record arrives once",
           "[kafka][transactions][mock][pipeline]") {
   MockCluster cluster(1);
   cluster.createTopic("txn.pipeline-outage", 1);
@@ -591,7 +591,7 @@ TEST_CASE("transactions: a pipeline retries its commit through a broker outage; 
 // failed and exits non-zero. The at-least-once path only logs an incomplete flush at stop.
 // Delivery itself is right: the transaction is aborted and the next run resumes from the last
 // commit, which the second half of this test checks.
-TEST_CASE("transactions: a stop requested while the cluster is down ends the run cleanly; the next run resumes",
+TEST_CASE("transactions: a stop requested while the cluster is down ends the run cleanly, the next run resumes",
           "[kafka][transactions][mock][pipeline][!mayfail]") {
   MockCluster cluster(1);
   cluster.createTopic("txn.pipeline-stop", 1);
