@@ -4,56 +4,14 @@
 
 #include <catch2/catch.hpp>
 
-#include "tests/connectors/kafka/kafka_test_util.h"
-
-// After kafka_test_util.h: rdkafka_mock.h needs rdkafka.h first.
-#include <librdkafka/rdkafka_mock.h>
+#include "tests/connectors/kafka/kafka_mock_util.h"
 
 using namespace dutybridge;
 using namespace std::chrono_literals;
+using testing::awaitError;
+using testing::kProduceApi;
+using testing::MockCluster;
 using testing::SteadyClock;
-
-namespace {
-
-constexpr int16_t kProduceApi = 0;
-
-class MockCluster {
- public:
-  explicit MockCluster(int brokers) {
-    kafka::KafkaConfig config;
-    REQUIRE(config.set("log_level", "3"));
-    auto host = kafka::createClient(RD_KAFKA_PRODUCER, std::move(config));
-    REQUIRE(host);
-    host_ = std::move(*host);
-    cluster_ = rd_kafka_mock_cluster_new(host_.get(), brokers);
-    REQUIRE(cluster_);
-  }
-  ~MockCluster() { rd_kafka_mock_cluster_destroy(cluster_); }
-
-  rd_kafka_mock_cluster_t* get() const { return cluster_; }
-  std::string bootstrap() const { return rd_kafka_mock_cluster_bootstraps(cluster_); }
-  void createTopic(const std::string& topic, int partitions) {
-    REQUIRE(rd_kafka_mock_topic_create(cluster_, topic.c_str(), partitions, 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
-  }
-
- private:
-  kafka::KafkaHandle host_;
-  rd_kafka_mock_cluster_t* cluster_ = nullptr;
-};
-
-// Polls until poll() fails; returns the error (fails the test if everything is delivered).
-core::Error awaitError(core::Sink& sink, uint64_t sequence, std::chrono::seconds timeout = 30s) {
-  auto deadline = SteadyClock::now() + timeout;
-  while (SteadyClock::now() < deadline) {
-    auto polled = sink.poll(100ms);
-    if (!polled) return polled.error();
-    if (*polled >= sequence) FAIL("sequence " << sequence << " was reported delivered despite the injected error");
-  }
-  FAIL("no error within the timeout");
-  return core::Error{};
-}
-
-}  // namespace
 
 TEST_CASE("mock: retriable produce errors are retried transparently", "[kafka][mock]") {
   MockCluster cluster(1);
