@@ -533,8 +533,11 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
         rd_kafka_header_get_last(headers, "ce_id", &header, &header_size) == RD_KAFKA_RESP_ERR_NO_ERROR) {
       id.assign(static_cast<const char*>(header), header_size);
     }
-    std::string what = fmt::format("delivery of ce_id {} (batch {}) to topic {} failed: {}", id, sequence,
-                                   settings_.topic, rd_kafka_err2str(message.err));
+    std::string what = sequence == kStateOpaque
+                           ? fmt::format("delivery of a state entry to {} failed: {}", settings_.state_topic,
+                                         rd_kafka_err2str(message.err))
+                           : fmt::format("delivery of ce_id {} (batch {}) to topic {} failed: {}", id, sequence,
+                                         rd_kafka_topic_name(message.rkt), rd_kafka_err2str(message.err));
     if (message.err == RD_KAFKA_RESP_ERR__FATAL) {
       failure_ = core::Error::fatal(what + (checkFatal(producer_.get()) ? ": " + fatalReason() : ""));
     } else if (transactional_) {

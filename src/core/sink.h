@@ -66,7 +66,9 @@ class Sink {
     (void)deadline;
     return {};
   }
-  // Discards the open transaction and every batch written in it.
+  // Discards the open transaction and every batch written in it. The pipeline does not reuse a
+  // sink after an abort (the daemon builds a fresh one): a producer whose records failed may be
+  // unable to go on with its sequence numbers.
   virtual Status abortTransaction(std::chrono::steady_clock::time_point deadline) {
     (void)deadline;
     return {};

@@ -202,6 +202,7 @@ core::Status Pipeline::run(std::stop_token stop) {
   // Exactly-once: the open transaction holds the in-flight batches.
   std::optional<Clock::time_point> transaction_started;
   size_t transaction_records = 0;
+  bool stopped_uncommitted = false;  // a stop came while a commit was being retried
 
   // At-least-once: transform state first, then the cursor. The state topic keeps their order,
   // so a stored cursor never points past state that was not stored.
@@ -251,7 +252,12 @@ core::Status Pipeline::run(std::stop_token stop) {
       auto committed = sink_->commitTransaction(entries, Clock::now() + options_.flush_timeout);
       if (committed) break;
       if (!retryOrFail(committed.error(), "committing the transaction")) return committed;
-      if (!backoff.wait(stop)) return core::fail(core::ErrorKind::Retryable, "stopped while committing");
+      // A stop while the cluster cannot commit: nothing of the transaction is visible, and the
+      // next start resumes from the last commit. That is a clean stop, not a failure.
+      if (!backoff.wait(stop)) {
+        stopped_uncommitted = true;
+        return {};
+      }
     }
     state_.remember(entries);
     stats_.records_delivered.fetch_add(records);
@@ -376,16 +382,19 @@ core::Status Pipeline::run(std::stop_token stop) {
     // Graceful stop: commit what is complete; a batch half written (or a transaction that
     // cannot commit) is aborted, and the next start resumes from the last commit.
     bool committed = false;
-    if (outcome && written == batch.records.size()) {
+    if (outcome && written == batch.records.size() && !stopped_uncommitted) {
       if (auto done = commitTransaction(); !done) {
         outcome = done;
       } else {
-        committed = true;
+        committed = !stopped_uncommitted;
       }
     }
     if (!committed && !in_flight.empty()) {
       if (auto aborted = sink_->abortTransaction(deadline); !aborted) {
-        log::warning(component, "aborting the open transaction failed: {}", aborted.error().message);
+        // E.g. after a commit that timed out librdkafka refuses the abort; the broker aborts the
+        // transaction when the next instance fences this one (or after transaction.timeout.ms).
+        log::notice(component, "the open transaction is left to the broker to abort ({}); the next start resumes "
+                    "from the last commit", aborted.error().message);
       } else {
         log::notice(component, "open transaction aborted; the next start resumes from the last commit");
       }
