@@ -29,6 +29,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string_view>
+#include <string>
+#include <optional>
 #include <vector>
 
 #include "src/core/error.h"
@@ -55,6 +58,15 @@ class Sink {
   virtual Status flush(std::chrono::steady_clock::time_point deadline) = 0;
 
   virtual void close() = 0;
+
+  // A sink that keeps the source position in its own store, in the same transaction as the
+  // records (the ODBC upsert sink: a dutybridge_offsets row in the target database), returns
+  // true. The pipeline then calls nextBatchPosition() with a batch's position (opaque text)
+  // before the batch's first write(), resumes the source from storedPosition() (called after
+  // open()) instead of the StateStore's cursor, and stores no cursor of its own.
+  virtual bool storesPosition() const { return false; }
+  virtual void nextBatchPosition(std::string_view position) { (void)position; }
+  virtual Result<std::optional<std::string>> storedPosition() { return std::optional<std::string>(); }
 
   virtual bool transactional() const { return false; }
   virtual Status beginTransaction() { return {}; }

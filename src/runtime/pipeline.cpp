@@ -123,8 +123,10 @@ core::Status Pipeline::run(std::stop_token stop) {
   log::info(component, "delivery: {}", transactional ? "exactly-once (Kafka transactions)" : "at-least-once");
 
   std::optional<std::string> position;
+  const bool sink_positions = sink_->storesPosition();
   while (true) {
-    auto stored = state_.get(cursorKey());
+    // A sink that stores positions with its data (same database transaction) is the truth.
+    auto stored = sink_positions ? sink_->storedPosition() : state_.get(cursorKey());
     if (stored) {
       position = *stored;
       break;
@@ -215,7 +217,9 @@ core::Status Pipeline::run(std::stop_token stop) {
   };
   auto storePosition = [&](std::string newest) -> core::Status {
     if (newest.empty() || newest == stored_position) return {};
-    if (auto put = state_.put(cursorKey(), newest); !put) return put;
+    if (!sink_positions) {
+      if (auto put = state_.put(cursorKey(), newest); !put) return put;
+    }
     if (auto committed = source_->commit(newest); !committed) return committed;
     stored_position = std::move(newest);
     return {};
@@ -356,6 +360,7 @@ core::Status Pipeline::run(std::stop_token stop) {
       }
     }
     if (written < batch.records.size()) {
+      if (written == 0 && sink_positions) sink_->nextBatchPosition(batch.position);
       auto accepted = sink_->write(std::span<const core::Record>(batch.records).subspan(written), sequence);
       if (!accepted) {
         if (!retryOrFail(accepted.error(), "writing to the sink")) { outcome = core::fail(accepted.error()); break; }
