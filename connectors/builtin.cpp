@@ -2,6 +2,7 @@
 
 #include "connectors/generate/generate_source.h"
 #include "connectors/kafka/kafka_sink.h"
+#include "connectors/kafka/kafka_source.h"
 #include "connectors/kafka/kafka_table_loader.h"
 #include "connectors/odbc/odbc_source.h"
 #include "connectors/odbc/odbc_table_loader.h"
@@ -12,6 +13,7 @@ namespace dutybridge::connectors {
 void registerBuiltinConnectors(runtime::Registry& registry) {
   registerGenerate(registry);
   registerKafka(registry);
+  registerKafkaSource(registry);
   registerOdbc(registry);
   registerStdout(registry);
 }
