@@ -99,7 +99,8 @@ Options:
 constexpr std::string_view kListHelp = R"(Usage: dutybridge list-connectors [--format text|markdown] [NAME]
 
 Lists the source and sink connectors with their configuration schema (key, type, default,
-bounds, description). With NAME, only that connector. --format markdown prints the text of
+bounds, description). With NAME, only that connector (both, source first, when a source and a
+sink share the name, like kafka). --format markdown prints the text of
 docs/connectors/NAME.md.
 )";
 
@@ -365,6 +366,8 @@ int cmdListConnectors(Args& args) {
   bool found = false;
   for (const auto* factory : registry.all()) {
     if (!only.empty() && factory->name() != only) continue;
+    // A source and a sink may share a name (kafka): both are printed, a blank line apart.
+    if (found && !only.empty()) std::cout << "\n";
     found = true;
     std::string text = format == "text" ? cli::describeText(*factory) : cli::describeMarkdown(*factory);
     std::cout << text << (only.empty() ? "\n" : "");
