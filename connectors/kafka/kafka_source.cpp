@@ -331,7 +331,7 @@ class KafkaSource final : public core::Source, private kafka::ClientEvents {
     auto invalid = [&](std::string reason) { return core::Record(kErrorSchema, {core::Value(std::move(reason))}); };
     if (!has_payload) return invalid("the message has no value (a tombstone)");
     auto parsed = codec::parseJsonValue(payload);
-    if (!parsed) return invalid("invalid JSON: " + parsed.error().message);
+    if (!parsed) return invalid(parsed.error().message);  // "invalid JSON at byte N: ...", no content
     if (parsed->type() != core::ValueType::Map) {
       return invalid(fmt::format("the value is a JSON {}, not an object", core::toString(parsed->type())));
     }

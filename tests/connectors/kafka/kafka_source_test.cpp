@@ -107,10 +107,14 @@ void produce(rd_kafka_t* client, const std::string& topic, int32_t partition, co
   for (const auto& [name, text] : headers) {
     rd_kafka_header_add(hdrs, name.c_str(), static_cast<ssize_t>(name.size()), text.data(), static_cast<ssize_t>(text.size()));
   }
+  // The RD_KAFKA_V_* macros cast their arguments textually: pass plain variables.
+  const void* key_data = key ? key->data() : nullptr;
+  size_t key_size = key ? key->size() : 0;
+  void* value_data = value ? const_cast<char*>(value->data()) : nullptr;
+  size_t value_size = value ? value->size() : 0;
   rd_kafka_resp_err_t err = rd_kafka_producev(
-      client, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
-      RD_KAFKA_V_KEY(key ? key->data() : nullptr, key ? key->size() : 0),
-      RD_KAFKA_V_VALUE(value ? const_cast<char*>(value->data()) : nullptr, value ? value->size() : 0),
+      client, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key_data, key_size),
+      RD_KAFKA_V_VALUE(value_data, value_size),
       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(timestamp_ms), RD_KAFKA_V_HEADERS(hdrs),
       RD_KAFKA_V_END);
   if (err) rd_kafka_headers_destroy(hdrs);
