@@ -465,3 +465,36 @@ TEST_CASE("a pipeline reads a whole topic from the kafka source", "[integration]
   CHECK(nlohmann::json::parse(**cursor) ==
         nlohmann::json{{topic + "/0", kMessages / 3 + 1}, {topic + "/1", kMessages / 3 + 1}, {topic + "/2", kMessages / 3}});
 }
+
+TEST_CASE("a stored offset the topic no longer has stops the kafka source; an unreachable cluster does not",
+          "[integration][kafka][source]") {
+  std::string bootstrap = testing::kafkaBootstrap();
+  std::string topic = freshTopic(bootstrap, "dutybridge.it.source.range", 1);
+  auto client = producer(bootstrap);
+  produceMessages(client.get(), topic, 0, 3);
+  flush(client.get());
+  // Offset 1000 of a 3-message partition: as if retention had deleted what the position names.
+  auto source = openSource(sourceConfig(bootstrap, fmt::format("topics: [{}]", topic)),
+                           nlohmann::json{{topic + "/0", 1000}}.dump());
+  std::optional<core::Error> failure;
+  for (auto until = SteadyClock::now() + 30s; !failure && SteadyClock::now() < until;) {
+    auto batch = source->poll(500ms);
+    if (!batch) failure = batch.error();
+    else REQUIRE(batch->records.empty());
+  }
+  source->close();
+  REQUIRE(failure);
+  CHECK(failure->kind == core::ErrorKind::Permanent);
+  CHECK_THAT(failure->message, Catch::Contains(topic + "/0"));
+
+  // Nobody listens there: polls return empty batches while librdkafka retries.
+  auto unreachable = openSource(
+      sourceConfig(fmt::format("127.0.0.1:{}", testing::freePort()), fmt::format("topics: [{}]", topic)), std::nullopt);
+  for (int i = 0; i < 3; ++i) {
+    auto batch = unreachable->poll(300ms);
+    REQUIRE(batch);
+    CHECK(batch->records.empty());
+    CHECK(batch->position.empty());
+  }
+  unreachable->close();
+}
