@@ -3,6 +3,7 @@
 #include "connectors/generate/generate_source.h"
 #include "connectors/kafka/kafka_sink.h"
 #include "connectors/kafka/kafka_table_loader.h"
+#include "connectors/odbc/odbc_sink.h"
 #include "connectors/odbc/odbc_source.h"
 #include "connectors/odbc/odbc_table_loader.h"
 #include "connectors/stdout/stdout_sink.h"
@@ -13,6 +14,7 @@ void registerBuiltinConnectors(runtime::Registry& registry) {
   registerGenerate(registry);
   registerKafka(registry);
   registerOdbc(registry);
+  registerOdbcSink(registry);
   registerStdout(registry);
 }
 
