@@ -140,7 +140,8 @@ class OdbcSink final : public core::Sink {
                                     table_sql_, upsert_->name(), probed.error().message));
     }
     statement->closeCursor();
-    return endTransaction(SQL_COMMIT, "ending the table check");
+    if (auto ended = endTransaction(SQL_COMMIT, "ending the table check"); !ended) return ended;
+    return ensureOffsetsTable();
   }
 
   bool storesPosition() const override { return true; }
@@ -148,13 +149,7 @@ class OdbcSink final : public core::Sink {
 
   core::Result<std::optional<std::string>> storedPosition() override {
     if (auto connected = ensureConnected(); !connected) return core::fail(connected.error());
-    auto create = connection_->statement();
-    if (!create) return core::fail(failed(create.error()).error());
-    if (auto created = create->execute(upsert_->offsetsCreateSql(offsets_sql_)); !created) {
-      rollback();
-      return core::fail(failed(withContext(created.error(), "creating " + offsets_sql_)).error());
-    }
-    if (auto ended = endTransaction(SQL_COMMIT, "creating " + offsets_sql_); !ended) return core::fail(ended.error());
+    if (auto created = ensureOffsetsTable(); !created) return core::fail(created.error());
     auto select = prepare("SELECT position FROM " + offsets_sql_ + " WHERE pipeline_key = ?");
     if (!select) return core::fail(failed(select.error()).error());
     std::vector<Param> params{{settings_.pipeline_key, static_cast<SQLLEN>(settings_.pipeline_key.size())}};
@@ -274,6 +269,17 @@ class OdbcSink final : public core::Sink {
     shape_names_.clear();
     if (reconnected_) log::notice(component_, "reconnected to {}", dialect_.dbms);
     return {};
+  }
+
+  // CREATE TABLE IF NOT EXISTS, committed on its own: the target tables are the admin's, the
+  // offsets table is the sink's.
+  core::Status ensureOffsetsTable() {
+    auto create = connection_->statement();
+    if (!create) return failed(create.error());
+    if (auto created = create->execute(upsert_->offsetsCreateSql(offsets_sql_)); !created) {
+      return failed(withContext(created.error(), "creating " + offsets_sql_));
+    }
+    return endTransaction(SQL_COMMIT, "creating " + offsets_sql_);
   }
 
   void disconnect() {

@@ -23,8 +23,10 @@ class PostgresqlUpsert final : public UpsertDialect {
     return "CREATE TABLE IF NOT EXISTS " + table +
            " (pipeline_key TEXT PRIMARY KEY, position TEXT NOT NULL, updated_at TIMESTAMPTZ NOT NULL DEFAULT now())";
   }
-  // The wire protocol counts parameters in 16 bits.
-  size_t maxParameters() const override { return 65535; }
+  // The protocol allows 65535, but libpq (under psqlODBC) rejects a ParameterDescription
+  // message longer than 30000 bytes ("lost synchronization with server: got message type t"),
+  // and that message takes 4 bytes per parameter.
+  size_t maxParameters() const override { return 7400; }
 
   std::string timestampText(core::Timestamp ts) const override {
     // ISO 8601 with Z: timestamptz reads it as the instant it is, whatever the session zone.

@@ -190,7 +190,7 @@ TEST_CASE("odbc sink: the highest revision of every key wins, in any order and w
   // Types as HR reads them: exact decimals, JSON text, the dialect's timestamps.
   auto row = store.scalar("SELECT value || ' ' || period_type || ' ' || period_start || ' ' || closed || ' ' || "
                           "computed_at FROM duty_kpi_fact WHERE employee_no = 'E000007'");
-  CHECK(row == "4.5 SHIFT 2025-03-14 12:00:00 1 2025-03-15 00:05:00.25");
+  CHECK(row == "4.5 SHIFT 2025-03-14 12:00:00 1 2025-03-15 00:05:00.250000");
   CHECK(store.scalar("SELECT lineage FROM duty_kpi_fact WHERE employee_no = 'E000007'") ==
         R"({"source_system":"mes","mapping":"tl_daily_output@1","source_positions":["pr:1","pr:2"]})");
   sink->close();
@@ -317,7 +317,8 @@ TEST_CASE("odbc sink: every top-level field to its column by default, without a 
       core::Record(schema, {core::Value("E1|SKILL_EVIDENCE|WELD"), core::Value("WELD"), core::Value(core::ValueMap{{"n", core::Value(1)}})}),
       core::Record(schema, {core::Value("E1|SKILL_EVIDENCE|WELD"), core::Value("WELD2"), core::Value(core::ValueMap{{"n", core::Value(2)}})})};
   sink->nextBatchPosition("p");
-  REQUIRE(sink->write(records, 1));
+  auto written = sink->write(records, 1);
+  if (!written) FAIL(written.error().describe());
   CHECK(db.scalar("SELECT code || ' ' || evidence FROM skill") == std::optional<std::string>(R"(WELD2 {"n":2})"));
 }
 
