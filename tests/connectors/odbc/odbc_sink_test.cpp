@@ -408,3 +408,32 @@ TEST_CASE("odbc sink throughput: 100,000 facts upserted into PostgreSQL", "[.ben
   CHECK(store.scalar("SELECT COUNT(*) FROM " + store.prefix + "duty_kpi_fact") == std::to_string(kFacts));
   CHECK(rate >= 50'000);
 }
+
+TEST_CASE("odbc sink: a lost connection is Retryable, and the retried write applies the batch once (PostgreSQL)",
+          "[odbc][sink][postgres]") {
+  auto store = HrStore::postgres("sink_lost");
+  const std::string schema = store.prefix.substr(0, store.prefix.size() - 1);
+  // Named, so this test kills only its own sink's backend.
+  auto sink = makeSink(store.connection + ";ConnSettings=SET application_name TO '" + schema + "'", store.factSinkBody());
+  REQUIRE(sink->open());
+  REQUIRE(sink->storedPosition());
+  FactSpec a;
+  std::vector<core::Record> first{fact(a, "mes:1")};
+  sink->nextBatchPosition("pos-1");
+  REQUIRE(sink->write(first, 1));
+  Database admin(store.connection);
+  CHECK(admin.scalar(fmt::format("SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+                                 "application_name = '{}'", schema)) == std::optional<std::string>("1"));
+  FactSpec b = a;
+  b.revision = 2;
+  b.value = "250";
+  std::vector<core::Record> second{fact(b, "mes:2")};
+  sink->nextBatchPosition("pos-2");
+  auto lost = sink->write(second, 2);
+  REQUIRE_FALSE(lost);
+  CHECK(lost.error().kind == core::ErrorKind::Retryable);
+  auto retried = sink->write(second, 2);  // the pipeline retries the same write
+  if (!retried) FAIL(retried.error().describe());
+  CHECK(store.scalar("SELECT value::text || ' ' || revision FROM " + store.prefix + "duty_kpi_fact") == "250 2");
+  CHECK(store.scalar("SELECT position FROM " + store.prefix + "dutybridge_offsets") == "pos-2");
+}
