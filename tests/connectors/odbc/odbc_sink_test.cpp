@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <random>
+#include <thread>
 
 #include "connectors/odbc/hr_schema.h"
 #include "connectors/odbc/odbc_sink.h"
@@ -424,6 +425,14 @@ TEST_CASE("odbc sink: a lost connection is Retryable, and the retried write appl
   Database admin(store.connection);
   CHECK(admin.scalar(fmt::format("SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
                                  "application_name = '{}'", schema)) == std::optional<std::string>("1"));
+  // pg_terminate_backend only signals: wait until the backend is gone.
+  for (int i = 0; i < 100; ++i) {
+    if (admin.scalar(fmt::format("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = '{}'", schema)) ==
+        std::optional<std::string>("0")) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   FactSpec b = a;
   b.revision = 2;
   b.value = "250";
