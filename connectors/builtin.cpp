@@ -4,6 +4,7 @@
 #include "connectors/kafka/kafka_sink.h"
 #include "connectors/kafka/kafka_source.h"
 #include "connectors/kafka/kafka_table_loader.h"
+#include "connectors/odbc/odbc_sink.h"
 #include "connectors/odbc/odbc_source.h"
 #include "connectors/odbc/odbc_table_loader.h"
 #include "connectors/stdout/stdout_sink.h"
@@ -15,6 +16,7 @@ void registerBuiltinConnectors(runtime::Registry& registry) {
   registerKafka(registry);
   registerKafkaSource(registry);
   registerOdbc(registry);
+  registerOdbcSink(registry);
   registerStdout(registry);
 }
 

@@ -1,4 +1,4 @@
-// dutybridge command line: run, check, list-connectors, version.
+// dutybridge command line: run, check, map, test, status, list-connectors, hr-schema, version.
 // Exit status: 0 success, 1 runtime failure, 2 usage error or invalid configuration.
 
 #include <fmt/format.h>
@@ -19,6 +19,7 @@
 
 #include "connectors/builtin.h"
 #include "connectors/kafka/kafka_state_store.h"
+#include "connectors/odbc/hr_schema.h"
 #include "src/cli/mapping_commands.h"
 #include "src/cli/schema_doc.h"
 #include "src/common/log.h"
@@ -50,9 +51,18 @@ Commands:
   test [PATH...]           run the embedded tests of every mapping under PATH (default mappings/)
   status -c FILE           each pipeline's stored cursor, windows, rows and quarantined records
   list-connectors          list source and sink connectors with their config schema
+  hr-schema --dialect D    print the HR store's DDL (tables, offsets, duty_fulfilment view)
   version                  print the version
 
 Run 'dutybridge <command> --help' for a command's options.
+)";
+
+constexpr std::string_view kHrSchemaHelp = R"(Usage: dutybridge hr-schema --dialect postgresql|sqlite
+
+Prints the DDL of the HR store the odbc sink loads (docs/hr-store.md): duty_kpi_fact, the
+employee_skill / employee_qualification / employee_training tables, dutybridge_offsets and the
+duty_fulfilment view. The admin reviews and applies it, e.g.
+  dutybridge hr-schema --dialect postgresql | psql -d hr
 )";
 
 constexpr std::string_view kStatusHelp = R"(Usage: dutybridge status -c FILE
@@ -100,7 +110,7 @@ constexpr std::string_view kListHelp = R"(Usage: dutybridge list-connectors [--f
 
 Lists the source and sink connectors with their configuration schema (key, type, default,
 bounds, description). With NAME, only that connector (both, source first, when a source and a
-sink share the name, like kafka). --format markdown prints the text of
+sink share the name, like kafka and odbc). --format markdown prints the text of
 docs/connectors/NAME.md.
 )";
 
@@ -366,7 +376,8 @@ int cmdListConnectors(Args& args) {
   bool found = false;
   for (const auto* factory : registry.all()) {
     if (!only.empty() && factory->name() != only) continue;
-    // A source and a sink may share a name (kafka): both are printed, a blank line apart.
+    // A source and a sink may share a name (kafka, odbc): NAME prints both, sources first, a
+    // blank line apart, so docs/connectors/<name>.md documents both directions.
     if (found && !only.empty()) std::cout << "\n";
     found = true;
     std::string text = format == "text" ? cli::describeText(*factory) : cli::describeMarkdown(*factory);
@@ -376,6 +387,28 @@ int cmdListConnectors(Args& args) {
     std::fprintf(stderr, "dutybridge: no connector named '%s'\n", only.c_str());
     return kUsage;
   }
+  return kOk;
+}
+
+int cmdHrSchema(Args& args) {
+  if (wantsHelp(args)) {
+    std::fwrite(kHrSchemaHelp.data(), 1, kHrSchemaHelp.size(), stdout);
+    return kOk;
+  }
+  std::string dialect;
+  while (!args.done()) {
+    std::string arg = args.take();
+    if (arg == "--dialect" && !args.done()) dialect = args.take();
+    else if (arg.starts_with("--dialect=")) dialect = arg.substr(10);
+    else return usage("unexpected argument '" + arg + "'", kHrSchemaHelp);
+  }
+  if (dialect.empty()) return usage("--dialect is required", kHrSchemaHelp);
+  const odbc::UpsertDialect* found = odbc::upsertDialectNamed(dialect);
+  if (!found) {
+    return usage(fmt::format("unknown dialect '{}' (known: {})", dialect, fmt::join(odbc::upsertDialectNames(), ", ")),
+                 kHrSchemaHelp);
+  }
+  std::cout << odbc::hrSchemaDdl(*found);
   return kOk;
 }
 
@@ -391,6 +424,7 @@ int main(int argc, char** argv) {
     if (command == "check") return cmdCheckOrRun(args, false);
     if (command == "status") return cmdStatus(args);
     if (command == "list-connectors") return cmdListConnectors(args);
+    if (command == "hr-schema") return cmdHrSchema(args);
     if (command == "map" || command == "test") {
       std::vector<std::string> rest(args.items.begin() + static_cast<std::ptrdiff_t>(args.next), args.items.end());
       return command == "map" ? cli::runMapCommand(rest) : cli::runTestCommand(rest);

@@ -94,9 +94,21 @@ TEST_CASE("list-connectors output matches docs/connectors", "[cli][docs]") {
   CHECK_THAT(text.output, Catch::Contains("stdout (sink)"));
 }
 
+TEST_CASE("hr-schema prints the HR store DDL per dialect", "[cli][hr-schema]") {
+  auto pg = runCli("hr-schema --dialect postgresql");
+  CHECK(pg.status == 0);
+  CHECK_THAT(pg.output, Catch::Contains("CREATE TABLE duty_kpi_fact") && Catch::Contains("TIMESTAMPTZ") &&
+                            Catch::Contains("CREATE VIEW duty_fulfilment") && Catch::Contains("string_agg"));
+  auto lite = runCli("hr-schema --dialect sqlite");
+  CHECK(lite.status == 0);
+  CHECK_THAT(lite.output, Catch::Contains("CREATE TABLE employee_training") && Catch::Contains("group_concat"));
+  CHECK(runCli("hr-schema --dialect oracle").status == 2);
+  CHECK(runCli("hr-schema").status == 2);
+}
+
 TEST_CASE("version, help and usage errors", "[cli]") {
   CHECK_THAT(runCli("version").output, Catch::StartsWith("dutybridge "));
-  for (const char* command : {"run", "check", "list-connectors"}) {
+  for (const char* command : {"run", "check", "list-connectors", "hr-schema"}) {
     auto help = runCli(std::string(command) + " --help");
     CHECK(help.status == 0);
     CHECK_THAT(help.output, Catch::StartsWith("Usage: dutybridge"));

@@ -1,0 +1,655 @@
+#include "connectors/odbc/odbc_sink.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <unordered_map>
+
+#include "connectors/odbc/odbc_dialect.h"
+#include "connectors/odbc/odbc_handles.h"
+#include "connectors/odbc/upsert_dialect.h"
+#include "src/codec/json.h"
+#include "src/common/log.h"
+
+namespace dutybridge::connectors {
+namespace {
+
+using core::ConfigObject;
+using core::ConfigProblem;
+using core::FieldSpec;
+using core::FieldType;
+
+// A column and the record field it is filled from ("period.type": member type of map period).
+struct ColumnSource {
+  std::string column;             // rendered identifier
+  std::vector<std::string> path;  // field, then map members
+};
+
+struct Settings {
+  std::string connection;
+  odbc::Identifier table;
+  std::vector<odbc::Identifier> key;
+  std::optional<odbc::Identifier> revision;
+  std::vector<std::pair<odbc::Identifier, std::vector<std::string>>> columns;  // empty: every field
+  std::optional<odbc::Identifier> updated_at;
+  odbc::Identifier offsets_table;
+  std::string pipeline_key;
+  size_t batch_rows = 500;
+  std::chrono::microseconds connect_timeout{};
+  std::chrono::microseconds query_timeout{};
+};
+
+std::vector<std::string> splitPath(std::string_view path) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    size_t dot = path.find('.', start);
+    parts.emplace_back(path.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start));
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return parts;
+}
+
+bool sameName(const odbc::Identifier& a, const odbc::Identifier& b) {
+  return a.parts.size() == b.parts.size() && a.matchesColumn(b.last().name, a.last().quoted && b.last().quoted);
+}
+
+std::vector<ConfigProblem> crossCheck(const ConfigObject& config) {
+  std::vector<ConfigProblem> problems;
+  auto identifier = [&](const char* field, const std::string& text) -> std::optional<odbc::Identifier> {
+    auto id = odbc::parseIdentifier(text);
+    if (!id) {
+      problems.push_back({field, id.error().message});
+      return std::nullopt;
+    }
+    return *id;
+  };
+  identifier("table", config.getString("table"));
+  if (config.has("offsets_table")) identifier("offsets_table", config.getString("offsets_table"));
+  if (config.has("updated_at_column") && !config.getString("updated_at_column").empty()) {
+    identifier("updated_at_column", config.getString("updated_at_column"));
+  }
+  std::vector<odbc::Identifier> keys;
+  for (const auto& k : config.getStringList("key")) {
+    if (auto id = identifier("key", k)) keys.push_back(*id);
+  }
+  if (config.has("key") && config.getStringList("key").empty()) problems.push_back({"key", "'key' needs a column"});
+  std::optional<odbc::Identifier> revision;
+  if (config.has("revision")) revision = identifier("revision", config.getString("revision"));
+  if (config.has("columns")) {
+    std::vector<odbc::Identifier> columns;
+    for (const auto& [column, path] : config.getStringMap("columns")) {
+      if (auto id = identifier("columns", column)) columns.push_back(*id);
+      for (const auto& part : splitPath(path)) {
+        if (part.empty()) problems.push_back({"columns", fmt::format("'{}': field path '{}' has an empty part", column, path)});
+      }
+    }
+    auto mapped = [&](const odbc::Identifier& id) {
+      return std::any_of(columns.begin(), columns.end(), [&](const auto& c) { return sameName(c, id); });
+    };
+    for (const auto& k : keys) {
+      if (!mapped(k)) problems.push_back({"key", fmt::format("key column '{}' is not in 'columns'", k.last().name)});
+    }
+    if (revision && !mapped(*revision)) {
+      problems.push_back({"revision", fmt::format("revision column '{}' is not in 'columns'", revision->last().name)});
+    }
+  }
+  return problems;
+}
+
+int wholeSeconds(std::chrono::microseconds d) {
+  return static_cast<int>(std::max<int64_t>(std::chrono::duration_cast<std::chrono::seconds>(d).count(), 0));
+}
+
+// The database's text without the row it failed on: PostgreSQL's DETAIL ("Failing row contains
+// (...)", "Key (fact_key)=(...) already exists") carries values, which may be personal data.
+std::string withoutRowValues(std::string text) {
+  for (std::string_view marker : {"DETAIL:", "Failing row contains", "Key ("}) {
+    if (size_t at = text.find(marker); at != std::string::npos) text = text.substr(0, at) + "(row values omitted)";
+  }
+  return text;
+}
+
+// One bound parameter: text, or NULL.
+struct Param {
+  std::string text;
+  SQLLEN indicator = 0;
+};
+
+class OdbcSink final : public core::Sink {
+ public:
+  OdbcSink(Settings settings, std::string component) : settings_(std::move(settings)), component_(std::move(component)) {}
+  OdbcSink(const OdbcSink&) = delete;
+  OdbcSink& operator=(const OdbcSink&) = delete;
+  ~OdbcSink() override { close(); }
+
+  core::Status open() override {
+    if (auto connected = ensureConnected(); !connected) return connected;
+    // Say at start-up, not at the first batch, that the admin has not created the table.
+    auto statement = connection_->statement();
+    if (!statement) return failed(statement.error());
+    if (auto probed = statement->execute(upsert_->probeTableSql(table_sql_)); !probed) {
+      rollback();
+      if (probed.error().kind == core::ErrorKind::Retryable) return failed(probed.error());
+      return core::fail(core::ErrorKind::Permanent,
+                        fmt::format("target table {} cannot be read (does it exist? the HR tables are created with "
+                                    "`dutybridge hr-schema --dialect {}`): {}",
+                                    table_sql_, upsert_->name(), probed.error().message));
+    }
+    statement->closeCursor();
+    if (auto ended = endTransaction(SQL_COMMIT, "ending the table check"); !ended) return ended;
+    return ensureOffsetsTable();
+  }
+
+  bool storesPosition() const override { return true; }
+  void nextBatchPosition(std::string_view position) override { position_ = std::string(position); }
+
+  core::Result<std::optional<std::string>> storedPosition() override {
+    if (auto connected = ensureConnected(); !connected) return core::fail(connected.error());
+    if (auto created = ensureOffsetsTable(); !created) return core::fail(created.error());
+    auto select = prepare("SELECT position FROM " + offsets_sql_ + " WHERE pipeline_key = ?");
+    if (!select) return core::fail(failed(select.error()).error());
+    std::vector<Param> params{{settings_.pipeline_key, static_cast<SQLLEN>(settings_.pipeline_key.size())}};
+    if (auto bound = bind(*select, params, 0, 1); !bound) return core::fail(failed(bound.error()).error());
+    if (!odbc::succeeded(SQLExecute(select->get()))) {
+      auto error = odbc::makeError("reading " + offsets_sql_, SQL_HANDLE_STMT, select->get());
+      rollback();
+      return core::fail(failed(error).error());
+    }
+    std::optional<std::string> position;
+    auto row = select->fetch();
+    if (!row) return core::fail(failed(row.error()).error());
+    if (*row) {
+      auto text = select->getText(1);
+      if (!text) return core::fail(failed(text.error()).error());
+      position = *text;
+    }
+    select->closeCursor();
+    if (auto ended = endTransaction(SQL_COMMIT, "reading " + offsets_sql_); !ended) return core::fail(ended.error());
+    return position;
+  }
+
+  core::Result<size_t> write(std::span<const core::Record> records, uint64_t sequence) override {
+    if (records.empty()) {
+      delivered_ = sequence;
+      return size_t{0};
+    }
+    if (auto connected = ensureConnected(); !connected) return core::fail(connected.error());
+    auto rows = collectRows(records);
+    if (!rows) return core::fail(rows.error());
+    const size_t width = shape_.columns.size();
+    const size_t per_statement =
+        std::max<size_t>(1, std::min(settings_.batch_rows, upsert_->maxParameters() / std::max<size_t>(width, 1)));
+    const size_t row_count = rows->size() / width;
+    for (size_t first = 0; first < row_count; first += per_statement) {
+      size_t n = std::min(per_statement, row_count - first);
+      auto statement = upsertStatement(n);
+      if (!statement) return abandon(statement.error(), records);
+      if (auto bound = bind(**statement, *rows, first * width, n * width); !bound) return abandon(bound.error(), records);
+      SQLRETURN rc = SQLExecute((*statement)->get());
+      if (!odbc::succeeded(rc) && rc != SQL_NO_DATA) {
+        auto error = odbc::makeError(fmt::format("upserting into {}", table_sql_), SQL_HANDLE_STMT, (*statement)->get());
+        SQLFreeStmt((*statement)->get(), SQL_CLOSE);
+        return abandon(error, records);
+      }
+      SQLFreeStmt((*statement)->get(), SQL_CLOSE);
+    }
+    if (!position_.empty()) {
+      if (!offsets_statement_) {
+        auto prepared = prepare(upsert_->offsetsUpsertSql(offsets_sql_));
+        if (!prepared) return abandon(prepared.error(), records);
+        offsets_statement_ = std::move(*prepared);
+      }
+      std::vector<Param> params{{settings_.pipeline_key, static_cast<SQLLEN>(settings_.pipeline_key.size())},
+                                {position_, static_cast<SQLLEN>(position_.size())}};
+      if (auto bound = bind(*offsets_statement_, params, 0, 2); !bound) return abandon(bound.error(), records);
+      if (!odbc::succeeded(SQLExecute(offsets_statement_->get()))) {
+        auto error = odbc::makeError("storing the position in " + offsets_sql_, SQL_HANDLE_STMT, offsets_statement_->get());
+        SQLFreeStmt(offsets_statement_->get(), SQL_CLOSE);
+        if (error.message.find("does not exist") != std::string::npos || error.message.find("no such table") != std::string::npos) {
+          error.kind = core::ErrorKind::Permanent;
+        }
+        return abandon(error, records);
+      }
+      SQLFreeStmt(offsets_statement_->get(), SQL_CLOSE);
+    }
+    if (!odbc::succeeded(SQLEndTran(SQL_HANDLE_DBC, connection_->get(), SQL_COMMIT))) {
+      // Whether a commit whose answer was lost took effect is unknown; retrying the batch is
+      // harmless either way (revision-aware upsert, same position).
+      auto error = odbc::makeError("committing", SQL_HANDLE_DBC, connection_->get());
+      if (error.kind != core::ErrorKind::Retryable) error.kind = core::ErrorKind::Retryable;
+      disconnect();
+      return core::fail(std::move(error));
+    }
+    delivered_ = sequence;
+    return records.size();
+  }
+
+  core::Result<uint64_t> poll(std::chrono::milliseconds) override { return delivered_; }
+  core::Status flush(std::chrono::steady_clock::time_point) override { return {}; }
+  void close() override { disconnect(); }
+
+ private:
+  core::Status ensureConnected() {
+    if (connection_) return {};
+    if (!environment_) {
+      auto env = odbc::Environment::create();
+      if (!env) return core::fail(env.error());
+      environment_ = std::move(*env);
+    }
+    auto connection =
+        odbc::Connection::connect(*environment_, settings_.connection, std::max(1, wholeSeconds(settings_.connect_timeout)));
+    if (!connection) return core::fail(connection.error());
+    SQLCHAR quote[8] = {};
+    SQLSMALLINT quote_length = 0;
+    SQLGetInfo(connection->get(), SQL_IDENTIFIER_QUOTE_CHAR, quote, sizeof quote, &quote_length);
+    dialect_ = odbc::detectDialect(connection->dbmsName(), reinterpret_cast<const char*>(quote));
+    upsert_ = odbc::upsertDialectFor(dialect_.kind);
+    if (!upsert_) {
+      return core::fail(core::ErrorKind::Permanent,
+                        fmt::format("the odbc sink has no upsert dialect for {} yet (PostgreSQL and SQLite are "
+                                    "supported; connectors/odbc/upsert_dialect.h says how to add one)",
+                                    dialect_.dbms));
+    }
+    if (!odbc::succeeded(SQLSetConnectAttr(connection->get(), SQL_ATTR_AUTOCOMMIT,
+                                           reinterpret_cast<SQLPOINTER>(SQL_AUTOCOMMIT_OFF), SQL_IS_UINTEGER))) {
+      return core::fail(odbc::makeError("turning autocommit off", SQL_HANDLE_DBC, connection->get()));
+    }
+    connection_ = std::move(*connection);
+    table_sql_ = settings_.table.render(dialect_);
+    odbc::Identifier name;
+    name.parts.push_back(settings_.table.last());
+    table_name_sql_ = name.render(dialect_);
+    offsets_sql_ = settings_.offsets_table.render(dialect_);
+    statements_.clear();
+    offsets_statement_.reset();
+    shape_names_.clear();
+    if (reconnected_) log::notice(component_, "reconnected to {}", dialect_.dbms);
+    return {};
+  }
+
+  // CREATE TABLE IF NOT EXISTS, committed on its own: the target tables are the admin's, the
+  // offsets table is the sink's.
+  core::Status ensureOffsetsTable() {
+    auto create = connection_->statement();
+    if (!create) return failed(create.error());
+    if (auto created = create->execute(upsert_->offsetsCreateSql(offsets_sql_)); !created) {
+      return failed(withContext(created.error(), "creating " + offsets_sql_));
+    }
+    return endTransaction(SQL_COMMIT, "creating " + offsets_sql_);
+  }
+
+  void disconnect() {
+    statements_.clear();
+    offsets_statement_.reset();
+    if (connection_) {
+      SQLEndTran(SQL_HANDLE_DBC, connection_->get(), SQL_ROLLBACK);
+      reconnected_ = true;
+    }
+    connection_.reset();
+  }
+
+  void rollback() {
+    if (connection_ && !odbc::succeeded(SQLEndTran(SQL_HANDLE_DBC, connection_->get(), SQL_ROLLBACK))) disconnect();
+  }
+
+  core::Status endTransaction(SQLSMALLINT how, std::string_view what) {
+    if (!odbc::succeeded(SQLEndTran(SQL_HANDLE_DBC, connection_->get(), how))) {
+      return failed(odbc::makeError(what, SQL_HANDLE_DBC, connection_->get()));
+    }
+    return {};
+  }
+
+  static core::Error withContext(core::Error error, std::string_view what) {
+    error.message = fmt::format("{}: {}", what, error.message);
+    return error;
+  }
+
+  // A Retryable error means the connection is suspect: drop it, the next call reconnects.
+  core::Status failed(const core::Error& error) {
+    if (error.kind == core::ErrorKind::Retryable) {
+      disconnect();
+    } else {
+      rollback();
+    }
+    return core::fail(error);
+  }
+
+  // Rolls the batch back; nothing of it is applied.
+  core::Result<size_t> abandon(core::Error error, std::span<const core::Record> records) {
+    if (error.kind == core::ErrorKind::Retryable) {
+      disconnect();
+      return core::fail(std::move(error));
+    }
+    rollback();
+    error.message = withoutRowValues(std::move(error.message));
+    const std::string& first = records.front().meta.source_position;
+    const std::string& last = records.back().meta.source_position;
+    if (!first.empty()) error.message += fmt::format(" (batch of {} records, source positions {} .. {})", records.size(), first, last);
+    return core::fail(std::move(error));
+  }
+
+  core::Result<odbc::Statement> prepare(const std::string& sql) {
+    auto statement = connection_->statement();
+    if (!statement) return core::fail(statement.error());
+    if (settings_.query_timeout.count() > 0) {
+      SQLSetStmtAttr(statement->get(), SQL_ATTR_QUERY_TIMEOUT,
+                     reinterpret_cast<SQLPOINTER>(static_cast<intptr_t>(std::max(1, wholeSeconds(settings_.query_timeout)))), 0);
+    }
+    if (!odbc::succeeded(SQLPrepare(statement->get(), reinterpret_cast<SQLCHAR*>(const_cast<char*>(sql.c_str())),
+                                    static_cast<SQLINTEGER>(sql.size())))) {
+      return core::fail(odbc::makeError("preparing the upsert", SQL_HANDLE_STMT, statement->get()));
+    }
+    return std::move(*statement);
+  }
+
+  // Every parameter is bound as text: both drivers send it as an untyped literal the column's
+  // type parses (numeric stays exact; timestamps carry their zone).
+  core::Status bind(odbc::Statement& statement, std::vector<Param>& params, size_t first, size_t count) {
+    for (size_t i = 0; i < count; ++i) {
+      Param& p = params[first + i];
+      SQLULEN size = std::max<SQLULEN>(1, p.text.size());
+      SQLRETURN rc = SQLBindParameter(statement.get(), static_cast<SQLUSMALLINT>(i + 1), SQL_PARAM_INPUT, SQL_C_CHAR,
+                                      SQL_VARCHAR, size, 0, const_cast<char*>(p.text.data()),
+                                      static_cast<SQLLEN>(p.text.size()), &p.indicator);
+      if (!odbc::succeeded(rc)) return core::fail(odbc::makeError("binding a parameter", SQL_HANDLE_STMT, statement.get()));
+    }
+    return {};
+  }
+
+  core::Result<odbc::Statement*> upsertStatement(size_t rows) {
+    auto found = statements_.find(rows);
+    if (found != statements_.end()) return &found->second;
+    // Full chunks reuse one statement; the odd last chunk of each batch size is kept too, but
+    // only a few of those.
+    if (statements_.size() > 8) statements_.clear();
+    auto prepared = prepare(upsert_->upsertSql(shape_, rows));
+    if (!prepared) return core::fail(prepared.error());
+    return &statements_.emplace(rows, std::move(*prepared)).first->second;
+  }
+
+  // Decides the columns from the first record (the configured map, or its field names).
+  core::Status prepareShape(const core::Record& record) {
+    std::vector<std::string> names;
+    if (settings_.columns.empty()) {
+      names = record.schema()->names();
+    } else if (!shape_names_.empty()) {
+      return {};
+    }
+    if (!shape_names_.empty() && names == shape_names_) return {};
+    odbc::UpsertShape shape;
+    std::vector<ColumnSource> sources;
+    std::vector<odbc::Identifier> ids;
+    if (settings_.columns.empty()) {
+      for (const auto& name : names) {
+        auto id = odbc::parseIdentifier(name);
+        if (!id) return core::fail(core::ErrorKind::Permanent, "record field as column: " + id.error().message);
+        ids.push_back(*id);
+        sources.push_back({id->render(dialect_), {name}});
+      }
+    } else {
+      for (const auto& [id, path] : settings_.columns) {
+        ids.push_back(id);
+        sources.push_back({id.render(dialect_), path});
+      }
+      names = {"<configured>"};
+    }
+    auto indexOf = [&](const odbc::Identifier& wanted) -> std::optional<size_t> {
+      for (size_t i = 0; i < ids.size(); ++i) {
+        if (sameName(ids[i], wanted)) return i;
+      }
+      return std::nullopt;
+    };
+    key_index_.clear();
+    for (const auto& k : settings_.key) {
+      auto i = indexOf(k);
+      if (!i) return core::fail(core::ErrorKind::Permanent, fmt::format("key column '{}' is not a field of the records", k.last().name));
+      key_index_.push_back(*i);
+      shape.key.push_back(sources[*i].column);
+    }
+    revision_index_.reset();
+    if (settings_.revision) {
+      revision_index_ = indexOf(*settings_.revision);
+      if (!revision_index_) {
+        return core::fail(core::ErrorKind::Permanent,
+                          fmt::format("revision column '{}' is not a field of the records", settings_.revision->last().name));
+      }
+      shape.revision = sources[*revision_index_].column;
+    }
+    if (settings_.updated_at) {
+      if (indexOf(*settings_.updated_at)) {
+        return core::fail(core::ErrorKind::Permanent, "the records have a field named like updated_at_column; "
+                                                       "map it with 'columns' or set another updated_at_column");
+      }
+      shape.updated_at = settings_.updated_at->render(dialect_);
+    }
+    for (const auto& s : sources) shape.columns.push_back(s.column);
+    shape.table = table_sql_;
+    shape.table_name = table_name_sql_;
+    shape_ = std::move(shape);
+    sources_ = std::move(sources);
+    shape_names_ = std::move(names);
+    statements_.clear();
+    return {};
+  }
+
+  const core::Value* resolve(const core::Record& record, const std::vector<std::string>& path) const {
+    const core::Value* v = record.find(path.front());
+    for (size_t i = 1; v && i < path.size(); ++i) v = v->find(path[i]);
+    return v;
+  }
+
+  void appendText(const core::Value* v, std::vector<Param>& out) const {
+    Param p;
+    if (!v || v->isNull()) {
+      p.indicator = SQL_NULL_DATA;
+      out.push_back(std::move(p));
+      return;
+    }
+    switch (v->type()) {
+      case core::ValueType::Bool:
+        p.text = std::string(upsert_->boolText(v->asBool()));
+        break;
+      case core::ValueType::Timestamp:
+        p.text = upsert_->timestampText(v->asTimestamp());
+        break;
+      case core::ValueType::String:
+        p.text = v->asString();
+        break;
+      case core::ValueType::List:
+      case core::ValueType::Map:
+        p.text = codec::toJson(*v).dump();
+        break;
+      default:
+        p.text = v->toText();  // integers, exact decimals, dates
+        break;
+    }
+    p.indicator = static_cast<SQLLEN>(p.text.size());
+    out.push_back(std::move(p));
+  }
+
+  // The parameters of every row, one row after another, with one row per key: the highest
+  // revision (the first of equal ones), or the last record without a revision column. One
+  // statement may not touch a row twice (PostgreSQL refuses).
+  core::Result<std::vector<Param>> collectRows(std::span<const core::Record> records) {
+    if (auto shaped = prepareShape(records.front()); !shaped) return core::fail(shaped.error());
+    const size_t width = sources_.size();
+    std::vector<Param> params;
+    params.reserve(records.size() * width);
+    std::unordered_map<std::string, std::pair<size_t, int64_t>> rows_by_key;  // key -> row, revision
+    rows_by_key.reserve(records.size());
+    std::vector<Param> row;
+    for (const auto& record : records) {
+      row.clear();
+      for (const auto& s : sources_) appendText(resolve(record, s.path), row);
+      std::string key;
+      for (size_t i : key_index_) {
+        if (row[i].indicator == SQL_NULL_DATA) {
+          return core::fail(core::ErrorKind::Permanent,
+                            fmt::format("a record has no value for key column {} (source position {})",
+                                        sources_[i].column, record.meta.source_position));
+        }
+        key += row[i].text;
+        key += '\x1f';
+      }
+      int64_t revision = 0;
+      if (revision_index_) {
+        const core::Value* v = resolve(record, sources_[*revision_index_].path);
+        auto r = v ? v->toInt() : core::Result<int64_t>(core::fail(core::ErrorKind::Permanent, "missing"));
+        if (!r) {
+          return core::fail(core::ErrorKind::Permanent,
+                            fmt::format("a record has no integer revision in {} (source position {})",
+                                        sources_[*revision_index_].column, record.meta.source_position));
+        }
+        revision = *r;
+      }
+      auto [it, inserted] = rows_by_key.try_emplace(std::move(key), params.size() / width, revision);
+      if (inserted) {
+        for (auto& p : row) params.push_back(std::move(p));
+      } else if (!revision_index_ || revision > it->second.second) {
+        std::move(row.begin(), row.end(), params.begin() + static_cast<std::ptrdiff_t>(it->second.first * width));
+        it->second.second = revision;
+      }
+    }
+    // The texts are in place now: point the indicators at their final sizes.
+    for (auto& p : params) {
+      if (p.indicator != SQL_NULL_DATA) p.indicator = static_cast<SQLLEN>(p.text.size());
+    }
+    return params;
+  }
+
+  Settings settings_;
+  std::string component_;
+  std::optional<odbc::Environment> environment_;
+  std::optional<odbc::Connection> connection_;
+  bool reconnected_ = false;
+  odbc::Dialect dialect_;
+  const odbc::UpsertDialect* upsert_ = nullptr;
+  std::string table_sql_;
+  std::string table_name_sql_;
+  std::string offsets_sql_;
+  odbc::UpsertShape shape_;
+  std::vector<ColumnSource> sources_;
+  std::vector<std::string> shape_names_;
+  std::vector<size_t> key_index_;
+  std::optional<size_t> revision_index_;
+  std::map<size_t, odbc::Statement> statements_;  // by rows per statement
+  std::optional<odbc::Statement> offsets_statement_;
+  std::string position_;
+  uint64_t delivered_ = 0;
+};
+
+class OdbcSinkFactory final : public core::SinkFactory {
+ public:
+  OdbcSinkFactory()
+      : schema_(
+            {
+                FieldSpec::make("connection", FieldType::String)
+                    .req()
+                    .secret()
+                    .doc("DSN-less ODBC connection string of the target database, e.g. \"Driver={PostgreSQL "
+                         "Unicode};Server=hr-db;Port=5432;Database=hr;Uid=dutybridge;Pwd=${env:HR_DB_PASSWORD}\" or "
+                         "\"Driver=SQLite3;Database=/var/lib/dutybridge/hr.db\"."),
+                FieldSpec::make("table", FieldType::String)
+                    .req()
+                    .doc("Target table (e.g. duty_kpi_fact; created by the admin, see `dutybridge hr-schema`)."),
+                FieldSpec::make("key", FieldType::StringList)
+                    .req()
+                    .doc("Key column(s): the table's primary key or a unique constraint on exactly these columns "
+                         "(the upsert's conflict target)."),
+                FieldSpec::make("revision", FieldType::String)
+                    .doc("Integer revision column: an existing row is only overwritten by a strictly higher "
+                         "revision, so replays and out-of-order corrections are harmless. Without it every "
+                         "write overwrites."),
+                FieldSpec::make("columns", FieldType::StringMap)
+                    .doc("Column -> record field path (dotted for members of maps, e.g. period_type: "
+                         "period.type). Default: every top-level field into the column of the same name. Maps "
+                         "and lists are written as JSON text."),
+                FieldSpec::make("batch_rows", FieldType::Int)
+                    .def("500")
+                    .range(1, 10'000)
+                    .doc("Rows per multi-row INSERT statement (fewer when the database's parameter limit needs "
+                         "it). Each write is still one transaction however many statements it takes."),
+                FieldSpec::make("pipeline_key", FieldType::String)
+                    .doc("Row key of this pipeline's position in the offsets table. Default: the pipeline name."),
+                FieldSpec::make("offsets_table", FieldType::String)
+                    .def("dutybridge_offsets")
+                    .doc("Table of source positions (pipeline_key, position, updated_at), written in the same "
+                         "transaction as the rows; created when missing."),
+                FieldSpec::make("updated_at_column", FieldType::String)
+                    .def("updated_at")
+                    .doc("Column set to the database's current time on insert and update; \"\" for none."),
+                FieldSpec::make("connect_timeout", FieldType::Duration)
+                    .def("10s")
+                    .range(1'000'000, 300'000'000)
+                    .doc("Login timeout for each (re)connection."),
+                FieldSpec::make("query_timeout", FieldType::Duration)
+                    .def("1m")
+                    .range(0, 3'600'000'000)
+                    .doc("Cancel a statement running longer than this (the batch is rolled back and retried); 0s "
+                         "for none."),
+            },
+            crossCheck) {}
+
+  std::string_view name() const override { return "odbc"; }
+  std::string_view description() const override {
+    return "Revision-aware upserts into a database table over ODBC (PostgreSQL, SQLite), exactly once: rows and the "
+           "source position commit in one database transaction.";
+  }
+  const core::ConfigSchema& configSchema() const override { return schema_; }
+
+  core::Result<std::unique_ptr<core::Sink>> create(const ConfigObject& config,
+                                                   const core::ConnectorContext& context) const override {
+    Settings s;
+    s.connection = config.getString("connection");
+    auto parse = [](const std::string& text) -> core::Result<odbc::Identifier> { return odbc::parseIdentifier(text); };
+    auto table = parse(config.getString("table"));
+    if (!table) return core::fail(table.error());
+    s.table = *table;
+    for (const auto& k : config.getStringList("key")) {
+      auto id = parse(k);
+      if (!id) return core::fail(id.error());
+      s.key.push_back(*id);
+    }
+    if (config.has("revision")) {
+      auto id = parse(config.getString("revision"));
+      if (!id) return core::fail(id.error());
+      s.revision = *id;
+    }
+    if (config.has("columns")) {
+      for (const auto& [column, path] : config.getStringMap("columns")) {
+        auto id = parse(column);
+        if (!id) return core::fail(id.error());
+        s.columns.emplace_back(*id, splitPath(path));
+      }
+    }
+    if (std::string updated = config.getString("updated_at_column"); !updated.empty()) {
+      auto id = parse(updated);
+      if (!id) return core::fail(id.error());
+      s.updated_at = *id;
+    }
+    auto offsets = parse(config.getString("offsets_table"));
+    if (!offsets) return core::fail(offsets.error());
+    s.offsets_table = *offsets;
+    s.pipeline_key = config.has("pipeline_key") ? config.getString("pipeline_key") : context.pipeline_name;
+    if (s.pipeline_key.empty()) {
+      return core::fail(core::ErrorKind::InvalidConfig, "the odbc sink needs 'pipeline_key' or a pipeline name");
+    }
+    s.batch_rows = static_cast<size_t>(config.getInt("batch_rows"));
+    s.connect_timeout = config.getDuration("connect_timeout");
+    s.query_timeout = config.getDuration("query_timeout");
+    return std::make_unique<OdbcSink>(std::move(s), "sink odbc " + context.pipeline_name);
+  }
+
+ private:
+  core::ConfigSchema schema_;
+};
+
+}  // namespace
+
+void registerOdbcSink(runtime::Registry& registry) { registry.add(std::make_unique<OdbcSinkFactory>()); }
+
+}  // namespace dutybridge::connectors

@@ -1,0 +1,448 @@
+// The odbc sink against SQLite files (sqliteodbc) and the real PostgreSQL (psqlODBC): the
+// highest revision of every key wins whatever the order and however often batches are replayed,
+// the offsets row commits with the rows (or neither does), and the duty_fulfilment view of
+// `dutybridge hr-schema` counts what HR expects.
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+#include <thread>
+
+#include "connectors/odbc/hr_schema.h"
+#include "connectors/odbc/odbc_sink.h"
+#include "src/core/decimal.h"
+#include "tests/connectors/odbc/odbc_test_util.h"
+
+using namespace dutybridge;
+using testing::Database;
+
+namespace {
+
+const runtime::Registry& sinkRegistry() {
+  static const runtime::Registry registry = [] {
+    runtime::Registry r;
+    connectors::registerOdbcSink(r);
+    return r;
+  }();
+  return registry;
+}
+
+// The sink as the daemon builds it: YAML through the real validator, then the factory.
+std::unique_ptr<core::Sink> makeSink(const std::string& connection, const std::string& body,
+                                     const std::string& pipeline = "hr-loader") {
+  std::string yaml = "type: odbc\nconnection: " + testing::yamlQuote(connection) + "\n" + body;
+  config::Diagnostics diagnostics;
+  diagnostics.addSource("test.yaml", yaml);
+  config::SecretResolver secrets([](const std::string&) -> std::optional<std::string> { return std::nullopt; });
+  config::ValidationContext context{"test.yaml", &sinkRegistry(), &secrets, &diagnostics};
+  auto config = config::validateConnector(YAML::Load(yaml), core::Direction::Sink, "sink", context);
+  INFO(diagnostics.format());
+  REQUIRE(diagnostics.empty());
+  core::ConnectorContext connector_context;
+  connector_context.pipeline_name = pipeline;
+  auto sink = sinkRegistry().findSink("odbc")->create(config, connector_context);
+  if (!sink) FAIL(sink.error().describe());
+  return std::move(*sink);
+}
+
+// Where the HR tables live: a fresh SQLite file, or a fresh PostgreSQL schema (tests share the
+// server), with the DDL of `dutybridge hr-schema` applied.
+struct HrStore {
+  std::string connection;
+  std::string prefix;  // "" or "schema."
+  const odbc::UpsertDialect* dialect = nullptr;
+
+  static HrStore sqlite(const std::string& name) {
+    HrStore store{testing::sqliteConnection(testing::uniqueName(name)), "", &odbc::sqliteUpsertDialect()};
+    Database db(store.connection);
+    for (const auto& statement : odbc::hrSchemaStatements(*store.dialect)) db.exec(statement);
+    return store;
+  }
+  static HrStore postgres(const std::string& name) {
+    std::string schema = testing::uniqueName(name);
+    HrStore store{testing::postgresOdbc(), schema + ".", &odbc::postgresqlUpsertDialect()};
+    Database db(store.connection);
+    db.exec("CREATE SCHEMA " + schema);
+    db.exec("SET search_path TO " + schema);
+    for (const auto& statement : odbc::hrSchemaStatements(*store.dialect)) db.exec(statement);
+    return store;
+  }
+
+  std::string factSinkBody(int batch_rows = 500) const {
+    return fmt::format(
+        "table: {0}duty_kpi_fact\nkey: [fact_key]\nrevision: revision\noffsets_table: {0}dutybridge_offsets\n"
+        "batch_rows: {1}\ncolumns:\n"
+        "  fact_key: fact_key\n  revision: revision\n  employee_no: employee_no\n  position_code: position_code\n"
+        "  org_unit: org_unit\n  kpi_code: kpi_code\n  duty_code: duty_code\n  period_type: period.type\n"
+        "  period_id: period.id\n  shift_date: period.shift_date\n  shift_code: period.shift_code\n"
+        "  period_start: period.start\n  period_end: period.end\n  period_tz: period.tz\n  closed: period.closed\n"
+        "  value: value\n  unit: unit\n  target: target\n  direction: direction\n  attainment: attainment\n"
+        "  inputs: inputs\n  lineage: lineage\n  computed_at: computed_at\n",
+        prefix, batch_rows);
+  }
+  std::string scalar(const std::string& sql) const {
+    Database db(connection);
+    return db.scalar(sql).value_or("NULL");
+  }
+};
+
+const auto kFactSchema = std::make_shared<core::RecordSchema>(std::vector<std::string>{
+    "fact_key", "revision", "employee_no", "position_code", "org_unit", "kpi_code", "duty_code", "period", "value",
+    "unit", "target", "direction", "attainment", "inputs", "lineage", "computed_at"});
+
+core::Value dec(const std::string& text) {
+  return core::Value(core::Decimal::parse(text).value());
+}
+
+struct FactSpec {
+  std::string employee = "E10023";
+  std::string kpi = "KPI.TL.DAILY_GOOD_OUTPUT";
+  std::string duty = "DUTY.TL.OUTPUT";
+  std::string period_type = "SHIFT";
+  std::string period_id = "2025-03-14/N";
+  int64_t revision = 1;
+  std::string value = "100";
+  std::optional<std::string> attainment = "1.0000";
+  std::string direction = "HIGHER_IS_BETTER";
+};
+
+core::Record fact(const FactSpec& f, const std::string& position = "") {
+  core::ValueMap period{{"type", core::Value(f.period_type)},
+                        {"id", core::Value(f.period_id)},
+                        {"shift_date", core::Value(core::parseDate("2025-03-14").value())},
+                        {"shift_code", core::Value("N")},
+                        {"start", core::Value(testing::ts("2025-03-14T12:00:00Z"))},
+                        {"end", core::Value(testing::ts("2025-03-15T00:00:00Z"))},
+                        {"tz", core::Value("Asia/Shanghai")},
+                        {"closed", core::Value(true)}};
+  core::ValueMap inputs{{"good_qty", dec(f.value)}, {"reports", core::Value(int64_t{3})}};
+  core::ValueMap lineage{{"source_system", core::Value("mes")},
+                         {"mapping", core::Value("tl_daily_output@1")},
+                         {"source_positions", core::Value(core::ValueList{core::Value("pr:1"), core::Value("pr:2")})}};
+  std::string key = fmt::format("plant-01|{}|{}|{}|{}", f.kpi, f.employee, f.period_type, f.period_id);
+  core::Record record(kFactSchema,
+                      {core::Value(key), core::Value(f.revision), core::Value(f.employee), core::Value("TL"),
+                       core::Value("MACH"), core::Value(f.kpi), core::Value(f.duty), core::Value(std::move(period)),
+                       dec(f.value), core::Value("pcs"), dec("100"), core::Value(f.direction),
+                       f.attainment ? dec(*f.attainment) : core::Value(), core::Value(std::move(inputs)),
+                       core::Value(std::move(lineage)), core::Value(testing::ts("2025-03-15T00:05:00.25Z"))});
+  record.meta.source_position = position;
+  record.meta.key = key;
+  return record;
+}
+
+// keys x revisions facts, value = revision + 0.5, shuffled, in batches of `batch`; every fifth
+// batch is written twice (a replay after a lost acknowledgement).
+void loadRevisions(core::Sink& sink, int keys, int revisions, size_t batch) {
+  std::vector<core::Record> records;
+  records.reserve(static_cast<size_t>(keys * revisions));
+  for (int k = 0; k < keys; ++k) {
+    for (int r = 1; r <= revisions; ++r) {
+      FactSpec f;
+      f.employee = fmt::format("E{:06}", k);
+      f.revision = r;
+      f.value = fmt::format("{}.5", r);
+      records.push_back(fact(f));
+    }
+  }
+  std::mt19937 rng(20250314);
+  std::shuffle(records.begin(), records.end(), rng);
+  uint64_t sequence = 0;
+  for (size_t first = 0, n = 0; first < records.size(); first += batch, ++n) {
+    std::span<const core::Record> slice(records.data() + first, std::min(batch, records.size() - first));
+    int times = n % 5 == 2 ? 2 : 1;
+    for (int t = 0; t < times; ++t) {
+      sink.nextBatchPosition(fmt::format("offset:{}", first + slice.size()));
+      auto written = sink.write(slice, ++sequence);
+      if (!written) FAIL(written.error().describe());
+      REQUIRE(*written == slice.size());
+      auto delivered = sink.poll(std::chrono::milliseconds(0));
+      REQUIRE(delivered);
+      CHECK(*delivered == sequence);
+    }
+  }
+}
+
+void checkHighestRevisions(const HrStore& store, int keys, int revisions) {
+  const std::string table = store.prefix + "duty_kpi_fact";
+  CHECK(store.scalar("SELECT COUNT(*) FROM " + table) == std::to_string(keys));
+  CHECK(store.scalar(fmt::format("SELECT COUNT(*) FROM {} WHERE revision = {}", table, revisions)) ==
+        std::to_string(keys));
+  // Every row holds the values of its highest revision, not a mix.
+  CHECK(store.scalar(fmt::format("SELECT COUNT(*) FROM {} WHERE CAST(value AS REAL) = revision + 0.5", table)) ==
+        std::to_string(keys));
+  CHECK(store.scalar("SELECT position FROM " + store.prefix + "dutybridge_offsets WHERE pipeline_key = 'hr-loader'") ==
+        fmt::format("offset:{}", keys * revisions));
+}
+
+}  // namespace
+
+TEST_CASE("odbc sink: the highest revision of every key wins, in any order and with replays (SQLite)",
+          "[odbc][sink][sqlite]") {
+  auto store = HrStore::sqlite("sink_rev");
+  auto sink = makeSink(store.connection, store.factSinkBody(200));
+  REQUIRE(sink->open());
+  REQUIRE(sink->storesPosition());
+  auto none = sink->storedPosition();
+  REQUIRE(none);
+  CHECK_FALSE(none->has_value());
+  loadRevisions(*sink, 1'250, 4, 700);
+  checkHighestRevisions(store, 1'250, 4);
+  // Types as HR reads them: exact decimals, JSON text, the dialect's timestamps.
+  auto row = store.scalar("SELECT value || ' ' || period_type || ' ' || period_start || ' ' || closed || ' ' || "
+                          "computed_at FROM duty_kpi_fact WHERE employee_no = 'E000007'");
+  CHECK(row == "4.5 SHIFT 2025-03-14 12:00:00 1 2025-03-15 00:05:00.250000");
+  CHECK(store.scalar("SELECT lineage FROM duty_kpi_fact WHERE employee_no = 'E000007'") ==
+        R"({"source_system":"mes","mapping":"tl_daily_output@1","source_positions":["pr:1","pr:2"]})");
+  sink->close();
+}
+
+TEST_CASE("odbc sink: 100,000 facts with shuffled revisions and replayed batches keep the highest (PostgreSQL)",
+          "[odbc][sink][postgres]") {
+  auto store = HrStore::postgres("sink_rev");
+  auto sink = makeSink(store.connection, store.factSinkBody());
+  REQUIRE(sink->open());
+  auto none = sink->storedPosition();
+  REQUIRE(none);
+  CHECK_FALSE(none->has_value());
+  loadRevisions(*sink, 25'000, 4, 5'000);
+  checkHighestRevisions(store, 25'000, 4);
+  CHECK(store.scalar("SELECT value::text || ' ' || period_start::text || ' ' || closed::text || ' ' || "
+                     "(lineage::json ->> 'mapping') FROM " + store.prefix +
+                     "duty_kpi_fact WHERE employee_no = 'E000007'") == "4.5 2025-03-14 12:00:00+00 true tl_daily_output@1");
+  sink->close();
+}
+
+namespace {
+
+void offsetsCommitWithRows(const HrStore& store) {
+  auto sink = makeSink(store.connection, store.factSinkBody(2));
+  REQUIRE(sink->open());
+  REQUIRE(sink->storedPosition());
+  FactSpec a;
+  a.employee = "E1";
+  std::vector<core::Record> first{fact(a, "mes:1")};
+  sink->nextBatchPosition("pos-1");
+  REQUIRE(sink->write(first, 1));
+  auto stored = sink->storedPosition();
+  REQUIRE(stored);
+  CHECK(*stored == std::optional<std::string>("pos-1"));
+
+  // A batch whose third record breaks a CHECK constraint, in the second statement (batch_rows 2):
+  // nothing of it stays, neither rows nor position.
+  std::vector<core::Record> second;
+  for (int i = 2; i <= 5; ++i) {
+    FactSpec f;
+    f.employee = fmt::format("E{}", i);
+    if (i == 4) {
+      f.period_type = "YEAR";
+      f.employee = "E-SECRET-4711";
+    }
+    second.push_back(fact(f, fmt::format("mes:{}", i)));
+  }
+  FactSpec newer = a;
+  newer.revision = 2;
+  newer.value = "999";
+  second.push_back(fact(newer, "mes:6"));
+  sink->nextBatchPosition("pos-2");
+  auto failed = sink->write(second, 2);
+  REQUIRE_FALSE(failed);
+  CHECK(failed.error().kind == core::ErrorKind::Permanent);
+  INFO(failed.error().message);
+  CHECK_THAT(failed.error().message, Catch::Contains("period_type") || Catch::Contains("CHECK") ||
+                                         Catch::Contains("check"));
+  CHECK_THAT(failed.error().message, !Catch::Contains("E-SECRET-4711"));
+  CHECK_THAT(failed.error().message, Catch::Contains("mes:2 .. mes:6"));
+  auto poll = sink->poll(std::chrono::milliseconds(0));
+  REQUIRE(poll);
+  CHECK(*poll == 1);
+  const std::string table = store.prefix + "duty_kpi_fact";
+  CHECK(store.scalar("SELECT COUNT(*) FROM " + table) == "1");
+  CHECK(store.scalar("SELECT CAST(value AS INTEGER) FROM " + table) == "100");
+  stored = sink->storedPosition();
+  REQUIRE(stored);
+  CHECK(*stored == std::optional<std::string>("pos-1"));
+  sink->close();
+
+  // A new instance (the pipeline restarting) resumes from the stored position, and its first
+  // write commits rows and position together again.
+  auto again = makeSink(store.connection, store.factSinkBody(2));
+  REQUIRE(again->open());
+  stored = again->storedPosition();
+  REQUIRE(stored);
+  CHECK(*stored == std::optional<std::string>("pos-1"));
+  std::vector<core::Record> fixed{fact(newer, "mes:6")};
+  again->nextBatchPosition("pos-3");
+  REQUIRE(again->write(fixed, 1));
+  CHECK(store.scalar("SELECT CAST(value AS INTEGER) FROM " + table) == "999");
+  CHECK(store.scalar("SELECT position FROM " + store.prefix + "dutybridge_offsets") == "pos-3");
+  // Another pipeline's position is its own row.
+  auto other = makeSink(store.connection, store.factSinkBody(2), "other-loader");
+  REQUIRE(other->open());
+  auto other_stored = other->storedPosition();
+  REQUIRE(other_stored);
+  CHECK_FALSE(other_stored->has_value());
+}
+
+}  // namespace
+
+TEST_CASE("odbc sink: the offsets row commits with the rows, and a failed batch leaves both (SQLite)",
+          "[odbc][sink][sqlite]") {
+  offsetsCommitWithRows(HrStore::sqlite("sink_offsets"));
+}
+
+TEST_CASE("odbc sink: the offsets row commits with the rows, and a failed batch leaves both (PostgreSQL)",
+          "[odbc][sink][postgres]") {
+  offsetsCommitWithRows(HrStore::postgres("sink_offsets"));
+}
+
+TEST_CASE("odbc sink: a missing target table is reported at open", "[odbc][sink][sqlite]") {
+  std::string connection = testing::sqliteConnection(testing::uniqueName("sink_missing"));
+  { Database db(connection); }
+  auto sink = makeSink(connection, "table: duty_kpi_fact\nkey: [fact_key]\n");
+  auto opened = sink->open();
+  REQUIRE_FALSE(opened);
+  CHECK(opened.error().kind == core::ErrorKind::Permanent);
+  CHECK_THAT(opened.error().message, Catch::Contains("duty_kpi_fact") && Catch::Contains("hr-schema --dialect sqlite"));
+}
+
+TEST_CASE("odbc sink: every top-level field to its column by default, without a revision the last write wins",
+          "[odbc][sink][sqlite]") {
+  std::string connection = testing::sqliteConnection(testing::uniqueName("sink_plain"));
+  Database db(connection);
+  db.exec("CREATE TABLE skill (record_key TEXT PRIMARY KEY, code TEXT, evidence TEXT)");
+  auto sink = makeSink(connection, "table: skill\nkey: record_key\nupdated_at_column: \"\"\n");
+  REQUIRE(sink->open());
+  auto schema = std::make_shared<core::RecordSchema>(std::vector<std::string>{"record_key", "code", "evidence"});
+  std::vector<core::Record> records{
+      core::Record(schema, {core::Value("E1|SKILL_EVIDENCE|WELD"), core::Value("WELD"), core::Value(core::ValueMap{{"n", core::Value(1)}})}),
+      core::Record(schema, {core::Value("E1|SKILL_EVIDENCE|WELD"), core::Value("WELD2"), core::Value(core::ValueMap{{"n", core::Value(2)}})})};
+  sink->nextBatchPosition("p");
+  auto written = sink->write(records, 1);
+  if (!written) FAIL(written.error().describe());
+  CHECK(db.scalar("SELECT code || ' ' || evidence FROM skill") == std::optional<std::string>(R"(WELD2 {"n":2})"));
+}
+
+namespace {
+
+void checkFulfilment(const HrStore& store) {
+  auto sink = makeSink(store.connection, store.factSinkBody());
+  REQUIRE(sink->open());
+  REQUIRE(sink->storedPosition());
+  auto make = [](std::string employee, std::string period_type, std::string period_id, std::string kpi,
+                 std::string duty, std::optional<std::string> attainment, std::string direction) {
+    FactSpec f;
+    f.employee = std::move(employee);
+    f.period_type = std::move(period_type);
+    f.period_id = std::move(period_id);
+    f.kpi = std::move(kpi);
+    f.duty = std::move(duty);
+    f.attainment = std::move(attainment);
+    f.direction = std::move(direction);
+    return fact(f);
+  };
+  std::vector<core::Record> records{
+      make("E1", "SHIFT", "2025-03-14/N", "KPI.A", "DUTY.OUTPUT", "1.0500", "HIGHER_IS_BETTER"),
+      make("E1", "SHIFT", "2025-03-14/N", "KPI.B", "DUTY.YIELD", "0.8000", "HIGHER_IS_BETTER"),
+      // Lower is better: attainment is target/value already, 1.0000 means exactly on target.
+      make("E1", "SHIFT", "2025-03-14/N", "KPI.C", "DUTY.SCRAP", "1.0000", "LOWER_IS_BETTER"),
+      make("E1", "SHIFT", "2025-03-14/N", "KPI.D", "DUTY.REPORT", std::nullopt, "HIGHER_IS_BETTER"),
+      make("E1", "SHIFT", "2025-03-14/N", "KPI.E", "DUTY.YIELD", "0.9999", "LOWER_IS_BETTER"),
+      make("E1", "DAY", "2025-03-14", "KPI.A", "DUTY.OUTPUT", "0.5000", "HIGHER_IS_BETTER"),
+      make("E2", "SHIFT", "2025-03-14/N", "KPI.A", "DUTY.OUTPUT", "1.2000", "HIGHER_IS_BETTER"),
+  };
+  sink->nextBatchPosition("p1");
+  REQUIRE(sink->write(records, 1));
+  const std::string view = store.prefix + "duty_fulfilment";
+  auto row = [&](const std::string& employee, const std::string& type, const std::string& id) {
+    return store.scalar(fmt::format("SELECT CAST(kpis_due AS TEXT) || '|' || CAST(kpis_met AS TEXT) || '|' || "
+                                    "CAST(fulfilment_pct AS TEXT) || '|' || COALESCE(duties_not_met, '-') FROM {} "
+                                    "WHERE employee_no = '{}' AND period_type = '{}' AND period_id = '{}'",
+                                    view, employee, type, id));
+  };
+  // 5 due, met: A (1.05) and C (1.0); not met: B and E (DUTY.YIELD once), D (no target).
+  auto e1 = row("E1", "SHIFT", "2025-03-14/N");
+  if (e1.ends_with("DUTY.YIELD,DUTY.REPORT")) e1 = e1.substr(0, e1.size() - 22) + "DUTY.REPORT,DUTY.YIELD";
+  CHECK(e1 == "5|2|40.0|DUTY.REPORT,DUTY.YIELD");
+  CHECK(row("E1", "DAY", "2025-03-14") == "1|0|0.0|DUTY.OUTPUT");
+  CHECK(row("E2", "SHIFT", "2025-03-14/N") == "1|1|100.0|-");
+  CHECK(store.scalar("SELECT COUNT(*) FROM " + view) == "3");
+}
+
+}  // namespace
+
+TEST_CASE("duty_fulfilment counts due and met KPIs per employee and period (SQLite)", "[odbc][sink][hr-schema][sqlite]") {
+  checkFulfilment(HrStore::sqlite("hr_view"));
+}
+
+TEST_CASE("duty_fulfilment counts due and met KPIs per employee and period (PostgreSQL)",
+          "[odbc][sink][hr-schema][postgres]") {
+  checkFulfilment(HrStore::postgres("hr_view"));
+}
+
+TEST_CASE("odbc sink throughput: 100,000 facts upserted into PostgreSQL", "[.bench][odbc][sink][postgres]") {
+  auto store = HrStore::postgres("sink_bench");
+  auto sink = makeSink(store.connection, store.factSinkBody());
+  REQUIRE(sink->open());
+  REQUIRE(sink->storedPosition());
+  constexpr int kFacts = 100'000;
+  constexpr size_t kBatch = 5'000;
+  std::vector<core::Record> records;
+  records.reserve(kFacts);
+  for (int i = 0; i < kFacts; ++i) {
+    FactSpec f;
+    f.employee = fmt::format("E{:06}", i);
+    records.push_back(fact(f));
+  }
+  auto started = std::chrono::steady_clock::now();
+  uint64_t sequence = 0;
+  for (size_t first = 0; first < records.size(); first += kBatch) {
+    std::span<const core::Record> slice(records.data() + first, std::min(kBatch, records.size() - first));
+    sink->nextBatchPosition(fmt::format("offset:{}", first + slice.size()));
+    auto written = sink->write(slice, ++sequence);
+    if (!written) FAIL(written.error().describe());
+  }
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  double rate = kFacts / seconds;
+  WARN(fmt::format("odbc sink: {} facts in {:.2f} s = {:.0f} facts/s (batches of {}, batch_rows 500)", kFacts, seconds,
+                   rate, kBatch));
+  CHECK(store.scalar("SELECT COUNT(*) FROM " + store.prefix + "duty_kpi_fact") == std::to_string(kFacts));
+  CHECK(rate >= 50'000);
+}
+
+TEST_CASE("odbc sink: a lost connection is Retryable, and the retried write applies the batch once (PostgreSQL)",
+          "[odbc][sink][postgres]") {
+  auto store = HrStore::postgres("sink_lost");
+  const std::string schema = store.prefix.substr(0, store.prefix.size() - 1);
+  // Named, so this test kills only its own sink's backend.
+  auto sink = makeSink(store.connection + ";ConnSettings=SET application_name TO '" + schema + "'", store.factSinkBody());
+  REQUIRE(sink->open());
+  REQUIRE(sink->storedPosition());
+  FactSpec a;
+  std::vector<core::Record> first{fact(a, "mes:1")};
+  sink->nextBatchPosition("pos-1");
+  REQUIRE(sink->write(first, 1));
+  Database admin(store.connection);
+  CHECK(admin.scalar(fmt::format("SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+                                 "application_name = '{}'", schema)) == std::optional<std::string>("1"));
+  // pg_terminate_backend only signals: wait until the backend is gone.
+  for (int i = 0; i < 100; ++i) {
+    if (admin.scalar(fmt::format("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = '{}'", schema)) ==
+        std::optional<std::string>("0")) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  FactSpec b = a;
+  b.revision = 2;
+  b.value = "250";
+  std::vector<core::Record> second{fact(b, "mes:2")};
+  sink->nextBatchPosition("pos-2");
+  auto lost = sink->write(second, 2);
+  REQUIRE_FALSE(lost);
+  CHECK(lost.error().kind == core::ErrorKind::Retryable);
+  auto retried = sink->write(second, 2);  // the pipeline retries the same write
+  if (!retried) FAIL(retried.error().describe());
+  CHECK(store.scalar("SELECT value::text || ' ' || revision FROM " + store.prefix + "duty_kpi_fact") == "250 2");
+  CHECK(store.scalar("SELECT position FROM " + store.prefix + "dutybridge_offsets") == "pos-2");
+}
