@@ -34,7 +34,9 @@ struct PipelineOptions {
   std::chrono::milliseconds poll_wait{200};
   std::chrono::milliseconds flush_timeout{10'000};
   std::chrono::milliseconds backoff_initial{100};
-  std::chrono::milliseconds backoff_max{30'000};
+  // Capped low on purpose: after an outage the pipeline must notice the service's return within
+  // seconds (the chaos harness requires steady state within 30 s of the broker coming back).
+  std::chrono::milliseconds backoff_max{5'000};
   std::chrono::milliseconds stats_interval{30'000};
   // Stop (after delivering everything) the first time the source has nothing to read: for
   // backfills, benchmarks and tests (`dutybridge run --once`).
