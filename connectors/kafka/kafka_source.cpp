@@ -144,9 +144,14 @@ class KafkaSource final : public core::Source, private kafka::ClientEvents {
         if (auto failed = consumerError(*message)) return core::fail(std::move(*failed));
         continue;
       }
+      at_end_.erase(partitionKey(rd_kafka_topic_name(message->rkt), message->partition));
       batch.records.push_back(toRecord(*message));
     }
     if (!batch.records.empty()) batch.position = formatPosition(delivered_);
+    // Until the group has assigned partitions and each has been read to its end, an empty batch
+    // is not "idle": a consumer joining its group first sees nothing.
+    batch.more_pending = assigned_.empty() ||
+                         std::any_of(assigned_.begin(), assigned_.end(), [&](const std::string& key) { return !at_end_.contains(key); });
     return batch;
   }
 
@@ -221,6 +226,7 @@ class KafkaSource final : public core::Source, private kafka::ClientEvents {
         auto it = known_.find(key);
         p.offset = it != known_.end() ? it->second
                                       : (settings_.start_latest ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING);
+        at_end_.erase(key);
         assigned_.insert(std::move(key));
       }
       if (cooperative) {
@@ -235,11 +241,13 @@ class KafkaSource final : public core::Source, private kafka::ClientEvents {
     // new owner starts from the last position it knows.
     for (int i = 0; i < partitions->cnt; ++i) {
       assigned_.erase(partitionKey(partitions->elems[i].topic, partitions->elems[i].partition));
+      at_end_.erase(partitionKey(partitions->elems[i].topic, partitions->elems[i].partition));
     }
     if (cooperative) {
       if (rd_kafka_error_t* error = rd_kafka_incremental_unassign(rk, partitions)) failRebalance(error, "unassign");
     } else {
       assigned_.clear();
+      at_end_.clear();
       rd_kafka_assign(rk, nullptr);
     }
     if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
@@ -265,6 +273,7 @@ class KafkaSource final : public core::Source, private kafka::ClientEvents {
     }
     switch (err) {
       case RD_KAFKA_RESP_ERR__PARTITION_EOF:
+        if (message.rkt) at_end_.insert(partitionKey(rd_kafka_topic_name(message.rkt), message.partition));
         return std::nullopt;
       case RD_KAFKA_RESP_ERR__FATAL:
         checkFatal(consumer_.get());
@@ -356,6 +365,7 @@ class KafkaSource final : public core::Source, private kafka::ClientEvents {
   Offsets known_;      // newest durable position: open() merged with every commit()
   Offsets delivered_;  // known_ at open, then moved by every record returned
   std::set<std::string> assigned_;
+  std::set<std::string> at_end_;  // assigned partitions read to their end (partition EOF)
   std::optional<core::Error> rebalance_error_;
   std::shared_ptr<const core::RecordSchema> schema_;
   kafka::RateLimiter limiter_{std::chrono::seconds(30)};
@@ -419,6 +429,8 @@ class KafkaSourceFactory final : public core::SourceFactory {
     for (auto& property : config.getStringMap("librdkafka")) p.push_back(std::move(property));
     p.emplace_back("group.id", group);
     p.emplace_back("isolation.level", "read_committed");
+    // Partition ends tell `run --once` when the source has caught up (SourceBatch::more_pending).
+    p.emplace_back("enable.partition.eof", "true");
     p.emplace_back("enable.auto.commit", "false");
     p.emplace_back("enable.auto.offset.store", "false");
 

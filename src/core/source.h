@@ -43,6 +43,9 @@ struct SourceBatch {
   // True when the source will never produce more (a bounded generator or file); the pipeline
   // then drains and stops.
   bool end_of_input = false;
+  // True when an empty batch does not mean "caught up" (a Kafka consumer still joining its
+  // group, partitions not yet read to their end): `run --once` keeps polling.
+  bool more_pending = false;
 };
 
 // One field of a source's records, as describe() reports it.

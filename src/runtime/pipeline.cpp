@@ -324,7 +324,7 @@ core::Status Pipeline::run(std::stop_token stop) {
       backoff.reset();
       batch = std::move(*next);
       written = 0;
-      end_of_input = batch.end_of_input || (options_.stop_when_idle && batch.records.empty());
+      end_of_input = batch.end_of_input || (options_.stop_when_idle && batch.records.empty() && !batch.more_pending);
       stats_.records_read.fetch_add(batch.records.size());
       const bool idle = batch.records.empty();
       transformBatch(batch);
