@@ -52,6 +52,14 @@ TEST_CASE("check accepts the shipped example config", "[cli]") {
   CHECK_THAT(result.output, Catch::Contains("OK"));
 }
 
+TEST_CASE("check accepts the shipped HR store loader config", "[cli]") {
+  auto result = runCli("check -c '" + (kSource / "config" / "hr-store.yaml").string() + "'",
+                       "DUTYBRIDGE_HR_DB_PASSWORD=example");
+  INFO(result.output);
+  CHECK(result.status == 0);
+  CHECK_THAT(result.output, Catch::Contains("OK, 4 pipeline(s)"));
+}
+
 TEST_CASE("check reports every mistake and exits non-zero", "[cli]") {
   auto result = runCli("check -c '" + (kSource / "tests/data/config/five_mistakes.yaml").string() + "'");
   INFO(result.output);
