@@ -20,10 +20,15 @@ namespace {
 
 // RSS ceiling: AddressSanitizer's shadow memory and quarantine roughly triple a process's
 // footprint, so a sanitized build gets a proportionally higher default.
+// Catch-up after the broker returns means working off the backlog the outage left (about
+// outage x rate rows); a sanitized build does that 2-3x slower, so it gets more time. The
+// documented 30 s target is measured with the release build (tests/chaos/run).
 #if defined(__SANITIZE_ADDRESS__)
 constexpr long kDefaultRssCeilingMiB = 768;
+constexpr long kDefaultRecoveryLimitS = 75;
 #else
 constexpr long kDefaultRssCeilingMiB = 256;
+constexpr long kDefaultRecoveryLimitS = 30;
 #endif
 
 struct Load {
@@ -62,7 +67,7 @@ TEST_CASE("broker outage under steady load: nothing lost or duplicated, bounded 
   const Load load;
   const long outage_s = chaos::envLong("CHAOS_BROKER_OUTAGE_S", 20);
   const long rss_ceiling_mib = chaos::envLong("CHAOS_RSS_CEILING_MIB", kDefaultRssCeilingMiB);
-  const long recovery_limit_s = chaos::envLong("CHAOS_RECOVERY_LIMIT_S", 30);
+  const long recovery_limit_s = chaos::envLong("CHAOS_RECOVERY_LIMIT_S", kDefaultRecoveryLimitS);
   const chaos::Pg pg = chaos::Pg::fromEnv();
   testing::kafkaBootstrap();  // the shared services must be there, as for every chaos test
 
