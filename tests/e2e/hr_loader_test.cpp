@@ -585,6 +585,22 @@ TEST_CASE("HR loader: the highest revision wins, out of order and replayed", "[e
   loadAll(chaos::envLong("HR_FACT_KEYS", 25'000), "hr-highest");
 }
 
+TEST_CASE("HR loader: --once on a fresh pipeline loads the whole topic, then stops", "[e2e][hr-store][postgresql][kafka]") {
+  // What an admin does for a first backfill: no stored position yet, a topic full of facts.
+  const int64_t keys = 1'000;
+  Loader l("hr-once", chaos::Pg::fromEnv());
+  FactProducer producer(l.bootstrap, l.topic);
+  for (uint64_t id : shuffledFacts(keys, 0x5eed0004)) REQUIRE(producer.produce(id));
+  REQUIRE(producer.flush());
+  const auto ends = endOffsets(l.bootstrap, l.topic);
+  Daemon daemon(l.config, l.log, /*once=*/true);
+  const int status = daemon.wait(std::chrono::seconds(300));
+  INFO(l.logText());
+  REQUIRE(status == 0);
+  CHECK(l.storedPosition() == ends);
+  requireExact(checkTable(l, keys), keys);
+}
+
 TEST_CASE("HR loader: throughput", "[.bench][hr-store]") {
   loadAll(chaos::envLong("HR_BENCH_KEYS", 125'000), "hr-bench");
 }
@@ -593,7 +609,7 @@ TEST_CASE("HR loader: kill -9 during the load never leaves the position ahead of
           "[e2e][hr-store][postgresql][kafka][restart]") {
   const int64_t keys = chaos::envLong("HR_FACT_KEYS", 25'000);
   const long kills = chaos::envLong("HR_KILLS", 20);
-  const long rate = chaos::envLong("HR_KILL_RATE", 4'000);
+  const long rate = chaos::envLong("HR_KILL_RATE", 3'000);
   const auto started = std::chrono::steady_clock::now();
   Loader l("hr-kill", chaos::Pg::fromEnv());
   auto ids = shuffledFacts(keys, 0x5eed0002);
