@@ -37,9 +37,15 @@ const std::string kPipeline = "hr-duty-kpi";
 // ---- the facts ------------------------------------------------------------------------------
 
 // A fact is identified by (key index, revision); packed into one integer for delivery reports.
-uint64_t packId(int64_t key, int revision) { return static_cast<uint64_t>(key) << 3 | static_cast<uint64_t>(revision); }
-int64_t keyOf(uint64_t id) { return static_cast<int64_t>(id >> 3); }
-int revisionOf(uint64_t id) { return static_cast<int>(id & 7); }
+uint64_t packId(int64_t key, int revision) {
+  return static_cast<uint64_t>(key) << 3 | static_cast<uint64_t>(revision);
+}
+int64_t keyOf(uint64_t id) {
+  return static_cast<int64_t>(id >> 3);
+}
+int revisionOf(uint64_t id) {
+  return static_cast<int>(id & 7);
+}
 
 struct Period {
   std::string shift_date;  // YYYY-MM-DD
@@ -57,7 +63,9 @@ Period periodOf(int64_t k) {
                 rest % 2 ? 'N' : 'D'};
 }
 
-std::string employeeOf(int64_t k) { return fmt::format("E{:05d}", 10000 + k % 2500); }
+std::string employeeOf(int64_t k) {
+  return fmt::format("E{:05d}", 10000 + k % 2500);
+}
 
 std::string factKey(int64_t k) {
   Period p = periodOf(k);
@@ -65,7 +73,9 @@ std::string factKey(int64_t k) {
 }
 
 // Thousandths of the value of revision r of key k: a different value per revision.
-int64_t valueMilli(int64_t k, int r) { return ((k % 900) + 100 * r) * 1000 + (k * 7 + r) % 1000; }
+int64_t valueMilli(int64_t k, int r) {
+  return ((k % 900) + 100 * r) * 1000 + (k * 7 + r) % 1000;
+}
 std::string valueText(int64_t k, int r) {
   const int64_t v = valueMilli(k, r);
   return fmt::format("{}.{:03d}", v / 1000, v % 1000);
@@ -76,8 +86,8 @@ nlohmann::json factJson(int64_t k, int r) {
   const Period p = periodOf(k);
   // Shanghai shifts: D 08:00-20:00 (00:00-12:00 UTC), N 20:00-08:00 (12:00 UTC to 00:00 UTC next day).
   const std::string start = fmt::format("{}T{}:00:00Z", p.shift_date, p.shift == 'D' ? "00" : "12");
-  const std::string end = p.shift == 'D' ? fmt::format("{}T12:00:00Z", p.shift_date)
-                                         : fmt::format("{}T23:59:59Z", p.shift_date);
+  const std::string end =
+      p.shift == 'D' ? fmt::format("{}T12:00:00Z", p.shift_date) : fmt::format("{}T23:59:59Z", p.shift_date);
   const int64_t value = valueMilli(k, r);
   const int64_t attainment = value / 50;  // value / 500 in ten-thousandths
   nlohmann::json fact = {
@@ -148,8 +158,10 @@ void createTopic(const std::string& bootstrap, const std::string& topic, int par
     size_t count = 0;
     const rd_kafka_topic_result_t** results =
         rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &count);
-    if (count != 1) error = "no topic result";
-    else if (rd_kafka_topic_result_error(results[0])) error = rd_kafka_err2str(rd_kafka_topic_result_error(results[0]));
+    if (count != 1)
+      error = "no topic result";
+    else if (rd_kafka_topic_result_error(results[0]))
+      error = rd_kafka_err2str(rd_kafka_topic_result_error(results[0]));
   }
   if (event) rd_kafka_event_destroy(event);
   rd_kafka_queue_destroy(queue);
@@ -363,8 +375,8 @@ pipelines:
   // The stored next offset per partition (-1: none stored for it; all -1 without a row).
   std::vector<int64_t> storedPosition() const {
     std::vector<int64_t> next(kPartitions, -1);
-    auto found = rows(fmt::format("SELECT position FROM {}.dutybridge_offsets WHERE pipeline_key = '{}';", schema,
-                                  kPipeline));
+    auto found =
+        rows(fmt::format("SELECT position FROM {}.dutybridge_offsets WHERE pipeline_key = '{}';", schema, kPipeline));
     if (found.empty()) return next;
     auto json = nlohmann::json::parse(found.at(0).at(0));
     for (const auto& [key, offset] : json.items()) {
@@ -456,8 +468,9 @@ TableCheck checkTable(const Loader& l, int64_t keys) {
     const bool fields_ok = row.at(3) == text(fact["employee_no"]) && row.at(4) == text(fact["period"]["shift_date"]) &&
                            row.at(5) == text(fact["period"]["shift_code"]) && row.at(6) == "true" &&
                            row.at(7) == text(fact["period"]["start"]) && row.at(8) == text(fact["attainment"]) &&
-                           row.at(9) == text(fact["inputs"]["good_qty"]) && row.at(10) == text(fact["lineage"]["mapping"]) &&
-                           row.at(11) == "SHIFT" && row.at(12) == "Asia/Shanghai";
+                           row.at(9) == text(fact["inputs"]["good_qty"]) &&
+                           row.at(10) == text(fact["lineage"]["mapping"]) && row.at(11) == "SHIFT" &&
+                           row.at(12) == "Asia/Shanghai";
     if (!fields_ok) {
       ++c.wrong_fields;
       c.example(fmt::format("{}: fields {}", row.at(0), fmt::join(row, " | ")));
@@ -491,8 +504,9 @@ PositionCheck checkPositionBehindRows(const Loader& l, const FactProducer& produ
     for (size_t p = 0; p < kPartitions; ++p) {
       const int64_t end = std::max<int64_t>(next[p], 0);
       for (int64_t offset = 0; offset < end; ++offset) {
-        const uint64_t id = static_cast<size_t>(offset) < delivered[p].size() ? delivered[p][static_cast<size_t>(offset)]
-                                                                              : FactProducer::kUnknown;
+        const uint64_t id = static_cast<size_t>(offset) < delivered[p].size()
+                                ? delivered[p][static_cast<size_t>(offset)]
+                                : FactProducer::kUnknown;
         if (id == FactProducer::kUnknown) {
           ++c.unknown;
           continue;
@@ -574,8 +588,8 @@ void loadAll(int64_t keys, const std::string& label) {
   const auto next = l.storedPosition();
   requireExact(checkTable(l, keys), keys);
   INFO("--once must read every partition to its end before it stops; stored position "
-       << fmt::format("{}", fmt::join(next, ", ")) << ", ends " << fmt::format("{}", fmt::join(new_ends, ", "))
-       << "\n" << l.logText());
+       << fmt::format("{}", fmt::join(next, ", ")) << ", ends " << fmt::format("{}", fmt::join(new_ends, ", ")) << "\n"
+       << l.logText());
   CHECK(next == new_ends);
 }
 
@@ -585,7 +599,8 @@ TEST_CASE("HR loader: the highest revision wins, out of order and replayed", "[e
   loadAll(chaos::envLong("HR_FACT_KEYS", 25'000), "hr-highest");
 }
 
-TEST_CASE("HR loader: --once on a fresh pipeline loads the whole topic, then stops", "[e2e][hr-store][postgresql][kafka]") {
+TEST_CASE("HR loader: --once on a fresh pipeline loads the whole topic, then stops",
+          "[e2e][hr-store][postgresql][kafka]") {
   // What an admin does for a first backfill: no stored position yet, a topic full of facts.
   const int64_t keys = 1'000;
   Loader l("hr-once", chaos::Pg::fromEnv());
