@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -256,9 +257,12 @@ class Daemon {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (true) {
       int status = 0;
-      pid_t done = waitpid(pid_, &status, WNOHANG);
+      rusage usage{};
+      pid_t done = wait4(pid_, &status, WNOHANG, &usage);
       if (done == pid_) {
         pid_ = -1;
+        cpu_seconds_ = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                       static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
         return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
       }
       if (std::chrono::steady_clock::now() > deadline) {
@@ -274,8 +278,12 @@ class Daemon {
     return pid_ > 0 && waitpid(pid_, &status, WNOHANG) == 0;
   }
 
+  // User + system CPU seconds the process used; known once wait() has returned.
+  double cpuSeconds() const { return cpu_seconds_; }
+
  private:
   pid_t pid_ = -1;
+  double cpu_seconds_ = 0;
   std::filesystem::path log_;
 };
 
