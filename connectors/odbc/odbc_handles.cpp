@@ -39,7 +39,12 @@ std::vector<std::string> sqlStates(SQLSMALLINT handle_type, SQLHANDLE handle) {
 
 core::Error makeError(std::string_view what, SQLSMALLINT handle_type, SQLHANDLE handle) {
   bool transient = false;
-  for (const auto& state : sqlStates(handle_type, handle)) {
+  auto states = sqlStates(handle_type, handle);
+  // No diagnostic at all: the driver lost the server mid-call (psqlODBC does when PostgreSQL is
+  // stopped under a running statement). Nothing says the request itself was wrong, so it is
+  // treated as an outage and retried, never as a bad record.
+  if (states.empty()) transient = true;
+  for (const auto& state : states) {
     // Connection exceptions, timeouts (57014: PostgreSQL cancelled the statement, which is how
     // psqlODBC enforces SQL_ATTR_QUERY_TIMEOUT), serialization failures, deadlocks, admin shutdown.
     transient = transient || state.starts_with("08") || state == "HYT00" || state == "HYT01" || state == "40001" ||
