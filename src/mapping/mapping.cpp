@@ -996,7 +996,7 @@ core::Result<std::string> Mapping::identity(const core::Record& input, const Bin
 }
 
 core::Status Mapping::contribute(const core::Record& input, const Binding& binding, const core::Clock& clock,
-                                 aggregate::Aggregator& aggregator) const {
+                                 aggregate::Aggregator& aggregator, std::string* identity) const {
   const AggregateBlock& block = *aggregate;
   thread_local std::vector<Value> slots;
   slots.resize(scope.size());
@@ -1019,6 +1019,7 @@ core::Status Mapping::contribute(const core::Record& input, const Binding& bindi
   if (!id) return core::fail(id.error());
   auto part = textOf(block.part, "part");
   if (!part) return core::fail(part.error());
+  if (identity) *identity = block.part ? *id + "|" + *part : *id;
   Value row_version;
   if (block.version) {
     auto v = block.version->eval(context);

@@ -183,8 +183,9 @@ class Mapping {
   aggregate::AggregatorOptions aggregatorOptions() const;
   // Aggregate mappings: records one input's contribution (or its retraction, when `where`
   // rejects it) in `aggregator`. Permanent errors are dead letters.
+  // `identity`, if given, receives the row's identity as identity() spells it.
   core::Status contribute(const core::Record& input, const Binding& binding, const core::Clock& clock,
-                          aggregate::Aggregator& aggregator) const;
+                          aggregate::Aggregator& aggregator, std::string* identity = nullptr) const;
   // Aggregate mappings with `expect:`: creates the windows of every roster key for the periods
   // that started after `through` (a shift date; nullopt: today only) and by `now`. Returns the
   // shift date up to which every period has started (the next call's `through`).

@@ -39,9 +39,10 @@ MappingTransform::MappingTransform(std::shared_ptr<const Mapping> mapping, const
   seen_generations_ = tableGenerations();
 }
 
-core::Status MappingTransform::map(const core::Record& input, std::vector<core::Record>& outputs) {
+core::Status MappingTransform::map(const core::Record& input, std::vector<core::Record>& outputs,
+                                   std::string* identity) {
   if (binding_.schema != input.schema()) binding_ = mapping_->bind(input.schema());
-  return aggregator_ ? mapping_->contribute(input, binding_, clock_, *aggregator_)
+  return aggregator_ ? mapping_->contribute(input, binding_, clock_, *aggregator_, identity)
                      : mapping_->applyInto(input, binding_, clock_, outputs);
 }
 
@@ -64,12 +65,15 @@ void MappingTransform::hold(const core::Record& input, std::string reason) {
 void MappingTransform::apply(std::span<const core::Record> inputs, std::vector<core::Record>& outputs,
                              std::vector<core::DeadLetter>& dead_letters) {
   size_t held_before = held_.size();
+  std::string identity;
   for (const auto& input : inputs) {
-    auto mapped = map(input, outputs);
+    // The row's identity comes out of contribute(), so releasing a held version costs no second
+    // evaluation per record.
+    auto mapped = map(input, outputs, held_.empty() ? nullptr : &identity);
     if (mapped) {
       // A newer version of a held row was mapped: the held version is obsolete.
       if (mapping_->aggregate && !held_.empty()) {
-        std::string key = holdKey(input);
+        std::string key = "q/id/" + identity;
         if (held_.erase(key) > 0) held_changes_.push_back(std::move(key));
       }
       continue;

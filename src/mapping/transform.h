@@ -60,7 +60,7 @@ class MappingTransform final : public core::Transform {
     std::string reason;
   };
   // One record through the mapping; Retryable errors come back for the quarantine to decide.
-  core::Status map(const core::Record& input, std::vector<core::Record>& outputs);
+  core::Status map(const core::Record& input, std::vector<core::Record>& outputs, std::string* identity = nullptr);
   void hold(const core::Record& input, std::string reason);
   std::string holdKey(const core::Record& input);
   void retryHeld(std::vector<core::Record>& outputs, std::vector<core::DeadLetter>& dead_letters);

@@ -207,6 +207,29 @@ TEST_CASE("dutybridge map prints outputs and reports dead letters", "[cli][mappi
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("map: a quarantined report is released by its corrected version and never dead-lettered",
+          "[cli][mapping][quarantine]") {
+  auto dir = std::filesystem::temp_directory_path() / ("dutybridge-quarantine-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  // PR-1 first names a team without a leader (held), then comes again corrected and newer.
+  const std::string report =
+      R"("work_order_no":"W","operation_code":"O","product_code":"P","workshop_code":"ASSY","operator_badge":"B000125",)"
+      R"("shift_code":"D","shift_date":"2025-03-14","good_qty":"12","uom":"PCS","state":"ACCEPTED")";
+  std::ofstream(dir / "in.jsonl") << R"({"report_no":"PR-1","team_code":"ASSY-T9","updated_at":"2025-03-14T05:00:00Z",)"
+                                  << report << "}\n"
+                                  << R"({"report_no":"PR-1","team_code":"MACH-T1","updated_at":"2025-03-14T06:00:00Z",)"
+                                  << report << "}\n";
+  // The clock runs past quarantine.max_age (3 days): a held version still there would be a dead letter.
+  auto result = runCli("map -m '" + (kSource / "mappings/tl_daily_good_output.yaml").string() + "' -i '" +
+                       (dir / "in.jsonl").string() + "' --now 2025-03-14T06:00:00Z --step 1h --until 2025-03-18T06:00:00Z");
+  INFO(result.output);
+  CHECK(result.status == 0);
+  CHECK_THAT(result.output, Catch::Contains("quarantined"));
+  CHECK_THAT(result.output, !Catch::Contains("dead letter"));
+  CHECK_THAT(result.output, Catch::Contains(R"("key":"plant-01|KPI.TL.DAILY_GOOD_OUTPUT|E10011|SHIFT|2025-03-14/D")"));
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("input: from_source: check notes it, check --connect, map and test use the source or test_input",
           "[cli][mapping]") {
   auto dir = std::filesystem::temp_directory_path() / ("dutybridge-from-source-" + std::to_string(::getpid()));
