@@ -55,9 +55,12 @@ core::Error makeError(std::string_view what, SQLSMALLINT handle_type, SQLHANDLE 
     // Drivers sometimes wrap a lost connection or a busy database in a general HY000: psqlODBC
     // does when a prepared statement is executed on a connection the server closed, sqliteodbc
     // for a locked database.
+    // psqlODBC reports "internal SAVEPOINT failed" when the server went away between its
+    // per-statement savepoint and the statement (PostgreSQL stopped under load).
     for (std::string_view phrase : {"server closed the connection", "terminating connection",
                                     "The connection has been lost", "no connection to the server",
-                                    "Communication link failure", "database is locked"}) {
+                                    "Communication link failure", "database is locked",
+                                    "internal SAVEPOINT failed"}) {
       transient = transient || text.find(phrase) != std::string::npos;
     }
   }
