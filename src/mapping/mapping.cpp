@@ -21,14 +21,59 @@ using core::Value;
 
 constexpr size_t kMaxFileBytes = 4 << 20;
 
+// The top-level keys of a mapping file (an overlay also has `extends`).
+const std::vector<std::string> kMappingKeys = {"name",   "version",    "description", "source_system", "catalog",
+                                               "calendars", "input",   "test_input",  "tables",        "hmac_keys",
+                                               "where",  "let",        "aggregate",   "quarantine",    "emit",
+                                               "tests"};
+
 struct Loader {
   std::filesystem::path file;
   std::string file_name;
   std::vector<std::string> lines;
   config::Diagnostics diagnostics;
 
+  // Subtrees that came from another file than `file`: an overlay's (`extends:`) replacements
+  // grafted into its base. Their diagnostics and relative paths refer to their own file.
+  struct Graft {
+    YAML::Node node;
+    std::filesystem::path file;
+    std::string file_name;
+    std::vector<std::string> lines;
+  };
+  std::vector<Graft> grafts;
+
+  static bool contains(const YAML::Node& tree, const YAML::Node& node) {
+    if (tree.is(node)) return true;
+    if (tree.IsMap()) {
+      for (auto it = tree.begin(); it != tree.end(); ++it) {
+        if (it->first.is(node) || contains(it->second, node)) return true;
+      }
+    } else if (tree.IsSequence()) {
+      for (const auto& item : tree) {
+        if (contains(item, node)) return true;
+      }
+    }
+    return false;
+  }
+
+  const Graft* graftOf(const YAML::Node& node) const {
+    if (!node.IsDefined()) return nullptr;
+    for (const auto& graft : grafts) {
+      if (contains(graft.node, node)) return &graft;
+    }
+    return nullptr;
+  }
+
+  // The directory a relative path written in `node` is relative to.
+  std::filesystem::path dirOf(const YAML::Node& node) const {
+    const Graft* graft = graftOf(node);
+    return (graft ? graft->file : file).parent_path();
+  }
+
   SourceLocation at(const YAML::Node& node, const std::string& path) const {
-    SourceLocation loc{file_name, 0, 0, path};
+    const Graft* graft = graftOf(node);
+    SourceLocation loc{graft ? graft->file_name : file_name, 0, 0, path};
     if (node.IsDefined() && node.Mark().line >= 0) {
       loc.line = node.Mark().line + 1;
       loc.column = node.Mark().column + 1;
@@ -40,14 +85,16 @@ struct Loader {
   // for a block scalar (| or >).
   SourceLocation textStart(const YAML::Node& node, const std::string& path) const {
     SourceLocation loc = at(node, path);
-    if (loc.line < 1 || static_cast<size_t>(loc.line) > lines.size()) return loc;
-    const std::string& line = lines[static_cast<size_t>(loc.line - 1)];
+    const Graft* graft = graftOf(node);
+    const std::vector<std::string>& text_lines = graft ? graft->lines : lines;
+    if (loc.line < 1 || static_cast<size_t>(loc.line) > text_lines.size()) return loc;
+    const std::string& line = text_lines[static_cast<size_t>(loc.line - 1)];
     size_t col = static_cast<size_t>(loc.column - 1);
     if (col < line.size() && (line[col] == '"' || line[col] == '\'')) {
       ++loc.column;
     } else if (col < line.size() && (line[col] == '|' || line[col] == '>') &&
-               static_cast<size_t>(loc.line) < lines.size()) {
-      const std::string& next = lines[static_cast<size_t>(loc.line)];
+               static_cast<size_t>(loc.line) < text_lines.size()) {
+      const std::string& next = text_lines[static_cast<size_t>(loc.line)];
       ++loc.line;
       loc.column = static_cast<int>(next.find_first_not_of(' ') == std::string::npos ? 1 : next.find_first_not_of(' ') + 1);
     }
@@ -303,7 +350,7 @@ void loadTable(Loader& loader, Mapping& mapping, const std::string& table, const
         return;
       }
       std::filesystem::path csv = spec["csv"].Scalar();
-      if (csv.is_relative()) csv = loader.file.parent_path() / csv;
+      if (csv.is_relative()) csv = loader.dirOf(spec["csv"]) / csv;
       source = std::make_unique<CsvTableLoader>(csv);
     } else {
       const YAML::Node block = spec[kind];
@@ -1195,6 +1242,106 @@ core::Record recordFromMap(const Value& map) {
 
 namespace {
 
+// `extends: BASE` (an overlay, docs/mapping-language.md "Overlays"): the base mapping with the
+// overlay's keys put over it. `tables:` entries replace the base's table of the same name
+// whole (a misspelt name is an error, not a new unused table); the entries of `aggregate:`,
+// `quarantine:` and `hmac_keys:` replace the base's one by one; any other key replaces the
+// base's. The base's tests are not inherited (they test the base's tables). Afterwards the
+// loader's primary file is the base, and the overlay's nodes are a graft that keeps its own
+// file name and directory. One level only: a base cannot extend another mapping.
+std::optional<YAML::Node> applyOverlay(Loader& loader, const YAML::Node& overlay, const YAML::Node& extends,
+                                       std::string& primary_text) {
+  if (!extends.IsScalar() || extends.Scalar().empty()) {
+    loader.error(extends, "extends", "'extends' is the path of the base mapping file",
+                 "e.g. extends: ../../mappings/tl_daily_good_output.yaml");
+    return std::nullopt;
+  }
+  std::filesystem::path base_file = extends.Scalar();
+  if (base_file.is_relative()) base_file = loader.file.parent_path() / base_file;
+  std::ifstream in(base_file, std::ios::binary);
+  if (!in) {
+    loader.error(extends, "extends", fmt::format("cannot read the base mapping '{}'", base_file.string()));
+    return std::nullopt;
+  }
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  std::string base_text = buffer.str();
+  if (base_text.size() > kMaxFileBytes) {
+    loader.error(extends, "extends", "the base mapping is larger than 4 MiB");
+    return std::nullopt;
+  }
+  YAML::Node base;
+  try {
+    base = YAML::Load(base_text);
+  } catch (const YAML::Exception& e) {
+    loader.diagnostics.addSource(base_file.string(), base_text);
+    loader.diagnostics.add(SourceLocation{base_file.string(), e.mark.line + 1, e.mark.column + 1, ""},
+                           "YAML syntax: " + e.msg);
+    return std::nullopt;
+  }
+  if (!base.IsMap()) {
+    loader.error(extends, "extends", "the base is not a mapping file (a YAML mapping with name, input and emit)");
+    return std::nullopt;
+  }
+  if (base["extends"]) {
+    loader.error(extends, "extends", "the base mapping extends another mapping itself",
+                 "extend the mapping it extends instead: one level only");
+    return std::nullopt;
+  }
+
+  // From here on the base is the primary file; the overlay's own nodes keep their location.
+  loader.grafts.push_back({overlay, loader.file, loader.file_name, loader.lines});
+  loader.file = base_file;
+  loader.file_name = base_file.string();
+  loader.lines.clear();
+  {
+    std::istringstream lines(base_text);
+    std::string line;
+    while (std::getline(lines, line)) loader.lines.push_back(line);
+  }
+  loader.diagnostics.addSource(loader.file_name, base_text);
+  primary_text = std::move(base_text);
+
+  base.remove("tests");
+  std::vector<std::string> overlay_keys = kMappingKeys;
+  overlay_keys.push_back("extends");
+  loader.checkKeys(overlay, "", overlay_keys);  // here, while the keys still have their place in the overlay
+  for (auto it = overlay.begin(); it != overlay.end(); ++it) {
+    const std::string key = it->first.Scalar();
+    const YAML::Node value = it->second;
+    if (std::find(overlay_keys.begin(), overlay_keys.end(), key) == overlay_keys.end() || key == "extends") continue;
+    if (key == "tables") {
+      const YAML::Node base_tables = base["tables"];
+      if (!value.IsMap()) {
+        loader.error(value, "tables", "'tables' must map table names of the base mapping to their new definition");
+        continue;
+      }
+      for (auto table = value.begin(); table != value.end(); ++table) {
+        const std::string name = table->first.Scalar();
+        if (!base_tables.IsMap() || !base_tables[name]) {
+          std::vector<std::string> known;
+          for (auto b = base_tables.begin(); base_tables.IsMap() && b != base_tables.end(); ++b) {
+            known.push_back(b->first.Scalar());
+          }
+          std::string near = config::suggest(name, known);
+          loader.error(table->first, "tables." + name, fmt::format("the base mapping has no table '{}' to replace", name),
+                       !near.empty()      ? fmt::format("did you mean '{}'?", near)
+                       : known.empty()    ? std::string("the base mapping has no tables")
+                                          : fmt::format("its tables: {}", fmt::join(known, ", ")));
+          continue;
+        }
+        base["tables"][name] = table->second;
+      }
+    } else if ((key == "aggregate" || key == "quarantine" || key == "hmac_keys") && value.IsMap() && base[key] &&
+               base[key].IsMap()) {
+      for (auto entry = value.begin(); entry != value.end(); ++entry) base[key][entry->first.Scalar()] = entry->second;
+    } else {
+      base[key] = value;
+    }
+  }
+  return base;  // problems found above are in the diagnostics: the load goes on to find the rest
+}
+
 // The one code path for every way a mapping gets its input types: declared in the file,
 // described by the source (`description`), its `test_input:` (`use_test_input`), or none yet
 // (offline from_source: checked with an open scope, not runnable).
@@ -1230,19 +1377,23 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadText(const std:
     loader.diagnostics.add(SourceLocation{loader.file_name, 1, 1, ""}, "a mapping file is a YAML mapping with name, input and emit");
     return std::unexpected(std::move(loader.diagnostics));
   }
+  std::string primary_text = text;  // the text loader.lines holds: the base's, for an overlay
+  if (const YAML::Node extends = root["extends"]; extends) {
+    auto merged = applyOverlay(loader, root, extends, primary_text);
+    if (!merged) return std::unexpected(std::move(loader.diagnostics));
+    root.reset(*merged);  // not operator=: that would rebind the overlay's own nodes (the graft)
+  }
 
   auto mapping = std::make_unique<Mapping>();
   mapping->file = file;
   mapping->text = text;
   mapping->table_loaders = options.table_loaders;
   try {
-    loader.checkKeys(root, "", {"name", "version", "description", "source_system", "catalog", "calendars", "input",
-                                "test_input", "tables", "hmac_keys", "where", "let", "aggregate", "quarantine", "emit",
-                                "tests"});
+    loader.checkKeys(root, "", kMappingKeys);
     if (root["source_system"] && root["source_system"].IsScalar()) mapping->source_system = root["source_system"].Scalar();
     if (const YAML::Node catalog = root["catalog"]; catalog && catalog.IsScalar()) {
       std::filesystem::path path = catalog.Scalar();
-      if (path.is_relative()) path = file.parent_path() / path;
+      if (path.is_relative()) path = loader.dirOf(catalog) / path;
       auto loaded = loadDutyCatalog(path);
       if (!loaded) {
         loader.error(catalog, "catalog", "the duty catalog has errors:\n" + loaded.error().format());
@@ -1256,7 +1407,7 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadText(const std:
                      "e.g. calendars: ../config/calendars.yaml");
       } else {
         std::filesystem::path path = calendars.Scalar();
-        if (path.is_relative()) path = file.parent_path() / path;
+        if (path.is_relative()) path = loader.dirOf(calendars) / path;
         auto loaded = calendar::loadCalendars(path);
         if (!loaded) {
           loader.error(calendars, "calendars", "the calendars file has errors", "they are listed with their locations");
@@ -1532,7 +1683,7 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadText(const std:
   if (mapping->scope.isOpen()) mapping->source_fields = mapping->scope.openedFields();
   if (!loader.diagnostics.empty()) {
     if (mapping->from_source && (description || use_test_input)) {
-      return std::unexpected(explainTypeOrigin(loader, text, mapping->inputs,
+      return std::unexpected(explainTypeOrigin(loader, primary_text, mapping->inputs,
                                                description ? "from the source's description" : "from test_input"));
     }
     return std::unexpected(std::move(loader.diagnostics));
