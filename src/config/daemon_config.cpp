@@ -45,6 +45,9 @@ std::shared_ptr<const ConfigSchema> logSchema() {
   return std::make_shared<const ConfigSchema>(std::vector<FieldSpec>{
       FieldSpec::make("level", FieldType::Enum).def("info").oneOf({"error", "warning", "notice", "info", "debug"})
           .doc("Lowest priority written to stderr (journald)."),
+      FieldSpec::make("stats_interval", FieldType::Duration).def("30s").range(1'000'000, 86'400'000'000)
+          .doc("How often each pipeline logs its counters (records read and delivered, dead letters, retries, "
+               "quarantined and window gauges)."),
   });
 }
 

@@ -64,6 +64,10 @@ int runDaemon(const config::DaemonConfig& config, const Registry& registry, Daem
     pipeline_options.commit_interval = p.commit_interval;
     pipeline_options.commit_records = p.commit_records;
     if (config.kafka) pipeline_options.dlq_topic = config.kafka->getString("dlq_topic");
+    if (config.log) {
+      pipeline_options.stats_interval =
+          std::chrono::duration_cast<std::chrono::milliseconds>(config.log->getDuration("stats_interval"));
+    }
     return std::make_unique<Pipeline>(p.name, std::move(*source), std::move(*sink), state, pipeline_options,
                                       std::move(transform));
   };
