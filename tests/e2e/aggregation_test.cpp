@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <set>
+#include <sstream>
 
 #include "src/core/decimal.h"
 #include "tests/e2e/e2e_util.h"
@@ -319,6 +320,34 @@ TEST_CASE("aggregate mapping: facts per leader and shift equal SQL sums through 
   auto facts = readFacts(s);
   checkFinal(s, facts);
   CHECK_THAT(s.logText(), Catch::Contains("quarantined 5"));
+  {
+    // `dutybridge status` reads the same state from the state topic: the stored cursor, the
+    // windows, the rows they hold and the five held reports.
+    std::string command = fmt::format("'{}' status -c '{}' 2>&1", e2e::kBinary.string(), s.config.string());
+    FILE* pipe = popen(command.c_str(), "r");
+    REQUIRE(pipe != nullptr);
+    std::string out;
+    char buffer[4096];
+    while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
+    int status = pclose(pipe);
+    INFO(out);
+    REQUIRE(status == 0);
+    std::istringstream lines(out);
+    std::string line;
+    bool found = false;
+    while (std::getline(lines, line)) {
+      std::istringstream fields(line);
+      std::string name, cursor;
+      size_t windows = 0, open = 0, rows = 0, held = 0;
+      if (!(fields >> name >> cursor >> windows >> open >> rows >> held) || name != s.pipeline) continue;
+      found = true;
+      CHECK(cursor == "stored");
+      CHECK(windows > 0);
+      CHECK(rows > 0);
+      CHECK(held == 5);
+    }
+    CHECK(found);
+  }
 
   // Second run, restored from the state topic: edited quantities, declined reports, drafts
   // accepted, reports moved to another team and shift, late reports, quarantined reports
