@@ -162,9 +162,15 @@ core::Result<Value> convertInput(const Value& value, const InputField& field) {
     case Type::Kind::Any: return value;
     case Type::Kind::Bool:
       if (value.type() == core::ValueType::Bool) return value;
+      // Databases without a boolean type (SQLite, MySQL tinyint(1), SQL Server bit read as a
+      // number) store 0 and 1.
       if (value.type() == core::ValueType::String) {
-        if (value.asString() == "true") return Value(true);
-        if (value.asString() == "false") return Value(false);
+        const std::string& text = value.asString();
+        if (text == "true" || text == "1") return Value(true);
+        if (text == "false" || text == "0") return Value(false);
+      }
+      if (value.type() == core::ValueType::Int && (value.asInt() == 0 || value.asInt() == 1)) {
+        return Value(value.asInt() == 1);
       }
       return wrap(core::Result<bool>(core::fail(core::ErrorKind::Permanent, "")), "bool");
     case Type::Kind::Int: return wrap(value.toInt(), "int");
