@@ -347,7 +347,7 @@ core::Status writeErp(SqlSession& erp, const Plant& plant, const calendar::Calen
       for (int i = 0; i < count; ++i) {
         const Material& m = *own[static_cast<size_t>(rng.range(0, static_cast<int64_t>(own.size()) - 1))];
         std::string ebelp = fmt::format("{:05}", 10 * (i + 1));
-        double reduction = std::clamp(rng.normal(0.03 + bias, 0.03), -0.08, 0.08);
+        double reduction = std::clamp(rng.normal(0.04 + bias, 0.03), -0.08, 0.08);
         double netpr = std::round(m.unit_price * (1 - reduction) * m.peinh * 100) / 100;
         double menge = m.peinh == 1000 ? rng.range(10, 100) * 1000.0
                        : m.meins == "KG" ? static_cast<double>(rng.range(50, 1500))

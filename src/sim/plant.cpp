@@ -37,7 +37,7 @@ double Plant::piecesPerMinute(int team, core::Date day) const {
   int active = 0;
   for (int op : teams[static_cast<size_t>(team)].operators) active += employed(op, day) ? 1 : 0;
   // About 450 of the 480 minutes are booked: start-up and hand-over take the rest.
-  return kTeamShiftTarget / (std::max(1, active) * presence("NORMAL") * 450.0);
+  return kTeamShiftTarget / (std::max(1, active) * presence("NORMAL") * 430.0);
 }
 
 double Plant::teamShiftFactor(int team, const ShiftWindow& shift) const {
