@@ -96,6 +96,7 @@ SELECT 'KPI.SALES.NEW_CHANNEL_CUSTOMERS', u.employee_no, substr(o.CloseDate, 1, 
   COUNT(DISTINCT CASE WHEN o.Is_First_Won THEN o.AccountId END)
 FROM crm.opportunity_v o JOIN crm.crm_user u ON u.Id = o.OwnerId
 WHERE (o.IsWon OR o.StageName = 'Closed Won') AND COALESCE(o.Partner_IsPrimary, 0)
+  AND o.CloseDate >= date('now', 'start of month', '-1 month')  -- what config/demo.yaml reads
   AND COALESCE(o.Partner_Role, '') IN ('Reseller', 'Distributor')
 GROUP BY 2, 3
 UNION ALL
