@@ -21,6 +21,30 @@ std::string sqliteConnectionString(const std::filesystem::path& dir, std::string
   return fmt::format("Driver=SQLite3;Database={};Timeout=10000", (dir / fmt::format("{}.db", system)).string());
 }
 
+std::string Target::schemaOf(std::string_view system) const {
+  return postgresql ? schema_prefix + std::string(system) : std::string(system);
+}
+
+std::string Target::connectionString(std::string_view system) const {
+  return postgresql ? *postgresql : sqliteConnectionString(dir, system);
+}
+
+std::string Target::describe() const {
+  if (!postgresql) return dir.string();
+  return fmt::format("postgresql schemas {}, {}, {}, {}", schemaOf("mes"), schemaOf("erp"), schemaOf("crm"),
+                     schemaOf("hrm"));
+}
+
+bool validSchemaPrefix(std::string_view prefix) {
+  if (prefix.size() > 40) return false;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    char c = prefix[i];
+    bool ok = (c >= 'a' && c <= 'z') || c == '_' || (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
 namespace {
 
 using Counts = std::vector<std::pair<std::string, size_t>>;
@@ -540,14 +564,17 @@ core::Status writeCrm(SqlSession& crm, const Plant& plant, PlantTime now, core::
                    partner_rows, counts);
 }
 
-core::Result<SqlSession> freshDatabase(const odbc::Environment& env, const std::filesystem::path& dir, System system) {
+// A connection to an empty database of `system`: for SQLite a new file in WAL mode, for
+// PostgreSQL a session whose schema createSchema drops and makes again.
+core::Result<SqlSession> freshDatabase(const odbc::Environment& env, const Target& target, System system) {
   std::string stem(systemName(system));
+  if (target.postgresql) return SqlSession::open(env, *target.postgresql, Dialect::Postgresql, target.schemaOf(stem));
   std::error_code ec;
   for (std::string_view suffix : {".db", ".db-wal", ".db-shm", ".db-journal"}) {
-    std::filesystem::remove(dir / (stem + std::string(suffix)), ec);
+    std::filesystem::remove(target.dir / (stem + std::string(suffix)), ec);
     if (ec) return core::fail(core::ErrorKind::Permanent, fmt::format("cannot remove {}: {}", stem, ec.message()));
   }
-  std::string conn = sqliteConnectionString(dir, stem);
+  std::string conn = sqliteConnectionString(target.dir, stem);
   {
     // WAL lets the dutybridge odbc source read while run writes; it is a property of the file,
     // set once here on a connection of its own (it cannot change inside a transaction).
@@ -564,9 +591,14 @@ core::Result<SqlSession> freshDatabase(const odbc::Environment& env, const std::
 
 core::Result<std::string> initFactory(const InitOptions& options, const calendar::Calendar& calendar) {
   if (options.employees < 60) return core::fail(core::ErrorKind::InvalidConfig, "--employees must be at least 60");
-  std::error_code ec;
-  std::filesystem::create_directories(options.dir, ec);
-  if (ec) return core::fail(core::ErrorKind::Permanent, fmt::format("cannot create {}: {}", options.dir.string(), ec.message()));
+  if (!options.target.postgresql) {
+    std::error_code ec;
+    std::filesystem::create_directories(options.target.dir, ec);
+    if (ec) {
+      return core::fail(core::ErrorKind::Permanent,
+                        fmt::format("cannot create {}: {}", options.target.dir.string(), ec.message()));
+    }
+  }
   auto current = shiftAt(calendar, options.now);
   if (!current) return core::fail(current.error());
   core::Date today = current->shift_date;
@@ -577,13 +609,13 @@ core::Result<std::string> initFactory(const InitOptions& options, const calendar
   if (!env) return core::fail(env.error());
   Counts hrm_counts, mes_counts, erp_counts, crm_counts;
   {
-    auto hrm = freshDatabase(*env, options.dir, System::Hrm);
+    auto hrm = freshDatabase(*env, options.target, System::Hrm);
     if (!hrm) return core::fail(hrm.error());
     if (auto s = createSchema(*hrm, System::Hrm); !s) return core::fail(s.error());
     if (auto s = writeHrm(*hrm, plant, hrm_counts); !s) return core::fail(s.error());
   }
   {
-    auto mes = freshDatabase(*env, options.dir, System::Mes);
+    auto mes = freshDatabase(*env, options.target, System::Mes);
     if (!mes) return core::fail(mes.error());
     if (auto s = createSchema(*mes, System::Mes); !s) return core::fail(s.error());
     if (auto s = writeMesReference(*mes, options, mes_counts); !s) return core::fail(s.error());
@@ -592,19 +624,19 @@ core::Result<std::string> initFactory(const InitOptions& options, const calendar
     }
   }
   {
-    auto erp = freshDatabase(*env, options.dir, System::Erp);
+    auto erp = freshDatabase(*env, options.target, System::Erp);
     if (!erp) return core::fail(erp.error());
     if (auto s = createSchema(*erp, System::Erp); !s) return core::fail(s.error());
     if (auto s = writeErp(*erp, plant, calendar, options.now, today, erp_counts); !s) return core::fail(s.error());
   }
   {
-    auto crm = freshDatabase(*env, options.dir, System::Crm);
+    auto crm = freshDatabase(*env, options.target, System::Crm);
     if (!crm) return core::fail(crm.error());
     if (auto s = createSchema(*crm, System::Crm); !s) return core::fail(s.error());
     if (auto s = writeCrm(*crm, plant, options.now, today, crm_counts); !s) return core::fail(s.error());
   }
-  std::string line = fmt::format("init {} (plant time {}, seed {}):", options.dir.string(), formatPlantTime(options.now),
-                                 options.seed);
+  std::string line = fmt::format("init {} (plant time {}, seed {}):", options.target.describe(),
+                                 formatPlantTime(options.now), options.seed);
   for (auto [system, counts] : {std::pair{"hrm", &hrm_counts}, {"mes", &mes_counts}, {"erp", &erp_counts},
                                 {"crm", &crm_counts}}) {
     for (const auto& [table, n] : *counts) {

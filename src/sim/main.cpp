@@ -21,24 +21,31 @@ using namespace dutybridge;
 constexpr std::string_view kUsage =
     "usage: dutybridge-sim <command> [options]\n"
     "\n"
-    "The demo factory: MES, ERP, CRM and HR-master SQLite databases for the dutybridge demo.\n"
+    "The demo factory: MES, ERP, CRM and HR-master databases for the dutybridge demo, as SQLite\n"
+    "files (--dir DIR) or PostgreSQL schemas (--postgresql CONNSTRING).\n"
     "\n"
     "commands:\n"
-    "  init   (re)create DIR/mes.db, erp.db, crm.db, hrm.db with master data and history\n"
+    "  init   (re)create mes, erp, crm and hrm with master data and history\n"
     "  run    keep writing live events to them in real time\n"
     "\n"
     "`dutybridge-sim <command> --help` describes a command's options.\n";
 
 constexpr std::string_view kInitUsage =
-    "usage: dutybridge-sim init --dir DIR [options]\n"
+    "usage: dutybridge-sim init (--dir DIR | --postgresql CONNSTRING) [options]\n"
     "\n"
-    "Deletes and recreates DIR/mes.db, erp.db, crm.db and hrm.db: master data, D days of MES history\n"
+    "Deletes and recreates DIR/mes.db, erp.db, crm.db and hrm.db (or the PostgreSQL schemas mes, erp,\n"
+    "crm and hrm, with everything in them): master data, D days of MES history\n"
     "(finished shifts, and the current shift's reports up to now), ERP and CRM from the first day of\n"
     "the previous month. The same --seed, --now, --employees and --history-days give identical\n"
     "databases. Prints one line with the row count of every table.\n"
     "\n"
     "options:\n"
-    "  --dir DIR               where the databases go (created if missing)\n"
+    "  --dir DIR               where the SQLite databases go (created if missing)\n"
+    "  --postgresql CONNSTRING instead of --dir: an ODBC connection string of a PostgreSQL database,\n"
+    "                          e.g. 'Driver={PostgreSQL Unicode};Server=HOST;Port=5432;Database=DB;\n"
+    "                          Uid=USER;Pwd=PASSWORD'; one schema per system\n"
+    "  --pg-schema-prefix P    with --postgresql: schemas Pmes, Perp, Pcrm, Phrm (default none;\n"
+    "                          a-z, 0-9 and _, not starting with a digit)\n"
     "  --seed N                random seed (default 1)\n"
     "  --history-days D        days of MES history before today's shifts (default 3)\n"
     "  --employees N           head count, at least 60; half are operators (default 300)\n"
@@ -47,7 +54,7 @@ constexpr std::string_view kInitUsage =
     "  --now 'YYYY-MM-DD HH:MM:SS'  plant time (Asia/Shanghai) to simulate up to (default: the clock)\n";
 
 constexpr std::string_view kRunUsage =
-    "usage: dutybridge-sim run --dir DIR [options]\n"
+    "usage: dutybridge-sim run (--dir DIR | --postgresql CONNSTRING) [options]\n"
     "\n"
     "Keeps writing to the databases `init` made, stamped with the real clock in plant time: MES\n"
     "reports of the operators on the current shift, acceptance, edits and declines of recent\n"
@@ -56,7 +63,9 @@ constexpr std::string_view kRunUsage =
     "the current transaction) or after --duration, and prints one summary line.\n"
     "\n"
     "options:\n"
-    "  --dir DIR               the databases' directory\n"
+    "  --dir DIR               the SQLite databases' directory\n"
+    "  --postgresql CONNSTRING instead of --dir: the PostgreSQL database init filled\n"
+    "  --pg-schema-prefix P    the prefix init used (default none)\n"
     "  --seed N                random seed (default: the seed init used)\n"
     "  --speed X               plant activity per real second, in plant seconds (default 60: one\n"
     "                          plant-minute of reports per second); parts counts keep real time\n"
@@ -160,17 +169,43 @@ std::optional<Common> loadCalendar(const Args& args, int& exit_code) {
   return common;
 }
 
+// Exactly one of --dir and --postgresql; --pg-schema-prefix only with --postgresql.
+std::optional<sim::Target> parseTarget(const Args& args, std::string& error) {
+  sim::Target target;
+  bool dir = args.values.contains("dir"), pg = args.values.contains("postgresql");
+  if (dir == pg) {
+    error = dir ? "--dir and --postgresql exclude each other" : "--dir or --postgresql is required";
+    return std::nullopt;
+  }
+  if (dir) target.dir = args.values.at("dir");
+  if (pg) target.postgresql = args.values.at("postgresql");
+  if (args.values.contains("pg-schema-prefix")) {
+    if (!pg) {
+      error = "--pg-schema-prefix needs --postgresql";
+      return std::nullopt;
+    }
+    target.schema_prefix = args.values.at("pg-schema-prefix");
+    if (!sim::validSchemaPrefix(target.schema_prefix)) {
+      error = "--pg-schema-prefix must start with a-z or _ and hold only a-z, 0-9 and _ (at most 40)";
+      return std::nullopt;
+    }
+  }
+  return target;
+}
+
 int runInit(const std::vector<std::string>& argv) {
   std::string error;
-  auto args = parseArgs(argv, {"dir", "seed", "history-days", "employees", "calendars", "now"}, error);
+  auto args = parseArgs(
+      argv, {"dir", "postgresql", "pg-schema-prefix", "seed", "history-days", "employees", "calendars", "now"}, error);
   if (!args) return usageError(error, kInitUsage);
   if (args->help) {
     std::cout << kInitUsage;
     return 0;
   }
-  if (!args->values.contains("dir")) return usageError("--dir is required", kInitUsage);
+  auto target = parseTarget(*args, error);
+  if (!target) return usageError(error, kInitUsage);
   sim::InitOptions options;
-  options.dir = args->values["dir"];
+  options.target = std::move(*target);
   if (args->values.contains("seed")) {
     auto seed = number<uint64_t>(args->values["seed"]);
     if (!seed) return usageError("--seed must be a non-negative integer", kInitUsage);
@@ -214,15 +249,18 @@ int runInit(const std::vector<std::string>& argv) {
 
 int runRun(const std::vector<std::string>& argv) {
   std::string error;
-  auto args = parseArgs(argv, {"dir", "seed", "speed", "duration", "stats-interval", "calendars"}, error);
+  auto args = parseArgs(
+      argv, {"dir", "postgresql", "pg-schema-prefix", "seed", "speed", "duration", "stats-interval", "calendars"},
+      error);
   if (!args) return usageError(error, kRunUsage);
   if (args->help) {
     std::cout << kRunUsage;
     return 0;
   }
-  if (!args->values.contains("dir")) return usageError("--dir is required", kRunUsage);
+  auto target = parseTarget(*args, error);
+  if (!target) return usageError(error, kRunUsage);
   sim::RunOptions options;
-  options.dir = args->values["dir"];
+  options.target = std::move(*target);
   if (args->values.contains("seed")) {
     auto seed = number<uint64_t>(args->values["seed"]);
     if (!seed) return usageError("--seed must be a non-negative integer", kRunUsage);

@@ -55,7 +55,8 @@ class Runner {
   core::Status load();
   core::Status loop(const std::atomic<bool>& stop, std::ostream& stats);
   std::string summary() const {
-    std::string line = fmt::format("run {}: {:.0f} s at speed {}:", options_.dir.string(), elapsed_, options_.speed);
+    std::string line =
+        fmt::format("run {}: {:.0f} s at speed {}:", options_.target.describe(), elapsed_, options_.speed);
     for (const auto& [what, n] : counts_) line += fmt::format(" {}={}", what, n);
     return line;
   }
@@ -153,7 +154,8 @@ core::Status Runner::load() {
     open_opportunities_.emplace_back(row[0].value_or(""), stage);
   }
   if (customers_.empty() || partners_.empty() || users_.empty()) {
-    return core::fail(core::ErrorKind::Permanent, "crm.db holds no demo accounts: run `dutybridge-sim init` first");
+    return core::fail(core::ErrorKind::Permanent,
+                      "the crm database holds no demo accounts: run `dutybridge-sim init` first");
   }
   return crm_.commit();
 }
@@ -505,18 +507,38 @@ core::Status Runner::loop(const std::atomic<bool>& stop, std::ostream& stats) {
 
 core::Result<std::string> runFactory(const RunOptions& options, const calendar::Calendar& calendar,
                                      const std::atomic<bool>& stop, std::ostream& stats) {
-  for (std::string_view system : {"mes", "erp", "crm", "hrm"}) {
-    auto file = options.dir / fmt::format("{}.db", system);
-    if (!std::filesystem::exists(file)) {
-      return core::fail(core::ErrorKind::Permanent,
-                        fmt::format("{} does not exist: run `dutybridge-sim init --dir {}` first", file.string(),
-                                    options.dir.string()));
-    }
-  }
+  const Target& target = options.target;
   auto env = odbc::Environment::create();
   if (!env) return core::fail(env.error());
+  if (target.postgresql) {
+    // Every schema init makes must be there, or the first query would fail with a bare
+    // "relation does not exist".
+    auto session = SqlSession::open(*env, *target.postgresql, Dialect::Postgresql, target.schemaOf("mes"));
+    if (!session) return core::fail(session.error());
+    for (std::string_view system : {"mes", "erp", "crm", "hrm"}) {
+      auto found = session->query(fmt::format(
+          "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '{}'", target.schemaOf(system)));
+      if (!found) return core::fail(found.error());
+      if (firstInt(found).value_or(0) == 0) {
+        return core::fail(
+            core::ErrorKind::Permanent,
+            fmt::format("PostgreSQL schema {} holds no tables: run `dutybridge-sim init --postgresql ...` first",
+                        target.schemaOf(system)));
+      }
+    }
+    if (auto s = session->commit(); !s) return core::fail(s.error());
+  } else {
+    for (std::string_view system : {"mes", "erp", "crm", "hrm"}) {
+      auto file = target.dir / fmt::format("{}.db", system);
+      if (!std::filesystem::exists(file)) {
+        return core::fail(core::ErrorKind::Permanent,
+                          fmt::format("{} does not exist: run `dutybridge-sim init --dir {}` first", file.string(),
+                                      target.dir.string()));
+      }
+    }
+  }
   auto open = [&](std::string_view system) {
-    return SqlSession::open(*env, sqliteConnectionString(options.dir, system), Dialect::Sqlite, std::string(system));
+    return SqlSession::open(*env, target.connectionString(system), target.dialect(), target.schemaOf(system));
   };
   auto mes = open("mes");
   if (!mes) return core::fail(mes.error());

@@ -62,10 +62,10 @@ std::vector<std::string> statements(System system) {
     case System::Erp:
       return {
           "CREATE TABLE {ekko} (ebeln TEXT PRIMARY KEY, lifnr TEXT, ekgrp TEXT, bedat DATE, waers TEXT)",
-          "CREATE TABLE {ekpo} (ebeln TEXT, ebelp TEXT, matnr TEXT, werks TEXT, menge NUMERIC, meins TEXT, "
+          "CREATE TABLE {ekpo} (ebeln TEXT, ebelp TEXT, matnr TEXT, werks TEXT, menge NUMERIC(12,3), meins TEXT, "
           "netpr NUMERIC, peinh INTEGER, loekz TEXT, PRIMARY KEY (ebeln, ebelp))",
           "CREATE TABLE {ekbe} (id INTEGER PRIMARY KEY, ebeln TEXT, ebelp TEXT, gjahr TEXT, belnr TEXT, buzei TEXT, "
-          "vgabe TEXT, shkzg TEXT, budat DATE, menge NUMERIC, dmbtr NUMERIC, changed_at TIMESTAMP NOT NULL)",
+          "vgabe TEXT, shkzg TEXT, budat DATE, menge NUMERIC(12,3), dmbtr NUMERIC, changed_at TIMESTAMP NOT NULL)",
           "CREATE INDEX {ekbe}_changed_at ON {ekbe} (changed_at)",
           "CREATE TABLE {mbew} (matnr TEXT, werks TEXT, stprs NUMERIC, peinh INTEGER, PRIMARY KEY (matnr, werks))",
           "CREATE TABLE {material_last_price} (plant_material TEXT PRIMARY KEY, last_unit_price_cny NUMERIC)",
@@ -126,7 +126,7 @@ std::string expand(const SqlSession& session, const std::string& text) {
 
 core::Status createSchema(SqlSession& session, System system) {
   if (session.dialect() == Dialect::Postgresql) {
-    std::string schema(systemName(system));
+    const std::string& schema = session.schema();
     if (auto s = session.exec(fmt::format("DROP SCHEMA IF EXISTS {} CASCADE", schema)); !s) return s;
     if (auto s = session.exec(fmt::format("CREATE SCHEMA {}", schema)); !s) return s;
   }

@@ -2,7 +2,8 @@
 // A small SQL writer over the project's ODBC handles (connectors/odbc/odbc_handles.h) for the
 // demo factory simulator: manual commit, prepared statements with text parameters, and table
 // names qualified per target (SQLite: one database file per system, no prefix; PostgreSQL: one
-// schema per system, "mes.production_report").
+// schema per system, "mes.production_report"). Schema names are lower-case identifiers
+// (Target::schemaOf, validSchemaPrefix) and go into the SQL unquoted.
 //
 // Every parameter is bound as text (SQL_C_CHAR): both the SQLite3 and the PostgreSQL drivers hand
 // it to the column's type, so decimals stay exact in NUMERIC columns on PostgreSQL.
@@ -45,6 +46,8 @@ class SqlSession {
                                        Dialect dialect, std::string schema);
 
   Dialect dialect() const { return dialect_; }
+  // This system's PostgreSQL schema ("mes", or "PREFIXmes").
+  const std::string& schema() const { return schema_; }
   // "production_report" (SQLite) or "mes.production_report" (PostgreSQL).
   std::string table(const std::string& name) const;
 

@@ -1,15 +1,21 @@
 // dutybridge-sim as a user runs it: init determinism, referential sanity of the demo databases
-// (read back through the ODBC handles and the SQLite3 driver), and a short live run.
+// (read back through the ODBC handles and the SQLite3 driver), and a short live run. The
+// PostgreSQL target ([integration]: needs the test PostgreSQL, DUTYBRIDGE_TEST_PG_ODBC) is
+// compared with a SQLite init of the same seed and clock.
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "src/sim/simulator.h"
 #include "src/sim/sql_session.h"
+#include "tests/integration/services.h"
 
 namespace {
 
@@ -132,4 +138,134 @@ TEST_CASE("bad flags are usage errors", "[sim]") {
   CHECK(WEXITSTATUS(std::system(simCommand("run --dir /tmp/x --speed fast 2> /dev/null").c_str())) == 2);
   CHECK(WEXITSTATUS(std::system(fmt::format("{} frobnicate 2> /dev/null", DUTYBRIDGE_SIM_BINARY).c_str())) == 2);
   CHECK(std::system(fmt::format("{} run --help > /dev/null", DUTYBRIDGE_SIM_BINARY).c_str()) == 0);
+}
+
+namespace {
+
+std::vector<sim::Row> pgQuery(const std::string& connection, const std::string& sql) {
+  auto env = odbc::Environment::create();
+  REQUIRE(env);
+  auto session = sim::SqlSession::open(*env, connection, sim::Dialect::Postgresql, "");
+  INFO((session ? "" : session.error().message));
+  REQUIRE(session);
+  auto rows = session->query(sql);
+  INFO(sql);
+  INFO((rows ? "" : rows.error().message));
+  REQUIRE(rows);
+  REQUIRE(session->commit());
+  return *rows;
+}
+
+std::string pgScalar(const std::string& connection, const std::string& sql) {
+  auto rows = pgQuery(connection, sql);
+  REQUIRE(rows.size() == 1);
+  return rows[0][0].value_or("NULL");
+}
+
+// Drops the test's four schemas whatever the test's outcome.
+struct PgSchemas {
+  std::string connection, prefix;
+  ~PgSchemas() {
+    auto env = odbc::Environment::create();
+    if (!env) return;
+    auto session = sim::SqlSession::open(*env, connection, sim::Dialect::Postgresql, "");
+    if (!session) return;
+    for (const char* system : {"mes", "erp", "crm", "hrm"}) {
+      (void)session->exec(fmt::format("DROP SCHEMA IF EXISTS {}{} CASCADE", prefix, system));
+    }
+    (void)session->commit();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("init and run on PostgreSQL write what they write to SQLite", "[sim][integration]") {
+  std::string pg = testing::postgresOdbc();
+  // Its own schemas: a parallel test run may use the default ones.
+  std::string prefix = fmt::format("simtest_{}_{:x}_", ::getpid(), std::random_device{}() & 0xffffffu);
+  PgSchemas cleanup{pg, prefix};
+  auto dir = freshDir("pg");
+  std::string pg_target = fmt::format("--postgresql '{}' --pg-schema-prefix {}", pg, prefix);
+  REQUIRE(std::system(simCommand(fmt::format("{} --dir {} > /dev/null", kInit, dir.string())).c_str()) == 0);
+  // Twice: the second init drops and recreates the schemas (idempotent).
+  REQUIRE(std::system(simCommand(fmt::format("{} {} > /dev/null", kInit, pg_target)).c_str()) == 0);
+  REQUIRE(std::system(simCommand(fmt::format("{} {} > /dev/null", kInit, pg_target)).c_str()) == 0);
+
+  const std::vector<std::pair<std::string, std::vector<std::string>>> tables = {
+      {"hrm",
+       {"department", "position", "employee", "team", "badge_assignment", "team_leader", "parts_clerk",
+        "purchasing_group"}},
+      {"mes",
+       {"production_report", "report_staff", "report_worker_v", "parts_count_submission", "piece_rate", "scrap_penalty",
+        "operation_skill", "sim_meta"}},
+      {"erp", {"ekko", "ekpo", "ekbe", "mbew", "material_last_price", "goods_receipt_v"}},
+      {"crm", {"account", "crm_user", "opportunity", "opportunity_partner", "opportunity_v"}},
+  };
+  for (const auto& [system, names] : tables) {
+    for (const auto& table : names) {
+      INFO(system << "." << table);
+      CHECK(pgScalar(pg, fmt::format("SELECT COUNT(*) FROM {}{}.{}", prefix, system, table)) ==
+            scalar(dir, system, fmt::format("SELECT COUNT(*) FROM {}", table)));
+      // The same column names, in the same order and case, so the same mappings read them.
+      std::vector<std::string> sqlite_columns, pg_columns;
+      for (const auto& row :
+           query(dir, system, fmt::format("SELECT name FROM pragma_table_info('{}') ORDER BY cid", table))) {
+        sqlite_columns.push_back(row[0].value_or(""));
+      }
+      for (const auto& row : pgQuery(pg, fmt::format("SELECT column_name FROM information_schema.columns WHERE "
+                                                     "table_schema = '{}{}' AND table_name = '{}' ORDER BY "
+                                                     "ordinal_position",
+                                                     prefix, system, table))) {
+        pg_columns.push_back(row[0].value_or(""));
+      }
+      CHECK(!sqlite_columns.empty());
+      CHECK(pg_columns == sqlite_columns);
+    }
+  }
+  // Sums of quantities, money and flags (SQLite keeps NUMERIC as integer or real, PostgreSQL as
+  // exact decimals: compared as numbers), and wall-clock timestamps as text.
+  const std::vector<std::pair<std::string, std::string>> sums = {
+      {"mes", "SUM(good_qty) FROM {}production_report"},
+      {"mes", "SUM(scrap_qty_labor) + SUM(scrap_qty_mat) FROM {}production_report"},
+      {"mes", "SUM(worker_labor_minutes) FROM {}report_worker_v"},
+      {"erp", "SUM(\"MENGE\") FROM {}goods_receipt_v"},
+      {"erp", "SUM(dmbtr) FROM {}ekbe"},
+      {"erp", "SUM(netpr) FROM {}ekpo"},
+      {"crm", "SUM(\"Amount\") FROM {}opportunity"},
+      {"crm", "SUM(\"Is_First_Won\") FROM {}opportunity_v"},
+      {"crm", "SUM(\"Partner_IsPrimary\") FROM {}opportunity_v"},
+  };
+  for (const auto& [system, sql] : sums) {
+    std::string sqlite_sql = "SELECT " + fmt::format(fmt::runtime(sql), "");
+    std::string pg_sql = "SELECT " + fmt::format(fmt::runtime(sql), prefix + system + ".");
+    INFO(pg_sql);
+    double expected = std::stod(scalar(dir, system, sqlite_sql));
+    CHECK(expected > 0);
+    CHECK(std::stod(pgScalar(pg, pg_sql)) == Approx(expected).epsilon(1e-12));
+  }
+  for (const auto& [system, sql] : std::vector<std::pair<std::string, std::string>>{
+           {"mes", "MIN(time_from) || ' ' || MAX(updated_at) FROM {}production_report"},
+           {"erp", "MIN(budat) || ' ' || MAX(changed_at) FROM {}ekbe"},
+           {"crm", "MIN(\"CloseDate\") || ' ' || MAX(\"LastModifiedDate\") FROM {}opportunity"}}) {
+    CHECK(pgScalar(pg, "SELECT " + fmt::format(fmt::runtime(sql), prefix + system + ".")) ==
+          scalar(dir, system, "SELECT " + fmt::format(fmt::runtime(sql), "")));
+  }
+
+  std::string reports = fmt::format("SELECT COUNT(*) FROM {}mes.production_report", prefix);
+  int before = std::stoi(pgScalar(pg, reports));
+  REQUIRE(std::system(simCommand(fmt::format("run {} --duration 2 --speed 600 > /dev/null", pg_target)).c_str()) == 0);
+  CHECK(std::stoi(pgScalar(pg, reports)) > before);
+  CHECK(pgScalar(pg, fmt::format("SELECT COUNT(*) FROM {0}mes.production_report r WHERE labor_minutes <> (SELECT "
+                                 "SUM(labor_minutes) FROM {0}mes.report_staff s WHERE s.report_no = r.report_no)",
+                                 prefix)) == "0");
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("the PostgreSQL flags are checked", "[sim]") {
+  CHECK(WEXITSTATUS(std::system(simCommand("init --dir /tmp/x --postgresql 'Driver=x' 2> /dev/null").c_str())) == 2);
+  CHECK(WEXITSTATUS(std::system(simCommand("init --dir /tmp/x --pg-schema-prefix p_ 2> /dev/null").c_str())) == 2);
+  CHECK(WEXITSTATUS(std::system(
+            simCommand("run --postgresql 'Driver=x' --pg-schema-prefix 'P; x' 2> /dev/null").c_str())) == 2);
+  CHECK(WEXITSTATUS(
+            std::system(simCommand("run --postgresql 'Driver=x' --pg-schema-prefix 1p 2> /dev/null").c_str())) == 2);
 }
