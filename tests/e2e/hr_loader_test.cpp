@@ -13,7 +13,8 @@
 // two minutes under AddressSanitizer): HR_FACT_KEYS (25,000 keys x 4 revisions), HR_KILLS (20),
 // HR_KILL_RATE (facts/s produced during the kills), HR_DB_OUTAGE_S (15; 30 for the long form),
 // HR_OUTAGE_RATE. `[.bench]` (hidden) measures throughput with HR_BENCH_KEYS keys;
-// HR_SOURCE_BATCH_MAX sets the source's batch_max (records per sink transaction).
+// HR_SOURCE_BATCH_MAX sets the source's batch_max (records per sink transaction; unset: the
+// source's default).
 
 #include <sys/resource.h>
 
@@ -283,6 +284,11 @@ class PacedProducer {
   std::jthread thread_;
 };
 
+// The source's batch_max from HR_SOURCE_BATCH_MAX; 0 (unset): the source's default.
+long sourceBatchMax() {
+  return chaos::envLong("HR_SOURCE_BATCH_MAX", 0);
+}
+
 // ---- the HR store ---------------------------------------------------------------------------
 
 std::string hrSchemaDdl() {
@@ -331,8 +337,7 @@ pipelines:
     source:
       type: kafka
       topics: [{3}]
-      format: json
-      batch_max: {6}
+      format: json{6}
       librdkafka: {{group.instance.id: {1}-loader, session.timeout.ms: "10000"}}
     sink:
       type: odbc
@@ -349,7 +354,7 @@ pipelines:
                 inputs: inputs, lineage: lineage, computed_at: computed_at}}
 )",
                                          bootstrap, client_id, kPipeline, topic, pg.odbc(), schema,
-                                         chaos::envLong("HR_SOURCE_BATCH_MAX", 1'000));
+                                         sourceBatchMax() ? fmt::format("\n      batch_max: {}", sourceBatchMax()) : "");
   }
   ~Loader() { chaos::runPsql(pg, fmt::format("DROP SCHEMA IF EXISTS {} CASCADE;", schema)); }
 
@@ -409,6 +414,7 @@ struct LoadRun {
   int status = -1;
   double loaded_s = 0;
   double cpu_s = 0;
+  double peak_rss_mib = 0;
 };
 
 LoadRun runUntilLoaded(const Loader& l, const std::vector<int64_t>& ends, std::chrono::seconds timeout) {
@@ -420,6 +426,7 @@ LoadRun runUntilLoaded(const Loader& l, const std::vector<int64_t>& ends, std::c
   daemon.signal(SIGTERM);
   run.status = daemon.wait(std::chrono::seconds(60));
   run.cpu_s = daemon.cpuSeconds();
+  run.peak_rss_mib = daemon.peakRssMiB();
   return run;
 }
 
@@ -570,10 +577,12 @@ void loadAll(int64_t keys, const std::string& label) {
   const auto c = checkTable(l, keys);
   chaos::reportFigures(fmt::format(
       "hr loader: {} facts ({} keys x {} revisions + {} replays, shuffled, {} partitions) loaded in {:.2f} s wall "
-      "= {:.0f} facts/s (start-up and group join included); daemon CPU {:.2f} s = {:.0f} facts per CPU-second; {}",
+      "= {:.0f} facts/s (start-up and group join included); daemon CPU {:.2f} s = {:.0f} facts per CPU-second = "
+      "{:.2f} CPU-s per million facts; daemon peak RSS {:.1f} MiB; source batch_max {}; {}",
       ids.size(), keys, kRevisions, ids.size() - static_cast<size_t>(keys * kRevisions), kPartitions, run.loaded_s,
       static_cast<double>(ids.size()) / run.loaded_s, run.cpu_s,
-      static_cast<double>(ids.size()) / std::max(run.cpu_s, 1e-3), describe(c)));
+      static_cast<double>(ids.size()) / std::max(run.cpu_s, 1e-3), run.cpu_s * 1e6 / static_cast<double>(ids.size()),
+      run.peak_rss_mib, sourceBatchMax() ? std::to_string(sourceBatchMax()) : "default", describe(c)));
   requireExact(c, keys);
 
   // Replays only, then --once: nothing changes in the table, and the position reaches the new
