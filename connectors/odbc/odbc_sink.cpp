@@ -592,7 +592,7 @@ class OdbcSink final : public core::Sink {
         break;
       case core::ValueType::List:
       case core::ValueType::Map:
-        p.text = codec::toJson(*v).dump();
+        codec::appendJsonText(*v, p.text);
         break;
       default:
         p.text = v->toText();  // integers, exact decimals, dates
