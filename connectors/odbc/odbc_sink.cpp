@@ -156,8 +156,9 @@ class OdbcSink final : public core::Sink {
     auto statement = connection_->statement();
     if (!statement) return failed(statement.error());
     if (auto probed = statement->execute(upsert_->probeTableSql(table_sql_)); !probed) {
+      const core::Error error = asOutageIfDead(probed.error());
+      if (error.kind == core::ErrorKind::Retryable) return failed(error);
       rollback();
-      if (probed.error().kind == core::ErrorKind::Retryable) return failed(probed.error());
       return core::fail(core::ErrorKind::Permanent,
                         fmt::format("target table {} cannot be read (does it exist? the HR tables are created with "
                                     "`dutybridge hr-schema --dialect {}`): {}",
@@ -440,7 +441,8 @@ class OdbcSink final : public core::Sink {
   }
 
   // A Retryable error means the connection is suspect: drop it, the next call reconnects.
-  core::Status failed(const core::Error& error) {
+  core::Status failed(const core::Error& reported) {
+    const core::Error error = asOutageIfDead(reported);
     if (error.kind == core::ErrorKind::Retryable) {
       disconnect();
     } else {
@@ -451,6 +453,7 @@ class OdbcSink final : public core::Sink {
 
   // Rolls the batch back; nothing of it is applied.
   core::Status abandon(core::Error error, const Job& job) {
+    error = asOutageIfDead(std::move(error));
     if (error.kind == core::ErrorKind::Retryable) {
       disconnect();
       return core::fail(std::move(error));
@@ -462,6 +465,25 @@ class OdbcSink final : public core::Sink {
                                    job.last_position);
     }
     return core::fail(std::move(error));
+  }
+
+  // odbc::makeError tells an outage from a bad record by SQLSTATE and the driver's wording; a
+  // driver that knows its connection is gone says so here, whatever its message was: Retryable.
+  core::Error asOutageIfDead(core::Error error) const {
+    if (error.kind != core::ErrorKind::Retryable && connectionDead()) {
+      error.kind = core::ErrorKind::Retryable;
+      error.message += " (the driver reports the connection dead)";
+    }
+    return error;
+  }
+
+  // SQL_ATTR_CONNECTION_DEAD (ODBC 3.5): psqlODBC answers from its socket state. A driver that
+  // does not support the attribute counts as alive.
+  bool connectionDead() const {
+    if (!connection_) return true;
+    SQLUINTEGER dead = SQL_CD_FALSE;
+    SQLRETURN rc = SQLGetConnectAttr(connection_->get(), SQL_ATTR_CONNECTION_DEAD, &dead, 0, nullptr);
+    return odbc::succeeded(rc) && dead == SQL_CD_TRUE;
   }
 
   core::Result<odbc::Statement> prepare(const std::string& sql) {

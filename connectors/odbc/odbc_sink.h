@@ -27,7 +27,8 @@
 //     worker under a mutex. storedPosition() is meant for before the first write() (the
 //     pipeline calls it then): it does not wait for queued batches.
 // The factory is immutable and shareable.
-// Errors: connection loss, timeouts and lost commit answers are Retryable and handled by the
+// Errors: connection loss, timeouts, lost commit answers, and any error after which the driver
+// reports the connection dead (SQL_ATTR_CONNECTION_DEAD) are Retryable and handled by the
 // worker: the transaction is rolled back, the connection dropped, and the same batch written
 // again on a new connection with capped backoff (100 ms doubling to 5 s, logged as
 // "retrying") until it commits or close() is called; poll() meanwhile reports nothing new,
