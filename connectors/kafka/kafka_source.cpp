@@ -339,12 +339,11 @@ class KafkaSource final : public core::Source, private kafka::ClientEvents {
     static const auto kErrorSchema = std::make_shared<const core::RecordSchema>(std::vector<std::string>{"_error"});
     auto invalid = [&](std::string reason) { return core::Record(kErrorSchema, {core::Value(std::move(reason))}); };
     if (!has_payload) return invalid("the message has no value (a tombstone)");
-    auto parsed = codec::parseJsonValue(payload);
+    core::ValueType type = core::ValueType::Null;
+    auto parsed = codec::parseJsonObject(payload, &type);
     if (!parsed) return invalid(parsed.error().message);  // "invalid JSON at byte N: ...", no content
-    if (parsed->type() != core::ValueType::Map) {
-      return invalid(fmt::format("the value is a JSON {}, not an object", core::toString(parsed->type())));
-    }
-    const core::ValueMap& members = parsed->asMap();
+    if (!*parsed) return invalid(fmt::format("the value is a JSON {}, not an object", core::toString(type)));
+    core::ValueMap& members = **parsed;
     // Messages of one topic usually share their fields: reuse the schema while they do.
     bool same = schema_ && schema_->size() == members.size();
     for (size_t i = 0; same && i < members.size(); ++i) same = schema_->names()[i] == members[i].first;
@@ -356,7 +355,7 @@ class KafkaSource final : public core::Source, private kafka::ClientEvents {
     }
     std::vector<core::Value> values;
     values.reserve(members.size());
-    for (const auto& member : members) values.push_back(member.second);
+    for (auto& member : members) values.push_back(std::move(member.second));  // owned: moved, not copied
     return core::Record(schema_, std::move(values));
   }
 

@@ -4,7 +4,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include "connectors/odbc/odbc_dialect.h"
@@ -119,6 +124,24 @@ struct Param {
   SQLLEN indicator = 0;
 };
 
+// One batch as the worker writes it: its rows already converted to parameters on the pipeline's
+// thread (the records themselves are the pipeline's and change after write() returns).
+struct Job {
+  uint64_t sequence = 0;
+  std::string position;                            // "" leaves the offsets row alone
+  std::shared_ptr<const odbc::UpsertShape> shape;  // null for a batch without records
+  std::vector<Param> params;                       // rows one after another, shape->columns.size() each
+  size_t records = 0;
+  std::string first_position, last_position;       // source positions, for error messages
+};
+
+// Batches queued or in the worker's transaction: one being written while the pipeline reads
+// and converts the next. More would only hold more memory; the database is the bottleneck.
+constexpr size_t kQueuedBatches = 2;
+constexpr std::chrono::milliseconds kRetryInitial{100};
+// As the pipeline's backoff: after an outage the sink must notice the database within seconds.
+constexpr std::chrono::milliseconds kRetryMax{5'000};
+
 class OdbcSink final : public core::Sink {
  public:
   OdbcSink(Settings settings, std::string component) : settings_(std::move(settings)), component_(std::move(component)) {}
@@ -127,13 +150,15 @@ class OdbcSink final : public core::Sink {
   ~OdbcSink() override { close(); }
 
   core::Status open() override {
+    std::lock_guard connection_lock(connection_mutex_);
     if (auto connected = ensureConnected(); !connected) return connected;
     // Say at start-up, not at the first batch, that the admin has not created the table.
     auto statement = connection_->statement();
     if (!statement) return failed(statement.error());
     if (auto probed = statement->execute(upsert_->probeTableSql(table_sql_)); !probed) {
+      const core::Error error = asOutageIfDead(probed.error());
+      if (error.kind == core::ErrorKind::Retryable) return failed(error);
       rollback();
-      if (probed.error().kind == core::ErrorKind::Retryable) return failed(probed.error());
       return core::fail(core::ErrorKind::Permanent,
                         fmt::format("target table {} cannot be read (does it exist? the HR tables are created with "
                                     "`dutybridge hr-schema --dialect {}`): {}",
@@ -148,6 +173,7 @@ class OdbcSink final : public core::Sink {
   void nextBatchPosition(std::string_view position) override { position_ = std::string(position); }
 
   core::Result<std::optional<std::string>> storedPosition() override {
+    std::lock_guard connection_lock(connection_mutex_);
     if (auto connected = ensureConnected(); !connected) return core::fail(connected.error());
     if (auto created = ensureOffsetsTable(); !created) return core::fail(created.error());
     auto select = prepare("SELECT position FROM " + offsets_sql_ + " WHERE pipeline_key = ?");
@@ -173,46 +199,152 @@ class OdbcSink final : public core::Sink {
   }
 
   core::Result<size_t> write(std::span<const core::Record> records, uint64_t sequence) override {
-    if (records.empty()) {
-      delivered_ = sequence;
-      return size_t{0};
+    {
+      std::lock_guard lock(mutex_);
+      if (error_) return core::fail(*error_);
+      if (queue_.size() >= kQueuedBatches) return size_t{0};  // all or nothing: a batch is one transaction
     }
-    if (auto connected = ensureConnected(); !connected) return core::fail(connected.error());
-    auto rows = collectRows(records);
-    if (!rows) return core::fail(rows.error());
-    const size_t width = shape_.columns.size();
+    auto job = std::make_unique<Job>();
+    job->sequence = sequence;
+    job->records = records.size();
+    if (!records.empty()) {
+      auto rows = collectRows(records);
+      if (!rows) return core::fail(rows.error());
+      job->params = std::move(*rows);
+      job->shape = shape_;
+      job->position = position_;
+      job->first_position = records.front().meta.source_position;
+      job->last_position = records.back().meta.source_position;
+    }
+    if (!worker_.joinable()) worker_ = std::jthread([this](std::stop_token stop) { work(stop); });
+    {
+      std::lock_guard lock(mutex_);
+      queue_.push_back(std::move(job));
+    }
+    work_cv_.notify_one();
+    return records.size();
+  }
+
+  core::Result<uint64_t> poll(std::chrono::milliseconds max_wait) override {
+    std::unique_lock lock(mutex_);
+    done_cv_.wait_for(lock, max_wait, [&] { return error_ || committed_ > reported_; });
+    if (error_) return core::fail(*error_);
+    reported_ = committed_;
+    return committed_;
+  }
+
+  core::Status flush(std::chrono::steady_clock::time_point deadline) override {
+    std::unique_lock lock(mutex_);
+    const bool drained = done_cv_.wait_until(lock, deadline, [&] { return error_ || queue_.empty(); });
+    if (error_) return core::fail(*error_);
+    if (!drained) {
+      return core::fail(core::ErrorKind::Retryable,
+                        fmt::format("{} batch(es) not committed to the database yet", queue_.size()));
+    }
+    return {};
+  }
+
+  void close() override {
+    if (worker_.joinable()) {
+      worker_.request_stop();  // wakes the worker from its queue wait and its retry backoff
+      worker_.join();
+    }
+    std::lock_guard connection_lock(connection_mutex_);
+    disconnect();
+  }
+
+ private:
+  // The worker thread: writes the queued batches in order, one transaction each. A batch stays
+  // at the head of the queue until its transaction committed; a Retryable failure (the
+  // database is unreachable, a timeout, a lost commit answer) is retried with capped backoff
+  // until it commits or close() stops the thread; a Permanent one is kept for write(), poll()
+  // and flush() to return, and the batches after it are dropped (the pipeline stops).
+  void work(std::stop_token stop) {
+    std::chrono::milliseconds delay = kRetryInitial;
+    bool retrying = false;
+    while (true) {
+      Job* job = nullptr;
+      {
+        std::unique_lock lock(mutex_);
+        if (!work_cv_.wait(lock, stop, [&] { return !queue_.empty(); })) return;  // stopped
+        job = queue_.front().get();  // stays valid: only this thread removes jobs
+      }
+      core::Status done;
+      {
+        std::lock_guard connection_lock(connection_mutex_);
+        done = runJob(*job);
+      }
+      if (done) {
+        if (retrying) log::notice(component_, "batch {} committed after retries", job->sequence);
+        retrying = false;
+        delay = kRetryInitial;
+        std::lock_guard lock(mutex_);
+        committed_ = job->sequence;
+        queue_.pop_front();
+        done_cv_.notify_all();
+        continue;
+      }
+      if (done.error().kind == core::ErrorKind::Retryable) {
+        log::warning(component_, "writing batch {} failed, retrying in {} ms: {}", job->sequence, delay.count(),
+                     done.error().message);
+        retrying = true;
+        std::unique_lock lock(mutex_);
+        work_cv_.wait_for(lock, stop, delay, [] { return false; });
+        if (stop.stop_requested()) return;
+        delay = std::min(kRetryMax, delay * 2);
+        continue;
+      }
+      std::lock_guard lock(mutex_);
+      error_ = done.error();
+      queue_.clear();
+      done_cv_.notify_all();
+      return;
+    }
+  }
+
+  // One batch, one transaction: the rows, then the offsets row, then commit. Worker thread,
+  // with connection_mutex_ held.
+  core::Status runJob(Job& job) {
+    if (job.records == 0) return {};
+    if (auto connected = ensureConnected(); !connected) return connected;
+    if (prepared_shape_ != job.shape) {
+      statements_.clear();
+      prepared_shape_ = job.shape;
+    }
+    const odbc::UpsertShape& shape = *job.shape;
+    const size_t width = shape.columns.size();
     const size_t per_statement =
         std::max<size_t>(1, std::min(settings_.batch_rows, upsert_->maxParameters() / std::max<size_t>(width, 1)));
-    const size_t row_count = rows->size() / width;
+    const size_t row_count = job.params.size() / width;
     for (size_t first = 0; first < row_count; first += per_statement) {
       size_t n = std::min(per_statement, row_count - first);
-      auto statement = upsertStatement(n);
-      if (!statement) return abandon(statement.error(), records);
-      if (auto bound = bind(**statement, *rows, first * width, n * width); !bound) return abandon(bound.error(), records);
+      auto statement = upsertStatement(shape, n);
+      if (!statement) return abandon(statement.error(), job);
+      if (auto bound = bind(**statement, job.params, first * width, n * width); !bound) return abandon(bound.error(), job);
       SQLRETURN rc = SQLExecute((*statement)->get());
       if (!odbc::succeeded(rc) && rc != SQL_NO_DATA) {
         auto error = odbc::makeError(fmt::format("upserting into {}", table_sql_), SQL_HANDLE_STMT, (*statement)->get());
         SQLFreeStmt((*statement)->get(), SQL_CLOSE);
-        return abandon(error, records);
+        return abandon(error, job);
       }
       SQLFreeStmt((*statement)->get(), SQL_CLOSE);
     }
-    if (!position_.empty()) {
+    if (!job.position.empty()) {
       if (!offsets_statement_) {
         auto prepared = prepare(upsert_->offsetsUpsertSql(offsets_sql_));
-        if (!prepared) return abandon(prepared.error(), records);
+        if (!prepared) return abandon(prepared.error(), job);
         offsets_statement_ = std::move(*prepared);
       }
       std::vector<Param> params{{settings_.pipeline_key, static_cast<SQLLEN>(settings_.pipeline_key.size())},
-                                {position_, static_cast<SQLLEN>(position_.size())}};
-      if (auto bound = bind(*offsets_statement_, params, 0, 2); !bound) return abandon(bound.error(), records);
+                                {job.position, static_cast<SQLLEN>(job.position.size())}};
+      if (auto bound = bind(*offsets_statement_, params, 0, 2); !bound) return abandon(bound.error(), job);
       if (!odbc::succeeded(SQLExecute(offsets_statement_->get()))) {
         auto error = odbc::makeError("storing the position in " + offsets_sql_, SQL_HANDLE_STMT, offsets_statement_->get());
         SQLFreeStmt(offsets_statement_->get(), SQL_CLOSE);
         if (error.message.find("does not exist") != std::string::npos || error.message.find("no such table") != std::string::npos) {
           error.kind = core::ErrorKind::Permanent;
         }
-        return abandon(error, records);
+        return abandon(error, job);
       }
       SQLFreeStmt(offsets_statement_->get(), SQL_CLOSE);
     }
@@ -224,15 +356,9 @@ class OdbcSink final : public core::Sink {
       disconnect();
       return core::fail(std::move(error));
     }
-    delivered_ = sequence;
-    return records.size();
+    return {};
   }
 
-  core::Result<uint64_t> poll(std::chrono::milliseconds) override { return delivered_; }
-  core::Status flush(std::chrono::steady_clock::time_point) override { return {}; }
-  void close() override { disconnect(); }
-
- private:
   core::Status ensureConnected() {
     if (connection_) return {};
     if (!environment_) {
@@ -246,27 +372,33 @@ class OdbcSink final : public core::Sink {
     SQLCHAR quote[8] = {};
     SQLSMALLINT quote_length = 0;
     SQLGetInfo(connection->get(), SQL_IDENTIFIER_QUOTE_CHAR, quote, sizeof quote, &quote_length);
-    dialect_ = odbc::detectDialect(connection->dbmsName(), reinterpret_cast<const char*>(quote));
-    upsert_ = odbc::upsertDialectFor(dialect_.kind);
-    if (!upsert_) {
+    odbc::Dialect dialect = odbc::detectDialect(connection->dbmsName(), reinterpret_cast<const char*>(quote));
+    const odbc::UpsertDialect* upsert = odbc::upsertDialectFor(dialect.kind);
+    if (!upsert) {
       return core::fail(core::ErrorKind::Permanent,
                         fmt::format("the odbc sink has no upsert dialect for {} yet (PostgreSQL and SQLite are "
                                     "supported; connectors/odbc/upsert_dialect.h says how to add one)",
-                                    dialect_.dbms));
+                                    dialect.dbms));
     }
     if (!odbc::succeeded(SQLSetConnectAttr(connection->get(), SQL_ATTR_AUTOCOMMIT,
                                            reinterpret_cast<SQLPOINTER>(SQL_AUTOCOMMIT_OFF), SQL_IS_UINTEGER))) {
       return core::fail(odbc::makeError("turning autocommit off", SQL_HANDLE_DBC, connection->get()));
     }
     connection_ = std::move(*connection);
-    table_sql_ = settings_.table.render(dialect_);
-    odbc::Identifier name;
-    name.parts.push_back(settings_.table.last());
-    table_name_sql_ = name.render(dialect_);
-    offsets_sql_ = settings_.offsets_table.render(dialect_);
+    if (!upsert_) {
+      dialect_ = std::move(dialect);
+      upsert_ = upsert;
+      // The first connection (open(), on the pipeline's thread) fixes the names; a reconnection
+      // (on the worker) reaches the same database and leaves them alone, since the pipeline's
+      // thread reads them while converting the next batch.
+      table_sql_ = settings_.table.render(dialect_);
+      odbc::Identifier name;
+      name.parts.push_back(settings_.table.last());
+      table_name_sql_ = name.render(dialect_);
+      offsets_sql_ = settings_.offsets_table.render(dialect_);
+    }
     statements_.clear();
     offsets_statement_.reset();
-    shape_names_.clear();
     if (reconnected_) log::notice(component_, "reconnected to {}", dialect_.dbms);
     return {};
   }
@@ -309,7 +441,8 @@ class OdbcSink final : public core::Sink {
   }
 
   // A Retryable error means the connection is suspect: drop it, the next call reconnects.
-  core::Status failed(const core::Error& error) {
+  core::Status failed(const core::Error& reported) {
+    const core::Error error = asOutageIfDead(reported);
     if (error.kind == core::ErrorKind::Retryable) {
       disconnect();
     } else {
@@ -319,17 +452,38 @@ class OdbcSink final : public core::Sink {
   }
 
   // Rolls the batch back; nothing of it is applied.
-  core::Result<size_t> abandon(core::Error error, std::span<const core::Record> records) {
+  core::Status abandon(core::Error error, const Job& job) {
+    error = asOutageIfDead(std::move(error));
     if (error.kind == core::ErrorKind::Retryable) {
       disconnect();
       return core::fail(std::move(error));
     }
     rollback();
     error.message = withoutRowValues(std::move(error.message));
-    const std::string& first = records.front().meta.source_position;
-    const std::string& last = records.back().meta.source_position;
-    if (!first.empty()) error.message += fmt::format(" (batch of {} records, source positions {} .. {})", records.size(), first, last);
+    if (!job.first_position.empty()) {
+      error.message += fmt::format(" (batch of {} records, source positions {} .. {})", job.records, job.first_position,
+                                   job.last_position);
+    }
     return core::fail(std::move(error));
+  }
+
+  // odbc::makeError tells an outage from a bad record by SQLSTATE and the driver's wording; a
+  // driver that knows its connection is gone says so here, whatever its message was: Retryable.
+  core::Error asOutageIfDead(core::Error error) const {
+    if (error.kind != core::ErrorKind::Retryable && connectionDead()) {
+      error.kind = core::ErrorKind::Retryable;
+      error.message += " (the driver reports the connection dead)";
+    }
+    return error;
+  }
+
+  // SQL_ATTR_CONNECTION_DEAD (ODBC 3.5): psqlODBC answers from its socket state. A driver that
+  // does not support the attribute counts as alive.
+  bool connectionDead() const {
+    if (!connection_) return true;
+    SQLUINTEGER dead = SQL_CD_FALSE;
+    SQLRETURN rc = SQLGetConnectAttr(connection_->get(), SQL_ATTR_CONNECTION_DEAD, &dead, 0, nullptr);
+    return odbc::succeeded(rc) && dead == SQL_CD_TRUE;
   }
 
   core::Result<odbc::Statement> prepare(const std::string& sql) {
@@ -360,13 +514,13 @@ class OdbcSink final : public core::Sink {
     return {};
   }
 
-  core::Result<odbc::Statement*> upsertStatement(size_t rows) {
+  core::Result<odbc::Statement*> upsertStatement(const odbc::UpsertShape& shape, size_t rows) {
     auto found = statements_.find(rows);
     if (found != statements_.end()) return &found->second;
     // Full chunks reuse one statement; the odd last chunk of each batch size is kept too, but
     // only a few of those.
     if (statements_.size() > 8) statements_.clear();
-    auto prepared = prepare(upsert_->upsertSql(shape_, rows));
+    auto prepared = prepare(upsert_->upsertSql(shape, rows));
     if (!prepared) return core::fail(prepared.error());
     return &statements_.emplace(rows, std::move(*prepared)).first->second;
   }
@@ -429,10 +583,9 @@ class OdbcSink final : public core::Sink {
     for (const auto& s : sources) shape.columns.push_back(s.column);
     shape.table = table_sql_;
     shape.table_name = table_name_sql_;
-    shape_ = std::move(shape);
+    shape_ = std::make_shared<const odbc::UpsertShape>(std::move(shape));  // the worker prepares anew for it
     sources_ = std::move(sources);
     shape_names_ = std::move(names);
-    statements_.clear();
     return {};
   }
 
@@ -461,7 +614,7 @@ class OdbcSink final : public core::Sink {
         break;
       case core::ValueType::List:
       case core::ValueType::Map:
-        p.text = codec::toJson(*v).dump();
+        codec::appendJsonText(*v, p.text);
         break;
       default:
         p.text = v->toText();  // integers, exact decimals, dates
@@ -521,25 +674,44 @@ class OdbcSink final : public core::Sink {
     return params;
   }
 
-  Settings settings_;
-  std::string component_;
-  std::optional<odbc::Environment> environment_;
-  std::optional<odbc::Connection> connection_;
-  bool reconnected_ = false;
+  const Settings settings_;
+  const std::string component_;
+
+  // Fixed by the first connection (open(), before the worker exists), read by both threads.
   odbc::Dialect dialect_;
   const odbc::UpsertDialect* upsert_ = nullptr;
   std::string table_sql_;
   std::string table_name_sql_;
   std::string offsets_sql_;
-  odbc::UpsertShape shape_;
+
+  // The pipeline's thread only: converting records to rows.
+  std::shared_ptr<const odbc::UpsertShape> shape_;
   std::vector<ColumnSource> sources_;
   std::vector<std::string> shape_names_;
   std::vector<size_t> key_index_;
   std::optional<size_t> revision_index_;
-  std::map<size_t, odbc::Statement> statements_;  // by rows per statement
-  std::optional<odbc::Statement> offsets_statement_;
   std::string position_;
-  uint64_t delivered_ = 0;
+  uint64_t reported_ = 0;  // the last sequence poll() returned
+
+  // The connection: used by open() and storedPosition() (pipeline's thread) and by the worker,
+  // always with connection_mutex_ held.
+  std::mutex connection_mutex_;
+  std::optional<odbc::Environment> environment_;
+  std::optional<odbc::Connection> connection_;
+  bool reconnected_ = false;
+  std::shared_ptr<const odbc::UpsertShape> prepared_shape_;  // what statements_ were prepared for
+  std::map<size_t, odbc::Statement> statements_;             // by rows per statement
+  std::optional<odbc::Statement> offsets_statement_;
+
+  // Between the pipeline's thread and the worker, guarded by mutex_.
+  std::mutex mutex_;
+  std::condition_variable_any work_cv_;  // a job was queued (the worker waits)
+  std::condition_variable_any done_cv_;  // a job committed or failed (poll() and flush() wait)
+  std::deque<std::unique_ptr<Job>> queue_;  // the head is the batch being written
+  uint64_t committed_ = 0;                  // sequence of the last committed batch
+  std::optional<core::Error> error_;        // a Permanent failure: the sink is done
+
+  std::jthread worker_;  // last: stopped and joined (close()) before the members above go
 };
 
 class OdbcSinkFactory final : public core::SinkFactory {

@@ -6,12 +6,37 @@
 // database holds (storesPosition()). A replayed batch changes nothing: a row is only
 // overwritten by a strictly higher revision. docs/connectors/odbc-sink-guide.md explains it.
 //
-// Threading: as core::Sink: every method on the owning pipeline's thread. The factory is
-// immutable and shareable.
-// Errors: connection loss and timeouts are Retryable (the transaction is rolled back, the
-// connection re-opened on the next call, and the same write() may be retried); a row the
-// database rejects (constraint, type) is Permanent with the database's diagnostic text but no
-// row values; a missing target table is Permanent at open().
+// Threading: every method is called on the owning pipeline's thread (core::Sink), and results
+// come back only through poll() / flush() / write(). The sink owns one worker thread, started by
+// the first write() and stopped by close(), which runs the database transactions, so the
+// pipeline reads and decodes the next batch while the database commits this one:
+//   - write() converts the records to row parameters on the caller's thread (a record without
+//     a key or an integer revision is Permanent right there), queues the batch as one job
+//     carrying its sequence and the position given by nextBatchPosition(), and returns. The
+//     queue holds kQueuedBatches (2) batches, the one in its transaction included; when it is
+//     full write() takes nothing (returns 0, never part of a batch: a batch is one transaction)
+//     and the pipeline polls.
+//   - The worker writes the jobs in order, one transaction each (rows + offsets row + commit).
+//   - poll(max_wait) waits up to max_wait for a commit and returns the sequence of the last
+//     batch committed; batches commit in order, so it covers every batch before it.
+//   - flush(deadline) waits until every queued batch committed (Retryable after the deadline).
+//   - close() stops the worker (a batch in its transaction finishes or times out first;
+//     queued batches are dropped, and the pipeline reads them again after a restart) and
+//     closes the connection. The destructor calls it.
+//   - open() and storedPosition() run on the caller's thread; the connection is shared with the
+//     worker under a mutex. storedPosition() is meant for before the first write() (the
+//     pipeline calls it then): it does not wait for queued batches.
+// The factory is immutable and shareable.
+// Errors: connection loss, timeouts, lost commit answers, and any error after which the driver
+// reports the connection dead (SQL_ATTR_CONNECTION_DEAD) are Retryable and handled by the
+// worker: the transaction is rolled back, the connection dropped, and the same batch written
+// again on a new connection with capped backoff (100 ms doubling to 5 s, logged as
+// "retrying") until it commits or close() is called; poll() meanwhile reports nothing new,
+// so the pipeline stops reading once the queue is full. A row the database rejects
+// (constraint, type) is Permanent with the database's diagnostic text but no row values and
+// the batch's source positions: nothing of the batch (rows or position) is applied, batches
+// queued after it are dropped, and poll(), flush() and every later write() return the error.
+// A missing target table is Permanent at open().
 
 #include "src/runtime/registry.h"
 

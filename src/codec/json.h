@@ -15,6 +15,12 @@ namespace dutybridge::codec {
 nlohmann::ordered_json toJson(const core::Value& value);
 nlohmann::ordered_json toJson(const core::Record& record);
 
+// Appends toJson(value).dump() to `out` (the same text; invalid UTF-8 replaced as appendJson
+// does) without building an nlohmann tree for it: plain printable ASCII strings are copied as
+// they are, other strings, doubles and maps with a repeated key go through nlohmann. The odbc
+// sink writes maps and lists as JSON text this way for every row.
+void appendJsonText(const core::Value& value, std::string& out);
+
 // Appends the record's JSON object (no newline) to `out`.
 void appendJson(const core::Record& record, std::string& out);
 

@@ -38,6 +38,10 @@ class ValueBuilder final : public nlohmann::json_sax<nlohmann::json> {
   bool end_object() override {
     core::ValueMap map = std::move(stack_.back().map);
     stack_.pop_back();
+    if (stack_.empty() && keep_top_object_) {
+      top_object_ = std::move(map);
+      return true;
+    }
     return put(core::Value(std::move(map)));
   }
   bool start_array(std::size_t) override {
@@ -58,6 +62,10 @@ class ValueBuilder final : public nlohmann::json_sax<nlohmann::json> {
     if (!error_.empty()) return core::fail(core::ErrorKind::Permanent, error_);
     return std::move(root_);
   }
+
+  // A top-level object is kept as its members (topObject()) instead of becoming the root Value.
+  void keepTopObject() { keep_top_object_ = true; }
+  std::optional<core::ValueMap>& topObject() { return top_object_; }
 
  private:
   struct Frame {
@@ -90,6 +98,8 @@ class ValueBuilder final : public nlohmann::json_sax<nlohmann::json> {
   std::vector<Frame> stack_;
   core::Value root_;
   std::string error_;
+  bool keep_top_object_ = false;
+  std::optional<core::ValueMap> top_object_;
 };
 
 }  // namespace
@@ -100,6 +110,18 @@ core::Result<core::Value> parseJsonValue(std::string_view text) {
   auto result = builder.result();
   if (!ok && result) return core::fail(core::ErrorKind::Permanent, "invalid JSON");
   return result;
+}
+
+core::Result<std::optional<core::ValueMap>> parseJsonObject(std::string_view text, core::ValueType* other_type) {
+  ValueBuilder builder;
+  builder.keepTopObject();
+  bool ok = nlohmann::json::sax_parse(text.begin(), text.end(), &builder, nlohmann::json::input_format_t::json, true);
+  auto result = builder.result();
+  if (!result) return core::fail(result.error());
+  if (!ok) return core::fail(core::ErrorKind::Permanent, "invalid JSON");
+  if (builder.topObject()) return std::move(builder.topObject());
+  if (other_type) *other_type = result->type();
+  return std::optional<core::ValueMap>();
 }
 
 }  // namespace dutybridge::codec

@@ -263,6 +263,7 @@ class Daemon {
         pid_ = -1;
         cpu_seconds_ = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
                        static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+        peak_rss_mib_ = static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
         return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
       }
       if (std::chrono::steady_clock::now() > deadline) {
@@ -280,10 +281,13 @@ class Daemon {
 
   // User + system CPU seconds the process used; known once wait() has returned.
   double cpuSeconds() const { return cpu_seconds_; }
+  // Peak resident set size in MiB; known once wait() has returned.
+  double peakRssMiB() const { return peak_rss_mib_; }
 
  private:
   pid_t pid_ = -1;
   double cpu_seconds_ = 0;
+  double peak_rss_mib_ = 0;
   std::filesystem::path log_;
 };
 

@@ -1,8 +1,9 @@
 // The HR store loader end to end (docs/hr-store.md): duty_kpi.v1 facts in a Kafka topic ->
-// the real `dutybridge` binary (kafka source -> odbc upsert sink) -> PostgreSQL tables made by
-// `dutybridge hr-schema`. Checked: the highest revision wins whatever the order and however often
-// a fact is re-sent; SIGKILLs never leave the stored position ahead of the committed rows; a
-// database outage is ridden out; and the loader's throughput.
+// the real `dutybridge` binary (kafka source -> odbc upsert sink) -> PostgreSQL (and, for the
+// highest-revision test, SQLite) tables made by `dutybridge hr-schema`. Checked: the highest
+// revision wins whatever the order and however often a fact is re-sent; SIGKILLs never leave
+// the stored position ahead of the committed rows; a database outage is ridden out; and the
+// loader's throughput.
 //
 // Each test gets a fresh topic (3 partitions), a fresh PostgreSQL schema holding the HR tables
 // (the sink's `table` and `offsets_table` are schema-qualified) and a unique consumer group. The
@@ -12,8 +13,9 @@
 // Scale comes from HR_* environment variables; the defaults are the short form CI runs (about
 // two minutes under AddressSanitizer): HR_FACT_KEYS (25,000 keys x 4 revisions), HR_KILLS (20),
 // HR_KILL_RATE (facts/s produced during the kills), HR_DB_OUTAGE_S (15; 30 for the long form),
-// HR_OUTAGE_RATE. `[.bench]` (hidden) measures throughput with HR_BENCH_KEYS keys;
-// HR_SOURCE_BATCH_MAX sets the source's batch_max (records per sink transaction).
+// HR_OUTAGE_RATE, HR_SQLITE_FACT_KEYS (25,000 keys x 4 revisions into SQLite). `[.bench]` (hidden) measures throughput with HR_BENCH_KEYS keys;
+// HR_SOURCE_BATCH_MAX sets the source's batch_max (records per sink transaction; unset: the
+// source's default).
 
 #include <sys/resource.h>
 
@@ -283,10 +285,15 @@ class PacedProducer {
   std::jthread thread_;
 };
 
+// The source's batch_max from HR_SOURCE_BATCH_MAX; 0 (unset): the source's default.
+long sourceBatchMax() {
+  return chaos::envLong("HR_SOURCE_BATCH_MAX", 0);
+}
+
 // ---- the HR store ---------------------------------------------------------------------------
 
-std::string hrSchemaDdl() {
-  const std::string command = e2e::kBinary.string() + " hr-schema --dialect postgresql";
+std::string hrSchemaDdl(const std::string& dialect) {
+  const std::string command = e2e::kBinary.string() + " hr-schema --dialect " + dialect;
   FILE* pipe = popen(command.c_str(), "r");
   REQUIRE(pipe);
   std::string out;
@@ -297,23 +304,59 @@ std::string hrSchemaDdl() {
   return out;
 }
 
-// One test's world: topic, schema with the HR tables, daemon config.
+// Runs SQL through the sqlite3 shell on `file`; returns its exit status, its output
+// (tab-separated, no headers) in `out` and its errors in `err`. Waits up to 10 s for the
+// loader's write lock.
+int runSqlite(const std::filesystem::path& file, const std::string& sql, std::string* out = nullptr,
+              std::string* err = nullptr) {
+  auto script = std::filesystem::temp_directory_path() / e2e::unique("dutybridge-hr-sql");
+  std::ofstream(script) << ".timeout 10000\n.bail on\n.separator \"\\t\"\n" << sql << "\n";
+  const std::string command = fmt::format("sqlite3 -batch '{}' <'{}' >'{}.out' 2>'{}.err'", file.string(),
+                                          script.string(), script.string(), script.string());
+  const int status = std::system(command.c_str());
+  if (out) *out = e2e::readFile(script.string() + ".out");
+  if (err) *err = e2e::readFile(script.string() + ".err");
+  for (const char* suffix : {"", ".out", ".err"}) std::filesystem::remove(script.string() + suffix);
+  return status;
+}
+
+// Where the HR tables live: a fresh schema of a PostgreSQL database, or a fresh SQLite file.
+struct SqliteStore {};
+
+// One test's world: topic, schema (or SQLite file) with the HR tables, daemon config.
 struct Loader {
-  chaos::Pg pg;
+  std::optional<chaos::Pg> pg;          // PostgreSQL, or
+  std::filesystem::path sqlite_file;    // SQLite
   std::string bootstrap = testing::kafkaBootstrap();
   std::string name = e2e::unique("hrload");
   std::string topic = "e2e." + name + ".duty-kpi.v1";
   std::string schema = name;
+  std::string prefix;  // "schema." on PostgreSQL, "" on SQLite
   std::filesystem::path dir;
   std::filesystem::path config;
   std::filesystem::path log;
 
   Loader(const std::string& label, chaos::Pg database) : pg(std::move(database)) {
     dir = e2e::tempDir(label);
+    prefix = schema + ".";
+    chaos::psql(*pg, fmt::format("CREATE SCHEMA {0};\nSET search_path TO {0};\n{1}", schema, hrSchemaDdl("postgresql")));
+    writeConfig(pg->odbc());
+  }
+
+  Loader(const std::string& label, SqliteStore) {
+    dir = e2e::tempDir(label);
+    sqlite_file = dir / "hr.db";
+    std::string err;
+    const int status = runSqlite(sqlite_file, hrSchemaDdl("sqlite"), nullptr, &err);
+    INFO(err);
+    REQUIRE(status == 0);
+    writeConfig("Driver=SQLite3;Database=" + sqlite_file.string());
+  }
+
+  void writeConfig(const std::string& connection) {
     config = dir / "dutybridge.yaml";
     log = dir / "dutybridge.log";
     createTopic(bootstrap, topic, kPartitions);
-    chaos::psql(pg, fmt::format("CREATE SCHEMA {0};\nSET search_path TO {0};\n{1}", schema, hrSchemaDdl()));
     std::string client_id = name;
     std::replace(client_id.begin(), client_id.end(), '_', '-');
     // group.instance.id (static membership): a restarted instance takes its killed
@@ -331,14 +374,13 @@ pipelines:
     source:
       type: kafka
       topics: [{3}]
-      format: json
-      batch_max: {6}
+      format: json{6}
       librdkafka: {{group.instance.id: {1}-loader, session.timeout.ms: "10000"}}
     sink:
       type: odbc
       connection: "{4}"
-      table: {5}.duty_kpi_fact
-      offsets_table: {5}.dutybridge_offsets
+      table: {5}duty_kpi_fact
+      offsets_table: {5}dutybridge_offsets
       key: [fact_key]
       revision: revision
       columns: {{fact_key: fact_key, revision: revision, employee_no: employee_no, position_code: position_code,
@@ -348,16 +390,18 @@ pipelines:
                 value: value, unit: unit, target: target, direction: direction, attainment: attainment,
                 inputs: inputs, lineage: lineage, computed_at: computed_at}}
 )",
-                                         bootstrap, client_id, kPipeline, topic, pg.odbc(), schema,
-                                         chaos::envLong("HR_SOURCE_BATCH_MAX", 1'000));
+                                         bootstrap, client_id, kPipeline, topic, connection, prefix,
+                                         sourceBatchMax() ? fmt::format("\n      batch_max: {}", sourceBatchMax()) : "");
   }
-  ~Loader() { chaos::runPsql(pg, fmt::format("DROP SCHEMA IF EXISTS {} CASCADE;", schema)); }
+  ~Loader() {
+    if (pg) chaos::runPsql(*pg, fmt::format("DROP SCHEMA IF EXISTS {} CASCADE;", schema));
+  }
 
   std::string logText() const { return e2e::readFile(log); }
 
   std::vector<std::vector<std::string>> rows(const std::string& sql) const {
     std::string out, err;
-    int status = chaos::runPsql(pg, sql, &out, &err);
+    int status = pg ? chaos::runPsql(*pg, sql, &out, &err) : runSqlite(sqlite_file, sql, &out, &err);
     INFO(err);
     REQUIRE(status == 0);
     std::vector<std::vector<std::string>> result;
@@ -379,7 +423,7 @@ pipelines:
   std::vector<int64_t> storedPosition() const {
     std::vector<int64_t> next(kPartitions, -1);
     auto found =
-        rows(fmt::format("SELECT position FROM {}.dutybridge_offsets WHERE pipeline_key = '{}';", schema, kPipeline));
+        rows(fmt::format("SELECT position FROM {}dutybridge_offsets WHERE pipeline_key = '{}';", prefix, kPipeline));
     if (found.empty()) return next;
     auto json = nlohmann::json::parse(found.at(0).at(0));
     for (const auto& [key, offset] : json.items()) {
@@ -395,7 +439,7 @@ pipelines:
   // fact_key -> revision of every row.
   std::unordered_map<std::string, int64_t> revisions() const {
     std::unordered_map<std::string, int64_t> out;
-    for (auto& row : rows(fmt::format("SELECT fact_key, revision FROM {}.duty_kpi_fact;", schema))) {
+    for (auto& row : rows(fmt::format("SELECT fact_key, revision FROM {}duty_kpi_fact;", prefix))) {
       out[row.at(0)] = std::stoll(row.at(1));
     }
     return out;
@@ -409,6 +453,7 @@ struct LoadRun {
   int status = -1;
   double loaded_s = 0;
   double cpu_s = 0;
+  double peak_rss_mib = 0;
 };
 
 LoadRun runUntilLoaded(const Loader& l, const std::vector<int64_t>& ends, std::chrono::seconds timeout) {
@@ -420,6 +465,7 @@ LoadRun runUntilLoaded(const Loader& l, const std::vector<int64_t>& ends, std::c
   daemon.signal(SIGTERM);
   run.status = daemon.wait(std::chrono::seconds(60));
   run.cpu_s = daemon.cpuSeconds();
+  run.peak_rss_mib = daemon.peakRssMiB();
   return run;
 }
 
@@ -442,11 +488,18 @@ TableCheck checkTable(const Loader& l, int64_t keys) {
   std::unordered_map<std::string, int64_t> index;
   for (int64_t k = 0; k < keys; ++k) index.emplace(factKey(k), k);
   std::vector<bool> seen(static_cast<size_t>(keys), false);
-  auto rows = l.rows(fmt::format(
-      "SELECT fact_key, revision, value::text, employee_no, shift_date::text, shift_code, closed::text, "
-      "to_char(period_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), attainment::text, "
-      "inputs::jsonb ->> 'good_qty', lineage::jsonb ->> 'mapping', period_type, period_tz FROM {}.duty_kpi_fact;",
-      l.schema));
+  // The same columns as text on both databases. SQLite keeps what the sink bound: decimals and
+  // timestamps as their text, booleans as 1/0.
+  auto rows = l.rows(
+      l.pg ? fmt::format("SELECT fact_key, revision, value::text, employee_no, shift_date::text, shift_code, closed::text, "
+                         "to_char(period_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), attainment::text, "
+                         "inputs::jsonb ->> 'good_qty', lineage::jsonb ->> 'mapping', period_type, period_tz FROM "
+                         "{}duty_kpi_fact;",
+                         l.prefix)
+           : std::string("SELECT fact_key, revision, value, employee_no, shift_date, shift_code, "
+                         "CASE closed WHEN 1 THEN 'true' ELSE 'false' END, period_start, attainment, "
+                         "json_extract(inputs, '$.good_qty'), json_extract(lineage, '$.mapping'), period_type, period_tz "
+                         "FROM duty_kpi_fact;"));
   c.rows = static_cast<long>(rows.size());
   for (const auto& row : rows) {
     auto it = index.find(row.at(0));
@@ -551,8 +604,9 @@ void requireExact(const TableCheck& c, int64_t keys) {
 // Produces every revision of `keys` keys (shuffled, with replays) at once, loads them with the
 // daemon, checks the table and the stored position and reports facts/s. Then re-sends some facts
 // and checks that `dutybridge run --once` reads to the end of every partition and stops.
-void loadAll(int64_t keys, const std::string& label) {
-  Loader l(label, chaos::Pg::fromEnv());
+template <typename Store>
+void loadAll(int64_t keys, const std::string& label, Store store) {
+  Loader l(label, std::move(store));
   const auto ids = shuffledFacts(keys, 0x5eed0001);
   FactProducer producer(l.bootstrap, l.topic);
   for (uint64_t id : ids) REQUIRE(producer.produce(id));
@@ -570,10 +624,12 @@ void loadAll(int64_t keys, const std::string& label) {
   const auto c = checkTable(l, keys);
   chaos::reportFigures(fmt::format(
       "hr loader: {} facts ({} keys x {} revisions + {} replays, shuffled, {} partitions) loaded in {:.2f} s wall "
-      "= {:.0f} facts/s (start-up and group join included); daemon CPU {:.2f} s = {:.0f} facts per CPU-second; {}",
+      "= {:.0f} facts/s (start-up and group join included); daemon CPU {:.2f} s = {:.0f} facts per CPU-second = "
+      "{:.2f} CPU-s per million facts; daemon peak RSS {:.1f} MiB; source batch_max {}; {}",
       ids.size(), keys, kRevisions, ids.size() - static_cast<size_t>(keys * kRevisions), kPartitions, run.loaded_s,
       static_cast<double>(ids.size()) / run.loaded_s, run.cpu_s,
-      static_cast<double>(ids.size()) / std::max(run.cpu_s, 1e-3), describe(c)));
+      static_cast<double>(ids.size()) / std::max(run.cpu_s, 1e-3), run.cpu_s * 1e6 / static_cast<double>(ids.size()),
+      run.peak_rss_mib, sourceBatchMax() ? std::to_string(sourceBatchMax()) : "default", describe(c)));
   requireExact(c, keys);
 
   // Replays only, then --once: nothing changes in the table, and the position reaches the new
@@ -599,7 +655,13 @@ void loadAll(int64_t keys, const std::string& label) {
 }  // namespace
 
 TEST_CASE("HR loader: the highest revision wins, out of order and replayed", "[e2e][hr-store][postgresql][kafka]") {
-  loadAll(chaos::envLong("HR_FACT_KEYS", 25'000), "hr-highest");
+  loadAll(chaos::envLong("HR_FACT_KEYS", 25'000), "hr-highest", chaos::Pg::fromEnv());
+}
+
+TEST_CASE("HR loader: the highest revision wins, out of order and replayed (SQLite)", "[e2e][hr-store][sqlite][kafka]") {
+  // The same 100,000 facts (+ 5,000 re-sends) through the real broker into a SQLite HR store
+  // made by `dutybridge hr-schema --dialect sqlite`.
+  loadAll(chaos::envLong("HR_SQLITE_FACT_KEYS", 25'000), "hr-highest-sqlite", SqliteStore{});
 }
 
 TEST_CASE("HR loader: --once on a fresh pipeline loads the whole topic, then stops",
@@ -620,7 +682,7 @@ TEST_CASE("HR loader: --once on a fresh pipeline loads the whole topic, then sto
 }
 
 TEST_CASE("HR loader: throughput", "[.bench][hr-loader-bench]") {
-  loadAll(chaos::envLong("HR_BENCH_KEYS", 125'000), "hr-bench");
+  loadAll(chaos::envLong("HR_BENCH_KEYS", 125'000), "hr-bench", chaos::Pg::fromEnv());
 }
 
 TEST_CASE("HR loader: kill -9 during the load never leaves the position ahead of the rows",

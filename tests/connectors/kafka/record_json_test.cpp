@@ -5,6 +5,8 @@
 
 #include "connectors/kafka/event_id.h"
 #include "src/codec/json.h"
+#include "src/codec/json_value.h"
+#include "src/core/decimal.h"
 #include "tests/connectors/kafka/kafka_test_util.h"
 
 using namespace dutybridge;
@@ -84,4 +86,44 @@ TEST_CASE("ce_id is the hex SHA-256 of source, newline and position", "[kafka]")
   CHECK(std::string(id, sizeof id) == testing::sha256Hex("dutybridge/mes\nrow 42"));
   REQUIRE(hasher.compute("dutybridge/mes", "", id));
   CHECK(std::string(id, sizeof id) == testing::sha256Hex("dutybridge/mes\n"));
+}
+
+TEST_CASE("codec::appendJsonText writes what toJson(value).dump() writes", "[kafka][codec]") {
+  auto same = [](const Value& value) {
+    std::string fast;
+    codec::appendJsonText(value, fast);
+    INFO(fast);
+    CHECK(fast == codec::toJson(value).dump());
+  };
+  for (int i = 0; i < 50; ++i) {
+    auto record = testing::testRecord(i);
+    for (size_t f = 0; f < record.size(); ++f) same(record.value(f));
+  }
+  core::ValueMap lineage{{"source_system", Value("mes")},
+                         {"mapping", Value("tl_daily_output@1")},
+                         {"source_positions", Value(core::ValueList{Value("pr:1"), Value("pr \"2\"\\")})},
+                         {"good_qty", Value(core::Decimal::parse("118.250").value())},
+                         {"reports", Value(int64_t{-3})},
+                         {"ratio", Value(0.25)},
+                         {"closed", Value(true)},
+                         {"none", Value()},
+                         {"名前", Value("张三\n\t\x01")},
+                         {"nested", Value(core::ValueMap{{"empty", Value(core::ValueList{})}, {"m", Value(core::ValueMap{})}})}};
+  same(Value(lineage));
+  same(Value(core::ValueMap{{"a", Value(1)}, {"b", Value(2)}, {"a", Value(3)}}));  // a repeated key
+}
+
+TEST_CASE("codec::parseJsonObject hands over an object's members, and says what else it got", "[kafka][codec]") {
+  auto members = codec::parseJsonObject(R"({"a":1,"b":{"c":[1,"x"]},"d":"1.50"})");
+  REQUIRE(members);
+  REQUIRE(members->has_value());
+  REQUIRE((*members)->size() == 3);
+  CHECK((**members)[0].first == "a");
+  CHECK((**members)[1].second.type() == core::ValueType::Map);
+  core::ValueType type = core::ValueType::Null;
+  auto list = codec::parseJsonObject("[1,2]", &type);
+  REQUIRE(list);
+  CHECK_FALSE(list->has_value());
+  CHECK(type == core::ValueType::List);
+  CHECK_FALSE(codec::parseJsonObject(R"({"a":)"));
 }

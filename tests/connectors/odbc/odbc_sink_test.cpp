@@ -45,6 +45,28 @@ std::unique_ptr<core::Sink> makeSink(const std::string& connection, const std::s
   return std::move(*sink);
 }
 
+// Writes a whole batch as the pipeline does: the sink's queue may be full (write() takes
+// nothing), then poll() frees it.
+void writeBatch(core::Sink& sink, std::span<const core::Record> records, uint64_t sequence) {
+  while (true) {
+    auto written = sink.write(records, sequence);
+    if (!written) FAIL(written.error().describe());
+    if (*written == records.size()) return;
+    REQUIRE(*written == 0);  // a batch is one transaction: all or nothing
+    REQUIRE(sink.poll(std::chrono::milliseconds(50)));
+  }
+}
+
+// Writes one batch and waits for its transaction: the sink writes on its own thread.
+void writeAndCommit(core::Sink& sink, std::span<const core::Record> records, uint64_t sequence) {
+  writeBatch(sink, records, sequence);
+  auto flushed = sink.flush(std::chrono::steady_clock::now() + std::chrono::seconds(60));
+  if (!flushed) FAIL(flushed.error().describe());
+  auto delivered = sink.poll(std::chrono::milliseconds(0));
+  REQUIRE(delivered);
+  CHECK(*delivered == sequence);
+}
+
 // Where the HR tables live: a fresh SQLite file, or a fresh PostgreSQL schema (tests share the
 // server), with the DDL of `dutybridge hr-schema` applied.
 struct HrStore {
@@ -153,14 +175,18 @@ void loadRevisions(core::Sink& sink, int keys, int revisions, size_t batch) {
     int times = n % 5 == 2 ? 2 : 1;
     for (int t = 0; t < times; ++t) {
       sink.nextBatchPosition(fmt::format("offset:{}", first + slice.size()));
-      auto written = sink.write(slice, ++sequence);
-      if (!written) FAIL(written.error().describe());
-      REQUIRE(*written == slice.size());
+      writeBatch(sink, slice, ++sequence);
       auto delivered = sink.poll(std::chrono::milliseconds(0));
       REQUIRE(delivered);
-      CHECK(*delivered == sequence);
+      CHECK(*delivered <= sequence);  // never a batch not yet written
     }
   }
+  // Batches commit in order, so the last one's sequence covers them all.
+  auto flushed = sink.flush(std::chrono::steady_clock::now() + std::chrono::seconds(120));
+  if (!flushed) FAIL(flushed.error().describe());
+  auto delivered = sink.poll(std::chrono::milliseconds(0));
+  REQUIRE(delivered);
+  CHECK(*delivered == sequence);
 }
 
 void checkHighestRevisions(const HrStore& store, int keys, int revisions) {
@@ -223,7 +249,7 @@ void offsetsCommitWithRows(const HrStore& store) {
   a.employee = "E1";
   std::vector<core::Record> first{fact(a, "mes:1")};
   sink->nextBatchPosition("pos-1");
-  REQUIRE(sink->write(first, 1));
+  writeAndCommit(*sink, first, 1);
   auto stored = sink->storedPosition();
   REQUIRE(stored);
   CHECK(*stored == std::optional<std::string>("pos-1"));
@@ -245,7 +271,12 @@ void offsetsCommitWithRows(const HrStore& store) {
   newer.value = "999";
   second.push_back(fact(newer, "mes:6"));
   sink->nextBatchPosition("pos-2");
-  auto failed = sink->write(second, 2);
+  // The sink takes the batch; its transaction fails on the worker, and flush(), poll() and any
+  // later write() report it.
+  auto accepted = sink->write(second, 2);
+  REQUIRE(accepted);
+  CHECK(*accepted == second.size());
+  auto failed = sink->flush(std::chrono::steady_clock::now() + std::chrono::seconds(60));
   REQUIRE_FALSE(failed);
   CHECK(failed.error().kind == core::ErrorKind::Permanent);
   INFO(failed.error().message);
@@ -254,8 +285,11 @@ void offsetsCommitWithRows(const HrStore& store) {
   CHECK_THAT(failed.error().message, !Catch::Contains("E-SECRET-4711"));
   CHECK_THAT(failed.error().message, Catch::Contains("mes:2 .. mes:6"));
   auto poll = sink->poll(std::chrono::milliseconds(0));
-  REQUIRE(poll);
-  CHECK(*poll == 1);
+  REQUIRE_FALSE(poll);
+  CHECK(poll.error().kind == core::ErrorKind::Permanent);
+  auto later = sink->write(first, 3);
+  REQUIRE_FALSE(later);
+  CHECK(later.error().kind == core::ErrorKind::Permanent);
   const std::string table = store.prefix + "duty_kpi_fact";
   CHECK(store.scalar("SELECT COUNT(*) FROM " + table) == "1");
   CHECK(store.scalar("SELECT CAST(value AS INTEGER) FROM " + table) == "100");
@@ -273,7 +307,7 @@ void offsetsCommitWithRows(const HrStore& store) {
   CHECK(*stored == std::optional<std::string>("pos-1"));
   std::vector<core::Record> fixed{fact(newer, "mes:6")};
   again->nextBatchPosition("pos-3");
-  REQUIRE(again->write(fixed, 1));
+  writeAndCommit(*again, fixed, 1);
   CHECK(store.scalar("SELECT CAST(value AS INTEGER) FROM " + table) == "999");
   CHECK(store.scalar("SELECT position FROM " + store.prefix + "dutybridge_offsets") == "pos-3");
   // Another pipeline's position is its own row.
@@ -318,8 +352,7 @@ TEST_CASE("odbc sink: every top-level field to its column by default, without a 
       core::Record(schema, {core::Value("E1|SKILL_EVIDENCE|WELD"), core::Value("WELD"), core::Value(core::ValueMap{{"n", core::Value(1)}})}),
       core::Record(schema, {core::Value("E1|SKILL_EVIDENCE|WELD"), core::Value("WELD2"), core::Value(core::ValueMap{{"n", core::Value(2)}})})};
   sink->nextBatchPosition("p");
-  auto written = sink->write(records, 1);
-  if (!written) FAIL(written.error().describe());
+  writeAndCommit(*sink, records, 1);
   CHECK(db.scalar("SELECT code || ' ' || evidence FROM skill") == std::optional<std::string>(R"(WELD2 {"n":2})"));
 }
 
@@ -352,7 +385,7 @@ void checkFulfilment(const HrStore& store) {
       make("E2", "SHIFT", "2025-03-14/N", "KPI.A", "DUTY.OUTPUT", "1.2000", "HIGHER_IS_BETTER"),
   };
   sink->nextBatchPosition("p1");
-  REQUIRE(sink->write(records, 1));
+  writeAndCommit(*sink, records, 1);
   const std::string view = store.prefix + "duty_fulfilment";
   auto row = [&](const std::string& employee, const std::string& type, const std::string& id) {
     return store.scalar(fmt::format("SELECT CAST(kpis_due AS TEXT) || '|' || CAST(kpis_met AS TEXT) || '|' || "
@@ -399,9 +432,10 @@ TEST_CASE("odbc sink throughput: 100,000 facts upserted into PostgreSQL", "[.ben
   for (size_t first = 0; first < records.size(); first += kBatch) {
     std::span<const core::Record> slice(records.data() + first, std::min(kBatch, records.size() - first));
     sink->nextBatchPosition(fmt::format("offset:{}", first + slice.size()));
-    auto written = sink->write(slice, ++sequence);
-    if (!written) FAIL(written.error().describe());
+    writeBatch(*sink, slice, ++sequence);
   }
+  auto flushed = sink->flush(std::chrono::steady_clock::now() + std::chrono::seconds(120));
+  if (!flushed) FAIL(flushed.error().describe());
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   double rate = kFacts / seconds;
   WARN(fmt::format("odbc sink: {} facts in {:.2f} s = {:.0f} facts/s (batches of {}, batch_rows 500)", kFacts, seconds,
@@ -410,7 +444,7 @@ TEST_CASE("odbc sink throughput: 100,000 facts upserted into PostgreSQL", "[.ben
   CHECK(rate >= 50'000);
 }
 
-TEST_CASE("odbc sink: a lost connection is Retryable, and the retried write applies the batch once (PostgreSQL)",
+TEST_CASE("odbc sink: a lost connection is retried by the sink, and the batch applies once (PostgreSQL)",
           "[odbc][sink][postgres]") {
   auto store = HrStore::postgres("sink_lost");
   const std::string schema = store.prefix.substr(0, store.prefix.size() - 1);
@@ -421,7 +455,7 @@ TEST_CASE("odbc sink: a lost connection is Retryable, and the retried write appl
   FactSpec a;
   std::vector<core::Record> first{fact(a, "mes:1")};
   sink->nextBatchPosition("pos-1");
-  REQUIRE(sink->write(first, 1));
+  writeAndCommit(*sink, first, 1);
   Database admin(store.connection);
   CHECK(admin.scalar(fmt::format("SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
                                  "application_name = '{}'", schema)) == std::optional<std::string>("1"));
@@ -438,11 +472,8 @@ TEST_CASE("odbc sink: a lost connection is Retryable, and the retried write appl
   b.value = "250";
   std::vector<core::Record> second{fact(b, "mes:2")};
   sink->nextBatchPosition("pos-2");
-  auto lost = sink->write(second, 2);
-  REQUIRE_FALSE(lost);
-  CHECK(lost.error().kind == core::ErrorKind::Retryable);
-  auto retried = sink->write(second, 2);  // the pipeline retries the same write
-  if (!retried) FAIL(retried.error().describe());
+  // The worker finds the connection gone, reconnects and writes the same batch again.
+  writeAndCommit(*sink, second, 2);
   CHECK(store.scalar("SELECT value::text || ' ' || revision FROM " + store.prefix + "duty_kpi_fact") == "250 2");
   CHECK(store.scalar("SELECT position FROM " + store.prefix + "dutybridge_offsets") == "pos-2");
 }
