@@ -716,6 +716,8 @@ class OdbcSink final : public core::Sink {
 
 class OdbcSinkFactory final : public core::SinkFactory {
  public:
+  bool carriesDeadLetters() const override { return false; }  // one table: dead letters go to Kafka
+
   OdbcSinkFactory()
       : schema_(
             {

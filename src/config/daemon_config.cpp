@@ -166,6 +166,27 @@ std::expected<std::unique_ptr<DaemonConfig>, Diagnostics> parseDaemonConfig(cons
       }
       p.mapping = mapping;
     }
+    if (p.mapping && !p.sink.type.empty()) {
+      const auto* sink_factory = registry.findSink(p.sink.type);
+      if (sink_factory && !sink_factory->carriesDeadLetters()) {
+        const auto* sink_entry = pipeline.find("sink");
+        if (!config->kafka) {
+          diagnostics.add(sink_entry ? sink_entry->location : pipeline.location,
+                          fmt::format("pipeline '{}': the {} sink cannot hold the dead letters of its mapping, and "
+                                      "there is no kafka section for kafka.dlq_topic",
+                                      p.name, p.sink.type),
+                          "add a kafka section (bootstrap_servers, dlq_topic): records the mapping cannot map "
+                          "are sent there");
+        } else {
+          YAML::Node dlq;
+          dlq["type"] = "kafka";
+          dlq["topic"] = config->kafka->getString("dlq_topic");
+          dlq["create_topic"] = true;
+          core::ConfigObject object = validateConnector(dlq, core::Direction::Sink, "kafka.dlq_topic", context);
+          p.dead_letters = ConnectorConfig{"kafka", std::move(object)};
+        }
+      }
+    }
     config->pipelines.push_back(std::move(p));
   }
   if (config->root.getObjects("pipelines").empty() && config->root.has("pipelines")) {

@@ -33,6 +33,9 @@ struct PipelineConfig {
   ConnectorConfig source;
   std::optional<std::filesystem::path> mapping;  // resolved relative to the config file
   ConnectorConfig sink;
+  // A kafka sink to kafka.dlq_topic for the dead letters of a mapping whose sink cannot carry
+  // them (core::SinkFactory::carriesDeadLetters); empty otherwise.
+  std::optional<ConnectorConfig> dead_letters;
   core::SourceLocation location;
 };
 

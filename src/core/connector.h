@@ -65,6 +65,11 @@ class SinkFactory : public ConnectorFactory {
   Direction direction() const final { return Direction::Sink; }
   virtual Result<std::unique_ptr<Sink>> create(const ConfigObject& config,
                                                const ConnectorContext& context) const = 0;
+  // Whether the sink delivers records to the topic their meta.topic names (the kafka sink;
+  // stdout prints them), so a mapping's dead letters can travel with the batch. A sink that
+  // writes one place (the ODBC upsert sink) says false: the daemon then gives the pipeline a
+  // Kafka producer to kafka.dlq_topic for them (runtime::Pipeline::setDeadLetterSink).
+  virtual bool carriesDeadLetters() const { return true; }
 };
 
 }  // namespace dutybridge::core

@@ -68,8 +68,20 @@ int runDaemon(const config::DaemonConfig& config, const Registry& registry, Daem
       pipeline_options.stats_interval =
           std::chrono::duration_cast<std::chrono::milliseconds>(config.log->getDuration("stats_interval"));
     }
-    return std::make_unique<Pipeline>(p.name, std::move(*source), std::move(*sink), state, pipeline_options,
-                                      std::move(transform));
+    auto pipeline = std::make_unique<Pipeline>(p.name, std::move(*source), std::move(*sink), state, pipeline_options,
+                                               std::move(transform));
+    if (p.dead_letters) {
+      // Not transactional: the letters are flushed before their batch is written to the sink.
+      core::ConnectorContext dlq_context;
+      dlq_context.pipeline_name = p.name;
+      dlq_context.clock = &clock;
+      dlq_context.kafka = config.kafka;
+      const auto* dlq_factory = registry.findSink(p.dead_letters->type);
+      auto dlq_sink = dlq_factory->create(p.dead_letters->settings, dlq_context);
+      if (!dlq_sink) return core::fail(dlq_sink.error());
+      pipeline->setDeadLetterSink(std::move(*dlq_sink));
+    }
+    return pipeline;
   };
 
   std::vector<std::unique_ptr<Pipeline>> pipelines;

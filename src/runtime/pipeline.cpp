@@ -83,7 +83,7 @@ void Pipeline::transformBatch(core::SourceBatch& batch) {
                              {"dutybridge_error_class", "mapping"},
                              {"dutybridge_error", letter.reason},
                              {"dutybridge_source_position", letter.input->meta.source_position}};
-      outputs.push_back(std::move(record));
+      (dead_letter_sink_ ? dead_letters_ : outputs).push_back(std::move(record));
     }
     log::warning("pipeline " + name_, "{} record(s) sent to {}: first: {} (source position {})", dead.size(),
                  options_.dlq_topic, dead.front().reason, dead.front().input->meta.source_position);
@@ -92,6 +92,7 @@ void Pipeline::transformBatch(core::SourceBatch& batch) {
 }
 
 Pipeline::~Pipeline() = default;
+
 
 std::string Pipeline::gaugeText() const {
   std::string text;
@@ -119,6 +120,52 @@ core::Status Pipeline::run(std::stop_token stop) {
     if (!retryOrFail(opened.error(), "opening the sink")) return core::fail(opened.error());
     if (!backoff.wait(stop)) return {};
   }
+  while (dead_letter_sink_) {
+    auto opened = dead_letter_sink_->open();
+    if (opened) break;
+    if (!retryOrFail(opened.error(), "opening the dead-letter sink")) {
+      sink_->close();
+      return core::fail(opened.error());
+    }
+    if (!backoff.wait(stop)) {
+      sink_->close();
+      return {};
+    }
+  }
+  // A batch's dead letters, when they have a sink of their own: delivered before the batch is
+  // written. Returns with dead_letters_ not empty when stopped during an outage.
+  auto deliverDeadLetters = [&]() -> core::Status {
+    const uint64_t sequence = ++dead_letter_sequence_;
+    size_t offered = 0;
+    while (offered < dead_letters_.size()) {
+      auto accepted = dead_letter_sink_->write(std::span<const core::Record>(dead_letters_).subspan(offered), sequence);
+      if (!accepted) {
+        if (!retryOrFail(accepted.error(), "writing dead letters")) return core::fail(accepted.error());
+        if (!backoff.wait(stop)) return {};
+        continue;
+      }
+      offered += *accepted;
+      if (offered < dead_letters_.size()) {
+        if (auto polled = dead_letter_sink_->poll(std::chrono::milliseconds(50)); !polled) {
+          if (!retryOrFail(polled.error(), "delivering dead letters")) return core::fail(polled.error());
+          if (!backoff.wait(stop)) return {};
+        }
+      }
+    }
+    while (true) {
+      auto flushed = dead_letter_sink_->flush(Clock::now() + options_.flush_timeout);
+      if (flushed) break;
+      if (!retryOrFail(flushed.error(), "delivering dead letters")) return flushed;
+      if (!backoff.wait(stop)) return {};
+    }
+    if (auto polled = dead_letter_sink_->poll(std::chrono::milliseconds(0)); !polled) return core::fail(polled.error());
+    dead_letters_.clear();
+    return {};
+  };
+  auto closeSinks = [&] {
+    sink_->close();
+    if (dead_letter_sink_) dead_letter_sink_->close();
+  };
   const bool transactional = sink_->transactional();
   log::info(component, "delivery: {}", transactional ? "exactly-once (Kafka transactions)" : "at-least-once");
 
@@ -132,11 +179,11 @@ core::Status Pipeline::run(std::stop_token stop) {
       break;
     }
     if (!retryOrFail(stored.error(), "reading the stored cursor")) {
-      sink_->close();
+      closeSinks();
       return core::fail(stored.error());
     }
     if (!backoff.wait(stop)) {
-      sink_->close();
+      closeSinks();
       return {};
     }
   }
@@ -149,18 +196,18 @@ core::Status Pipeline::run(std::stop_token stop) {
         restored.reserve(entries->size());
         for (auto& [key, value] : *entries) restored.push_back({key.substr(statePrefix().size()), std::move(value)});
         if (auto status = transform_->restore(restored); !status) {
-          sink_->close();
+          closeSinks();
           return status;
         }
         log::info(component, "restored {} state entries of {}", restored.size(), transform_->label());
         break;
       }
       if (!retryOrFail(entries.error(), "reading the transform state")) {
-        sink_->close();
+        closeSinks();
         return core::fail(entries.error());
       }
       if (!backoff.wait(stop)) {
-        sink_->close();
+        closeSinks();
         return {};
       }
     }
@@ -170,18 +217,18 @@ core::Status Pipeline::run(std::stop_token stop) {
     auto opened = source_->open(position);
     if (opened) break;
     if (!retryOrFail(opened.error(), "opening the source")) {
-      sink_->close();
+      closeSinks();
       return core::fail(opened.error());
     }
     if (!backoff.wait(stop)) {
-      sink_->close();
+      closeSinks();
       return {};
     }
   }
   // A mapping with `input: from_source` compiles against the source's description here.
   if (auto prepared = transform_ ? transform_->prepare(*source_) : core::Status{}; !prepared) {
     source_->close();
-    sink_->close();
+    closeSinks();
     return core::fail(prepared.error());
   }
   backoff.reset();
@@ -328,6 +375,15 @@ core::Status Pipeline::run(std::stop_token stop) {
       stats_.records_read.fetch_add(batch.records.size());
       const bool idle = batch.records.empty();
       transformBatch(batch);
+      if (!dead_letters_.empty()) {
+        if (auto delivered = deliverDeadLetters(); !delivered) {
+          outcome = delivered;
+          break;
+        }
+        // Stopped while the dead-letter topic was unreachable: the batch is not written, so
+        // its position is not stored and it is read again after the restart.
+        if (!dead_letters_.empty()) break;
+      }
       std::vector<core::StateEntry> state_changes;
       if (transform_) transform_->takeStateChanges(state_changes);
       if (!batch.records.empty() || (transactional && (!batch.position.empty() || !state_changes.empty()))) {
@@ -419,7 +475,7 @@ core::Status Pipeline::run(std::stop_token stop) {
     log::warning(component, "state flush incomplete at stop: {}", flushed.error().message);
     if (outcome) outcome = flushed;
   }
-  sink_->close();
+  closeSinks();
   source_->close();
   log::info(component, "stopped: read {} records, delivered {}, {} dead letters, {} retries{}",
             stats_.records_read.load(), stats_.records_delivered.load(), stats_.dead_letters.load(),

@@ -21,6 +21,7 @@
 #include <memory>
 #include <stop_token>
 #include <string>
+#include <vector>
 
 #include "src/core/clock.h"
 #include "src/core/sink.h"
@@ -45,7 +46,8 @@ struct PipelineOptions {
   // Bounds memory (and what a crash re-sends) whatever the sink's own queue allows.
   size_t max_in_flight_records = 20'000;
   // Where records the transform cannot map go (as records with meta.topic set, through the
-  // pipeline's sink, in the same batch, so the cursor only moves once they are delivered too).
+  // pipeline's sink, in the same batch, so the cursor only moves once they are delivered too;
+  // or through the dead-letter sink, see Pipeline::setDeadLetterSink).
   std::string dlq_topic = "dutybridge.dlq";
   // Exactly-once (a transactional sink): a transaction commits after this long or this many
   // records, whichever comes first, and whenever the source is idle.
@@ -80,6 +82,13 @@ class Pipeline {
   // that stopped it, if any. Retryable errors never end the run; they are retried with backoff.
   core::Status run(std::stop_token stop);
 
+  // For a sink that cannot hold dead letters (the ODBC upsert sink writes one table): they go
+  // through this sink instead (the daemon gives a Kafka producer to kafka.dlq_topic). A batch's
+  // dead letters are delivered (flushed) before the batch is written to the pipeline's sink,
+  // so its position, which the sink may store with the rows, never passes an undelivered letter.
+  // A crash in between sends them again: dead letters are at-least-once. Call before run().
+  void setDeadLetterSink(std::unique_ptr<core::Sink> sink) { dead_letter_sink_ = std::move(sink); }
+
  private:
   // Runs the transform over a batch read from the source: outputs plus dead-letter records.
   void transformBatch(core::SourceBatch& batch);
@@ -89,6 +98,9 @@ class Pipeline {
   std::unique_ptr<core::Source> source_;
   std::unique_ptr<core::Sink> sink_;
   std::unique_ptr<core::Transform> transform_;
+  std::unique_ptr<core::Sink> dead_letter_sink_;
+  std::vector<core::Record> dead_letters_;  // of the current batch, for dead_letter_sink_
+  uint64_t dead_letter_sequence_ = 0;
   core::StateStore& state_;
   PipelineOptions options_;
   PipelineStats stats_;

@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -679,6 +680,89 @@ TEST_CASE("HR loader: --once on a fresh pipeline loads the whole topic, then sto
   REQUIRE(status == 0);
   CHECK(l.storedPosition() == ends);
   requireExact(checkTable(l, keys), keys);
+}
+
+TEST_CASE("HR loader: a mapping's dead letters go to the dead-letter topic, the rest into the table",
+          "[e2e][hr-store][postgresql][kafka][dlq]") {
+  // The odbc sink writes one table, so the daemon gives the pipeline a Kafka producer for its
+  // dead letters; they are delivered before their batch (and its position) commits.
+  const int64_t keys = 300;
+  Loader l("hr-dlq", chaos::Pg::fromEnv());
+  std::ofstream(l.dir / "mapping.yaml") << R"(name: e2e-hr-dlq
+version: 1
+input:
+  fact_key: string
+  revision: int
+  employee_no: string
+  position_code: string?
+  org_unit: string?
+  kpi_code: string
+  duty_code: string?
+  period: map
+  value: decimal
+  unit: string?
+  target: decimal?
+  direction: string
+  attainment: decimal?
+  inputs: map?
+  lineage: map
+  computed_at: timestamp
+emit:
+  - fields:
+      fact_key: fact_key
+      revision: revision
+      employee_no: employee_no
+      position_code: position_code
+      org_unit: org_unit
+      kpi_code: kpi_code
+      duty_code: duty_code
+      period: period
+      value: (if revision == 2 then null else value)!   # every revision 2 is a dead letter
+      unit: unit
+      target: target
+      direction: direction
+      attainment: attainment
+      inputs: inputs
+      lineage: lineage
+      computed_at: computed_at
+)";
+  {
+    std::string text = e2e::readFile(l.config);
+    const size_t sink = text.find("    sink:\n");
+    REQUIRE(sink != std::string::npos);
+    text.insert(sink, "    mapping: mapping.yaml\n");
+    std::ofstream(l.config) << text;
+  }
+  const auto ids = shuffledFacts(keys, 0x5eed0005);
+  const auto dead = static_cast<size_t>(std::count_if(ids.begin(), ids.end(), [](uint64_t id) { return revisionOf(id) == 2; }));
+  FactProducer producer(l.bootstrap, l.topic);
+  for (uint64_t id : ids) REQUIRE(producer.produce(id));
+  REQUIRE(producer.flush());
+  const auto ends = endOffsets(l.bootstrap, l.topic);
+  for (int run = 0; run < 2; ++run) {  // the second run finds nothing new: nothing is sent again
+    Daemon daemon(l.config, l.log, /*once=*/true);
+    const int status = daemon.wait(std::chrono::seconds(300));
+    INFO(l.logText());
+    REQUIRE(status == 0);
+  }
+  CHECK(l.storedPosition() == ends);
+  requireExact(checkTable(l, keys), keys);  // revision 4 of every key; 2 never overwrote it
+
+  std::string client_id = l.name;
+  std::replace(client_id.begin(), client_id.end(), '_', '-');
+  const auto letters = e2e::readTopic(l.bootstrap, "e2e." + client_id + ".dlq");
+  CHECK(letters.size() == dead);
+  std::set<std::string> positions;
+  for (const auto& letter : letters) {
+    INFO(letter.value.dump());
+    CHECK(letter.value.at("pipeline") == kPipeline);
+    CHECK(letter.value.at("mapping") == "e2e-hr-dlq@1");
+    CHECK_THAT(letter.value.at("error").get<std::string>(), Catch::Contains("value"));
+    // The letter names where the fact is, never what it says (no employee number).
+    CHECK_THAT(letter.value.dump(), !Catch::Contains("\"E1"));
+    positions.insert(letter.value.at("source_position").get<std::string>());
+  }
+  CHECK(positions.size() == dead);
 }
 
 TEST_CASE("HR loader: throughput", "[.bench][hr-loader-bench]") {
