@@ -323,13 +323,9 @@ TEST_CASE("aggregate mapping: facts per leader and shift equal SQL sums through 
   {
     // `dutybridge status` reads the same state from the state topic: the stored cursor, the
     // windows, the rows they hold and the five held reports.
-    std::string command = fmt::format("'{}' status -c '{}' 2>&1", e2e::kBinary.string(), s.config.string());
-    FILE* pipe = popen(command.c_str(), "r");
-    REQUIRE(pipe != nullptr);
-    std::string out;
-    char buffer[4096];
-    while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-    int status = pclose(pipe);
+    int status = 0;
+    std::string out = e2e::commandOutput(
+        fmt::format("'{}' status -c '{}' 2>&1", e2e::kBinary.string(), s.config.string()), status);
     INFO(out);
     REQUIRE(status == 0);
     std::istringstream lines(out);

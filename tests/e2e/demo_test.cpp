@@ -10,7 +10,6 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -31,13 +30,8 @@ const std::filesystem::path kSource = DUTYBRIDGE_SOURCE_DIR;
 nlohmann::json sqliteRows(const std::filesystem::path& db, const std::string& sql) {
   auto script = e2e::tempDir("demo-sql") / "query.sql";
   std::ofstream(script) << sql;
-  std::string command = fmt::format("sqlite3 -json '{}' < '{}'", db.string(), script.string());
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string out;
-  char buffer[65536];
-  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-  int status = pclose(pipe);
+  int status = 0;
+  std::string out = e2e::commandOutput(fmt::format("sqlite3 -json '{}' < '{}'", db.string(), script.string()), status);
   INFO(sql);
   REQUIRE(status == 0);
   std::filesystem::remove_all(script.parent_path());

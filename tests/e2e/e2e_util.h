@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -45,6 +46,20 @@ inline std::filesystem::path tempDir(const std::string& name) {
 inline std::string readFile(const std::filesystem::path& path) {
   std::ifstream in(path);
   return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Runs a shell command and returns its standard output; `status` gets pclose's status.
+inline std::string commandOutput(const std::string& command, int& status) {
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) {
+    status = -1;
+    return {};
+  }
+  std::string out;
+  char buffer[65536];
+  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
+  status = pclose(pipe);
+  return out;
 }
 
 // Runs SQL through psql against the test database; fails the test on error.
