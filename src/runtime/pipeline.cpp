@@ -93,7 +93,6 @@ void Pipeline::transformBatch(core::SourceBatch& batch) {
 
 Pipeline::~Pipeline() = default;
 
-
 std::string Pipeline::gaugeText() const {
   std::string text;
   if (!transform_) return text;
