@@ -80,6 +80,7 @@ std::string hrSchemaDdl(const UpsertDialect& dialect) {
       "-- dutybridge HR store ({}): duty KPI facts, employee records, the loader's offsets and the\n"
       "-- duty_fulfilment view. docs/hr-store.md describes every column.\n\n",
       dialect.name());
+  out += dialect.schemaPreamble();
   for (const auto& statement : hrSchemaStatements(dialect)) out += statement + ";\n\n";
   out.pop_back();
   return out;

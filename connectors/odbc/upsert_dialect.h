@@ -68,6 +68,9 @@ class UpsertDialect {
   virtual std::string listAgg(const std::string& expression) const = 0;
   // `expression` (a decimal column) as something that compares numerically with 1.
   virtual std::string numeric(const std::string& expression) const { return expression; }
+  // Database settings `dutybridge hr-schema` prints before the DDL (e.g. SQLite's WAL mode, so
+  // readers never wait for the loader's write transactions); empty when none.
+  virtual std::string schemaPreamble() const { return {}; }
 };
 
 // nullptr for a database without an upsert dialect yet.

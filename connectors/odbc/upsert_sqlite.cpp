@@ -49,6 +49,9 @@ class SqliteUpsert final : public UpsertDialect {
   std::string numeric(const std::string& expression) const override {
     return "CAST(" + expression + " AS REAL)";
   }
+  // Write-ahead logging: HR's readers (and a report running while the loader writes) read the
+  // last commit instead of waiting for the loader's transaction; the mode stays with the file.
+  std::string schemaPreamble() const override { return "PRAGMA journal_mode = WAL;\n\n"; }
 };
 
 }  // namespace

@@ -110,6 +110,8 @@ TEST_CASE("hr-schema prints the HR store DDL per dialect", "[cli][hr-schema]") {
   auto lite = runCli("hr-schema --dialect sqlite");
   CHECK(lite.status == 0);
   CHECK_THAT(lite.output, Catch::Contains("CREATE TABLE employee_training") && Catch::Contains("group_concat"));
+  CHECK_THAT(lite.output, Catch::Contains("PRAGMA journal_mode = WAL;"));
+  CHECK_THAT(pg.output, !Catch::Contains("PRAGMA"));
   CHECK(runCli("hr-schema --dialect oracle").status == 2);
   CHECK(runCli("hr-schema").status == 2);
 }
