@@ -98,6 +98,7 @@ class KafkaSource final : public core::Source, private kafka::ClientEvents {
     if (!known) return core::fail(known.error());
     known_ = *known;
     delivered_ = known_;
+    last_ = {};
 
     kafka::KafkaConfig config;
     if (auto status = config.setAll(settings_.properties); !status) return status;
@@ -144,8 +145,11 @@ class KafkaSource final : public core::Source, private kafka::ClientEvents {
         if (auto failed = consumerError(*message)) return core::fail(std::move(*failed));
         continue;
       }
-      at_end_.erase(partitionKey(rd_kafka_topic_name(message->rkt), message->partition));
-      batch.records.push_back(toRecord(*message));
+      // One allocation for the batch instead of a dozen growing ones (each a large malloc).
+      if (batch.records.empty()) batch.records.reserve(std::min<size_t>(settings_.batch_max, 4096));
+      LastPartition& from = partitionOf(*message);
+      if (!at_end_.empty()) at_end_.erase(from.key);
+      batch.records.push_back(toRecord(*message, from));
     }
     if (!batch.records.empty()) batch.position = formatPosition(delivered_);
     // Until the group has assigned partitions and each has been read to its end, an empty batch
@@ -298,8 +302,27 @@ class KafkaSource final : public core::Source, private kafka::ClientEvents {
     return std::nullopt;
   }
 
-  core::Record toRecord(const rd_kafka_message_t& message) {
-    const std::string topic = rd_kafka_topic_name(message.rkt);
+  // The partition of the last message read: messages come in runs per partition, so its key and
+  // delivered_ entry are looked up once per run, not per message.
+  struct LastPartition {
+    std::string topic;
+    int32_t partition = -1;
+    std::string key;              // partitionKey(topic, partition)
+    int64_t* delivered = nullptr;  // its entry in delivered_ (std::map: stays valid)
+  };
+
+  LastPartition& partitionOf(const rd_kafka_message_t& message) {
+    const std::string_view topic = rd_kafka_topic_name(message.rkt);
+    if (!last_.delivered || message.partition != last_.partition || topic != last_.topic) {
+      last_.topic = std::string(topic);
+      last_.partition = message.partition;
+      last_.key = partitionKey(topic, message.partition);
+      last_.delivered = &delivered_[last_.key];
+    }
+    return last_;
+  }
+
+  core::Record toRecord(const rd_kafka_message_t& message, LastPartition& from) {
     std::string_view payload;
     if (message.payload) payload = std::string_view(static_cast<const char*>(message.payload), message.len);
     core::Record record;
@@ -309,7 +332,7 @@ class KafkaSource final : public core::Source, private kafka::ClientEvents {
     } else {
       record = jsonRecord(payload, message.payload != nullptr);
     }
-    record.meta.source_position = fmt::format("{}/{}/{}", topic, message.partition, message.offset);
+    record.meta.source_position = fmt::format("{}/{}", from.key, message.offset);
     if (message.key) record.meta.key.emplace(static_cast<const char*>(message.key), message.key_len);
     rd_kafka_timestamp_type_t type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
     int64_t millis = rd_kafka_message_timestamp(&message, &type);
@@ -331,7 +354,7 @@ class KafkaSource final : public core::Source, private kafka::ClientEvents {
                      suppressed ? fmt::format(" ({} similar messages suppressed)", suppressed) : std::string());
       }
     }
-    delivered_[partitionKey(topic, message.partition)] = message.offset + 1;
+    *from.delivered = message.offset + 1;
     return record;
   }
 
@@ -363,6 +386,7 @@ class KafkaSource final : public core::Source, private kafka::ClientEvents {
   kafka::KafkaHandle consumer_;
   Offsets known_;      // newest durable position: open() merged with every commit()
   Offsets delivered_;  // known_ at open, then moved by every record returned
+  LastPartition last_;  // points into delivered_: reset whenever delivered_ is assigned
   std::set<std::string> assigned_;
   std::set<std::string> at_end_;  // assigned partitions read to their end (partition EOF)
   std::optional<core::Error> rebalance_error_;

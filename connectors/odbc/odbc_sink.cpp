@@ -118,10 +118,21 @@ std::string withoutRowValues(std::string text) {
   return text;
 }
 
-// One bound parameter: text, or NULL.
-struct Param {
+// Bound parameters as text, all in one buffer (a batch's thousands of cells would otherwise be
+// as many strings to allocate on the pipeline's thread and free on the worker's).
+struct Params {
+  struct Cell {
+    size_t offset = 0;
+    SQLLEN indicator = 0;  // the text's length, or SQL_NULL_DATA
+  };
   std::string text;
-  SQLLEN indicator = 0;
+  std::vector<Cell> cells;
+
+  void add(std::string_view value) {
+    cells.push_back({text.size(), static_cast<SQLLEN>(value.size())});
+    text += value;
+  }
+  std::string_view at(size_t i) const { return {text.data() + cells[i].offset, static_cast<size_t>(cells[i].indicator)}; }
 };
 
 // One batch as the worker writes it: its rows already converted to parameters on the pipeline's
@@ -130,14 +141,22 @@ struct Job {
   uint64_t sequence = 0;
   std::string position;                            // "" leaves the offsets row alone
   std::shared_ptr<const odbc::UpsertShape> shape;  // null for a batch without records
-  std::vector<Param> params;                       // rows one after another, shape->columns.size() each
+  Params params;                                   // rows one after another, shape->columns.size() cells each
   size_t records = 0;
   std::string first_position, last_position;       // source positions, for error messages
+
+  size_t rows() const { return shape ? params.cells.size() / shape->columns.size() : 0; }
 };
 
-// Batches queued or in the worker's transaction: one being written while the pipeline reads
-// and converts the next. More would only hold more memory; the database is the bottleneck.
-constexpr size_t kQueuedBatches = 2;
+// Batches queued or in the worker's transaction. Two keep the pipeline converting the next
+// batch while one commits; more let the worker take several at once (group commit) when the
+// database is slower than the pipeline, bounded by records so that large batches (batch_max)
+// do not hold much more memory: a third or later batch is only queued while the queue holds
+// at most kQueuedRecords records with it.
+constexpr size_t kQueuedBatches = 8;
+constexpr size_t kQueuedRecords = 20'000;
+// Rows one group transaction takes at most (a single larger batch is still taken whole).
+constexpr size_t kGroupRows = 20'000;
 constexpr std::chrono::milliseconds kRetryInitial{100};
 // As the pipeline's backoff: after an outage the sink must notice the database within seconds.
 constexpr std::chrono::milliseconds kRetryMax{5'000};
@@ -178,7 +197,8 @@ class OdbcSink final : public core::Sink {
     if (auto created = ensureOffsetsTable(); !created) return core::fail(created.error());
     auto select = prepare("SELECT position FROM " + offsets_sql_ + " WHERE pipeline_key = ?");
     if (!select) return core::fail(failed(select.error()).error());
-    std::vector<Param> params{{settings_.pipeline_key, static_cast<SQLLEN>(settings_.pipeline_key.size())}};
+    Params params;
+    params.add(settings_.pipeline_key);
     if (auto bound = bind(*select, params, 0, 1); !bound) return core::fail(failed(bound.error()).error());
     if (!odbc::succeeded(SQLExecute(select->get()))) {
       auto error = odbc::makeError("reading " + offsets_sql_, SQL_HANDLE_STMT, select->get());
@@ -202,15 +222,33 @@ class OdbcSink final : public core::Sink {
     {
       std::lock_guard lock(mutex_);
       if (error_) return core::fail(*error_);
-      if (queue_.size() >= kQueuedBatches) return size_t{0};  // all or nothing: a batch is one transaction
+      // All or nothing: a batch is taken whole.
+      if (queue_.size() >= kQueuedBatches) return size_t{0};
+      if (queue_.size() >= 2 && queued_records_ + records.size() > kQueuedRecords) return size_t{0};
     }
-    auto job = std::make_unique<Job>();
+    std::unique_ptr<Job> job;
+    {
+      // A committed batch's job, buffers and all: its parameter buffers keep their capacity.
+      std::lock_guard lock(mutex_);
+      if (!spare_.empty()) {
+        job = std::move(spare_.back());
+        spare_.pop_back();
+      }
+    }
+    if (job) {
+      job->params.text.clear();
+      job->params.cells.clear();
+      job->shape.reset();
+      job->position.clear();
+      job->first_position.clear();
+      job->last_position.clear();
+    } else {
+      job = std::make_unique<Job>();
+    }
     job->sequence = sequence;
     job->records = records.size();
     if (!records.empty()) {
-      auto rows = collectRows(records);
-      if (!rows) return core::fail(rows.error());
-      job->params = std::move(*rows);
+      if (auto collected = collectRows(records, job->params); !collected) return core::fail(collected.error());
       job->shape = shape_;
       job->position = position_;
       job->first_position = records.front().meta.source_position;
@@ -219,6 +257,7 @@ class OdbcSink final : public core::Sink {
     if (!worker_.joinable()) worker_ = std::jthread([this](std::stop_token stop) { work(stop); });
     {
       std::lock_guard lock(mutex_);
+      queued_records_ += job->records;
       queue_.push_back(std::move(job));
     }
     work_cv_.notify_one();
@@ -254,39 +293,60 @@ class OdbcSink final : public core::Sink {
   }
 
  private:
-  // The worker thread: writes the queued batches in order, one transaction each. A batch stays
-  // at the head of the queue until its transaction committed; a Retryable failure (the
-  // database is unreachable, a timeout, a lost commit answer) is retried with capped backoff
-  // until it commits or close() stops the thread; a Permanent one is kept for write(), poll()
-  // and flush() to return, and the batches after it are dropped (the pipeline stops).
+  // The worker thread: writes the queued batches in order. It takes every batch queued when it
+  // starts a transaction (up to kGroupRows rows) into that one transaction with the newest
+  // position (group commit): under load that saves commits and offsets upserts, idle it is one
+  // batch per transaction as before. The batches stay in the queue until their transaction
+  // committed; a Retryable failure (the database is unreachable, a timeout, a lost commit
+  // answer) is retried with capped backoff until it commits or close() stops the thread. A
+  // Permanent one is kept for write(), poll() and flush() to return, and the batches after the
+  // failing one are dropped (the pipeline stops); the batches before it in the same group are
+  // written again without it first, so what commits is what one batch per transaction would
+  // have committed.
   void work(std::stop_token stop) {
     std::chrono::milliseconds delay = kRetryInitial;
     bool retrying = false;
+    size_t group_limit = kQueuedBatches;  // fewer after a Permanent failure inside a group
+    std::vector<Job*> group;
     while (true) {
-      Job* job = nullptr;
+      group.clear();
       {
         std::unique_lock lock(mutex_);
         if (!work_cv_.wait(lock, stop, [&] { return !queue_.empty(); })) return;  // stopped
-        job = queue_.front().get();  // stays valid: only this thread removes jobs
+        size_t rows = 0;
+        // The jobs stay valid: only this thread removes them.
+        for (const auto& queued : queue_) {
+          if (group.size() == group_limit || (!group.empty() && rows + queued->rows() > kGroupRows)) break;
+          rows += queued->rows();
+          group.push_back(queued.get());
+        }
       }
+      size_t failed_at = 0;
       core::Status done;
       {
         std::lock_guard connection_lock(connection_mutex_);
-        done = runJob(*job);
+        done = runGroup(group, failed_at);
       }
       if (done) {
-        if (retrying) log::notice(component_, "batch {} committed after retries", job->sequence);
+        if (retrying) log::notice(component_, "batch {} committed after retries", group.back()->sequence);
         retrying = false;
         delay = kRetryInitial;
+        group_limit = kQueuedBatches;
         std::lock_guard lock(mutex_);
-        committed_ = job->sequence;
-        queue_.pop_front();
+        committed_ = group.back()->sequence;
+        for (size_t i = 0; i < group.size(); ++i) {
+          queued_records_ -= queue_.front()->records;
+          if (spare_.size() < 2) spare_.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
         done_cv_.notify_all();
         continue;
       }
       if (done.error().kind == core::ErrorKind::Retryable) {
-        log::warning(component_, "writing batch {} failed, retrying in {} ms: {}", job->sequence, delay.count(),
-                     done.error().message);
+        log::warning(component_, "writing batch {} failed, retrying in {} ms: {}",
+                     group.size() == 1 ? fmt::format("{}", group.front()->sequence)
+                                       : fmt::format("{}..{}", group.front()->sequence, group.back()->sequence),
+                     delay.count(), done.error().message);
         retrying = true;
         std::unique_lock lock(mutex_);
         work_cv_.wait_for(lock, stop, delay, [] { return false; });
@@ -294,49 +354,45 @@ class OdbcSink final : public core::Sink {
         delay = std::min(kRetryMax, delay * 2);
         continue;
       }
+      if (failed_at > 0) {
+        // The batches before the failing one commit on their own; it fails alone next.
+        group_limit = failed_at;
+        continue;
+      }
       std::lock_guard lock(mutex_);
       error_ = done.error();
       queue_.clear();
+      queued_records_ = 0;
       done_cv_.notify_all();
       return;
     }
   }
 
-  // One batch, one transaction: the rows, then the offsets row, then commit. Worker thread,
-  // with connection_mutex_ held.
-  core::Status runJob(Job& job) {
-    if (job.records == 0) return {};
+  // The batches of one group, one transaction: each batch's rows, then the offsets row with the
+  // newest position, then commit. On failure `failed_at` is the index of the batch the error
+  // belongs to. Worker thread, with connection_mutex_ held.
+  core::Status runGroup(const std::vector<Job*>& group, size_t& failed_at) {
+    const bool any_rows = std::any_of(group.begin(), group.end(), [](const Job* job) { return job->records > 0; });
+    if (!any_rows) return {};
     if (auto connected = ensureConnected(); !connected) return connected;
-    if (prepared_shape_ != job.shape) {
-      statements_.clear();
-      prepared_shape_ = job.shape;
+    const Job* positioned = nullptr;  // the newest batch with a position
+    for (size_t i = 0; i < group.size(); ++i) {
+      Job& job = *group[i];
+      if (job.records == 0) continue;
+      failed_at = i;
+      if (auto written = writeRows(job); !written) return written;
+      if (!job.position.empty()) positioned = &job;
     }
-    const odbc::UpsertShape& shape = *job.shape;
-    const size_t width = shape.columns.size();
-    const size_t per_statement =
-        std::max<size_t>(1, std::min(settings_.batch_rows, upsert_->maxParameters() / std::max<size_t>(width, 1)));
-    const size_t row_count = job.params.size() / width;
-    for (size_t first = 0; first < row_count; first += per_statement) {
-      size_t n = std::min(per_statement, row_count - first);
-      auto statement = upsertStatement(shape, n);
-      if (!statement) return abandon(statement.error(), job);
-      if (auto bound = bind(**statement, job.params, first * width, n * width); !bound) return abandon(bound.error(), job);
-      SQLRETURN rc = SQLExecute((*statement)->get());
-      if (!odbc::succeeded(rc) && rc != SQL_NO_DATA) {
-        auto error = odbc::makeError(fmt::format("upserting into {}", table_sql_), SQL_HANDLE_STMT, (*statement)->get());
-        SQLFreeStmt((*statement)->get(), SQL_CLOSE);
-        return abandon(error, job);
-      }
-      SQLFreeStmt((*statement)->get(), SQL_CLOSE);
-    }
-    if (!job.position.empty()) {
+    if (positioned) {
+      const Job& job = *positioned;
       if (!offsets_statement_) {
         auto prepared = prepare(upsert_->offsetsUpsertSql(offsets_sql_));
         if (!prepared) return abandon(prepared.error(), job);
         offsets_statement_ = std::move(*prepared);
       }
-      std::vector<Param> params{{settings_.pipeline_key, static_cast<SQLLEN>(settings_.pipeline_key.size())},
-                                {job.position, static_cast<SQLLEN>(job.position.size())}};
+      Params params;
+      params.add(settings_.pipeline_key);
+      params.add(job.position);
       if (auto bound = bind(*offsets_statement_, params, 0, 2); !bound) return abandon(bound.error(), job);
       if (!odbc::succeeded(SQLExecute(offsets_statement_->get()))) {
         auto error = odbc::makeError("storing the position in " + offsets_sql_, SQL_HANDLE_STMT, offsets_statement_->get());
@@ -349,12 +405,39 @@ class OdbcSink final : public core::Sink {
       SQLFreeStmt(offsets_statement_->get(), SQL_CLOSE);
     }
     if (!odbc::succeeded(SQLEndTran(SQL_HANDLE_DBC, connection_->get(), SQL_COMMIT))) {
-      // Whether a commit whose answer was lost took effect is unknown; retrying the batch is
+      // Whether a commit whose answer was lost took effect is unknown; retrying the batches is
       // harmless either way (revision-aware upsert, same position).
       auto error = odbc::makeError("committing", SQL_HANDLE_DBC, connection_->get());
       if (error.kind != core::ErrorKind::Retryable) error.kind = core::ErrorKind::Retryable;
       disconnect();
       return core::fail(std::move(error));
+    }
+    return {};
+  }
+
+  // One batch's rows in multi-row statements, inside the group's transaction.
+  core::Status writeRows(Job& job) {
+    if (prepared_shape_ != job.shape) {
+      statements_.clear();
+      prepared_shape_ = job.shape;
+    }
+    const odbc::UpsertShape& shape = *job.shape;
+    const size_t width = shape.columns.size();
+    const size_t per_statement =
+        std::max<size_t>(1, std::min(settings_.batch_rows, upsert_->maxParameters() / std::max<size_t>(width, 1)));
+    const size_t row_count = job.rows();
+    for (size_t first = 0; first < row_count; first += per_statement) {
+      size_t n = std::min(per_statement, row_count - first);
+      auto statement = upsertStatement(shape, n, per_statement);
+      if (!statement) return abandon(statement.error(), job);
+      if (auto bound = bind(**statement, job.params, first * width, n * width); !bound) return abandon(bound.error(), job);
+      SQLRETURN rc = SQLExecute((*statement)->get());
+      if (!odbc::succeeded(rc) && rc != SQL_NO_DATA) {
+        auto error = odbc::makeError(fmt::format("upserting into {}", table_sql_), SQL_HANDLE_STMT, (*statement)->get());
+        SQLFreeStmt((*statement)->get(), SQL_CLOSE);
+        return abandon(error, job);
+      }
+      SQLFreeStmt((*statement)->get(), SQL_CLOSE);
     }
     return {};
   }
@@ -502,24 +585,24 @@ class OdbcSink final : public core::Sink {
 
   // Every parameter is bound as text: both drivers send it as an untyped literal the column's
   // type parses (numeric stays exact; timestamps carry their zone).
-  core::Status bind(odbc::Statement& statement, std::vector<Param>& params, size_t first, size_t count) {
+  core::Status bind(odbc::Statement& statement, Params& params, size_t first, size_t count) {
     for (size_t i = 0; i < count; ++i) {
-      Param& p = params[first + i];
-      SQLULEN size = std::max<SQLULEN>(1, p.text.size());
+      Params::Cell& cell = params.cells[first + i];
+      const SQLLEN length = cell.indicator == SQL_NULL_DATA ? 0 : cell.indicator;
+      SQLULEN size = std::max<SQLULEN>(1, static_cast<SQLULEN>(length));
       SQLRETURN rc = SQLBindParameter(statement.get(), static_cast<SQLUSMALLINT>(i + 1), SQL_PARAM_INPUT, SQL_C_CHAR,
-                                      SQL_VARCHAR, size, 0, const_cast<char*>(p.text.data()),
-                                      static_cast<SQLLEN>(p.text.size()), &p.indicator);
+                                      SQL_VARCHAR, size, 0, params.text.data() + cell.offset, length, &cell.indicator);
       if (!odbc::succeeded(rc)) return core::fail(odbc::makeError("binding a parameter", SQL_HANDLE_STMT, statement.get()));
     }
     return {};
   }
 
-  core::Result<odbc::Statement*> upsertStatement(const odbc::UpsertShape& shape, size_t rows) {
+  core::Result<odbc::Statement*> upsertStatement(const odbc::UpsertShape& shape, size_t rows, size_t full) {
     auto found = statements_.find(rows);
     if (found != statements_.end()) return &found->second;
-    // Full chunks reuse one statement; the odd last chunk of each batch size is kept too, but
-    // only a few of those.
-    if (statements_.size() > 8) statements_.clear();
+    // Full chunks reuse one statement, kept for good; the odd last chunk of each batch size is
+    // kept too, but only a few of those.
+    if (statements_.size() > 8) std::erase_if(statements_, [&](const auto& entry) { return entry.first != full; });
     auto prepared = prepare(upsert_->upsertSql(shape, rows));
     if (!prepared) return core::fail(prepared.error());
     return &statements_.emplace(rows, std::move(*prepared)).first->second;
@@ -595,57 +678,57 @@ class OdbcSink final : public core::Sink {
     return v;
   }
 
-  void appendText(const core::Value* v, std::vector<Param>& out) const {
-    Param p;
+  void appendText(const core::Value* v, Params& out) const {
+    const size_t start = out.text.size();
     if (!v || v->isNull()) {
-      p.indicator = SQL_NULL_DATA;
-      out.push_back(std::move(p));
+      out.cells.push_back({start, SQL_NULL_DATA});
       return;
     }
     switch (v->type()) {
       case core::ValueType::Bool:
-        p.text = std::string(upsert_->boolText(v->asBool()));
+        out.text += upsert_->boolText(v->asBool());
         break;
       case core::ValueType::Timestamp:
-        p.text = upsert_->timestampText(v->asTimestamp());
+        out.text += upsert_->timestampText(v->asTimestamp());
         break;
       case core::ValueType::String:
-        p.text = v->asString();
+        out.text += v->asString();
         break;
       case core::ValueType::List:
       case core::ValueType::Map:
-        codec::appendJsonText(*v, p.text);
+        codec::appendJsonText(*v, out.text);
         break;
       default:
-        p.text = v->toText();  // integers, exact decimals, dates
+        out.text += v->toText();  // integers, exact decimals, dates
         break;
     }
-    p.indicator = static_cast<SQLLEN>(p.text.size());
-    out.push_back(std::move(p));
+    out.cells.push_back({start, static_cast<SQLLEN>(out.text.size() - start)});
   }
 
   // The parameters of every row, one row after another, with one row per key: the highest
   // revision (the first of equal ones), or the last record without a revision column. One
   // statement may not touch a row twice (PostgreSQL refuses).
-  core::Result<std::vector<Param>> collectRows(std::span<const core::Record> records) {
+  core::Status collectRows(std::span<const core::Record> records, Params& params) {
     if (auto shaped = prepareShape(records.front()); !shaped) return core::fail(shaped.error());
     const size_t width = sources_.size();
-    std::vector<Param> params;
-    params.reserve(records.size() * width);
-    std::unordered_map<std::string, std::pair<size_t, int64_t>> rows_by_key;  // key -> row, revision
-    rows_by_key.reserve(records.size());
-    std::vector<Param> row;
+    params.cells.reserve(records.size() * width);
+    params.text.reserve(text_hint_);
+    rows_by_key_.clear();
+    rows_by_key_.reserve(records.size());
+    std::string key;
     for (const auto& record : records) {
-      row.clear();
-      for (const auto& s : sources_) appendText(resolve(record, s.path), row);
-      std::string key;
+      // The record's cells go to the end; a key seen before moves them over its row, or drops them.
+      const size_t row_cells = params.cells.size();
+      const size_t row_text = params.text.size();
+      for (const auto& s : sources_) appendText(resolve(record, s.path), params);
+      key.clear();
       for (size_t i : key_index_) {
-        if (row[i].indicator == SQL_NULL_DATA) {
+        if (params.cells[row_cells + i].indicator == SQL_NULL_DATA) {
           return core::fail(core::ErrorKind::Permanent,
                             fmt::format("a record has no value for key column {} (source position {})",
                                         sources_[i].column, record.meta.source_position));
         }
-        key += row[i].text;
+        key += params.at(row_cells + i);
         key += '\x1f';
       }
       int64_t revision = 0;
@@ -659,19 +742,20 @@ class OdbcSink final : public core::Sink {
         }
         revision = *r;
       }
-      auto [it, inserted] = rows_by_key.try_emplace(std::move(key), params.size() / width, revision);
-      if (inserted) {
-        for (auto& p : row) params.push_back(std::move(p));
-      } else if (!revision_index_ || revision > it->second.second) {
-        std::move(row.begin(), row.end(), params.begin() + static_cast<std::ptrdiff_t>(it->second.first * width));
+      auto [it, inserted] = rows_by_key_.try_emplace(key, row_cells / width, revision);
+      if (inserted) continue;
+      if (!revision_index_ || revision > it->second.second) {
+        // The replaced row's text stays in the buffer, unreferenced.
+        std::copy(params.cells.begin() + static_cast<std::ptrdiff_t>(row_cells), params.cells.end(),
+                  params.cells.begin() + static_cast<std::ptrdiff_t>(it->second.first * width));
         it->second.second = revision;
+      } else {
+        params.text.resize(row_text);
       }
+      params.cells.resize(row_cells);
     }
-    // The texts are in place now: point the indicators at their final sizes.
-    for (auto& p : params) {
-      if (p.indicator != SQL_NULL_DATA) p.indicator = static_cast<SQLLEN>(p.text.size());
-    }
-    return params;
+    text_hint_ = std::max(text_hint_, params.text.size());
+    return {};
   }
 
   const Settings settings_;
@@ -691,6 +775,8 @@ class OdbcSink final : public core::Sink {
   std::vector<size_t> key_index_;
   std::optional<size_t> revision_index_;
   std::string position_;
+  std::unordered_map<std::string, std::pair<size_t, int64_t>> rows_by_key_;  // collectRows(): key -> row, revision
+  size_t text_hint_ = 0;   // the largest batch's parameter text so far, to reserve for the next
   uint64_t reported_ = 0;  // the last sequence poll() returned
 
   // The connection: used by open() and storedPosition() (pipeline's thread) and by the worker,
@@ -708,6 +794,8 @@ class OdbcSink final : public core::Sink {
   std::condition_variable_any work_cv_;  // a job was queued (the worker waits)
   std::condition_variable_any done_cv_;  // a job committed or failed (poll() and flush() wait)
   std::deque<std::unique_ptr<Job>> queue_;  // the head is the batch being written
+  std::vector<std::unique_ptr<Job>> spare_;  // committed jobs for write() to reuse (fewer large allocations)
+  size_t queued_records_ = 0;               // records of the queued batches
   uint64_t committed_ = 0;                  // sequence of the last committed batch
   std::optional<core::Error> error_;        // a Permanent failure: the sink is done
 

@@ -1,9 +1,10 @@
 #pragma once
 // `odbc` sink: revision-aware upserts into a database table over ODBC (PostgreSQL through
 // psqlODBC, SQLite >= 3.24 through sqliteodbc; other databases by adding an UpsertDialect),
-// exactly once: each write() is one database transaction holding the batch's rows and the
-// batch's source position (a dutybridge_offsets row), so the pipeline resumes from what the
-// database holds (storesPosition()). A replayed batch changes nothing: a row is only
+// exactly once: each write()'s rows commit in one database transaction with the batch's source
+// position (a dutybridge_offsets row), so the pipeline resumes from what the database holds
+// (storesPosition()). Under load several queued batches share one transaction (group commit);
+// the position committed is always that of the newest batch whose rows are in it. A replayed batch changes nothing: a row is only
 // overwritten by a strictly higher revision. docs/connectors/odbc-sink-guide.md explains it.
 //
 // Threading: every method is called on the owning pipeline's thread (core::Sink), and results
@@ -13,10 +14,14 @@
 //   - write() converts the records to row parameters on the caller's thread (a record without
 //     a key or an integer revision is Permanent right there), queues the batch as one job
 //     carrying its sequence and the position given by nextBatchPosition(), and returns. The
-//     queue holds kQueuedBatches (2) batches, the one in its transaction included; when it is
-//     full write() takes nothing (returns 0, never part of a batch: a batch is one transaction)
+//     queue holds up to 8 batches, those in the running transaction included, but a third or
+//     later one only while the queued batches hold at most 20,000 records with it; when it is
+//     full write() takes nothing (returns 0, never part of a batch: a batch is taken whole)
 //     and the pipeline polls.
-//   - The worker writes the jobs in order, one transaction each (rows + offsets row + commit).
+//   - The worker writes the jobs in order. Each transaction takes every batch queued when it
+//     starts (up to 20,000 rows; one larger batch alone): their rows, the offsets row with the
+//     newest position, commit. Idle, that is one batch per transaction; under load it saves
+//     commits and offsets upserts.
 //   - poll(max_wait) waits up to max_wait for a commit and returns the sequence of the last
 //     batch committed; batches commit in order, so it covers every batch before it.
 //   - flush(deadline) waits until every queued batch committed (Retryable after the deadline).
@@ -36,6 +41,8 @@
 // (constraint, type) is Permanent with the database's diagnostic text but no row values and
 // the batch's source positions: nothing of the batch (rows or position) is applied, batches
 // queued after it are dropped, and poll(), flush() and every later write() return the error.
+// The batches before it in the same transaction are rolled back with it and written again
+// without it, so what commits is what one transaction per batch would have committed.
 // A missing target table is Permanent at open().
 
 #include "src/runtime/registry.h"

@@ -330,6 +330,85 @@ TEST_CASE("odbc sink: the offsets row commits with the rows, and a failed batch 
   offsetsCommitWithRows(HrStore::postgres("sink_offsets"));
 }
 
+namespace {
+
+// Batches queued faster than the database commits them go into one transaction (group commit);
+// a bad batch among them still leaves exactly what one transaction per batch would have left:
+// the batches before it with their position, nothing of it or after it.
+void groupedBatchesCommitAsSingleOnes(const HrStore& store) {
+  auto sink = makeSink(store.connection, store.factSinkBody(3));
+  REQUIRE(sink->open());
+  REQUIRE(sink->storedPosition());
+  std::vector<std::vector<core::Record>> batches;
+  for (int b = 0; b < 6; ++b) {
+    std::vector<core::Record> batch;
+    for (int i = 0; i < 4; ++i) {
+      FactSpec f;
+      f.employee = fmt::format("E{}-{}", b, i);
+      if (b == 4 && i == 2) f.period_type = "YEAR";  // breaks the CHECK constraint
+      batch.push_back(fact(f, fmt::format("mes:{}", b * 4 + i + 1)));
+    }
+    batches.push_back(std::move(batch));
+  }
+  // Four good batches without waiting: however the worker groups them, all commit and the
+  // position is the last one's.
+  for (uint64_t b = 0; b < 4; ++b) {
+    sink->nextBatchPosition(fmt::format("pos-{}", b + 1));
+    writeBatch(*sink, batches[b], b + 1);
+  }
+  auto flushed = sink->flush(std::chrono::steady_clock::now() + std::chrono::seconds(60));
+  if (!flushed) FAIL(flushed.error().describe());
+  auto delivered = sink->poll(std::chrono::milliseconds(0));
+  REQUIRE(delivered);
+  CHECK(*delivered == 4);
+  const std::string table = store.prefix + "duty_kpi_fact";
+  const std::string offsets = "SELECT position FROM " + store.prefix + "dutybridge_offsets";
+  CHECK(store.scalar("SELECT COUNT(*) FROM " + table) == "16");
+  CHECK(store.scalar(offsets) == "pos-4");
+  sink->close();
+
+  // A new instance: a good batch, the bad one and a good one queued back to back.
+  auto again = makeSink(store.connection, store.factSinkBody(3));
+  REQUIRE(again->open());
+  REQUIRE(again->storedPosition());
+  std::vector<core::Record> good;
+  for (int i = 0; i < 4; ++i) {
+    FactSpec f;
+    f.employee = fmt::format("G{}", i);
+    good.push_back(fact(f, fmt::format("mes:g{}", i)));
+  }
+  again->nextBatchPosition("pos-5");
+  writeBatch(*again, good, 1);
+  again->nextBatchPosition("pos-6");
+  writeBatch(*again, batches[4], 2);
+  again->nextBatchPosition("pos-7");
+  auto third = again->write(batches[5], 3);
+  if (third) CHECK((*third == 0 || *third == batches[5].size()));
+  auto failed = again->flush(std::chrono::steady_clock::now() + std::chrono::seconds(60));
+  REQUIRE_FALSE(failed);
+  CHECK(failed.error().kind == core::ErrorKind::Permanent);
+  INFO(failed.error().message);
+  CHECK_THAT(failed.error().message, Catch::Contains("mes:17 .. mes:20"));
+  CHECK(store.scalar("SELECT COUNT(*) FROM " + table) == "20");
+  CHECK(store.scalar("SELECT COUNT(*) FROM " + table + " WHERE employee_no LIKE 'G%'") == "4");
+  CHECK(store.scalar("SELECT COUNT(*) FROM " + table + " WHERE employee_no LIKE 'E4-%' OR employee_no LIKE 'E5-%'") ==
+        "0");
+  CHECK(store.scalar(offsets) == "pos-5");
+  again->close();
+}
+
+}  // namespace
+
+TEST_CASE("odbc sink: batches grouped into one transaction commit as one per batch would (SQLite)",
+          "[odbc][sink][sqlite]") {
+  groupedBatchesCommitAsSingleOnes(HrStore::sqlite("sink_group"));
+}
+
+TEST_CASE("odbc sink: batches grouped into one transaction commit as one per batch would (PostgreSQL)",
+          "[odbc][sink][postgres]") {
+  groupedBatchesCommitAsSingleOnes(HrStore::postgres("sink_group"));
+}
+
 TEST_CASE("odbc sink: a missing target table is reported at open", "[odbc][sink][sqlite]") {
   std::string connection = testing::sqliteConnection(testing::uniqueName("sink_missing"));
   { Database db(connection); }
