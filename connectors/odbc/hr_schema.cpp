@@ -58,20 +58,23 @@ std::vector<std::string> hrSchemaStatements(const UpsertDialect& d) {
   }
   out.push_back(d.offsetsCreateSql("dutybridge_offsets"));
   // attainment is already "higher is better" for both directions (contracts.cpp divides
-  // target by value for LOWER_IS_BETTER), so a KPI is met when attainment >= 1. A fact without
-  // a target has no attainment: due, and not met.
+  // target by value for LOWER_IS_BETTER), so a KPI is met when attainment >= 1. A KPI without
+  // a target (piece earnings: a measure HR pays by, not a goal) is neither due nor met; one with
+  // a target but no attainment (nothing to divide by) is due and not met.
+  const std::string due = "CASE WHEN target IS NULL THEN 0 ELSE 1 END";
   const std::string met = fmt::format("CASE WHEN {} >= 1 THEN 1 ELSE 0 END", d.numeric("attainment"));
-  const std::string not_met_duty = fmt::format("CASE WHEN {} >= 1 THEN NULL ELSE duty_code END", d.numeric("attainment"));
+  const std::string not_met_duty =
+      fmt::format("CASE WHEN target IS NULL OR {} >= 1 THEN NULL ELSE duty_code END", d.numeric("attainment"));
   out.push_back(fmt::format(
       "CREATE VIEW duty_fulfilment AS\n"
       "SELECT employee_no, period_type, period_id,\n"
-      "  COUNT(*) AS kpis_due,\n"
+      "  SUM({due}) AS kpis_due,\n"
       "  SUM({met}) AS kpis_met,\n"
-      "  ROUND(100.0 * SUM({met}) / COUNT(*), 1) AS fulfilment_pct,\n"
+      "  ROUND(100.0 * SUM({met}) / NULLIF(SUM({due}), 0), 1) AS fulfilment_pct,\n"
       "  {agg} AS duties_not_met\n"
       "FROM duty_kpi_fact\n"
       "GROUP BY employee_no, period_type, period_id",
-      fmt::arg("met", met), fmt::arg("agg", d.listAgg(not_met_duty))));
+      fmt::arg("due", due), fmt::arg("met", met), fmt::arg("agg", d.listAgg(not_met_duty))));
   return out;
 }
 

@@ -125,6 +125,7 @@ struct FactSpec {
   int64_t revision = 1;
   std::string value = "100";
   std::optional<std::string> attainment = "1.0000";
+  std::optional<std::string> target = "100";
   std::string direction = "HIGHER_IS_BETTER";
 };
 
@@ -145,7 +146,8 @@ core::Record fact(const FactSpec& f, const std::string& position = "") {
   core::Record record(kFactSchema,
                       {core::Value(key), core::Value(f.revision), core::Value(f.employee), core::Value("TL"),
                        core::Value("MACH"), core::Value(f.kpi), core::Value(f.duty), core::Value(std::move(period)),
-                       dec(f.value), core::Value("pcs"), dec("100"), core::Value(f.direction),
+                       dec(f.value), core::Value("pcs"), f.target ? dec(*f.target) : core::Value(),
+                       core::Value(f.direction),
                        f.attainment ? dec(*f.attainment) : core::Value(), core::Value(std::move(inputs)),
                        core::Value(std::move(lineage)), core::Value(testing::ts("2025-03-15T00:05:00.25Z"))});
   record.meta.source_position = position;
@@ -442,8 +444,10 @@ void checkFulfilment(const HrStore& store) {
   REQUIRE(sink->open());
   REQUIRE(sink->storedPosition());
   auto make = [](std::string employee, std::string period_type, std::string period_id, std::string kpi,
-                 std::string duty, std::optional<std::string> attainment, std::string direction) {
+                 std::string duty, std::optional<std::string> attainment, std::string direction,
+                 std::optional<std::string> target = "100") {
     FactSpec f;
+    f.target = std::move(target);
     f.employee = std::move(employee);
     f.period_type = std::move(period_type);
     f.period_id = std::move(period_id);
@@ -458,7 +462,10 @@ void checkFulfilment(const HrStore& store) {
       make("E1", "SHIFT", "2025-03-14/N", "KPI.B", "DUTY.YIELD", "0.8000", "HIGHER_IS_BETTER"),
       // Lower is better: attainment is target/value already, 1.0000 means exactly on target.
       make("E1", "SHIFT", "2025-03-14/N", "KPI.C", "DUTY.SCRAP", "1.0000", "LOWER_IS_BETTER"),
+      // A target but no attainment: due, not met. No target at all: neither due nor met.
       make("E1", "SHIFT", "2025-03-14/N", "KPI.D", "DUTY.REPORT", std::nullopt, "HIGHER_IS_BETTER"),
+      make("E1", "SHIFT", "2025-03-14/N", "KPI.F", "DUTY.EARNINGS", std::nullopt, "HIGHER_IS_BETTER", std::nullopt),
+      make("E3", "MONTH", "2025-03", "KPI.F", "DUTY.EARNINGS", std::nullopt, "HIGHER_IS_BETTER", std::nullopt),
       make("E1", "SHIFT", "2025-03-14/N", "KPI.E", "DUTY.YIELD", "0.9999", "LOWER_IS_BETTER"),
       make("E1", "DAY", "2025-03-14", "KPI.A", "DUTY.OUTPUT", "0.5000", "HIGHER_IS_BETTER"),
       make("E2", "SHIFT", "2025-03-14/N", "KPI.A", "DUTY.OUTPUT", "1.2000", "HIGHER_IS_BETTER"),
@@ -468,17 +475,20 @@ void checkFulfilment(const HrStore& store) {
   const std::string view = store.prefix + "duty_fulfilment";
   auto row = [&](const std::string& employee, const std::string& type, const std::string& id) {
     return store.scalar(fmt::format("SELECT CAST(kpis_due AS TEXT) || '|' || CAST(kpis_met AS TEXT) || '|' || "
-                                    "CAST(fulfilment_pct AS TEXT) || '|' || COALESCE(duties_not_met, '-') FROM {} "
+                                    "COALESCE(CAST(fulfilment_pct AS TEXT), '-') || '|' || COALESCE(duties_not_met, '-') FROM {} "
                                     "WHERE employee_no = '{}' AND period_type = '{}' AND period_id = '{}'",
                                     view, employee, type, id));
   };
-  // 5 due, met: A (1.05) and C (1.0); not met: B and E (DUTY.YIELD once), D (no target).
+  // 5 due, met: A (1.05) and C (1.0); not met: B and E (DUTY.YIELD once), D (target, no
+  // attainment). F has no target: not due, not listed.
   auto e1 = row("E1", "SHIFT", "2025-03-14/N");
   if (e1.ends_with("DUTY.YIELD,DUTY.REPORT")) e1 = e1.substr(0, e1.size() - 22) + "DUTY.REPORT,DUTY.YIELD";
   CHECK(e1 == "5|2|40.0|DUTY.REPORT,DUTY.YIELD");
   CHECK(row("E1", "DAY", "2025-03-14") == "1|0|0.0|DUTY.OUTPUT");
   CHECK(row("E2", "SHIFT", "2025-03-14/N") == "1|1|100.0|-");
-  CHECK(store.scalar("SELECT COUNT(*) FROM " + view) == "3");
+  // Only KPIs without a target: nothing due, no percentage.
+  CHECK(row("E3", "MONTH", "2025-03") == "0|0|-|-");
+  CHECK(store.scalar("SELECT COUNT(*) FROM " + view) == "4");
 }
 
 }  // namespace
