@@ -223,6 +223,16 @@ std::expected<std::unique_ptr<mapping::Mapping>, config::Diagnostics> loadMappin
   }
 }
 
+// Loads and validates FILE; on failure prints every diagnostic to stderr and returns nullptr.
+std::unique_ptr<config::DaemonConfig> loadConfigOrReport(const std::string& file, const runtime::Registry& registry) {
+  config::SecretResolver secrets;
+  auto loaded = config::loadDaemonConfig(file, registry, secrets);
+  if (loaded) return std::move(*loaded);
+  std::string text = loaded.error().format();
+  std::fwrite(text.data(), 1, text.size(), stderr);
+  return nullptr;
+}
+
 int cmdStatus(Args& args) {
   if (wantsHelp(args)) {
     std::fwrite(kStatusHelp.data(), 1, kStatusHelp.size(), stdout);
@@ -236,14 +246,9 @@ int cmdStatus(Args& args) {
   }
   if (file.empty()) return usage("missing -c FILE", kStatusHelp);
   runtime::Registry registry = makeRegistry();
-  config::SecretResolver secrets;
-  auto loaded = config::loadDaemonConfig(file, registry, secrets);
-  if (!loaded) {
-    std::string text = loaded.error().format();
-    std::fwrite(text.data(), 1, text.size(), stderr);
-    return kUsage;
-  }
-  const config::DaemonConfig& daemon_config = **loaded;
+  auto loaded = loadConfigOrReport(file, registry);
+  if (!loaded) return kUsage;
+  const config::DaemonConfig& daemon_config = *loaded;
   if (!daemon_config.kafka) {
     std::fprintf(stderr, "dutybridge status: %s has no kafka section, so nothing is stored\n", file.c_str());
     return kUsage;
@@ -304,14 +309,9 @@ int cmdCheckOrRun(Args& args, bool run) {
   if (file.empty()) return usage("missing -c FILE", help);
 
   runtime::Registry registry = makeRegistry();
-  config::SecretResolver secrets;
-  auto loaded = config::loadDaemonConfig(file, registry, secrets);
-  if (!loaded) {
-    std::string text = loaded.error().format();
-    std::fwrite(text.data(), 1, text.size(), stderr);
-    return kUsage;
-  }
-  const config::DaemonConfig& daemon_config = **loaded;
+  auto loaded = loadConfigOrReport(file, registry);
+  if (!loaded) return kUsage;
+  const config::DaemonConfig& daemon_config = *loaded;
   mapping::TableLoaderRegistry table_loaders;
   connectors::registerTableLoaders(table_loaders, daemon_config.kafka);
   // Mappings are checked like programs before anything runs; all their problems are reported.

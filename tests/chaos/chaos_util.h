@@ -27,7 +27,7 @@
 
 namespace dutybridge::chaos {
 
-inline const std::filesystem::path kSourceDir = DUTYBRIDGE_SOURCE_DIR;
+using e2e::kSourceDir;
 
 // An integer parameter from the environment (the short form's value when unset).
 inline long envLong(const char* name, long fallback) {
@@ -159,31 +159,6 @@ emit:
 )", name, topic);
 }
 
-inline std::string replaceOnce(std::string text, const std::string& from, const std::string& to) {
-  auto at = text.find(from);
-  INFO("mapping text to adjust: " << from);
-  REQUIRE(at != std::string::npos);
-  return text.replace(at, from.size(), to);
-}
-
-// The shipped KPI 1 mapping adjusted for the wall clock as tests/e2e/aggregation_test.cpp does
-// (grace 0s, retain 30d, reference files by absolute path), writing to a topic of its own.
-inline std::string factMapping(const std::string& name, const std::string& topic) {
-  std::string text = e2e::readFile(kSourceDir / "mappings/tl_daily_good_output.yaml");
-  const std::string config = (kSourceDir / "config").string();
-  text = replaceOnce(text, "name: tl-daily-good-output\n", "name: " + name + "\n");
-  text = replaceOnce(text, "catalog: ../config/", "catalog: " + config + "/");
-  text = replaceOnce(text, "calendars: ../config/", "calendars: " + config + "/");
-  text = replaceOnce(text, "csv: ../config/", "csv: " + config + "/");
-  text = replaceOnce(text, "grace: 2h\n", "grace: 0s\n");
-  text = replaceOnce(text, "retain: 7d\n", "retain: 30d\n");
-  text = replaceOnce(text, "  - contract: duty_kpi.v1\n", "  - contract: duty_kpi.v1\n    to: " + topic + "\n");
-  auto tests = text.find("\ntests:");
-  REQUIRE(tests != std::string::npos);
-  text.resize(tests + 1);
-  return text;
-}
-
 // One pipeline of the daemon's config: the odbc source over `table`, a mapping, a kafka sink.
 inline std::string pipelineYaml(const std::string& name, const std::string& connection, const std::string& table,
                                 const std::string& mapping_file, long batch_rows) {
@@ -219,18 +194,6 @@ pipelines:
 )", bootstrap, table);
 }
 
-inline kafka::KafkaHandle reader(const std::string& bootstrap) {
-  kafka::KafkaConfig config;
-  REQUIRE(config.setAll({{"bootstrap.servers", bootstrap},
-                         {"group.id", e2e::unique("dutybridge-chaos-reader")},
-                         {"enable.auto.commit", "false"},
-                         {"enable.partition.eof", "true"},
-                         {"isolation.level", "read_committed"}}));
-  auto handle = kafka::createClient(RD_KAFKA_CONSUMER, std::move(config));
-  REQUIRE(handle);
-  return std::move(*handle);
-}
-
 // Partitions of the topic (0 when it does not exist). No Catch macros.
 inline int partitionsOf(rd_kafka_t* client, const std::string& topic) {
   const rd_kafka_metadata_t* metadata = nullptr;
@@ -257,7 +220,7 @@ struct Message {
 // Call it when no transaction is open (the daemon stopped), else the end waits for it.
 inline std::vector<Message> readCommitted(const std::string& bootstrap, const std::string& topic,
                                           std::chrono::seconds timeout = std::chrono::seconds(300)) {
-  auto client = reader(bootstrap);
+  auto client = e2e::consumer(bootstrap);
   int partitions = partitionsOf(client.get(), topic);
   std::vector<Message> out;
   if (partitions == 0) return out;

@@ -100,7 +100,7 @@ TEST_CASE("kill -9 during a transfer, exactly-once: no record missing or duplica
   const auto config = dir / "dutybridge.yaml";
   const auto log = dir / "dutybridge.log";
   std::ofstream(dir / "rows.yaml") << chaos::rowMapping("chaos-rows-" + pipeline, rows_topic);
-  std::ofstream(dir / "facts.yaml") << chaos::factMapping("chaos-facts-" + pipeline, facts_topic);
+  std::ofstream(dir / "facts.yaml") << e2e::wallClockKpiMapping("chaos-facts-" + pipeline, facts_topic);
   std::ofstream(config) << chaos::kafkaYaml(bootstrap, table)
                         << chaos::pipelineYaml(pipeline + "-rows", "${env:DUTYBRIDGE_TEST_PG_ODBC}", table, "rows.yaml",
                                                batch_rows)

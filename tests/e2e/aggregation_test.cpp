@@ -21,34 +21,7 @@ using e2e::Daemon;
 
 namespace {
 
-const std::filesystem::path kSourceDir = DUTYBRIDGE_SOURCE_DIR;
 const std::string kFactTopic = "hr.duty-kpi.v1";
-
-std::string replaceOnce(std::string text, const std::string& from, const std::string& to) {
-  auto at = text.find(from);
-  INFO("mapping text to adjust: " << from);
-  REQUIRE(at != std::string::npos);
-  return text.replace(at, from.size(), to);
-}
-
-// The shipped KPI 1 mapping, adjusted for the wall clock (grace 0s, retain 30d), with its
-// reference files by absolute path and a name of its own, so this run's facts can be told
-// apart (lineage.mapping) from other runs' in the shared fact topic.
-std::string testMapping(const std::string& name) {
-  std::string text = e2e::readFile(kSourceDir / "mappings/tl_daily_good_output.yaml");
-  const std::string config = (kSourceDir / "config").string();
-  text = replaceOnce(text, "name: tl-daily-good-output\n", "name: " + name + "\n");
-  text = replaceOnce(text, "catalog: ../config/", "catalog: " + config + "/");
-  text = replaceOnce(text, "calendars: ../config/", "calendars: " + config + "/");
-  text = replaceOnce(text, "csv: ../config/", "csv: " + config + "/");
-  text = replaceOnce(text, "grace: 2h\n", "grace: 0s\n");
-  text = replaceOnce(text, "retain: 7d\n", "retain: 30d\n");
-  // Its embedded tests assume grace 2h; they are the mapping tests' business, not this one's.
-  auto tests = text.find("\ntests:");
-  REQUIRE(tests != std::string::npos);
-  text.resize(tests + 1);
-  return text;
-}
 
 struct Setup {
   std::string bootstrap = testing::kafkaBootstrap();
@@ -72,7 +45,7 @@ struct Setup {
     dir = e2e::tempDir(name);
     config = dir / "dutybridge.yaml";
     log = dir / "dutybridge.log";
-    std::ofstream(dir / "mapping.yaml") << testMapping(mapping_name);
+    std::ofstream(dir / "mapping.yaml") << e2e::wallClockKpiMapping(mapping_name);
     // A state topic of its own: the restore reads only this test's entries.
     std::ofstream(config) << fmt::format(R"(kafka:
   bootstrap_servers: {0}

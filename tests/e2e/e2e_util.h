@@ -31,6 +31,7 @@ extern char** environ;
 namespace dutybridge::e2e {
 
 inline const std::filesystem::path kBinary = DUTYBRIDGE_BINARY;
+inline const std::filesystem::path kSourceDir = DUTYBRIDGE_SOURCE_DIR;
 
 inline std::string unique(const std::string& prefix) {
   static std::mt19937_64 rng(std::random_device{}());
@@ -46,6 +47,35 @@ inline std::filesystem::path tempDir(const std::string& name) {
 inline std::string readFile(const std::filesystem::path& path) {
   std::ifstream in(path);
   return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+inline std::string replaceOnce(std::string text, const std::string& from, const std::string& to) {
+  auto at = text.find(from);
+  INFO("mapping text to adjust: " << from);
+  REQUIRE(at != std::string::npos);
+  return text.replace(at, from.size(), to);
+}
+
+// The shipped KPI 1 mapping (tl_daily_good_output), adjusted for the wall clock (grace 0s,
+// retain 30d), with its reference files by absolute path and a name of its own (so a run's facts
+// can be told apart by lineage.mapping); its facts go to `topic` when one is given. Its embedded
+// tests assume grace 2h: they are the mapping tests' business, so they are cut off.
+inline std::string wallClockKpiMapping(const std::string& name, const std::string& topic = "") {
+  std::string text = readFile(kSourceDir / "mappings/tl_daily_good_output.yaml");
+  const std::string config = (kSourceDir / "config").string();
+  text = replaceOnce(text, "name: tl-daily-good-output\n", "name: " + name + "\n");
+  text = replaceOnce(text, "catalog: ../config/", "catalog: " + config + "/");
+  text = replaceOnce(text, "calendars: ../config/", "calendars: " + config + "/");
+  text = replaceOnce(text, "csv: ../config/", "csv: " + config + "/");
+  text = replaceOnce(text, "grace: 2h\n", "grace: 0s\n");
+  text = replaceOnce(text, "retain: 7d\n", "retain: 30d\n");
+  if (!topic.empty()) {
+    text = replaceOnce(text, "  - contract: duty_kpi.v1\n", "  - contract: duty_kpi.v1\n    to: " + topic + "\n");
+  }
+  auto tests = text.find("\ntests:");
+  REQUIRE(tests != std::string::npos);
+  text.resize(tests + 1);
+  return text;
 }
 
 // Runs a shell command and returns its standard output; `status` gets pclose's status.

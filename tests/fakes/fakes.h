@@ -87,10 +87,11 @@ class FakeSink final : public core::Sink {
     return n;
   }
   core::Result<uint64_t> poll(std::chrono::milliseconds) override {
-    if (!hold) deliverAll();
+    if (!hold && !unreachable) deliverAll();
     return delivered_sequence_;
   }
   core::Status flush(std::chrono::steady_clock::time_point) override {
+    if (unreachable) return core::fail(core::ErrorKind::Retryable, "broker down (test)");
     if (!hold) deliverAll();
     return {};
   }
@@ -111,6 +112,7 @@ class FakeSink final : public core::Sink {
   size_t max_queue = 0;
   int queue_full_events = 0;
   bool hold = false;
+  bool unreachable = false;  // flush() fails Retryable, poll() delivers nothing
 
  private:
   size_t capacity_;

@@ -155,6 +155,48 @@ TEST_CASE("the source pauses once max_in_flight records await acknowledgement", 
   CHECK(pipeline.stats().records_read == 300);
 }
 
+TEST_CASE("with a dead-letter sink, dead letters go there and the sink gets only the mapped records",
+          "[runtime][pipeline][dlq]") {
+  runtime::MemoryStateStore state;
+  auto sink = std::make_unique<FakeSink>(1000);
+  auto dlq = std::make_unique<FakeSink>(1000);
+  FakeSink* snk = sink.get();
+  FakeSink* dlq_sink = dlq.get();
+  auto options = fastOptions();
+  options.dlq_topic = "test.dlq";
+  runtime::Pipeline pipeline("map", std::make_unique<FakeSource>(100, 16), std::move(sink), state, options,
+                             std::make_unique<testing::FakeTransform>());
+  pipeline.setDeadLetterSink(std::move(dlq));
+  std::stop_source stop;
+  REQUIRE(pipeline.run(stop.get_token()));
+  REQUIRE(snk->delivered.size() == 50);
+  CHECK(std::count(snk->delivered.begin(), snk->delivered.end(), -1) == 0);
+  REQUIRE(dlq_sink->delivered.size() == 50);
+  CHECK(std::count(dlq_sink->delivered.begin(), dlq_sink->delivered.end(), -1) == 50);
+  CHECK(dlq_sink->dead_letter_topics.front() == "test.dlq");
+  CHECK(*state.get("cursor/map").value() == "100");
+}
+
+TEST_CASE("while the dead-letter sink cannot deliver, the batch is not written and its position not stored",
+          "[runtime][pipeline][dlq]") {
+  runtime::MemoryStateStore state;
+  auto sink = std::make_unique<FakeSink>(1000);
+  auto dlq = std::make_unique<FakeSink>(1000);
+  FakeSink* snk = sink.get();
+  dlq->unreachable = true;
+  runtime::Pipeline pipeline("map", std::make_unique<FakeSource>(100, 16), std::move(sink), state, fastOptions(),
+                             std::make_unique<testing::FakeTransform>());
+  pipeline.setDeadLetterSink(std::move(dlq));
+  std::stop_source stop;
+  std::thread runner([&] { CHECK(pipeline.run(stop.get_token())); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  stop.request_stop();
+  runner.join();
+  CHECK(snk->delivered.empty());           // the first batch has dead letters: never handed on
+  CHECK(!state.get("cursor/map").value());  // so it is read again after a restart
+  CHECK(pipeline.stats().retries > 0);
+}
+
 TEST_CASE("mapped records and dead letters together account for every input", "[runtime][pipeline]") {
   runtime::MemoryStateStore state;
   auto source = std::make_unique<FakeSource>(100, 16);
