@@ -134,7 +134,7 @@ Window& Aggregator::windowFor(const WindowRef& ref) {
   std::string key = windowKey(ref);
   auto it = windows_.find(key);
   if (it != windows_.end()) return *it->second;
-  auto window = std::make_unique<Window>();
+  auto window = std::make_shared<Window>();
   window->key = key;
   window->ref = ref;
   window->acc.resize(options_.measures.size());
@@ -297,7 +297,7 @@ void Aggregator::collect(core::Timestamp now, std::vector<Revision>& out) {
     w.last_emit = now;
     w.emitted = current;
     markWindow(w);
-    out.push_back(Revision{&w, w.revision, w.closed, std::move(current), w.rows});
+    out.push_back(Revision{w.shared_from_this(), w.revision, w.closed, std::move(current), w.rows});
   };
   while (!closing_.empty() && closing_.begin()->first <= now) {
     auto node = closing_.extract(closing_.begin());

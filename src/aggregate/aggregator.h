@@ -81,16 +81,18 @@ using MeasureInput = std::array<core::Value, 2>;
 
 struct Window;
 
-// One emitted state of a window.
+// One emitted state of a window. It shares ownership of its window, so a revision stays
+// readable after collect() evicted the window in the same call (a window can close and pass
+// its retention in one step: a restart after a long downtime, `map --until` far ahead).
 struct Revision {
-  const Window* window = nullptr;
+  std::shared_ptr<const Window> window;
   int64_t revision = 0;
   bool closed = false;
   std::vector<core::Value> values;  // per measure
   int64_t rows = 0;                 // contributing rows
 };
 
-struct Window {
+struct Window : std::enable_shared_from_this<Window> {
   std::string key;
   WindowRef ref;
   int64_t revision = 0;
@@ -194,9 +196,10 @@ class Aggregator {
 
   AggregatorOptions options_;
   // Open-addressing maps (Boost 1.81): a million rows fit in a few cache-friendly arrays.
-  // Windows live behind unique_ptr, so their addresses (held by parts and changed_) are stable;
-  // Source values move on rehash, so nothing keeps a pointer to one.
-  boost::unordered_flat_map<std::string, std::unique_ptr<Window>> windows_;
+  // Windows live behind shared_ptr, so their addresses (held by parts and changed_) are stable
+  // and a Revision can keep an evicted window alive; Source values move on rehash, so nothing
+  // keeps a pointer to one.
+  boost::unordered_flat_map<std::string, std::shared_ptr<Window>> windows_;
   boost::unordered_flat_map<std::string, Source> sources_;
   std::unordered_set<Window*> changed_;
   // (end + grace, window key) and (end + grace + retain, window key): ordered by key at equal

@@ -304,5 +304,24 @@ TEST_CASE("property: incremental totals equal a recomputation from the final row
   for (const auto& key : fresh.windowKeys()) CHECK(agg.valuesOf(key));
 }
 
+TEST_CASE("a window that closes and is evicted in one collect stays readable through its revision", "[aggregate][hostile]") {
+  // One step past end + grace + retain: the closed revision and the eviction happen together
+  // (a restart after a long downtime, `map --until` far ahead). Under ASan a revision that
+  // pointed at the freed window fails here.
+  AggregatorOptions o = options();
+  o.retain_micros = 0;
+  Aggregator agg(o);
+  auto w = shiftWindow("E1", 1);
+  REQUIRE(agg.apply("R1", "", Value(Timestamp{1}), w, report("480", "20", "P1"), Timestamp{w.start.micros + kHour}));
+  auto revs = collect(agg, Timestamp{w.end.micros + 30 * 24 * kHour});
+  REQUIRE(revs.size() == 1);
+  CHECK(agg.stats().windows == 0);
+  CHECK(revs[0].closed);
+  REQUIRE(revs[0].window);
+  CHECK(revs[0].window->ref.group[0] == Value("E1"));
+  CHECK(revs[0].window->ref.period_id == w.period_id);
+  CHECK(revs[0].window->key == windowKey(w));
+}
+
 }  // namespace
 }  // namespace dutybridge::aggregate
