@@ -82,6 +82,7 @@ struct SourceSettings {
   Format format = Format::Json;
   size_t batch_max = 1000;
   bool start_latest = false;
+  codec::JsonLimits json_limits;
 };
 
 class KafkaSource final : public core::Source, private kafka::ClientEvents {
@@ -363,7 +364,7 @@ class KafkaSource final : public core::Source, private kafka::ClientEvents {
     auto invalid = [&](std::string reason) { return core::Record(kErrorSchema, {core::Value(std::move(reason))}); };
     if (!has_payload) return invalid("the message has no value (a tombstone)");
     core::ValueType type = core::ValueType::Null;
-    auto parsed = codec::parseJsonObject(payload, &type);
+    auto parsed = codec::parseJsonObject(payload, &type, settings_.json_limits);
     if (!parsed) return invalid(parsed.error().message);  // "invalid JSON at byte N: ...", no content
     if (!*parsed) return invalid(fmt::format("the value is a JSON {}, not an object", core::toString(type)));
     core::ValueMap& members = **parsed;
@@ -405,6 +406,9 @@ class KafkaSourceFactory final : public core::SourceFactory {
             FieldSpec::make("format", FieldType::Enum).def("json").oneOf({"json", "text"})
                 .doc("json: the value is a JSON object whose members become the fields (numbers exact); a value "
                      "that is not one becomes a record with the single field _error. text: one field `value`."),
+            FieldSpec::make("json_max_depth", FieldType::Int).def("128").range(1, 10'000)
+                .doc("Deepest nesting of objects and arrays a JSON message may have; a deeper one becomes an "
+                     "_error record (its dead letter names the reason), never a stack overflow."),
             FieldSpec::make("batch_max", FieldType::Int).def("1000").range(1, 1'000'000)
                 .doc("Most records per batch (per poll)."),
             FieldSpec::make("start", FieldType::Enum).def("earliest").oneOf({"earliest", "latest"})
@@ -435,6 +439,7 @@ class KafkaSourceFactory final : public core::SourceFactory {
     settings.format = config.getString("format") == "text" ? Format::Text : Format::Json;
     settings.batch_max = static_cast<size_t>(config.has("batch_max") ? config.getInt("batch_max") : 1000);
     settings.start_latest = config.getString("start") == "latest";
+    settings.json_limits.max_depth = static_cast<size_t>(config.has("json_max_depth") ? config.getInt("json_max_depth") : 128);
     std::string group = config.getString("group_id");
     if (group.empty()) {
       std::string client_id = context.kafka->getString("client_id");

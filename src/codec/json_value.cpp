@@ -1,5 +1,6 @@
 #include "src/codec/json_value.h"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <vector>
@@ -17,6 +18,8 @@ namespace {
 // Builds Values directly from nlohmann's SAX events; number_float hands us the number's text.
 class ValueBuilder final : public nlohmann::json_sax<nlohmann::json> {
  public:
+  explicit ValueBuilder(const JsonLimits& limits) : limits_(limits) {}
+
   bool null() override { return put(core::Value()); }
   bool boolean(bool v) override { return put(core::Value(v)); }
   bool number_integer(number_integer_t v) override { return put(core::Value(static_cast<int64_t>(v))); }
@@ -28,10 +31,20 @@ class ValueBuilder final : public nlohmann::json_sax<nlohmann::json> {
   bool string(string_t& v) override { return put(core::Value(std::move(v))); }
   bool binary(binary_t&) override { return false; }
   bool start_object(std::size_t) override {
+    if (!enter()) return false;
     stack_.push_back(Frame{true, {}, {}, {}});
     return true;
   }
   bool key(string_t& v) override {
+    // A repeated member would make one of the two values win silently; refuse the document.
+    // The key itself is not quoted: it may be personal data.
+    for (const auto& member : stack_.back().map) {
+      if (member.first.size() == v.size() && member.first == v) {
+        error_ = fmt::format("duplicate object key (member {} repeats an earlier one) at nesting level {}",
+                             stack_.back().map.size() + 1, stack_.size());
+        return false;
+      }
+    }
     stack_.back().pending_key = std::move(v);
     return true;
   }
@@ -45,6 +58,7 @@ class ValueBuilder final : public nlohmann::json_sax<nlohmann::json> {
     return put(core::Value(std::move(map)));
   }
   bool start_array(std::size_t) override {
+    if (!enter()) return false;
     stack_.push_back(Frame{false, {}, {}, {}});
     return true;
   }
@@ -75,6 +89,12 @@ class ValueBuilder final : public nlohmann::json_sax<nlohmann::json> {
     core::ValueList list;
   };
 
+  bool enter() {
+    if (stack_.size() < limits_.max_depth) return true;
+    error_ = fmt::format("JSON nested deeper than {} levels", limits_.max_depth);
+    return false;
+  }
+
   bool number_text(const std::string& text) {
     auto decimal = core::Decimal::parse(text);
     if (!decimal) {
@@ -95,6 +115,7 @@ class ValueBuilder final : public nlohmann::json_sax<nlohmann::json> {
     return true;
   }
 
+  const JsonLimits& limits_;
   std::vector<Frame> stack_;
   core::Value root_;
   std::string error_;
@@ -104,16 +125,17 @@ class ValueBuilder final : public nlohmann::json_sax<nlohmann::json> {
 
 }  // namespace
 
-core::Result<core::Value> parseJsonValue(std::string_view text) {
-  ValueBuilder builder;
+core::Result<core::Value> parseJsonValue(std::string_view text, const JsonLimits& limits) {
+  ValueBuilder builder(limits);
   bool ok = nlohmann::json::sax_parse(text.begin(), text.end(), &builder, nlohmann::json::input_format_t::json, true);
   auto result = builder.result();
   if (!ok && result) return core::fail(core::ErrorKind::Permanent, "invalid JSON");
   return result;
 }
 
-core::Result<std::optional<core::ValueMap>> parseJsonObject(std::string_view text, core::ValueType* other_type) {
-  ValueBuilder builder;
+core::Result<std::optional<core::ValueMap>> parseJsonObject(std::string_view text, core::ValueType* other_type,
+                                                            const JsonLimits& limits) {
+  ValueBuilder builder(limits);
   builder.keepTopObject();
   bool ok = nlohmann::json::sax_parse(text.begin(), text.end(), &builder, nlohmann::json::input_format_t::json, true);
   auto result = builder.result();

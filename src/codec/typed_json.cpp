@@ -33,7 +33,14 @@ nlohmann::json encodeTyped(const Value& v) {
   return nullptr;
 }
 
-Value decodeTyped(const nlohmann::json& j) {
+namespace {
+
+// Typed values nest only as deep as the values that were stored (JSON input is capped at
+// JsonLimits::max_depth); a deeper entry is corrupt or hostile and is refused, not recursed.
+constexpr int kMaxTypedDepth = 256;
+
+Value decodeTypedAt(const nlohmann::json& j, int depth) {
+  if (depth > kMaxTypedDepth) throw std::runtime_error("value nested deeper than 256 levels");
   if (j.is_null()) return Value();
   if (j.is_boolean()) return Value(j.get<bool>());
   if (j.is_string()) return Value(j.get<std::string>());
@@ -53,16 +60,20 @@ Value decodeTyped(const nlohmann::json& j) {
   if (tag == "D") return Value(core::Date{inner.get<int32_t>()});
   if (tag == "l") {
     core::ValueList list;
-    for (const auto& item : inner) list.push_back(decodeTyped(item));
+    for (const auto& item : inner) list.push_back(decodeTypedAt(item, depth + 1));
     return Value(std::move(list));
   }
   if (tag == "m") {
     core::ValueMap map;
-    for (const auto& item : inner) map.emplace_back(item.at(0).get<std::string>(), decodeTyped(item.at(1)));
+    for (const auto& item : inner) map.emplace_back(item.at(0).get<std::string>(), decodeTypedAt(item.at(1), depth + 1));
     return Value(std::move(map));
   }
   throw std::runtime_error("unknown value tag " + tag);
 }
+
+}  // namespace
+
+Value decodeTyped(const nlohmann::json& j) { return decodeTypedAt(j, 0); }
 
 void appendJsonString(std::string& out, std::string_view text) {
   out += '"';

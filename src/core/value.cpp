@@ -165,4 +165,48 @@ bool Value::operator==(const Value& other) const {
   }
 }
 
+Value& Value::operator=(const Value& other) {
+  if (this != &other) {
+    Value copy(other);
+    data_.swap(copy.data_);  // the old value is released by copy's destructor
+  }
+  return *this;
+}
+
+Value& Value::operator=(Value&& other) noexcept {
+  if (this == &other) return *this;
+  if (data_.index() >= kFirstContainer) {
+    Value old(std::move(*this));  // released by its destructor, without recursion
+  }
+  data_ = std::move(other.data_);
+  return *this;
+}
+
+void Value::releaseTree() noexcept {
+  // Children this value alone owns are moved onto a stack and released one at a time, each
+  // after its own children were moved out, so the depth of the tree never becomes the depth of
+  // the call stack. A container shared with another Value is left to its last owner.
+  std::vector<Value> pending;
+  auto takeChildren = [&pending](Value& v) {
+    auto take = [&pending](auto& container_ptr, auto&& child_of) {
+      if (!container_ptr || container_ptr.use_count() != 1) return;
+      for (auto& item : *container_ptr) {
+        Value& child = child_of(item);
+        if (child.data_.index() >= kFirstContainer) pending.push_back(std::move(child));
+      }
+    };
+    if (auto* list = std::get_if<std::shared_ptr<ValueList>>(&v.data_)) {
+      take(*list, [](Value& item) -> Value& { return item; });
+    } else if (auto* map = std::get_if<std::shared_ptr<ValueMap>>(&v.data_)) {
+      take(*map, [](std::pair<std::string, Value>& item) -> Value& { return item.second; });
+    }
+  };
+  takeChildren(*this);
+  while (!pending.empty()) {
+    Value next = std::move(pending.back());
+    pending.pop_back();
+    takeChildren(next);
+  }
+}
+
 }  // namespace dutybridge::core

@@ -39,8 +39,18 @@ class Value {
   Value(const char* v) : data_(std::string(v)) {}
   Value(Timestamp v) : data_(v) {}
   Value(Date v) : data_(v) {}
-  Value(ValueList v) : data_(std::make_shared<const ValueList>(std::move(v))) {}
-  Value(ValueMap v) : data_(std::make_shared<const ValueMap>(std::move(v))) {}
+  Value(ValueList v) : data_(std::make_shared<ValueList>(std::move(v))) {}
+  Value(ValueMap v) : data_(std::make_shared<ValueMap>(std::move(v))) {}
+
+  Value(const Value&) = default;
+  Value(Value&&) noexcept = default;
+  Value& operator=(const Value& other);
+  Value& operator=(Value&& other) noexcept;
+  // Lists and maps are released without recursion (releaseTree), so a deeply nested value (a
+  // hostile JSON document) cannot overflow the stack when it is freed.
+  ~Value() {
+    if (data_.index() >= kFirstContainer) releaseTree();
+  }
 
   ValueType type() const { return static_cast<ValueType>(data_.index()); }
   bool isNull() const { return type() == ValueType::Null; }
@@ -53,8 +63,8 @@ class Value {
   const std::string& asString() const { return std::get<std::string>(data_); }
   Timestamp asTimestamp() const { return std::get<Timestamp>(data_); }
   Date asDate() const { return std::get<Date>(data_); }
-  const ValueList& asList() const { return *std::get<std::shared_ptr<const ValueList>>(data_); }
-  const ValueMap& asMap() const { return *std::get<std::shared_ptr<const ValueMap>>(data_); }
+  const ValueList& asList() const { return *std::get<std::shared_ptr<ValueList>>(data_); }
+  const ValueMap& asMap() const { return *std::get<std::shared_ptr<ValueMap>>(data_); }
 
   // Checked conversions. Numbers convert exactly or fail; strings parse.
   Result<int64_t> toInt() const;
@@ -73,8 +83,13 @@ class Value {
   bool operator==(const Value& other) const;
 
  private:
+  static constexpr size_t kFirstContainer = 8;  // index of the list alternative
+  void releaseTree() noexcept;
+
+  // Lists and maps are immutable once built (only const access is given out); they are held
+  // mutable so that releaseTree can move the children out of a container it alone owns.
   std::variant<std::monostate, bool, int64_t, Decimal, double, std::string, Timestamp, Date,
-               std::shared_ptr<const ValueList>, std::shared_ptr<const ValueMap>>
+               std::shared_ptr<ValueList>, std::shared_ptr<ValueMap>>
       data_;
 };
 
