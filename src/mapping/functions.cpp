@@ -7,13 +7,13 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
+#include <re2/re2.h>
 
 #include <algorithm>
 #include <chrono>
 #include <climits>
 #include <cmath>
 #include <limits>
-#include <regex>
 #include <sstream>
 #include <string_view>
 #include <unordered_map>
@@ -31,6 +31,8 @@ using Args = std::span<const Value>;
 
 constexpr int64_t kMicrosPerDay = 86'400'000'000;
 constexpr size_t kMaxRegexSubject = 16 * 1024;
+// Memory RE2 may use for one compiled pattern (its default is 8 MiB); a pattern that needs more is refused.
+constexpr int64_t kMaxRegexMemory = 8 << 20;
 
 
 std::unexpected<core::Error> runtimeError(const std::string& where, std::string_view message) {
@@ -364,16 +366,22 @@ std::optional<Typed> fReplace(CallSite& site) {
   });
 }
 
-std::shared_ptr<const std::regex> compileRegex(CallSite& site, size_t i) {
+// RE2: matching time is linear in the text, whatever the pattern, so a pattern like
+// ^(\w+\s?)*$ cannot stall a pipeline; what RE2 cannot guarantee (backreferences, lookaround)
+// it refuses when the mapping loads.
+std::shared_ptr<const re2::RE2> compileRegex(CallSite& site, size_t i) {
   auto pattern = requireStringLiteral(site, i, "the pattern", "patterns are compiled once, when the mapping loads");
   if (!pattern) return nullptr;
-  try {
-    return std::make_shared<const std::regex>(*pattern, std::regex::ECMAScript);
-  } catch (const std::regex_error& e) {
-    site.checker.error(site.args[i].ast->begin, fmt::format("invalid regular expression: {}", e.what()),
-                       "the syntax is ECMAScript (JavaScript) regular expressions");
+  re2::RE2::Options options;
+  options.set_log_errors(false);
+  options.set_max_mem(kMaxRegexMemory);
+  auto re = std::make_shared<const re2::RE2>(*pattern, options);
+  if (!re->ok()) {
+    site.checker.error(site.args[i].ast->begin, fmt::format("invalid regular expression: {}", re->error()),
+                       "the syntax is RE2 (https://github.com/google/re2/wiki/Syntax): no backreferences or lookaround");
     return nullptr;
   }
+  return re;
 }
 
 std::optional<Typed> fMatches(CallSite& site) {
@@ -388,11 +396,7 @@ std::optional<Typed> fMatches(CallSite& site) {
                  if (s.size() > kMaxRegexSubject) {
                    return runtimeError(where, fmt::format("matches: text longer than {} bytes", kMaxRegexSubject));
                  }
-                 try {
-                   return Value(std::regex_search(s, *re));
-                 } catch (const std::regex_error& e) {
-                   return runtimeError(where, fmt::format("matches: {}", e.what()));
-                 }
+                 return Value(re2::RE2::PartialMatch(s, *re));
                });
 }
 
@@ -400,7 +404,7 @@ std::optional<Typed> fExtract(CallSite& site) {
   bool ok = site.checker.expectArg(site, 0, {Kind::String}, "a string");
   auto re = compileRegex(site, 1);
   if (!ok || !re) return std::nullopt;
-  size_t groups = re->mark_count();
+  size_t groups = static_cast<size_t>(re->NumberOfCapturingGroups());
   size_t group = groups >= 1 ? 1 : 0;
   if (site.args.size() > 2) {
     const ConstNode* c = literalOf(site.args[2]);
@@ -424,13 +428,12 @@ std::optional<Typed> fExtract(CallSite& site) {
     if (s.size() > kMaxRegexSubject) {
       return runtimeError(where, fmt::format("extract: text longer than {} bytes", kMaxRegexSubject));
     }
-    try {
-      std::smatch m;
-      if (!std::regex_search(s, m, *re) || !m[group].matched) return Value();
-      return Value(m[group].str());
-    } catch (const std::regex_error& e) {
-      return runtimeError(where, fmt::format("extract: {}", e.what()));
+    std::vector<re2::StringPiece> found(group + 1);
+    if (!re->Match(s, 0, s.size(), re2::RE2::UNANCHORED, found.data(), static_cast<int>(found.size())) ||
+        found[group].data() == nullptr) {
+      return Value();
     }
+    return Value(std::string(found[group].data(), found[group].size()));
   });
 }
 
