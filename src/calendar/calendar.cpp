@@ -15,6 +15,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "src/common/file_read.h"
+
 namespace dutybridge::calendar {
 namespace {
 
@@ -464,17 +466,15 @@ std::vector<std::string> Calendars::names() const {
 
 std::expected<std::shared_ptr<const Calendars>, config::Diagnostics> loadCalendars(const std::filesystem::path& file) {
   Loader loader(file);
-  std::ifstream in(file);
-  if (!in) {
-    loader.diagnostics.add(core::SourceLocation{file.string(), 0, 0, ""}, "cannot read the calendars file");
+  auto text = files::readRegularFile(file, files::kMaxConfigBytes, "the calendars file");
+  if (!text) {
+    loader.diagnostics.add(core::SourceLocation{file.string(), 0, 0, ""}, text.error().message);
     return std::unexpected(std::move(loader.diagnostics));
   }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  loader.diagnostics.addSource(file.string(), buffer.str());
+  loader.diagnostics.addSource(file.string(), *text);
   auto calendars = std::make_shared<Calendars>();
   try {
-    const YAML::Node root = YAML::Load(buffer.str());
+    const YAML::Node root = YAML::Load(*text);
     if (!root.IsMap()) {
       loader.error(root, "", "a calendars file is a YAML mapping with 'calendars'");
       return std::unexpected(std::move(loader.diagnostics));

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +19,7 @@ namespace dutybridge::cli {
 namespace {
 
 constexpr std::string_view kMapHelp = R"(Usage: dutybridge map -m MAPPING -i INPUT.jsonl [--now TIME [--step DURATION] [--until TIME]]
+                      [--max-line-bytes N] [--max-depth N]
 
 Runs MAPPING over the JSON objects of INPUT.jsonl ('-' for standard input), one per line, and
 prints every emitted record as a JSON line {"topic":...,"key":...,"value":{...}} on stdout.
@@ -26,11 +28,14 @@ and reason. --now fixes the clock (RFC 3339) for now() and time-dependent logic;
 it on by DURATION (e.g. 1m) after every input line; --until moves it to TIME after the last line,
 so an aggregate mapping emits the closed revisions of windows that end (plus grace) by then.
 An aggregate mapping prints the window revisions due after each line.
+A JSON document nested deeper than --max-depth (default 128) is a dead letter. A line longer
+than --max-line-bytes (default 1048576) stops the run with exit status 1 at that line: it is
+never read whole.
 A mapping with `input: from_source` has no source here: it runs with the types of its
 `test_input:` block (values are converted to them as a source's would be), and is refused
 without one.
-Exit status 0 when every line mapped, 1 when any went to the dead-letter path, 2 on usage
-errors or an invalid mapping.
+Exit status 0 when every line mapped, 1 when any went to the dead-letter path or the output
+could not be written, 2 on usage errors or an invalid mapping.
 )";
 
 constexpr std::string_view kTestHelp = R"(Usage: dutybridge test [PATH...]
@@ -38,7 +43,7 @@ constexpr std::string_view kTestHelp = R"(Usage: dutybridge test [PATH...]
 Loads every mapping file (*.yaml) under PATH (files or directories; default: mappings/),
 checks it, runs its embedded tests and prints each failure as a diff. A mapping with
 `input: from_source` runs its tests with the types of its `test_input:` block. Exit status 0
-when all mappings load and all tests pass, 1 otherwise.
+when all mappings load and all tests pass, 1 otherwise (also when PATH holds no mapping).
 )";
 
 bool wantsHelp(const std::vector<std::string>& args) {
@@ -50,6 +55,38 @@ int usage(std::string_view message, std::string_view help) {
   return 2;
 }
 
+enum class LineRead { Line, TooLong, End };
+
+// std::getline with a bound: reading stops at max_bytes without a line break, so input without
+// line breaks (/dev/zero) can neither grow the process nor keep it reading.
+LineRead readLine(std::istream& in, std::string& line, size_t max_bytes) {
+  line.clear();
+  std::streambuf* buffer = in.rdbuf();
+  while (true) {
+    int c = buffer->sbumpc();
+    if (c == std::char_traits<char>::eof()) return line.empty() ? LineRead::End : LineRead::Line;
+    if (c == '\n') return LineRead::Line;
+    if (line.size() >= max_bytes) return LineRead::TooLong;
+    line.push_back(static_cast<char>(c));
+  }
+}
+
+std::optional<size_t> positiveCount(const std::string& text) {
+  size_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value == 0) return std::nullopt;
+  return value;
+}
+
+// Output that could not be written (a full disk, a closed pipe) is a failure, not a success
+// with the records lost.
+bool outputWritten() {
+  std::cout.flush();
+  if (std::cout) return true;
+  std::cerr << "dutybridge: writing the output failed (disk full or output closed); records were lost\n";
+  return false;
+}
+
 }  // namespace
 
 int runMapCommand(const std::vector<std::string>& args) {
@@ -57,7 +94,7 @@ int runMapCommand(const std::vector<std::string>& args) {
     std::cout << kMapHelp;
     return 0;
   }
-  std::string mapping_file, input_file, now_text, step_text, until_text;
+  std::string mapping_file, input_file, now_text, step_text, until_text, max_line_text, max_depth_text;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     bool has_value = i + 1 < args.size();
@@ -66,9 +103,23 @@ int runMapCommand(const std::vector<std::string>& args) {
     else if (arg == "--now" && has_value) now_text = args[++i];
     else if (arg == "--step" && has_value) step_text = args[++i];
     else if (arg == "--until" && has_value) until_text = args[++i];
+    else if (arg == "--max-line-bytes" && has_value) max_line_text = args[++i];
+    else if (arg == "--max-depth" && has_value) max_depth_text = args[++i];
     else return usage("unexpected argument '" + arg + "'", kMapHelp);
   }
   if (mapping_file.empty() || input_file.empty()) return usage("-m MAPPING and -i INPUT are required", kMapHelp);
+  size_t max_line_bytes = 1u << 20;
+  codec::JsonLimits json_limits;
+  if (!max_line_text.empty()) {
+    auto parsed = positiveCount(max_line_text);
+    if (!parsed) return usage("--max-line-bytes must be a positive number of bytes", kMapHelp);
+    max_line_bytes = *parsed;
+  }
+  if (!max_depth_text.empty()) {
+    auto parsed = positiveCount(max_depth_text);
+    if (!parsed || *parsed > 100000) return usage("--max-depth must be a number from 1 to 100000", kMapHelp);
+    json_limits.max_depth = *parsed;
+  }
   std::unique_ptr<core::Clock> clock;
   core::ManualClock* manual = nullptr;
   int64_t step = 0;
@@ -136,10 +187,17 @@ int runMapCommand(const std::vector<std::string>& args) {
   size_t dead = 0;
   std::shared_ptr<const core::RecordSchema> last_schema;
   mapping::Binding binding;
-  while (std::getline(*in, line)) {
+  for (LineRead read; (read = readLine(*in, line, max_line_bytes)) != LineRead::End;) {
     ++line_number;
+    if (read == LineRead::TooLong) {
+      // Where the next line starts is unknown (it may never come): stop instead of guessing.
+      std::cerr << fmt::format("{}:{}: line longer than {} bytes (--max-line-bytes); stopped reading the input here\n",
+                               input_file, line_number, max_line_bytes);
+      outputWritten();
+      return 1;
+    }
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    auto value = codec::parseJsonValue(line);
+    auto value = codec::parseJsonValue(line, json_limits);
     if (!value || value->type() != core::ValueType::Map) {
       ++dead;
       std::cerr << fmt::format("{}:{}: dead letter: {}\n", input_file, line_number,
@@ -184,6 +242,7 @@ int runMapCommand(const std::vector<std::string>& args) {
     }
     for (const auto& out : outputs) std::cout << codec::envelopeJson(out) << '\n';
   }
+  if (!outputWritten()) return 1;
   return dead == 0 ? 0 : 1;
 }
 
@@ -210,6 +269,10 @@ int runTestCommand(const std::vector<std::string>& args) {
     }
   }
   std::sort(files.begin(), files.end());
+  if (files.empty()) {
+    std::cerr << "dutybridge test: no mapping files (*.yaml) found; nothing was tested\n";
+    return 1;
+  }
   size_t tests = 0, failed = 0, broken = 0;
   mapping::TableLoaderRegistry table_loaders;
   connectors::registerTableLoaders(table_loaders, nullptr);
@@ -229,6 +292,7 @@ int runTestCommand(const std::vector<std::string>& args) {
   }
   std::cout << fmt::format("{} mapping(s), {} test(s), {} failed, {} mapping(s) with errors\n", files.size(), tests,
                            failed, broken);
+  if (!outputWritten()) return 1;
   return failed == 0 && broken == 0 ? 0 : 1;
 }
 

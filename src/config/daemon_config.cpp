@@ -9,6 +9,7 @@
 
 #include "src/codec/json.h"
 #include "src/config/validator.h"
+#include "src/common/file_read.h"
 
 namespace dutybridge::config {
 namespace {
@@ -199,15 +200,13 @@ std::expected<std::unique_ptr<DaemonConfig>, Diagnostics> parseDaemonConfig(cons
 std::expected<std::unique_ptr<DaemonConfig>, Diagnostics> loadDaemonConfig(const std::filesystem::path& file,
                                                                            const runtime::Registry& registry,
                                                                            const SecretResolver& secrets) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
+  auto text = files::readRegularFile(file, files::kMaxConfigBytes, "the configuration file");
+  if (!text) {
     Diagnostics diagnostics;
-    diagnostics.add(core::SourceLocation{file.string(), 0, 0, ""}, "cannot read configuration file");
+    diagnostics.add(core::SourceLocation{file.string(), 0, 0, ""}, text.error().message);
     return std::unexpected(std::move(diagnostics));
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parseDaemonConfig(text.str(), file, registry, secrets);
+  return parseDaemonConfig(*text, file, registry, secrets);
 }
 
 namespace {

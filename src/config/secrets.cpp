@@ -4,6 +4,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "src/common/file_read.h"
+
 namespace dutybridge::config {
 namespace {
 
@@ -14,11 +16,9 @@ std::optional<std::string> processEnv(const std::string& name) {
 }
 
 core::Result<std::string> readSecretFile(const std::string& path, std::string_view what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return core::fail(core::ErrorKind::InvalidConfig, std::string(what) + " cannot be read");
-  std::ostringstream content;
-  content << in.rdbuf();
-  std::string text = content.str();
+  auto read = files::readRegularFile(path, files::kMaxSecretBytes, what);
+  if (!read) return core::fail(read.error());
+  std::string text = std::move(*read);
   if (!text.empty() && text.back() == '\n') text.pop_back();
   if (!text.empty() && text.back() == '\r') text.pop_back();
   return text;

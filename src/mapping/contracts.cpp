@@ -8,6 +8,8 @@
 #include <set>
 #include <sstream>
 
+#include "src/common/file_read.h"
+
 namespace dutybridge::mapping {
 namespace {
 
@@ -84,12 +86,10 @@ std::optional<core::Decimal> KpiDefinition::targetOn(core::Date day) const {
 }
 
 std::expected<DutyCatalog, config::Diagnostics> loadDutyCatalog(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  if (!in) return single(file, 0, 0, "cannot read the duty catalog");
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
+  auto text = files::readRegularFile(file, files::kMaxConfigBytes, "the duty catalog");
+  if (!text) return single(file, 0, 0, text.error().message);
   config::Diagnostics diagnostics;
-  diagnostics.addSource(file.string(), buffer.str());
+  diagnostics.addSource(file.string(), *text);
   auto at = [&](const YAML::Node& node, const std::string& path) {
     core::SourceLocation loc{file.string(), 0, 0, path};
     if (node.IsDefined() && node.Mark().line >= 0) {
@@ -100,7 +100,7 @@ std::expected<DutyCatalog, config::Diagnostics> loadDutyCatalog(const std::files
   };
   DutyCatalog catalog;
   try {
-    YAML::Node root = YAML::Load(buffer.str());
+    YAML::Node root = YAML::Load(*text);
     catalog.plant = root["plant"] ? root["plant"].Scalar() : "";
     catalog.time_zone = root["time_zone"] ? root["time_zone"].Scalar() : "UTC";
     if (catalog.plant.empty()) diagnostics.add(at(root, ""), "the duty catalog needs a 'plant'");

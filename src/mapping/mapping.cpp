@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "src/calendar/calendar.h"
+#include "src/common/file_read.h"
 #include "src/codec/json.h"
 #include "src/config/secrets.h"
 
@@ -224,18 +225,12 @@ bool sameValue(const Value& actual, const std::optional<std::string>& expected) 
 
 std::string showValue(const Value& v) { return v.isNull() ? "null" : v.toText(); }
 
+// CSV problems are cited by file:line:column and column name only: the rows hold badge and
+// employee numbers, so no excerpt of the CSV is registered (and none is printed).
 void reportTableProblems(Loader& loader, const std::vector<TableProblem>& problems, const std::string& path) {
-  std::set<std::string> sources;
   for (const auto& problem : problems) {
     core::SourceLocation where = problem.where;
     if (where.path.empty()) where.path = path;
-    // Cite CSV rows with a caret: register the file's text once.
-    if (!where.file.empty() && where.file != loader.file_name && sources.insert(where.file).second) {
-      std::ifstream in(where.file, std::ios::binary);
-      std::ostringstream text;
-      text << in.rdbuf();
-      loader.diagnostics.addSource(where.file, text.str());
-    }
     loader.diagnostics.add(std::move(where), problem.message, problem.hint);
   }
 }
@@ -688,6 +683,13 @@ void loadAggregate(Loader& loader, Mapping& mapping, const YAML::Node& node) {
   constexpr int64_t kDay = 86'400'000'000;
   block.options.grace_micros = durationOr(loader, node["grace"], "aggregate.grace", 0);
   block.options.retain_micros = durationOr(loader, node["retain"], "aggregate.retain", 7 * kDay);
+  // A closed window must stay long enough for the corrections that follow a shift (a report
+  // edited after the close) to find it; below that they would all be dead-lettered as too late.
+  constexpr int64_t kMinRetain = 3'600'000'000;
+  if (node["retain"] && block.options.retain_micros < kMinRetain) {
+    loader.error(node["retain"], "aggregate.retain", "retain must be at least 1h",
+                 "rows that correct a closed window arrive after it closes; e.g. retain: 7d");
+  }
   block.options.min_interval_micros = durationOr(loader, node["min_interval"], "aggregate.min_interval", 0);
 }
 
@@ -1264,18 +1266,12 @@ std::optional<YAML::Node> applyOverlay(Loader& loader, const YAML::Node& overlay
   }
   std::filesystem::path base_file = extends.Scalar();
   if (base_file.is_relative()) base_file = loader.file.parent_path() / base_file;
-  std::ifstream in(base_file, std::ios::binary);
-  if (!in) {
-    loader.error(extends, "extends", fmt::format("cannot read the base mapping '{}'", base_file.string()));
+  auto read = files::readRegularFile(base_file, kMaxFileBytes, fmt::format("the base mapping '{}'", base_file.string()));
+  if (!read) {
+    loader.error(extends, "extends", read.error().message);
     return std::nullopt;
   }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  std::string base_text = buffer.str();
-  if (base_text.size() > kMaxFileBytes) {
-    loader.error(extends, "extends", "the base mapping is larger than 4 MiB");
-    return std::nullopt;
-  }
+  std::string base_text = std::move(*read);
   YAML::Node base;
   try {
     base = YAML::Load(base_text);
@@ -1702,19 +1698,12 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadText(const std:
 std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const std::filesystem::path& file,
                                                                          const MappingLoadOptions& options) {
   config::Diagnostics diagnostics;
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    diagnostics.add(SourceLocation{file.string(), 0, 0, ""}, "cannot read mapping file");
+  auto text = files::readRegularFile(file, kMaxFileBytes, "the mapping file");
+  if (!text) {
+    diagnostics.add(SourceLocation{file.string(), 0, 0, ""}, text.error().message);
     return std::unexpected(std::move(diagnostics));
   }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  std::string text = buffer.str();
-  if (text.size() > kMaxFileBytes) {
-    diagnostics.add(SourceLocation{file.string(), 1, 1, ""}, "mapping file larger than 4 MiB");
-    return std::unexpected(std::move(diagnostics));
-  }
-  return loadText(file, text, options.description, false, options);
+  return loadText(file, *text, options.description, false, options);
 }
 
 std::expected<std::unique_ptr<Mapping>, config::Diagnostics> Mapping::compileFor(

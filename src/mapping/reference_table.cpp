@@ -6,6 +6,7 @@
 #include <fstream>
 #include <numeric>
 
+#include "src/common/file_read.h"
 #include "src/common/log.h"
 
 namespace dutybridge::mapping {
@@ -220,60 +221,143 @@ std::shared_ptr<TableHandle> makeStaticTable(std::string name, const std::vector
   return std::make_shared<TableHandle>(std::move(name), table ? std::move(*table) : nullptr);
 }
 
-core::Result<RawTable> CsvTableLoader::load() {
-  std::ifstream in(file_, std::ios::binary);
-  if (!in) return core::fail(core::ErrorKind::Retryable, "cannot read " + file_.string());
-  RawTable table;
-  std::string line;
-  int line_no = 0;
-  std::string file_name = file_.string();
-  auto split = [](const std::string& text, std::vector<int>* columns) {
-    std::vector<std::optional<std::string>> cells;
-    std::string cell;
-    bool quoted = false;
-    if (columns) columns->push_back(1);
-    for (size_t i = 0; i < text.size(); ++i) {
-      char c = text[i];
-      if (quoted) {
-        if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
-          cell += '"';
-          ++i;
-        } else if (c == '"') {
-          quoted = false;
-        } else {
-          cell += c;
-        }
-      } else if (c == '"') {
-        quoted = true;
-      } else if (c == ',') {
-        cells.emplace_back(std::move(cell));
-        cell.clear();
-        if (columns) columns->push_back(static_cast<int>(i) + 2);
-      } else if (c != '\r') {
-        cell += c;
-      }
-    }
-    cells.emplace_back(std::move(cell));
-    return cells;
+namespace {
+
+// Length of the UTF-8 sequence starting at text[i], or 0 when it is not well formed (overlong
+// forms, surrogates and code points past U+10FFFF included).
+size_t utf8SequenceLength(std::string_view text, size_t i) {
+  auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  unsigned char b0 = byte(i);
+  if (b0 < 0x80) return 1;
+  size_t len = b0 >= 0xC2 && b0 <= 0xDF ? 2 : b0 >= 0xE0 && b0 <= 0xEF ? 3 : b0 >= 0xF0 && b0 <= 0xF4 ? 4 : 0;
+  if (len == 0 || i + len > text.size()) return 0;
+  for (size_t k = 1; k < len; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+  }
+  unsigned char b1 = byte(i + 1);
+  if ((b0 == 0xE0 && b1 < 0xA0) || (b0 == 0xED && b1 > 0x9F) || (b0 == 0xF0 && b1 < 0x90) || (b0 == 0xF4 && b1 > 0x8F)) {
+    return 0;
+  }
+  return len;
+}
+
+// RFC 4180: fields separated by commas, records by CRLF or LF; a field in double quotes may hold
+// commas, line breaks and doubled quotes. The first record is the header. Errors cite
+// file:line:column and never the content (reference rows hold badge and employee numbers).
+core::Result<RawTable> parseCsv(std::string_view text, const std::string& file_name) {
+  constexpr std::string_view kBom = "\xEF\xBB\xBF";
+  size_t i = text.starts_with(kBom) ? kBom.size() : 0;
+  int line = 1;
+  size_t line_start = 0;
+  auto column = [&](size_t at) { return static_cast<int>(at - line_start) + 1; };
+  auto fail = [&](int at_line, int at_column, std::string message, std::string_view hint) -> core::Result<RawTable> {
+    return core::fail(core::ErrorKind::InvalidConfig,
+                      fmt::format("{}:{}:{}: {}{}{}", file_name, at_line, at_column, message, hint.empty() ? "" : "; ", hint));
   };
+  for (size_t k = i; k < text.size();) {
+    if (text[k] == '\n') {
+      ++line;
+      line_start = k + 1;
+    }
+    size_t len = utf8SequenceLength(text, k);
+    if (len == 0) {
+      return fail(line, column(k), fmt::format("invalid UTF-8 (byte 0x{:02x})", static_cast<unsigned char>(text[k])),
+                  "");
+    }
+    k += len;
+  }
+  line = 1;
+  line_start = 0;
+
+  RawTable table;
   bool header = true;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (header) {
-      header = false;
-      for (auto& name : split(line, nullptr)) table.columns.push_back(name.value_or(""));
+  while (i < text.size()) {
+    // A blank line between records is skipped.
+    if (text[i] == '\n' || (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n')) {
+      i += text[i] == '\r' ? 2 : 1;
+      ++line;
+      line_start = i;
       continue;
     }
-    if (line.empty() || line == "\r") continue;
     RawTable::Row row;
-    row.where = core::SourceLocation{file_name, line_no, 1, ""};
-    row.cells = split(line, &row.cell_columns);
+    row.where = core::SourceLocation{file_name, line, 1, ""};
+    bool end_of_record = false;
+    while (!end_of_record) {
+      row.cell_columns.push_back(column(i));
+      std::string cell;
+      if (i < text.size() && text[i] == '"') {
+        int open_line = line, open_column = column(i);
+        ++i;
+        while (true) {
+          if (i >= text.size()) {
+            return fail(open_line, open_column, "unbalanced quote: the quoted field opened here never closes", "");
+          }
+          char c = text[i];
+          if (c == '"') {
+            if (i + 1 < text.size() && text[i + 1] == '"') {
+              cell += '"';
+              i += 2;
+              continue;
+            }
+            ++i;
+            break;
+          }
+          if (c == '\n') {
+            ++line;
+            line_start = i + 1;
+          }
+          cell += c;
+          ++i;
+        }
+        if (i < text.size() && text[i] != ',' && text[i] != '\n' && !(text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n')) {
+          return fail(line, column(i), "text after the closing quote of a field", "a quote inside a quoted field is written twice: \"\"");
+        }
+      } else {
+        while (i < text.size() && text[i] != ',' && text[i] != '\n' && !(text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n')) {
+          if (text[i] == '"') {
+            return fail(line, column(i), "a quote inside an unquoted field",
+                        "quote the whole field and double the quote: \"a \"\"b\"\" c\"");
+          }
+          cell += text[i];
+          ++i;
+        }
+      }
+      row.cells.emplace_back(std::move(cell));
+      if (i >= text.size()) {
+        end_of_record = true;
+      } else if (text[i] == ',') {
+        ++i;
+      } else {
+        i += text[i] == '\r' ? 2 : 1;
+        ++line;
+        line_start = i;
+        end_of_record = true;
+      }
+    }
+    if (header) {
+      header = false;
+      for (auto& name : row.cells) table.columns.push_back(name.value_or(""));
+      continue;
+    }
+    if (row.cells.size() != table.columns.size()) {
+      return fail(row.where.line, 1,
+                  fmt::format("the row has {} field(s), the header has {}", row.cells.size(), table.columns.size()),
+                  "");
+    }
     table.rows.push_back(std::move(row));
     if (table.rows.size() > kMaxTableRows) {
-      return core::fail(core::ErrorKind::Permanent, file_name + ": more than 1,000,000 rows");
+      return core::fail(core::ErrorKind::InvalidConfig, file_name + ": more than 1,000,000 rows");
     }
   }
   return table;
+}
+
+}  // namespace
+
+core::Result<RawTable> CsvTableLoader::load() {
+  auto text = files::readRegularFile(file_, files::kMaxTableBytes, "the reference table " + file_.string());
+  if (!text) return core::fail(text.error());
+  return parseCsv(*text, file_.string());
 }
 
 const TableLoaderFactory* TableLoaderRegistry::find(std::string_view kind) const {

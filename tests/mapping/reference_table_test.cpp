@@ -211,7 +211,9 @@ emit:
   std::string report = overlap.error().format();
   std::string csv = (dir.path / "badges.csv").string();
   CHECK_THAT(report, Catch::Contains(csv + ":3:16: error: validity overlaps the row at " + csv + ":2:1 for the same key"));
-  CHECK_THAT(report, Catch::Contains("B000123,E10031,2025-03-15,"));  // the caret line
+  // Cited by line and column only: the row holds a badge and an employee number.
+  CHECK_THAT(report, !Catch::Contains("B000123"));
+  CHECK_THAT(report, !Catch::Contains("E10031"));
   CHECK(overlap.error().size() == 1);
 
   dir.write("badges.csv", "badge,employee\nB1,E1\n");

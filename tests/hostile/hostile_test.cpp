@@ -1,0 +1,264 @@
+// Hostile input through the dutybridge binary, as an adversarial admin or a broken upstream
+// system would give it (issue 14). Every case names the item it guards; each failed on the code
+// before its fix. Commands that used to hang run under `timeout`, so a regression fails with
+// exit status 137 instead of stalling the suite. In CI this runs under ASan+UBSan: a crash or a
+// read of freed memory fails the case.
+
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace {
+
+const std::filesystem::path kBinary = DUTYBRIDGE_BINARY;
+const std::filesystem::path kSource = DUTYBRIDGE_SOURCE_DIR;
+
+struct Outcome {
+  int status = -1;
+  std::string output;  // stdout and stderr, interleaved
+};
+
+Outcome runShell(const std::string& command) {
+  Outcome out;
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) out.output.append(buffer, n);
+  int status = pclose(pipe);
+  out.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  if (out.output.size() > 4000) out.output = out.output.substr(0, 4000) + "... (cut)";
+  return out;
+}
+
+// `timeout` ends a command that hangs (exit status 137), so a regression fails, never stalls.
+std::string cliCommand(const std::string& args, const std::string& env, int timeout_seconds) {
+  return env + " timeout -s KILL " + std::to_string(timeout_seconds) + " '" + kBinary.string() + "' " + args;
+}
+
+Outcome runCli(const std::string& args, const std::string& env = "", int timeout_seconds = 60) {
+  return runShell(cliCommand(args, env, timeout_seconds) + " 2>&1");
+}
+
+std::string quoted(const std::filesystem::path& path) { return "'" + path.string() + "'"; }
+
+class TempDir {
+ public:
+  explicit TempDir(const std::string& name)
+      : path_(std::filesystem::temp_directory_path() / ("dutybridge-hostile-" + name + "-" + std::to_string(::getpid()))) {
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::filesystem::path write(const std::string& name, const std::string& text) const {
+    std::ofstream(path_ / name, std::ios::binary) << text;
+    return path_ / name;
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// A row-level mapping with one regex test, for the regex cases.
+std::string regexMapping(const std::string& pattern) {
+  return "name: regex-probe\ninput:\n  code: string\nemit:\n  - key: [code]\n    fields:\n      ok: 'matches(code, \"" +
+         pattern + "\")'\n";
+}
+
+const std::string kSmokeConfig = R"(pipelines:
+  - name: smoke
+    source: {type: generate}
+    sink: {type: stdout}
+)";
+
+}  // namespace
+
+TEST_CASE("1: a window closed and evicted in one step is emitted, not read after it was freed",
+          "[hostile][aggregate]") {
+  TempDir dir("evict");
+  auto input = dir.write("in.jsonl",
+                         R"({"report_no":"PR-1","work_order_no":"W","operation_code":"O","product_code":"P",)"
+                         R"("workshop_code":"MACH","team_code":"MACH-T1","operator_badge":"B000123","shift_code":"D",)"
+                         R"("shift_date":"2025-03-14","good_qty":"12","uom":"PCS","state":"ACCEPTED",)"
+                         R"("updated_at":"2025-03-14T05:00:00Z"})"
+                         "\n");
+  // --until is more than grace + retain (2 h + 7 d) past the shift's end: one tick closes and
+  // evicts the window.
+  auto result = runCli("map -m " + quoted(kSource / "mappings/tl_daily_good_output.yaml") + " -i " + quoted(input) +
+                       " --now 2025-03-14T06:00:00Z --until 2025-03-23T00:00:00Z");
+  INFO(result.output);
+  CHECK(result.status == 0);
+  CHECK_THAT(result.output, Catch::Contains(R"("key":"plant-01|KPI.TL.DAILY_GOOD_OUTPUT|E10011|SHIFT|2025-03-14/D")"));
+  CHECK_THAT(result.output, Catch::Contains(R"("closed":true)"));
+}
+
+TEST_CASE("1: retain below one hour is refused with its location", "[hostile][aggregate]") {
+  TempDir dir("retain");
+  std::string text;
+  {
+    std::ifstream in(kSource / "mappings/tl_daily_good_output.yaml");
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  auto at = text.find("retain: 7d");
+  REQUIRE(at != std::string::npos);
+  text.replace(at, 10, "retain: 0s");
+  // Relative paths (catalog, calendars, CSV) resolve against the mapping's folder.
+  auto mapping = kSource / "mappings" / ("hostile-retain-" + std::to_string(::getpid()) + ".yaml");
+  std::ofstream(mapping) << text;
+  auto result = runCli("test " + quoted(mapping));
+  std::filesystem::remove(mapping);
+  INFO(result.output);
+  CHECK(result.status == 1);
+  CHECK_THAT(result.output, Catch::Contains("error: retain must be at least 1h (at aggregate.retain)"));
+}
+
+TEST_CASE("2: JSON nested 150,000 deep is a dead letter, not a stack overflow", "[hostile][json]") {
+  TempDir dir("deep");
+  std::string deep = "{\"a\":" + std::string(150'000, '[') + std::string(150'000, ']') + "}\n";
+  auto input = dir.write("deep.jsonl", deep + R"({"report_no":"PR1","good_qty":"1"})" "\n");
+  auto result = runCli("map -m " + quoted(kSource / "mappings/mes_report_output.yaml") + " -i " + quoted(input) +
+                       " --now 2025-03-14T12:00:00Z");
+  INFO(result.output);
+  CHECK(result.status == 1);
+  CHECK_THAT(result.output, Catch::Contains("deep.jsonl:1: dead letter: JSON nested deeper than 128 levels"));
+  // The line after it is still read.
+  CHECK_THAT(result.output, Catch::Contains("deep.jsonl:2: dead letter"));
+
+  // Allowed deeper, the same kind of document is built and freed: the free must not recurse.
+  auto deep_input = dir.write("deep90k.jsonl", "{\"a\":" + std::string(90'000, '[') + std::string(90'000, ']') + "}\n");
+  auto limited = runCli("map -m " + quoted(kSource / "mappings/mes_report_output.yaml") + " -i " + quoted(deep_input) +
+                        " --max-depth 100000 --now 2025-03-14T12:00:00Z");
+  INFO(limited.output);
+  CHECK(limited.status == 1);  // parsed (deeper limit), then the mapping refuses it; no crash on free
+  CHECK_THAT(limited.output, Catch::Contains("deep90k.jsonl:1: dead letter (mes-report-output@1)"));
+}
+
+TEST_CASE("3: a pattern with catastrophic backtracking under std::regex runs in linear time", "[hostile][regex]") {
+  TempDir dir("regex");
+  auto mapping = dir.write("m.yaml", regexMapping(R"(^(\\w+\\s?)*$)"));
+  // 11 s with std::regex at 29 characters, doubling with each one more; this is 40.
+  auto input = dir.write("in.jsonl", R"({"code":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!"})" "\n");
+  auto result = runCli("map -m " + quoted(mapping) + " -i " + quoted(input), "", 20);
+  INFO(result.output);
+  CHECK(result.status == 0);
+  CHECK_THAT(result.output, Catch::Contains(R"("ok":false)"));
+}
+
+TEST_CASE("3: a pattern RE2 cannot run in linear time is a located error", "[hostile][regex]") {
+  TempDir dir("backref");
+  auto mapping = dir.write("m.yaml", regexMapping(R"(^(a+)\\1$)"));
+  auto result = runCli("test " + quoted(mapping));
+  INFO(result.output);
+  CHECK(result.status == 1);
+  CHECK_THAT(result.output, Catch::Contains("m.yaml:7:"));
+  CHECK_THAT(result.output, Catch::Contains("error: invalid regular expression: invalid escape sequence"));
+  CHECK_THAT(result.output, Catch::Contains("no backreferences or lookaround"));
+}
+
+TEST_CASE("4: a config that is a device, a FIFO or too large is refused at once", "[hostile][files]") {
+  TempDir dir("files");
+  auto zero = runCli("check -c /dev/zero", "", 20);
+  INFO(zero.output);
+  CHECK(zero.status == 2);
+  CHECK_THAT(zero.output, Catch::Contains("/dev/zero:0:0: error: the configuration file is not a regular file"));
+
+  auto fifo = dir.path() / "fifo.yaml";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  auto piped = runCli("check -c " + quoted(fifo), "", 20);
+  INFO(piped.output);
+  CHECK(piped.status == 2);
+  CHECK_THAT(piped.output, Catch::Contains("the configuration file is not a regular file"));
+
+  auto big = dir.path() / "big.yaml";
+  {
+    std::ofstream out(big);
+    std::string filler(1024, '#');
+    for (int i = 0; i < 9 * 1024; ++i) out << filler << '\n';  // 9 MiB of comments
+  }
+  auto large = runCli("check -c " + quoted(big), "", 20);
+  INFO(large.output);
+  CHECK(large.status == 2);
+  CHECK_THAT(large.output, Catch::Contains("over the limit of 8 MiB"));
+
+  auto directory = runCli("check -c " + quoted(dir.path()), "", 20);
+  CHECK(directory.status == 2);
+  CHECK_THAT(directory.output, Catch::Contains("the configuration file is a directory"));
+}
+
+TEST_CASE("4: a secret file that is a device or too large is refused at once", "[hostile][files][secrets]") {
+  TempDir dir("secret");
+  auto config = dir.write("c.yaml", R"(kafka:
+  bootstrap_servers: 127.0.0.1:9092
+  librdkafka: {sasl.password: "${file:/dev/zero}"}
+)" + kSmokeConfig);
+  auto result = runCli("check -c " + quoted(config), "", 20);
+  INFO(result.output);
+  CHECK(result.status == 2);
+  CHECK_THAT(result.output, Catch::Contains("secret file /dev/zero is not a regular file"));
+
+  auto big = dir.write("big.secret", std::string(100 * 1024, 'x'));
+  auto config_big = dir.write("c2.yaml", "kafka:\n  bootstrap_servers: 127.0.0.1:9092\n  librdkafka: {sasl.password: \"${file:" +
+                                             big.string() + "}\"}\n" + kSmokeConfig);
+  auto large = runCli("check -c " + quoted(config_big), "", 20);
+  INFO(large.output);
+  CHECK(large.status == 2);
+  CHECK_THAT(large.output, Catch::Contains("over the limit of 64 KiB"));
+  CHECK_THAT(large.output, !Catch::Contains("xxxxxxxx"));
+}
+
+TEST_CASE("4: map stops at a line without end instead of reading it whole", "[hostile][files]") {
+  auto result = runCli("map -m " + quoted(kSource / "mappings/mes_report_output.yaml") +
+                           " -i /dev/zero --max-line-bytes 65536 --now 2025-03-14T12:00:00Z",
+                       "", 20);
+  INFO(result.output);
+  CHECK(result.status == 1);
+  CHECK_THAT(result.output, Catch::Contains("/dev/zero:1: line longer than 65536 bytes (--max-line-bytes)"));
+}
+
+TEST_CASE("4: a reference CSV that is a FIFO is refused, not waited on", "[hostile][files]") {
+  TempDir dir("csvfifo");
+  auto fifo = dir.path() / "t.csv";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  auto mapping = dir.write("m.yaml", R"(name: csv-fifo
+input:
+  code: string
+tables:
+  t: {csv: t.csv, key: k, value: v}
+emit:
+  - key: [code]
+    fields:
+      v: lookup("t", code)
+)");
+  auto result = runCli("test " + quoted(mapping), "", 20);
+  INFO(result.output);
+  CHECK(result.status == 1);
+  CHECK_THAT(result.output, Catch::Contains("is not a regular file"));
+}
+
+TEST_CASE("19: map into a full disk fails, and so does test over a folder without mappings", "[hostile][cli]") {
+  TempDir dir("full");
+  auto input = dir.write("in.jsonl", R"({"code":"A"})" "\n");
+  auto mapping = dir.write("m.yaml", regexMapping("^A$"));
+  auto full = runShell(cliCommand("map -m " + quoted(mapping) + " -i " + quoted(input), "", 60) + " 2>&1 >/dev/full");
+  INFO(full.output);
+  CHECK(full.status == 1);
+  CHECK_THAT(full.output, Catch::Contains("writing the output failed"));
+
+  std::filesystem::create_directories(dir.path() / "empty");
+  auto empty = runCli("test " + quoted(dir.path() / "empty"));
+  INFO(empty.output);
+  CHECK(empty.status == 1);
+  CHECK_THAT(empty.output, Catch::Contains("no mapping files"));
+}
