@@ -597,6 +597,10 @@ std::vector<core::ConfigProblem> checkSink(const ConfigObject& config) {
 
 class KafkaFactory final : public core::SinkFactory {
  public:
+  core::SinkCapabilities capabilities() const override {
+    return {.transactions = true, .stores_position = false, .carries_dead_letters = true};
+  }
+
   KafkaFactory()
       : schema_(
             {

@@ -804,7 +804,10 @@ class OdbcSink final : public core::Sink {
 
 class OdbcSinkFactory final : public core::SinkFactory {
  public:
-  bool carriesDeadLetters() const override { return false; }  // one table: dead letters go to Kafka
+  // One table: dead letters go to Kafka; rows and the source position commit together.
+  core::SinkCapabilities capabilities() const override {
+    return {.transactions = false, .stores_position = true, .carries_dead_letters = false};
+  }
 
   OdbcSinkFactory()
       : schema_(

@@ -76,7 +76,7 @@ std::shared_ptr<const ConfigSchema> pipelineSchema() {
           FieldSpec::make("max_in_flight", FieldType::Int).def("20000").range(1, 10'000'000)
               .doc("Records read but not yet acknowledged by the sink; the source pauses at this many. Bounds "
                    "memory and what a crash sends again."),
-          FieldSpec::make("delivery", FieldType::String).def("auto").oneOf({"auto", "exactly_once", "at_least_once"})
+          FieldSpec::make("delivery", FieldType::Enum).def("auto").oneOf({"auto", "exactly_once", "at_least_once"})
               .doc("exactly_once: outputs, dead letters, the source cursor and transform state of a batch are "
                    "written in one Kafka transaction (transactional.id <client_id>-<pipeline>), so a crash "
                    "neither loses nor duplicates. at_least_once: the cursor is stored after delivery; a crash "
@@ -147,7 +147,10 @@ std::expected<std::unique_ptr<DaemonConfig>, Diagnostics> parseDaemonConfig(cons
     p.name = pipeline.getString("name");
     p.enabled = pipeline.getBool("enabled");
     p.max_in_flight = static_cast<size_t>(pipeline.getInt("max_in_flight"));
-    p.delivery = pipeline.getString("delivery");
+    const std::string delivery = pipeline.getString("delivery");
+    p.delivery = delivery == "exactly_once"    ? Delivery::ExactlyOnce
+                 : delivery == "at_least_once" ? Delivery::AtLeastOnce
+                                               : Delivery::Auto;
     p.commit_interval = std::chrono::duration_cast<std::chrono::milliseconds>(pipeline.getDuration("commit_interval"));
     p.commit_records = static_cast<size_t>(pipeline.getInt("commit_records"));
     p.location = pipeline.location;
@@ -167,9 +170,21 @@ std::expected<std::unique_ptr<DaemonConfig>, Diagnostics> parseDaemonConfig(cons
       }
       p.mapping = mapping;
     }
-    if (p.mapping && !p.sink.type.empty()) {
-      const auto* sink_factory = registry.findSink(p.sink.type);
-      if (sink_factory && !sink_factory->carriesDeadLetters()) {
+    const auto* sink_factory = p.sink.type.empty() ? nullptr : registry.findSink(p.sink.type);
+    if (sink_factory && p.delivery == Delivery::ExactlyOnce && !sink_factory->capabilities().transactions) {
+      const auto* entry = pipeline.find("delivery");
+      diagnostics.add(entry ? entry->location : pipeline.location,
+                      fmt::format("pipeline '{}': delivery: exactly_once needs a sink with transactions (kafka); the "
+                                  "{} sink has none",
+                                  p.name, p.sink.type),
+                      sink_factory->capabilities().stores_position
+                          ? fmt::format("the {} sink stores the source position with its rows in one database "
+                                        "transaction, which is exactly once by itself: use delivery: at_least_once",
+                                        p.sink.type)
+                          : "use delivery: at_least_once or auto");
+    }
+    if (p.mapping && sink_factory) {
+      if (!sink_factory->capabilities().carries_dead_letters) {
         const auto* sink_entry = pipeline.find("sink");
         if (!config->kafka) {
           diagnostics.add(sink_entry ? sink_entry->location : pipeline.location,
@@ -195,6 +210,15 @@ std::expected<std::unique_ptr<DaemonConfig>, Diagnostics> parseDaemonConfig(cons
   }
   if (!diagnostics.empty()) return std::unexpected(std::move(diagnostics));
   return config;
+}
+
+std::string_view deliveryName(Delivery delivery) {
+  switch (delivery) {
+    case Delivery::ExactlyOnce: return "exactly_once";
+    case Delivery::AtLeastOnce: return "at_least_once";
+    case Delivery::Auto: break;
+  }
+  return "auto";
 }
 
 std::expected<std::unique_ptr<DaemonConfig>, Diagnostics> loadDaemonConfig(const std::filesystem::path& file,

@@ -23,18 +23,22 @@ struct ConnectorConfig {
   core::ConfigObject settings;  // includes `type`
 };
 
+// `delivery:` of a pipeline (docs/delivery-guarantees.md).
+enum class Delivery { Auto, ExactlyOnce, AtLeastOnce };
+std::string_view deliveryName(Delivery delivery);
+
 struct PipelineConfig {
   std::string name;
   bool enabled = true;
   size_t max_in_flight = 20'000;
-  std::string delivery = "auto";  // auto | exactly_once | at_least_once
+  Delivery delivery = Delivery::Auto;
   std::chrono::milliseconds commit_interval{100};
   size_t commit_records = 10'000;
   ConnectorConfig source;
   std::optional<std::filesystem::path> mapping;  // resolved relative to the config file
   ConnectorConfig sink;
   // A kafka sink to kafka.dlq_topic for the dead letters of a mapping whose sink cannot carry
-  // them (core::SinkFactory::carriesDeadLetters); empty otherwise.
+  // them (core::SinkCapabilities::carries_dead_letters); empty otherwise.
   std::optional<ConnectorConfig> dead_letters;
   core::SourceLocation location;
 };

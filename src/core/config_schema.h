@@ -10,6 +10,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -67,7 +68,13 @@ struct FieldSpec {
   FieldSpec&& req() && { required = true; return std::move(*this); }
   FieldSpec&& def(std::string value) && { default_value = std::move(value); return std::move(*this); }
   FieldSpec&& range(int64_t lo, int64_t hi) && { min = lo; max = hi; return std::move(*this); }
-  FieldSpec&& oneOf(std::vector<std::string> values) && { choices = std::move(values); return std::move(*this); }
+  // Allowed values are enforced for Enum fields only; on any other type they would be a
+  // silent no-op (`delivery: twice` once passed), so that is refused where the schema is built.
+  FieldSpec&& oneOf(std::vector<std::string> values) && {
+    if (type != FieldType::Enum) throw std::logic_error("config field '" + name + "': oneOf() needs FieldType::Enum");
+    choices = std::move(values);
+    return std::move(*this);
+  }
   FieldSpec&& doc(std::string text) && { description = std::move(text); return std::move(*this); }
   FieldSpec&& fields(std::shared_ptr<const ConfigSchema> schema) && { nested = std::move(schema); return std::move(*this); }
   FieldSpec&& secret() && { sensitive = true; return std::move(*this); }

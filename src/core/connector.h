@@ -60,16 +60,29 @@ class SourceFactory : public ConnectorFactory {
                                                  const ConnectorContext& context) const = 0;
 };
 
+// A sink's delivery capabilities, known before any sink is created.
+struct SinkCapabilities {
+  // Kafka transactions: outputs, dead letters, transform state and the source cursor of a batch
+  // commit together (delivery: exactly_once needs this; auto uses it when the cluster allows).
+  bool transactions = false;
+  // The sink stores the source position with the rows in its own transaction (the ODBC upsert
+  // sink): exactly once by itself, and the pipeline resumes from Sink::storedPosition().
+  bool stores_position = false;
+  // The sink delivers records to the topic their meta.topic names (the kafka sink; stdout prints
+  // them), so a mapping's dead letters can travel with the batch. A sink that writes one place
+  // says false: the daemon then gives the pipeline a Kafka producer to kafka.dlq_topic for them
+  // (runtime::Pipeline::setDeadLetterSink).
+  bool carries_dead_letters = true;
+};
+
 class SinkFactory : public ConnectorFactory {
  public:
   Direction direction() const final { return Direction::Sink; }
   virtual Result<std::unique_ptr<Sink>> create(const ConfigObject& config,
                                                const ConnectorContext& context) const = 0;
-  // Whether the sink delivers records to the topic their meta.topic names (the kafka sink;
-  // stdout prints them), so a mapping's dead letters can travel with the batch. A sink that
-  // writes one place (the ODBC upsert sink) says false: the daemon then gives the pipeline a
-  // Kafka producer to kafka.dlq_topic for them (runtime::Pipeline::setDeadLetterSink).
-  virtual bool carriesDeadLetters() const { return true; }
+  // What the sink can do for delivery, declared by the factory so that `check` refuses exactly
+  // what `run` would (see SinkCapabilities).
+  virtual SinkCapabilities capabilities() const { return {}; }
 };
 
 }  // namespace dutybridge::core
