@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <expected>
 #include <filesystem>
@@ -227,7 +228,14 @@ std::expected<std::unique_ptr<mapping::Mapping>, config::Diagnostics> loadMappin
 std::unique_ptr<config::DaemonConfig> loadConfigOrReport(const std::string& file, const runtime::Registry& registry) {
   config::SecretResolver secrets;
   auto loaded = config::loadDaemonConfig(file, registry, secrets);
-  if (loaded) return std::move(*loaded);
+  if (loaded) {
+    if ((*loaded)->admin && (*loaded)->admin->getBool("enabled")) {
+      log::warning("config", "{}: admin: enabled: true is accepted but not used yet: no admin API listens (it comes "
+                             "with the admin API, docs/configuration.md)",
+                   file);
+    }
+    return std::move(*loaded);
+  }
   std::string text = loaded.error().format();
   std::fwrite(text.data(), 1, text.size(), stderr);
   return nullptr;
@@ -420,7 +428,12 @@ int main(int argc, char** argv) {
   if (args.done()) return usage("missing command", kMainHelp);
   std::string command = args.take();
   try {
-    if (command == "run") return cmdCheckOrRun(args, true);
+    if (command == "run") {
+      // From the first instruction: SIGHUP's default action would end the daemon without a
+      // graceful stop while it still loads its configuration (runDaemon logs later ones).
+      std::signal(SIGHUP, SIG_IGN);
+      return cmdCheckOrRun(args, true);
+    }
     if (command == "check") return cmdCheckOrRun(args, false);
     if (command == "status") return cmdStatus(args);
     if (command == "list-connectors") return cmdListConnectors(args);

@@ -24,6 +24,8 @@ constexpr std::string_view kComponent = "daemon";
 }  // namespace
 
 int runDaemon(const config::DaemonConfig& config, const Registry& registry, DaemonOptions options) {
+  // Ignored while pipelines open (connecting can take long); the event loop notes it from then on.
+  std::signal(SIGHUP, SIG_IGN);
   core::SystemClock clock;
   std::unique_ptr<core::StateStore> state_store;
   if (options.open_state_store) {
@@ -41,10 +43,10 @@ int runDaemon(const config::DaemonConfig& config, const Registry& registry, Daem
     context.pipeline_name = p.name;
     context.clock = &clock;
     context.kafka = config.kafka;
-    if (config.kafka && p.delivery != "at_least_once") {
+    if (config.kafka && p.delivery != config::Delivery::AtLeastOnce) {
       context.transactional_id = config.kafka->getString("client_id") + "-" + p.name;
       context.state_topic = config.kafka->getString("state_topic");
-      context.transactional_fallback = p.delivery == "auto";
+      context.transactional_fallback = p.delivery == config::Delivery::Auto;
     }
     std::unique_ptr<core::Transform> transform;
     if (p.mapping && options.make_transform) transform = options.make_transform(p, clock);
@@ -96,10 +98,6 @@ int runDaemon(const config::DaemonConfig& config, const Registry& registry, Daem
       log::error(kComponent, "pipeline {}: {}", p.name, built.error().describe());
       return 1;
     }
-    if (p.delivery == "exactly_once" && p.sink.type != "kafka") {
-      log::error(kComponent, "pipeline {}: delivery: exactly_once needs a kafka sink (this one is {})", p.name, p.sink.type);
-      return 2;
-    }
     pipelines.push_back(std::move(*built));
     pipeline_configs.push_back(&p);
   }
@@ -128,11 +126,21 @@ int runDaemon(const config::DaemonConfig& config, const Registry& registry, Daem
     signals.async_wait(onSignal);
   };
   signals.async_wait(onSignal);
+  // SIGHUP (systemctl reload, a closed terminal) would otherwise end the daemon without a
+  // graceful stop. Until reload exists it is noted and ignored.
+  boost::asio::signal_set hangups(io, SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> onHangup = [&](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    log::notice(kComponent, "SIGHUP received: reloading the configuration is not supported yet; ignored (restart "
+                            "the service to apply changes)");
+    hangups.async_wait(onHangup);
+  };
+  hangups.async_wait(onHangup);
 
   std::mutex restart_mutex;  // guards `pipelines` entries while a worker replaces its own
   for (size_t i = 0; i < pipelines.size(); ++i) {
     workers.emplace_back([i, &pipelines, &pipeline_configs, &build, &restart_mutex, &io, &finished, &failed,
-                          &invalid_config, &signals, &workers, total = pipelines.size()](std::stop_token stop) {
+                          &invalid_config, &signals, &hangups, &workers, total = pipelines.size()](std::stop_token stop) {
       core::Status status;
       std::chrono::milliseconds pause{100};
       while (true) {
@@ -160,7 +168,7 @@ int runDaemon(const config::DaemonConfig& config, const Registry& registry, Daem
         std::lock_guard lock(restart_mutex);
         p = pipelines[i].get();
       }
-      boost::asio::post(io, [p, status, &finished, &failed, &invalid_config, &signals, &workers, total] {
+      boost::asio::post(io, [p, status, &finished, &failed, &invalid_config, &signals, &hangups, &workers, total] {
         if (!status) {
           failed = true;
           if (status.error().kind == core::ErrorKind::InvalidConfig) invalid_config = true;
@@ -169,7 +177,10 @@ int runDaemon(const config::DaemonConfig& config, const Registry& registry, Daem
           // service manager restarts all of it.
           for (auto& worker : workers) worker.request_stop();
         }
-        if (++finished == total) signals.cancel();
+        if (++finished == total) {
+          signals.cancel();
+          hangups.cancel();
+        }
       });
     });
   }

@@ -262,3 +262,64 @@ TEST_CASE("19: map into a full disk fails, and so does test over a folder withou
   CHECK(empty.status == 1);
   CHECK_THAT(empty.output, Catch::Contains("no mapping files"));
 }
+
+TEST_CASE("11: a misspelt delivery mode is an error, not a silent exactly_once", "[hostile][config]") {
+  TempDir dir("delivery");
+  auto config = dir.write("c.yaml", R"(pipelines:
+  - name: smoke
+    source: {type: generate}
+    sink: {type: stdout}
+    delivery: at-least-once
+)");
+  auto result = runCli("check -c " + quoted(config));
+  INFO(result.output);
+  CHECK(result.status == 2);
+  CHECK_THAT(result.output, Catch::Contains("c.yaml:5:15: error: 'delivery' must be one of auto, exactly_once, "
+                                            "at_least_once, found 'at-least-once'"));
+  CHECK_THAT(result.output, Catch::Contains("did you mean 'at_least_once'?"));
+}
+
+TEST_CASE("12: check refuses exactly_once on a sink without transactions, as run does", "[hostile][config]") {
+  TempDir dir("eos");
+  auto config = dir.write("c.yaml", R"(pipelines:
+  - name: smoke
+    source: {type: generate, count: 10}
+    sink: {type: stdout}
+    delivery: exactly_once
+)");
+  for (const char* command : {"check", "run --once"}) {
+    INFO(command);
+    auto result = runCli(std::string(command) + " -c " + quoted(config), "", 30);
+    INFO(result.output);
+    CHECK(result.status == 2);
+    CHECK_THAT(result.output, Catch::Contains("c.yaml:5:5: error: pipeline 'smoke': delivery: exactly_once needs a "
+                                              "sink with transactions (kafka); the stdout sink has none"));
+  }
+}
+
+TEST_CASE("13: an admin: section is reported as not yet used", "[hostile][config]") {
+  TempDir dir("admin");
+  auto config = dir.write("c.yaml", "admin:\n  listen: 127.0.0.1:8088\n  enabled: true\n" + kSmokeConfig);
+  auto result = runCli("check -c " + quoted(config));
+  INFO(result.output);
+  CHECK(result.status == 0);
+  CHECK_THAT(result.output, Catch::Contains("admin: enabled: true is accepted but not used yet"));
+}
+
+TEST_CASE("16: SIGHUP is noted and ignored; SIGTERM then stops the daemon cleanly", "[hostile][lifecycle]") {
+  TempDir dir("hup");
+  auto config = dir.write("c.yaml", R"(pipelines:
+  - name: smoke
+    source: {type: generate, rate: 100}
+    sink: {type: stdout, path: )" + (dir.path() / "out.jsonl").string() + R"(}
+)");
+  // One SIGHUP early (while the daemon starts or opens its pipelines), one while it runs.
+  std::string script = "'" + kBinary.string() + "' run -c " + quoted(config) +
+                       " & pid=\\$!; sleep 1; kill -HUP \\$pid; sleep 2; kill -HUP \\$pid; sleep 1; "
+                       "kill -0 \\$pid && echo alive-after-hup; kill -TERM \\$pid; wait \\$pid; echo exit=\\$?";
+  auto result = runShell("timeout -s KILL 60 sh -c \"" + script + "\" 2>&1");
+  INFO(result.output);
+  CHECK_THAT(result.output, Catch::Contains("alive-after-hup"));
+  CHECK_THAT(result.output, Catch::Contains("SIGHUP received: reloading the configuration is not supported yet"));
+  CHECK_THAT(result.output, Catch::Contains("exit=0"));
+}

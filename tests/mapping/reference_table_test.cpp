@@ -223,6 +223,54 @@ emit:
   CHECK_THAT(columns.error().format(), Catch::Contains("hint: columns: badge, employee"));
 }
 
+TEST_CASE("CSV is read by RFC 4180: quoted fields, a BOM, and located errors that quote no value",
+          "[mapping][tables][hostile]") {
+  TempDir dir;
+  auto load = [&](const std::string& content) {
+    dir.write("t.csv", content);
+    return CsvTableLoader(dir.path / "t.csv").load();
+  };
+  std::string file = (dir.path / "t.csv").string();
+
+  // A BOM before the header, a quoted field with a comma, a line break and a doubled quote, CRLF.
+  auto good = load("\xEF\xBB\xBFkey,value\r\nK1,\"a, \"\"b\"\"\nc\"\r\nK2,plain\r\n");
+  REQUIRE(good);
+  REQUIRE(good->columns == std::vector<std::string>{"key", "value"});
+  REQUIRE(good->rows.size() == 2);
+  CHECK(*good->rows[0].cells[1] == "a, \"b\"\nc");
+  CHECK(good->rows[1].where.line == 4);  // the quoted line break counts
+  CHECK(*good->rows[1].cells[1] == "plain");
+
+  auto unbalanced = load("key,value\nK1,\"E10023,E10024\nK2,E1\n");
+  REQUIRE_FALSE(unbalanced);
+  CHECK(unbalanced.error().message == file + ":2:4: unbalanced quote: the quoted field opened here never closes");
+
+  auto short_row = load("key,value\nK1\n");
+  REQUIRE_FALSE(short_row);
+  CHECK(short_row.error().message == file + ":2:1: the row has 1 field(s), the header has 2");
+  auto long_row = load("key,value\nK1,E1,E2\n");
+  REQUIRE_FALSE(long_row);
+  CHECK(long_row.error().message == file + ":2:1: the row has 3 field(s), the header has 2");
+
+  auto bad_utf8 = load("key,value\nK1,E\xff" "1\n");
+  REQUIRE_FALSE(bad_utf8);
+  CHECK(bad_utf8.error().message == file + ":2:5: invalid UTF-8 (byte 0xff)");
+
+  auto stray_quote = load("key,value\nK1,E\"1\n");
+  REQUIRE_FALSE(stray_quote);
+  CHECK_THAT(stray_quote.error().message, Catch::StartsWith(file + ":2:5: a quote inside an unquoted field"));
+  auto after_quote = load("key,value\nK1,\"E1\"x\n");
+  REQUIRE_FALSE(after_quote);
+  CHECK_THAT(after_quote.error().message, Catch::StartsWith(file + ":2:8: text after the closing quote of a field"));
+  for (const auto* error : {&unbalanced, &short_row, &long_row, &bad_utf8, &stray_quote, &after_quote}) {
+    CHECK_THAT((*error).error().message, !Catch::Contains("E1"));
+  }
+
+  auto missing = CsvTableLoader(dir.path / "absent.csv").load();
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().kind == core::ErrorKind::InvalidConfig);  // a start-up error, not retried forever
+}
+
 TEST_CASE("refresh swaps the table atomically and keeps it on failure", "[mapping][tables]") {
   TempDir dir;
   dir.write("badges.csv", "badge,employee_no,valid_from,valid_to\nB1,E1,2025-01-01,\n");
