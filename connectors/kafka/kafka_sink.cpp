@@ -279,7 +279,10 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
           rd_kafka_poll(producer_.get(), 10);
           continue;
         }
-        core::Error error = kafka::kafkaError(err, fmt::format("state entry {} to {}", entry.key, settings_.state_topic));
+        // The entry's kind only ("w/", "s/", "cursor/"): window keys hold employee numbers.
+        core::Error error = kafka::kafkaError(
+            err, fmt::format("a state entry ({}/...) to {}", std::string_view(entry.key).substr(0, entry.key.find('/')),
+                             settings_.state_topic));
         if (error.kind == core::ErrorKind::Retryable) return core::fail(std::move(error));
         error.kind = core::ErrorKind::Abortable;
         return core::fail(std::move(error));

@@ -460,7 +460,9 @@ core::Status Aggregator::restore(const std::vector<StateChange>& entries) {
       ref.end = core::Timestamp{j.at("end").get<int64_t>()};
       Window& w = windowFor(ref);
       if (w.key != entry.key.substr(2)) {
-        return core::fail(core::Error::fatal(fmt::format("aggregation state: window entry {} does not match its key", entry.key)));
+        // Named by its period only: the key holds the group values (employee numbers).
+        return core::fail(core::Error::fatal(fmt::format("aggregation state: a window entry of {} {} does not match its key",
+                                                         ref.period_type, ref.period_id)));
       }
       w.revision = j.at("rev").get<int64_t>();
       w.closed = j.at("closed").get<bool>();
@@ -477,7 +479,7 @@ core::Status Aggregator::restore(const std::vector<StateChange>& entries) {
         auto it = windows_.find(p.at("w").get<std::string>());
         if (it == windows_.end()) {
           return core::fail(core::Error::fatal(
-              fmt::format("aggregation state: row entry {} refers to an unknown window", entry.key)));
+              "aggregation state: a row entry refers to a window that has no entry"));
         }
         std::vector<MeasureInput> inputs;
         for (const auto& in : p.at("in")) inputs.push_back({codec::decodeTyped(in.at(0)), codec::decodeTyped(in.at(1))});

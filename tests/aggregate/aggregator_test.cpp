@@ -323,5 +323,25 @@ TEST_CASE("a window that closes and is evicted in one collect stays readable thr
   CHECK(revs[0].window->key == windowKey(w));
 }
 
+TEST_CASE("state errors name the period, never the group values (employee numbers)", "[aggregate][hostile]") {
+  Aggregator agg(options());
+  auto w = shiftWindow("E10023", 1);
+  REQUIRE(agg.apply("R1", "", Value(Timestamp{1}), w, report("480", "20", "P1"), Timestamp{w.start.micros + kHour}));
+  std::vector<StateChange> changes;
+  agg.takeStateChanges(changes);
+  std::vector<StateChange> tampered;
+  for (auto& c : changes) {
+    if (c.key.starts_with("w/")) tampered.push_back({"w/E99999|SHIFT|x", c.value});
+  }
+  REQUIRE(tampered.size() == 1);
+  Aggregator restored(options());
+  auto status = restored.restore(tampered);
+  REQUIRE_FALSE(status);
+  CHECK(status.error().kind == core::ErrorKind::Fatal);
+  CHECK_THAT(status.error().message, Catch::Contains("SHIFT " + w.period_id));
+  CHECK_THAT(status.error().message, !Catch::Contains("E10023"));
+  CHECK_THAT(status.error().message, !Catch::Contains("E99999"));
+}
+
 }  // namespace
 }  // namespace dutybridge::aggregate
