@@ -5,6 +5,8 @@
 #include <mutex>
 #include <string>
 
+#include "src/common/redact.h"
+
 namespace dutybridge::log {
 namespace {
 
@@ -28,7 +30,9 @@ bool parseLevel(std::string_view text, Level& out) {
 }
 
 void write(Level l, std::string_view component, std::string_view message) {
-  std::string line = fmt::format("<{}>{}: {}\n", static_cast<int>(l), component, message);
+  // Whatever the message quotes (a librdkafka error echoing a property, an ODBC driver echoing
+  // a connection string), a resolved secret never reaches the log.
+  std::string line = redact::maskSecrets(fmt::format("<{}>{}: {}\n", static_cast<int>(l), component, message));
   std::lock_guard lock(g_write_mutex);
   std::fwrite(line.data(), 1, line.size(), stderr);
   std::fflush(stderr);

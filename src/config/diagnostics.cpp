@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <sstream>
 
+#include "src/common/redact.h"
+
 namespace dutybridge::config {
 namespace {
 
@@ -70,7 +72,9 @@ std::string Diagnostics::format() const {
     out += '\n';
     auto source = sources_.find(loc.file);
     if (source != sources_.end() && loc.line >= 1 && static_cast<size_t>(loc.line) <= source->second.size()) {
-      const std::string& line = source->second[static_cast<size_t>(loc.line - 1)];
+      // A password written literally into the file is not printed back (the caret still points
+      // at the right column when the mask is shorter: masking happens after the key).
+      const std::string line = redact::maskPasswordAssignments(source->second[static_cast<size_t>(loc.line - 1)]);
       std::string number = std::to_string(loc.line);
       out += fmt::format(" {} | {}\n", number, line);
       out += fmt::format(" {} | {}^{}\n", std::string(number.size(), ' '),
@@ -80,7 +84,7 @@ std::string Diagnostics::format() const {
     if (!d.hint.empty()) out += fmt::format("  hint: {}\n", d.hint);
   }
   out += fmt::format("{} error{} found\n", sorted.size(), sorted.size() == 1 ? "" : "s");
-  return out;
+  return redact::maskSecrets(out);
 }
 
 std::string suggest(std::string_view word, const std::vector<std::string>& candidates) {

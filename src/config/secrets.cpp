@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "src/common/file_read.h"
+#include "src/common/redact.h"
 
 namespace dutybridge::config {
 namespace {
@@ -29,6 +30,13 @@ core::Result<std::string> readSecretFile(const std::string& path, std::string_vi
 SecretResolver::SecretResolver() : env_(processEnv) {}
 
 core::Result<std::string> SecretResolver::lookup(std::string_view scheme, std::string_view name) const {
+  auto value = lookupValue(scheme, name);
+  // From here on no log line or diagnostic can print it, whoever quotes it.
+  if (value) redact::registerSecret(*value);
+  return value;
+}
+
+core::Result<std::string> SecretResolver::lookupValue(std::string_view scheme, std::string_view name) const {
   std::string key(name);
   if (key.empty()) return core::fail(core::ErrorKind::InvalidConfig, "empty secret reference name");
   if (scheme == "env") {

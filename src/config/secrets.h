@@ -29,10 +29,13 @@ class SecretResolver {
   explicit SecretResolver(EnvLookup env) : env_(std::move(env)) {}
 
   // InvalidConfig errors name the reference (e.g. "environment variable PG_PASSWORD is not set").
+  // Every resolved value is registered with redact::registerSecret, so no log line or
+  // diagnostic prints it afterwards.
   core::Result<ResolvedString> resolve(std::string_view text) const;
 
  private:
   core::Result<std::string> lookup(std::string_view scheme, std::string_view name) const;
+  core::Result<std::string> lookupValue(std::string_view scheme, std::string_view name) const;
   EnvLookup env_;
 };
 

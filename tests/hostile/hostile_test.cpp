@@ -323,3 +323,49 @@ TEST_CASE("16: SIGHUP is noted and ignored; SIGTERM then stops the daemon cleanl
   CHECK_THAT(result.output, Catch::Contains("SIGHUP received: reloading the configuration is not supported yet"));
   CHECK_THAT(result.output, Catch::Contains("exit=0"));
 }
+
+TEST_CASE("5: a resolved secret is masked wherever it would be printed", "[hostile][secrets]") {
+  TempDir dir("secret-echo");
+  const std::string env = "DUTYBRIDGE_HOSTILE_SECRET='hunter2/secret!'";
+  // The pipeline-name check quotes the name it refuses.
+  auto named = dir.write("name.yaml", R"(pipelines:
+  - name: "${env:DUTYBRIDGE_HOSTILE_SECRET}"
+    source: {type: generate}
+    sink: {type: stdout}
+)");
+  auto name_result = runCli("check -c " + quoted(named), env);
+  INFO(name_result.output);
+  CHECK(name_result.status == 2);
+  CHECK_THAT(name_result.output, !Catch::Contains("hunter2"));
+  CHECK_THAT(name_result.output, Catch::Contains("***"));
+  // librdkafka's error for a value it rejects quotes the value.
+  auto property = dir.write("property.yaml", R"(kafka:
+  bootstrap_servers: 127.0.0.1:9
+  librdkafka: {security.protocol: "${env:DUTYBRIDGE_HOSTILE_SECRET}"}
+pipelines:
+  - name: smoke
+    source: {type: generate, count: 1}
+    sink: {type: kafka, topic: t}
+    delivery: at_least_once
+)");
+  auto property_result = runCli("run --once -c " + quoted(property), env, 30);
+  INFO(property_result.output);
+  CHECK(property_result.status != 0);
+  CHECK_THAT(property_result.output, !Catch::Contains("hunter2"));
+  CHECK_THAT(property_result.output, Catch::Contains("***"));
+}
+
+TEST_CASE("6: a password written into the file is not echoed in the excerpt of a diagnostic", "[hostile][secrets]") {
+  TempDir dir("pwd-excerpt");
+  auto config = dir.write("c.yaml", R"(pipelines:
+  - name: erp
+    source: {type: odbc, connection: "Driver=PostgreSQL Unicode;Server=db;Uid=erp;Pwd=Tr0ub4dor&3;", mode: sideways}
+    sink: {type: stdout}
+)");
+  auto result = runCli("check -c " + quoted(config));
+  INFO(result.output);
+  CHECK(result.status == 2);
+  CHECK_THAT(result.output, Catch::Contains("'mode' must be one of"));
+  CHECK_THAT(result.output, Catch::Contains("Pwd=***;"));
+  CHECK_THAT(result.output, !Catch::Contains("Tr0ub4dor"));
+}
