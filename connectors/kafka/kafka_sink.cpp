@@ -685,11 +685,13 @@ class KafkaFactory final : public core::SinkFactory {
     int64_t linger = config.has("linger") ? config.getDuration("linger").count() : 5000;
     p.emplace_back("linger.ms", millisText(linger));
     int64_t timeout = config.getDuration("delivery_timeout").count();
-    if (!context.transactional_id.empty()) {
-      settings.transactional_id = context.transactional_id;
-      settings.state_topic = context.state_topic;
-      settings.fallback = context.transactional_fallback;
-      p.emplace_back("transactional.id", context.transactional_id);
+    if (context.exactly_once) {
+      // Stable per pipeline: a restarted instance, or a zombie, is fenced by the next one. The
+      // transaction also writes the pipeline's cursor and state, to the state topic.
+      settings.transactional_id = context.kafka->getString("client_id") + "-" + context.pipeline_name;
+      settings.state_topic = context.kafka->getString("state_topic");
+      settings.fallback = context.exactly_once_fallback;
+      p.emplace_back("transactional.id", settings.transactional_id);
       p.emplace_back("transaction.timeout.ms", std::to_string(kTransactionTimeoutMs));
       // A record may not outlive its transaction: librdkafka requires message.timeout.ms <=
       // transaction.timeout.ms. A record that times out aborts the transaction (rewind, retry).

@@ -32,13 +32,12 @@ struct ConnectorContext {
   const Clock* clock = nullptr;
   // The daemon-wide kafka section (bootstrap servers, librdkafka properties), or nullptr.
   const ConfigObject* kafka = nullptr;
-  // Exactly-once delivery: the transactional id a transactional sink uses (stable per pipeline,
-  // so a restarted or zombie instance is fenced), and the state topic its transactions also
-  // write the pipeline's cursor and state to. Empty: at-least-once.
-  std::string transactional_id;
-  std::string state_topic;
-  // delivery: auto: a sink whose cluster cannot do transactions goes on at-least-once.
-  bool transactional_fallback = false;
+  // The pipeline asks for exactly-once delivery (`delivery: exactly_once` or `auto`): a sink with
+  // transactions (SinkCapabilities::transactions) opens them, keyed by the pipeline so that a
+  // restarted or zombie instance is fenced. With `fallback` (`delivery: auto`) a sink whose
+  // cluster cannot do transactions goes on at-least-once instead of failing.
+  bool exactly_once = false;
+  bool exactly_once_fallback = false;
   // Topics records of this pipeline may name besides the sink's own: the dead-letter topic and
   // the mapping's emit topics (a sink that creates its topic creates these too).
   std::vector<std::string> extra_topics;

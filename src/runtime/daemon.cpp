@@ -15,6 +15,7 @@
 #include "src/runtime/lazy_state_store.h"
 #include "src/runtime/memory_state_store.h"
 #include "src/runtime/pipeline.h"
+#include "src/runtime/retry.h"
 
 namespace dutybridge::runtime {
 namespace {
@@ -43,11 +44,8 @@ int runDaemon(const config::DaemonConfig& config, const Registry& registry, Daem
     context.pipeline_name = p.name;
     context.clock = &clock;
     context.kafka = config.kafka;
-    if (config.kafka && p.delivery != config::Delivery::AtLeastOnce) {
-      context.transactional_id = config.kafka->getString("client_id") + "-" + p.name;
-      context.state_topic = config.kafka->getString("state_topic");
-      context.transactional_fallback = p.delivery == config::Delivery::Auto;
-    }
+    context.exactly_once = p.delivery != config::Delivery::AtLeastOnce;
+    context.exactly_once_fallback = p.delivery == config::Delivery::Auto;
     std::unique_ptr<core::Transform> transform;
     if (p.mapping && options.make_transform) transform = options.make_transform(p, clock);
     if (config.kafka) context.extra_topics.push_back(config.kafka->getString("dlq_topic"));
@@ -142,7 +140,7 @@ int runDaemon(const config::DaemonConfig& config, const Registry& registry, Daem
     workers.emplace_back([i, &pipelines, &pipeline_configs, &build, &restart_mutex, &io, &finished, &failed,
                           &invalid_config, &signals, &hangups, &workers, total = pipelines.size()](std::stop_token stop) {
       core::Status status;
-      std::chrono::milliseconds pause{100};
+      Backoff pause(std::chrono::milliseconds(100), std::chrono::milliseconds(10'000));
       while (true) {
         Pipeline* p = nullptr;
         {
@@ -153,8 +151,10 @@ int runDaemon(const config::DaemonConfig& config, const Registry& registry, Daem
         if (status || status.error().kind != core::ErrorKind::Abortable || stop.stop_requested()) break;
         // An aborted transaction: run the pipeline again from its last commit.
         log::warning(kComponent, "pipeline {}: restarting from the last committed transaction", p->name());
-        std::this_thread::sleep_for(pause);
-        pause = std::min(pause * 2, std::chrono::milliseconds(10'000));
+        if (!pause.wait(stop)) {
+          status = {};  // stopped before the restart: the aborted transaction left nothing behind
+          break;
+        }
         auto rebuilt = build(*pipeline_configs[i]);
         if (!rebuilt) {
           status = core::fail(rebuilt.error());

@@ -1,15 +1,13 @@
 #pragma once
 // One pipeline: source -> transform (mapping) -> sink, run on its own worker thread.
 //
-// At-least-once (a plain sink): the loop reads a batch, hands it to the sink, and only when the
-// sink reports every record of a batch (and all earlier ones) delivered does it store the
-// batch's transform state and source position in the StateStore ("transform/<pipeline>/...",
-// "cursor/<pipeline>"). A restart resumes from that position: no record is lost; records after
-// it may be sent again.
+// run() opens the sink (then the dead-letter sink), picks the Committer for the sink (cursor in
+// the state store, position stored by the sink, or a Kafka transaction: committer.h), reads the
+// position to resume from, restores the transform's state and opens the source. The loop then
+// reads a batch, transforms it, delivers its dead letters when they have a sink of their own,
+// hands the batch to the committer and writes it to the sink; the committer decides when what
+// was delivered becomes durable. Retryable failures are retried with backoff (retry.h).
 //
-// Exactly-once (a transactional sink): the batches read since the last commit, their transform
-// state and the newest cursor are committed in one Kafka transaction every commit_interval /
-// commit_records and when the source is idle; the StateStore only remembers what was committed.
 // An Abortable error aborts the transaction and run() returns it: the daemon then runs the
 // pipeline again from scratch (fresh source, transform and sink), i.e. from the last commit.
 //
@@ -28,6 +26,9 @@
 #include "src/core/source.h"
 #include "src/core/state_store.h"
 #include "src/core/transform.h"
+#include "src/runtime/committer.h"
+#include "src/runtime/pipeline_stats.h"
+#include "src/runtime/retry.h"
 
 namespace dutybridge::runtime {
 
@@ -55,16 +56,6 @@ struct PipelineOptions {
   size_t commit_records = 10'000;
 };
 
-struct PipelineStats {
-  std::atomic<uint64_t> records_read{0};
-  std::atomic<uint64_t> records_delivered{0};
-  std::atomic<uint64_t> batches_committed{0};
-  std::atomic<uint64_t> retries{0};
-  std::atomic<uint64_t> records_mapped{0};  // outputs of the transform
-  std::atomic<uint64_t> dead_letters{0};
-  std::atomic<uint64_t> transactions{0};  // committed (exactly-once)
-};
-
 class Pipeline {
  public:
   Pipeline(std::string name, std::unique_ptr<core::Source> source, std::unique_ptr<core::Sink> sink,
@@ -90,11 +81,15 @@ class Pipeline {
   void setDeadLetterSink(std::unique_ptr<core::Sink> sink) { dead_letter_sink_ = std::move(sink); }
 
  private:
+  // Opens everything run() needs, retrying what is Retryable.
+  core::Result<Attempted> open(std::stop_token stop, Retrier& retrier);
   // Runs the transform over a batch read from the source: outputs plus dead-letter records.
   void transformBatch(core::SourceBatch& batch);
+  core::Status deliverDeadLetters(std::stop_token stop, Retrier& retrier);
   // ", quarantined 3, open_windows 12" from the transform's gauges, for log lines.
   std::string gaugeText() const;
   std::string name_;
+  std::string component_;  // "pipeline <name>", for log lines
   std::unique_ptr<core::Source> source_;
   std::unique_ptr<core::Sink> sink_;
   std::unique_ptr<core::Transform> transform_;
@@ -104,6 +99,7 @@ class Pipeline {
   core::StateStore& state_;
   PipelineOptions options_;
   PipelineStats stats_;
+  std::unique_ptr<Committer> committer_;  // chosen in open(), once the sink is open
 };
 
 }  // namespace dutybridge::runtime

@@ -43,9 +43,8 @@ std::unique_ptr<core::Sink> transactionalSink(const testing::SinkConfig& config,
   core::ConnectorContext context;
   context.pipeline_name = pipeline;
   context.kafka = config.daemon->kafka;
-  context.transactional_id = "dutybridge-test-" + pipeline;
-  context.state_topic = kStateTopic;
-  context.transactional_fallback = fallback;
+  context.exactly_once = true;
+  context.exactly_once_fallback = fallback;
   auto sink = testing::kafkaRegistry().findSink("kafka")->create(config.sink(), context);
   if (!sink) FAIL("create: " + sink.error().describe());
   return std::move(*sink);

@@ -1,0 +1,65 @@
+#pragma once
+// Retrying what may fail for a while (a broker or database away): capped exponential backoff
+// with full jitter, waits cut short by a stop request, each retry logged and counted. The one
+// retry policy of the pipeline loop, its committers and the daemon's restart of a pipeline.
+//
+// Threading: a Retrier belongs to one thread.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <random>
+#include <stop_token>
+#include <string>
+#include <string_view>
+
+#include "src/core/error.h"
+
+namespace dutybridge::runtime {
+
+// Capped exponential backoff with full jitter; sleeps are cut short by a stop request.
+class Backoff {
+ public:
+  Backoff(std::chrono::milliseconds initial, std::chrono::milliseconds max);
+  // Returns false when the stop was requested while waiting.
+  bool wait(std::stop_token stop);
+  void reset() { current_ = initial_; }
+
+ private:
+  std::chrono::milliseconds initial_;
+  std::chrono::milliseconds max_;
+  std::chrono::milliseconds current_;
+  std::mt19937_64 rng_;
+};
+
+// What a retried step came to when it did not fail for good.
+enum class Attempted { Done, Stopped };
+
+class Retrier {
+ public:
+  // `component` prefixes the log lines ("pipeline mes-reports"); `retries`, when given, counts.
+  Retrier(std::string component, std::chrono::milliseconds initial, std::chrono::milliseconds max,
+          std::atomic<uint64_t>* retries = nullptr)
+      : component_(std::move(component)), backoff_(initial, max), retries_(retries) {}
+
+  // Runs `attempt` until it succeeds (Done), fails with an error that is not Retryable (that
+  // error), or the stop is requested while waiting between attempts (Stopped). Each retry is
+  // logged as "<what> failed, retrying: <message>".
+  core::Result<Attempted> until(std::stop_token stop, std::string_view what, const std::function<core::Status()>& attempt);
+
+  // For a loop that retries by going round again: true when `error` is Retryable (logged,
+  // counted, and the backoff waited out), false when it is not or the stop came while waiting
+  // (`*stopped` tells which).
+  bool retry(std::stop_token stop, const core::Error& error, std::string_view what, bool* stopped);
+
+  // After progress: the next retry waits the initial delay again.
+  void reset() { backoff_.reset(); }
+
+ private:
+  std::string component_;
+  Backoff backoff_;
+  std::atomic<uint64_t>* retries_;
+};
+
+}  // namespace dutybridge::runtime
