@@ -54,7 +54,10 @@ struct SinkSettings {
   bool fallback = false;
 };
 
-constexpr auto kInitTransactionsTimeout = 30s;
+// One attempt; a timeout is Retryable and the pipeline tries again after its backoff, which a stop
+// cuts short. Short, so that SIGTERM while the cluster is away stops the daemon within seconds
+// (systemd's TimeoutStopSec), not after one long blocking call.
+constexpr auto kInitTransactionsTimeout = 4s;
 // How long the broker lets a transaction stay open before it aborts it (a zombie's, say).
 constexpr int64_t kTransactionTimeoutMs = 60'000;
 

@@ -34,7 +34,10 @@ namespace dutybridge::runtime {
 
 struct PipelineOptions {
   std::chrono::milliseconds poll_wait{200};
-  std::chrono::milliseconds flush_timeout{10'000};
+  // Deadline of a transaction commit, and of delivering what is in flight at a stop. With the
+  // sinks' own close flushes a stop takes at most about 8 s whatever the cluster does (systemd
+  // waits TimeoutStopSec=30 s; docs/delivery-guarantees.md).
+  std::chrono::milliseconds flush_timeout{5'000};
   std::chrono::milliseconds backoff_initial{100};
   // Capped low on purpose: after an outage the pipeline must notice the service's return within
   // seconds (the chaos harness requires steady state within 30 s of the broker coming back).

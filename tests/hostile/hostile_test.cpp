@@ -369,3 +369,28 @@ TEST_CASE("6: a password written into the file is not echoed in the excerpt of a
   CHECK_THAT(result.output, Catch::Contains("Pwd=***;"));
   CHECK_THAT(result.output, !Catch::Contains("Tr0ub4dor"));
 }
+
+TEST_CASE("17: SIGTERM while Kafka is unreachable stops the daemon within 10 s", "[hostile][lifecycle]") {
+  TempDir dir("stop-down");
+  // Port 9 on loopback: nothing listens, every connection is refused (as with a broker down).
+  auto config = dir.write("c.yaml", R"(kafka:
+  bootstrap_servers: 127.0.0.1:9
+pipelines:
+  - name: smoke
+    source: {type: generate, rate: 100}
+    sink: {type: kafka, topic: t}
+    delivery: exactly_once
+)");
+  // The daemon is stopped 3 s after it starts, while it waits for the cluster; `date +%s%N`
+  // around the wait measures how long the stop takes.
+  std::string script = "'" + kBinary.string() + "' run -c " + quoted(config) +
+                       " & pid=\\$!; sleep 3; start=\\$(date +%s%N); kill -TERM \\$pid; wait \\$pid; "
+                       "echo exit=\\$? stop_ms=\\$(( (\\$(date +%s%N) - start) / 1000000 ))";
+  auto result = runShell("timeout -s KILL 90 sh -c \"" + script + "\" 2>&1");
+  INFO(result.output);
+  auto at = result.output.find("stop_ms=");
+  REQUIRE(at != std::string::npos);
+  long stop_ms = std::stol(result.output.substr(at + 8));
+  CHECK(stop_ms < 10'000);
+  CHECK_THAT(result.output, Catch::Contains("exit=0"));
+}
