@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "src/codec/json.h"
+#include "src/core/clock.h"
 #include "src/config/validator.h"
 #include "src/common/file_read.h"
 
@@ -104,6 +105,36 @@ const ConfigSchema& daemonSchema() {
   return schema;
 }
 
+namespace {
+
+// Builds the pipeline's connectors as `run` will, without opening them (create() never
+// connects), so that `check` refuses what `run` would: rules the schema cannot state (a kafka
+// source needs the kafka: section), librdkafka properties that do not exist or values it
+// rejects, settings that contradict each other. Each refusal is located at the connector.
+void probeConnectors(const PipelineConfig& p, const core::ConfigObject& pipeline, const DaemonConfig& config,
+                     const runtime::Registry& registry, Diagnostics& diagnostics) {
+  static const core::SystemClock clock;
+  core::ConnectorContext context;
+  context.pipeline_name = p.name;
+  context.clock = &clock;
+  context.kafka = config.kafka;
+  context.exactly_once = p.delivery != Delivery::AtLeastOnce;
+  context.exactly_once_fallback = p.delivery == Delivery::Auto;
+  auto report = [&](std::string_view key, std::string_view type, const core::Error& error) {
+    const auto* entry = pipeline.find(key);
+    diagnostics.add(entry ? entry->location : pipeline.location,
+                    fmt::format("pipeline '{}': {} {}: {}", p.name, type, key, error.message));
+  };
+  if (const auto* factory = p.source.type.empty() ? nullptr : registry.findSource(p.source.type)) {
+    if (auto source = factory->create(p.source.settings, context); !source) report("source", p.source.type, source.error());
+  }
+  if (const auto* factory = p.sink.type.empty() ? nullptr : registry.findSink(p.sink.type)) {
+    if (auto sink = factory->create(p.sink.settings, context); !sink) report("sink", p.sink.type, sink.error());
+  }
+}
+
+}  // namespace
+
 std::expected<std::unique_ptr<DaemonConfig>, Diagnostics> parseDaemonConfig(const std::string& text,
                                                                             const std::filesystem::path& file,
                                                                             const runtime::Registry& registry,
@@ -143,6 +174,7 @@ std::expected<std::unique_ptr<DaemonConfig>, Diagnostics> parseDaemonConfig(cons
 
   std::set<std::string> names;
   for (const auto& pipeline : config->root.getObjects("pipelines")) {
+    const size_t problems_before = diagnostics.size();
     PipelineConfig p;
     p.name = pipeline.getString("name");
     p.enabled = pipeline.getBool("enabled");
@@ -203,6 +235,7 @@ std::expected<std::unique_ptr<DaemonConfig>, Diagnostics> parseDaemonConfig(cons
         }
       }
     }
+    if (diagnostics.size() == problems_before) probeConnectors(p, pipeline, *config, registry, diagnostics);
     config->pipelines.push_back(std::move(p));
   }
   if (config->root.getObjects("pipelines").empty() && config->root.has("pipelines")) {

@@ -394,3 +394,31 @@ pipelines:
   CHECK(stop_ms < 10'000);
   CHECK_THAT(result.output, Catch::Contains("exit=0"));
 }
+
+TEST_CASE("12: check builds the connectors as run does: librdkafka properties, the kafka section",
+          "[hostile][config]") {
+  TempDir dir("probe");
+  auto misspelt = dir.write("misspelt.yaml", R"(kafka:
+  bootstrap_servers: 127.0.0.1:9092
+pipelines:
+  - name: smoke
+    source: {type: generate}
+    sink: {type: kafka, topic: t, librdkafka: {linger.mss: "5"}}
+)");
+  auto result = runCli("check -c " + quoted(misspelt));
+  INFO(result.output);
+  CHECK(result.status == 2);
+  CHECK_THAT(result.output, Catch::Contains("misspelt.yaml:6:5: error: pipeline 'smoke': kafka sink:"));
+  CHECK_THAT(result.output, Catch::Contains("linger.mss"));
+
+  auto no_section = dir.write("no-section.yaml", R"(pipelines:
+  - name: loader
+    source: {type: kafka, topics: [hr.duty-kpi.v1]}
+    sink: {type: stdout}
+)");
+  auto missing = runCli("check -c " + quoted(no_section));
+  INFO(missing.output);
+  CHECK(missing.status == 2);
+  CHECK_THAT(missing.output, Catch::Contains("no-section.yaml:3:5: error: pipeline 'loader': kafka source: the kafka "
+                                             "source needs a kafka: section"));
+}
