@@ -16,6 +16,7 @@
 #include <stdexcept>
 
 #include "src/common/file_read.h"
+#include "src/config/validator.h"
 
 namespace dutybridge::calendar {
 namespace {
@@ -479,6 +480,7 @@ std::expected<std::shared_ptr<const Calendars>, config::Diagnostics> loadCalenda
       loader.error(root, "", "a calendars file is a YAML mapping with 'calendars'");
       return std::unexpected(std::move(loader.diagnostics));
     }
+    config::reportDuplicateKeys(root, file.string(), loader.diagnostics);
     loader.checkKeys(root, "", {"calendars"});
     const YAML::Node all = root["calendars"];
     if (!all.IsDefined() || !all.IsMap() || all.size() == 0) {

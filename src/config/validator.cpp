@@ -337,6 +337,29 @@ core::ConfigObject validateObject(const YAML::Node& node, const core::ConfigSche
   return Validator(context).object(node, schema, path);
 }
 
+void reportDuplicateKeys(const YAML::Node& root, const std::string& file, Diagnostics& diagnostics) {
+  // Iterative: a document nested deep must not exhaust the stack here.
+  std::vector<std::pair<YAML::Node, std::string>> pending{{root, ""}};
+  while (!pending.empty()) {
+    auto [node, path] = std::move(pending.back());
+    pending.pop_back();
+    if (node.IsMap()) {
+      std::set<std::string> seen;
+      for (auto it = node.begin(); it != node.end(); ++it) {
+        const std::string key = it->first.IsScalar() ? it->first.Scalar() : std::string();
+        const std::string key_path = childPath(path, key);
+        if (it->first.IsScalar() && !seen.insert(key).second) {
+          diagnostics.add(locate(it->first, file, key_path), fmt::format("duplicate key '{}'", key),
+                          "YAML keeps only one of the two values; remove or rename one");
+        }
+        pending.emplace_back(it->second, key_path);
+      }
+    } else if (node.IsSequence()) {
+      for (size_t i = 0; i < node.size(); ++i) pending.emplace_back(node[i], fmt::format("{}[{}]", path, i));
+    }
+  }
+}
+
 core::ConfigObject validateConnector(const YAML::Node& node, core::Direction direction, const std::string& path,
                                      ValidationContext& context) {
   return Validator(context).connector(node, direction, path);

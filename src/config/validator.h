@@ -26,6 +26,11 @@ core::SourceLocation locate(const YAML::Node& node, const std::string& file, std
 core::ConfigObject validateObject(const YAML::Node& node, const core::ConfigSchema& schema,
                                   const std::string& path, ValidationContext& context);
 
+// Reports every key that a YAML mapping repeats, anywhere in the document, at the repetition
+// (yaml-cpp keeps one of the two values silently). For files the schema validator does not walk
+// whole: mapping files, calendars, the duty catalog.
+void reportDuplicateKeys(const YAML::Node& root, const std::string& file, Diagnostics& diagnostics);
+
 // Validates a standalone connector config (`type` plus the factory's fields).
 core::ConfigObject validateConnector(const YAML::Node& node, core::Direction direction,
                                      const std::string& path, ValidationContext& context);

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "src/common/file_read.h"
+#include "src/config/validator.h"
 
 namespace dutybridge::mapping {
 namespace {
@@ -101,6 +102,7 @@ std::expected<DutyCatalog, config::Diagnostics> loadDutyCatalog(const std::files
   DutyCatalog catalog;
   try {
     YAML::Node root = YAML::Load(*text);
+    config::reportDuplicateKeys(root, file.string(), diagnostics);
     catalog.plant = root["plant"] ? root["plant"].Scalar() : "";
     catalog.time_zone = root["time_zone"] ? root["time_zone"].Scalar() : "UTC";
     if (catalog.plant.empty()) diagnostics.add(at(root, ""), "the duty catalog needs a 'plant'");

@@ -13,6 +13,7 @@
 #include "src/common/file_read.h"
 #include "src/codec/json.h"
 #include "src/config/secrets.h"
+#include "src/config/validator.h"
 
 namespace dutybridge::mapping {
 namespace {
@@ -1285,6 +1286,12 @@ std::optional<YAML::Node> applyOverlay(Loader& loader, const YAML::Node& overlay
     loader.error(extends, "extends", "the base is not a mapping file (a YAML mapping with name, input and emit)");
     return std::nullopt;
   }
+  const size_t problems = loader.diagnostics.size();
+  config::reportDuplicateKeys(base, base_file.string(), loader.diagnostics);
+  if (loader.diagnostics.size() != problems) {
+    loader.diagnostics.addSource(base_file.string(), base_text);
+    return std::nullopt;
+  }
   if (base["extends"]) {
     loader.error(extends, "extends", "the base mapping extends another mapping itself",
                  "extend the mapping it extends instead: one level only");
@@ -1379,6 +1386,8 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadText(const std:
     loader.diagnostics.add(SourceLocation{loader.file_name, 1, 1, ""}, "a mapping file is a YAML mapping with name, input and emit");
     return std::unexpected(std::move(loader.diagnostics));
   }
+  config::reportDuplicateKeys(root, loader.file_name, loader.diagnostics);
+  if (!loader.diagnostics.empty()) return std::unexpected(std::move(loader.diagnostics));
   std::string primary_text = text;  // the text loader.lines holds: the base's, for an overlay
   if (const YAML::Node extends = root["extends"]; extends) {
     auto merged = applyOverlay(loader, root, extends, primary_text);
