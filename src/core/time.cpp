@@ -47,11 +47,18 @@ Result<Timestamp> parseTimestamp(std::string_view text) {
   date::year_month_day ymd{date::year{year}, date::month{static_cast<unsigned>(month)},
                            date::day{static_cast<unsigned>(day)}};
   if (!ymd.ok() || hour > 23 || minute > 59 || second > 60) return badTimestamp(text);
+  if (second == 60) {
+    // Folding it into the next minute would move the event (and maybe its shift) silently.
+    return fail(ErrorKind::Permanent,
+                "a leap second (:60) cannot be represented: \"" + std::string(text.substr(0, 64)) + "\"");
+  }
   size_t i = 19;
   int64_t fraction = 0;
   if (i < text.size() && text[i] == '.') {
     ++i;
     int count = 0;
+    // Digits beyond microseconds are dropped (truncated toward the earlier instant, never into
+    // the next microsecond): documented in docs/mapping-language.md, "Types".
     while (digit(i)) {
       if (count < 6) fraction = fraction * 10 + (text[i] - '0');
       ++count;
@@ -67,6 +74,9 @@ Result<Timestamp> parseTimestamp(std::string_view text) {
     int oh, om;
     if (!number(i + 1, 2, oh) || i + 3 >= text.size() || text[i + 3] != ':' || !number(i + 4, 2, om)) {
       return badTimestamp(text);
+    }
+    if (oh > 23 || om > 59) {
+      return fail(ErrorKind::Permanent, "UTC offset out of range (at most ±23:59): \"" + std::string(text.substr(0, 64)) + "\"");
     }
     offset_seconds = (oh * 3600 + om * 60) * (text[i] == '-' ? -1 : 1);
     i += 6;

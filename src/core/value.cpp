@@ -72,16 +72,24 @@ Result<Decimal> Value::toDecimal() const {
 
 Result<double> Value::toDouble() const {
   switch (type()) {
-    case ValueType::Double: return asDouble();
+    case ValueType::Double:
+      if (!std::isfinite(asDouble())) return fail(ErrorKind::Permanent, "not a finite number (NaN or infinity)");
+      return asDouble();
     case ValueType::Int: return static_cast<double>(asInt());
     case ValueType::Decimal: return asDecimal().toDouble();
     case ValueType::String: {
       const std::string& s = asString();
       double out = 0;
       auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+      if (ec == std::errc::result_out_of_range) {
+        return fail(ErrorKind::Permanent, "number out of the range of a double: \"" + s.substr(0, 64) + "\"");
+      }
       if (ec != std::errc() || ptr != s.data() + s.size()) {
         return fail(ErrorKind::Permanent, "not a number: \"" + s.substr(0, 64) + "\"");
       }
+      // "NaN" and "Infinity" parse, but no KPI input is either; JSON could not carry them anyway
+      // (they would become null downstream).
+      if (!std::isfinite(out)) return fail(ErrorKind::Permanent, "not a finite number: \"" + s.substr(0, 64) + "\"");
       return out;
     }
     default: return cannotConvert(type(), "double");
@@ -166,10 +174,15 @@ bool Value::operator==(const Value& other) const {
 }
 
 Value& Value::operator=(const Value& other) {
-  if (this != &other) {
-    Value copy(other);
-    data_.swap(copy.data_);  // the old value is released by copy's destructor
+  if (this == &other) return *this;
+  if (data_.index() >= kFirstContainer) {
+    // `old` keeps the tree alive until `other` (which may live inside it) is copied, then
+    // releases it without recursion.
+    Value old(std::move(*this));
+    data_ = other.data_;
+    return *this;
   }
+  data_ = other.data_;  // a string reuses its buffer
   return *this;
 }
 

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <limits>
+
 #include "src/core/record.h"
 #include "src/core/time.h"
 #include "src/core/value.h"
@@ -79,4 +81,31 @@ TEST_CASE("records share a schema and find fields by name", "[core][record]") {
 
 TEST_CASE("local time of an instant at the edge of the range is an error, not overflow", "[core][time]") {
   CHECK_FALSE(utcToLocal(Timestamp{INT64_MAX - 1}, "Asia/Shanghai").has_value());
+}
+
+TEST_CASE("conversions that would change data silently are errors or documented", "[core][value][hostile]") {
+  // NaN and infinity are not KPI inputs: refused, never turned into null downstream.
+  for (const char* text : {"NaN", "nan", "Infinity", "-inf"}) {
+    INFO(text);
+    auto converted = Value(text).toDouble();
+    REQUIRE_FALSE(converted);
+    CHECK_THAT(converted.error().message, Catch::StartsWith("not a finite number"));
+  }
+  CHECK_FALSE(Value(std::numeric_limits<double>::quiet_NaN()).toDouble());
+  auto huge = Value("1e400").toDouble();
+  REQUIRE_FALSE(huge);
+  CHECK_THAT(huge.error().message, Catch::StartsWith("number out of the range of a double"));
+
+  // A UTC offset past ±23:59 and a leap second are refused, not folded into other instants.
+  auto offset = Value("2025-03-14T08:00:00+25:00").toTimestamp();
+  REQUIRE_FALSE(offset);
+  CHECK_THAT(offset.error().message, Catch::StartsWith("UTC offset out of range"));
+  CHECK_FALSE(Value("2025-03-14T08:00:00+08:60").toTimestamp());
+  auto leap = Value("2016-12-31T23:59:60Z").toTimestamp();
+  REQUIRE_FALSE(leap);
+  CHECK_THAT(leap.error().message, Catch::StartsWith("a leap second (:60) cannot be represented"));
+  // Digits beyond microseconds are truncated toward the earlier instant (documented).
+  auto nanos = Value("2025-03-14T23:59:59.999999999Z").toTimestamp();
+  REQUIRE(nanos);
+  CHECK(formatTimestamp(*nanos) == "2025-03-14T23:59:59.999999Z");
 }
