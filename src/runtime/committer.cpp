@@ -129,7 +129,7 @@ class TransactionCommitter final : public Committer {
     bool due = idle || transaction_records_ >= target_.commit_records ||
                in_flight_records_ >= target_.max_in_flight_records ||
                (transaction_started_ && Clock::now() - *transaction_started_ >= target_.commit_interval);
-    return due ? commit(stop) : core::Status{};
+    return due ? commit(stop, std::nullopt) : core::Status{};
   }
 
   core::Status finish(std::stop_token stop, bool complete, Clock::time_point deadline) override {
@@ -138,7 +138,7 @@ class TransactionCommitter final : public Committer {
     core::Status outcome;
     bool committed = false;
     if (complete && !stopped_uncommitted_) {
-      outcome = commit(stop);
+      outcome = commit(stop, deadline);
       committed = outcome && !stopped_uncommitted_;
     }
     if (!committed && !in_flight_.empty()) {
@@ -159,7 +159,8 @@ class TransactionCommitter final : public Committer {
  private:
   // Only called between batches (never with a batch half written, whose cursor would pass
   // records not yet in the transaction).
-  core::Status commit(std::stop_token stop) {
+  // Each attempt waits flush_timeout while running; at a stop, at most until the stop's deadline.
+  core::Status commit(std::stop_token stop, std::optional<Clock::time_point> stop_deadline) {
     if (in_flight_.empty()) return {};
     std::vector<core::StateEntry> entries;
     std::string newest;
@@ -171,7 +172,7 @@ class TransactionCommitter final : public Committer {
     }
     if (!newest.empty() && newest != stored_position_) entries.push_back({target_.cursor_key, newest});
     auto attempted = target_.retrier.until(stop, "committing the transaction", [&] {
-      return target_.sink.commitTransaction(entries, Clock::now() + target_.flush_timeout);
+      return target_.sink.commitTransaction(entries, stop_deadline ? *stop_deadline : Clock::now() + target_.flush_timeout);
     });
     if (!attempted) return core::fail(attempted.error());
     if (*attempted == Attempted::Stopped) {

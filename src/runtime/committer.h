@@ -47,7 +47,7 @@ struct CommitTarget {
   std::string state_prefix;  // "transform/<pipeline>/"
   PipelineStats& stats;
   Retrier& retrier;
-  std::chrono::milliseconds flush_timeout{5'000};  // a commit's deadline (PipelineOptions)
+  std::chrono::milliseconds flush_timeout{10'000};  // a commit's deadline while running (PipelineOptions)
   std::chrono::milliseconds commit_interval{100};
   size_t commit_records = 10'000;
   size_t max_in_flight_records = 20'000;

@@ -274,7 +274,7 @@ core::Status Pipeline::run(std::stop_token stop) {
     }
   }
 
-  auto deadline = Clock::now() + options_.flush_timeout;
+  auto deadline = Clock::now() + options_.stop_timeout;
   const bool complete = outcome && written == batch.records.size();
   if (auto finished = committer.finish(stop, complete, deadline); !finished && outcome) outcome = finished;
   if (!outcome && outcome.error().kind == core::ErrorKind::Abortable) {

@@ -34,10 +34,13 @@ namespace dutybridge::runtime {
 
 struct PipelineOptions {
   std::chrono::milliseconds poll_wait{200};
-  // Deadline of a transaction commit, and of delivering what is in flight at a stop. With the
-  // sinks' own close flushes a stop takes at most about 8 s whatever the cluster does (systemd
-  // waits TimeoutStopSec=30 s; docs/delivery-guarantees.md).
-  std::chrono::milliseconds flush_timeout{5'000};
+  // Deadline of one transaction commit while running (a commit after an outage flushes up to
+  // max_in_flight records first), and of delivering a batch's dead letters.
+  std::chrono::milliseconds flush_timeout{10'000};
+  // Deadline of what a stop still does (the last commit, or delivering what is in flight). With
+  // the sinks' own close flushes a stop takes at most about 8 s whatever the cluster does
+  // (systemd waits TimeoutStopSec=30 s; docs/delivery-guarantees.md).
+  std::chrono::milliseconds stop_timeout{5'000};
   std::chrono::milliseconds backoff_initial{100};
   // Capped low on purpose: after an outage the pipeline must notice the service's return within
   // seconds (the chaos harness requires steady state within 30 s of the broker coming back).

@@ -70,6 +70,7 @@ TEST_CASE("the cursor never passes an undelivered record", "[runtime][pipeline]"
   snk->hold = true;  // the broker never acknowledges
   auto options = fastOptions();
   options.flush_timeout = std::chrono::milliseconds(1);
+  options.stop_timeout = std::chrono::milliseconds(1);
   runtime::Pipeline pipeline("hold", std::move(source), std::move(sink), state, options);
   std::stop_source stop;
   std::jthread stopper([&] {
@@ -143,6 +144,7 @@ TEST_CASE("the source pauses once max_in_flight records await acknowledgement", 
   auto options = fastOptions();
   options.max_in_flight_records = 300;
   options.flush_timeout = std::chrono::milliseconds(1);
+  options.stop_timeout = std::chrono::milliseconds(1);
   runtime::Pipeline pipeline("cap", std::move(source), std::move(sink), state, options);
   std::stop_source stop;
   std::jthread stopper([&] {
@@ -250,6 +252,7 @@ TEST_CASE("transform state is not stored while its batch is undelivered", "[runt
   sink->hold = true;
   auto options = fastOptions();
   options.flush_timeout = std::chrono::milliseconds(1);
+  options.stop_timeout = std::chrono::milliseconds(1);
   auto transform = std::make_unique<testing::FakeStatefulTransform>();
   auto* t = transform.get();
   runtime::Pipeline pipeline("held", std::move(source), std::move(sink), state, options, std::move(transform));

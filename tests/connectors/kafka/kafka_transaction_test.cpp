@@ -469,6 +469,7 @@ TEST_CASE("transactions: a pipeline whose transaction aborts resumes from the la
   options.backoff_initial = 10ms;
   options.backoff_max = 100ms;
   options.flush_timeout = 5s;
+  options.stop_timeout = 5s;
   // One source batch per transaction: the injected Produce error then fails every record of the
   // aborted transaction, so none of them reaches the mock's log (which cannot hide aborted ones).
   options.commit_records = 10;
@@ -518,6 +519,7 @@ runtime::PipelineOptions outageOptions() {
   options.backoff_initial = 50ms;
   options.backoff_max = 200ms;
   options.flush_timeout = 500ms;
+  options.stop_timeout = 500ms;
   options.commit_records = 10;
   options.commit_interval = 60s;
   return options;
