@@ -289,6 +289,7 @@ core::Status Pipeline::run(std::stop_token stop) {
   log::info(component_, "stopped: read {} records, delivered {}, {} dead letters, {} retries{}",
             stats_.records_read.load(), stats_.records_delivered.load(), stats_.dead_letters.load(),
             stats_.retries.load(), gaugeText());
+  committer_.reset();  // it holds this run's Retrier
   return outcome;
 }
 

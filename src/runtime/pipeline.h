@@ -105,7 +105,7 @@ class Pipeline {
   core::StateStore& state_;
   PipelineOptions options_;
   PipelineStats stats_;
-  std::unique_ptr<Committer> committer_;  // chosen in open(), once the sink is open
+  std::unique_ptr<Committer> committer_;  // chosen in open(), once the sink is open; lives for one run()
 };
 
 }  // namespace dutybridge::runtime
