@@ -53,7 +53,7 @@ std::string maskSecrets(std::string_view text) {
 }
 
 std::string maskPasswordAssignments(std::string_view text) {
-  // The key is the last dotted part of a name ("sasl.password" ends in "password").
+  // A name is password-like when any dotted part is ("sasl.password", "sasl.password.typo").
   static constexpr std::array<std::string_view, 7> kKeys = {"pwd", "password", "passwd", "secret", "token",
                                                            "apikey", "api_key"};
   std::string out;
@@ -67,11 +67,16 @@ std::string maskPasswordAssignments(std::string_view text) {
     size_t end = i;
     while (end < text.size() && isNameChar(text[end])) ++end;
     std::string_view name = text.substr(i, end - i);
-    size_t dot = name.find_last_of('.');
-    std::string_view last = dot == std::string_view::npos ? name : name.substr(dot + 1);
     out.append(name);
     i = end;
-    bool password_like = std::any_of(kKeys.begin(), kKeys.end(), [&](std::string_view k) { return equalsIgnoreCase(last, k); });
+    bool password_like = false;
+    for (size_t from = 0; from <= name.size() && !password_like;) {
+      size_t dot = name.find('.', from);
+      std::string_view part = name.substr(from, dot == std::string_view::npos ? std::string_view::npos : dot - from);
+      password_like = std::any_of(kKeys.begin(), kKeys.end(), [&](std::string_view k) { return equalsIgnoreCase(part, k); });
+      if (dot == std::string_view::npos) break;
+      from = dot + 1;
+    }
     if (!password_like) continue;
     size_t j = i;
     while (j < text.size() && text[j] == ' ') ++j;

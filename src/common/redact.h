@@ -24,8 +24,9 @@ void registerSecret(std::string_view value);
 std::string maskSecrets(std::string_view text);
 
 // `text` with the value of password-like assignments replaced by kMask: `pwd=...`,
-// `password=...`, `sasl.password: ...`, `token=...` (case-insensitive), up to the next `;`,
-// `,`, whitespace, quote or closing brace.
+// `password=...`, `sasl.password: ...`, `token=...` (case-insensitive; a dotted name is
+// password-like when any of its parts is), up to the next `;`, `,`, whitespace, quote or
+// closing brace.
 std::string maskPasswordAssignments(std::string_view text);
 
 }  // namespace dutybridge::redact
