@@ -107,6 +107,7 @@ CREATE TABLE {0} (
   shift_code varchar(4) NOT NULL, shift_date date NOT NULL, good_qty numeric(12,3) NOT NULL,
   scrap_qty_labor numeric(12,3), scrap_qty_mat numeric(12,3), uom varchar(8) NOT NULL, labor_minutes integer,
   state varchar(10) NOT NULL, updated_at timestamp NOT NULL);
+CREATE INDEX ON {0} (updated_at, id);
 )", table);
 }
 
