@@ -159,6 +159,19 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
     return {};
   }
 
+  std::vector<core::Refusal> screen(std::span<const core::Record> records) override {
+    std::vector<core::Refusal> refusals;
+    if (settings_.key_fields.empty()) return refusals;
+    for (size_t r = 0; r < records.size(); ++r) {
+      if (records[r].meta.key) continue;  // keyed by the mapping
+      if (auto missing = missingKeyField(records[r])) {
+        refusals.push_back({r, fmt::format("the record has no value for key field '{}' of the kafka sink",
+                                           settings_.key_fields[*missing])});
+      }
+    }
+    return refusals;
+  }
+
   core::Result<size_t> write(std::span<const core::Record> records, uint64_t sequence) override {
     if (!producer_) return core::fail(core::ErrorKind::Retryable, "the kafka sink is not open");
     checkFatal(producer_.get());
@@ -465,14 +478,27 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
     return core::fail(std::move(error));
   }
 
-  core::Status buildKey(const core::Record& record) {
-    if (key_schema_ != record.schema()) {
-      key_schema_ = record.schema();
-      key_index_.clear();
-      for (const auto& field : settings_.key_fields) {
-        key_index_.push_back(key_schema_ ? key_schema_->indexOf(field) : std::nullopt);
-      }
+  // The key fields' indexes in the record's schema (cached while records share one).
+  void indexKeyFields(const core::Record& record) {
+    if (key_schema_ == record.schema()) return;
+    key_schema_ = record.schema();
+    key_index_.clear();
+    for (const auto& field : settings_.key_fields) {
+      key_index_.push_back(key_schema_ ? key_schema_->indexOf(field) : std::nullopt);
     }
+  }
+
+  // The first key field the record has no value for (the record cannot be keyed).
+  std::optional<size_t> missingKeyField(const core::Record& record) {
+    indexKeyFields(record);
+    for (size_t i = 0; i < key_index_.size(); ++i) {
+      if (!key_index_[i] || record.value(*key_index_[i]).isNull()) return i;
+    }
+    return std::nullopt;
+  }
+
+  core::Status buildKey(const core::Record& record) {
+    indexKeyFields(record);
     key_.clear();
     for (size_t i = 0; i < key_index_.size(); ++i) {
       const core::Value* value = key_index_[i] ? &record.value(*key_index_[i]) : nullptr;

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <expected>
 #include <climits>
 #include <cstdint>
 #include <map>
@@ -128,7 +129,7 @@ class KafkaSource final : public core::Source, private kafka::ClientEvents {
     core::SourceBatch batch;
     if (!consumer_) return core::fail(core::ErrorKind::Retryable, "the kafka source is not open");
     auto deadline = SteadyClock::now() + max_wait;
-    while (batch.records.size() < settings_.batch_max) {
+    while (batch.records.size() + batch.failures.size() < settings_.batch_max) {
       if (checkFatal(consumer_.get())) return core::fail(core::ErrorKind::Fatal, fatalReason());
       if (rebalance_error_) {
         core::Error error = std::move(*rebalance_error_);
@@ -136,10 +137,10 @@ class KafkaSource final : public core::Source, private kafka::ClientEvents {
         return core::fail(std::move(error));
       }
       // Wait for the first record; after it, take only what is already fetched.
-      int wait = batch.records.empty() ? kafka::remainingMs(deadline) : 0;
+      int wait = batch.records.empty() && batch.failures.empty() ? kafka::remainingMs(deadline) : 0;
       kafka::MessagePtr message(rd_kafka_consumer_poll(consumer_.get(), wait));
       if (!message) {
-        if (!batch.records.empty() || kafka::remainingMs(deadline) == 0) break;
+        if (!batch.records.empty() || !batch.failures.empty() || kafka::remainingMs(deadline) == 0) break;
         continue;
       }
       if (message->err) {
@@ -150,9 +151,9 @@ class KafkaSource final : public core::Source, private kafka::ClientEvents {
       if (batch.records.empty()) batch.records.reserve(std::min<size_t>(settings_.batch_max, 4096));
       LastPartition& from = partitionOf(*message);
       if (!at_end_.empty()) at_end_.erase(from.key);
-      batch.records.push_back(toRecord(*message, from));
+      addRecord(*message, from, batch);
     }
-    if (!batch.records.empty()) batch.position = formatPosition(delivered_);
+    if (!batch.records.empty() || !batch.failures.empty()) batch.position = formatPosition(delivered_);
     // Until the group has assigned partitions and each has been read to its end, an empty batch
     // is not "idle": a consumer joining its group first sees nothing.
     batch.more_pending = assigned_.empty() ||
@@ -323,21 +324,37 @@ class KafkaSource final : public core::Source, private kafka::ClientEvents {
     return last_;
   }
 
-  core::Record toRecord(const rd_kafka_message_t& message, LastPartition& from) {
+  // The message as a record of the batch, or as a failure (a dead letter, stage source) when
+  // its value is not a JSON object.
+  void addRecord(const rd_kafka_message_t& message, LastPartition& from, core::SourceBatch& batch) {
     std::string_view payload;
     if (message.payload) payload = std::string_view(static_cast<const char*>(message.payload), message.len);
+    std::optional<core::Timestamp> event_time;
+    rd_kafka_timestamp_type_t type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+    int64_t millis = rd_kafka_message_timestamp(&message, &type);
+    if (type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && millis >= 0) event_time = core::Timestamp{millis * 1000};
+    *from.delivered = message.offset + 1;
     core::Record record;
     if (settings_.format == Format::Text) {
       static const auto kTextSchema = std::make_shared<const core::RecordSchema>(std::vector<std::string>{"value"});
       record = core::Record(kTextSchema, {message.payload ? core::Value(payload) : core::Value()});
     } else {
-      record = jsonRecord(payload, message.payload != nullptr);
+      auto parsed = jsonRecord(payload, message.payload != nullptr);
+      if (!parsed) {
+        std::string position = fmt::format("{}/{}", from.key, message.offset);
+        size_t suppressed = 0;
+        if (limiter_.admit("invalid", suppressed)) {
+          log::warning(component(), "message {} is not a JSON object ({}); sent to the dead-letter topic{}", position,
+                       parsed.error(), suppressed ? fmt::format(" ({} similar messages suppressed)", suppressed) : std::string());
+        }
+        batch.failures.push_back({std::move(position), "message value: " + parsed.error(), event_time});
+        return;
+      }
+      record = std::move(*parsed);
     }
     record.meta.source_position = fmt::format("{}/{}", from.key, message.offset);
     if (message.key) record.meta.key.emplace(static_cast<const char*>(message.key), message.key_len);
-    rd_kafka_timestamp_type_t type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
-    int64_t millis = rd_kafka_message_timestamp(&message, &type);
-    if (type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && millis >= 0) record.meta.event_time = core::Timestamp{millis * 1000};
+    record.meta.event_time = event_time;
     rd_kafka_headers_t* headers = nullptr;
     if (rd_kafka_message_headers(&message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
       const char* name = nullptr;
@@ -347,21 +364,13 @@ class KafkaSource final : public core::Source, private kafka::ClientEvents {
         record.meta.headers.emplace_back(name, value ? std::string(static_cast<const char*>(value), size) : "");
       }
     }
-    if (record.size() == 1 && record.name(0) == "_error" && settings_.format == Format::Json) {
-      size_t suppressed = 0;
-      if (limiter_.admit("invalid", suppressed)) {
-        log::warning(component(), "message {} is not a JSON object ({}); passed on as a record with field _error{}",
-                     record.meta.source_position, record.value(0).asString(),
-                     suppressed ? fmt::format(" ({} similar messages suppressed)", suppressed) : std::string());
-      }
-    }
-    *from.delivered = message.offset + 1;
-    return record;
+    batch.records.push_back(std::move(record));
   }
 
-  core::Record jsonRecord(std::string_view payload, bool has_payload) {
-    static const auto kErrorSchema = std::make_shared<const core::RecordSchema>(std::vector<std::string>{"_error"});
-    auto invalid = [&](std::string reason) { return core::Record(kErrorSchema, {core::Value(std::move(reason))}); };
+  // The reason, when the value is not a JSON object: the parser's message (a byte offset, never
+  // content) or what the value is instead.
+  std::expected<core::Record, std::string> jsonRecord(std::string_view payload, bool has_payload) {
+    auto invalid = [](std::string reason) { return std::unexpected<std::string>(std::move(reason)); };
     if (!has_payload) return invalid("the message has no value (a tombstone)");
     core::ValueType type = core::ValueType::Null;
     auto parsed = codec::parseJsonObject(payload, &type, settings_.json_limits);
@@ -405,10 +414,11 @@ class KafkaSourceFactory final : public core::SourceFactory {
                      "committed offsets only show lag: the source resumes from the position stored downstream."),
             FieldSpec::make("format", FieldType::Enum).def("json").oneOf({"json", "text"})
                 .doc("json: the value is a JSON object whose members become the fields (numbers exact); a value "
-                     "that is not one becomes a record with the single field _error. text: one field `value`."),
+                     "that is not one (invalid JSON, an array, a tombstone) becomes a dead letter (stage source) and "
+                     "reading goes on. text: one field `value`."),
             FieldSpec::make("json_max_depth", FieldType::Int).def("128").range(1, 10'000)
-                .doc("Deepest nesting of objects and arrays a JSON message may have; a deeper one becomes an "
-                     "_error record (its dead letter names the reason), never a stack overflow."),
+                .doc("Deepest nesting of objects and arrays a JSON message may have; a deeper one becomes a dead "
+                     "letter naming the reason, never a stack overflow."),
             FieldSpec::make("batch_max", FieldType::Int).def("1000").range(1, 1'000'000)
                 .doc("Most records per batch (per poll)."),
             FieldSpec::make("start", FieldType::Enum).def("earliest").oneOf({"earliest", "latest"})

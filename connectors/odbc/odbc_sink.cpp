@@ -218,6 +218,31 @@ class OdbcSink final : public core::Sink {
     return position;
   }
 
+  std::vector<core::Refusal> screen(std::span<const core::Record> records) override {
+    std::vector<core::Refusal> refusals;
+    // A shape that does not fit the records at all is the batch's error (write() returns it).
+    if (records.empty() || !prepareShape(records.front())) return refusals;
+    for (size_t r = 0; r < records.size(); ++r) {
+      const core::Record& record = records[r];
+      for (size_t i : key_index_) {
+        const core::Value* v = resolve(record, sources_[i].path);
+        if (!v || v->isNull()) {
+          refusals.push_back({r, fmt::format("the record has no value for key column {} of the odbc sink", sources_[i].column)});
+          break;
+        }
+      }
+      if (!refusals.empty() && refusals.back().index == r) continue;
+      if (revision_index_) {
+        const core::Value* v = resolve(record, sources_[*revision_index_].path);
+        if (!v || !v->toInt()) {
+          refusals.push_back({r, fmt::format("the record has no integer revision in column {} of the odbc sink",
+                                             sources_[*revision_index_].column)});
+        }
+      }
+    }
+    return refusals;
+  }
+
   core::Result<size_t> write(std::span<const core::Record> records, uint64_t sequence) override {
     {
       std::lock_guard lock(mutex_);

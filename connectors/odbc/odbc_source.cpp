@@ -400,6 +400,8 @@ class OdbcSource final : public core::Source {
   core::Result<RunResult> run(Prepared& p, const Cursor& at, core::Timestamp upper, core::SourceBatch& batch,
                               std::vector<Cursor>& cursors) {
     const size_t base = batch.records.size();
+    const size_t base_cursors = cursors.size();
+    const size_t base_failures = batch.failures.size();
     batch.records.reserve(base + std::min<size_t>(static_cast<size_t>(settings_.shape.limit), 100'000));
     SQLHSTMT h = p.statement->get();
     while (true) {
@@ -420,7 +422,9 @@ class OdbcSource final : public core::Source {
       // A text column was under-reported by the driver: it is now max_text_bytes wide; read
       // the same rows again.
       batch.records.resize(base);
-      cursors.resize(base);
+      cursors.resize(base_cursors);
+      batch.failures.resize(base_failures);
+      failed_rows_.resize(base_failures);
     }
   }
 
@@ -471,13 +475,24 @@ class OdbcSource final : public core::Source {
         }
         std::vector<core::Value> values;
         values.reserve(columns);
-        for (size_t c = 0; c < columns; ++c) {
+        std::optional<core::Error> undecodable;
+        for (size_t c = 0; c < columns && !undecodable; ++c) {
           if (c == ts_index_) {
             values.emplace_back(*cursor.ts);
             continue;
           }
-          if (auto appended = rowset_.appendValue(c, r, zone_, values); !appended)
-            return core::fail(withPosition(appended.error(), cursors));
+          if (auto appended = rowset_.appendValue(c, r, zone_, values); !appended) undecodable = appended.error();
+        }
+        if (undecodable) {
+          // A value this row cannot be read as (the cursor columns could): the row becomes a
+          // dead letter at its position and the rows after it go on.
+          core::SourceFailure& failure = batch.failures.emplace_back();
+          odbc::appendCursorJson(failure.position, cursor);
+          failure.reason = std::move(undecodable->message);
+          failure.event_time = cursor.ts;
+          failed_rows_.push_back(cursors.size());
+          cursors.push_back(std::move(cursor));
+          continue;
         }
         core::Record& record = batch.records.emplace_back(schema, std::move(values));
         record.meta.source_position.reserve(64);
@@ -512,6 +527,7 @@ class OdbcSource final : public core::Source {
     auto prepared = statementFor(currentKind());
     if (!prepared) return core::fail(prepared.error());
     cursors_.clear();
+    failed_rows_.clear();
     query_cursor_ = cursor_;
     auto run_result = run(**prepared, cursor_, upper, batch, cursors_);
     if (!run_result) return core::fail(run_result.error());
@@ -523,12 +539,19 @@ class OdbcSource final : public core::Source {
       size_t group_start = cursors_.size() - 1;
       while (group_start > 0 && sameGroup(cursors_[group_start - 1], cursors_.back())) --group_start;
       if (group_start > 0) {
-        batch.records.resize(group_start);
+        // Rows [group_start, end) are read again next time: their records and failures go.
+        size_t failures_kept = failed_rows_.size();
+        while (failures_kept > 0 && failed_rows_[failures_kept - 1] >= group_start) --failures_kept;
+        batch.failures.resize(failures_kept);
+        failed_rows_.resize(failures_kept);
+        batch.records.resize(group_start - failures_kept);
         cursors_.resize(group_start);
       } else {
         // One timestamp has more rows than a page: read all of them in one batch.
         Cursor group = cursors_.back();
         batch.records.clear();
+        batch.failures.clear();
+        failed_rows_.clear();
         cursors_.clear();
         auto group_statement = statementFor(QueryKind::TimestampGroup);
         if (!group_statement) return core::fail(group_statement.error());
@@ -567,6 +590,7 @@ class OdbcSource final : public core::Source {
   Cursor cursor_;
   Cursor query_cursor_;
   std::vector<Cursor> cursors_;
+  std::vector<size_t> failed_rows_;  // index into cursors_ of each of the batch's failures
   SteadyClock::time_point next_query_at_{};
 
   // Parameter buffers: their addresses are bound to the prepared statements.

@@ -2,10 +2,12 @@
 // Exit status: 0 success, 1 runtime failure, 2 usage error or invalid configuration.
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <ctime>
 #include <cstdio>
 #include <expected>
 #include <filesystem>
@@ -70,9 +72,12 @@ constexpr std::string_view kStatusHelp = R"(Usage: dutybridge status -c FILE
 
 Reads the daemon's state topic (kafka.state_topic) and prints, per pipeline of FILE: whether a
 source cursor is stored, and for aggregate and quarantine mappings the windows held (open ones
-first), the source rows they hold and the records waiting in quarantine. The figures are those
-of the last delivered batch; a running daemon logs the same counts every stats interval.
-Exit status 0, 1 when the state topic cannot be read, 2 on usage or config errors.
+first), the source rows they hold and the records waiting in quarantine, and its health: FAILED
+when the pipeline stopped on an error it could not retry (the error and when follow the table;
+a successful start of the pipeline clears it). The figures are those of the last delivered
+batch; a running daemon logs the same counts every stats interval.
+Exit status 0, 1 when the state topic cannot be read or a pipeline FAILED, 2 on usage or config
+errors.
 )";
 
 constexpr std::string_view kRunHelp = R"(Usage: dutybridge run -c FILE [--log-level LEVEL] [--once]
@@ -266,9 +271,27 @@ int cmdStatus(Args& args) {
     log::error("status", "cannot read the state topic: {}", store.error().describe());
     return kFailure;
   }
-  std::printf("%-32s %-7s %8s %8s %10s %12s\n", "pipeline", "cursor", "windows", "open", "rows", "quarantined");
+  std::printf("%-32s %-7s %8s %8s %10s %12s  %s\n", "pipeline", "cursor", "windows", "open", "rows", "quarantined",
+              "health");
+  std::vector<std::string> failures;
+  int status = kOk;
   for (const auto& pipeline : daemon_config.pipelines) {
     auto cursor = (*store)->get("cursor/" + pipeline.name);
+    auto health = (*store)->get(runtime::healthKey(pipeline.name));
+    std::string health_text = "ok";
+    if (health && *health) {
+      auto json = nlohmann::json::parse(**health, nullptr, false);
+      if (json.is_object() && json.value("state", "") == "failed") {
+        health_text = "FAILED";
+        status = kFailure;
+        std::time_t at = static_cast<std::time_t>(json.value("at_unix_ms", int64_t{0}) / 1000);
+        char when[32] = "?";
+        std::tm tm{};
+        if (gmtime_r(&at, &tm)) std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        failures.push_back(fmt::format("pipeline {} stopped at {} ({}): {}", pipeline.name, when,
+                                       json.value("kind", std::string("error")), json.value("error", std::string())));
+      }
+    }
     auto entries = (*store)->scan("transform/" + pipeline.name + "/");
     if (!cursor || !entries) {
       log::error("status", "pipeline {}: {}", pipeline.name, (!cursor ? cursor.error() : entries.error()).describe());
@@ -287,10 +310,11 @@ int cmdStatus(Args& args) {
         ++held;
       }
     }
-    std::printf("%-32s %-7s %8zu %8zu %10zu %12zu\n", pipeline.name.c_str(), cursor->has_value() ? "stored" : "none",
-                windows, open, rows, held);
+    std::printf("%-32s %-7s %8zu %8zu %10zu %12zu  %s\n", pipeline.name.c_str(), cursor->has_value() ? "stored" : "none",
+                windows, open, rows, held, health_text.c_str());
   }
-  return kOk;
+  for (const auto& failure : failures) std::printf("%s\n", failure.c_str());
+  return status;
 }
 
 int cmdCheckOrRun(Args& args, bool run) {

@@ -87,6 +87,17 @@ std::shared_ptr<const ConfigSchema> pipelineSchema() {
               .doc("exactly_once: longest time a transaction stays open before it is committed."),
           FieldSpec::make("commit_records", FieldType::Int).def("10000").range(1, 10'000'000)
               .doc("exactly_once: records (outputs and dead letters) after which a transaction is committed."),
+          FieldSpec::make("dead_letter_limit", FieldType::Int).def("1000").range(0, 100'000'000)
+              .doc("More dead letters than this (source, mapping and sink stages together) within "
+                   "dead_letter_window stop the pipeline before the batch that crossed it is written, with a "
+                   "message naming the last reason. 0: no limit."),
+          FieldSpec::make("dead_letter_window", FieldType::Duration).def("1m").range(1'000'000, 86'400'000'000)
+              .doc("The sliding window dead_letter_limit counts in (1s..24h)."),
+          FieldSpec::make("on_failure", FieldType::Enum).def("stop_pipeline").oneOf({"stop_pipeline", "stop_daemon"})
+              .doc("When this pipeline stops on an error it cannot retry: stop_pipeline: the other pipelines go "
+                   "on; the failure is logged, shown by `dutybridge status`, and the daemon exits 1 once the "
+                   "rest stopped. stop_daemon: every pipeline stops and the daemon exits 1 (systemd restarts "
+                   "it)."),
       },
       checkPipelineName);
 }
@@ -185,6 +196,10 @@ std::expected<std::unique_ptr<DaemonConfig>, Diagnostics> parseDaemonConfig(cons
                                                : Delivery::Auto;
     p.commit_interval = std::chrono::duration_cast<std::chrono::milliseconds>(pipeline.getDuration("commit_interval"));
     p.commit_records = static_cast<size_t>(pipeline.getInt("commit_records"));
+    p.dead_letter_limit = static_cast<size_t>(pipeline.getInt("dead_letter_limit"));
+    p.dead_letter_window =
+        std::chrono::duration_cast<std::chrono::milliseconds>(pipeline.getDuration("dead_letter_window"));
+    p.on_failure = pipeline.getString("on_failure") == "stop_daemon" ? OnFailure::StopDaemon : OnFailure::StopPipeline;
     p.location = pipeline.location;
     if (!p.name.empty() && !names.insert(p.name).second) {
       const auto* entry = pipeline.find("name");

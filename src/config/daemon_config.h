@@ -27,6 +27,9 @@ struct ConnectorConfig {
 enum class Delivery { Auto, ExactlyOnce, AtLeastOnce };
 std::string_view deliveryName(Delivery delivery);
 
+// `on_failure:` of a pipeline: what a failure it cannot retry stops.
+enum class OnFailure { StopPipeline, StopDaemon };
+
 struct PipelineConfig {
   std::string name;
   bool enabled = true;
@@ -34,6 +37,9 @@ struct PipelineConfig {
   Delivery delivery = Delivery::Auto;
   std::chrono::milliseconds commit_interval{100};
   size_t commit_records = 10'000;
+  size_t dead_letter_limit = 1'000;  // 0: no limit
+  std::chrono::milliseconds dead_letter_window{60'000};
+  OnFailure on_failure = OnFailure::StopPipeline;
   ConnectorConfig source;
   std::optional<std::filesystem::path> mapping;  // resolved relative to the config file
   ConnectorConfig sink;

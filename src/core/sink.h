@@ -40,11 +40,27 @@
 
 namespace dutybridge::core {
 
+// A record the sink can never take, found before it is written (screen()).
+struct Refusal {
+  size_t index = 0;    // into the span passed to screen()
+  std::string reason;  // names fields or columns, never their values
+};
+
 class Sink {
  public:
   virtual ~Sink() = default;
 
   virtual Status open() = 0;
+
+  // Finds the records of a batch this sink would refuse whatever is retried (a missing key
+  // field, a revision that is not an integer), before any of them is written. The pipeline turns
+  // them into dead letters (stage "sink"), delivers those first and writes the rest, so one bad
+  // record never stops the pipeline and the position never passes an undelivered letter.
+  // write() still refuses such a record (Permanent) when it is offered one anyway.
+  virtual std::vector<Refusal> screen(std::span<const Record> records) {
+    (void)records;
+    return {};
+  }
 
   // Enqueues records[0..n) for delivery as part of batch `sequence`; returns n (may be less than
   // records.size() when the queue is full). Sequences passed are strictly increasing.

@@ -22,7 +22,9 @@
 //
 // Errors: Retryable -> the pipeline backs off (capped exponential, jittered) and calls poll()
 // again; the source must be able to resume from its last returned position, reconnecting if
-// needed. Permanent/Fatal -> the pipeline stops and reports it.
+// needed. Permanent/Fatal -> the pipeline stops and reports it. One record that cannot be
+// decoded is not an error of poll(): it is a SourceFailure of the batch (a dead letter), and
+// the records around it go on.
 
 #include <chrono>
 #include <optional>
@@ -36,8 +38,19 @@
 
 namespace dutybridge::core {
 
+// A record the source read but cannot represent (a decimal of more than 38 digits, an invalid
+// date, a Kafka message that is not a JSON object). It becomes a dead letter (stage "source")
+// and the position moves past it, like past a record, once the letter is delivered.
+struct SourceFailure {
+  std::string position;  // what Record::meta.source_position would have been
+  std::string reason;    // names columns or fields and what is wrong, never their values
+  std::optional<Timestamp> event_time;
+};
+
 struct SourceBatch {
   std::vector<Record> records;
+  // Records of this batch that could not be decoded; `position` covers them too.
+  std::vector<SourceFailure> failures;
   // Position after the last record; empty when records is empty and nothing moved.
   std::string position;
   // True when the source will never produce more (a bounded generator or file); the pipeline

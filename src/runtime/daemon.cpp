@@ -5,6 +5,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <nlohmann/json.hpp>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <memory>
@@ -22,7 +24,36 @@ namespace {
 
 constexpr std::string_view kComponent = "daemon";
 
+// A pipeline that stopped on an error leaves it in the state store, for `dutybridge status`
+// (and whoever reads the state topic) after the log has scrolled away. The next start clears it.
+void recordFailure(core::StateStore& state, const std::string& pipeline, const core::Error& error) {
+  nlohmann::json entry = {{"state", "failed"},
+                          {"kind", std::string(core::toString(error.kind))},
+                          {"error", error.message},
+                          {"at_unix_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count()}};
+  auto put = state.put(healthKey(pipeline), entry.dump());
+  if (put) put = state.flush(std::chrono::steady_clock::now() + std::chrono::seconds(2));
+  if (!put) log::warning(kComponent, "pipeline {}: the failure could not be stored for `status`: {}", pipeline, put.error().message);
+}
+
+// Running again: a failure stored by an earlier run is replaced, so `status` does not show it.
+void clearFailure(core::StateStore& state, const std::string& pipeline) {
+  auto stored = state.get(healthKey(pipeline));
+  if (!stored || !*stored || (*stored)->find("\"failed\"") == std::string::npos) return;
+  nlohmann::json entry = {{"state", "running"},
+                          {"at_unix_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count()}};
+  if (auto put = state.put(healthKey(pipeline), entry.dump()); !put) {
+    log::warning(kComponent, "pipeline {}: clearing its stored failure: {}", pipeline, put.error().message);
+  }
+}
+
 }  // namespace
+
+std::string healthKey(std::string_view pipeline) { return "health/" + std::string(pipeline); }
 
 int runDaemon(const config::DaemonConfig& config, const Registry& registry, DaemonOptions options) {
   // Ignored while pipelines open (connecting can take long); the event loop notes it from then on.
@@ -63,6 +94,8 @@ int runDaemon(const config::DaemonConfig& config, const Registry& registry, Daem
     pipeline_options.max_in_flight_records = p.max_in_flight;
     pipeline_options.commit_interval = p.commit_interval;
     pipeline_options.commit_records = p.commit_records;
+    pipeline_options.dead_letter_limit = {p.dead_letter_limit, p.dead_letter_window};
+    pipeline_options.on_running = [&state, name = p.name] { clearFailure(state, name); };
     if (config.kafka) pipeline_options.dlq_topic = config.kafka->getString("dlq_topic");
     if (config.log) {
       pipeline_options.stats_interval =
@@ -138,7 +171,8 @@ int runDaemon(const config::DaemonConfig& config, const Registry& registry, Daem
   std::mutex restart_mutex;  // guards `pipelines` entries while a worker replaces its own
   for (size_t i = 0; i < pipelines.size(); ++i) {
     workers.emplace_back([i, &pipelines, &pipeline_configs, &build, &restart_mutex, &io, &finished, &failed,
-                          &invalid_config, &signals, &hangups, &workers, total = pipelines.size()](std::stop_token stop) {
+                          &invalid_config, &signals, &hangups, &workers, &state,
+                          total = pipelines.size()](std::stop_token stop) {
       core::Status status;
       Backoff pause(std::chrono::milliseconds(100), std::chrono::milliseconds(10'000));
       while (true) {
@@ -168,14 +202,22 @@ int runDaemon(const config::DaemonConfig& config, const Registry& registry, Daem
         std::lock_guard lock(restart_mutex);
         p = pipelines[i].get();
       }
-      boost::asio::post(io, [p, status, &finished, &failed, &invalid_config, &signals, &hangups, &workers, total] {
+      if (!status) recordFailure(state, p->name(), status.error());
+      const bool stop_all = pipeline_configs[i]->on_failure == config::OnFailure::StopDaemon;
+      boost::asio::post(io, [p, status, stop_all, &finished, &failed, &invalid_config, &signals, &hangups, &workers,
+                             total] {
         if (!status) {
           failed = true;
           if (status.error().kind == core::ErrorKind::InvalidConfig) invalid_config = true;
-          log::error(kComponent, "pipeline {} stopped: {}", p->name(), status.error().describe());
-          // One pipeline failed: stop the others too, so the daemon exits non-zero and the
-          // service manager restarts all of it.
-          for (auto& worker : workers) worker.request_stop();
+          if (stop_all) {
+            log::error(kComponent, "pipeline {} stopped: {}; on_failure: stop_daemon, so every pipeline stops",
+                       p->name(), status.error().describe());
+            for (auto& worker : workers) worker.request_stop();
+          } else {
+            // The others go on; the daemon exits non-zero once they stopped too.
+            log::error(kComponent, "pipeline {} stopped: {}; the other pipelines go on (on_failure: stop_pipeline)",
+                       p->name(), status.error().describe());
+          }
         }
         if (++finished == total) {
           signals.cancel();

@@ -3,6 +3,10 @@
 // worker thread, and waits on a Boost.Asio io_context for SIGTERM/SIGINT (graceful stop) or
 // for all pipelines to finish. Asio is confined to daemon.cpp.
 //
+// A pipeline that stops on a Permanent or Fatal error stops alone (`on_failure: stop_pipeline`,
+// the default: the others go on) or stops every pipeline (`stop_daemon`); either way the error is
+// logged and recorded under healthKey() in the state store for `dutybridge status`.
+//
 // Exit status: 0 after a graceful stop or when every bounded pipeline finished cleanly;
 // 1 when any pipeline stopped on a Permanent or Fatal error (systemd then restarts us); 2 when
 // one found at start-up that its configuration cannot work (InvalidConfig, e.g. a mapping with
@@ -10,6 +14,8 @@
 
 #include <functional>
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "src/config/daemon_config.h"
 #include "src/core/state_store.h"
@@ -27,6 +33,10 @@ struct DaemonOptions {
   // were loaded and checked before the daemon starts.
   std::function<std::unique_ptr<core::Transform>(const config::PipelineConfig&, const core::Clock&)> make_transform;
 };
+
+// The state-store key where a pipeline that stopped on an error records it ({"state": "failed",
+// "kind", "error", "at_unix_ms"}); the pipeline's next successful start removes it.
+std::string healthKey(std::string_view pipeline);
 
 int runDaemon(const config::DaemonConfig& config, const Registry& registry, DaemonOptions options = {});
 

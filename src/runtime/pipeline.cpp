@@ -36,31 +36,88 @@ void Pipeline::transformBatch(core::SourceBatch& batch) {
     transform_->apply(batch.records, outputs, dead);
   }
   stats_.records_mapped.fetch_add(outputs.size());
-  if (!dead.empty()) {
-    stats_.dead_letters.fetch_add(dead.size());
-    // The dead letter names the pipeline, mapping, source position and reason, but carries no
-    // field values: whoever repairs it re-reads the source row by its position.
-    static const auto kSchema = std::make_shared<core::RecordSchema>(
-        std::vector<std::string>{"pipeline", "mapping", "source_position", "error_class", "error"});
-    std::string label = transform_->label();
-    for (const auto& letter : dead) {
-      core::Record record(kSchema, {core::Value(name_), core::Value(label), core::Value(letter.input->meta.source_position),
-                                    core::Value("mapping"), core::Value(letter.reason)});
-      record.meta.source_position = letter.input->meta.source_position;
-      record.meta.event_time = letter.input->meta.event_time;
-      record.meta.topic = options_.dlq_topic;
-      record.meta.key = name_;
-      record.meta.headers = {{"dutybridge_pipeline", name_},
-                             {"dutybridge_mapping", label},
-                             {"dutybridge_error_class", "mapping"},
-                             {"dutybridge_error", letter.reason},
-                             {"dutybridge_source_position", letter.input->meta.source_position}};
-      (dead_letter_sink_ ? dead_letters_ : outputs).push_back(std::move(record));
-    }
-    log::warning(component_, "{} record(s) sent to {}: first: {} (source position {})", dead.size(),
-                 options_.dlq_topic, dead.front().reason, dead.front().input->meta.source_position);
+  for (const auto& letter : dead) {
+    addDeadLetter("mapping", letter.input->meta.source_position, letter.input->meta.event_time, letter.reason);
   }
   batch.records = std::move(outputs);
+}
+
+void Pipeline::screenBatch(core::SourceBatch& batch) {
+  if (batch.records.empty()) return;
+  auto refusals = sink_->screen(batch.records);
+  if (refusals.empty()) return;
+  std::vector<bool> refused(batch.records.size(), false);
+  for (const auto& refusal : refusals) {
+    if (refusal.index >= batch.records.size() || refused[refusal.index]) continue;
+    refused[refusal.index] = true;
+    const core::Record& record = batch.records[refusal.index];
+    addDeadLetter("sink", record.meta.source_position, record.meta.event_time, refusal.reason);
+  }
+  size_t kept = 0;
+  for (size_t i = 0; i < batch.records.size(); ++i) {
+    if (refused[i]) continue;
+    if (kept != i) batch.records[kept] = std::move(batch.records[i]);
+    ++kept;
+  }
+  batch.records.resize(kept);
+}
+
+void Pipeline::addDeadLetter(std::string_view stage, const std::string& position,
+                             const std::optional<core::Timestamp>& event_time, const std::string& reason) {
+  // The dead letter names the pipeline, mapping, stage, source position and reason, but carries
+  // no field values: whoever repairs it re-reads the source record by its position.
+  static const auto kSchema = std::make_shared<core::RecordSchema>(
+      std::vector<std::string>{"pipeline", "mapping", "source_position", "error_class", "error"});
+  std::string label = transform_ ? transform_->label() : std::string();
+  core::Record record(kSchema, {core::Value(name_), core::Value(label), core::Value(position),
+                                core::Value(std::string(stage)), core::Value(reason)});
+  record.meta.source_position = position;
+  record.meta.event_time = event_time;
+  record.meta.topic = options_.dlq_topic;
+  record.meta.key = name_;
+  record.meta.headers = {{"dutybridge_pipeline", name_},
+                         {"dutybridge_mapping", label},
+                         {"dutybridge_error_class", std::string(stage)},
+                         {"dutybridge_error", reason},
+                         {"dutybridge_source_position", position}};
+  if (batch_dead_letters_.empty()) {
+    first_dead_letter_ = fmt::format("{} (stage {}, source position {})", reason, stage, position);
+  }
+  batch_dead_letters_.push_back(std::move(record));
+}
+
+core::Status Pipeline::routeDeadLetters(core::SourceBatch& batch) {
+  if (batch_dead_letters_.empty()) return {};
+  const size_t count = batch_dead_letters_.size();
+  stats_.dead_letters.fetch_add(count);
+  log::warning(component_, "{} record(s) sent to {}: first: {}", count, options_.dlq_topic, first_dead_letter_);
+  if (options_.dead_letter_limit.max > 0) {
+    const auto now = Clock::now();
+    recent_dead_letters_.push_back({now, count});
+    recent_dead_letter_count_ += count;
+    while (!recent_dead_letters_.empty() &&
+           now - recent_dead_letters_.front().first > options_.dead_letter_limit.window) {
+      recent_dead_letter_count_ -= recent_dead_letters_.front().second;
+      recent_dead_letters_.pop_front();
+    }
+    if (recent_dead_letter_count_ > options_.dead_letter_limit.max) {
+      // Nothing of this batch is written, so its position is not stored: after the cause is
+      // repaired (or the limit raised) the pipeline reads these records again.
+      batch_dead_letters_.clear();
+      return core::fail(core::ErrorKind::Permanent,
+                        fmt::format("{} dead letters within {} s exceed dead_letter_limit ({} per {} s); the "
+                                    "pipeline stops before writing the batch (position not moved). The last: {}",
+                                    recent_dead_letter_count_,
+                                    std::chrono::duration_cast<std::chrono::seconds>(options_.dead_letter_limit.window).count(),
+                                    options_.dead_letter_limit.max,
+                                    std::chrono::duration_cast<std::chrono::seconds>(options_.dead_letter_limit.window).count(),
+                                    first_dead_letter_));
+    }
+  }
+  auto& into = dead_letter_sink_ ? dead_letters_ : batch.records;
+  for (auto& letter : batch_dead_letters_) into.push_back(std::move(letter));
+  batch_dead_letters_.clear();
+  return {};
 }
 
 Pipeline::~Pipeline() = default;
@@ -181,6 +238,7 @@ core::Status Pipeline::run(std::stop_token stop) {
     return opened ? core::Status{} : core::fail(opened.error());
   }
   Committer& committer = *committer_;
+  if (options_.on_running) options_.on_running();
 
   uint64_t sequence = 0;
   core::SourceBatch batch;
@@ -228,10 +286,19 @@ core::Status Pipeline::run(std::stop_token stop) {
       retrier.reset();
       batch = std::move(*next);
       written = 0;
-      end_of_input = batch.end_of_input || (options_.stop_when_idle && batch.records.empty() && !batch.more_pending);
-      stats_.records_read.fetch_add(batch.records.size());
-      const bool idle = batch.records.empty();
+      end_of_input = batch.end_of_input || (options_.stop_when_idle && batch.records.empty() &&
+                                                   batch.failures.empty() && !batch.more_pending);
+      stats_.records_read.fetch_add(batch.records.size() + batch.failures.size());
+      const bool idle = batch.records.empty() && batch.failures.empty();
+      for (const auto& failure : batch.failures) {
+        addDeadLetter("source", failure.position, failure.event_time, failure.reason);
+      }
       transformBatch(batch);
+      screenBatch(batch);
+      if (auto routed = routeDeadLetters(batch); !routed) {
+        outcome = routed;
+        break;
+      }
       if (!dead_letters_.empty()) {
         if (auto delivered = deliverDeadLetters(stop, retrier); !delivered) {
           outcome = delivered;

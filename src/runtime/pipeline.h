@@ -16,9 +16,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "src/core/clock.h"
@@ -60,6 +65,16 @@ struct PipelineOptions {
   // records, whichever comes first, and whenever the source is idle.
   std::chrono::milliseconds commit_interval{100};
   size_t commit_records = 10'000;
+  // More than `max` dead letters (any stage) within `window` stop the pipeline (Permanent) before
+  // the batch that crossed the limit is written: a flood of bad records is a broken upstream or
+  // mapping, not something to file away. max 0: no limit.
+  struct DeadLetterLimit {
+    size_t max = 0;
+    std::chrono::milliseconds window{60'000};
+  } dead_letter_limit;
+  // Called on the pipeline's thread once open() succeeded (cursor read, state restored, source
+  // open), before the first batch: the daemon clears a stored failure here.
+  std::function<void()> on_running;
 };
 
 class Pipeline {
@@ -89,8 +104,16 @@ class Pipeline {
  private:
   // Opens everything run() needs, retrying what is Retryable.
   core::Result<Attempted> open(std::stop_token stop, Retrier& retrier);
-  // Runs the transform over a batch read from the source: outputs plus dead-letter records.
+  // Runs the transform over a batch read from the source; its dead letters are added.
   void transformBatch(core::SourceBatch& batch);
+  // Takes the records the sink would refuse out of the batch, as dead letters.
+  void screenBatch(core::SourceBatch& batch);
+  // One dead letter of the current batch (stage "source", "mapping" or "sink").
+  void addDeadLetter(std::string_view stage, const std::string& position,
+                     const std::optional<core::Timestamp>& event_time, const std::string& reason);
+  // Counts the batch's dead letters against dead_letter_limit (Permanent when over it) and puts
+  // them where they travel: into the batch (a sink that carries them) or dead_letters_.
+  core::Status routeDeadLetters(core::SourceBatch& batch);
   core::Status deliverDeadLetters(std::stop_token stop, Retrier& retrier);
   // ", quarantined 3, open_windows 12" from the transform's gauges, for log lines.
   std::string gaugeText() const;
@@ -100,7 +123,11 @@ class Pipeline {
   std::unique_ptr<core::Sink> sink_;
   std::unique_ptr<core::Transform> transform_;
   std::unique_ptr<core::Sink> dead_letter_sink_;
-  std::vector<core::Record> dead_letters_;  // of the current batch, for dead_letter_sink_
+  std::vector<core::Record> batch_dead_letters_;  // of the batch being prepared
+  std::string first_dead_letter_;                 // its first letter, for the log line
+  std::vector<core::Record> dead_letters_;        // of the current batch, for dead_letter_sink_
+  std::deque<std::pair<std::chrono::steady_clock::time_point, size_t>> recent_dead_letters_;
+  size_t recent_dead_letter_count_ = 0;  // within dead_letter_limit.window
   uint64_t dead_letter_sequence_ = 0;
   core::StateStore& state_;
   PipelineOptions options_;

@@ -32,7 +32,12 @@ class FakeSource final : public core::Source {
     }
     core::SourceBatch out;
     for (int i = 0; i < batch_ && next_ < total_; ++i, ++next_) {
+      if (fail_every > 0 && next_ % fail_every == 0) {
+        out.failures.push_back({std::to_string(next_), "column n cannot be decoded (test)", std::nullopt});
+        continue;
+      }
       out.records.emplace_back(schema_, std::vector<core::Value>{core::Value(int64_t{next_})});
+      out.records.back().meta.source_position = std::to_string(next_);
     }
     out.position = std::to_string(next_);
     out.end_of_input = next_ >= total_ && end_when_done;
@@ -54,6 +59,7 @@ class FakeSource final : public core::Source {
   std::optional<std::string> opened_from;
   std::vector<std::string> commits;
   int fail_next_polls = 0;
+  int fail_every = 0;  // records whose number is a multiple of this are SourceFailures instead
   int polls = 0;
   bool end_when_done = true;
   bool closed = false;
@@ -71,6 +77,13 @@ class FakeSink final : public core::Sink {
   explicit FakeSink(size_t capacity) : capacity_(capacity) {}
 
   core::Status open() override { return {}; }
+  std::vector<core::Refusal> screen(std::span<const core::Record> records) override {
+    std::vector<core::Refusal> refusals;
+    for (size_t i = 0; refuse_multiples_of > 0 && i < records.size(); ++i) {
+      if (records[i].value(0).asInt() % refuse_multiples_of == 0) refusals.push_back({i, "column n refused (test)"});
+    }
+    return refusals;
+  }
   core::Result<size_t> write(std::span<const core::Record> records, uint64_t sequence) override {
     size_t room = capacity_ - queue_.size();
     size_t n = std::min(room, records.size());
@@ -78,6 +91,7 @@ class FakeSink final : public core::Sink {
     for (size_t i = 0; i < n; ++i) {
       if (records[i].meta.topic) {
         dead_letter_topics.push_back(*records[i].meta.topic);
+        dead_letter_records.push_back(records[i]);
         queue_.push_back({-1, sequence});
       } else {
         queue_.push_back({records[i].value(0).asInt(), sequence});
@@ -109,6 +123,8 @@ class FakeSink final : public core::Sink {
 
   std::vector<int64_t> delivered;  // -1 for a dead letter
   std::vector<std::string> dead_letter_topics;
+  std::vector<core::Record> dead_letter_records;
+  int refuse_multiples_of = 0;  // screen() refuses records whose number is a multiple of this
   size_t max_queue = 0;
   int queue_full_events = 0;
   bool hold = false;

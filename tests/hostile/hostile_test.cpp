@@ -422,3 +422,101 @@ pipelines:
   CHECK_THAT(missing.output, Catch::Contains("no-section.yaml:3:5: error: pipeline 'loader': kafka source: the kafka "
                                              "source needs a kafka: section"));
 }
+
+// A SQLite table for the odbc source: rows 1..5, row 3 with a value its column type does not
+// allow (the NUMERIC column holds 'n/a'), and with `bad_cursor` a row whose incrementing column
+// holds text (SQLite sorts it after every number, so the source reaches it; sqliteodbc reads it
+// as NULL, and the source cannot position past it, so it stops).
+std::filesystem::path sqliteRows(const TempDir& dir, bool bad_cursor) {
+  auto db = dir.path() / "mes.db";
+  std::string sql =
+      "CREATE TABLE reports (id INTEGER, approved BOOLEAN, qty NUMERIC);"
+      "INSERT INTO reports VALUES (1, 1, 10), (2, 0, 20), (3, 1, 'n/a'), (4, 1, 40), (5, 1, 50);";
+  if (bad_cursor) sql += "INSERT INTO reports VALUES ('x', 1, 60);";
+  auto created = runShell("sqlite3 " + quoted(db) + " \"" + sql + "\" 2>&1");
+  INFO(created.output);
+  REQUIRE(created.status == 0);
+  return db;
+}
+
+std::string sqlitePipeline(const std::string& name, const std::filesystem::path& db, const std::filesystem::path& out,
+                           const std::string& extra = "") {
+  return "  - name: " + name + "\n    source: {type: odbc, connection: \"Driver=SQLite3;Database=" + db.string() +
+         "\", table: reports, mode: incrementing, incrementing_column: id, poll_interval: 100ms}\n"
+         "    sink: {type: stdout, path: " + out.string() + "}\n" + extra;
+}
+
+std::string readText(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST_CASE("14: a row the source cannot decode is a dead letter (stage source); the rows after it go on",
+          "[hostile][dlq]") {
+  TempDir dir("source-dlq");
+  auto db = sqliteRows(dir, false);
+  auto out = dir.path() / "out.jsonl";
+  auto config = dir.write("c.yaml", "pipelines:\n" + sqlitePipeline("rows", db, out));
+  auto result = runCli("run --once -c " + quoted(config), "", 60);
+  INFO(result.output);
+  CHECK(result.status == 0);
+  const std::string written = readText(out);
+  INFO(written);
+  CHECK_THAT(written, Catch::Contains(R"("id":1,)") && Catch::Contains(R"("id":2,)") && Catch::Contains(R"("id":4,)") &&
+                          Catch::Contains(R"("id":5,)"));
+  CHECK_THAT(written, !Catch::Contains(R"("id":3,)"));
+  CHECK_THAT(written, Catch::Contains(R"("error_class":"source")") && Catch::Contains("column 'qty'") &&
+                          Catch::Contains(R"("source_position":"{\"id\":3}")"));
+  CHECK_THAT(written, !Catch::Contains("n/a"));
+  CHECK_THAT(result.output, Catch::Contains("1 record(s) sent to dutybridge.dlq"));
+}
+
+TEST_CASE("14: more dead letters than dead_letter_limit stop the pipeline with a clear message", "[hostile][dlq]") {
+  TempDir dir("dlq-limit");
+  auto db = sqliteRows(dir, false);
+  runShell("sqlite3 " + quoted(db) + " \"INSERT INTO reports VALUES (6, 1, 'none'), (7, 1, 'nope');\"");
+  auto out = dir.path() / "out.jsonl";
+  auto config = dir.write("c.yaml", "pipelines:\n" + sqlitePipeline("rows", db, out, "    dead_letter_limit: 1\n"));
+  auto result = runCli("run --once -c " + quoted(config), "", 60);
+  INFO(result.output);
+  CHECK(result.status == 1);
+  CHECK_THAT(result.output, Catch::Contains("dead letters within 60 s exceed dead_letter_limit (1 per 60 s)"));
+  CHECK_THAT(result.output, !Catch::Contains("nope"));
+}
+
+TEST_CASE("15: one pipeline's failure stops only that pipeline; the daemon exits 1 at the end", "[hostile][lifecycle]") {
+  TempDir dir("stop-pipeline");
+  auto db = sqliteRows(dir, true);
+  auto good = dir.path() / "good.jsonl";
+  auto config = dir.write("c.yaml", "pipelines:\n" + sqlitePipeline("broken", db, dir.path() / "broken.jsonl") +
+                                        "  - name: healthy\n    source: {type: generate, rate: 200}\n"
+                                        "    sink: {type: stdout, path: " + good.string() + "}\n");
+  std::string script = "'" + kBinary.string() + "' run -c " + quoted(config) +
+                       " & pid=\\$!; sleep 3; kill -0 \\$pid && echo alive-after-failure; "
+                       "wc -l < " + quoted(good) + " > " + quoted(dir.path() / "n1") + "; sleep 1; "
+                       "wc -l < " + quoted(good) + " > " + quoted(dir.path() / "n2") + "; "
+                       "kill -TERM \\$pid; wait \\$pid; echo exit=\\$?";
+  auto result = runShell("timeout -s KILL 60 sh -c \"" + script + "\" 2>&1");
+  INFO(result.output);
+  CHECK_THAT(result.output, Catch::Contains("pipeline broken stopped: permanent: cursor column 'id'"));
+  CHECK_THAT(result.output, Catch::Contains("the other pipelines go on (on_failure: stop_pipeline)"));
+  CHECK_THAT(result.output, Catch::Contains("alive-after-failure"));
+  // The healthy pipeline kept writing after the other one failed.
+  CHECK(std::stol(readText(dir.path() / "n2")) > std::stol(readText(dir.path() / "n1")));
+  CHECK_THAT(result.output, Catch::Contains("exit=1"));
+}
+
+TEST_CASE("15: on_failure: stop_daemon stops every pipeline and the daemon exits 1 by itself", "[hostile][lifecycle]") {
+  TempDir dir("stop-daemon");
+  auto db = sqliteRows(dir, true);
+  auto config = dir.write("c.yaml", "pipelines:\n" +
+                                        sqlitePipeline("broken", db, dir.path() / "broken.jsonl",
+                                                       "    on_failure: stop_daemon\n") +
+                                        "  - name: healthy\n    source: {type: generate, rate: 200}\n"
+                                        "    sink: {type: stdout, path: " + (dir.path() / "good.jsonl").string() + "}\n");
+  auto result = runCli("run -c " + quoted(config), "", 30);
+  INFO(result.output);
+  CHECK(result.status == 1);
+  CHECK_THAT(result.output, Catch::Contains("on_failure: stop_daemon, so every pipeline stops"));
+  CHECK_THAT(result.output, Catch::Contains("pipeline healthy: stopped"));
+}

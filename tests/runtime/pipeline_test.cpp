@@ -219,6 +219,75 @@ TEST_CASE("mapped records and dead letters together account for every input", "[
   CHECK(*state.get("cursor/map").value() == "100");
 }
 
+TEST_CASE("records the source cannot decode become dead letters (stage source); the rest goes on",
+          "[runtime][pipeline][dlq]") {
+  runtime::MemoryStateStore state;
+  auto source = std::make_unique<FakeSource>(100, 16);
+  source->fail_every = 10;
+  auto sink = std::make_unique<FakeSink>(1000);
+  FakeSink* snk = sink.get();
+  auto options = fastOptions();
+  options.dlq_topic = "test.dlq";
+  runtime::Pipeline pipeline("src", std::move(source), std::move(sink), state, options);
+  std::stop_source stop;
+  REQUIRE(pipeline.run(stop.get_token()));
+  REQUIRE(snk->delivered.size() == 100);
+  CHECK(std::count(snk->delivered.begin(), snk->delivered.end(), -1) == 10);
+  REQUIRE(snk->dead_letter_records.size() == 10);
+  const core::Record& letter = snk->dead_letter_records[1];
+  CHECK(letter.find("error_class")->asString() == "source");
+  CHECK(letter.find("source_position")->asString() == "10");
+  CHECK(letter.find("error")->asString() == "column n cannot be decoded (test)");
+  CHECK(letter.find("pipeline")->asString() == "src");
+  CHECK(pipeline.stats().dead_letters == 10);
+  CHECK(pipeline.stats().records_read == 100);
+  CHECK(*state.get("cursor/src").value() == "100");
+}
+
+TEST_CASE("records the sink refuses become dead letters (stage sink), delivered before their batch",
+          "[runtime][pipeline][dlq]") {
+  runtime::MemoryStateStore state;
+  auto sink = std::make_unique<FakeSink>(1000);
+  auto dlq = std::make_unique<FakeSink>(1000);
+  FakeSink* snk = sink.get();
+  FakeSink* dlq_sink = dlq.get();
+  snk->refuse_multiples_of = 7;
+  auto options = fastOptions();
+  options.dlq_topic = "test.dlq";
+  runtime::Pipeline pipeline("snk", std::make_unique<FakeSource>(100, 16), std::move(sink), state, options);
+  pipeline.setDeadLetterSink(std::move(dlq));
+  std::stop_source stop;
+  REQUIRE(pipeline.run(stop.get_token()));
+  CHECK(snk->delivered.size() == 85);  // 0, 7, ..., 98: 15 refused
+  CHECK(std::count_if(snk->delivered.begin(), snk->delivered.end(), [](int64_t n) { return n % 7 == 0; }) == 0);
+  REQUIRE(dlq_sink->dead_letter_records.size() == 15);
+  CHECK(dlq_sink->dead_letter_records[2].find("error_class")->asString() == "sink");
+  CHECK(dlq_sink->dead_letter_records[2].find("source_position")->asString() == "14");
+  CHECK(*state.get("cursor/snk").value() == "100");
+}
+
+TEST_CASE("dead letters beyond dead_letter_limit stop the pipeline before the batch that crossed it",
+          "[runtime][pipeline][dlq]") {
+  runtime::MemoryStateStore state;
+  auto source = std::make_unique<FakeSource>(100, 16);
+  source->fail_every = 2;  // 8 dead letters per batch of 16
+  auto sink = std::make_unique<FakeSink>(1000);
+  FakeSink* snk = sink.get();
+  auto options = fastOptions();
+  options.dead_letter_limit = {20, std::chrono::minutes(1)};
+  runtime::Pipeline pipeline("flood", std::move(source), std::move(sink), state, options);
+  std::stop_source stop;
+  auto status = pipeline.run(stop.get_token());
+  REQUIRE(!status);
+  CHECK(status.error().kind == core::ErrorKind::Permanent);
+  CHECK_THAT(status.error().message, Catch::Contains("24 dead letters within 60 s exceed dead_letter_limit (20 per 60 s)"));
+  CHECK_THAT(status.error().message, Catch::Contains("column n cannot be decoded (test)"));
+  // Batches 1 and 2 (16 dead letters) went through; batch 3 was not written.
+  CHECK(*state.get("cursor/flood").value() == "32");
+  CHECK(std::count(snk->delivered.begin(), snk->delivered.end(), -1) == 16);
+  CHECK(std::none_of(snk->delivered.begin(), snk->delivered.end(), [](int64_t n) { return n >= 32; }));
+}
+
 TEST_CASE("a stateful transform's state is stored with the delivered cursor and restored", "[runtime][pipeline]") {
   runtime::MemoryStateStore state;
   {

@@ -135,6 +135,7 @@ void flush(rd_kafka_t* client) {
 
 struct Read {
   std::vector<core::Record> records;
+  std::vector<core::SourceFailure> failures;
   std::vector<std::string> positions;  // one per non-empty batch
   size_t largest_batch = 0;
 };
@@ -144,10 +145,11 @@ Read readUntil(core::Source& source, size_t expected, std::chrono::milliseconds 
                std::chrono::seconds timeout = 60s) {
   Read read;
   auto deadline = SteadyClock::now() + timeout;
-  while (read.records.size() < expected && SteadyClock::now() < deadline) {
+  while (read.records.size() + read.failures.size() < expected && SteadyClock::now() < deadline) {
     auto batch = source.poll(500ms);
     if (!batch) FAIL("poll: " + batch.error().describe());
-    if (batch->records.empty()) {
+    for (auto& failure : batch->failures) read.failures.push_back(std::move(failure));
+    if (batch->records.empty() && batch->failures.empty()) {
       CHECK(batch->position.empty());
       continue;
     }
@@ -387,7 +389,7 @@ TEST_CASE("two kafka sources in one group split the partitions and together read
   CHECK(shared.empty());
 }
 
-TEST_CASE("a kafka message that is not a JSON object becomes an _error record, never dropped",
+TEST_CASE("a kafka message that is not a JSON object becomes a source failure (a dead letter), never dropped",
           "[integration][kafka][source]") {
   std::string bootstrap = testing::kafkaBootstrap();
   std::string topic = freshTopic(bootstrap, "dutybridge.it.source.invalid", 1);
@@ -397,29 +399,31 @@ TEST_CASE("a kafka message that is not a JSON object becomes an _error record, n
   produce(client.get(), topic, 0, "k2", std::string("[1, 2]"), {});
   produce(client.get(), topic, 0, "k3", std::nullopt, {});
   produce(client.get(), topic, 0, "k4", std::string(R"({"id": 4})"), {});
+  produce(client.get(), topic, 0, "k5", std::string(200, '[') + std::string(200, ']'), {});
   flush(client.get());
 
   auto source = openSource(sourceConfig(bootstrap, fmt::format("topics: [{}]", topic)), std::nullopt);
-  Read read = readUntil(*source, 5, 1s);
+  Read read = readUntil(*source, 6, 1s);
   source->close();
-  REQUIRE(read.records.size() == 5);
+  REQUIRE(read.records.size() == 2);
   CHECK(idOf(read.records[0]) == 0);
-  CHECK(idOf(read.records[4]) == 4);
-  for (int i = 1; i <= 3; ++i) {
-    const core::Record& record = read.records[static_cast<size_t>(i)];
-    INFO("message " << i);
-    REQUIRE(record.size() == 1);
-    CHECK(record.name(0) == "_error");
-    CHECK(record.meta.source_position == fmt::format("{}/0/{}", topic, i));
-    CHECK(record.meta.key == fmt::format("k{}", i));
+  CHECK(idOf(read.records[1]) == 4);
+  REQUIRE(read.failures.size() == 4);
+  const std::vector<int> failed = {1, 2, 3, 5};
+  for (size_t i = 0; i < failed.size(); ++i) {
+    const core::SourceFailure& failure = read.failures[i];
+    INFO("message " << failed[i]);
+    CHECK(failure.position == fmt::format("{}/0/{}", topic, failed[i]));
+    CHECK(failure.event_time.has_value());
     // The reason, never the content (personal data).
-    CHECK_THAT(record.value(0).asString(), !Catch::Contains("Zhang"));
+    CHECK_THAT(failure.reason, !Catch::Contains("Zhang"));
   }
-  CHECK_THAT(read.records[1].value(0).asString(), Catch::StartsWith("invalid JSON"));
-  CHECK(read.records[1].meta.headers == std::vector<std::pair<std::string, std::string>>{{"h", "v"}});
-  CHECK_THAT(read.records[2].value(0).asString(), Catch::Contains("not an object"));
-  CHECK_THAT(read.records[3].value(0).asString(), Catch::Contains("tombstone"));
-  CHECK(nlohmann::json::parse(read.positions.back()) == nlohmann::json{{topic + "/0", 5}});
+  CHECK_THAT(read.failures[0].reason, Catch::StartsWith("message value: invalid JSON"));
+  CHECK_THAT(read.failures[1].reason, Catch::Contains("not an object"));
+  CHECK_THAT(read.failures[2].reason, Catch::Contains("tombstone"));
+  CHECK_THAT(read.failures[3].reason, Catch::Contains("deeper"));
+  // The position moves past the failures, as past records.
+  CHECK(nlohmann::json::parse(read.positions.back()) == nlohmann::json{{topic + "/0", 6}});
 
   // format: text passes any value on as the field `value`.
   auto text = openSource(sourceConfig(bootstrap, fmt::format("topics: [{}], format: text", topic)), std::nullopt);
@@ -428,9 +432,9 @@ TEST_CASE("a kafka message that is not a JSON object becomes an _error record, n
   REQUIRE(*described);
   REQUIRE((*described)->size() == 1);
   CHECK((**described)[0].name == "value");
-  Read raw = readUntil(*text, 5, 1s);
+  Read raw = readUntil(*text, 6, 1s);
   text->close();
-  REQUIRE(raw.records.size() == 5);
+  REQUIRE(raw.records.size() == 6);
   CHECK(raw.records[2].value(0).asString() == "[1, 2]");
   CHECK(raw.records[3].value(0).isNull());
 }
