@@ -176,7 +176,16 @@ TEST_CASE("a record without a key field is a permanent error naming the field, n
                                     core::Record(schema, {core::Value("王芳"), core::Value("B-1003")})};
   for (size_t i = 0; i < records.size(); ++i) records[i].meta.source_position = fmt::format("row {}", i);
 
-  // The good record before the bad one is taken; the bad one then fails on its own.
+  // screen() names the record the pipeline turns into a dead letter (stage sink) first.
+  auto refusals = sink->screen(records);
+  REQUIRE(refusals.size() == 1);
+  CHECK(refusals[0].index == 1);
+  CHECK_THAT(refusals[0].reason, Catch::Contains("'badge'") && !Catch::Contains("李娜"));
+  core::Record keyed = records[1];
+  keyed.meta.key = "chosen by the mapping";
+  CHECK(sink->screen(std::span<const core::Record>(&keyed, 1)).empty());
+
+  // Offered anyway: the good record before the bad one is taken; the bad one then fails on its own.
   auto first = sink->write(records, 1);
   REQUIRE(first);
   CHECK(*first == 1);
@@ -193,6 +202,7 @@ TEST_CASE("a record without a key field is a permanent error naming the field, n
   REQUIRE_FALSE(missing);
   CHECK(missing.error().kind == core::ErrorKind::Permanent);
   CHECK_THAT(missing.error().message, Catch::Contains("'badge'") && !Catch::Contains("赵六"));
+  REQUIRE(sink->screen(lacking).size() == 1);
 
   auto messages = testing::consumeAll(bootstrap, topic, 1);
   REQUIRE(messages.size() == 1);

@@ -437,6 +437,28 @@ TEST_CASE("odbc sink: every top-level field to its column by default, without a 
   CHECK(db.scalar("SELECT code || ' ' || evidence FROM skill") == std::optional<std::string>(R"(WELD2 {"n":2})"));
 }
 
+TEST_CASE("odbc sink: screen() names the records it would refuse (no key value, no integer revision), no values",
+          "[odbc][sink][sqlite][dlq]") {
+  std::string connection = testing::sqliteConnection(testing::uniqueName("sink_screen"));
+  Database db(connection);
+  db.exec("CREATE TABLE skill (record_key TEXT PRIMARY KEY, code TEXT, revision INTEGER)");
+  auto sink = makeSink(connection, "table: skill\nkey: record_key\nrevision: revision\nupdated_at_column: \"\"\n");
+  REQUIRE(sink->open());
+  auto schema = std::make_shared<core::RecordSchema>(std::vector<std::string>{"record_key", "code", "revision"});
+  std::vector<core::Record> records{
+      core::Record(schema, {core::Value("E1|WELD"), core::Value("WELD"), core::Value(int64_t{1})}),
+      core::Record(schema, {core::Value(), core::Value("B004711"), core::Value(int64_t{1})}),
+      core::Record(schema, {core::Value("E2|WELD"), core::Value("WELD"), core::Value("B004711")}),
+      core::Record(schema, {core::Value("E3|WELD"), core::Value("WELD"), core::Value(int64_t{2})})};
+  auto refusals = sink->screen(records);
+  REQUIRE(refusals.size() == 2);
+  CHECK(refusals[0].index == 1);
+  CHECK_THAT(refusals[0].reason, Catch::Contains("no value for key column") && Catch::Contains("record_key"));
+  CHECK(refusals[1].index == 2);
+  CHECK_THAT(refusals[1].reason, Catch::Contains("no integer revision") && Catch::Contains("revision"));
+  for (const auto& refusal : refusals) CHECK_THAT(refusal.reason, !Catch::Contains("B004711"));
+}
+
 namespace {
 
 void checkFulfilment(const HrStore& store) {
