@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -519,4 +521,33 @@ TEST_CASE("15: on_failure: stop_daemon stops every pipeline and the daemon exits
   CHECK(result.status == 1);
   CHECK_THAT(result.output, Catch::Contains("on_failure: stop_daemon, so every pipeline stops"));
   CHECK_THAT(result.output, Catch::Contains("pipeline healthy: stopped"));
+}
+
+TEST_CASE("15: a failed pipeline shows as FAILED in status until its next successful start", "[hostile][lifecycle]") {
+  const char* bootstrap = std::getenv("DUTYBRIDGE_TEST_KAFKA");
+  if (!bootstrap) FAIL("DUTYBRIDGE_TEST_KAFKA is not set: run through scripts/test, which starts the broker");
+  TempDir dir("status-failed");
+  auto db = sqliteRows(dir, true);
+  const std::string suffix = std::to_string(::getpid()) + "-" + std::to_string(std::time(nullptr));
+  auto config = dir.write("c.yaml", std::string("kafka:\n  bootstrap_servers: ") + bootstrap +
+                                        "\n  state_topic: hostile.status." + suffix + "\npipelines:\n" +
+                                        sqlitePipeline("broken", db, dir.path() / "out.jsonl"));
+  auto run = runCli("run --once -c " + quoted(config), "", 120);
+  INFO(run.output);
+  CHECK(run.status == 1);
+  auto failed = runCli("status -c " + quoted(config), "", 60);
+  INFO(failed.output);
+  CHECK(failed.status == 1);
+  CHECK_THAT(failed.output, Catch::Contains("FAILED") && Catch::Contains("pipeline broken stopped at 20") &&
+                                Catch::Contains("(permanent): cursor column 'id'"));
+
+  // Repaired: the next run starts the pipeline successfully, and status is clean again.
+  REQUIRE(runShell("sqlite3 " + quoted(db) + " \"DELETE FROM reports WHERE typeof(id) <> 'integer';\"").status == 0);
+  auto again = runCli("run --once -c " + quoted(config), "", 120);
+  INFO(again.output);
+  CHECK(again.status == 0);
+  auto healthy = runCli("status -c " + quoted(config), "", 60);
+  INFO(healthy.output);
+  CHECK(healthy.status == 0);
+  CHECK_THAT(healthy.output, !Catch::Contains("FAILED"));
 }
