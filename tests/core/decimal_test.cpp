@@ -58,6 +58,17 @@ TEST_CASE("decimal multiply, divide and rescale round half-even", "[core][decima
   CHECK(by_zero.error().kind == dutybridge::core::ErrorKind::Permanent);
 }
 
+TEST_CASE("a product finer than 38 fraction digits rounds half-even at scale 38; below half a unit it is 0",
+          "[core][decimal]") {
+  // Documented in docs/expression-language.md (Arithmetic): underflow is rounding, overflow an error.
+  const std::string zero = "0." + std::string(38, '0');  // zero at scale 38
+  CHECK(dec("0.00000000000000000001").multiply(dec("0.00000000000000000001"))->toString() == zero);
+  CHECK(dec("0.0000000000000000001").multiply(dec("0.00000000000000000005"))->toString() == zero);  // 0.5e-38: to even
+  CHECK(dec("0.0000000000000000001").multiply(dec("0.00000000000000000015"))->toString() ==
+        "0.00000000000000000000000000000000000002");  // 1.5e-38 -> 2e-38
+  CHECK(dec("-0.00000000000000000001").multiply(dec("0.00000000000000000001"))->toString() == zero);
+}
+
 TEST_CASE("decimal overflow is an error, never a wrap", "[core][decimal]") {
   Decimal big = dec("99999999999999999999999999999999999999");
   CHECK_FALSE(big.add(dec("1")).has_value());
