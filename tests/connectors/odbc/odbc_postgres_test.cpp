@@ -174,6 +174,26 @@ TEST_CASE("PostgreSQL: a timestamptz cursor column works in any timestamp_zone",
   }
 }
 
+TEST_CASE("PostgreSQL: psqlODBC with sslmode=require talks TLS (issue 14 item 21)", "[odbc][postgresql][tls]") {
+  // scripts/pg-local turns TLS on; the same server also takes plain connections, so the check
+  // that the session is encrypted is what shows sslmode took effect.
+  testing::Database tls(testing::postgresOdbc() + ";SSLmode=require");
+  CHECK(tls.scalar("SELECT ssl::text FROM pg_stat_ssl WHERE pid = pg_backend_pid()") == std::optional<std::string>("true"));
+  testing::Database plain(testing::postgresOdbc() + ";SSLmode=disable");
+  CHECK(plain.scalar("SELECT ssl::text FROM pg_stat_ssl WHERE pid = pg_backend_pid()") ==
+        std::optional<std::string>("false"));
+  // And the odbc source reads through it.
+  core::ManualClock clock(kNow);
+  auto table = testing::uniqueName("tls");
+  tls.exec("CREATE TABLE " + table + " (id BIGINT PRIMARY KEY, note VARCHAR(10))");
+  tls.exec("INSERT INTO " + table + " VALUES (1, 'a'), (2, 'b')");
+  auto source = testing::makeSource(testing::postgresOdbc() + ";SSLmode=require",
+                                    "table: " + table + "\nmode: incrementing\nincrementing_column: id\npoll_interval: 0s\n",
+                                    &clock);
+  REQUIRE(source->open(std::nullopt));
+  CHECK(flatten(drain(*source)).size() == 2);
+}
+
 TEST_CASE("PostgreSQL: an unsupported column type is a Permanent error naming the column",
           "[odbc][types][postgresql]") {
   testing::Database db(testing::postgresOdbc());
