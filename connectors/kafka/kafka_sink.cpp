@@ -362,6 +362,10 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
     }
     core::Error failed = transactionError(error, "initialising transactions");
     if (transactionsUnsupported(code)) failed.kind = core::ErrorKind::InvalidConfig;
+    // Why it timed out (a refused SASL login, a certificate that does not verify, brokers down)
+    // waits in the error callback queue, which only a poll serves: log it now, or the admin sees
+    // nothing but a timeout.
+    rd_kafka_poll(producer_.get(), 0);
     return core::fail(std::move(failed));
   }
 

@@ -1,7 +1,10 @@
-// Transport security against the real services (issue 14 item 21): Kafka over SASL_SSL
-// (SCRAM-SHA-512 over TLS, the listener scripts/kafka-local adds with its own CA) and PostgreSQL
-// through psqlODBC with sslmode=require (scripts/pg-local enables TLS with its own certificate).
-// The services come from scripts/test; without them these tests fail, never skip.
+// Transport security against the real services (issue 14 item 21): Kafka over SASL_SSL (the TLS
+// listener scripts/kafka-local adds with its own CA; the certificate is verified). The login is
+// SASL PLAIN over that TLS: the listener offers SCRAM-SHA-512 too, but Debian 12's librdkafka
+// 2.0.2 computes the SCRAM proof in a way Kafka 4 refuses (fixed in librdkafka 2.6.1,
+// confluentinc/librdkafka#4895; docs/security.md). PostgreSQL over TLS is tested with the odbc
+// source (odbc_postgres_test.cpp). The services come from scripts/test; without them these
+// tests fail, never skip.
 
 #include <catch2/catch.hpp>
 
@@ -25,7 +28,8 @@ std::string requireEnv(const char* name) {
 std::string saslKafkaYaml(const std::string& state_topic) {
   return "kafka:\n  bootstrap_servers: " + requireEnv("DUTYBRIDGE_TEST_KAFKA_SASL") + "\n  state_topic: " + state_topic +
          "\n  dlq_topic: " + state_topic + ".dlq\n  librdkafka:\n    security.protocol: SASL_SSL\n"
-         "    sasl.mechanisms: SCRAM-SHA-512\n    sasl.username: " + requireEnv("DUTYBRIDGE_TEST_KAFKA_SASL_USER") +
+         "    sasl.mechanisms: " + requireEnv("DUTYBRIDGE_TEST_KAFKA_SASL_MECHANISM") +
+         "\n    sasl.username: " + requireEnv("DUTYBRIDGE_TEST_KAFKA_SASL_USER") +
          "\n    sasl.password: ${env:DUTYBRIDGE_E2E_SASL_PASSWORD}\n    ssl.ca.location: " +
          requireEnv("DUTYBRIDGE_TEST_KAFKA_CA") + "\n";
 }
@@ -39,7 +43,7 @@ size_t lineCount(const std::filesystem::path& path) {
 
 }  // namespace
 
-TEST_CASE("Kafka over SASL_SSL: one pipeline produces and another consumes through TLS and SCRAM-SHA-512",
+TEST_CASE("Kafka over SASL_SSL: one pipeline produces and another consumes through TLS with a SASL login",
           "[e2e][kafka][tls]") {
   const std::string password = requireEnv("DUTYBRIDGE_TEST_KAFKA_SASL_PASSWORD");
   const auto dir = e2e::tempDir("sasl");
