@@ -230,8 +230,11 @@ std::expected<std::unique_ptr<DaemonConfig>, Diagnostics> parseDaemonConfig(cons
                                         p.sink.type)
                           : "use delivery: at_least_once or auto");
     }
-    if (p.mapping && sink_factory) {
-      if (!sink_factory->capabilities().carries_dead_letters) {
+    // Dead letters of every stage (source, mapping, sink) need somewhere to go: a sink that
+    // writes one place gets a producer to kafka.dlq_topic. Without a kafka section only a
+    // mapping makes that an error (its dead letters are certain to come).
+    if (sink_factory && !sink_factory->capabilities().carries_dead_letters && (p.mapping || config->kafka)) {
+      {
         const auto* sink_entry = pipeline.find("sink");
         if (!config->kafka) {
           diagnostics.add(sink_entry ? sink_entry->location : pipeline.location,
