@@ -11,8 +11,6 @@
 // Anything may be rejected with diagnostics; a crash, a sanitizer report, a leak or a hang is a
 // bug.
 
-#include <stdlib.h>
-#include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -26,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fuzz/fuzz_support.h"
 #include "src/config/diagnostics.h"
 #include "src/core/clock.h"
 #include "src/core/decimal.h"
@@ -33,6 +32,7 @@
 #include "src/core/time.h"
 #include "src/mapping/expr.h"
 #include "src/mapping/mapping.h"
+#include "src/mapping/reference_table.h"
 
 namespace {
 
@@ -48,17 +48,11 @@ using Kind = dutybridge::mapping::Type::Kind;
 
 const dutybridge::core::ManualClock kClock{Timestamp{1'741'939'200'000'000}};  // 2025-03-14T08:00:00Z
 
-// One directory per fuzzing process, with a small CSV table mapping files may name.
+// The fuzzing process's directory, with a small CSV table mapping files may name.
 const std::filesystem::path& workDir() {
   static const std::filesystem::path dir = [] {
-    std::string pattern = (std::filesystem::temp_directory_path() / "dutybridge-fuzz-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) {
-      std::perror("mkdtemp");
-      std::abort();
-    }
-    std::ofstream csv(std::filesystem::path(pattern) / "table.csv");
-    csv << "key,value\nB000123,E10023\nMOLD,moulding\n7,seven\n";
-    return std::filesystem::path(pattern);
+    dutybridge::fuzz::writeFile("table.csv", "key,value\nB000123,E10023\nMOLD,moulding\n7,seven\n");
+    return dutybridge::fuzz::workDir();
   }();
   return dir;
 }
@@ -139,8 +133,9 @@ void fuzzExpression(std::string_view input) {
   }
 
   dutybridge::mapping::FunctionEnv env;
-  env.tables["workshop"] = {{"MOLD", Value("moulding")}, {"7", Value("seven")}};
-  env.tables["rate"] = {{"P1", Value(decimal("0.25"))}, {"P2", Value()}};
+  env.tables["workshop"] =
+      dutybridge::mapping::makeStaticTable("workshop", {{"MOLD", Value("moulding")}, {"7", Value("seven")}});
+  env.tables["rate"] = dutybridge::mapping::makeStaticTable("rate", {{"P1", Value(decimal("0.25"))}, {"P2", Value()}});
   env.hmac_keys["badge"] = "not-a-secret";
 
   dutybridge::config::Diagnostics diagnostics;

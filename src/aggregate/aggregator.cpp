@@ -454,20 +454,20 @@ core::Status Aggregator::restore(const std::vector<StateChange>& entries) {
       for (const auto& v : j.at("g")) ref.group.push_back(codec::decodeTyped(v));
       ref.period_type = j.at("pt").get<std::string>();
       ref.period_id = j.at("pid").get<std::string>();
-      ref.shift_date = core::Date{j.at("sd").get<int32_t>()};
+      ref.shift_date = codec::storedDate(j.at("sd"));
       ref.shift_code = j.at("sc").get<std::string>();
-      ref.start = core::Timestamp{j.at("start").get<int64_t>()};
-      ref.end = core::Timestamp{j.at("end").get<int64_t>()};
+      ref.start = core::Timestamp{codec::storedInt(j.at("start"))};
+      ref.end = core::Timestamp{codec::storedInt(j.at("end"))};
       Window& w = windowFor(ref);
       if (w.key != entry.key.substr(2)) {
         // Named by its period only: the key holds the group values (employee numbers).
         return core::fail(core::Error::fatal(fmt::format("aggregation state: a window entry of {} {} does not match its key",
                                                          ref.period_type, ref.period_id)));
       }
-      w.revision = j.at("rev").get<int64_t>();
+      w.revision = codec::storedInt(j.at("rev"));
       w.closed = j.at("closed").get<bool>();
       for (const auto& v : j.at("emitted")) w.emitted.push_back(codec::decodeTyped(v));
-      if (j.contains("last")) w.last_emit = core::Timestamp{j.at("last").get<int64_t>()};
+      if (j.contains("last")) w.last_emit = core::Timestamp{codec::storedInt(j.at("last"))};
       if (j.contains("lp")) w.last_position = j.at("lp").get<std::string>();
     }
     for (const auto& entry : entries) {

@@ -1,5 +1,6 @@
 #include "src/codec/typed_json.h"
 
+#include <limits>
 #include <stdexcept>
 
 namespace dutybridge::codec {
@@ -49,15 +50,18 @@ Value decodeTypedAt(const nlohmann::json& j, int depth) {
   auto member = j.begin();
   const std::string& tag = member.key();
   const Json& inner = member.value();
-  if (tag == "i") return Value(inner.get<int64_t>());
+  if (tag == "i") return Value(storedInt(inner));
   if (tag == "d") {
     auto d = Decimal::parse(inner.get<std::string>());
     if (!d) throw std::runtime_error("bad decimal");
     return Value(*d);
   }
-  if (tag == "f") return Value(inner.get<double>());
-  if (tag == "t") return Value(core::Timestamp{inner.get<int64_t>()});
-  if (tag == "D") return Value(core::Date{inner.get<int32_t>()});
+  if (tag == "f") {
+    if (!inner.is_number()) throw std::runtime_error("double is not a number");
+    return Value(inner.get<double>());
+  }
+  if (tag == "t") return Value(core::Timestamp{storedInt(inner)});
+  if (tag == "D") return Value(storedDate(inner));
   if (tag == "l") {
     core::ValueList list;
     for (const auto& item : inner) list.push_back(decodeTypedAt(item, depth + 1));
@@ -74,6 +78,23 @@ Value decodeTypedAt(const nlohmann::json& j, int depth) {
 }  // namespace
 
 Value decodeTyped(const nlohmann::json& j) { return decodeTypedAt(j, 0); }
+
+int64_t storedInt(const nlohmann::json& j) {
+  if (j.is_number_unsigned()) {
+    if (j.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      throw std::runtime_error("integer out of range");
+    }
+    return static_cast<int64_t>(j.get<uint64_t>());
+  }
+  if (!j.is_number_integer()) throw std::runtime_error("integer expected");
+  return j.get<int64_t>();
+}
+
+core::Date storedDate(const nlohmann::json& j) {
+  const int64_t days = storedInt(j);
+  if (days < -core::kMaxDateDays || days > core::kMaxDateDays) throw std::runtime_error("date out of range");
+  return core::Date{static_cast<int32_t>(days)};
+}
 
 void appendJsonString(std::string& out, std::string_view text) {
   out += '"';
@@ -128,7 +149,7 @@ core::Result<core::Record> decodeTypedRecord(std::string_view text) {
     if (names.size() != values.size()) return core::fail(core::ErrorKind::Fatal, "stored record: names and values differ in length");
     core::Record record(std::make_shared<core::RecordSchema>(std::move(names)), std::move(values));
     record.meta.source_position = j.value("pos", "");
-    if (j.contains("et")) record.meta.event_time = core::Timestamp{j.at("et").get<int64_t>()};
+    if (j.contains("et")) record.meta.event_time = core::Timestamp{storedInt(j.at("et"))};
     return record;
   } catch (const std::exception& e) {
     return core::fail(core::ErrorKind::Fatal, std::string("stored record cannot be read: ") + e.what());

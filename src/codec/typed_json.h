@@ -19,6 +19,14 @@ nlohmann::json encodeTyped(const core::Value& value);
 // their boundary and report what they were reading.
 core::Value decodeTyped(const nlohmann::json& json);
 
+// The scalars of stored state, read exactly (nlohmann's get<int64_t> would cast a fraction or a
+// larger unsigned silently, and a huge double is undefined behaviour): an integer must be a JSON
+// integer within int64; a date (days since 1970-01-01) within core::kMaxDateDays, the dates of
+// representable timestamps, so date arithmetic downstream cannot overflow. Both throw
+// std::runtime_error otherwise, like decodeTyped.
+int64_t storedInt(const nlohmann::json& json);
+core::Date storedDate(const nlohmann::json& json);
+
 // The same encoding appended to `out` without building a JSON tree: the aggregation writes one
 // entry per changed row, so this is on the per-record path.
 void appendTyped(std::string& out, const core::Value& value);

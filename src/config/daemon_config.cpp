@@ -308,6 +308,10 @@ nlohmann::ordered_json objectJson(const core::ConfigObject& object) {
 
 }  // namespace
 
-std::string renderRedacted(const core::ConfigObject& object) { return objectJson(object).dump(2) + "\n"; }
+std::string renderRedacted(const core::ConfigObject& object) {
+  // A value with invalid UTF-8 (a YAML file in GBK, say) prints with U+FFFD instead of throwing
+  // (found by fuzz/config_fuzz.cpp).
+  return objectJson(object).dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+}
 
 }  // namespace dutybridge::config

@@ -20,6 +20,10 @@ struct Date {
   auto operator<=>(const Date&) const = default;
 };
 
+// The days a Timestamp can reach either side of 1970-01-01 (INT64_MAX microseconds): no date the
+// daemon makes lies beyond, and stored state claiming one is refused.
+inline constexpr int64_t kMaxDateDays = 106'751'991;
+
 // RFC 3339 / ISO 8601 with an offset or Z, up to microseconds: "2025-03-14T20:00:00.5+08:00".
 Result<Timestamp> parseTimestamp(std::string_view text);
 // "2025-03-14T12:00:00Z", with ".ffffff" only when there are fractional microseconds.

@@ -204,7 +204,7 @@ core::Status MappingTransform::restore(const std::vector<StateEntry>& entries) {
         auto held = nlohmann::json::parse(entry.value);
         auto record = codec::decodeTypedRecord(held.at("record").get<std::string>());
         if (!record) return core::fail(record.error());
-        held_.insert_or_assign(entry.key, Held{std::move(*record), core::Timestamp{held.at("since").get<int64_t>()},
+        held_.insert_or_assign(entry.key, Held{std::move(*record), core::Timestamp{codec::storedInt(held.at("since"))},
                                                held.at("reason").get<std::string>()});
       } catch (const std::exception& e) {
         return core::fail(core::ErrorKind::Fatal, fmt::format("quarantine entry {} cannot be read: {}", entry.key, e.what()));

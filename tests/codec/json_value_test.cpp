@@ -2,7 +2,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdint>
 #include <string>
+
+#include "src/codec/typed_json.h"
 
 namespace dutybridge::codec {
 namespace {
@@ -43,6 +46,29 @@ TEST_CASE("a value nested a million deep is freed without recursion", "[core][va
   CHECK(shared.find("deep") != nullptr);
   shared = Value();
   CHECK(shared.isNull());
+}
+
+
+TEST_CASE("typed state values keep their numbers exact or are refused", "[codec][typed][hostile]") {
+  // What a tampered or corrupt state entry may hold; found by fuzz/json_fuzz.cpp and
+  // fuzz/calendar_fuzz.cpp (a date of INT32_MIN days overflowed the ISO week arithmetic).
+  auto decode = [](std::string_view text) { return decodeTypedRecord(text); };
+  auto ok = decode(R"({"names":["d","t","i"],"values":[{"D":20161},{"t":-5},{"i":9223372036854775807}]})");
+  REQUIRE(ok);
+  CHECK(ok->values()[0].asDate().days == 20161);
+  CHECK(ok->values()[2].asInt() == INT64_MAX);
+  for (const char* bad : {R"({"names":["d"],"values":[{"D":-2147483648}]})",      // beyond any timestamp's date
+                          R"({"names":["d"],"values":[{"D":4294967296}]})",       // was cut to 0
+                          R"({"names":["i"],"values":[{"i":1.5}]})",              // was cut to 1
+                          R"({"names":["i"],"values":[{"i":9223372036854775808}]})",  // was wrapped
+                          R"({"names":["t"],"values":[{"t":"12"}]})",
+                          R"({"names":["f"],"values":[{"f":"2.5"}]})",
+                          R"({"names":[],"values":[],"et":1.74e62})"}) {  // was undefined behaviour
+    INFO(bad);
+    auto refused = decode(bad);
+    REQUIRE_FALSE(refused);
+    CHECK_FALSE(refused.error().message.empty());
+  }
 }
 
 }  // namespace

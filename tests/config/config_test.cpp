@@ -106,6 +106,20 @@ TEST_CASE("YAML syntax errors are located", "[config]") {
   CHECK_THAT(result.error().format(), Catch::StartsWith("broken.yaml:3:1: error: YAML syntax:"));
 }
 
+TEST_CASE("a config value in another encoding prints, it does not end the program", "[config][hostile]") {
+  // `check --print-config` on a file with a GBK byte in a value threw from the JSON writer and
+  // terminated (found by fuzz/config_fuzz.cpp; regression input fuzz/regressions/config).
+  auto reg = registry();
+  auto secrets = fakeEnv({});
+  auto ok = config::parseDaemonConfig("pipelines:\n  - name: workshop\n    source: {type: generate}\n"
+                                      "    sink: {type: stdout, path: \"/tmp/\xb3\xb5\xbc\xe4.jsonl\"}\n",
+                                      "gbk.yaml", reg, secrets);
+  REQUIRE(ok.has_value());
+  std::string echoed;
+  REQUIRE_NOTHROW(echoed = config::renderRedacted((*ok)->root));
+  CHECK_THAT(echoed, Catch::Contains("\xef\xbf\xbd"));  // U+FFFD in place of each invalid byte
+}
+
 TEST_CASE("duration and size parsing", "[config]") {
   CHECK(core::parseDuration("250ms") == 250'000);
   CHECK(core::parseDuration("1h30m") == 5'400'000'000);
