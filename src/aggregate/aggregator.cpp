@@ -392,6 +392,14 @@ std::string Aggregator::encodeSource(const Source& source) const {
   return out;
 }
 
+std::optional<bool> Aggregator::storedWindowClosed(std::string_view value) {
+  auto j = Json::parse(value, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return std::nullopt;
+  auto closed = j.find("closed");
+  if (closed == j.end() || !closed->is_boolean()) return std::nullopt;
+  return closed->get<bool>();
+}
+
 std::string Aggregator::encodeWindow(const Window& w) const {
   std::string out = "{\"g\":[";
   for (size_t i = 0; i < w.ref.group.size(); ++i) {

@@ -167,6 +167,10 @@ class Aggregator {
   // Rebuilds the engine from stored entries (keys without any caller prefix).
   core::Status restore(const std::vector<StateChange>& entries);
 
+  // Whether a stored window entry (the value under "w/<key>") is closed; nullopt when it cannot
+  // be read. For status output, without restoring the engine.
+  static std::optional<bool> storedWindowClosed(std::string_view value);
+
   AggregatorStats stats() const;
 
   // Current measure values of a window (by windowKey()), whether emitted or not.

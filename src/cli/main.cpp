@@ -28,6 +28,8 @@
 #include "src/common/log.h"
 #include "src/config/daemon_config.h"
 #include "src/mapping/mapping.h"
+#include "src/runtime/retry.h"
+#include "src/runtime/state_layout.h"
 #include "src/mapping/transform.h"
 #include "src/runtime/daemon.h"
 
@@ -276,7 +278,7 @@ int cmdStatus(Args& args) {
   std::vector<std::string> failures;
   int status = kOk;
   for (const auto& pipeline : daemon_config.pipelines) {
-    auto cursor = (*store)->get("cursor/" + pipeline.name);
+    auto cursor = (*store)->get(runtime::state_layout::cursorKey(pipeline.name));
     auto health = (*store)->get(runtime::healthKey(pipeline.name));
     std::string health_text = "ok";
     if (health && *health) {
@@ -292,26 +294,20 @@ int cmdStatus(Args& args) {
                                        json.value("kind", std::string("error")), json.value("error", std::string())));
       }
     }
-    auto entries = (*store)->scan("transform/" + pipeline.name + "/");
+    const std::string prefix = runtime::state_layout::transformPrefix(pipeline.name);
+    auto entries = (*store)->scan(prefix);
     if (!cursor || !entries) {
       log::error("status", "pipeline {}: {}", pipeline.name, (!cursor ? cursor.error() : entries.error()).describe());
       return kFailure;
     }
-    size_t windows = 0, open = 0, rows = 0, held = 0;
-    const std::string prefix = "transform/" + pipeline.name + "/";
-    for (const auto& [key, value] : *entries) {
-      std::string_view kind = std::string_view(key).substr(prefix.size(), 2);
-      if (kind == "w/") {
-        ++windows;
-        if (value.find("\"closed\":false") != std::string::npos) ++open;
-      } else if (kind == "s/") {
-        ++rows;
-      } else if (kind == "q/") {
-        ++held;
-      }
+    mapping::StateSummary summary;
+    for (const auto& [key, value] : *entries) summary.add(std::string_view(key).substr(prefix.size()), value);
+    if (summary.unreadable_windows > 0) {
+      log::warning("status", "pipeline {}: {} stored window entries cannot be read", pipeline.name,
+                   summary.unreadable_windows);
     }
     std::printf("%-32s %-7s %8zu %8zu %10zu %12zu  %s\n", pipeline.name.c_str(), cursor->has_value() ? "stored" : "none",
-                windows, open, rows, held, health_text.c_str());
+                summary.windows, summary.open_windows, summary.rows, summary.quarantined, health_text.c_str());
   }
   for (const auto& failure : failures) std::printf("%s\n", failure.c_str());
   return status;

@@ -33,6 +33,19 @@ core::Status MappingTransform::prepare(core::Source& source) {
   return {};
 }
 
+void StateSummary::add(std::string_view key, std::string_view value) {
+  if (key.starts_with("w/")) {
+    ++windows;
+    auto closed = aggregate::Aggregator::storedWindowClosed(value);
+    if (!closed) ++unreadable_windows;
+    else if (!*closed) ++open_windows;
+  } else if (key.starts_with("s/")) {
+    ++rows;
+  } else if (key.starts_with("q/")) {
+    ++quarantined;
+  }
+}
+
 MappingTransform::MappingTransform(std::shared_ptr<const Mapping> mapping, const core::Clock& clock)
     : mapping_(std::move(mapping)), clock_(clock) {
   if (mapping_->aggregate) aggregator_ = std::make_unique<aggregate::Aggregator>(mapping_->aggregatorOptions());

@@ -26,6 +26,19 @@
 
 namespace dutybridge::mapping {
 
+// What `dutybridge status` shows of a mapping transform's stored entries (keys without the
+// pipeline's prefix, runtime/state_layout.h): the transform owns their layout ("w/" windows,
+// "s/" row contributions of the aggregation, "q/" quarantined records, "x/" the roster mark).
+struct StateSummary {
+  size_t windows = 0;
+  size_t open_windows = 0;
+  size_t rows = 0;
+  size_t quarantined = 0;
+  size_t unreadable_windows = 0;  // window entries whose state cannot be read
+
+  void add(std::string_view key, std::string_view value);
+};
+
 class MappingTransform final : public core::Transform {
  public:
   MappingTransform(std::shared_ptr<const Mapping> mapping, const core::Clock& clock);

@@ -18,6 +18,7 @@
 #include "src/runtime/memory_state_store.h"
 #include "src/runtime/pipeline.h"
 #include "src/runtime/retry.h"
+#include "src/runtime/state_layout.h"
 
 namespace dutybridge::runtime {
 namespace {
@@ -53,7 +54,7 @@ void clearFailure(core::StateStore& state, const std::string& pipeline) {
 
 }  // namespace
 
-std::string healthKey(std::string_view pipeline) { return "health/" + std::string(pipeline); }
+std::string healthKey(std::string_view pipeline) { return state_layout::healthKey(pipeline); }
 
 int runDaemon(const config::DaemonConfig& config, const Registry& registry, DaemonOptions options) {
   // Ignored while pipelines open (connecting can take long); the event loop notes it from then on.

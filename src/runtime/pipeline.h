@@ -34,6 +34,7 @@
 #include "src/runtime/committer.h"
 #include "src/runtime/pipeline_stats.h"
 #include "src/runtime/retry.h"
+#include "src/runtime/state_layout.h"
 
 namespace dutybridge::runtime {
 
@@ -85,9 +86,9 @@ class Pipeline {
 
   const std::string& name() const { return name_; }
   const PipelineStats& stats() const { return stats_; }
-  std::string cursorKey() const { return "cursor/" + name_; }
+  std::string cursorKey() const { return state_layout::cursorKey(name_); }
   // Where a stateful transform's entries live in the StateStore.
-  std::string statePrefix() const { return "transform/" + name_ + "/"; }
+  std::string statePrefix() const { return state_layout::transformPrefix(name_); }
 
   // Runs on the calling thread until `stop` is requested (then flushes and stores the final
   // cursor) or the source reports end of input and everything is delivered. Returns the error

@@ -248,3 +248,21 @@ TEST_CASE("contract outputs validate against the JSON Schemas in docs/schemas", 
   valijson::adapters::NlohmannJsonAdapter target(bad);
   CHECK_FALSE(validator.validate(duty_kpi, target, nullptr));
 }
+
+TEST_CASE("a transform's stored entries are summarised for status by their owner", "[mapping][state]") {
+  // `dutybridge status` counts through StateSummary instead of knowing the key layout itself.
+  mapping::StateSummary summary;
+  summary.add("w/E10013|SHIFT|2025-03-14/N", R"({"g":[],"pt":"SHIFT","closed":false,"rev":2})");
+  summary.add("w/E10011|SHIFT|2025-03-14/N", R"({"g":[],"pt":"SHIFT","closed":true,"rev":3})");
+  summary.add("w/E10012|SHIFT|2025-03-14/N", R"({"closed":"no"})");
+  summary.add("w/E10014|SHIFT|2025-03-14/N", "{not json");
+  summary.add("s/PR-1", R"({"v":null,"parts":[]})");
+  summary.add("s/PR-2", R"({"v":null,"parts":[]})");
+  summary.add("q/id/PR-3", R"({"since":0,"reason":"x","record":"{}"})");
+  summary.add("x/through", "2025-03-14");
+  CHECK(summary.windows == 4);
+  CHECK(summary.open_windows == 1);
+  CHECK(summary.unreadable_windows == 2);
+  CHECK(summary.rows == 2);
+  CHECK(summary.quarantined == 1);
+}
