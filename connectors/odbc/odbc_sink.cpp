@@ -17,6 +17,7 @@
 #include "connectors/odbc/upsert_dialect.h"
 #include "src/codec/json.h"
 #include "src/common/log.h"
+#include "src/runtime/retry.h"
 
 namespace dutybridge::connectors {
 namespace {
@@ -329,7 +330,7 @@ class OdbcSink final : public core::Sink {
   // written again without it first, so what commits is what one batch per transaction would
   // have committed.
   void work(std::stop_token stop) {
-    std::chrono::milliseconds delay = kRetryInitial;
+    runtime::Backoff backoff(kRetryInitial, kRetryMax);
     bool retrying = false;
     size_t group_limit = kQueuedBatches;  // fewer after a Permanent failure inside a group
     std::vector<Job*> group;
@@ -355,7 +356,7 @@ class OdbcSink final : public core::Sink {
       if (done) {
         if (retrying) log::notice(component_, "batch {} committed after retries", group.back()->sequence);
         retrying = false;
-        delay = kRetryInitial;
+        backoff.reset();
         group_limit = kQueuedBatches;
         std::lock_guard lock(mutex_);
         committed_ = group.back()->sequence;
@@ -368,15 +369,13 @@ class OdbcSink final : public core::Sink {
         continue;
       }
       if (done.error().kind == core::ErrorKind::Retryable) {
+        const auto delay = backoff.next();
         log::warning(component_, "writing batch {} failed, retrying in {} ms: {}",
                      group.size() == 1 ? fmt::format("{}", group.front()->sequence)
                                        : fmt::format("{}..{}", group.front()->sequence, group.back()->sequence),
                      delay.count(), done.error().message);
         retrying = true;
-        std::unique_lock lock(mutex_);
-        work_cv_.wait_for(lock, stop, delay, [] { return false; });
-        if (stop.stop_requested()) return;
-        delay = std::min(kRetryMax, delay * 2);
+        if (!runtime::Backoff::sleep(stop, delay)) return;  // close() stopped the worker
         continue;
       }
       if (failed_at > 0) {

@@ -12,8 +12,6 @@
 #include <expected>
 #include <filesystem>
 #include <map>
-#include <random>
-#include <thread>
 #include <memory>
 #include <iostream>
 #include <string>
@@ -28,10 +26,10 @@
 #include "src/common/log.h"
 #include "src/config/daemon_config.h"
 #include "src/mapping/mapping.h"
-#include "src/runtime/retry.h"
-#include "src/runtime/state_layout.h"
 #include "src/mapping/transform.h"
 #include "src/runtime/daemon.h"
+#include "src/runtime/retry.h"
+#include "src/runtime/state_layout.h"
 
 #ifndef DUTYBRIDGE_VERSION
 #define DUTYBRIDGE_VERSION "0.0.0"
@@ -214,20 +212,17 @@ int checkFromSourceMappings(const config::DaemonConfig& daemon_config, const run
 // default action: nothing runs yet). Any other problem is returned at once.
 std::expected<std::unique_ptr<mapping::Mapping>, config::Diagnostics> loadMappingRetrying(
     const std::filesystem::path& file, const mapping::TableLoaderRegistry& table_loaders) {
-  std::chrono::milliseconds backoff{1000};
-  constexpr std::chrono::milliseconds kMaxBackoff{60'000};
-  std::mt19937 jitter(std::random_device{}());
+  runtime::Backoff backoff(std::chrono::milliseconds(1000), std::chrono::milliseconds(60'000));
   for (int attempt = 1;; ++attempt) {
     size_t unreachable = 0;
     auto compiled = mapping::loadMapping(file, {.table_loaders = &table_loaders, .unreachable_tables = &unreachable});
     if (compiled || unreachable == 0 || unreachable != compiled.error().size()) return compiled;
-    auto wait = backoff / 2 + std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(0, backoff.count() / 2)(jitter));
+    const auto wait = backoff.next();
     for (const auto& diagnostic : compiled.error().items()) {
       log::warning("daemon", "mapping {}: {} (attempt {}, retrying in {} ms)", file.string(), diagnostic.message,
                    attempt, wait.count());
     }
-    std::this_thread::sleep_for(wait);
-    backoff = std::min(backoff * 2, kMaxBackoff);
+    runtime::Backoff::sleep({}, wait);  // nothing runs yet: SIGTERM's default action ends the wait
   }
 }
 

@@ -11,10 +11,14 @@ namespace dutybridge::runtime {
 Backoff::Backoff(std::chrono::milliseconds initial, std::chrono::milliseconds max)
     : initial_(initial), max_(max), current_(initial), rng_(std::random_device{}()) {}
 
-bool Backoff::wait(std::stop_token stop) {
+std::chrono::milliseconds Backoff::next() {
   std::uniform_int_distribution<int64_t> jitter(current_.count() / 2, current_.count());
   auto delay = std::chrono::milliseconds(jitter(rng_));
   current_ = std::min(max_, current_ * 2);
+  return delay;
+}
+
+bool Backoff::sleep(std::stop_token stop, std::chrono::milliseconds delay) {
   std::mutex mutex;
   std::condition_variable_any cv;
   std::unique_lock lock(mutex);

@@ -1,7 +1,8 @@
 #pragma once
 // Retrying what may fail for a while (a broker or database away): capped exponential backoff
 // with full jitter, waits cut short by a stop request, each retry logged and counted. The one
-// retry policy of the pipeline loop, its committers and the daemon's restart of a pipeline.
+// retry policy of the pipeline loop, its committers, the daemon's restart of a pipeline, the
+// odbc sink's worker and `run`'s loading of mappings whose tables do not answer yet.
 //
 // Threading: a Retrier belongs to one thread.
 
@@ -22,8 +23,13 @@ namespace dutybridge::runtime {
 class Backoff {
  public:
   Backoff(std::chrono::milliseconds initial, std::chrono::milliseconds max);
-  // Returns false when the stop was requested while waiting.
-  bool wait(std::stop_token stop);
+  // The next delay (jittered within the upper half of the current step), advancing the step; for
+  // a caller that says how long it will wait before it waits.
+  std::chrono::milliseconds next();
+  // Waits next(). Returns false when the stop was requested while waiting.
+  bool wait(std::stop_token stop) { return sleep(stop, next()); }
+  // Sleeps `delay` unless a stop is requested first; false when it was.
+  static bool sleep(std::stop_token stop, std::chrono::milliseconds delay);
   void reset() { current_ = initial_; }
 
  private:
