@@ -11,7 +11,7 @@
 
 namespace dutybridge::connectors {
 
-void registerBuiltinConnectors(runtime::Registry& registry) {
+void registerBuiltinConnectors(core::Registry& registry) {
   registerGenerate(registry);
   registerKafka(registry);
   registerKafkaSource(registry);

@@ -4,12 +4,12 @@
 // mapping reference tables.
 
 #include "src/core/config_schema.h"
+#include "src/core/registry.h"
 #include "src/mapping/reference_table.h"
-#include "src/runtime/registry.h"
 
 namespace dutybridge::connectors {
 
-void registerBuiltinConnectors(runtime::Registry& registry);
+void registerBuiltinConnectors(core::Registry& registry);
 
 // The `odbc:` and `kafka:` table sources of mappings. `kafka_section` is the daemon's validated
 // `kafka:` section (the default cluster of kafka tables), or nullptr when there is none (then a

@@ -18,8 +18,8 @@
 #include "connectors/builtin.h"
 #include "fuzz/fuzz_support.h"
 #include "src/config/daemon_config.h"
-#include "src/config/secrets.h"
-#include "src/runtime/registry.h"
+#include "src/core/registry.h"
+#include "src/schema/secrets.h"
 
 namespace {
 
@@ -31,9 +31,9 @@ constexpr std::string_view kPasswordSecret = "Kp3-kafka-password";
 constexpr std::string_view kCredSecret = "Wm5-cred-secret";
 
 struct Fixture {
-  dutybridge::runtime::Registry registry;
+  dutybridge::core::Registry registry;
   std::filesystem::path credentials;
-  dutybridge::config::SecretResolver secrets;
+  dutybridge::schema::SecretResolver secrets;
 
   Fixture()
       : credentials(dutybridge::fuzz::workDir() / "credentials"),

@@ -25,11 +25,11 @@
 #include <vector>
 
 #include "fuzz/fuzz_support.h"
-#include "src/config/diagnostics.h"
 #include "src/core/clock.h"
 #include "src/core/decimal.h"
 #include "src/core/record.h"
 #include "src/core/time.h"
+#include "src/diagnostics/diagnostics.h"
 #include "src/mapping/expr.h"
 #include "src/mapping/mapping.h"
 #include "src/mapping/reference_table.h"
@@ -138,7 +138,7 @@ void fuzzExpression(std::string_view input) {
   env.tables["rate"] = dutybridge::mapping::makeStaticTable("rate", {{"P1", Value(decimal("0.25"))}, {"P2", Value()}});
   env.hmac_keys["badge"] = "not-a-secret";
 
-  dutybridge::config::Diagnostics diagnostics;
+  dutybridge::diag::Diagnostics diagnostics;
   dutybridge::core::SourceLocation start{"expr.txt", 1, 1, ""};
   diagnostics.addSource("expr.txt", std::string(text));
   auto expr = dutybridge::mapping::compileExpression(text, start, scope, env, diagnostics);

@@ -4,8 +4,8 @@
 
 #include <vector>
 
-#include "src/config/diagnostics.h"
 #include "src/core/config_schema.h"
+#include "src/diagnostics/diagnostics.h"
 
 namespace dutybridge::connectors {
 
@@ -18,7 +18,7 @@ core::Status checkTableSettings(const mapping::TableSourceConfig& config, std::i
     for (auto name : known) ok = ok || key == name;
     for (auto prefix : known_prefixes) ok = ok || key.starts_with(prefix);
     if (ok) continue;
-    std::string suggestion = config::suggest(key, candidates);
+    std::string suggestion = diag::suggest(key, candidates);
     problems.push_back(suggestion.empty() ? fmt::format("unknown key '{}'", key)
                                           : fmt::format("unknown key '{}' (did you mean '{}'?)", key, suggestion));
   }

@@ -172,6 +172,8 @@ class GenerateFactory final : public core::SourceFactory {
 
 }  // namespace
 
-void registerGenerate(runtime::Registry& registry) { registry.add(std::make_unique<GenerateFactory>()); }
+void registerGenerate(core::Registry& registry) {
+  registry.add(std::make_unique<GenerateFactory>());
+}
 
 }  // namespace dutybridge::connectors

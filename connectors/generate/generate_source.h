@@ -3,10 +3,10 @@
 // benchmarks and trying a sink without a database. Record i is a pure function of (seed, i),
 // so a resumed generator continues with exactly the records a restart would expect.
 
-#include "src/runtime/registry.h"
+#include "src/core/registry.h"
 
 namespace dutybridge::connectors {
 
-void registerGenerate(runtime::Registry& registry);
+void registerGenerate(core::Registry& registry);
 
 }  // namespace dutybridge::connectors

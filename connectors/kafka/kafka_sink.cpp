@@ -747,6 +747,8 @@ class KafkaFactory final : public core::SinkFactory {
 
 }  // namespace
 
-void registerKafka(runtime::Registry& registry) { registry.add(std::make_unique<KafkaFactory>()); }
+void registerKafka(core::Registry& registry) {
+  registry.add(std::make_unique<KafkaFactory>());
+}
 
 }  // namespace dutybridge::connectors

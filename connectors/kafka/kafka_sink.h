@@ -19,10 +19,10 @@
 //
 // See docs/connectors/kafka-sink-guide.md.
 
-#include "src/runtime/registry.h"
+#include "src/core/registry.h"
 
 namespace dutybridge::connectors {
 
-void registerKafka(runtime::Registry& registry);
+void registerKafka(core::Registry& registry);
 
 }  // namespace dutybridge::connectors

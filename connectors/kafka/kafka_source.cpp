@@ -483,6 +483,8 @@ class KafkaSourceFactory final : public core::SourceFactory {
 
 }  // namespace
 
-void registerKafkaSource(runtime::Registry& registry) { registry.add(std::make_unique<KafkaSourceFactory>()); }
+void registerKafkaSource(core::Registry& registry) {
+  registry.add(std::make_unique<KafkaSourceFactory>());
+}
 
 }  // namespace dutybridge::connectors

@@ -34,10 +34,10 @@
 //
 // See docs/connectors/kafka-source-guide.md.
 
-#include "src/runtime/registry.h"
+#include "src/core/registry.h"
 
 namespace dutybridge::connectors {
 
-void registerKafkaSource(runtime::Registry& registry);
+void registerKafkaSource(core::Registry& registry);
 
 }  // namespace dutybridge::connectors

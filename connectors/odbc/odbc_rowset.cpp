@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "connectors/odbc/odbc_handles.h"
+#include "src/odbc/odbc_handles.h"
 
 namespace dutybridge::odbc {
 namespace {

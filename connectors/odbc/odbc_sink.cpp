@@ -13,10 +13,10 @@
 #include <unordered_map>
 
 #include "connectors/odbc/odbc_dialect.h"
-#include "connectors/odbc/odbc_handles.h"
 #include "connectors/odbc/upsert_dialect.h"
 #include "src/codec/json.h"
 #include "src/common/log.h"
+#include "src/odbc/odbc_handles.h"
 #include "src/runtime/retry.h"
 
 namespace dutybridge::connectors {
@@ -939,6 +939,8 @@ class OdbcSinkFactory final : public core::SinkFactory {
 
 }  // namespace
 
-void registerOdbcSink(runtime::Registry& registry) { registry.add(std::make_unique<OdbcSinkFactory>()); }
+void registerOdbcSink(core::Registry& registry) {
+  registry.add(std::make_unique<OdbcSinkFactory>());
+}
 
 }  // namespace dutybridge::connectors

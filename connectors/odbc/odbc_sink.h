@@ -45,10 +45,10 @@
 // without it, so what commits is what one transaction per batch would have committed.
 // A missing target table is Permanent at open().
 
-#include "src/runtime/registry.h"
+#include "src/core/registry.h"
 
 namespace dutybridge::connectors {
 
-void registerOdbcSink(runtime::Registry& registry);
+void registerOdbcSink(core::Registry& registry);
 
 }  // namespace dutybridge::connectors

@@ -9,9 +9,9 @@
 
 #include "connectors/odbc/odbc_cursor.h"
 #include "connectors/odbc/odbc_dialect.h"
-#include "connectors/odbc/odbc_handles.h"
 #include "connectors/odbc/odbc_rowset.h"
 #include "src/common/log.h"
+#include "src/odbc/odbc_handles.h"
 
 namespace dutybridge::connectors {
 namespace {
@@ -715,7 +715,7 @@ class OdbcFactory final : public core::SourceFactory {
 
 }  // namespace
 
-void registerOdbc(runtime::Registry& registry) {
+void registerOdbc(core::Registry& registry) {
   registry.add(std::make_unique<OdbcFactory>());
 }
 

@@ -12,10 +12,10 @@
 // value too long for max_text_bytes or SQL the database rejects are Permanent; a stored cursor
 // that cannot be parsed is Fatal.
 
-#include "src/runtime/registry.h"
+#include "src/core/registry.h"
 
 namespace dutybridge::connectors {
 
-void registerOdbc(runtime::Registry& registry);
+void registerOdbc(core::Registry& registry);
 
 }  // namespace dutybridge::connectors

@@ -7,7 +7,7 @@
 #include <climits>
 
 #include "connectors/common/table_settings.h"
-#include "connectors/odbc/odbc_handles.h"
+#include "src/odbc/odbc_handles.h"
 
 namespace dutybridge::connectors {
 namespace {

@@ -77,6 +77,8 @@ class StdoutFactory final : public core::SinkFactory {
 
 }  // namespace
 
-void registerStdout(runtime::Registry& registry) { registry.add(std::make_unique<StdoutFactory>()); }
+void registerStdout(core::Registry& registry) {
+  registry.add(std::make_unique<StdoutFactory>());
+}
 
 }  // namespace dutybridge::connectors

@@ -2,10 +2,10 @@
 // `stdout` sink: one JSON object per line on standard output or appended to a file. For
 // debugging pipelines and for tests; a record counts as delivered once written and flushed.
 
-#include "src/runtime/registry.h"
+#include "src/core/registry.h"
 
 namespace dutybridge::connectors {
 
-void registerStdout(runtime::Registry& registry);
+void registerStdout(core::Registry& registry);
 
 }  // namespace dutybridge::connectors

@@ -1,10 +1,9 @@
 #include "src/calendar/calendar.h"
 
-#include <fmt/format.h>
-
 #include <date/date.h>
 #include <date/iso_week.h>
 #include <date/tz.h>
+#include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -16,7 +15,7 @@
 #include <stdexcept>
 
 #include "src/common/file_read.h"
-#include "src/config/validator.h"
+#include "src/schema/validator.h"
 
 namespace dutybridge::calendar {
 namespace {
@@ -68,7 +67,7 @@ class Loader {
  public:
   explicit Loader(const std::filesystem::path& file) : file_(file.string()) {}
 
-  config::Diagnostics diagnostics;
+  diag::Diagnostics diagnostics;
 
   core::SourceLocation at(const YAML::Node& node, const std::string& path) const {
     core::SourceLocation loc{file_, 0, 0, path};
@@ -88,7 +87,7 @@ class Loader {
     for (auto it = node.begin(); it != node.end(); ++it) {
       std::string key = it->first.Scalar();
       if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
-      std::string near = config::suggest(key, allowed);
+      std::string near = diag::suggest(key, allowed);
       std::string known;
       for (const auto& a : allowed) known += (known.empty() ? "" : ", ") + a;
       error(it->first, path.empty() ? key : path + "." + key, "unknown key '" + key + "'",
@@ -128,7 +127,7 @@ class Loader {
     } catch (const std::runtime_error&) {
       std::vector<std::string> names;
       for (const auto& z : date::get_tzdb().zones) names.push_back(z.name());
-      std::string best = config::suggest(name, names);
+      std::string best = diag::suggest(name, names);
       error(node, path, "unknown time zone '" + name + "'",
             best.empty() ? "use an IANA name such as Asia/Shanghai" : "did you mean '" + best + "'?");
       return nullptr;
@@ -219,7 +218,7 @@ class Loader {
       std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
       auto hit = std::find(names.begin(), names.end(), lower);
       if (hit == names.end()) {
-        std::string best = config::suggest(lower, names);
+        std::string best = diag::suggest(lower, names);
         error(node[i], path + "[" + std::to_string(i) + "]", "unknown weekday '" + text + "'",
               best.empty() ? "write monday ... sunday" : "did you mean '" + best + "'?");
         continue;
@@ -251,7 +250,7 @@ class Loader {
       }
       std::string type = scalarOf(it->second);
       if (std::find(types.begin(), types.end(), type) == types.end()) {
-        std::string best = config::suggest(type, types);
+        std::string best = diag::suggest(type, types);
         error(it->second, item, "unknown day type '" + type + "'",
               best.empty() ? "day types: NORMAL, OT, REST, HOLIDAY" : "did you mean '" + best + "'?");
         continue;
@@ -465,7 +464,7 @@ std::vector<std::string> Calendars::names() const {
   return out;
 }
 
-std::expected<std::shared_ptr<const Calendars>, config::Diagnostics> loadCalendars(const std::filesystem::path& file) {
+std::expected<std::shared_ptr<const Calendars>, diag::Diagnostics> loadCalendars(const std::filesystem::path& file) {
   Loader loader(file);
   auto text = files::readRegularFile(file, files::kMaxConfigBytes, "the calendars file");
   if (!text) {
@@ -480,7 +479,7 @@ std::expected<std::shared_ptr<const Calendars>, config::Diagnostics> loadCalenda
       loader.error(root, "", "a calendars file is a YAML mapping with 'calendars'");
       return std::unexpected(std::move(loader.diagnostics));
     }
-    config::reportDuplicateKeys(root, file.string(), loader.diagnostics);
+    schema::reportDuplicateKeys(root, file.string(), loader.diagnostics);
     loader.checkKeys(root, "", {"calendars"});
     const YAML::Node all = root["calendars"];
     if (!all.IsDefined() || !all.IsMap() || all.size() == 0) {

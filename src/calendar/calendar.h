@@ -18,7 +18,7 @@
 // Threading: a loaded Calendar / Calendars is immutable; every const method may run
 // concurrently. Ownership: Calendars owns its calendars; the time zones they point to belong to
 // the date library's process-wide tz database.
-// Errors: load problems are config::Diagnostics (file:line:column, caret, hint), all at once.
+// Errors: load problems are diag::Diagnostics (file:line:column, caret, hint), all at once.
 // Queries return core::Result with Permanent errors (an unknown shift code, an instant outside
 // the years 1900-9999): the record that asked belongs in the dead-letter path.
 
@@ -31,9 +31,9 @@
 #include <string_view>
 #include <vector>
 
-#include "src/config/diagnostics.h"
 #include "src/core/error.h"
 #include "src/core/time.h"
+#include "src/diagnostics/diagnostics.h"
 
 namespace date {
 class time_zone;
@@ -116,6 +116,6 @@ struct Calendars {
 
 // Loads and checks a calendars file. Every problem (unknown key, unknown zone, bad time,
 // overlapping or gapped shifts, bad date or day type) is reported, with its location.
-std::expected<std::shared_ptr<const Calendars>, config::Diagnostics> loadCalendars(const std::filesystem::path& file);
+std::expected<std::shared_ptr<const Calendars>, diag::Diagnostics> loadCalendars(const std::filesystem::path& file);
 
 }  // namespace dutybridge::calendar

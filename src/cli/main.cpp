@@ -141,8 +141,8 @@ int usage(std::string_view message, std::string_view help) {
   return kUsage;
 }
 
-runtime::Registry makeRegistry() {
-  runtime::Registry registry;
+core::Registry makeRegistry() {
+  core::Registry registry;
   connectors::registerBuiltinConnectors(registry);
   return registry;
 }
@@ -150,7 +150,7 @@ runtime::Registry makeRegistry() {
 // `check` for mappings with `input: from_source`: offline, a note on what waits for start-up;
 // with --connect, each such pipeline's source is opened and described and the mapping compiled
 // against the description, as the pipeline would at start-up.
-int checkFromSourceMappings(const config::DaemonConfig& daemon_config, const runtime::Registry& registry,
+int checkFromSourceMappings(const config::DaemonConfig& daemon_config, const core::Registry& registry,
                             const std::map<std::string, std::shared_ptr<const mapping::Mapping>>& mappings,
                             bool connect) {
   core::SystemClock clock;
@@ -210,7 +210,7 @@ int checkFromSourceMappings(const config::DaemonConfig& daemon_config, const run
 // cluster still starting, a network outage) is loaded again with capped exponential backoff and
 // jitter, like any Retryable failure, instead of refusing to start; SIGTERM ends the wait (the
 // default action: nothing runs yet). Any other problem is returned at once.
-std::expected<std::unique_ptr<mapping::Mapping>, config::Diagnostics> loadMappingRetrying(
+std::expected<std::unique_ptr<mapping::Mapping>, diag::Diagnostics> loadMappingRetrying(
     const std::filesystem::path& file, const mapping::TableLoaderRegistry& table_loaders) {
   runtime::Backoff backoff(std::chrono::milliseconds(1000), std::chrono::milliseconds(60'000));
   for (int attempt = 1;; ++attempt) {
@@ -227,8 +227,8 @@ std::expected<std::unique_ptr<mapping::Mapping>, config::Diagnostics> loadMappin
 }
 
 // Loads and validates FILE; on failure prints every diagnostic to stderr and returns nullptr.
-std::unique_ptr<config::DaemonConfig> loadConfigOrReport(const std::string& file, const runtime::Registry& registry) {
-  config::SecretResolver secrets;
+std::unique_ptr<config::DaemonConfig> loadConfigOrReport(const std::string& file, const core::Registry& registry) {
+  schema::SecretResolver secrets;
   auto loaded = config::loadDaemonConfig(file, registry, secrets);
   if (loaded) {
     if ((*loaded)->admin && (*loaded)->admin->getBool("enabled")) {
@@ -255,7 +255,7 @@ int cmdStatus(Args& args) {
     else return usage("unexpected argument '" + arg + "'", kStatusHelp);
   }
   if (file.empty()) return usage("missing -c FILE", kStatusHelp);
-  runtime::Registry registry = makeRegistry();
+  core::Registry registry = makeRegistry();
   auto loaded = loadConfigOrReport(file, registry);
   if (!loaded) return kUsage;
   const config::DaemonConfig& daemon_config = *loaded;
@@ -331,7 +331,7 @@ int cmdCheckOrRun(Args& args, bool run) {
   }
   if (file.empty()) return usage("missing -c FILE", help);
 
-  runtime::Registry registry = makeRegistry();
+  core::Registry registry = makeRegistry();
   auto loaded = loadConfigOrReport(file, registry);
   if (!loaded) return kUsage;
   const config::DaemonConfig& daemon_config = *loaded;
@@ -395,7 +395,7 @@ int cmdListConnectors(Args& args) {
     else return usage("unexpected argument '" + arg + "'", kListHelp);
   }
   if (format != "text" && format != "markdown") return usage("--format must be text or markdown", kListHelp);
-  runtime::Registry registry = makeRegistry();
+  core::Registry registry = makeRegistry();
   bool found = false;
   for (const auto* factory : registry.all()) {
     if (!only.empty() && factory->name() != only) continue;

@@ -8,9 +8,9 @@
 #include <sstream>
 
 #include "src/codec/json.h"
-#include "src/core/clock.h"
-#include "src/config/validator.h"
 #include "src/common/file_read.h"
+#include "src/core/clock.h"
+#include "src/schema/validator.h"
 
 namespace dutybridge::config {
 namespace {
@@ -123,7 +123,7 @@ namespace {
 // source needs the kafka: section), librdkafka properties that do not exist or values it
 // rejects, settings that contradict each other. Each refusal is located at the connector.
 void probeConnectors(const PipelineConfig& p, const core::ConfigObject& pipeline, const DaemonConfig& config,
-                     const runtime::Registry& registry, Diagnostics& diagnostics) {
+                     const core::Registry& registry, diag::Diagnostics& diagnostics) {
   static const core::SystemClock clock;
   core::ConnectorContext context;
   context.pipeline_name = p.name;
@@ -146,11 +146,10 @@ void probeConnectors(const PipelineConfig& p, const core::ConfigObject& pipeline
 
 }  // namespace
 
-std::expected<std::unique_ptr<DaemonConfig>, Diagnostics> parseDaemonConfig(const std::string& text,
-                                                                            const std::filesystem::path& file,
-                                                                            const runtime::Registry& registry,
-                                                                            const SecretResolver& secrets) {
-  Diagnostics diagnostics;
+std::expected<std::unique_ptr<DaemonConfig>, diag::Diagnostics> parseDaemonConfig(
+    const std::string& text, const std::filesystem::path& file, const core::Registry& registry,
+    const schema::SecretResolver& secrets) {
+  diag::Diagnostics diagnostics;
   std::string file_name = file.string();
   diagnostics.addSource(file_name, text);
   YAML::Node document;
@@ -167,11 +166,11 @@ std::expected<std::unique_ptr<DaemonConfig>, Diagnostics> parseDaemonConfig(cons
     return std::unexpected(std::move(diagnostics));
   }
 
-  ValidationContext context{file_name, &registry, &secrets, &diagnostics};
+  schema::ValidationContext context{file_name, &registry, &secrets, &diagnostics};
   auto config = std::make_unique<DaemonConfig>();
   config->file = file;
   try {
-    config->root = validateObject(document, daemonSchema(), "", context);
+    config->root = schema::validateObject(document, daemonSchema(), "", context);
   } catch (const YAML::Exception& e) {
     core::SourceLocation loc{file_name, e.mark.line + 1, e.mark.column + 1, ""};
     diagnostics.add(loc, "YAML: " + e.msg);
@@ -248,7 +247,7 @@ std::expected<std::unique_ptr<DaemonConfig>, Diagnostics> parseDaemonConfig(cons
           dlq["type"] = "kafka";
           dlq["topic"] = config->kafka->getString("dlq_topic");
           dlq["create_topic"] = true;
-          core::ConfigObject object = validateConnector(dlq, core::Direction::Sink, "kafka.dlq_topic", context);
+          core::ConfigObject object = schema::validateConnector(dlq, core::Direction::Sink, "kafka.dlq_topic", context);
           p.dead_letters = ConnectorConfig{"kafka", std::move(object)};
         }
       }
@@ -272,12 +271,11 @@ std::string_view deliveryName(Delivery delivery) {
   return "auto";
 }
 
-std::expected<std::unique_ptr<DaemonConfig>, Diagnostics> loadDaemonConfig(const std::filesystem::path& file,
-                                                                           const runtime::Registry& registry,
-                                                                           const SecretResolver& secrets) {
+std::expected<std::unique_ptr<DaemonConfig>, diag::Diagnostics> loadDaemonConfig(
+    const std::filesystem::path& file, const core::Registry& registry, const schema::SecretResolver& secrets) {
   auto text = files::readRegularFile(file, files::kMaxConfigBytes, "the configuration file");
   if (!text) {
-    Diagnostics diagnostics;
+    diag::Diagnostics diagnostics;
     diagnostics.add(core::SourceLocation{file.string(), 0, 0, ""}, text.error().message);
     return std::unexpected(std::move(diagnostics));
   }

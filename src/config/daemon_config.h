@@ -3,18 +3,18 @@
 // logging, and the named pipelines (source -> mapping -> sink). Loading validates everything
 // against the schemas of the top level and of every connector, and reports all problems at once.
 
-#include <expected>
 #include <chrono>
+#include <expected>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "src/config/diagnostics.h"
-#include "src/config/secrets.h"
 #include "src/core/config_schema.h"
-#include "src/runtime/registry.h"
+#include "src/core/registry.h"
+#include "src/diagnostics/diagnostics.h"
+#include "src/schema/secrets.h"
 
 namespace dutybridge::config {
 
@@ -62,15 +62,14 @@ struct DaemonConfig {
 const core::ConfigSchema& daemonSchema();
 
 // Loads and validates a file. On failure returns all diagnostics.
-std::expected<std::unique_ptr<DaemonConfig>, Diagnostics> loadDaemonConfig(const std::filesystem::path& file,
-                                                                           const runtime::Registry& registry,
-                                                                           const SecretResolver& secrets);
+std::expected<std::unique_ptr<DaemonConfig>, diag::Diagnostics> loadDaemonConfig(const std::filesystem::path& file,
+                                                                                 const core::Registry& registry,
+                                                                                 const schema::SecretResolver& secrets);
 
 // Same, from text (tests); `file` is only used in messages and to resolve relative paths.
-std::expected<std::unique_ptr<DaemonConfig>, Diagnostics> parseDaemonConfig(const std::string& text,
-                                                                            const std::filesystem::path& file,
-                                                                            const runtime::Registry& registry,
-                                                                            const SecretResolver& secrets);
+std::expected<std::unique_ptr<DaemonConfig>, diag::Diagnostics> parseDaemonConfig(
+    const std::string& text, const std::filesystem::path& file, const core::Registry& registry,
+    const schema::SecretResolver& secrets);
 
 // The effective configuration (defaults filled in) as YAML-compatible JSON, with every secret
 // and sensitive value replaced by "<redacted>".

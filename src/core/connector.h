@@ -1,6 +1,6 @@
 #pragma once
 // Connector factories: name + config schema + create(validated config). Each connector folder
-// exposes a `registerX(Registry&)` function; src/runtime/builtin_connectors.cpp calls them all
+// exposes a `registerX(Registry&)` function (core/registry.h); connectors/builtin.cpp calls them all
 // from one place (no static self-registration, which silently vanishes in static libraries).
 //
 // Threading: factories are immutable after registration and may be used from any thread.

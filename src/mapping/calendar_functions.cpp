@@ -8,7 +8,7 @@
 #include <algorithm>
 
 #include "src/calendar/calendar.h"
-#include "src/config/diagnostics.h"
+#include "src/diagnostics/diagnostics.h"
 #include "src/mapping/compiler.h"
 
 namespace dutybridge::mapping::detail {
@@ -59,7 +59,7 @@ std::optional<CalendarRef> requireCalendar(CallSite& site, size_t i) {
   const calendar::Calendar* found = all ? all->find(*name) : nullptr;
   if (!found) {
     std::vector<std::string> names = all ? all->names() : std::vector<std::string>{};
-    std::string best = config::suggest(*name, names);
+    std::string best = diag::suggest(*name, names);
     site.checker.error(site.args[i].ast->begin, fmt::format("unknown calendar '{}'", *name),
                        !best.empty()    ? fmt::format("did you mean '{}'?", best)
                        : !all          ? std::string("no calendars are configured: add calendars: "
@@ -76,7 +76,7 @@ std::optional<PeriodType> requirePeriodType(CallSite& site, size_t i) {
   if (!text) return std::nullopt;
   auto type = calendar::parsePeriodType(*text);
   if (!type) {
-    std::string best = config::suggest(*text, {"SHIFT", "DAY", "WEEK", "MONTH"});
+    std::string best = diag::suggest(*text, {"SHIFT", "DAY", "WEEK", "MONTH"});
     std::string upper = *text;
     std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char c) { return std::toupper(c); });
     if (calendar::parsePeriodType(upper)) best = upper;

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <limits>
 
-#include "src/config/diagnostics.h"
+#include "src/diagnostics/diagnostics.h"
 
 namespace dutybridge::mapping::detail {
 namespace {
@@ -849,7 +849,7 @@ Typed Checker::name(const Ast& ast) {
     if (f.name == ast.text) hint = fmt::format("'{}' is a function: call it as {}", f.name, f.signature);
   }
   if (hint.empty()) {
-    std::string best = config::suggest(ast.text, scope_.names());
+    std::string best = diag::suggest(ast.text, scope_.names());
     if (!best.empty()) hint = fmt::format("did you mean '{}'?", best);
   }
   error(ast.begin, fmt::format("unknown field '{}'", ast.text), std::move(hint));
@@ -887,8 +887,8 @@ Typed Checker::member(const Ast& ast) {
     if (consumed == 0 && (scope_.find(root->text) || scope_.isOpen())) {
       base = check(*root);
     } else if (consumed == 0) {
-      std::string best = config::suggest(prefixes.back(), scope_.names());
-      if (best.empty()) best = config::suggest(root->text, scope_.names());
+      std::string best = diag::suggest(prefixes.back(), scope_.names());
+      if (best.empty()) best = diag::suggest(root->text, scope_.names());
       error(root->begin, fmt::format("unknown field '{}'", root->text),
             best.empty() ? std::string() : fmt::format("did you mean '{}'?", best));
       return bad(ast);
@@ -911,7 +911,7 @@ Typed Checker::member(const Ast& ast) {
       if (!known) {
         std::vector<std::string> names;
         for (const auto& [field, type] : shape->fields) names.emplace_back(field);
-        std::string best = config::suggest(m->text, names);
+        std::string best = diag::suggest(m->text, names);
         error(m->name_offset, fmt::format("{} has no field '{}'", shape->what, m->text),
               best.empty() ? fmt::format("fields: {}", fmt::join(names, ", ")) : fmt::format("did you mean '{}'?", best));
         return bad(ast);
@@ -940,7 +940,7 @@ Typed Checker::call(const Ast& ast) {
   }
   if (!spec) {
     std::vector<std::string> names = functionNames();
-    std::string best = config::suggest(ast.text, names);
+    std::string best = diag::suggest(ast.text, names);
     error(ast.name_offset, fmt::format("unknown function '{}'", ast.text),
           best.empty() ? std::string() : fmt::format("did you mean '{}'?", best));
     return bad(ast);

@@ -49,7 +49,7 @@ const std::vector<FunctionSpec>& calendarFunctionTable();
 class Checker {
  public:
   Checker(std::string_view text, const core::SourceLocation& start, const Scope& scope, const FunctionEnv& env,
-          config::Diagnostics& diagnostics)
+          diag::Diagnostics& diagnostics)
       : text_(text), start_(start), scope_(scope), env_(env), diagnostics_(diagnostics) {}
 
   Typed check(const Ast& ast);
@@ -96,7 +96,7 @@ class Checker {
   const core::SourceLocation& start_;
   const Scope& scope_;
   const FunctionEnv& env_;
-  config::Diagnostics& diagnostics_;
+  diag::Diagnostics& diagnostics_;
   size_t errors_ = 0;
 };
 

@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "src/common/file_read.h"
-#include "src/config/validator.h"
+#include "src/schema/validator.h"
 
 namespace dutybridge::mapping {
 namespace {
@@ -57,8 +57,9 @@ const std::vector<Contract>& contracts() {
   return all;
 }
 
-std::unexpected<config::Diagnostics> single(const std::filesystem::path& file, int line, int column, std::string message) {
-  config::Diagnostics d;
+std::unexpected<diag::Diagnostics> single(const std::filesystem::path& file, int line, int column,
+                                          std::string message) {
+  diag::Diagnostics d;
   d.add(core::SourceLocation{file.string(), line, column, ""}, std::move(message));
   return std::unexpected(std::move(d));
 }
@@ -86,10 +87,10 @@ std::optional<core::Decimal> KpiDefinition::targetOn(core::Date day) const {
   return out;
 }
 
-std::expected<DutyCatalog, config::Diagnostics> loadDutyCatalog(const std::filesystem::path& file) {
+std::expected<DutyCatalog, diag::Diagnostics> loadDutyCatalog(const std::filesystem::path& file) {
   auto text = files::readRegularFile(file, files::kMaxConfigBytes, "the duty catalog");
   if (!text) return single(file, 0, 0, text.error().message);
-  config::Diagnostics diagnostics;
+  diag::Diagnostics diagnostics;
   diagnostics.addSource(file.string(), *text);
   auto at = [&](const YAML::Node& node, const std::string& path) {
     core::SourceLocation loc{file.string(), 0, 0, path};
@@ -102,7 +103,7 @@ std::expected<DutyCatalog, config::Diagnostics> loadDutyCatalog(const std::files
   DutyCatalog catalog;
   try {
     YAML::Node root = YAML::Load(*text);
-    config::reportDuplicateKeys(root, file.string(), diagnostics);
+    schema::reportDuplicateKeys(root, file.string(), diagnostics);
     catalog.plant = root["plant"] ? root["plant"].Scalar() : "";
     catalog.time_zone = root["time_zone"] ? root["time_zone"].Scalar() : "UTC";
     if (catalog.plant.empty()) diagnostics.add(at(root, ""), "the duty catalog needs a 'plant'");

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "src/config/diagnostics.h"
 #include "src/core/record.h"
+#include "src/diagnostics/diagnostics.h"
 #include "src/mapping/expr.h"
 
 namespace dutybridge::mapping {
@@ -45,7 +45,7 @@ struct DutyCatalog {
   std::map<std::string, KpiDefinition, std::less<>> kpis;
 };
 
-std::expected<DutyCatalog, config::Diagnostics> loadDutyCatalog(const std::filesystem::path& file);
+std::expected<DutyCatalog, diag::Diagnostics> loadDutyCatalog(const std::filesystem::path& file);
 
 // One field a mapping provides to a contract.
 struct ContractField {

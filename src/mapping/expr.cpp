@@ -92,7 +92,7 @@ std::vector<std::string> Scope::names() const {
 }
 
 std::unique_ptr<Expr> compileExpression(std::string_view text, const core::SourceLocation& start, const Scope& scope,
-                                        const FunctionEnv& env, config::Diagnostics& diagnostics,
+                                        const FunctionEnv& env, diag::Diagnostics& diagnostics,
                                         const CompileOptions& options) {
   detail::Checker checker(text, start, scope, env, diagnostics);
   if (text.size() > options.max_length) {

@@ -25,10 +25,10 @@
 #include <string_view>
 #include <vector>
 
-#include "src/config/diagnostics.h"
 #include "src/core/clock.h"
 #include "src/core/config_schema.h"
 #include "src/core/value.h"
+#include "src/diagnostics/diagnostics.h"
 #include "src/mapping/reference_table.h"
 
 namespace dutybridge::calendar {
@@ -137,7 +137,7 @@ struct CompileOptions {
 // `text` starts at `start` in its file (line and column of its first character), so every
 // diagnostic points into the mapping file. Returns nullptr after reporting problems.
 std::unique_ptr<Expr> compileExpression(std::string_view text, const core::SourceLocation& start, const Scope& scope,
-                                        const FunctionEnv& env, config::Diagnostics& diagnostics,
+                                        const FunctionEnv& env, diag::Diagnostics& diagnostics,
                                         const CompileOptions& options = {});
 
 // Every function name, for did-you-mean hints and docs.

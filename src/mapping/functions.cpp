@@ -18,7 +18,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "src/config/diagnostics.h"
+#include "src/diagnostics/diagnostics.h"
 #include "src/mapping/compiler.h"
 #include "src/mapping/lexer.h"
 
@@ -240,7 +240,7 @@ bool checkZone(CallSite& site, size_t i) {
   } catch (const std::exception&) {
     names.clear();
   }
-  std::string best = config::suggest(zone, names);
+  std::string best = diag::suggest(zone, names);
   site.checker.error(site.args[i].ast->begin, fmt::format("unknown time zone '{}'", zone),
                      best.empty() ? "use an IANA name such as Asia/Shanghai" : fmt::format("did you mean '{}'?", best));
   return false;
@@ -924,7 +924,7 @@ std::optional<Typed> fHmacSha256(CallSite& site) {
   if (key == keys.end()) {
     std::vector<std::string> names;
     for (const auto& [name, bytes] : keys) names.push_back(name);
-    std::string best = config::suggest(*key_name, names);
+    std::string best = diag::suggest(*key_name, names);
     site.checker.error(site.args[1].ast->begin, fmt::format("unknown HMAC key '{}'", *key_name),
                        !best.empty() ? fmt::format("did you mean '{}'?", best)
                        : names.empty() ? std::string("no HMAC keys are configured")
@@ -958,7 +958,7 @@ std::optional<Typed> fLookup(CallSite& site) {
   if (table == tables.end()) {
     std::vector<std::string> names;
     for (const auto& [name, rows] : tables) names.push_back(name);
-    std::string best = config::suggest(*table_name, names);
+    std::string best = diag::suggest(*table_name, names);
     site.checker.error(site.args[0].ast->begin, fmt::format("unknown lookup table '{}'", *table_name),
                        !best.empty() ? fmt::format("did you mean '{}'?", best)
                        : names.empty() ? std::string("no lookup tables are configured")

@@ -10,10 +10,10 @@
 #include <sstream>
 
 #include "src/calendar/calendar.h"
-#include "src/common/file_read.h"
 #include "src/codec/json.h"
-#include "src/config/secrets.h"
-#include "src/config/validator.h"
+#include "src/common/file_read.h"
+#include "src/schema/secrets.h"
+#include "src/schema/validator.h"
 
 namespace dutybridge::mapping {
 namespace {
@@ -33,7 +33,7 @@ struct Loader {
   std::filesystem::path file;
   std::string file_name;
   std::vector<std::string> lines;
-  config::Diagnostics diagnostics;
+  diag::Diagnostics diagnostics;
 
   // Subtrees that came from another file than `file`: an overlay's (`extends:`) replacements
   // grafted into its base. Their diagnostics and relative paths refer to their own file.
@@ -121,7 +121,7 @@ struct Loader {
     for (auto it = node.begin(); it != node.end(); ++it) {
       std::string key = it->first.Scalar();
       if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
-      std::string near = config::suggest(key, allowed);
+      std::string near = diag::suggest(key, allowed);
       error(it->first, path.empty() ? key : path + "." + key, fmt::format("unknown key '{}'", key),
             near.empty() ? fmt::format("known keys: {}", fmt::join(allowed, ", ")) : fmt::format("did you mean '{}'?", near));
     }
@@ -367,7 +367,7 @@ void loadTable(Loader& loader, Mapping& mapping, const std::string& table, const
         return;
       }
       TableSourceConfig config{table, kind, {}, loader.at(block, path + "." + kind), columns};
-      config::SecretResolver secrets;
+      schema::SecretResolver secrets;
       // Scalars as they are; one level of nested map (librdkafka: {...}) as "outer.inner".
       std::vector<std::pair<std::string, YAML::Node>> settings;
       for (auto setting = block.begin(); setting != block.end(); ++setting) {
@@ -532,7 +532,7 @@ void loadAggregate(Loader& loader, Mapping& mapping, const YAML::Node& node) {
     loader.error(node["calendar"], "aggregate.calendar", "no calendars are loaded",
                  "add calendars: ../config/calendars.yaml to the mapping");
   } else if (const calendar::Calendar* cal = mapping.env.calendars->find(calendar_name); !cal) {
-    std::string near = config::suggest(calendar_name, mapping.env.calendars->names());
+    std::string near = diag::suggest(calendar_name, mapping.env.calendars->names());
     loader.error(node["calendar"], "aggregate.calendar", fmt::format("unknown calendar '{}'", calendar_name),
                  near.empty() ? fmt::format("calendars: {}", fmt::join(mapping.env.calendars->names(), ", "))
                               : fmt::format("did you mean '{}'?", near));
@@ -672,7 +672,7 @@ void loadAggregate(Loader& loader, Mapping& mapping, const YAML::Node& node) {
     } else if (!mapping.env.tables.contains(table)) {
       std::vector<std::string> tables;
       for (const auto& [name, handle] : mapping.env.tables) tables.push_back(name);
-      std::string near = config::suggest(table, tables);
+      std::string near = diag::suggest(table, tables);
       loader.error(expect["table"], "aggregate.expect.table", fmt::format("unknown table '{}'", table),
                    near.empty() ? "declare it under tables:" : fmt::format("did you mean '{}'?", near));
     } else if (block.group_by.size() != 1) {
@@ -711,7 +711,7 @@ void bindContract(Loader& loader, Mapping& mapping, Emit& emit, const YAML::Node
                   const YAML::Node& fields, const std::string& path) {
   const Contract* contract = findContract(contract_node.Scalar());
   if (!contract) {
-    std::string near = config::suggest(contract_node.Scalar(), contractNames());
+    std::string near = diag::suggest(contract_node.Scalar(), contractNames());
     loader.error(contract_node, path + ".contract", fmt::format("unknown contract '{}'", contract_node.Scalar()),
                  near.empty() ? fmt::format("contracts: {}", fmt::join(contractNames(), ", "))
                               : fmt::format("did you mean '{}'?", near));
@@ -732,7 +732,7 @@ void bindContract(Loader& loader, Mapping& mapping, Emit& emit, const YAML::Node
     }
     auto it = std::find(known.begin(), known.end(), name);
     if (it == known.end()) {
-      std::string near = config::suggest(name, known);
+      std::string near = diag::suggest(name, known);
       loader.diagnostics.add(loader.at(node_of(name), path + ".fields." + name),
                              fmt::format("{} has no field '{}'", contract->name, name),
                              near.empty() ? fmt::format("fields: {}; free-form values go under '{}'",
@@ -780,7 +780,7 @@ void bindContract(Loader& loader, Mapping& mapping, Emit& emit, const YAML::Node
         if (kpi == mapping.catalog->kpis.end()) {
           std::vector<std::string> codes;
           for (const auto& [code, def] : mapping.catalog->kpis) codes.push_back(code);
-          std::string near = config::suggest(value, codes);
+          std::string near = diag::suggest(value, codes);
           loader.diagnostics.add(expr.location(), fmt::format("KPI '{}' is not in the duty catalog", value),
                                  near.empty() ? "" : fmt::format("did you mean '{}'?", near));
           continue;
@@ -880,9 +880,9 @@ bool containsIdentifier(std::string_view line, std::string_view name) {
 // A mapping compiled against types its file does not spell out: every diagnostic says where
 // the types involved came from (the fields named on its line), so a type error that appears
 // only at start-up is not a mystery.
-config::Diagnostics explainTypeOrigin(const Loader& loader, const std::string& text,
-                                      const std::vector<InputField>& inputs, std::string_view origin) {
-  config::Diagnostics out;
+diag::Diagnostics explainTypeOrigin(const Loader& loader, const std::string& text,
+                                    const std::vector<InputField>& inputs, std::string_view origin) {
+  diag::Diagnostics out;
   out.addSource(loader.file_name, text);
   for (const auto& item : loader.diagnostics.items()) {
     std::vector<std::string> notes;
@@ -1287,7 +1287,7 @@ std::optional<YAML::Node> applyOverlay(Loader& loader, const YAML::Node& overlay
     return std::nullopt;
   }
   const size_t problems = loader.diagnostics.size();
-  config::reportDuplicateKeys(base, base_file.string(), loader.diagnostics);
+  schema::reportDuplicateKeys(base, base_file.string(), loader.diagnostics);
   if (loader.diagnostics.size() != problems) {
     loader.diagnostics.addSource(base_file.string(), base_text);
     return std::nullopt;
@@ -1332,7 +1332,7 @@ std::optional<YAML::Node> applyOverlay(Loader& loader, const YAML::Node& overlay
           for (auto b = base_tables.begin(); base_tables.IsMap() && b != base_tables.end(); ++b) {
             known.push_back(b->first.Scalar());
           }
-          std::string near = config::suggest(name, known);
+          std::string near = diag::suggest(name, known);
           loader.error(table->first, "tables." + name, fmt::format("the base mapping has no table '{}' to replace", name),
                        !near.empty()      ? fmt::format("did you mean '{}'?", near)
                        : known.empty()    ? std::string("the base mapping has no tables")
@@ -1354,11 +1354,11 @@ std::optional<YAML::Node> applyOverlay(Loader& loader, const YAML::Node& overlay
 // The one code path for every way a mapping gets its input types: declared in the file,
 // described by the source (`description`), its `test_input:` (`use_test_input`), or none yet
 // (offline from_source: checked with an open scope, not runnable).
-std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadText(const std::filesystem::path& file,
-                                                                      const std::string& text,
-                                                                      const core::SourceDescription* description,
-                                                                      bool use_test_input,
-                                                                      const MappingLoadOptions& options) {
+std::expected<std::unique_ptr<Mapping>, diag::Diagnostics> loadText(const std::filesystem::path& file,
+                                                                    const std::string& text,
+                                                                    const core::SourceDescription* description,
+                                                                    bool use_test_input,
+                                                                    const MappingLoadOptions& options) {
   Loader loader;
   loader.file = file;
   loader.file_name = file.string();
@@ -1386,7 +1386,7 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadText(const std:
     loader.diagnostics.add(SourceLocation{loader.file_name, 1, 1, ""}, "a mapping file is a YAML mapping with name, input and emit");
     return std::unexpected(std::move(loader.diagnostics));
   }
-  config::reportDuplicateKeys(root, loader.file_name, loader.diagnostics);
+  schema::reportDuplicateKeys(root, loader.file_name, loader.diagnostics);
   if (!loader.diagnostics.empty()) return std::unexpected(std::move(loader.diagnostics));
   std::string primary_text = text;  // the text loader.lines holds: the base's, for an overlay
   if (const YAML::Node extends = root["extends"]; extends) {
@@ -1451,7 +1451,7 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadText(const std:
       }
     }
     if (const YAML::Node keys = root["hmac_keys"]; keys) {
-      config::SecretResolver secrets;
+      schema::SecretResolver secrets;
       for (auto it = keys.begin(); keys.IsMap() && it != keys.end(); ++it) {
         auto resolved = secrets.resolve(it->second.Scalar());
         if (!resolved) {
@@ -1523,7 +1523,7 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadText(const std:
         }
         for (const auto& o : overrides) {
           if (std::find(described_names.begin(), described_names.end(), o.name) != described_names.end()) continue;
-          std::string near = config::suggest(o.name, described_names);
+          std::string near = diag::suggest(o.name, described_names);
           loader.error(o.key, "input.overrides." + o.name,
                        fmt::format("the source's description has no field '{}' to override", o.name),
                        near.empty() ? fmt::format("its fields: {}", fmt::join(described_names, ", "))
@@ -1704,9 +1704,9 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadText(const std:
 
 }  // namespace
 
-std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const std::filesystem::path& file,
-                                                                         const MappingLoadOptions& options) {
-  config::Diagnostics diagnostics;
+std::expected<std::unique_ptr<Mapping>, diag::Diagnostics> loadMapping(const std::filesystem::path& file,
+                                                                       const MappingLoadOptions& options) {
+  diag::Diagnostics diagnostics;
   auto text = files::readRegularFile(file, kMaxFileBytes, "the mapping file");
   if (!text) {
     diagnostics.add(SourceLocation{file.string(), 0, 0, ""}, text.error().message);
@@ -1715,12 +1715,12 @@ std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const s
   return loadText(file, *text, options.description, false, options);
 }
 
-std::expected<std::unique_ptr<Mapping>, config::Diagnostics> Mapping::compileFor(
+std::expected<std::unique_ptr<Mapping>, diag::Diagnostics> Mapping::compileFor(
     const core::SourceDescription& description) const {
   return loadText(file, text, &description, false, MappingLoadOptions{table_loaders, nullptr});
 }
 
-std::expected<std::unique_ptr<Mapping>, config::Diagnostics> Mapping::compileWithTestInput() const {
+std::expected<std::unique_ptr<Mapping>, diag::Diagnostics> Mapping::compileWithTestInput() const {
   return loadText(file, text, nullptr, true, MappingLoadOptions{table_loaders, nullptr});
 }
 

@@ -25,10 +25,10 @@
 
 #include "src/aggregate/aggregator.h"
 #include "src/calendar/calendar.h"
-#include "src/config/diagnostics.h"
 #include "src/core/clock.h"
 #include "src/core/record.h"
 #include "src/core/source.h"
+#include "src/diagnostics/diagnostics.h"
 #include "src/mapping/contracts.h"
 #include "src/mapping/expr.h"
 #include "src/mapping/reference_table.h"
@@ -163,10 +163,10 @@ class Mapping {
   // This mapping's text compiled against a source's description (for a declared input the
   // description is not used). Diagnostics point into the mapping file, and problems involving
   // described types say that the types came from the source's description.
-  std::expected<std::unique_ptr<Mapping>, config::Diagnostics> compileFor(
+  std::expected<std::unique_ptr<Mapping>, diag::Diagnostics> compileFor(
       const core::SourceDescription& description) const;
   // A from_source mapping compiled with its `test_input:` types (an error without one).
-  std::expected<std::unique_ptr<Mapping>, config::Diagnostics> compileWithTestInput() const;
+  std::expected<std::unique_ptr<Mapping>, diag::Diagnostics> compileWithTestInput() const;
 
   Binding bind(const std::shared_ptr<const core::RecordSchema>& schema) const;
   // Maps one record (bound with bind() for its schema). Output records keep the input's
@@ -222,8 +222,8 @@ struct MappingLoadOptions {
 };
 
 // Loads and checks a mapping file.
-std::expected<std::unique_ptr<Mapping>, config::Diagnostics> loadMapping(const std::filesystem::path& file,
-                                                                  const MappingLoadOptions& options = {});
+std::expected<std::unique_ptr<Mapping>, diag::Diagnostics> loadMapping(const std::filesystem::path& file,
+                                                                       const MappingLoadOptions& options = {});
 
 // The mapping's embedded tests; returns one failure text per failed test (a readable diff). A
 // from_source mapping that is not runnable is first compiled with its `test_input:` types.

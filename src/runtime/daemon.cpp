@@ -56,7 +56,7 @@ void clearFailure(core::StateStore& state, const std::string& pipeline) {
 
 std::string healthKey(std::string_view pipeline) { return state_layout::healthKey(pipeline); }
 
-int runDaemon(const config::DaemonConfig& config, const Registry& registry, DaemonOptions options) {
+int runDaemon(const config::DaemonConfig& config, const core::Registry& registry, DaemonOptions options) {
   // Ignored while pipelines open (connecting can take long); the event loop notes it from then on.
   std::signal(SIGHUP, SIG_IGN);
   core::SystemClock clock;

@@ -18,9 +18,9 @@
 #include <string_view>
 
 #include "src/config/daemon_config.h"
+#include "src/core/registry.h"
 #include "src/core/state_store.h"
 #include "src/core/transform.h"
-#include "src/runtime/registry.h"
 
 namespace dutybridge::runtime {
 
@@ -38,6 +38,6 @@ struct DaemonOptions {
 // "kind", "error", "at_unix_ms"}); the pipeline's next successful start removes it.
 std::string healthKey(std::string_view pipeline);
 
-int runDaemon(const config::DaemonConfig& config, const Registry& registry, DaemonOptions options = {});
+int runDaemon(const config::DaemonConfig& config, const core::Registry& registry, DaemonOptions options = {});
 
 }  // namespace dutybridge::runtime

@@ -1,5 +1,5 @@
 #pragma once
-// A small SQL writer over the project's ODBC handles (connectors/odbc/odbc_handles.h) for the
+// A small SQL writer over the project's ODBC handles (src/odbc/odbc_handles.h) for the
 // demo factory simulator: manual commit, prepared statements with text parameters, and table
 // names qualified per target (SQLite: one database file per system, no prefix; PostgreSQL: one
 // schema per system, "mes.production_report"). Schema names are lower-case identifiers
@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "connectors/odbc/odbc_handles.h"
 #include "src/core/error.h"
+#include "src/odbc/odbc_handles.h"
 
 namespace dutybridge::sim {
 

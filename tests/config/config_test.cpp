@@ -12,14 +12,14 @@ using namespace dutybridge;
 
 namespace {
 
-runtime::Registry registry() {
-  runtime::Registry r;
+core::Registry registry() {
+  core::Registry r;
   connectors::registerBuiltinConnectors(r);
   return r;
 }
 
-config::SecretResolver fakeEnv(std::map<std::string, std::string> values) {
-  return config::SecretResolver([values](const std::string& name) -> std::optional<std::string> {
+schema::SecretResolver fakeEnv(std::map<std::string, std::string> values) {
+  return schema::SecretResolver([values](const std::string& name) -> std::optional<std::string> {
     auto it = values.find(name);
     if (it == values.end()) return std::nullopt;
     return it->second;

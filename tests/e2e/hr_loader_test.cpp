@@ -26,7 +26,7 @@
 #include <thread>
 #include <unordered_map>
 
-#include "connectors/odbc/odbc_handles.h"
+#include "src/odbc/odbc_handles.h"
 #include "tests/chaos/chaos_util.h"
 #include "tests/chaos/figures.h"
 

@@ -1,9 +1,8 @@
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <random>
 
-#include "connectors/odbc/odbc_handles.h"
+#include "src/odbc/odbc_handles.h"
 #include "tests/integration/services.h"
 
 using namespace dutybridge;

@@ -58,7 +58,7 @@ TEST_CASE("expression evaluation cost", "[.bench][mapping]") {
       "status == 'done'",
       "upper(status)",
   };
-  config::Diagnostics diagnostics;
+  diag::Diagnostics diagnostics;
   std::vector<std::unique_ptr<Expr>> exprs;
   for (const auto& text : mapping) {
     exprs.push_back(h.compile(text, diagnostics));

@@ -23,7 +23,7 @@ struct Harness {
     slots[slot] = std::move(value);
   }
 
-  std::unique_ptr<Expr> compile(std::string_view text, config::Diagnostics& diagnostics) {
+  std::unique_ptr<Expr> compile(std::string_view text, diag::Diagnostics& diagnostics) {
     core::SourceLocation start{"expr.txt", 1, 1, ""};
     diagnostics.addSource("expr.txt", std::string(text));
     return compileExpression(text, start, scope, env, diagnostics);
@@ -31,7 +31,7 @@ struct Harness {
 
   // Compiles (must succeed) and evaluates.
   core::Result<core::Value> eval(std::string_view text) {
-    config::Diagnostics diagnostics;
+    diag::Diagnostics diagnostics;
     auto expr = compile(text, diagnostics);
     INFO(text);
     INFO(diagnostics.format());
@@ -49,7 +49,7 @@ struct Harness {
   }
 
   Type type(std::string_view text) {
-    config::Diagnostics diagnostics;
+    diag::Diagnostics diagnostics;
     auto expr = compile(text, diagnostics);
     INFO(text);
     INFO(diagnostics.format());
@@ -59,7 +59,7 @@ struct Harness {
 
   // Compilation must fail; returns the formatted diagnostics.
   std::string errors(std::string_view text) {
-    config::Diagnostics diagnostics;
+    diag::Diagnostics diagnostics;
     auto expr = compile(text, diagnostics);
     INFO(text);
     CHECK_FALSE(expr);

@@ -252,7 +252,7 @@ TEST_CASE("'!' on null is a located permanent error without values", "[mapping][
   h.slots[0] = Value(int64_t{4});
   CHECK(h.value("scrap + good_qty!").asInt() == 7);
   // Multi-line text starting inside a file: the line advances and the column restarts at 1.
-  config::Diagnostics diagnostics;
+  diag::Diagnostics diagnostics;
   core::SourceLocation start{"mappings/mes.yaml", 12, 9, "fields.total"};
   h.slots[0] = Value();
   auto expr = compileExpression("scrap +\n  (good_qty)!", start, h.scope, h.env, diagnostics);
@@ -268,7 +268,7 @@ TEST_CASE("'!' on null is a located permanent error without values", "[mapping][
 TEST_CASE("diagnostics carry exact locations in multi-line text", "[mapping][expr]") {
   Harness h;
   h.field("good_qty", "int", Value(int64_t{1}));
-  config::Diagnostics diagnostics;
+  diag::Diagnostics diagnostics;
   core::SourceLocation start{"m.yaml", 4, 11, "fields.x"};
   auto expr = compileExpression("good_qty +\n   good_qtty", start, h.scope, h.env, diagnostics);
   CHECK_FALSE(expr);
@@ -281,7 +281,7 @@ TEST_CASE("diagnostics carry exact locations in multi-line text", "[mapping][exp
 TEST_CASE("several type errors are reported at once", "[mapping][expr]") {
   Harness h;
   h.field("s", "string", Value("x"));
-  config::Diagnostics diagnostics;
+  diag::Diagnostics diagnostics;
   auto expr = h.compile("lowr(s) + 1 == 2 and s * 2 > 1 and unknown_field", diagnostics);
   CHECK_FALSE(expr);
   CHECK(diagnostics.size() == 3);
@@ -295,14 +295,14 @@ TEST_CASE("depth and length limits give diagnostics, never a crash", "[mapping][
   deep += std::string(100'000, ')');
   CompileOptions options;
   options.max_length = 1'000'000;
-  config::Diagnostics diagnostics;
+  diag::Diagnostics diagnostics;
   auto expr = compileExpression(deep, {"expr.txt", 1, 1, ""}, h.scope, h.env, diagnostics, options);
   CHECK_FALSE(expr);
   CHECK_THAT(diagnostics.items().at(0).message, Catch::Contains("nested too deeply"));
 
   std::string chain = "a";
   for (int i = 0; i < 30'000; ++i) chain += "+a";
-  config::Diagnostics d2;
+  diag::Diagnostics d2;
   CHECK_FALSE(compileExpression(chain, {"expr.txt", 1, 1, ""}, h.scope, h.env, d2, options));
   CHECK_THAT(d2.items().at(0).message, Catch::Contains("nested too deeply"));
 
@@ -310,11 +310,11 @@ TEST_CASE("depth and length limits give diagnostics, never a crash", "[mapping][
     std::string text;
     for (int i = 0; i < 50'000; ++i) text += prefix;
     text += "a";
-    config::Diagnostics d3;
+    diag::Diagnostics d3;
     CHECK_FALSE(compileExpression(text, {"expr.txt", 1, 1, ""}, h.scope, h.env, d3, options));
   }
 
-  config::Diagnostics d4;
+  diag::Diagnostics d4;
   CHECK_FALSE(compileExpression(std::string(70'000, ' ') + "a", {"expr.txt", 1, 1, ""}, h.scope, h.env, d4));
   CHECK_THAT(d4.items().at(0).message, Catch::Contains("expression is too long"));
 
@@ -339,7 +339,7 @@ TEST_CASE("arbitrary bytes never crash the lexer or parser", "[mapping][expr]") 
       if (random() % 4 == 0) text += static_cast<char>(random() % 256);
       else text += alphabet[random() % alphabet.size()];
     }
-    config::Diagnostics diagnostics;
+    diag::Diagnostics diagnostics;
     auto expr = compileExpression(text, {"expr.txt", 1, 1, ""}, h.scope, h.env, diagnostics);
     if (expr) {
       EvalContext context{h.slots, &h.clock, &h.env};
@@ -369,7 +369,7 @@ TEST_CASE("any-typed values are checked at run time", "[mapping][expr]") {
 TEST_CASE("compiled expressions evaluate concurrently", "[mapping][expr]") {
   Harness h;
   h.field("a", "int", Value(int64_t{2}));
-  config::Diagnostics diagnostics;
+  diag::Diagnostics diagnostics;
   auto expr = h.compile("upper('x') + to_string(a * 3)", diagnostics);
   REQUIRE(expr);
   std::vector<std::thread> threads;

@@ -215,7 +215,7 @@ TEST_CASE("lookup tables", "[mapping][functions]") {
   CHECK_THAT(unknown, Catch::Contains("unknown lookup table 'workcenter'"));
   CHECK_THAT(unknown, Catch::Contains("did you mean 'workcenters'?"));
   // The expression holds the table handle: it outlives the environment it was found in.
-  config::Diagnostics diagnostics;
+  diag::Diagnostics diagnostics;
   auto expr = h.compile("lookup('workcenters', wc)", diagnostics);
   REQUIRE(expr);
   h.env.tables.clear();

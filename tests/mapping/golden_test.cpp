@@ -53,7 +53,7 @@ TEST_CASE("golden expression diagnostics", "[mapping][golden]") {
       FunctionEnv env;
       env.tables["workcenters"] = makeStaticTable("workcenters", {{"WC-10", core::Value("Moulding")}});
       env.hmac_keys["badge"] = "secret-key-bytes";
-      config::Diagnostics diagnostics;
+      diag::Diagnostics diagnostics;
       diagnostics.addSource("expr.txt", text);
       auto expr = compileExpression(text, {"expr.txt", 1, 1, ""}, scope, env, diagnostics);
       CHECK_FALSE(expr);

@@ -1,18 +1,18 @@
-#include <catch2/catch.hpp>
+#include "src/runtime/pipeline.h"
 
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
+#include "connectors/builtin.h"
 #include "src/core/clock.h"
+#include "src/core/registry.h"
 #include "src/mapping/mapping.h"
 #include "src/mapping/transform.h"
 #include "src/runtime/memory_state_store.h"
-#include "src/runtime/pipeline.h"
-#include "src/runtime/registry.h"
-#include "connectors/builtin.h"
 #include "tests/fakes/fakes.h"
 
 using namespace dutybridge;
@@ -111,7 +111,7 @@ TEST_CASE("retryable source errors are retried with backoff", "[runtime][pipelin
 }
 
 TEST_CASE("registering a connector twice is a programming error", "[runtime][registry]") {
-  runtime::Registry registry;
+  core::Registry registry;
   connectors::registerBuiltinConnectors(registry);
   CHECK(registry.findSource("generate") != nullptr);
   CHECK(registry.findSink("stdout") != nullptr);

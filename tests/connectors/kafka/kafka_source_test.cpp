@@ -25,9 +25,9 @@ namespace {
 
 constexpr int64_t kBaseTimeMs = 1'741'953'600'000;
 
-runtime::Registry& registry() {
-  static runtime::Registry* registry = [] {
-    auto* r = new runtime::Registry;
+core::Registry& registry() {
+  static core::Registry* registry = [] {
+    auto* r = new core::Registry;
     connectors::registerKafka(*r);
     connectors::registerKafkaSource(*r);
     return r;
@@ -53,7 +53,7 @@ pipelines:
     sink: {{type: kafka, topic: unused}}
 )",
                                  bootstrap, pipeline, source_yaml);
-  config::SecretResolver secrets([](const std::string&) -> std::optional<std::string> { return std::nullopt; });
+  schema::SecretResolver secrets([](const std::string&) -> std::optional<std::string> { return std::nullopt; });
   auto parsed = config::parseDaemonConfig(text, "test.yaml", registry(), secrets);
   if (!parsed) FAIL(parsed.error().format());
   return SourceConfig{std::move(*parsed), pipeline};

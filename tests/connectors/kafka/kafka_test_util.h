@@ -26,7 +26,7 @@
 #include "src/config/daemon_config.h"
 #include "src/core/connector.h"
 #include "src/core/decimal.h"
-#include "src/runtime/registry.h"
+#include "src/core/registry.h"
 
 namespace dutybridge::testing {
 
@@ -37,9 +37,9 @@ inline std::string uniqueName(const std::string& prefix) {
   return fmt::format("{}.{:x}", prefix, rng() & 0xffffffffffULL);
 }
 
-inline runtime::Registry& kafkaRegistry() {
-  static runtime::Registry* registry = [] {
-    auto* r = new runtime::Registry;
+inline core::Registry& kafkaRegistry() {
+  static core::Registry* registry = [] {
+    auto* r = new core::Registry;
     connectors::registerGenerate(*r);
     connectors::registerKafka(*r);
     return r;
@@ -55,7 +55,7 @@ struct SinkConfig {
   const core::ConfigObject& sink() const { return daemon->pipelines.at(0).sink.settings; }
 };
 
-inline std::expected<std::unique_ptr<config::DaemonConfig>, config::Diagnostics> parseConfig(
+inline std::expected<std::unique_ptr<config::DaemonConfig>, diag::Diagnostics> parseConfig(
     const std::string& bootstrap, const std::string& sink_yaml, const std::string& pipeline = "it",
     const std::string& state_topic = "dutybridge.state") {
   std::string text = fmt::format(R"(
@@ -69,7 +69,7 @@ pipelines:
     sink: {{type: kafka, {}}}
 )",
                                  bootstrap, state_topic, pipeline, sink_yaml);
-  config::SecretResolver secrets([](const std::string&) -> std::optional<std::string> { return std::nullopt; });
+  schema::SecretResolver secrets([](const std::string&) -> std::optional<std::string> { return std::nullopt; });
   return config::parseDaemonConfig(text, "test.yaml", kafkaRegistry(), secrets);
 }
 

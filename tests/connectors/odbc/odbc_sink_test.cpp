@@ -18,9 +18,9 @@ using testing::Database;
 
 namespace {
 
-const runtime::Registry& sinkRegistry() {
-  static const runtime::Registry registry = [] {
-    runtime::Registry r;
+const core::Registry& sinkRegistry() {
+  static const core::Registry registry = [] {
+    core::Registry r;
     connectors::registerOdbcSink(r);
     return r;
   }();
@@ -31,11 +31,11 @@ const runtime::Registry& sinkRegistry() {
 std::unique_ptr<core::Sink> makeSink(const std::string& connection, const std::string& body,
                                      const std::string& pipeline = "hr-loader") {
   std::string yaml = "type: odbc\nconnection: " + testing::yamlQuote(connection) + "\n" + body;
-  config::Diagnostics diagnostics;
+  diag::Diagnostics diagnostics;
   diagnostics.addSource("test.yaml", yaml);
-  config::SecretResolver secrets([](const std::string&) -> std::optional<std::string> { return std::nullopt; });
-  config::ValidationContext context{"test.yaml", &sinkRegistry(), &secrets, &diagnostics};
-  auto config = config::validateConnector(YAML::Load(yaml), core::Direction::Sink, "sink", context);
+  schema::SecretResolver secrets([](const std::string&) -> std::optional<std::string> { return std::nullopt; });
+  schema::ValidationContext context{"test.yaml", &sinkRegistry(), &secrets, &diagnostics};
+  auto config = schema::validateConnector(YAML::Load(yaml), core::Direction::Sink, "sink", context);
   INFO(diagnostics.format());
   REQUIRE(diagnostics.empty());
   core::ConnectorContext connector_context;

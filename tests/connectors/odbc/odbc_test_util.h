@@ -15,18 +15,18 @@
 #include <string>
 #include <vector>
 
-#include "connectors/odbc/odbc_handles.h"
 #include "connectors/odbc/odbc_source.h"
-#include "src/config/validator.h"
 #include "src/core/clock.h"
 #include "src/core/time.h"
+#include "src/odbc/odbc_handles.h"
+#include "src/schema/validator.h"
 #include "tests/integration/services.h"
 
 namespace dutybridge::testing {
 
-inline const runtime::Registry& odbcRegistry() {
-  static const runtime::Registry registry = [] {
-    runtime::Registry r;
+inline const core::Registry& odbcRegistry() {
+  static const core::Registry registry = [] {
+    core::Registry r;
     connectors::registerOdbc(r);
     return r;
   }();
@@ -50,12 +50,12 @@ struct Validated {
 // `body` is YAML for the source's keys except type and connection.
 inline Validated validate(const std::string& connection, const std::string& body) {
   std::string yaml = "type: odbc\nconnection: " + yamlQuote(connection) + "\n" + body;
-  config::Diagnostics diagnostics;
+  diag::Diagnostics diagnostics;
   diagnostics.addSource("test.yaml", yaml);
-  config::SecretResolver secrets([](const std::string&) -> std::optional<std::string> { return std::nullopt; });
-  config::ValidationContext context{"test.yaml", &odbcRegistry(), &secrets, &diagnostics};
+  schema::SecretResolver secrets([](const std::string&) -> std::optional<std::string> { return std::nullopt; });
+  schema::ValidationContext context{"test.yaml", &odbcRegistry(), &secrets, &diagnostics};
   Validated out;
-  out.config = config::validateConnector(YAML::Load(yaml), core::Direction::Source, "source", context);
+  out.config = schema::validateConnector(YAML::Load(yaml), core::Direction::Source, "source", context);
   if (!diagnostics.empty()) out.diagnostics = diagnostics.format();
   return out;
 }

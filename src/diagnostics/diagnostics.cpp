@@ -1,4 +1,4 @@
-#include "src/config/diagnostics.h"
+#include "src/diagnostics/diagnostics.h"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 
 #include "src/common/redact.h"
 
-namespace dutybridge::config {
+namespace dutybridge::diag {
 namespace {
 
 size_t editDistance(std::string_view a, std::string_view b) {
@@ -100,4 +100,4 @@ std::string suggest(std::string_view word, const std::vector<std::string>& candi
   return best;
 }
 
-}  // namespace dutybridge::config
+}  // namespace dutybridge::diag

@@ -1,4 +1,4 @@
-#include "src/config/secrets.h"
+#include "src/schema/secrets.h"
 
 #include <cstdlib>
 #include <fstream>
@@ -7,7 +7,7 @@
 #include "src/common/file_read.h"
 #include "src/common/redact.h"
 
-namespace dutybridge::config {
+namespace dutybridge::schema {
 namespace {
 
 std::optional<std::string> processEnv(const std::string& name) {
@@ -95,4 +95,4 @@ core::Result<ResolvedString> SecretResolver::resolve(std::string_view text) cons
   return out;
 }
 
-}  // namespace dutybridge::config
+}  // namespace dutybridge::schema

@@ -1,24 +1,25 @@
 #pragma once
 // Checks a YAML node against a ConfigSchema and builds the validated ConfigObject, collecting
-// every problem into Diagnostics instead of stopping at the first. yaml-cpp stays inside
-// src/config; nothing outside sees a YAML::Node.
+// every problem into diag::Diagnostics instead of stopping at the first. yaml-cpp stays inside
+// src/schema and its users that read YAML (config, calendar, mapping); the checked result is a
+// core::ConfigObject.
 
 #include <yaml-cpp/yaml.h>
 
 #include <string>
 
-#include "src/config/diagnostics.h"
-#include "src/config/secrets.h"
 #include "src/core/config_schema.h"
-#include "src/runtime/registry.h"
+#include "src/core/registry.h"
+#include "src/diagnostics/diagnostics.h"
+#include "src/schema/secrets.h"
 
-namespace dutybridge::config {
+namespace dutybridge::schema {
 
 struct ValidationContext {
   std::string file;
-  const runtime::Registry* registry = nullptr;
+  const core::Registry* registry = nullptr;
   const SecretResolver* secrets = nullptr;
-  Diagnostics* diagnostics = nullptr;
+  diag::Diagnostics* diagnostics = nullptr;
 };
 
 core::SourceLocation locate(const YAML::Node& node, const std::string& file, std::string path);
@@ -29,10 +30,10 @@ core::ConfigObject validateObject(const YAML::Node& node, const core::ConfigSche
 // Reports every key that a YAML mapping repeats, anywhere in the document, at the repetition
 // (yaml-cpp keeps one of the two values silently). For files the schema validator does not walk
 // whole: mapping files, calendars, the duty catalog.
-void reportDuplicateKeys(const YAML::Node& root, const std::string& file, Diagnostics& diagnostics);
+void reportDuplicateKeys(const YAML::Node& root, const std::string& file, diag::Diagnostics& diagnostics);
 
 // Validates a standalone connector config (`type` plus the factory's fields).
 core::ConfigObject validateConnector(const YAML::Node& node, core::Direction direction,
                                      const std::string& path, ValidationContext& context);
 
-}  // namespace dutybridge::config
+}  // namespace dutybridge::schema

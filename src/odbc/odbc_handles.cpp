@@ -1,4 +1,4 @@
-#include "connectors/odbc/odbc_handles.h"
+#include "src/odbc/odbc_handles.h"
 
 #include <fmt/format.h>
 

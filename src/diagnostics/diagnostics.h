@@ -10,7 +10,7 @@
 
 #include "src/core/config_schema.h"
 
-namespace dutybridge::config {
+namespace dutybridge::diag {
 
 struct Diagnostic {
   core::SourceLocation location;
@@ -46,4 +46,4 @@ class Diagnostics {
 // Closest candidate within a small edit distance, or empty.
 std::string suggest(std::string_view word, const std::vector<std::string>& candidates);
 
-}  // namespace dutybridge::config
+}  // namespace dutybridge::diag

@@ -10,25 +10,25 @@
 
 #include "src/core/connector.h"
 
-namespace dutybridge::runtime {
+namespace dutybridge::core {
 
 class Registry {
  public:
   // A second factory with the same name and direction is a programming error: throws
   // std::logic_error at start-up, so it can never ship.
-  void add(std::unique_ptr<core::SourceFactory> factory);
-  void add(std::unique_ptr<core::SinkFactory> factory);
+  void add(std::unique_ptr<SourceFactory> factory);
+  void add(std::unique_ptr<SinkFactory> factory);
 
-  const core::SourceFactory* findSource(std::string_view name) const;
-  const core::SinkFactory* findSink(std::string_view name) const;
+  const SourceFactory* findSource(std::string_view name) const;
+  const SinkFactory* findSink(std::string_view name) const;
   std::vector<std::string> sourceNames() const;
   std::vector<std::string> sinkNames() const;
   // Sources first, then sinks, each sorted by name.
-  std::vector<const core::ConnectorFactory*> all() const;
+  std::vector<const ConnectorFactory*> all() const;
 
  private:
-  std::map<std::string, std::unique_ptr<core::SourceFactory>, std::less<>> sources_;
-  std::map<std::string, std::unique_ptr<core::SinkFactory>, std::less<>> sinks_;
+  std::map<std::string, std::unique_ptr<SourceFactory>, std::less<>> sources_;
+  std::map<std::string, std::unique_ptr<SinkFactory>, std::less<>> sinks_;
 };
 
-}  // namespace dutybridge::runtime
+}  // namespace dutybridge::core

@@ -1,29 +1,29 @@
-#include "src/runtime/registry.h"
+#include "src/core/registry.h"
 
 #include <stdexcept>
 
-namespace dutybridge::runtime {
+namespace dutybridge::core {
 
-void Registry::add(std::unique_ptr<core::SourceFactory> factory) {
+void Registry::add(std::unique_ptr<SourceFactory> factory) {
   std::string name(factory->name());
   if (!sources_.emplace(name, std::move(factory)).second) {
     throw std::logic_error("source connector registered twice: " + name);
   }
 }
 
-void Registry::add(std::unique_ptr<core::SinkFactory> factory) {
+void Registry::add(std::unique_ptr<SinkFactory> factory) {
   std::string name(factory->name());
   if (!sinks_.emplace(name, std::move(factory)).second) {
     throw std::logic_error("sink connector registered twice: " + name);
   }
 }
 
-const core::SourceFactory* Registry::findSource(std::string_view name) const {
+const SourceFactory* Registry::findSource(std::string_view name) const {
   auto it = sources_.find(name);
   return it == sources_.end() ? nullptr : it->second.get();
 }
 
-const core::SinkFactory* Registry::findSink(std::string_view name) const {
+const SinkFactory* Registry::findSink(std::string_view name) const {
   auto it = sinks_.find(name);
   return it == sinks_.end() ? nullptr : it->second.get();
 }
@@ -40,11 +40,11 @@ std::vector<std::string> Registry::sinkNames() const {
   return out;
 }
 
-std::vector<const core::ConnectorFactory*> Registry::all() const {
-  std::vector<const core::ConnectorFactory*> out;
+std::vector<const ConnectorFactory*> Registry::all() const {
+  std::vector<const ConnectorFactory*> out;
   for (const auto& [name, factory] : sources_) out.push_back(factory.get());
   for (const auto& [name, factory] : sinks_) out.push_back(factory.get());
   return out;
 }
 
-}  // namespace dutybridge::runtime
+}  // namespace dutybridge::core

@@ -13,7 +13,7 @@
 
 #include "src/core/error.h"
 
-namespace dutybridge::config {
+namespace dutybridge::schema {
 
 struct ResolvedString {
   std::string text;
@@ -39,4 +39,4 @@ class SecretResolver {
   EnvLookup env_;
 };
 
-}  // namespace dutybridge::config
+}  // namespace dutybridge::schema

@@ -1,11 +1,11 @@
-#include "src/config/validator.h"
+#include "src/schema/validator.h"
 
 #include <fmt/format.h>
 
 #include <charconv>
 #include <set>
 
-namespace dutybridge::config {
+namespace dutybridge::schema {
 namespace {
 
 using core::ConfigObject;
@@ -67,7 +67,7 @@ class Validator {
       if (extra_keys.contains(key)) continue;
       const FieldSpec* spec = schema.find(key);
       if (!spec) {
-        std::string near = suggest(key, known);
+        std::string near = diag::suggest(key, known);
         error(it->first, key_path, fmt::format("unknown key '{}'", key),
               near.empty() ? fmt::format("known keys: {}", fmt::join(known, ", "))
                            : fmt::format("did you mean '{}'?", near));
@@ -139,7 +139,7 @@ class Validator {
     if (direction == core::Direction::Source) factory = ctx_.registry->findSource(type);
     else factory = ctx_.registry->findSink(type);
     if (!factory) {
-      std::string near = suggest(type, names);
+      std::string near = diag::suggest(type, names);
       error(type_node, childPath(path, "type"), fmt::format("unknown {} connector '{}'", core::toString(direction), type),
             near.empty() ? fmt::format("available: {}", fmt::join(names, ", ")) : fmt::format("did you mean '{}'?", near));
       return out;
@@ -245,7 +245,7 @@ class Validator {
         if (!needScalar()) break;
         const std::string& s = node.Scalar();
         if (std::find(spec.choices.begin(), spec.choices.end(), s) == spec.choices.end()) {
-          std::string near = suggest(s, spec.choices);
+          std::string near = diag::suggest(s, spec.choices);
           error(node, path, fmt::format("'{}' must be one of {}, found '{}'", spec.name, fmt::join(spec.choices, ", "), s),
                 near.empty() ? "" : fmt::format("did you mean '{}'?", near));
         } else {
@@ -337,7 +337,7 @@ core::ConfigObject validateObject(const YAML::Node& node, const core::ConfigSche
   return Validator(context).object(node, schema, path);
 }
 
-void reportDuplicateKeys(const YAML::Node& root, const std::string& file, Diagnostics& diagnostics) {
+void reportDuplicateKeys(const YAML::Node& root, const std::string& file, diag::Diagnostics& diagnostics) {
   // Iterative: a document nested deep must not exhaust the stack here.
   std::vector<std::pair<YAML::Node, std::string>> pending{{root, ""}};
   while (!pending.empty()) {
@@ -365,4 +365,4 @@ core::ConfigObject validateConnector(const YAML::Node& node, core::Direction dir
   return Validator(context).connector(node, direction, path);
 }
 
-}  // namespace dutybridge::config
+}  // namespace dutybridge::schema

@@ -1,0 +1,123 @@
+# The module dependency table of docs/architecture.md, enforced: every `#include "src/..."` or
+# `#include "connectors/..."` in a module's sources must name a module its row allows, and a row may
+# allow only rows above it (so the modules form layers, with no cycle). Every folder under src/ and
+# connectors/ must have a row, so a new module has to be placed before it builds green.
+#
+#   cmake -DSOURCE_DIR=<repo> -P tests/architecture/layering.cmake
+#
+# The table: the rows after the header line "| module | role | may include | libraries |", one per
+# module, its first cell the module in backticks; the third cell lists the allowed modules in
+# backticks, `*` for any module (applications and tools), or "nothing".
+
+cmake_minimum_required(VERSION 3.25)
+
+if(NOT SOURCE_DIR)
+  message(FATAL_ERROR "layering: pass -DSOURCE_DIR=<repository root>")
+endif()
+set(doc "${SOURCE_DIR}/docs/architecture.md")
+file(READ "${doc}" text)
+# CMake lists are ";"-separated: take semicolons out before splitting the text into lines.
+string(REPLACE ";" "," text "${text}")
+string(REPLACE "\n" ";" lines "${text}")
+
+set(modules "")
+set(in_table FALSE)
+set(problems "")
+foreach(line IN LISTS lines)
+  if(line MATCHES "^\\| module \\| role \\| may include \\| libraries \\|")
+    set(in_table TRUE)
+    continue()
+  endif()
+  if(NOT in_table)
+    continue()
+  endif()
+  if(line MATCHES "^\\|---")
+    continue()
+  endif()
+  if(NOT line MATCHES "^\\|")
+    break()
+  endif()
+  # Cells: | module | role | may include | libraries |. A role may hold `|` only inside backticks,
+  # which the docs avoid; split on " | ".
+  string(REPLACE " | " ";" cells "${line}")
+  list(LENGTH cells count)
+  if(count LESS 4)
+    string(APPEND problems "  docs/architecture.md: a module row needs four cells: ${line}\n")
+    continue()
+  endif()
+  list(GET cells 0 first)
+  list(GET cells 2 allowed_cell)
+  if(NOT first MATCHES "`([a-z_/]+)`")
+    string(APPEND problems "  docs/architecture.md: a module row must start with the module in backticks: ${line}\n")
+    continue()
+  endif()
+  set(module "${CMAKE_MATCH_1}")
+  string(REGEX MATCHALL "`[^`]+`" allowed_quoted "${allowed_cell}")
+  set(allowed "")
+  foreach(quoted IN LISTS allowed_quoted)
+    string(REPLACE "`" "" name "${quoted}")
+    if(NOT name STREQUAL "*" AND NOT name IN_LIST modules)
+      string(APPEND problems "  docs/architecture.md: `${module}` may include `${name}`, which is not a row above it\n")
+    endif()
+    list(APPEND allowed "${name}")
+  endforeach()
+  if(allowed STREQUAL "" AND NOT allowed_cell MATCHES "nothing")
+    string(APPEND problems "  docs/architecture.md: `${module}` lists no modules it may include (write \"nothing\")\n")
+  endif()
+  list(APPEND modules "${module}")
+  string(REPLACE "/" "_" key "${module}")
+  set("allowed_${key}" "${allowed}")
+endforeach()
+
+if(NOT modules)
+  message(FATAL_ERROR "layering: no module table (header '| module | role | may include | libraries |') in ${doc}")
+endif()
+
+# Every folder under src/ and connectors/ is a module with a row; files directly in connectors/
+# are the module `connectors`.
+file(GLOB top_dirs LIST_DIRECTORIES true RELATIVE "${SOURCE_DIR}" "${SOURCE_DIR}/src/*" "${SOURCE_DIR}/connectors/*")
+foreach(dir IN LISTS top_dirs)
+  if(IS_DIRECTORY "${SOURCE_DIR}/${dir}" AND NOT dir IN_LIST modules)
+    string(APPEND problems "  ${dir}: a module folder without a row in the table of docs/architecture.md\n")
+  endif()
+endforeach()
+
+set(checked 0)
+foreach(module IN LISTS modules)
+  string(REPLACE "/" "_" key "${module}")
+  set(allowed "${allowed_${key}}")
+  if("*" IN_LIST allowed)
+    continue()
+  endif()
+  if(module STREQUAL "connectors")
+    file(GLOB sources RELATIVE "${SOURCE_DIR}" "${SOURCE_DIR}/connectors/*.h" "${SOURCE_DIR}/connectors/*.cpp")
+  else()
+    file(GLOB_RECURSE sources RELATIVE "${SOURCE_DIR}" "${SOURCE_DIR}/${module}/*.h" "${SOURCE_DIR}/${module}/*.cpp")
+  endif()
+  foreach(source IN LISTS sources)
+    file(STRINGS "${SOURCE_DIR}/${source}" includes REGEX "^#include \"(src|connectors)/")
+    math(EXPR checked "${checked} + 1")
+    foreach(include IN LISTS includes)
+      string(REGEX REPLACE "^#include \"([^\"]+)\".*" "\\1" path "${include}")
+      # src/x/file.h -> src/x; connectors/x/file.h -> connectors/x; connectors/file.h -> connectors
+      if(path MATCHES "^((src|connectors)/[a-z_]+)/")
+        set(target "${CMAKE_MATCH_1}")
+      else()
+        string(REGEX REPLACE "/[^/]+$" "" target "${path}")
+      endif()
+      if(target STREQUAL module)
+        continue()
+      endif()
+      if(NOT target IN_LIST allowed)
+        string(REPLACE ";" ", " shown "${allowed}")
+        string(APPEND problems "  ${source}: includes \"${path}\", but `${module}` may include only ${shown}\n")
+      endif()
+    endforeach()
+  endforeach()
+endforeach()
+
+if(problems)
+  message(FATAL_ERROR "layering: the module table of docs/architecture.md is not kept:\n${problems}")
+endif()
+list(LENGTH modules module_count)
+message(STATUS "layering: ${module_count} modules, ${checked} source files include only modules below them")
