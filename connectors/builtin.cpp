@@ -12,12 +12,12 @@
 namespace dutybridge::connectors {
 
 void registerBuiltinConnectors(core::Registry& registry) {
-  registerGenerate(registry);
-  registerKafka(registry);
+  registerGenerateSource(registry);
+  registerKafkaSink(registry);
   registerKafkaSource(registry);
-  registerOdbc(registry);
+  registerOdbcSource(registry);
   registerOdbcSink(registry);
-  registerStdout(registry);
+  registerStdoutSink(registry);
 }
 
 void registerTableLoaders(mapping::TableLoaderRegistry& registry, const core::ConfigObject* kafka_section) {

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <thread>
 
+#include "src/core/settings.h"
+
 namespace dutybridge::connectors {
 namespace {
 
@@ -131,48 +133,73 @@ class GenerateSource final : public core::Source {
   int64_t emitted_since_start_ = 0;
 };
 
+struct GenerateSettings {
+  int64_t count = 0;
+  int64_t rate = 0;
+  int64_t batch_rows = 0;
+  uint64_t seed = 0;
+  core::Timestamp start{};
+};
+
+const core::SettingsSchema<GenerateSettings>& generateSettings() {
+  static const core::SettingsSchema<GenerateSettings> settings = [] {
+    core::SettingsSchema<GenerateSettings> s;
+    s.field(FieldSpec::make("count", FieldType::Int)
+                .def("0")
+                .range(0, INT64_MAX)
+                .doc("Records to generate before ending; 0 generates forever."),
+            &GenerateSettings::count);
+    s.field(FieldSpec::make("rate", FieldType::Int)
+                .def("0")
+                .range(0, 10'000'000)
+                .doc("Records per second; 0 generates as fast as the sink takes them."),
+            &GenerateSettings::rate);
+    s.field(FieldSpec::make("batch_rows", FieldType::Int).def("1000").range(1, 100'000).doc("Records per batch."),
+            &GenerateSettings::batch_rows);
+    s.field(FieldSpec::make("seed", FieldType::Int)
+                .def("1")
+                .range(0, INT64_MAX)
+                .doc("Seed: the same seed gives the same records."),
+            &GenerateSettings::seed);
+    s.field(FieldSpec::make("start", FieldType::String)
+                .def("2025-03-14T00:00:00Z")
+                .doc("updated_at of the first record (RFC 3339); each next record is one second later."),
+            &GenerateSettings::start, [](const std::string& text) -> core::Result<core::Timestamp> {
+              auto start = core::parseTimestamp(text);
+              if (!start) return core::fail(core::ErrorKind::InvalidConfig, start.error().message);
+              return *start;
+            });
+    s.check([](const ConfigObject& config) {
+      std::vector<core::ConfigProblem> problems;
+      if (config.has("start") && !core::parseTimestamp(config.getString("start"))) {
+        problems.push_back({"start", "'start' must be an RFC 3339 timestamp such as 2025-03-14T00:00:00Z"});
+      }
+      return problems;
+    });
+    return s;
+  }();
+  return settings;
+}
+
 class GenerateFactory final : public core::SourceFactory {
  public:
-  GenerateFactory()
-      : schema_({
-            FieldSpec::make("count", FieldType::Int).def("0").range(0, INT64_MAX)
-                .doc("Records to generate before ending; 0 generates forever."),
-            FieldSpec::make("rate", FieldType::Int).def("0").range(0, 10'000'000)
-                .doc("Records per second; 0 generates as fast as the sink takes them."),
-            FieldSpec::make("batch_rows", FieldType::Int).def("1000").range(1, 100'000)
-                .doc("Records per batch."),
-            FieldSpec::make("seed", FieldType::Int).def("1").doc("Seed: the same seed gives the same records."),
-            FieldSpec::make("start", FieldType::String).def("2025-03-14T00:00:00Z")
-                .doc("updated_at of the first record (RFC 3339); each next record is one second later."),
-        }, [](const ConfigObject& config) {
-          std::vector<core::ConfigProblem> problems;
-          if (config.has("start") && !core::parseTimestamp(config.getString("start"))) {
-            problems.push_back({"start", "'start' must be an RFC 3339 timestamp such as 2025-03-14T00:00:00Z"});
-          }
-          return problems;
-        }) {}
-
   std::string_view name() const override { return "generate"; }
   std::string_view description() const override {
     return "Synthetic MES production reports (deterministic), for smoke tests and benchmarks.";
   }
-  const core::ConfigSchema& configSchema() const override { return schema_; }
+  const core::ConfigSchema& configSchema() const override { return generateSettings().schema(); }
 
   core::Result<std::unique_ptr<core::Source>> create(const ConfigObject& config,
                                                      const core::ConnectorContext&) const override {
-    auto start = core::parseTimestamp(config.getString("start"));
-    if (!start) return core::fail(core::ErrorKind::InvalidConfig, start.error().message);
-    return std::make_unique<GenerateSource>(config.getInt("count"), config.getInt("rate"), config.getInt("batch_rows"),
-                                            static_cast<uint64_t>(config.getInt("seed")), *start);
+    auto s = generateSettings().read(config);
+    if (!s) return core::fail(s.error());
+    return std::make_unique<GenerateSource>(s->count, s->rate, s->batch_rows, s->seed, s->start);
   }
-
- private:
-  core::ConfigSchema schema_;
 };
 
 }  // namespace
 
-void registerGenerate(core::Registry& registry) {
+void registerGenerateSource(core::Registry& registry) {
   registry.add(std::make_unique<GenerateFactory>());
 }
 

@@ -7,6 +7,6 @@
 
 namespace dutybridge::connectors {
 
-void registerGenerate(core::Registry& registry);
+void registerGenerateSource(core::Registry& registry);
 
 }  // namespace dutybridge::connectors

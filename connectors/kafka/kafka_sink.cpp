@@ -13,6 +13,7 @@
 #include "connectors/kafka/kafka_handles.h"
 #include "connectors/kafka/record_json.h"
 #include "src/common/log.h"
+#include "src/core/settings.h"
 
 namespace dutybridge::connectors {
 namespace {
@@ -631,51 +632,98 @@ std::vector<core::ConfigProblem> checkSink(const ConfigObject& config) {
   return problems;
 }
 
+// What the sink's config says (sinkConfig() binds every field); create() turns it into the
+// producer's SinkSettings.
+struct SinkConfig {
+  std::string topic;
+  std::vector<std::string> key;
+  std::optional<std::string> ce_source;  // default dutybridge/<pipeline>
+  std::string ce_type;
+  bool create_topic = false;
+  int partitions = 0;
+  int replication_factor = 0;
+  bool compacted = false;
+  int64_t queue_max_bytes = 0;
+  std::chrono::microseconds linger{};
+  std::chrono::microseconds delivery_timeout{};
+  std::vector<std::pair<std::string, std::string>> librdkafka;
+};
+
+const core::SettingsSchema<SinkConfig>& sinkConfig() {
+  static const core::SettingsSchema<SinkConfig> settings = [] {
+    core::SettingsSchema<SinkConfig> s;
+    s.field(FieldSpec::make("topic", FieldType::String).req().doc("Topic the records are written to."),
+            &SinkConfig::topic);
+    s.field(FieldSpec::make("key", FieldType::StringList)
+                .doc("Record fields whose values, joined by a vertical bar, form the Kafka key. Without it "
+                     "records have no key. A record lacking a key field (or holding null) is a permanent error."),
+            &SinkConfig::key);
+    s.field(FieldSpec::make("ce_source", FieldType::String)
+                .doc("CloudEvents source (ce_source header); default dutybridge/PIPELINE (the pipeline name)."),
+            &SinkConfig::ce_source);
+    s.field(FieldSpec::make("ce_type", FieldType::String)
+                .def("dutybridge.record.v1")
+                .doc("CloudEvents type (ce_type header)."),
+            &SinkConfig::ce_type);
+    s.field(FieldSpec::make("create_topic", FieldType::Bool)
+                .def("false")
+                .doc("Create the topic at start-up if it does not exist (Admin API), and the dead-letter "
+                     "topic and the mapping's emit topics too (same partitions and replication, not "
+                     "compacted); records wait until they are confirmed."),
+            &SinkConfig::create_topic);
+    s.field(FieldSpec::make("partitions", FieldType::Int)
+                .def("1")
+                .range(1, 100'000)
+                .doc("Partitions of a topic the sink creates."),
+            &SinkConfig::partitions);
+    s.field(FieldSpec::make("replication_factor", FieldType::Int)
+                .def("1")
+                .range(1, 32'767)
+                .doc("Replication factor of a topic the sink creates."),
+            &SinkConfig::replication_factor);
+    s.field(FieldSpec::make("compacted", FieldType::Bool)
+                .def("false")
+                .doc("Create the topic with cleanup.policy=compact (needs create_topic and key)."),
+            &SinkConfig::compacted);
+    s.field(FieldSpec::make("queue_max_bytes", FieldType::Size)
+                .def("64MiB")
+                .range(1024, int64_t{4} << 30)
+                .doc("Bound of the producer queue (queue.buffering.max.kbytes). When it is full the "
+                     "pipeline stops reading until deliveries make room."),
+            &SinkConfig::queue_max_bytes);
+    s.field(FieldSpec::make("linger", FieldType::Duration)
+                .def("5ms")
+                .range(0, 900'000'000)
+                .doc("How long the producer waits to fill a batch (linger.ms)."),
+            &SinkConfig::linger);
+    s.field(FieldSpec::make("delivery_timeout", FieldType::Duration)
+                .def("0s")
+                .range(0, int64_t{7} * 86'400'000'000)
+                .doc("Give a record up after this long (message.timeout.ms); 0 waits forever, so a broker "
+                     "outage only fills the queue. A record given up stops the pipeline (Fatal)."),
+            &SinkConfig::delivery_timeout);
+    s.field(FieldSpec::make("librdkafka", FieldType::StringMap)
+                .def("{}")
+                .secret()
+                .doc("librdkafka producer properties overriding the kafka: section (TLS, SASL)."),
+            &SinkConfig::librdkafka);
+    s.check(checkSink);
+    return s;
+  }();
+  return settings;
+}
+
 class KafkaFactory final : public core::SinkFactory {
  public:
   core::SinkCapabilities capabilities() const override {
     return {.transactions = true, .stores_position = false, .carries_dead_letters = true};
   }
 
-  KafkaFactory()
-      : schema_(
-            {
-                FieldSpec::make("topic", FieldType::String).req().doc("Topic the records are written to."),
-                FieldSpec::make("key", FieldType::StringList)
-                    .doc("Record fields whose values, joined by a vertical bar, form the Kafka key. Without it "
-                         "records have no key. A record lacking a key field (or holding null) is a permanent error."),
-                FieldSpec::make("ce_source", FieldType::String)
-                    .doc("CloudEvents source (ce_source header); default dutybridge/PIPELINE (the pipeline name)."),
-                FieldSpec::make("ce_type", FieldType::String).def("dutybridge.record.v1")
-                    .doc("CloudEvents type (ce_type header)."),
-                FieldSpec::make("create_topic", FieldType::Bool).def("false")
-                    .doc("Create the topic at start-up if it does not exist (Admin API), and the dead-letter "
-                         "topic and the mapping's emit topics too (same partitions and replication, not "
-                         "compacted); records wait until they are confirmed."),
-                FieldSpec::make("partitions", FieldType::Int).def("1").range(1, 100'000)
-                    .doc("Partitions of a topic the sink creates."),
-                FieldSpec::make("replication_factor", FieldType::Int).def("1").range(1, 32'767)
-                    .doc("Replication factor of a topic the sink creates."),
-                FieldSpec::make("compacted", FieldType::Bool).def("false")
-                    .doc("Create the topic with cleanup.policy=compact (needs create_topic and key)."),
-                FieldSpec::make("queue_max_bytes", FieldType::Size).def("64MiB").range(1024, int64_t{4} << 30)
-                    .doc("Bound of the producer queue (queue.buffering.max.kbytes). When it is full the "
-                         "pipeline stops reading until deliveries make room."),
-                FieldSpec::make("linger", FieldType::Duration).def("5ms").range(0, 900'000'000)
-                    .doc("How long the producer waits to fill a batch (linger.ms)."),
-                FieldSpec::make("delivery_timeout", FieldType::Duration).def("0s").range(0, int64_t{7} * 86'400'000'000)
-                    .doc("Give a record up after this long (message.timeout.ms); 0 waits forever, so a broker "
-                         "outage only fills the queue. A record given up stops the pipeline (Fatal)."),
-                FieldSpec::make("librdkafka", FieldType::StringMap).def("{}").secret()
-                    .doc("librdkafka producer properties overriding the kafka: section (TLS, SASL)."),
-            },
-            checkSink) {}
-
   std::string_view name() const override { return "kafka"; }
   std::string_view description() const override {
     return "Idempotent Kafka producer: JSON records with CloudEvents headers, bounded queue with backpressure.";
   }
-  const core::ConfigSchema& configSchema() const override { return schema_; }
+  const core::ConfigSchema& configSchema() const override { return sinkConfig().schema(); }
 
   core::Result<std::unique_ptr<core::Sink>> create(const ConfigObject& config,
                                                    const core::ConnectorContext& context) const override {
@@ -683,19 +731,18 @@ class KafkaFactory final : public core::SinkFactory {
       return core::fail(core::ErrorKind::InvalidConfig,
                         "the kafka sink needs a kafka: section (bootstrap_servers) in the daemon configuration");
     }
+    auto c = sinkConfig().read(config);
+    if (!c) return core::fail(c.error());
     SinkSettings settings;
     settings.component =
         context.pipeline_name.empty() ? "kafka sink" : "pipeline " + context.pipeline_name + ": kafka sink";
-    settings.topic = config.getString("topic");
+    settings.topic = c->topic;
     if (settings.topic.empty()) return core::fail(core::ErrorKind::InvalidConfig, "the kafka sink needs a topic");
-    settings.key_fields = config.getStringList("key");
-    settings.ce_source =
-        config.has("ce_source") ? config.getString("ce_source") : "dutybridge/" + context.pipeline_name;
-    settings.ce_type = config.has("ce_type") ? config.getString("ce_type") : "dutybridge.record.v1";
-    settings.create_topic = config.getBool("create_topic");
-    settings.topic_spec = kafka::TopicSpec{settings.topic, static_cast<int>(config.getInt("partitions")),
-                                           static_cast<int>(config.getInt("replication_factor")),
-                                           config.getBool("compacted")};
+    settings.key_fields = c->key;
+    settings.ce_source = c->ce_source.value_or("dutybridge/" + context.pipeline_name);
+    settings.ce_type = c->ce_type;
+    settings.create_topic = c->create_topic;
+    settings.topic_spec = kafka::TopicSpec{settings.topic, c->partitions, c->replication_factor, c->compacted};
     settings.clock = context.clock;
     for (const auto& extra : context.extra_topics) {
       if (extra == settings.topic || extra.empty()) continue;
@@ -713,11 +760,9 @@ class KafkaFactory final : public core::SinkFactory {
     for (auto& property : kafka::clientProperties(*context.kafka, context.pipeline_name)) {
       p.push_back(std::move(property));
     }
-    int64_t queue_bytes = config.has("queue_max_bytes") ? config.getSize("queue_max_bytes") : int64_t{64} << 20;
-    p.emplace_back("queue.buffering.max.kbytes", std::to_string(std::max<int64_t>(1, queue_bytes / 1024)));
-    int64_t linger = config.has("linger") ? config.getDuration("linger").count() : 5000;
-    p.emplace_back("linger.ms", millisText(linger));
-    int64_t timeout = config.getDuration("delivery_timeout").count();
+    p.emplace_back("queue.buffering.max.kbytes", std::to_string(std::max<int64_t>(1, c->queue_max_bytes / 1024)));
+    p.emplace_back("linger.ms", millisText(c->linger.count()));
+    int64_t timeout = c->delivery_timeout.count();
     if (context.exactly_once) {
       // Stable per pipeline: a restarted instance, or a zombie, is fenced by the next one. The
       // transaction also writes the pipeline's cursor and state, to the state topic.
@@ -733,22 +778,29 @@ class KafkaFactory final : public core::SinkFactory {
     } else {
       p.emplace_back("message.timeout.ms", std::to_string(timeout == 0 ? 0 : std::max<int64_t>(1, timeout / 1000)));
     }
-    for (auto& property : config.getStringMap("librdkafka")) p.push_back(std::move(property));
+    for (auto& property : c->librdkafka) p.push_back(std::move(property));
 
     // Property names and values are checked now; nothing connects before open().
     kafka::KafkaConfig check;
     if (auto status = check.setAll(p); !status) return core::fail(status.error());
     return std::make_unique<KafkaSink>(std::move(settings));
   }
-
- private:
-  core::ConfigSchema schema_;
 };
 
 }  // namespace
 
-void registerKafka(core::Registry& registry) {
+void registerKafkaSink(core::Registry& registry) {
   registry.add(std::make_unique<KafkaFactory>());
+  // Pipelines whose sink writes one place (the odbc sink) send dead letters to kafka.dlq_topic.
+  registry.setDeadLetterRoute(core::DeadLetterRoute{
+      .sink = "kafka",
+      .where = "kafka.dlq_topic",
+      .needs = "a kafka section (bootstrap_servers, dlq_topic)",
+      .settings = [](const ConfigObject* cluster) -> std::optional<std::vector<std::pair<std::string, std::string>>> {
+        if (!cluster) return std::nullopt;
+        return std::vector<std::pair<std::string, std::string>>{{"topic", cluster->getString("dlq_topic")},
+                                                                {"create_topic", "true"}};
+      }});
 }
 
 }  // namespace dutybridge::connectors

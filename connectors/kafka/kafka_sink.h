@@ -23,6 +23,6 @@
 
 namespace dutybridge::connectors {
 
-void registerKafka(core::Registry& registry);
+void registerKafkaSink(core::Registry& registry);
 
 }  // namespace dutybridge::connectors

@@ -2,14 +2,13 @@
 
 #include <fmt/format.h>
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
-#include <expected>
 #include <climits>
 #include <cstdint>
+#include <expected>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
@@ -20,6 +19,7 @@
 #include "connectors/kafka/kafka_handles.h"
 #include "src/codec/json_value.h"
 #include "src/common/log.h"
+#include "src/core/settings.h"
 
 namespace dutybridge::connectors {
 namespace {
@@ -81,7 +81,7 @@ struct SourceSettings {
   kafka::Properties properties;
   std::vector<std::string> topics;
   Format format = Format::Json;
-  size_t batch_max = 1000;
+  size_t batch_rows = 0;
   bool start_latest = false;
   codec::JsonLimits json_limits;
 };
@@ -129,7 +129,7 @@ class KafkaSource final : public core::Source, private kafka::ClientEvents {
     core::SourceBatch batch;
     if (!consumer_) return core::fail(core::ErrorKind::Retryable, "the kafka source is not open");
     auto deadline = SteadyClock::now() + max_wait;
-    while (batch.records.size() + batch.failures.size() < settings_.batch_max) {
+    while (batch.records.size() + batch.failures.size() < settings_.batch_rows) {
       if (checkFatal(consumer_.get())) return core::fail(core::ErrorKind::Fatal, fatalReason());
       if (rebalance_error_) {
         core::Error error = std::move(*rebalance_error_);
@@ -148,7 +148,7 @@ class KafkaSource final : public core::Source, private kafka::ClientEvents {
         continue;
       }
       // One allocation for the batch instead of a dozen growing ones (each a large malloc).
-      if (batch.records.empty()) batch.records.reserve(std::min<size_t>(settings_.batch_max, 4096));
+      if (batch.records.empty()) batch.records.reserve(std::min<size_t>(settings_.batch_rows, 4096));
       LastPartition& from = partitionOf(*message);
       if (!at_end_.empty()) at_end_.erase(from.key);
       addRecord(*message, from, batch);
@@ -404,36 +404,72 @@ class KafkaSource final : public core::Source, private kafka::ClientEvents {
   kafka::RateLimiter limiter_{std::chrono::seconds(30)};
 };
 
-class KafkaSourceFactory final : public core::SourceFactory {
- public:
-  KafkaSourceFactory()
-      : schema_({
-            FieldSpec::make("topics", FieldType::StringList).req().doc("Topics to read (one consumer group subscription)."),
-            FieldSpec::make("group_id", FieldType::String)
+// What the source's config says (sourceConfig() binds every field); create() adds the cluster's
+// properties and what correctness needs.
+struct SourceConfig {
+  std::vector<std::string> topics;
+  std::optional<std::string> group_id;  // default <client_id>-<pipeline>
+  Format format = Format::Json;
+  size_t json_max_depth = 0;
+  size_t batch_rows = 0;
+  bool start_latest = false;
+  std::vector<std::pair<std::string, std::string>> librdkafka;
+};
+
+const core::SettingsSchema<SourceConfig>& sourceConfig() {
+  static const core::SettingsSchema<SourceConfig> settings = [] {
+    core::SettingsSchema<SourceConfig> s;
+    s.field(
+        FieldSpec::make("topics", FieldType::StringList).req().doc("Topics to read (one consumer group subscription)."),
+        &SourceConfig::topics);
+    s.field(FieldSpec::make("group_id", FieldType::String)
                 .doc("Consumer group; default CLIENT_ID-PIPELINE (kafka.client_id and the pipeline name). Its "
                      "committed offsets only show lag: the source resumes from the position stored downstream."),
-            FieldSpec::make("format", FieldType::Enum).def("json").oneOf({"json", "text"})
+            &SourceConfig::group_id);
+    s.field(FieldSpec::make("format", FieldType::Enum)
+                .def("json")
+                .oneOf({"json", "text"})
                 .doc("json: the value is a JSON object whose members become the fields (numbers exact); a value "
                      "that is not one (invalid JSON, an array, a tombstone) becomes a dead letter (stage source) and "
                      "reading goes on. text: one field `value`."),
-            FieldSpec::make("json_max_depth", FieldType::Int).def("128").range(1, 10'000)
+            &SourceConfig::format,
+            [](const std::string& text) { return text == "text" ? Format::Text : Format::Json; });
+    s.field(FieldSpec::make("json_max_depth", FieldType::Int)
+                .def("128")
+                .range(1, 10'000)
                 .doc("Deepest nesting of objects and arrays a JSON message may have; a deeper one becomes a dead "
                      "letter naming the reason, never a stack overflow."),
-            FieldSpec::make("batch_max", FieldType::Int).def("1000").range(1, 1'000'000)
+            &SourceConfig::json_max_depth);
+    s.field(FieldSpec::make("batch_rows", FieldType::Int)
+                .def("1000")
+                .range(1, 1'000'000)
+                .formerly("batch_max")
                 .doc("Most records per batch (per poll)."),
-            FieldSpec::make("start", FieldType::Enum).def("earliest").oneOf({"earliest", "latest"})
+            &SourceConfig::batch_rows);
+    s.field(FieldSpec::make("start", FieldType::Enum)
+                .def("earliest")
+                .oneOf({"earliest", "latest"})
                 .doc("Where a partition without a stored position starts."),
-            FieldSpec::make("librdkafka", FieldType::StringMap).def("{}").secret()
+            &SourceConfig::start_latest, [](const std::string& text) { return text == "latest"; });
+    s.field(FieldSpec::make("librdkafka", FieldType::StringMap)
+                .def("{}")
+                .secret()
                 .doc("librdkafka consumer properties overriding the kafka: section (TLS, SASL); group.id, "
                      "isolation.level and the offset-commit settings cannot be overridden."),
-        }) {}
+            &SourceConfig::librdkafka);
+    return s;
+  }();
+  return settings;
+}
 
+class KafkaSourceFactory final : public core::SourceFactory {
+ public:
   std::string_view name() const override { return "kafka"; }
   std::string_view description() const override {
     return "Kafka consumer group, read_committed: JSON or text messages, resumes from the position stored "
            "downstream.";
   }
-  const core::ConfigSchema& configSchema() const override { return schema_; }
+  const core::ConfigSchema& configSchema() const override { return sourceConfig().schema(); }
 
   core::Result<std::unique_ptr<core::Source>> create(const ConfigObject& config,
                                                      const core::ConnectorContext& context) const override {
@@ -441,16 +477,18 @@ class KafkaSourceFactory final : public core::SourceFactory {
       return core::fail(core::ErrorKind::InvalidConfig,
                         "the kafka source needs a kafka: section (bootstrap_servers) in the daemon configuration");
     }
+    auto c = sourceConfig().read(config);
+    if (!c) return core::fail(c.error());
     SourceSettings settings;
     settings.component =
         context.pipeline_name.empty() ? "kafka source" : "pipeline " + context.pipeline_name + ": kafka source";
-    settings.topics = config.getStringList("topics");
+    settings.topics = c->topics;
     if (settings.topics.empty()) return core::fail(core::ErrorKind::InvalidConfig, "the kafka source needs topics");
-    settings.format = config.getString("format") == "text" ? Format::Text : Format::Json;
-    settings.batch_max = static_cast<size_t>(config.has("batch_max") ? config.getInt("batch_max") : 1000);
-    settings.start_latest = config.getString("start") == "latest";
-    settings.json_limits.max_depth = static_cast<size_t>(config.has("json_max_depth") ? config.getInt("json_max_depth") : 128);
-    std::string group = config.getString("group_id");
+    settings.format = c->format;
+    settings.batch_rows = c->batch_rows;
+    settings.start_latest = c->start_latest;
+    settings.json_limits.max_depth = c->json_max_depth;
+    std::string group = c->group_id.value_or("");
     if (group.empty()) {
       std::string client_id = context.kafka->getString("client_id");
       if (client_id.empty()) client_id = "dutybridge";
@@ -464,7 +502,7 @@ class KafkaSourceFactory final : public core::SourceFactory {
     // A stored offset that retention deleted must not silently skip records.
     p.emplace_back("auto.offset.reset", "error");
     p.emplace_back("allow.auto.create.topics", "false");
-    for (auto& property : config.getStringMap("librdkafka")) p.push_back(std::move(property));
+    for (auto& property : c->librdkafka) p.push_back(std::move(property));
     p.emplace_back("group.id", group);
     p.emplace_back("isolation.level", "read_committed");
     // Partition ends tell `run --once` when the source has caught up (SourceBatch::more_pending).
@@ -476,9 +514,6 @@ class KafkaSourceFactory final : public core::SourceFactory {
     if (auto status = check.setAll(p); !status) return core::fail(status.error());
     return std::make_unique<KafkaSource>(std::move(settings));
   }
-
- private:
-  core::ConfigSchema schema_;
 };
 
 }  // namespace

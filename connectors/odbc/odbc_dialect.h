@@ -76,7 +76,7 @@ struct QueryShape {
   std::string query;  // used when table is empty; no trailing ';'
   std::optional<Identifier> timestamp_column;
   std::optional<Identifier> incrementing_column;
-  int64_t limit = 5000;
+  int64_t limit = 0;  // rows per page (the source's batch_rows)
 };
 
 enum class QueryKind {

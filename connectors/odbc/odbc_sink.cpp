@@ -13,9 +13,11 @@
 #include <unordered_map>
 
 #include "connectors/odbc/odbc_dialect.h"
+#include "connectors/odbc/odbc_settings.h"
 #include "connectors/odbc/upsert_dialect.h"
 #include "src/codec/json.h"
 #include "src/common/log.h"
+#include "src/core/settings.h"
 #include "src/odbc/odbc_handles.h"
 #include "src/runtime/retry.h"
 
@@ -33,17 +35,17 @@ struct ColumnSource {
   std::vector<std::string> path;  // field, then map members
 };
 
+// What the sink's config says (sinkSettings() binds every field).
 struct Settings {
-  std::string connection;
+  odbc::ConnectionSettings link;
   odbc::Identifier table;
   std::vector<odbc::Identifier> key;
   std::optional<odbc::Identifier> revision;
   std::vector<std::pair<odbc::Identifier, std::vector<std::string>>> columns;  // empty: every field
   std::optional<odbc::Identifier> updated_at;
   odbc::Identifier offsets_table;
-  std::string pipeline_key;
-  size_t batch_rows = 500;
-  std::chrono::microseconds connect_timeout{};
+  std::optional<std::string> pipeline_key;  // create(): the pipeline name when absent
+  size_t insert_rows = 0;
   std::chrono::microseconds query_timeout{};
 };
 
@@ -151,7 +153,7 @@ struct Job {
 
 // Batches queued or in the worker's transaction. Two keep the pipeline converting the next
 // batch while one commits; more let the worker take several at once (group commit) when the
-// database is slower than the pipeline, bounded by records so that large batches (batch_max)
+// database is slower than the pipeline, bounded by records so that large batches (the kafka source's batch_rows)
 // do not hold much more memory: a third or later batch is only queued while the queue holds
 // at most kQueuedRecords records with it.
 constexpr size_t kQueuedBatches = 8;
@@ -199,7 +201,7 @@ class OdbcSink final : public core::Sink {
     auto select = prepare("SELECT position FROM " + offsets_sql_ + " WHERE pipeline_key = ?");
     if (!select) return core::fail(failed(select.error()).error());
     Params params;
-    params.add(settings_.pipeline_key);
+    params.add(*settings_.pipeline_key);
     if (auto bound = bind(*select, params, 0, 1); !bound) return core::fail(failed(bound.error()).error());
     if (!odbc::succeeded(SQLExecute(select->get()))) {
       auto error = odbc::makeError("reading " + offsets_sql_, SQL_HANDLE_STMT, select->get());
@@ -415,7 +417,7 @@ class OdbcSink final : public core::Sink {
         offsets_statement_ = std::move(*prepared);
       }
       Params params;
-      params.add(settings_.pipeline_key);
+      params.add(*settings_.pipeline_key);
       params.add(job.position);
       if (auto bound = bind(*offsets_statement_, params, 0, 2); !bound) return abandon(bound.error(), job);
       if (!odbc::succeeded(SQLExecute(offsets_statement_->get()))) {
@@ -448,7 +450,7 @@ class OdbcSink final : public core::Sink {
     const odbc::UpsertShape& shape = *job.shape;
     const size_t width = shape.columns.size();
     const size_t per_statement =
-        std::max<size_t>(1, std::min(settings_.batch_rows, upsert_->maxParameters() / std::max<size_t>(width, 1)));
+        std::max<size_t>(1, std::min(settings_.insert_rows, upsert_->maxParameters() / std::max<size_t>(width, 1)));
     const size_t row_count = job.rows();
     for (size_t first = 0; first < row_count; first += per_statement) {
       size_t n = std::min(per_statement, row_count - first);
@@ -473,8 +475,8 @@ class OdbcSink final : public core::Sink {
       if (!env) return core::fail(env.error());
       environment_ = std::move(*env);
     }
-    auto connection =
-        odbc::Connection::connect(*environment_, settings_.connection, std::max(1, wholeSeconds(settings_.connect_timeout)));
+    auto connection = odbc::Connection::connect(*environment_, settings_.link.connection,
+                                                std::max(1, wholeSeconds(settings_.link.connect_timeout)));
     if (!connection) return core::fail(connection.error());
     SQLCHAR quote[8] = {};
     SQLSMALLINT quote_length = 0;
@@ -826,6 +828,90 @@ class OdbcSink final : public core::Sink {
   std::jthread worker_;  // last: stopped and joined (close()) before the members above go
 };
 
+core::Result<odbc::Identifier> identifier(const std::string& text) {
+  return odbc::parseIdentifier(text);
+}
+
+core::Result<std::vector<odbc::Identifier>> identifiers(const std::vector<std::string>& texts) {
+  std::vector<odbc::Identifier> out;
+  for (const auto& text : texts) {
+    auto id = odbc::parseIdentifier(text);
+    if (!id) return core::fail(id.error());
+    out.push_back(std::move(*id));
+  }
+  return out;
+}
+
+const core::SettingsSchema<Settings>& sinkSettings() {
+  using Columns = std::vector<std::pair<std::string, std::string>>;
+  static const core::SettingsSchema<Settings> settings = [] {
+    core::SettingsSchema<Settings> s;
+    s.group(odbc::connectionSettings(), &Settings::link);
+    s.field(FieldSpec::make("table", FieldType::String)
+                .req()
+                .doc("Target table (e.g. duty_kpi_fact; created by the admin, see `dutybridge hr-schema`)."),
+            &Settings::table, identifier);
+    s.field(FieldSpec::make("key", FieldType::StringList)
+                .req()
+                .doc("Key column(s): the table's primary key or a unique constraint on exactly these columns "
+                     "(the upsert's conflict target)."),
+            &Settings::key, identifiers);
+    s.field(FieldSpec::make("revision", FieldType::String)
+                .doc("Integer revision column: an existing row is only overwritten by a strictly higher "
+                     "revision, so replays and out-of-order corrections are harmless. Without it every "
+                     "write overwrites."),
+            &Settings::revision, identifier);
+    s.field(
+        FieldSpec::make("columns", FieldType::StringMap)
+            .doc("Column -> record field path (dotted for members of maps, e.g. period_type: "
+                 "period.type). Default: every top-level field into the column of the same name. Maps "
+                 "and lists are written as JSON text."),
+        &Settings::columns,
+        [](const Columns& columns) -> core::Result<std::vector<std::pair<odbc::Identifier, std::vector<std::string>>>> {
+          std::vector<std::pair<odbc::Identifier, std::vector<std::string>>> out;
+          for (const auto& [column, path] : columns) {
+            auto id = odbc::parseIdentifier(column);
+            if (!id) return core::fail(id.error());
+            out.emplace_back(std::move(*id), splitPath(path));
+          }
+          return out;
+        });
+    s.field(FieldSpec::make("insert_rows", FieldType::Int)
+                .def("500")
+                .range(1, 10'000)
+                .formerly("batch_rows")
+                .doc("Rows per multi-row INSERT statement (fewer when the database's parameter limit needs "
+                     "it). Each write is still one transaction however many statements it takes."),
+            &Settings::insert_rows);
+    s.field(FieldSpec::make("pipeline_key", FieldType::String)
+                .doc("Row key of this pipeline's position in the offsets table. Default: the pipeline name."),
+            &Settings::pipeline_key);
+    s.field(FieldSpec::make("offsets_table", FieldType::String)
+                .def("dutybridge_offsets")
+                .doc("Table of source positions (pipeline_key, position, updated_at), written in the same "
+                     "transaction as the rows; created when missing."),
+            &Settings::offsets_table, identifier);
+    s.field(FieldSpec::make("updated_at_column", FieldType::String)
+                .def("updated_at")
+                .doc("Column set to the database's current time on insert and update; \"\" for none."),
+            &Settings::updated_at, [](const std::string& text) -> core::Result<std::optional<odbc::Identifier>> {
+              if (text.empty()) return std::nullopt;
+              auto id = odbc::parseIdentifier(text);
+              if (!id) return core::fail(id.error());
+              return std::optional<odbc::Identifier>(std::move(*id));
+            });
+    s.field(FieldSpec::make("query_timeout", FieldType::Duration)
+                .def("1m")
+                .range(0, 3'600'000'000)
+                .doc("Cancel a statement running longer than this (the batch is rolled back and retried); 0s "
+                     "for none."),
+            &Settings::query_timeout);
+    s.check(crossCheck);
+    return s;
+  }();
+  return settings;
+}
+
 class OdbcSinkFactory final : public core::SinkFactory {
  public:
   // One table: dead letters go to Kafka; rows and the source position commit together.
@@ -833,108 +919,23 @@ class OdbcSinkFactory final : public core::SinkFactory {
     return {.transactions = false, .stores_position = true, .carries_dead_letters = false};
   }
 
-  OdbcSinkFactory()
-      : schema_(
-            {
-                FieldSpec::make("connection", FieldType::String)
-                    .req()
-                    .secret()
-                    .doc("DSN-less ODBC connection string of the target database, e.g. \"Driver={PostgreSQL "
-                         "Unicode};Server=hr-db;Port=5432;Database=hr;Uid=dutybridge;Pwd=${env:HR_DB_PASSWORD}\" or "
-                         "\"Driver=SQLite3;Database=/var/lib/dutybridge/hr.db\"."),
-                FieldSpec::make("table", FieldType::String)
-                    .req()
-                    .doc("Target table (e.g. duty_kpi_fact; created by the admin, see `dutybridge hr-schema`)."),
-                FieldSpec::make("key", FieldType::StringList)
-                    .req()
-                    .doc("Key column(s): the table's primary key or a unique constraint on exactly these columns "
-                         "(the upsert's conflict target)."),
-                FieldSpec::make("revision", FieldType::String)
-                    .doc("Integer revision column: an existing row is only overwritten by a strictly higher "
-                         "revision, so replays and out-of-order corrections are harmless. Without it every "
-                         "write overwrites."),
-                FieldSpec::make("columns", FieldType::StringMap)
-                    .doc("Column -> record field path (dotted for members of maps, e.g. period_type: "
-                         "period.type). Default: every top-level field into the column of the same name. Maps "
-                         "and lists are written as JSON text."),
-                FieldSpec::make("batch_rows", FieldType::Int)
-                    .def("500")
-                    .range(1, 10'000)
-                    .doc("Rows per multi-row INSERT statement (fewer when the database's parameter limit needs "
-                         "it). Each write is still one transaction however many statements it takes."),
-                FieldSpec::make("pipeline_key", FieldType::String)
-                    .doc("Row key of this pipeline's position in the offsets table. Default: the pipeline name."),
-                FieldSpec::make("offsets_table", FieldType::String)
-                    .def("dutybridge_offsets")
-                    .doc("Table of source positions (pipeline_key, position, updated_at), written in the same "
-                         "transaction as the rows; created when missing."),
-                FieldSpec::make("updated_at_column", FieldType::String)
-                    .def("updated_at")
-                    .doc("Column set to the database's current time on insert and update; \"\" for none."),
-                FieldSpec::make("connect_timeout", FieldType::Duration)
-                    .def("10s")
-                    .range(1'000'000, 300'000'000)
-                    .doc("Login timeout for each (re)connection."),
-                FieldSpec::make("query_timeout", FieldType::Duration)
-                    .def("1m")
-                    .range(0, 3'600'000'000)
-                    .doc("Cancel a statement running longer than this (the batch is rolled back and retried); 0s "
-                         "for none."),
-            },
-            crossCheck) {}
-
   std::string_view name() const override { return "odbc"; }
   std::string_view description() const override {
     return "Revision-aware upserts into a database table over ODBC (PostgreSQL, SQLite), exactly once: rows and the "
            "source position commit in one database transaction.";
   }
-  const core::ConfigSchema& configSchema() const override { return schema_; }
+  const core::ConfigSchema& configSchema() const override { return sinkSettings().schema(); }
 
   core::Result<std::unique_ptr<core::Sink>> create(const ConfigObject& config,
                                                    const core::ConnectorContext& context) const override {
-    Settings s;
-    s.connection = config.getString("connection");
-    auto parse = [](const std::string& text) -> core::Result<odbc::Identifier> { return odbc::parseIdentifier(text); };
-    auto table = parse(config.getString("table"));
-    if (!table) return core::fail(table.error());
-    s.table = *table;
-    for (const auto& k : config.getStringList("key")) {
-      auto id = parse(k);
-      if (!id) return core::fail(id.error());
-      s.key.push_back(*id);
-    }
-    if (config.has("revision")) {
-      auto id = parse(config.getString("revision"));
-      if (!id) return core::fail(id.error());
-      s.revision = *id;
-    }
-    if (config.has("columns")) {
-      for (const auto& [column, path] : config.getStringMap("columns")) {
-        auto id = parse(column);
-        if (!id) return core::fail(id.error());
-        s.columns.emplace_back(*id, splitPath(path));
-      }
-    }
-    if (std::string updated = config.getString("updated_at_column"); !updated.empty()) {
-      auto id = parse(updated);
-      if (!id) return core::fail(id.error());
-      s.updated_at = *id;
-    }
-    auto offsets = parse(config.getString("offsets_table"));
-    if (!offsets) return core::fail(offsets.error());
-    s.offsets_table = *offsets;
-    s.pipeline_key = config.has("pipeline_key") ? config.getString("pipeline_key") : context.pipeline_name;
-    if (s.pipeline_key.empty()) {
+    auto s = sinkSettings().read(config);
+    if (!s) return core::fail(s.error());
+    if (!s->pipeline_key) s->pipeline_key = context.pipeline_name;
+    if (s->pipeline_key->empty()) {
       return core::fail(core::ErrorKind::InvalidConfig, "the odbc sink needs 'pipeline_key' or a pipeline name");
     }
-    s.batch_rows = static_cast<size_t>(config.getInt("batch_rows"));
-    s.connect_timeout = config.getDuration("connect_timeout");
-    s.query_timeout = config.getDuration("query_timeout");
-    return std::make_unique<OdbcSink>(std::move(s), "sink odbc " + context.pipeline_name);
+    return std::make_unique<OdbcSink>(std::move(*s), "sink odbc " + context.pipeline_name);
   }
-
- private:
-  core::ConfigSchema schema_;
 };
 
 }  // namespace

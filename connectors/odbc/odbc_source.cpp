@@ -10,7 +10,9 @@
 #include "connectors/odbc/odbc_cursor.h"
 #include "connectors/odbc/odbc_dialect.h"
 #include "connectors/odbc/odbc_rowset.h"
+#include "connectors/odbc/odbc_settings.h"
 #include "src/common/log.h"
+#include "src/core/settings.h"
 #include "src/odbc/odbc_handles.h"
 
 namespace dutybridge::connectors {
@@ -29,15 +31,22 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr size_t kMaxRowsPerFetch = 1000;
 constexpr size_t kCursorTextBytes = 256;
 
+// What the source's config says (sourceSettings() binds every field), and the query shape built
+// from it.
 struct Settings {
-  std::string connection;
-  odbc::QueryShape shape;
+  odbc::ConnectionSettings link;
+  std::optional<odbc::Identifier> table;
+  std::optional<std::string> query;
+  Mode mode = Mode::TimestampIncrementing;
+  std::optional<odbc::Identifier> timestamp_column;
+  std::optional<odbc::Identifier> incrementing_column;
+  int64_t batch_rows = 0;
   std::chrono::microseconds poll_interval{};
   std::chrono::microseconds commit_lag{};
-  std::chrono::microseconds connect_timeout{};
   std::chrono::microseconds query_timeout{};
   std::string timestamp_zone;
-  size_t max_text_bytes = 8192;
+  size_t max_text_bytes = 0;
+  odbc::QueryShape shape;  // from the fields above (create)
 };
 
 std::string trimQuery(std::string_view query) {
@@ -191,8 +200,8 @@ class OdbcSource final : public core::Source {
       if (!env) return core::fail(env.error());
       environment_ = std::move(*env);
     }
-    auto connection =
-        odbc::Connection::connect(*environment_, settings_.connection, wholeSeconds(settings_.connect_timeout));
+    auto connection = odbc::Connection::connect(*environment_, settings_.link.connection,
+                                                wholeSeconds(settings_.link.connect_timeout));
     if (!connection) return core::fail(connection.error());
     connection_ = std::move(*connection);
     SQLCHAR quote[8] = {};
@@ -601,121 +610,113 @@ class OdbcSource final : public core::Source {
   int64_t param_id_ = 0;
 };
 
+core::Result<odbc::Identifier> identifier(const std::string& text) {
+  return odbc::parseIdentifier(text);
+}
+
+const core::SettingsSchema<Settings>& sourceSettings() {
+  static const core::SettingsSchema<Settings> settings = [] {
+    core::SettingsSchema<Settings> s;
+    s.group(odbc::connectionSettings(), &Settings::link);
+    s.field(FieldSpec::make("table", FieldType::String)
+                .doc("Table or view to read (letters, digits, _ and . ; quote other names: \"Order Lines\"). "
+                     "Exactly one of table and query."),
+            &Settings::table, identifier);
+    s.field(FieldSpec::make("query", FieldType::String)
+                .doc("A SELECT to read instead of a table; it may have its own WHERE clause and is read as "
+                     "SELECT * FROM (query) q WHERE <cursor> ORDER BY <cursor> LIMIT batch_rows. No ORDER BY "
+                     "or LIMIT of its own."),
+            &Settings::query, [](const std::string& text) { return trimQuery(text); });
+    s.field(FieldSpec::make("mode", FieldType::Enum)
+                .req()
+                .oneOf({"incrementing", "timestamp", "timestamp+incrementing"})
+                .doc("How new rows are found: incrementing (id > last id; inserts only), timestamp (updated "
+                     "after the last timestamp; whole timestamp groups per batch) or timestamp+incrementing "
+                     "(ordered by timestamp then id: inserts and updates, nothing missed on ties)."),
+            &Settings::mode, [](const std::string& text) -> core::Result<Mode> {
+              if (auto mode = odbc::parseMode(text)) return *mode;
+              return core::fail(core::ErrorKind::InvalidConfig, "unknown 'mode'");
+            });
+    s.field(FieldSpec::make("timestamp_column", FieldType::String)
+                .doc("TIMESTAMP column that moves on every insert and update (e.g. updated_at); the "
+                     "timestamp modes need it. Rows where it is NULL are not read."),
+            &Settings::timestamp_column, identifier);
+    s.field(FieldSpec::make("incrementing_column", FieldType::String)
+                .doc("Strictly increasing integer column (e.g. the primary key); the incrementing modes "
+                     "need it. Rows where it is NULL are not read."),
+            &Settings::incrementing_column, identifier);
+    s.field(FieldSpec::make("batch_rows", FieldType::Int)
+                .def("1000")
+                .range(1, 1'000'000)
+                .doc("Rows per query (page size, keyset paging). Pages of about 1000 rows stay in the CPU "
+                     "caches; the benchmark measured larger pages as slower (docs/benchmarks.md)."),
+            &Settings::batch_rows);
+    s.field(FieldSpec::make("poll_interval", FieldType::Duration)
+                .def("1s")
+                .range(0, 3'600'000'000)
+                .doc("After a query that returned less than a full page, wait this long before the next one."),
+            &Settings::poll_interval);
+    s.field(FieldSpec::make("commit_lag", FieldType::Duration)
+                .def("5s")
+                .range(0, 86'400'000'000)
+                .doc("Timestamp modes read only rows older than now minus this, so rows of transactions that "
+                     "commit late (with an earlier timestamp) are not skipped. Longer than your longest "
+                     "writing transaction."),
+            &Settings::commit_lag);
+    s.field(FieldSpec::make("timestamp_zone", FieldType::String)
+                .def("UTC")
+                .doc("IANA zone of the wall-clock values in TIMESTAMP columns without a zone (e.g. "
+                     "Asia/Shanghai); PostgreSQL sessions are set to it so timestamptz values convert "
+                     "exactly."),
+            &Settings::timestamp_zone);
+    s.field(FieldSpec::make("max_text_bytes", FieldType::Size)
+                .def("8192")
+                .range(16, 16 << 20)
+                .doc("Largest text value, in UTF-8 bytes, read from one cell; a longer value is an error, "
+                     "never cut short."),
+            &Settings::max_text_bytes);
+    s.field(FieldSpec::make("query_timeout", FieldType::Duration)
+                .def("5m")
+                .range(0, 86'400'000'000)
+                .doc("Cancel a query running longer than this (then retried); 0s for none. Drivers without "
+                     "query timeouts ignore it."),
+            &Settings::query_timeout);
+    s.check(crossCheck);
+    return s;
+  }();
+  return settings;
+}
+
 class OdbcFactory final : public core::SourceFactory {
  public:
-  OdbcFactory()
-      : schema_(
-            {
-                FieldSpec::make("connection", FieldType::String)
-                    .req()
-                    .secret()
-                    .doc("DSN-less ODBC connection string, e.g. \"Driver={PostgreSQL Unicode};Server=mes-db;"
-                         "Port=5432;Database=mes;Uid=dutybridge;Pwd=${env:MES_DB_PASSWORD}\" or "
-                         "\"Driver=SQLite3;Database=/var/lib/mes/mes.db\"."),
-                FieldSpec::make("table", FieldType::String)
-                    .doc("Table or view to read (letters, digits, _ and . ; quote other names: \"Order Lines\"). "
-                         "Exactly one of table and query."),
-                FieldSpec::make("query", FieldType::String)
-                    .doc("A SELECT to read instead of a table; it may have its own WHERE clause and is read as "
-                         "SELECT * FROM (query) q WHERE <cursor> ORDER BY <cursor> LIMIT batch_rows. No ORDER BY "
-                         "or LIMIT of its own."),
-                FieldSpec::make("mode", FieldType::Enum)
-                    .req()
-                    .oneOf({"incrementing", "timestamp", "timestamp+incrementing"})
-                    .doc("How new rows are found: incrementing (id > last id; inserts only), timestamp (updated "
-                         "after the last timestamp; whole timestamp groups per batch) or timestamp+incrementing "
-                         "(ordered by timestamp then id: inserts and updates, nothing missed on ties)."),
-                FieldSpec::make("timestamp_column", FieldType::String)
-                    .doc("TIMESTAMP column that moves on every insert and update (e.g. updated_at); the "
-                         "timestamp modes need it. Rows where it is NULL are not read."),
-                FieldSpec::make("incrementing_column", FieldType::String)
-                    .doc("Strictly increasing integer column (e.g. the primary key); the incrementing modes "
-                         "need it. Rows where it is NULL are not read."),
-                FieldSpec::make("batch_rows", FieldType::Int)
-                    .def("1000")
-                    .range(1, 1'000'000)
-                    .doc("Rows per query (page size, keyset paging). Pages of about 1000 rows stay in the CPU "
-                         "caches; the benchmark measured larger pages as slower (docs/benchmarks.md)."),
-                FieldSpec::make("poll_interval", FieldType::Duration)
-                    .def("1s")
-                    .range(0, 3'600'000'000)
-                    .doc("After a query that returned less than a full page, wait this long before the next one."),
-                FieldSpec::make("commit_lag", FieldType::Duration)
-                    .def("5s")
-                    .range(0, 86'400'000'000)
-                    .doc("Timestamp modes read only rows older than now minus this, so rows of transactions that "
-                         "commit late (with an earlier timestamp) are not skipped. Longer than your longest "
-                         "writing transaction."),
-                FieldSpec::make("timestamp_zone", FieldType::String)
-                    .def("UTC")
-                    .doc("IANA zone of the wall-clock values in TIMESTAMP columns without a zone (e.g. "
-                         "Asia/Shanghai); PostgreSQL sessions are set to it so timestamptz values convert "
-                         "exactly."),
-                FieldSpec::make("max_text_bytes", FieldType::Size)
-                    .def("8192")
-                    .range(16, 16 << 20)
-                    .doc("Largest text value, in UTF-8 bytes, read from one cell; a longer value is an error, "
-                         "never cut short."),
-                FieldSpec::make("connect_timeout", FieldType::Duration)
-                    .def("10s")
-                    .range(1'000'000, 300'000'000)
-                    .doc("Login timeout for each (re)connection."),
-                FieldSpec::make("query_timeout", FieldType::Duration)
-                    .def("5m")
-                    .range(0, 86'400'000'000)
-                    .doc("Cancel a query running longer than this (then retried); 0s for none. Drivers without "
-                         "query timeouts ignore it."),
-            },
-            crossCheck) {}
-
   std::string_view name() const override { return "odbc"; }
   std::string_view description() const override {
     return "Incremental reads of a table or query over ODBC (PostgreSQL, SQLite; SQL Server and MySQL dialects): "
            "keyset paging by id and/or timestamp, commit-lag guard, reconnects.";
   }
-  const core::ConfigSchema& configSchema() const override { return schema_; }
+  const core::ConfigSchema& configSchema() const override { return sourceSettings().schema(); }
 
   core::Result<std::unique_ptr<core::Source>> create(const ConfigObject& config,
                                                      const core::ConnectorContext& context) const override {
-    auto problems = crossCheck(config);
-    if (!problems.empty()) return core::fail(core::ErrorKind::InvalidConfig, problems.front().message);
-    Settings s;
-    s.connection = config.getString("connection");
-    if (s.connection.empty()) return core::fail(core::ErrorKind::InvalidConfig, "'connection' is empty");
-    auto mode = odbc::parseMode(config.getString("mode"));
-    if (!mode) return core::fail(core::ErrorKind::InvalidConfig, "unknown 'mode'");
-    s.shape.mode = *mode;
-    if (config.has("table")) s.shape.table = *odbc::parseIdentifier(config.getString("table"));
-    if (config.has("query")) s.shape.query = trimQuery(config.getString("query"));
-    if (config.has("timestamp_column"))
-      s.shape.timestamp_column = *odbc::parseIdentifier(config.getString("timestamp_column"));
-    if (config.has("incrementing_column")) {
-      s.shape.incrementing_column = *odbc::parseIdentifier(config.getString("incrementing_column"));
-    }
-    s.shape.limit = config.has("batch_rows") ? config.getInt("batch_rows") : 1000;
-    s.poll_interval = config.has("poll_interval") ? config.getDuration("poll_interval") : std::chrono::seconds(1);
-    s.commit_lag = config.has("commit_lag") ? config.getDuration("commit_lag") : std::chrono::seconds(5);
-    s.connect_timeout =
-        config.has("connect_timeout") ? config.getDuration("connect_timeout") : std::chrono::seconds(10);
-    s.query_timeout = config.has("query_timeout") ? config.getDuration("query_timeout") : std::chrono::minutes(5);
-    s.timestamp_zone = config.has("timestamp_zone") ? config.getString("timestamp_zone") : "UTC";
-    if (!core::isKnownTimeZone(s.timestamp_zone)) {
-      return core::fail(core::ErrorKind::InvalidConfig, fmt::format("unknown time zone '{}'", s.timestamp_zone));
-    }
-    s.max_text_bytes = static_cast<size_t>(config.has("max_text_bytes") ? config.getSize("max_text_bytes") : 8192);
-    if (s.shape.limit < 1) return core::fail(core::ErrorKind::InvalidConfig, "'batch_rows' must be at least 1");
+    auto s = sourceSettings().read(config);
+    if (!s) return core::fail(s.error());
+    s->shape = odbc::QueryShape{.mode = s->mode,
+                                .table = s->table,
+                                .query = s->query.value_or(""),
+                                .timestamp_column = s->timestamp_column,
+                                .incrementing_column = s->incrementing_column,
+                                .limit = s->batch_rows};
     const core::Clock* clock = context.clock ? context.clock : &system_clock_;
-    return std::make_unique<OdbcSource>(std::move(s), *clock, fmt::format("odbc {}", context.pipeline_name));
+    return std::make_unique<OdbcSource>(std::move(*s), *clock, fmt::format("odbc {}", context.pipeline_name));
   }
 
  private:
-  core::ConfigSchema schema_;
   core::SystemClock system_clock_;
 };
 
 }  // namespace
 
-void registerOdbc(core::Registry& registry) {
+void registerOdbcSource(core::Registry& registry) {
   registry.add(std::make_unique<OdbcFactory>());
 }
 

@@ -16,6 +16,6 @@
 
 namespace dutybridge::connectors {
 
-void registerOdbc(core::Registry& registry);
+void registerOdbcSource(core::Registry& registry);
 
 }  // namespace dutybridge::connectors

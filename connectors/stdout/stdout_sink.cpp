@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "src/codec/json.h"
+#include "src/core/settings.h"
 
 namespace dutybridge::connectors {
 namespace {
@@ -56,28 +57,39 @@ class StdoutSink final : public core::Sink {
   uint64_t delivered_ = 0;
 };
 
+struct StdoutSettings {
+  std::string path;
+};
+
+const core::SettingsSchema<StdoutSettings>& stdoutSettings() {
+  static const core::SettingsSchema<StdoutSettings> settings = [] {
+    core::SettingsSchema<StdoutSettings> s;
+    s.field(FieldSpec::make("path", FieldType::String)
+                .def("-")
+                .doc("File to append JSON lines to; '-' is standard output."),
+            &StdoutSettings::path);
+    return s;
+  }();
+  return settings;
+}
+
 class StdoutFactory final : public core::SinkFactory {
  public:
-  StdoutFactory()
-      : schema_({FieldSpec::make("path", FieldType::String).def("-")
-                     .doc("File to append JSON lines to; '-' is standard output.")}) {}
-
   std::string_view name() const override { return "stdout"; }
   std::string_view description() const override { return "JSON lines to standard output or a file, for debugging."; }
-  const core::ConfigSchema& configSchema() const override { return schema_; }
+  const core::ConfigSchema& configSchema() const override { return stdoutSettings().schema(); }
 
   core::Result<std::unique_ptr<core::Sink>> create(const ConfigObject& config,
                                                    const core::ConnectorContext&) const override {
-    return std::make_unique<StdoutSink>(config.getString("path"));
+    auto s = stdoutSettings().read(config);
+    if (!s) return core::fail(s.error());
+    return std::make_unique<StdoutSink>(s->path);
   }
-
- private:
-  core::ConfigSchema schema_;
 };
 
 }  // namespace
 
-void registerStdout(core::Registry& registry) {
+void registerStdoutSink(core::Registry& registry) {
   registry.add(std::make_unique<StdoutFactory>());
 }
 

@@ -6,6 +6,6 @@
 
 namespace dutybridge::connectors {
 
-void registerStdout(core::Registry& registry);
+void registerStdoutSink(core::Registry& registry);
 
 }  // namespace dutybridge::connectors

@@ -38,6 +38,7 @@ std::string describeText(const core::ConnectorFactory& factory) {
     out += fmt::format("    {:<22} {:<18} {}{}{}\n", field.name, typeText(field), defaultText(field),
                        bounds.empty() ? "" : ", " + bounds, field.sensitive ? ", secret" : "");
     out += fmt::format("    {:<22} {}\n", "", field.description);
+    for (const auto& former : field.former_names) out += fmt::format("    {:<22} (formerly {})\n", "", former);
   }
   return out;
 }
@@ -56,6 +57,7 @@ std::string describeMarkdown(const core::ConnectorFactory& factory) {
   for (const auto& field : factory.configSchema().fields()) {
     std::string description = field.description;
     if (field.sensitive) description += " Never printed (redacted).";
+    for (const auto& former : field.former_names) description += fmt::format(" Formerly `{}`.", former);
     out += fmt::format("| `{}` | {} | {} | {} | {} |\n", field.name, cell(typeText(field)),
                        field.required ? "**required**" : (field.default_value ? "`" + *field.default_value + "`" : ""),
                        boundsText(field), cell(description));

@@ -144,6 +144,30 @@ void probeConnectors(const PipelineConfig& p, const core::ConfigObject& pipeline
   }
 }
 
+// Dead letters of every stage (source, mapping, sink) need somewhere to go: a sink that writes one
+// place gets the registry's dead-letter route (the kafka sink to kafka.dlq_topic). Without a route
+// only a mapping makes that an error (its dead letters are certain to come).
+void routeDeadLetters(PipelineConfig& p, const core::ConfigObject& pipeline, const DaemonConfig& config,
+                      const core::Registry& registry, schema::ValidationContext& context) {
+  const core::DeadLetterRoute* route = registry.deadLetterRoute();
+  auto settings = route ? route->settings(config.kafka) : std::nullopt;
+  if (!settings) {
+    if (!p.mapping) return;
+    const auto* sink_entry = pipeline.find("sink");
+    context.diagnostics->add(
+        sink_entry ? sink_entry->location : pipeline.location,
+        fmt::format("pipeline '{}': the {} sink cannot hold the dead letters of its mapping, and there is no {}",
+                    p.name, p.sink.type, route ? route->where : "dead-letter route"),
+        route ? fmt::format("add {}: records the mapping cannot map are sent there", route->needs) : "");
+    return;
+  }
+  YAML::Node node;
+  node["type"] = route->sink;
+  for (const auto& [key, value] : *settings) node[key] = value;
+  core::ConfigObject object = schema::validateConnector(node, core::Direction::Sink, route->where, context);
+  p.dead_letters = ConnectorConfig{route->sink, std::move(object)};
+}
+
 }  // namespace
 
 std::expected<std::unique_ptr<DaemonConfig>, diag::Diagnostics> parseDaemonConfig(
@@ -179,6 +203,7 @@ std::expected<std::unique_ptr<DaemonConfig>, diag::Diagnostics> parseDaemonConfi
   config->kafka = config->root.find("kafka") && !config->root.find("kafka")->defaulted
                       ? config->root.getObject("kafka")
                       : nullptr;
+  if (config->kafka) config->dead_letter_topic = config->kafka->getString("dlq_topic");
   config->admin = config->root.getObject("admin");
   config->log = config->root.getObject("log");
 
@@ -232,25 +257,8 @@ std::expected<std::unique_ptr<DaemonConfig>, diag::Diagnostics> parseDaemonConfi
     // Dead letters of every stage (source, mapping, sink) need somewhere to go: a sink that
     // writes one place gets a producer to kafka.dlq_topic. Without a kafka section only a
     // mapping makes that an error (its dead letters are certain to come).
-    if (sink_factory && !sink_factory->capabilities().carries_dead_letters && (p.mapping || config->kafka)) {
-      {
-        const auto* sink_entry = pipeline.find("sink");
-        if (!config->kafka) {
-          diagnostics.add(sink_entry ? sink_entry->location : pipeline.location,
-                          fmt::format("pipeline '{}': the {} sink cannot hold the dead letters of its mapping, and "
-                                      "there is no kafka section for kafka.dlq_topic",
-                                      p.name, p.sink.type),
-                          "add a kafka section (bootstrap_servers, dlq_topic): records the mapping cannot map "
-                          "are sent there");
-        } else {
-          YAML::Node dlq;
-          dlq["type"] = "kafka";
-          dlq["topic"] = config->kafka->getString("dlq_topic");
-          dlq["create_topic"] = true;
-          core::ConfigObject object = schema::validateConnector(dlq, core::Direction::Sink, "kafka.dlq_topic", context);
-          p.dead_letters = ConnectorConfig{"kafka", std::move(object)};
-        }
-      }
+    if (sink_factory && !sink_factory->capabilities().carries_dead_letters) {
+      routeDeadLetters(p, pipeline, *config, registry, context);
     }
     if (diagnostics.size() == problems_before) probeConnectors(p, pipeline, *config, registry, diagnostics);
     config->pipelines.push_back(std::move(p));

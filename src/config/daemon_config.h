@@ -43,8 +43,9 @@ struct PipelineConfig {
   ConnectorConfig source;
   std::optional<std::filesystem::path> mapping;  // resolved relative to the config file
   ConnectorConfig sink;
-  // A kafka sink to kafka.dlq_topic for the dead letters of a mapping whose sink cannot carry
-  // them (core::SinkCapabilities::carries_dead_letters); empty otherwise.
+  // The sink of the registry's dead-letter route (core::DeadLetterRoute: the kafka sink to
+  // kafka.dlq_topic) for a pipeline whose sink cannot carry dead letters
+  // (core::SinkCapabilities::carries_dead_letters); empty otherwise.
   std::optional<ConnectorConfig> dead_letters;
   core::SourceLocation location;
 };
@@ -53,6 +54,8 @@ struct DaemonConfig {
   std::filesystem::path file;
   core::ConfigObject root;                // the whole validated document
   const core::ConfigObject* kafka = nullptr;  // nullptr when no kafka section is given
+  // The topic dead letters are addressed to (kafka.dlq_topic); empty without a kafka section.
+  std::string dead_letter_topic;
   const core::ConfigObject* admin = nullptr;
   const core::ConfigObject* log = nullptr;
   std::vector<PipelineConfig> pipelines;

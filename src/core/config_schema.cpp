@@ -29,6 +29,15 @@ const FieldSpec* ConfigSchema::find(std::string_view name) const {
   return nullptr;
 }
 
+const FieldSpec* ConfigSchema::findFormer(std::string_view name) const {
+  for (const auto& field : fields_) {
+    for (const auto& former : field.former_names) {
+      if (former == name) return &field;
+    }
+  }
+  return nullptr;
+}
+
 std::vector<ConfigProblem> ConfigSchema::crossCheck(const ConfigObject& object) const {
   if (!check_) return {};
   return check_(object);

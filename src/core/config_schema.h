@@ -58,6 +58,9 @@ struct FieldSpec {
   std::shared_ptr<const ConfigSchema> nested;
   // The value is never echoed (it may carry a password even without a ${...} reference).
   bool sensitive = false;
+  // Names this field had before a rename: a config still using one gets an error that says the
+  // new name (never silently ignored, never silently accepted).
+  std::vector<std::string> former_names;
 
   static FieldSpec make(std::string name, FieldType type) {
     FieldSpec f;
@@ -78,6 +81,10 @@ struct FieldSpec {
   FieldSpec&& doc(std::string text) && { description = std::move(text); return std::move(*this); }
   FieldSpec&& fields(std::shared_ptr<const ConfigSchema> schema) && { nested = std::move(schema); return std::move(*this); }
   FieldSpec&& secret() && { sensitive = true; return std::move(*this); }
+  FieldSpec&& formerly(std::string old_name) && {
+    former_names.push_back(std::move(old_name));
+    return std::move(*this);
+  }
 };
 
 class ConfigObject;
@@ -98,6 +105,8 @@ class ConfigSchema {
 
   const std::vector<FieldSpec>& fields() const { return fields_; }
   const FieldSpec* find(std::string_view name) const;
+  // The field that was called `name` before a rename, or nullptr.
+  const FieldSpec* findFormer(std::string_view name) const;
   std::vector<ConfigProblem> crossCheck(const ConfigObject& object) const;
 
  private:

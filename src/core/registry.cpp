@@ -47,4 +47,9 @@ std::vector<const ConnectorFactory*> Registry::all() const {
   return out;
 }
 
+void Registry::setDeadLetterRoute(DeadLetterRoute route) {
+  if (dead_letter_route_) throw std::logic_error("dead-letter route registered twice: " + route.sink);
+  dead_letter_route_ = std::move(route);
+}
+
 }  // namespace dutybridge::core

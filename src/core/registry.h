@@ -2,15 +2,31 @@
 // The connector registry: filled once at start-up by registerBuiltinConnectors() (one explicit
 // call per connector folder), then read-only and safe to share between threads.
 
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "src/core/connector.h"
 
 namespace dutybridge::core {
+
+// Where dead letters go when a pipeline's sink cannot carry them (SinkCapabilities::
+// carries_dead_letters is false): a sink connector and the settings to build it with, derived from
+// the daemon config's cluster section. The connector that offers the route registers it (the
+// kafka sink: a producer to kafka.dlq_topic), so the config and the runtime never name it.
+struct DeadLetterRoute {
+  std::string sink;   // the sink factory's name
+  std::string where;  // for messages: "kafka.dlq_topic"
+  std::string needs;  // for the error when there is no route: "a kafka section (bootstrap_servers, dlq_topic)"
+  // The sink's settings as YAML scalars by key, from the daemon config's `kafka:` section
+  // (nullptr when it has none); nullopt: no route in this config.
+  std::function<std::optional<std::vector<std::pair<std::string, std::string>>>(const ConfigObject* cluster)> settings;
+};
 
 class Registry {
  public:
@@ -26,9 +42,14 @@ class Registry {
   // Sources first, then sinks, each sorted by name.
   std::vector<const ConnectorFactory*> all() const;
 
+  // At most one route; a second is a programming error (std::logic_error).
+  void setDeadLetterRoute(DeadLetterRoute route);
+  const DeadLetterRoute* deadLetterRoute() const { return dead_letter_route_ ? &*dead_letter_route_ : nullptr; }
+
  private:
   std::map<std::string, std::unique_ptr<SourceFactory>, std::less<>> sources_;
   std::map<std::string, std::unique_ptr<SinkFactory>, std::less<>> sinks_;
+  std::optional<DeadLetterRoute> dead_letter_route_;
 };
 
 }  // namespace dutybridge::core

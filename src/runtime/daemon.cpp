@@ -80,7 +80,7 @@ int runDaemon(const config::DaemonConfig& config, const core::Registry& registry
     context.exactly_once_fallback = p.delivery == config::Delivery::Auto;
     std::unique_ptr<core::Transform> transform;
     if (p.mapping && options.make_transform) transform = options.make_transform(p, clock);
-    if (config.kafka) context.extra_topics.push_back(config.kafka->getString("dlq_topic"));
+    if (!config.dead_letter_topic.empty()) context.extra_topics.push_back(config.dead_letter_topic);
     if (transform) {
       for (auto& topic : transform->outputTopics()) context.extra_topics.push_back(std::move(topic));
     }
@@ -97,7 +97,7 @@ int runDaemon(const config::DaemonConfig& config, const core::Registry& registry
     pipeline_options.commit_records = p.commit_records;
     pipeline_options.dead_letter_limit = {p.dead_letter_limit, p.dead_letter_window};
     pipeline_options.on_running = [&state, name = p.name] { clearFailure(state, name); };
-    if (config.kafka) pipeline_options.dlq_topic = config.kafka->getString("dlq_topic");
+    if (!config.dead_letter_topic.empty()) pipeline_options.dlq_topic = config.dead_letter_topic;
     if (config.log) {
       pipeline_options.stats_interval =
           std::chrono::duration_cast<std::chrono::milliseconds>(config.log->getDuration("stats_interval"));

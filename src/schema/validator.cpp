@@ -67,6 +67,11 @@ class Validator {
       if (extra_keys.contains(key)) continue;
       const FieldSpec* spec = schema.find(key);
       if (!spec) {
+        if (const FieldSpec* renamed = schema.findFormer(key)) {
+          error(it->first, key_path, fmt::format("'{}' is now called '{}'", key, renamed->name),
+                fmt::format("rename the key; {}", renamed->description));
+          continue;
+        }
         std::string near = diag::suggest(key, known);
         error(it->first, key_path, fmt::format("unknown key '{}'", key),
               near.empty() ? fmt::format("known keys: {}", fmt::join(known, ", "))

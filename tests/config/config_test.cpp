@@ -184,3 +184,33 @@ pipelines:
   CHECK_THAT(echoed, Catch::Contains("\"batch_rows\": 1000"));
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("a sink that cannot carry dead letters gets the registry's dead-letter route, or check says why not",
+          "[config]") {
+  auto reg = registry();
+  auto secrets = fakeEnv({});
+  const std::string mapping = (kData / ".." / ".." / "mappings" / "mes_report_output.yaml").string();
+  const std::string pipeline = R"(
+pipelines:
+  - name: loader
+    source: {type: generate, count: 10}
+    mapping: )" + mapping + R"(
+    sink: {type: odbc, connection: "Driver=SQLite3;Database=/tmp/x.db", table: t, key: [id]}
+)";
+  auto without = config::parseDaemonConfig(pipeline, "inline.yaml", reg, secrets);
+  REQUIRE_FALSE(without.has_value());
+  std::string text = without.error().format();
+  CHECK_THAT(text, Catch::Contains("the odbc sink cannot hold the dead letters of its mapping, and there is no "
+                                   "kafka.dlq_topic"));
+  CHECK_THAT(text, Catch::Contains("add a kafka section (bootstrap_servers, dlq_topic)"));
+
+  auto with = config::parseDaemonConfig("kafka: {bootstrap_servers: 127.0.0.1:9, dlq_topic: plant.dlq}\n" + pipeline,
+                                        "inline.yaml", reg, secrets);
+  REQUIRE(with.has_value());
+  const auto& p = (*with)->pipelines.at(0);
+  REQUIRE(p.dead_letters.has_value());
+  CHECK(p.dead_letters->type == "kafka");
+  CHECK(p.dead_letters->settings.getString("topic") == "plant.dlq");
+  CHECK(p.dead_letters->settings.getBool("create_topic"));
+  CHECK((*with)->dead_letter_topic == "plant.dlq");
+}

@@ -13,8 +13,8 @@
 // Scale comes from HR_* environment variables; the defaults are the short form CI runs (about
 // two minutes under AddressSanitizer): HR_FACT_KEYS (25,000 keys x 4 revisions), HR_KILLS (20),
 // HR_KILL_RATE (facts/s produced during the kills), HR_DB_OUTAGE_S (15; 30 for the long form),
-// HR_OUTAGE_RATE, HR_SQLITE_FACT_KEYS (25,000 keys x 4 revisions into SQLite). `[.bench]` (hidden) measures throughput with HR_BENCH_KEYS keys;
-// HR_SOURCE_BATCH_MAX sets the source's batch_max (records per sink transaction; unset: the
+// HR_OUTAGE_RATE, HR_SQLITE_FACT_KEYS (25,000 keys x 4 revisions into SQLite). `[.bench]` (hidden) measures throughput
+// with HR_BENCH_KEYS keys; HR_SOURCE_BATCH_MAX sets the source's batch_rows (records per sink transaction; unset: the
 // source's default).
 
 #include <sys/resource.h>
@@ -287,7 +287,7 @@ class PacedProducer {
   std::jthread thread_;
 };
 
-// The source's batch_max from HR_SOURCE_BATCH_MAX; 0 (unset): the source's default.
+// The source's batch_rows from HR_SOURCE_BATCH_MAX; 0 (unset): the source's default.
 long sourceBatchMax() {
   return chaos::envLong("HR_SOURCE_BATCH_MAX", 0);
 }
@@ -363,7 +363,8 @@ struct Loader {
     std::replace(client_id.begin(), client_id.end(), '_', '-');
     // group.instance.id (static membership): a restarted instance takes its killed
     // predecessor's place at once instead of waiting session.timeout.ms for it to expire.
-    std::ofstream(config) << fmt::format(R"(kafka:
+    std::ofstream(config) << fmt::format(
+        R"(kafka:
   bootstrap_servers: {0}
   client_id: {1}
   state_topic: e2e.{1}.state
@@ -392,8 +393,8 @@ pipelines:
                 value: value, unit: unit, target: target, direction: direction, attainment: attainment,
                 inputs: inputs, lineage: lineage, computed_at: computed_at}}
 )",
-                                         bootstrap, client_id, kPipeline, topic, connection, prefix,
-                                         sourceBatchMax() ? fmt::format("\n      batch_max: {}", sourceBatchMax()) : "");
+        bootstrap, client_id, kPipeline, topic, connection, prefix,
+        sourceBatchMax() ? fmt::format("\n      batch_rows: {}", sourceBatchMax()) : "");
   }
   ~Loader() {
     if (pg) chaos::runPsql(*pg, fmt::format("DROP SCHEMA IF EXISTS {} CASCADE;", schema));
@@ -683,7 +684,7 @@ void loadAll(int64_t keys, const std::string& label, Store store) {
   chaos::reportFigures(fmt::format(
       "hr loader: {} facts ({} keys x {} revisions + {} replays, shuffled, {} partitions) loaded in {:.2f} s wall "
       "= {:.0f} facts/s (start-up and group join included); daemon CPU {:.2f} s = {:.0f} facts per CPU-second = "
-      "{:.2f} CPU-s per million facts; daemon peak RSS {:.1f} MiB; source batch_max {}; {}",
+      "{:.2f} CPU-s per million facts; daemon peak RSS {:.1f} MiB; source batch_rows {}; {}",
       ids.size(), keys, kRevisions, ids.size() - static_cast<size_t>(keys * kRevisions), kPartitions, run.loaded_s,
       static_cast<double>(ids.size()) / run.loaded_s, run.cpu_s,
       static_cast<double>(ids.size()) / std::max(run.cpu_s, 1e-3), run.cpu_s * 1e6 / static_cast<double>(ids.size()),

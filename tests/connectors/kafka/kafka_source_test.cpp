@@ -28,7 +28,7 @@ constexpr int64_t kBaseTimeMs = 1'741'953'600'000;
 core::Registry& registry() {
   static core::Registry* registry = [] {
     auto* r = new core::Registry;
-    connectors::registerKafka(*r);
+    connectors::registerKafkaSink(*r);
     connectors::registerKafkaSource(*r);
     return r;
   }();
@@ -195,7 +195,7 @@ TEST_CASE("the kafka source reads JSON messages with exact fields, keys, headers
   produceMessages(client.get(), topic, 0, kMessages);
   flush(client.get());
 
-  auto config = sourceConfig(bootstrap, fmt::format("topics: [{}], batch_max: 7", topic));
+  auto config = sourceConfig(bootstrap, fmt::format("topics: [{}], batch_rows: 7", topic));
   auto source = openSource(config, std::nullopt);
   auto described = source->describe();
   REQUIRE(described);
@@ -242,7 +242,7 @@ TEST_CASE("the kafka source resumes right after a batch's position and commits i
   produceMessages(client.get(), topic, 0, kMessages);
   flush(client.get());
   std::string group = testing::uniqueName("dutybridge-it-source");
-  auto config = sourceConfig(bootstrap, fmt::format("topics: [{}], batch_max: 10, group_id: {}", topic, group));
+  auto config = sourceConfig(bootstrap, fmt::format("topics: [{}], batch_rows: 10, group_id: {}", topic, group));
 
   // First run: two batches are "durable"; what it read beyond them is lost with it.
   std::vector<core::Record> first;
@@ -447,7 +447,7 @@ TEST_CASE("a pipeline reads a whole topic from the kafka source", "[integration]
   produceMessages(client.get(), topic, 0, kMessages);
   flush(client.get());
 
-  auto config = sourceConfig(bootstrap, fmt::format("topics: [{}], batch_max: 64", topic), "hr-pipeline");
+  auto config = sourceConfig(bootstrap, fmt::format("topics: [{}], batch_rows: 64", topic), "hr-pipeline");
   auto sink = std::make_unique<testing::FakeSink>(10'000);
   testing::FakeSink& fake = *sink;
   runtime::MemoryStateStore state;

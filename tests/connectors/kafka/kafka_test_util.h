@@ -40,8 +40,8 @@ inline std::string uniqueName(const std::string& prefix) {
 inline core::Registry& kafkaRegistry() {
   static core::Registry* registry = [] {
     auto* r = new core::Registry;
-    connectors::registerGenerate(*r);
-    connectors::registerKafka(*r);
+    connectors::registerGenerateSource(*r);
+    connectors::registerKafkaSink(*r);
     return r;
   }();
   return *registry;

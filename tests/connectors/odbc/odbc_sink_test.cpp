@@ -90,17 +90,17 @@ struct HrStore {
     return store;
   }
 
-  std::string factSinkBody(int batch_rows = 500) const {
+  std::string factSinkBody(int insert_rows = 500) const {
     return fmt::format(
         "table: {0}duty_kpi_fact\nkey: [fact_key]\nrevision: revision\noffsets_table: {0}dutybridge_offsets\n"
-        "batch_rows: {1}\ncolumns:\n"
+        "insert_rows: {1}\ncolumns:\n"
         "  fact_key: fact_key\n  revision: revision\n  employee_no: employee_no\n  position_code: position_code\n"
         "  org_unit: org_unit\n  kpi_code: kpi_code\n  duty_code: duty_code\n  period_type: period.type\n"
         "  period_id: period.id\n  shift_date: period.shift_date\n  shift_code: period.shift_code\n"
         "  period_start: period.start\n  period_end: period.end\n  period_tz: period.tz\n  closed: period.closed\n"
         "  value: value\n  unit: unit\n  target: target\n  direction: direction\n  attainment: attainment\n"
         "  inputs: inputs\n  lineage: lineage\n  computed_at: computed_at\n",
-        prefix, batch_rows);
+        prefix, insert_rows);
   }
   std::string scalar(const std::string& sql) const {
     Database db(connection);
@@ -256,7 +256,7 @@ void offsetsCommitWithRows(const HrStore& store) {
   REQUIRE(stored);
   CHECK(*stored == std::optional<std::string>("pos-1"));
 
-  // A batch whose third record breaks a CHECK constraint, in the second statement (batch_rows 2):
+  // A batch whose third record breaks a CHECK constraint, in the second statement (insert_rows 2):
   // nothing of it stays, neither rows nor position.
   std::vector<core::Record> second;
   for (int i = 2; i <= 5; ++i) {
@@ -549,7 +549,7 @@ TEST_CASE("odbc sink throughput: 100,000 facts upserted into PostgreSQL", "[.ben
   if (!flushed) FAIL(flushed.error().describe());
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   double rate = kFacts / seconds;
-  WARN(fmt::format("odbc sink: {} facts in {:.2f} s = {:.0f} facts/s (batches of {}, batch_rows 500)", kFacts, seconds,
+  WARN(fmt::format("odbc sink: {} facts in {:.2f} s = {:.0f} facts/s (batches of {}, insert_rows 500)", kFacts, seconds,
                    rate, kBatch));
   CHECK(store.scalar("SELECT COUNT(*) FROM " + store.prefix + "duty_kpi_fact") == std::to_string(kFacts));
   CHECK(rate >= 50'000);

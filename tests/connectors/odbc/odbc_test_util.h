@@ -27,7 +27,7 @@ namespace dutybridge::testing {
 inline const core::Registry& odbcRegistry() {
   static const core::Registry registry = [] {
     core::Registry r;
-    connectors::registerOdbc(r);
+    connectors::registerOdbcSource(r);
     return r;
   }();
   return registry;
