@@ -222,6 +222,7 @@ inline kafka::KafkaHandle consumer(const std::string& bootstrap) {
 }
 
 // Number of messages in partition 0 of the topic (0 when it does not exist yet).
+// The high watermark of partition 0, or 0 when it cannot be read (a probe: watchers of progress).
 inline int64_t highWatermark(rd_kafka_t* client, const std::string& topic) {
   int64_t low = 0, high = 0;
   if (rd_kafka_query_watermark_offsets(client, topic.c_str(), 0, &low, &high, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -230,10 +231,30 @@ inline int64_t highWatermark(rd_kafka_t* client, const std::string& topic) {
   return high;
 }
 
+// The same, strict: a topic that does not exist is empty (0), but a query that fails otherwise (a
+// broker just started or busy: timeouts, no leader yet) is retried for up to a minute and then
+// fails the test; it never reads as "the topic is empty".
+inline int64_t requireHighWatermark(rd_kafka_t* client, const std::string& topic) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  do {
+    int64_t low = 0, high = 0;
+    err = rd_kafka_query_watermark_offsets(client, topic.c_str(), 0, &low, &high, 5000);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return high;
+    if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+        err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION) {
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  } while (std::chrono::steady_clock::now() < deadline);
+  FAIL("the high watermark of " << topic << " could not be read: " << rd_kafka_err2str(err));
+  return 0;
+}
+
 // Every message of the single-partition topic, from the beginning to the high watermark.
 inline std::vector<Message> readTopic(const std::string& bootstrap, const std::string& topic) {
   auto client = consumer(bootstrap);
-  int64_t end = highWatermark(client.get(), topic);
+  int64_t end = requireHighWatermark(client.get(), topic);
   std::vector<Message> out;
   if (end == 0) return out;
   kafka::PartitionList partitions(rd_kafka_topic_partition_list_new(1));
