@@ -4,7 +4,7 @@
 //
 // Byte 0 chooses the reader by its parity:
 //   even: the rest is one JSON document for parseJsonValue and parseJsonObject (depth limit 16,
-//     so nesting limits are reached quickly). A parsed value is written back with appendJsonText
+//     so nesting limits are reached quickly). A parsed value is written back with appendJsonValue
 //     and must parse again to the same value (decimals come back as their text: outputs write
 //     them as strings).
 //   odd: the rest is a typed record (encodeTypedRecord's format) for decodeTypedRecord. A decoded
@@ -19,6 +19,7 @@
 #include "fuzz/fuzz_support.h"
 #include "src/codec/json.h"
 #include "src/codec/json_value.h"
+#include "src/codec/json_writer.h"
 #include "src/codec/typed_json.h"
 
 namespace {
@@ -27,7 +28,7 @@ using dutybridge::core::Value;
 using dutybridge::core::ValueType;
 using dutybridge::fuzz::contractBroken;
 
-// appendJsonText writes decimals as JSON strings of their canonical text (outputs keep every
+// appendJsonValue writes decimals as JSON strings of their canonical text (outputs keep every
 // digit); everything else must come back as it was.
 bool sameAfterWriting(const Value& before, const Value& after) {
   switch (before.type()) {
@@ -64,7 +65,7 @@ void fuzzJson(std::string_view text) {
   }
   if (object->has_value() != (value->type() == ValueType::Map)) contractBroken("parseJsonObject: object or not, unlike parseJsonValue");
   std::string written;
-  dutybridge::codec::appendJsonText(*value, written);
+  dutybridge::codec::appendJsonValue(written, *value);
   auto again = dutybridge::codec::parseJsonValue(written, limits);
   if (!again) contractBroken("written JSON does not parse again");
   if (!sameAfterWriting(*value, *again)) contractBroken("JSON round trip changed the value");

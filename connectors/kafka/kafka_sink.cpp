@@ -11,7 +11,7 @@
 #include "connectors/kafka/event_id.h"
 #include "connectors/kafka/kafka_client.h"
 #include "connectors/kafka/kafka_handles.h"
-#include "connectors/kafka/record_json.h"
+#include "src/codec/json_writer.h"
 #include "src/common/log.h"
 #include "src/core/settings.h"
 
@@ -429,7 +429,7 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
     }
     if (!hashed) return core::fail(core::ErrorKind::Fatal, "OpenSSL SHA-256 failed");
     char time[48];
-    size_t time_size = kafka::formatTimestampTo(record.meta.event_time.value_or(now), time);
+    size_t time_size = codec::formatTimestampTo(record.meta.event_time.value_or(now), time);
 
     rd_kafka_resp_err_t err;
     if (!record.meta.topic && record.meta.headers.empty()) {
@@ -513,7 +513,7 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
                                       record.meta.source_position, settings_.key_fields[i]));
       }
       if (i > 0) key_ += '|';
-      kafka::RecordJsonWriter::appendKeyText(*value, key_);
+      codec::appendKeyText(key_, *value);
     }
     return {};
   }
@@ -610,7 +610,7 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
   bool in_transaction_ = false;
   size_t state_written_ = 0;  // state entries of the commit in progress already produced
 
-  kafka::RecordJsonWriter json_;
+  codec::RecordJsonWriter json_;
   kafka::EventIdHasher hasher_;
   std::string key_;
   std::string id_input_;  // source position + topic + key of mapping outputs, hashed into ce_id

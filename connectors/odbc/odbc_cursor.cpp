@@ -5,6 +5,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "src/codec/json_writer.h"
+
 namespace dutybridge::odbc {
 namespace {
 
@@ -28,22 +30,6 @@ void appendDigits(std::string& out, int64_t value, int width) {
   if (value < 0) out += '-';
   for (int i = n; i < width; ++i) out += '0';
   while (n > 0) out += buffer[--n];
-}
-
-void appendJsonString(std::string& out, std::string_view text) {
-  out += '"';
-  for (char ch : text) {
-    auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20) {
-      out += fmt::format("\\u{:04x}", c);
-    } else {
-      out += ch;
-    }
-  }
-  out += '"';
 }
 
 bool isLeap(int64_t y) {
@@ -159,7 +145,7 @@ void appendCursorJson(std::string& out, const Cursor& cursor) {
   if (!cursor.ts_text.empty()) {
     if (!first) out += ',';
     out += "\"ts_text\":";
-    appendJsonString(out, cursor.ts_text);
+    codec::appendJsonString(out, cursor.ts_text);
   }
   out += '}';
 }

@@ -15,7 +15,7 @@
 #include "connectors/odbc/odbc_dialect.h"
 #include "connectors/odbc/odbc_settings.h"
 #include "connectors/odbc/upsert_dialect.h"
-#include "src/codec/json.h"
+#include "src/codec/json_writer.h"
 #include "src/common/log.h"
 #include "src/core/settings.h"
 #include "src/odbc/odbc_handles.h"
@@ -722,7 +722,7 @@ class OdbcSink final : public core::Sink {
         break;
       case core::ValueType::List:
       case core::ValueType::Map:
-        codec::appendJsonText(*v, out.text);
+        codec::appendJsonValue(out.text, *v);
         break;
       default:
         out.text += v->toText();  // integers, exact decimals, dates

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "src/codec/json_writer.h"
 #include "src/codec/typed_json.h"
 
 namespace dutybridge::aggregate {

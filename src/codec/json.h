@@ -1,5 +1,6 @@
 #pragma once
-// Record <-> JSON. Written with nlohmann::json so escaping is always correct. Exact decimals
+// Record <-> JSON. Text is written by the one JSON writer (json_writer.h); toJson builds an
+// nlohmann tree for callers that want one (the same text when dumped). Exact decimals
 // travel as JSON strings ("12.345"): a JSON number would be read back as binary floating point
 // by most consumers, and quantities and money must stay exact. Timestamps are RFC 3339 UTC
 // strings, dates "YYYY-MM-DD".
@@ -15,13 +16,8 @@ namespace dutybridge::codec {
 nlohmann::ordered_json toJson(const core::Value& value);
 nlohmann::ordered_json toJson(const core::Record& record);
 
-// Appends toJson(value).dump() to `out` (the same text; invalid UTF-8 replaced as appendJson
-// does) without building an nlohmann tree for it: plain printable ASCII strings are copied as
-// they are, other strings, doubles and maps with a repeated key go through nlohmann. The odbc
-// sink writes maps and lists as JSON text this way for every row.
-void appendJsonText(const core::Value& value, std::string& out);
-
-// Appends the record's JSON object (no newline) to `out`.
+// Appends the record's JSON object (no newline) to `out`: toJson(record).dump() with invalid
+// UTF-8 replaced, written by codec::appendJsonValue without a tree.
 void appendJson(const core::Record& record, std::string& out);
 
 // The record with its destination, as `dutybridge map` prints it and the golden mapping

@@ -3,6 +3,8 @@
 #include <limits>
 #include <stdexcept>
 
+#include "src/codec/json_writer.h"
+
 namespace dutybridge::codec {
 
 using core::Decimal;
@@ -96,48 +98,68 @@ core::Date storedDate(const nlohmann::json& j) {
   return core::Date{static_cast<int32_t>(days)};
 }
 
-void appendJsonString(std::string& out, std::string_view text) {
-  out += '"';
-  for (char c : text) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\u00";
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-}
-
 void appendTyped(std::string& out, const Value& v) {
   switch (v.type()) {
     case ValueType::Null: out += "null"; return;
     case ValueType::Bool: out += v.asBool() ? "true" : "false"; return;
     case ValueType::Int: out += "{\"i\":"; out += std::to_string(v.asInt()); out += '}'; return;
     case ValueType::Decimal: out += "{\"d\":\""; out += v.asDecimal().toString(); out += "\"}"; return;
+    case ValueType::Double:
+      out += "{\"f\":";
+      appendJsonDouble(out, v.asDouble());
+      out += '}';
+      return;
     case ValueType::String: appendJsonString(out, v.asString()); return;
     case ValueType::Timestamp: out += "{\"t\":"; out += std::to_string(v.asTimestamp().micros); out += '}'; return;
     case ValueType::Date: out += "{\"D\":"; out += std::to_string(v.asDate().days); out += '}'; return;
-    default: out += encodeTyped(v).dump(); return;  // doubles, lists, maps: rare in state
+    case ValueType::List: {
+      out += "{\"l\":[";
+      bool first = true;
+      for (const auto& item : v.asList()) {
+        if (!first) out += ',';
+        first = false;
+        appendTyped(out, item);
+      }
+      out += "]}";
+      return;
+    }
+    case ValueType::Map: {
+      out += "{\"m\":[";
+      bool first = true;
+      for (const auto& [key, item] : v.asMap()) {
+        if (!first) out += ',';
+        first = false;
+        out += '[';
+        appendJsonString(out, key);
+        out += ',';
+        appendTyped(out, item);
+        out += ']';
+      }
+      out += "]}";
+      return;
+    }
   }
 }
 
 std::string encodeTypedRecord(const core::Record& record) {
-  Json names = Json::array();
-  Json values = Json::array();
+  std::string out = "{\"names\":[";
   for (size_t i = 0; i < record.size(); ++i) {
-    names.push_back(record.name(i));
-    values.push_back(encodeTyped(record.value(i)));
+    if (i > 0) out += ',';
+    appendJsonString(out, record.name(i));
   }
-  Json out{{"names", std::move(names)}, {"values", std::move(values)}, {"pos", record.meta.source_position}};
-  if (record.meta.event_time) out["et"] = record.meta.event_time->micros;
-  return out.dump();
+  out += "],\"values\":[";
+  for (size_t i = 0; i < record.size(); ++i) {
+    if (i > 0) out += ',';
+    appendTyped(out, record.value(i));
+  }
+  out += "],\"pos\":";
+  appendJsonString(out, record.meta.source_position);
+  if (record.meta.event_time) {
+    out += ",\"et\":";
+    out += std::to_string(record.meta.event_time->micros);
+  }
+  out += '}';
+  return out;
 }
 
 core::Result<core::Record> decodeTypedRecord(std::string_view text) {

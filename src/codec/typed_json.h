@@ -27,12 +27,12 @@ core::Value decodeTyped(const nlohmann::json& json);
 int64_t storedInt(const nlohmann::json& json);
 core::Date storedDate(const nlohmann::json& json);
 
-// The same encoding appended to `out` without building a JSON tree: the aggregation writes one
-// entry per changed row, so this is on the per-record path.
+// The same encoding appended to `out` without building a JSON tree (the one JSON writer,
+// json_writer.h: invalid UTF-8 in a string becomes U+FFFD, never invalid JSON): the aggregation
+// writes one entry per changed row, so this is on the per-record path.
 void appendTyped(std::string& out, const core::Value& value);
-// A JSON string literal (quotes included) for UTF-8 text.
-void appendJsonString(std::string& out, std::string_view text);
 
+// The record's typed JSON, written the same way.
 std::string encodeTypedRecord(const core::Record& record);
 core::Result<core::Record> decodeTypedRecord(std::string_view text);
 

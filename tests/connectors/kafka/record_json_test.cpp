@@ -1,11 +1,10 @@
-#include "connectors/kafka/record_json.h"
-
 #include <catch2/catch.hpp>
 #include <string>
 
 #include "connectors/kafka/event_id.h"
 #include "src/codec/json.h"
 #include "src/codec/json_value.h"
+#include "src/codec/json_writer.h"
 #include "src/core/decimal.h"
 #include "tests/connectors/kafka/kafka_test_util.h"
 
@@ -23,7 +22,7 @@ std::string reference(const core::Record& record) {
 }  // namespace
 
 TEST_CASE("record JSON is byte for byte what the codec writes", "[kafka][codec]") {
-  kafka::RecordJsonWriter writer;
+  codec::RecordJsonWriter writer;
   for (int i = 0; i < 200; ++i) {
     auto record = testing::testRecord(i);
     REQUIRE(std::string(writer.write(record)) == reference(record));
@@ -63,7 +62,7 @@ TEST_CASE("key text matches the canonical text of each value", "[kafka][codec]")
                              Value(*core::Decimal::parse("-0.001")), Value(core::Timestamp{1'741'953'600'000'001}),
                              Value(core::Date{20'161}), Value(true), Value(2.5)}) {
     std::string out;
-    kafka::RecordJsonWriter::appendKeyText(value, out);
+    codec::appendKeyText(out, value);
     CHECK(out == value.toText());
   }
 }
@@ -74,7 +73,7 @@ TEST_CASE("timestamps format like core::formatTimestamp", "[kafka][codec]") {
         int64_t{951'782'400'000'000} /* 2000-02-29 */, int64_t{-2'208'988'800'000'000},
         int64_t{-62'167'219'200'000'001}, int64_t{253'402'300'799'999'999}}) {
     char buffer[48];
-    size_t n = kafka::formatTimestampTo(core::Timestamp{micros}, buffer);
+    size_t n = codec::formatTimestampTo(core::Timestamp{micros}, buffer);
     CHECK(std::string(buffer, n) == core::formatTimestamp(core::Timestamp{micros}));
   }
 }
@@ -88,10 +87,10 @@ TEST_CASE("ce_id is the hex SHA-256 of source, newline and position", "[kafka]")
   CHECK(std::string(id, sizeof id) == testing::sha256Hex("dutybridge/mes\n"));
 }
 
-TEST_CASE("codec::appendJsonText writes what toJson(value).dump() writes", "[kafka][codec]") {
+TEST_CASE("codec::appendJsonValue writes what toJson(value).dump() writes", "[kafka][codec]") {
   auto same = [](const Value& value) {
     std::string fast;
-    codec::appendJsonText(value, fast);
+    codec::appendJsonValue(fast, value);
     INFO(fast);
     CHECK(fast == codec::toJson(value).dump());
   };
