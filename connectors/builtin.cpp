@@ -20,7 +20,7 @@ void registerBuiltinConnectors(core::Registry& registry) {
   registerStdoutSink(registry);
 }
 
-void registerTableLoaders(mapping::TableLoaderRegistry& registry, const core::ConfigObject* kafka_section) {
+void registerTableLoaders(expr::TableLoaderRegistry& registry, const core::ConfigObject* kafka_section) {
   registerKafkaTableLoader(registry, kafka_section);
   registerOdbcTableLoader(registry);
 }

@@ -5,7 +5,7 @@
 
 #include "src/core/config_schema.h"
 #include "src/core/registry.h"
-#include "src/mapping/reference_table.h"
+#include "src/expr/reference_table.h"
 
 namespace dutybridge::connectors {
 
@@ -14,6 +14,6 @@ void registerBuiltinConnectors(core::Registry& registry);
 // The `odbc:` and `kafka:` table sources of mappings. `kafka_section` is the daemon's validated
 // `kafka:` section (the default cluster of kafka tables), or nullptr when there is none (then a
 // kafka table must name its bootstrap_servers); it must outlive `registry`.
-void registerTableLoaders(mapping::TableLoaderRegistry& registry, const core::ConfigObject* kafka_section);
+void registerTableLoaders(expr::TableLoaderRegistry& registry, const core::ConfigObject* kafka_section);
 
 }  // namespace dutybridge::connectors

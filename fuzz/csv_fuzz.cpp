@@ -16,14 +16,14 @@
 
 #include "fuzz/fuzz_support.h"
 #include "src/core/time.h"
-#include "src/mapping/reference_table.h"
+#include "src/expr/reference_table.h"
 
 namespace {
 
+using dutybridge::expr::ReferenceTable;
 using dutybridge::fuzz::contractBroken;
-using dutybridge::mapping::ReferenceTable;
 
-std::vector<std::string> markedCells(const dutybridge::mapping::RawTable& raw) {
+std::vector<std::string> markedCells(const dutybridge::expr::RawTable& raw) {
   std::vector<std::string> cells;
   for (const auto& row : raw.rows) {
     for (const auto& cell : row.cells) {
@@ -49,7 +49,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const bool dated = data[0] % 2 == 1;
   auto file = dutybridge::fuzz::writeFile("table.csv", std::string_view(reinterpret_cast<const char*>(data) + 1, size - 1));
-  dutybridge::mapping::CsvTableLoader loader(file);
+  dutybridge::expr::CsvTableLoader loader(file);
   auto raw = loader.load();
   if (!raw) {
     if (raw.error().message.empty()) contractBroken("a refused CSV file without a message");
@@ -57,7 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   const auto cells = markedCells(*raw);
-  dutybridge::mapping::TableColumns columns;
+  dutybridge::expr::TableColumns columns;
   if (dated) columns = {"", "", "valid_from", "valid_to"};
   dutybridge::core::SourceLocation where{file.string(), 1, 1, ""};
   auto rows = ReferenceTable::rowsFrom(std::move(*raw), columns, where);

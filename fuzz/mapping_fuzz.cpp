@@ -11,7 +11,6 @@
 // Anything may be rejected with diagnostics; a crash, a sanitizer report, a leak or a hang is a
 // bug.
 
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -30,9 +29,9 @@
 #include "src/core/record.h"
 #include "src/core/time.h"
 #include "src/diagnostics/diagnostics.h"
-#include "src/mapping/expr.h"
+#include "src/expr/expr.h"
+#include "src/expr/reference_table.h"
 #include "src/mapping/mapping.h"
-#include "src/mapping/reference_table.h"
 
 namespace {
 
@@ -43,8 +42,8 @@ using dutybridge::core::Timestamp;
 using dutybridge::core::Value;
 using dutybridge::core::ValueList;
 using dutybridge::core::ValueMap;
-using dutybridge::mapping::Type;
-using Kind = dutybridge::mapping::Type::Kind;
+using dutybridge::expr::Type;
+using Kind = dutybridge::expr::Type::Kind;
 
 const dutybridge::core::ManualClock kClock{Timestamp{1'741'939'200'000'000}};  // 2025-03-14T08:00:00Z
 
@@ -111,7 +110,7 @@ void fuzzExpression(std::string_view input) {
   std::string_view scope_line = newline == std::string_view::npos ? std::string_view() : input.substr(0, newline);
   std::string_view text = newline == std::string_view::npos ? input : input.substr(newline + 1);
 
-  dutybridge::mapping::Scope scope;
+  dutybridge::expr::Scope scope;
   std::vector<Type> types;
   while (!scope_line.empty()) {
     size_t end = scope_line.find(';');
@@ -132,16 +131,16 @@ void fuzzExpression(std::string_view input) {
     types[slot] = *type;
   }
 
-  dutybridge::mapping::FunctionEnv env;
+  dutybridge::expr::FunctionEnv env;
   env.tables["workshop"] =
-      dutybridge::mapping::makeStaticTable("workshop", {{"MOLD", Value("moulding")}, {"7", Value("seven")}});
-  env.tables["rate"] = dutybridge::mapping::makeStaticTable("rate", {{"P1", Value(decimal("0.25"))}, {"P2", Value()}});
+      dutybridge::expr::makeStaticTable("workshop", {{"MOLD", Value("moulding")}, {"7", Value("seven")}});
+  env.tables["rate"] = dutybridge::expr::makeStaticTable("rate", {{"P1", Value(decimal("0.25"))}, {"P2", Value()}});
   env.hmac_keys["badge"] = "not-a-secret";
 
   dutybridge::diag::Diagnostics diagnostics;
   dutybridge::core::SourceLocation start{"expr.txt", 1, 1, ""};
   diagnostics.addSource("expr.txt", std::string(text));
-  auto expr = dutybridge::mapping::compileExpression(text, start, scope, env, diagnostics);
+  auto expr = dutybridge::expr::compileExpression(text, start, scope, env, diagnostics);
   std::string report = diagnostics.format();
   if (!expr) {
     if (diagnostics.empty()) std::abort();  // a rejected expression always says why
@@ -151,7 +150,7 @@ void fuzzExpression(std::string_view input) {
     std::vector<Value> slots;
     slots.reserve(types.size());
     for (const auto& type : types) slots.push_back(valueFor(type, variant));
-    dutybridge::mapping::EvalContext context{slots, &kClock, &env};
+    dutybridge::expr::EvalContext context{slots, &kClock, &env};
     auto result = expr->eval(context);
     if (result) {
       // A value of the wrong kind for the static type would be a checker bug.

@@ -30,7 +30,7 @@
 #include "fuzz/fuzz_support.h"
 #include "src/core/clock.h"
 #include "src/mapping/mapping.h"
-#include "src/mapping/transform.h"
+#include "src/mapping/mapping_transform.h"
 
 namespace {
 

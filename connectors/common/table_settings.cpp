@@ -9,7 +9,7 @@
 
 namespace dutybridge::connectors {
 
-core::Status checkTableSettings(const mapping::TableSourceConfig& config, std::initializer_list<std::string_view> known,
+core::Status checkTableSettings(const expr::TableSourceConfig& config, std::initializer_list<std::string_view> known,
                                 std::initializer_list<std::string_view> known_prefixes) {
   std::vector<std::string> candidates(known.begin(), known.end());
   std::vector<std::string> problems;
@@ -28,7 +28,7 @@ core::Status checkTableSettings(const mapping::TableSourceConfig& config, std::i
                                 fmt::join(known, ", ")));
 }
 
-core::Result<std::string> requiredTableSetting(const mapping::TableSourceConfig& config, const std::string& key) {
+core::Result<std::string> requiredTableSetting(const expr::TableSourceConfig& config, const std::string& key) {
   auto it = config.settings.find(key);
   if (it == config.settings.end() || it->second.empty()) {
     return core::fail(core::ErrorKind::InvalidConfig, fmt::format("{} table source needs '{}'", config.kind, key));
@@ -36,12 +36,12 @@ core::Result<std::string> requiredTableSetting(const mapping::TableSourceConfig&
   return it->second;
 }
 
-std::string tableSetting(const mapping::TableSourceConfig& config, const std::string& key, std::string fallback) {
+std::string tableSetting(const expr::TableSourceConfig& config, const std::string& key, std::string fallback) {
   auto it = config.settings.find(key);
   return it == config.settings.end() ? fallback : it->second;
 }
 
-core::Result<std::chrono::milliseconds> tableDuration(const mapping::TableSourceConfig& config, const std::string& key,
+core::Result<std::chrono::milliseconds> tableDuration(const expr::TableSourceConfig& config, const std::string& key,
                                                       std::chrono::milliseconds fallback, std::chrono::milliseconds min,
                                                       std::chrono::milliseconds max) {
   auto it = config.settings.find(key);

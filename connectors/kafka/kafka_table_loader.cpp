@@ -38,17 +38,17 @@ struct KafkaTableSettings {
   kafka::TopicSnapshotOptions read;
 };
 
-class KafkaTableLoader final : public mapping::TableLoader {
+class KafkaTableLoader final : public expr::TableLoader {
  public:
   explicit KafkaTableLoader(KafkaTableSettings settings) : settings_(std::move(settings)) {}
 
-  core::Result<mapping::RawTable> load() override {
+  core::Result<expr::RawTable> load() override {
     LoaderEvents events(settings_.table);
     auto snapshot = kafka::readTopicSnapshot(settings_.read, events);
     if (!snapshot) return core::fail(snapshot.error());
-    if (snapshot->entries.size() > mapping::kMaxTableRows) {
+    if (snapshot->entries.size() > expr::kMaxTableRows) {
       return core::fail(core::ErrorKind::Permanent,
-                        fmt::format("{} has more than {} keys", settings_.read.label, mapping::kMaxTableRows));
+                        fmt::format("{} has more than {} keys", settings_.read.label, expr::kMaxTableRows));
     }
     return settings_.json ? jsonRows(*snapshot) : textRows(*snapshot);
   }
@@ -61,12 +61,12 @@ class KafkaTableLoader final : public mapping::TableLoader {
                                 static_cast<int>(std::clamp<int64_t>(entry.offset, 0, INT_MAX)), 1, ""};
   }
 
-  mapping::RawTable textRows(kafka::TopicSnapshot& snapshot) const {
-    mapping::RawTable table;
+  expr::RawTable textRows(kafka::TopicSnapshot& snapshot) const {
+    expr::RawTable table;
     table.columns = {settings_.key_column, settings_.value_column};
     table.rows.reserve(snapshot.entries.size());
     for (auto& [key, entry] : snapshot.entries) {
-      mapping::RawTable::Row row;
+      expr::RawTable::Row row;
       row.where = where(entry);
       row.cells = {key, std::move(entry.value)};
       table.rows.push_back(std::move(row));
@@ -74,7 +74,7 @@ class KafkaTableLoader final : public mapping::TableLoader {
     return table;
   }
 
-  core::Result<mapping::RawTable> jsonRows(const kafka::TopicSnapshot& snapshot) const {
+  core::Result<expr::RawTable> jsonRows(const kafka::TopicSnapshot& snapshot) const {
     std::vector<std::pair<const std::string*, nlohmann::json>> objects;
     objects.reserve(snapshot.entries.size());
     std::set<std::string> fields;
@@ -91,14 +91,14 @@ class KafkaTableLoader final : public mapping::TableLoader {
       }
       objects.emplace_back(&key, std::move(value));
     }
-    mapping::RawTable table;
+    expr::RawTable table;
     // The value column second, so a table without `value:` still finds it by position.
     table.columns.push_back(settings_.key_column);
     if (fields.erase(settings_.value_column)) table.columns.push_back(settings_.value_column);
     table.columns.insert(table.columns.end(), fields.begin(), fields.end());
     auto entry = snapshot.entries.begin();
     for (const auto& [key, object] : objects) {
-      mapping::RawTable::Row row;
+      expr::RawTable::Row row;
       row.where = where((entry++)->second);
       row.cells.reserve(table.columns.size());
       row.cells.emplace_back(*key);
@@ -118,8 +118,8 @@ class KafkaTableLoader final : public mapping::TableLoader {
 
 }  // namespace
 
-core::Result<std::unique_ptr<mapping::TableLoader>> makeKafkaTableLoader(const mapping::TableSourceConfig& config,
-                                                                         const core::ConfigObject* kafka_section) {
+core::Result<std::unique_ptr<expr::TableLoader>> makeKafkaTableLoader(const expr::TableSourceConfig& config,
+                                                                      const core::ConfigObject* kafka_section) {
   if (auto known = checkTableSettings(config, {"topic", "bootstrap_servers", "format", "timeout", "librdkafka"},
                                       {kPassThrough});
       !known) {
@@ -170,11 +170,11 @@ core::Result<std::unique_ptr<mapping::TableLoader>> makeKafkaTableLoader(const m
   // Unknown or invalid properties are configuration errors, found before anything connects.
   kafka::KafkaConfig check;
   if (auto status = check.setAll(read.properties); !status) return core::fail(status.error());
-  return std::unique_ptr<mapping::TableLoader>(std::make_unique<KafkaTableLoader>(std::move(settings)));
+  return std::unique_ptr<expr::TableLoader>(std::make_unique<KafkaTableLoader>(std::move(settings)));
 }
 
-void registerKafkaTableLoader(mapping::TableLoaderRegistry& registry, const core::ConfigObject* kafka_section) {
-  registry.add("kafka", [kafka_section](const mapping::TableSourceConfig& config) {
+void registerKafkaTableLoader(expr::TableLoaderRegistry& registry, const core::ConfigObject* kafka_section) {
+  registry.add("kafka", [kafka_section](const expr::TableSourceConfig& config) {
     return makeKafkaTableLoader(config, kafka_section);
   });
 }

@@ -15,10 +15,10 @@
 // settings); `format` (text | json); `timeout` (bound on each wait, default 30s, 1s..10m);
 // `librdkafka: {property: value}` passed through (the read's own settings win).
 //
-// Threading: as mapping::TableLoader (one thread at a time); each load() creates and closes its
+// Threading: as expr::TableLoader (one thread at a time); each load() creates and closes its
 // own consumer. Errors: Retryable when the cluster does not answer or the read stalls; Permanent
 // for a missing topic, a payload that is not a JSON object (format json, located at
-// kafka:TOPIC/PARTITION:OFFSET) or more than mapping::kMaxTableRows keys; InvalidConfig from the
+// kafka:TOPIC/PARTITION:OFFSET) or more than expr::kMaxTableRows keys; InvalidConfig from the
 // factory for unknown, missing or invalid settings (librdkafka properties are checked then).
 // Messages never contain keys or values.
 
@@ -26,15 +26,15 @@
 
 #include "src/core/config_schema.h"
 #include "src/core/error.h"
-#include "src/mapping/reference_table.h"
+#include "src/expr/reference_table.h"
 
 namespace dutybridge::connectors {
 
 // `kafka_section` is the validated daemon `kafka:` section, or nullptr; it must outlive the call.
-core::Result<std::unique_ptr<mapping::TableLoader>> makeKafkaTableLoader(const mapping::TableSourceConfig& config,
-                                                                         const core::ConfigObject* kafka_section);
+core::Result<std::unique_ptr<expr::TableLoader>> makeKafkaTableLoader(const expr::TableSourceConfig& config,
+                                                                      const core::ConfigObject* kafka_section);
 
 // Adds the "kafka" kind to `registry`; `kafka_section` (or nullptr) must outlive the registry.
-void registerKafkaTableLoader(mapping::TableLoaderRegistry& registry, const core::ConfigObject* kafka_section);
+void registerKafkaTableLoader(expr::TableLoaderRegistry& registry, const core::ConfigObject* kafka_section);
 
 }  // namespace dutybridge::connectors

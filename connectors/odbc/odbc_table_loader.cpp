@@ -14,7 +14,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class OdbcTableLoader final : public mapping::TableLoader {
+class OdbcTableLoader final : public expr::TableLoader {
  public:
   OdbcTableLoader(std::string table, std::string connection, std::string query, std::chrono::milliseconds timeout)
       : table_(std::move(table)),
@@ -22,7 +22,7 @@ class OdbcTableLoader final : public mapping::TableLoader {
         query_(std::move(query)),
         timeout_seconds_(static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(timeout).count())) {}
 
-  core::Result<mapping::RawTable> load() override {
+  core::Result<expr::RawTable> load() override {
     auto env = odbc::Environment::create();
     if (!env) return fail(env.error());
     auto connection = odbc::Connection::connect(*env, connection_, timeout_seconds_);
@@ -37,18 +37,17 @@ class OdbcTableLoader final : public mapping::TableLoader {
     if (!names) return fail(names.error());
     if (names->empty()) return fail(core::Error::permanent("the query returns no result set (is it a SELECT?)"));
 
-    mapping::RawTable table;
+    expr::RawTable table;
     table.columns = std::move(*names);
     const std::string file = "odbc:" + table_;
     while (true) {
       auto more = statement->fetch();
       if (!more) return fail(more.error());
       if (!*more) break;
-      if (table.rows.size() >= mapping::kMaxTableRows) {
-        return fail(core::Error::permanent(
-            fmt::format("the query returns more than {} rows", mapping::kMaxTableRows)));
+      if (table.rows.size() >= expr::kMaxTableRows) {
+        return fail(core::Error::permanent(fmt::format("the query returns more than {} rows", expr::kMaxTableRows)));
       }
-      mapping::RawTable::Row row;
+      expr::RawTable::Row row;
       row.where = core::SourceLocation{file, static_cast<int>(std::min<size_t>(table.rows.size() + 1, INT_MAX)), 1, ""};
       row.cells.reserve(table.columns.size());
       for (size_t c = 1; c <= table.columns.size(); ++c) {
@@ -86,7 +85,7 @@ class OdbcTableLoader final : public mapping::TableLoader {
 
 }  // namespace
 
-core::Result<std::unique_ptr<mapping::TableLoader>> makeOdbcTableLoader(const mapping::TableSourceConfig& config) {
+core::Result<std::unique_ptr<expr::TableLoader>> makeOdbcTableLoader(const expr::TableSourceConfig& config) {
   if (auto known = checkTableSettings(config, {"connection", "query", "timeout"}); !known) {
     return core::fail(known.error());
   }
@@ -96,10 +95,12 @@ core::Result<std::unique_ptr<mapping::TableLoader>> makeOdbcTableLoader(const ma
   if (!query) return core::fail(query.error());
   auto timeout = tableDuration(config, "timeout", 30s, 1s, 10min);
   if (!timeout) return core::fail(timeout.error());
-  return std::unique_ptr<mapping::TableLoader>(
+  return std::unique_ptr<expr::TableLoader>(
       std::make_unique<OdbcTableLoader>(config.table, std::move(*connection), std::move(*query), *timeout));
 }
 
-void registerOdbcTableLoader(mapping::TableLoaderRegistry& registry) { registry.add("odbc", makeOdbcTableLoader); }
+void registerOdbcTableLoader(expr::TableLoaderRegistry& registry) {
+  registry.add("odbc", makeOdbcTableLoader);
+}
 
 }  // namespace dutybridge::connectors

@@ -10,22 +10,22 @@
 // Each load() connects, runs the query, reads every row and disconnects: tables refresh seldom,
 // and a fresh connection cannot be a stale one.
 //
-// Threading: as mapping::TableLoader (one thread at a time). Errors: Retryable when the database
+// Threading: as expr::TableLoader (one thread at a time). Errors: Retryable when the database
 // cannot be reached or times out (with the ODBC diagnostic text, never the connection string or
 // row contents); Permanent for SQL the database rejects, a missing driver, or more than
-// mapping::kMaxTableRows rows; InvalidConfig from the factory for unknown or missing settings.
+// expr::kMaxTableRows rows; InvalidConfig from the factory for unknown or missing settings.
 // Missing key/value columns are reported by the table builder, located at the table.
 
 #include <memory>
 
 #include "src/core/error.h"
-#include "src/mapping/reference_table.h"
+#include "src/expr/reference_table.h"
 
 namespace dutybridge::connectors {
 
-core::Result<std::unique_ptr<mapping::TableLoader>> makeOdbcTableLoader(const mapping::TableSourceConfig& config);
+core::Result<std::unique_ptr<expr::TableLoader>> makeOdbcTableLoader(const expr::TableSourceConfig& config);
 
 // Adds the "odbc" kind to `registry`.
-void registerOdbcTableLoader(mapping::TableLoaderRegistry& registry);
+void registerOdbcTableLoader(expr::TableLoaderRegistry& registry);
 
 }  // namespace dutybridge::connectors

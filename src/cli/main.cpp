@@ -2,18 +2,18 @@
 // Exit status: 0 success, 1 runtime failure, 2 usage error or invalid configuration.
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <csignal>
-#include <ctime>
 #include <cstdio>
+#include <ctime>
 #include <expected>
 #include <filesystem>
+#include <iostream>
 #include <map>
 #include <memory>
-#include <iostream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,7 +26,7 @@
 #include "src/common/log.h"
 #include "src/config/daemon_config.h"
 #include "src/mapping/mapping.h"
-#include "src/mapping/transform.h"
+#include "src/mapping/mapping_transform.h"
 #include "src/runtime/daemon.h"
 #include "src/runtime/retry.h"
 #include "src/runtime/state_layout.h"
@@ -211,7 +211,7 @@ int checkFromSourceMappings(const config::DaemonConfig& daemon_config, const cor
 // jitter, like any Retryable failure, instead of refusing to start; SIGTERM ends the wait (the
 // default action: nothing runs yet). Any other problem is returned at once.
 std::expected<std::unique_ptr<mapping::Mapping>, diag::Diagnostics> loadMappingRetrying(
-    const std::filesystem::path& file, const mapping::TableLoaderRegistry& table_loaders) {
+    const std::filesystem::path& file, const expr::TableLoaderRegistry& table_loaders) {
   runtime::Backoff backoff(std::chrono::milliseconds(1000), std::chrono::milliseconds(60'000));
   for (int attempt = 1;; ++attempt) {
     size_t unreachable = 0;
@@ -335,7 +335,7 @@ int cmdCheckOrRun(Args& args, bool run) {
   auto loaded = loadConfigOrReport(file, registry);
   if (!loaded) return kUsage;
   const config::DaemonConfig& daemon_config = *loaded;
-  mapping::TableLoaderRegistry table_loaders;
+  expr::TableLoaderRegistry table_loaders;
   connectors::registerTableLoaders(table_loaders, daemon_config.kafka);
   // Mappings are checked like programs before anything runs; all their problems are reported.
   // Their tables load now, so `check` reaches odbc and kafka table sources too.

@@ -13,7 +13,7 @@
 #include "src/codec/json.h"
 #include "src/codec/json_value.h"
 #include "src/mapping/mapping.h"
-#include "src/mapping/transform.h"
+#include "src/mapping/mapping_transform.h"
 
 namespace dutybridge::cli {
 namespace {
@@ -146,7 +146,7 @@ int runMapCommand(const std::vector<std::string>& args) {
   } else {
     clock = std::make_unique<core::SystemClock>();
   }
-  mapping::TableLoaderRegistry table_loaders;
+  expr::TableLoaderRegistry table_loaders;
   connectors::registerTableLoaders(table_loaders, nullptr);
   auto mapping = mapping::loadMapping(mapping_file, {&table_loaders});
   if (!mapping) {
@@ -274,7 +274,7 @@ int runTestCommand(const std::vector<std::string>& args) {
     return 1;
   }
   size_t tests = 0, failed = 0, broken = 0;
-  mapping::TableLoaderRegistry table_loaders;
+  expr::TableLoaderRegistry table_loaders;
   connectors::registerTableLoaders(table_loaders, nullptr);
   for (const auto& file : files) {
     auto mapping = mapping::loadMapping(file, {&table_loaders});

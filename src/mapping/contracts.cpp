@@ -15,9 +15,11 @@ namespace dutybridge::mapping {
 namespace {
 
 using core::Value;
-using Kind = Type::Kind;
+using Kind = expr::Type::Kind;
 
-Type t(Kind kind, bool nullable = false) { return Type{kind, nullable}; }
+expr::Type t(Kind kind, bool nullable = false) {
+  return expr::Type{kind, nullable};
+}
 
 const std::vector<Contract>& contracts() {
   static const std::vector<Contract> all = {

@@ -15,7 +15,7 @@
 
 #include "src/core/record.h"
 #include "src/diagnostics/diagnostics.h"
-#include "src/mapping/expr.h"
+#include "src/expr/expr.h"
 
 namespace dutybridge::mapping {
 
@@ -50,7 +50,7 @@ std::expected<DutyCatalog, diag::Diagnostics> loadDutyCatalog(const std::filesys
 // One field a mapping provides to a contract.
 struct ContractField {
   std::string name;
-  Type type;               // the expression's type must be this (int is accepted for decimal)
+  expr::Type type;         // the expression's type must be this (int is accepted for decimal)
   bool required = false;   // must be present and non-null
   bool literal = false;    // must be a string literal (checked against the catalog)
   std::string description;

@@ -107,13 +107,13 @@ struct Loader {
     diagnostics.add(at(node, path), std::move(message), std::move(hint));
   }
 
-  std::unique_ptr<Expr> expression(const YAML::Node& node, const std::string& path, const Scope& scope,
-                                   const FunctionEnv& env) {
+  std::unique_ptr<expr::Expr> expression(const YAML::Node& node, const std::string& path, const expr::Scope& scope,
+                                         const expr::FunctionEnv& env) {
     if (!node.IsScalar()) {
       error(node, path, "expected an expression (a string)");
       return nullptr;
     }
-    return compileExpression(node.Scalar(), textStart(node, path), scope, env, diagnostics);
+    return expr::compileExpression(node.Scalar(), textStart(node, path), scope, env, diagnostics);
   }
 
   void checkKeys(const YAML::Node& node, const std::string& path, const std::vector<std::string>& allowed) {
@@ -148,7 +148,7 @@ std::string typeOrigin(const InputField& field) {
 
 core::Result<Value> convertInput(const Value& value, const InputField& field) {
   if (value.isNull()) {
-    if (field.type.nullable || field.type.kind == Type::Kind::Any) return Value();
+    if (field.type.nullable || field.type.kind == expr::Type::Kind::Any) return Value();
     return core::fail(core::ErrorKind::Permanent,
                       fmt::format("{}: input field '{}' is null but {}", field.where, field.name, typeOrigin(field)));
   }
@@ -161,8 +161,9 @@ core::Result<Value> convertInput(const Value& value, const InputField& field) {
     return Value(*result);
   };
   switch (field.type.kind) {
-    case Type::Kind::Any: return value;
-    case Type::Kind::Bool:
+    case expr::Type::Kind::Any:
+      return value;
+    case expr::Type::Kind::Bool:
       if (value.type() == core::ValueType::Bool) return value;
       // Databases without a boolean type (SQLite, MySQL tinyint(1), SQL Server bit read as a
       // number) store 0 and 1.
@@ -175,22 +176,29 @@ core::Result<Value> convertInput(const Value& value, const InputField& field) {
         return Value(value.asInt() == 1);
       }
       return wrap(core::Result<bool>(core::fail(core::ErrorKind::Permanent, "")), "bool");
-    case Type::Kind::Int: return wrap(value.toInt(), "int");
-    case Type::Kind::Decimal: return wrap(value.toDecimal(), "decimal");
-    case Type::Kind::Double: return wrap(value.toDouble(), "double");
-    case Type::Kind::String:
+    case expr::Type::Kind::Int:
+      return wrap(value.toInt(), "int");
+    case expr::Type::Kind::Decimal:
+      return wrap(value.toDecimal(), "decimal");
+    case expr::Type::Kind::Double:
+      return wrap(value.toDouble(), "double");
+    case expr::Type::Kind::String:
       if (value.type() == core::ValueType::String) return value;
       return Value(value.toText());
-    case Type::Kind::Timestamp: return wrap(value.toTimestamp(), "timestamp");
-    case Type::Kind::Date: return wrap(value.toDate(), "date");
-    case Type::Kind::Duration: return wrap(value.toInt(), "duration (microseconds)");
-    case Type::Kind::List:
+    case expr::Type::Kind::Timestamp:
+      return wrap(value.toTimestamp(), "timestamp");
+    case expr::Type::Kind::Date:
+      return wrap(value.toDate(), "date");
+    case expr::Type::Kind::Duration:
+      return wrap(value.toInt(), "duration (microseconds)");
+    case expr::Type::Kind::List:
       if (value.type() == core::ValueType::List) return value;
       return wrap(core::Result<int>(core::fail(core::ErrorKind::Permanent, "")), "list");
-    case Type::Kind::Map:
+    case expr::Type::Kind::Map:
       if (value.type() == core::ValueType::Map) return value;
       return wrap(core::Result<int>(core::fail(core::ErrorKind::Permanent, "")), "map");
-    case Type::Kind::Null: return Value();
+    case expr::Type::Kind::Null:
+      return Value();
   }
   return value;
 }
@@ -228,7 +236,7 @@ std::string showValue(const Value& v) { return v.isNull() ? "null" : v.toText();
 
 // CSV problems are cited by file:line:column and column name only: the rows hold badge and
 // employee numbers, so no excerpt of the CSV is registered (and none is printed).
-void reportTableProblems(Loader& loader, const std::vector<TableProblem>& problems, const std::string& path) {
+void reportTableProblems(Loader& loader, const std::vector<expr::TableProblem>& problems, const std::string& path) {
   for (const auto& problem : problems) {
     core::SourceLocation where = problem.where;
     if (where.path.empty()) where.path = path;
@@ -237,12 +245,12 @@ void reportTableProblems(Loader& loader, const std::vector<TableProblem>& proble
 }
 
 // Inline rows: a map {key: value} (undated), or a list of {key, value, valid_from?, valid_to?}.
-std::optional<std::vector<TableRow>> inlineRows(Loader& loader, const YAML::Node& node, const std::string& path,
-                                                bool& dated) {
-  std::vector<TableRow> rows;
+std::optional<std::vector<expr::TableRow>> inlineRows(Loader& loader, const YAML::Node& node, const std::string& path,
+                                                      bool& dated) {
+  std::vector<expr::TableRow> rows;
   if (node.IsMap()) {
     for (auto row = node.begin(); row != node.end(); ++row) {
-      TableRow r;
+      expr::TableRow r;
       r.key = row->first.Scalar();
       r.value = yamlToValue(row->second);
       r.where = r.validity_where = loader.at(row->first, path + "." + r.key);
@@ -264,7 +272,7 @@ std::optional<std::vector<TableRow>> inlineRows(Loader& loader, const YAML::Node
       continue;
     }
     loader.checkKeys(item, item_path, {"key", "value", "valid_from", "valid_to"});
-    TableRow r;
+    expr::TableRow r;
     r.key = item["key"].Scalar();
     r.value = yamlToValue(item["value"]);
     r.where = loader.at(item, item_path);
@@ -290,7 +298,7 @@ void loadTable(Loader& loader, Mapping& mapping, const std::string& table, const
                const MappingLoadOptions& options) {
   std::string path = "tables." + table;
   // Known but empty until it loads: lookups of a table that failed report nothing more.
-  mapping.env.tables[table] = std::make_shared<TableHandle>(table, nullptr);
+  mapping.env.tables[table] = std::make_shared<expr::TableHandle>(table, nullptr);
   if (!spec.IsMap()) {
     loader.error(spec, path, "table '" + table + "' needs 'rows' (inline) or a source: csv, odbc or kafka");
     return;
@@ -310,7 +318,7 @@ void loadTable(Loader& loader, Mapping& mapping, const std::string& table, const
   }
   const std::string& kind = sources.front();
   auto text = [&](const char* key) { return spec[key] && spec[key].IsScalar() ? spec[key].Scalar() : std::string(); };
-  TableColumns columns{text("key"), text("value"), text("valid_from"), text("valid_to")};
+  expr::TableColumns columns{text("key"), text("value"), text("valid_from"), text("valid_to")};
   std::string zone = spec["time_zone"] ? text("time_zone") : "UTC";
   if (zone != "UTC" && !core::isKnownTimeZone(zone)) {
     loader.error(spec["time_zone"], path + ".time_zone", fmt::format("unknown time zone '{}'", zone),
@@ -332,9 +340,9 @@ void loadTable(Loader& loader, Mapping& mapping, const std::string& table, const
     refresh = std::chrono::microseconds(*micros);
   }
 
-  std::vector<TableRow> rows;
+  std::vector<expr::TableRow> rows;
   bool dated = columns.dated();
-  std::unique_ptr<TableLoader> source;
+  std::unique_ptr<expr::TableLoader> source;
   if (kind == "rows") {
     for (const char* key : {"key", "value", "valid_from", "valid_to"}) {
       if (spec[key]) {
@@ -353,20 +361,20 @@ void loadTable(Loader& loader, Mapping& mapping, const std::string& table, const
       }
       std::filesystem::path csv = spec["csv"].Scalar();
       if (csv.is_relative()) csv = loader.dirOf(spec["csv"]) / csv;
-      source = std::make_unique<CsvTableLoader>(csv);
+      source = std::make_unique<expr::CsvTableLoader>(csv);
     } else {
       const YAML::Node block = spec[kind];
       if (!block.IsMap()) {
         loader.error(block, path + "." + kind, fmt::format("'{}' must be a mapping of its settings", kind));
         return;
       }
-      const TableLoaderFactory* factory = options.table_loaders ? options.table_loaders->find(kind) : nullptr;
+      const expr::TableLoaderFactory* factory = options.table_loaders ? options.table_loaders->find(kind) : nullptr;
       if (!factory) {
         loader.error(block, path + "." + kind, fmt::format("no loader for '{}' table sources here", kind),
                      "the dutybridge commands register them (connectors::registerTableLoaders)");
         return;
       }
-      TableSourceConfig config{table, kind, {}, loader.at(block, path + "." + kind), columns};
+      expr::TableSourceConfig config{table, kind, {}, loader.at(block, path + "." + kind), columns};
       schema::SecretResolver secrets;
       // Scalars as they are; one level of nested map (librdkafka: {...}) as "outer.inner".
       std::vector<std::pair<std::string, YAML::Node>> settings;
@@ -408,23 +416,23 @@ void loadTable(Loader& loader, Mapping& mapping, const std::string& table, const
       if (unreachable && options.unreachable_tables) ++*options.unreachable_tables;
       return;
     }
-    auto picked = ReferenceTable::rowsFrom(std::move(*raw), columns, loader.at(spec[kind], path + "." + kind));
+    auto picked = expr::ReferenceTable::rowsFrom(std::move(*raw), columns, loader.at(spec[kind], path + "." + kind));
     if (!picked) {
       reportTableProblems(loader, picked.error(), path);
       return;
     }
     rows = std::move(*picked);
   }
-  auto built = ReferenceTable::build(std::move(rows), dated, zone);
+  auto built = expr::ReferenceTable::build(std::move(rows), dated, zone);
   if (!built) {
     reportTableProblems(loader, built.error(), path);
     return;
   }
-  auto handle = std::make_shared<TableHandle>(table, std::move(*built));
+  auto handle = std::make_shared<expr::TableHandle>(table, std::move(*built));
   mapping.env.tables[table] = handle;
   if (refresh) {
-    mapping.table_refreshers.push_back(std::make_shared<TableRefresher>(
-        handle, std::move(source), columns, zone, *refresh, loader.at(spec, path)));
+    mapping.table_refreshers.push_back(std::make_shared<expr::TableRefresher>(handle, std::move(source), columns, zone,
+                                                                              *refresh, loader.at(spec, path)));
   }
 }
 
@@ -512,11 +520,12 @@ void loadAggregateIdentity(Loader& loader, Mapping& mapping, const YAML::Node& n
 void loadAggregate(Loader& loader, Mapping& mapping, const YAML::Node& node) {
   AggregateBlock& block = *mapping.aggregate;
   if (!node.IsMap()) return;
-  using Kind = Type::Kind;
-  auto require = [&](const std::unique_ptr<Expr>& expr, Kind kind, const std::string& what) {
+  using Kind = expr::Type::Kind;
+  auto require = [&](const std::unique_ptr<expr::Expr>& expr, Kind kind, const std::string& what) {
     if (expr && expr->type().kind != kind && expr->type().kind != Kind::Any) {
-      loader.diagnostics.add(expr->location(), fmt::format("aggregate.{} must be {}, not {}", what,
-                                                           Type{kind, false}.toString(), expr->type().toString()));
+      loader.diagnostics.add(expr->location(),
+                             fmt::format("aggregate.{} must be {}, not {}", what, expr::Type{kind, false}.toString(),
+                                         expr->type().toString()));
     }
   };
   if (block.version && (block.version->type().kind == Kind::List || block.version->type().kind == Kind::Map)) {
@@ -569,7 +578,7 @@ void loadAggregate(Loader& loader, Mapping& mapping, const YAML::Node& node) {
 
   // Group and measures: their names are what the emit blocks see.
   std::set<std::string> names;
-  auto addName = [&](const YAML::Node& key, const std::string& name, const std::string& path, Type type) {
+  auto addName = [&](const YAML::Node& key, const std::string& name, const std::string& path, expr::Type type) {
     if (!names.insert(name).second ||
         std::find(std::begin(AggregateBlock::kPeriodFields), std::end(AggregateBlock::kPeriodFields), name) !=
             std::end(AggregateBlock::kPeriodFields)) {
@@ -586,7 +595,7 @@ void loadAggregate(Loader& loader, Mapping& mapping, const YAML::Node& node) {
   for (auto it = group.begin(); group.IsMap() && it != group.end(); ++it) {
     std::string name = it->first.Scalar();
     auto expr = loader.expression(it->second, "aggregate.group_by." + name, mapping.scope, mapping.env);
-    Type type = expr ? expr->type() : Type{};
+    expr::Type type = expr ? expr->type() : expr::Type{};
     addName(it->first, name, "aggregate.group_by." + name, type);
     if (expr) block.group_by.emplace_back(name, std::move(expr));
   }
@@ -604,7 +613,7 @@ void loadAggregate(Loader& loader, Mapping& mapping, const YAML::Node& node) {
     if (!kind) {
       loader.error(value, path, "a measure is one of sum(x), count(), count(condition), count_distinct(x), min(x), "
                                 "max(x), ratio(numerator, denominator), weighted_avg(x, weight)");
-      addName(it->first, name, path, Type{});
+      addName(it->first, name, path, expr::Type{});
       continue;
     }
     size_t arity = aggregate::measureArity(*kind);
@@ -612,29 +621,34 @@ void loadAggregate(Loader& loader, Mapping& mapping, const YAML::Node& node) {
     if (count ? call->args.size() > 1 : call->args.size() != arity) {
       loader.error(value, path, fmt::format("{} takes {}", call->function,
                                             count ? "no argument or a condition" : arity == 1 ? "one argument" : "two arguments"));
-      addName(it->first, name, path, Type{});
+      addName(it->first, name, path, expr::Type{});
       continue;
     }
     AggregateMeasure measure;
     measure.name = name;
     measure.kind = *kind;
     core::SourceLocation start = loader.textStart(value, path);
-    std::vector<std::unique_ptr<Expr>> args;
+    std::vector<std::unique_ptr<expr::Expr>> args;
     for (const auto& [arg_text, offset] : call->args) {
       core::SourceLocation at = start;
       at.column += static_cast<int>(offset);
-      args.push_back(compileExpression(arg_text, at, mapping.scope, mapping.env, loader.diagnostics));
+      args.push_back(expr::compileExpression(arg_text, at, mapping.scope, mapping.env, loader.diagnostics));
     }
-    Type result{Kind::Decimal, false};
+    expr::Type result{Kind::Decimal, false};
     switch (*kind) {
       case aggregate::MeasureKind::Count:
-      case aggregate::MeasureKind::CountDistinct: result = Type{Kind::Int, false}; break;
+      case aggregate::MeasureKind::CountDistinct:
+        result = expr::Type{Kind::Int, false};
+        break;
       case aggregate::MeasureKind::Min:
       case aggregate::MeasureKind::Max:
-        result = args[0] ? Type{args[0]->type().kind == Kind::Int ? Kind::Decimal : args[0]->type().kind, true} : Type{};
+        result = args[0] ? expr::Type{args[0]->type().kind == Kind::Int ? Kind::Decimal : args[0]->type().kind, true}
+                         : expr::Type{};
         break;
       case aggregate::MeasureKind::RatioOfSums:
-      case aggregate::MeasureKind::WeightedAvg: result = Type{Kind::Decimal, true}; break;
+      case aggregate::MeasureKind::WeightedAvg:
+        result = expr::Type{Kind::Decimal, true};
+        break;
       case aggregate::MeasureKind::Sum: break;
     }
     for (size_t i = 0; i < args.size(); ++i) {
@@ -658,9 +672,9 @@ void loadAggregate(Loader& loader, Mapping& mapping, const YAML::Node& node) {
     block.options.measures.push_back({name, *kind, 6});
     block.measures.push_back(std::move(measure));
   }
-  const Type period_types[] = {{Kind::String, false},    {Kind::String, false},    {Kind::Date, false},
-                               {Kind::String, true},     {Kind::Timestamp, false}, {Kind::Timestamp, false},
-                               {Kind::Bool, false},      {Kind::Int, false},       {Kind::Int, false}};
+  const expr::Type period_types[] = {{Kind::String, false}, {Kind::String, false},    {Kind::Date, false},
+                                     {Kind::String, true},  {Kind::Timestamp, false}, {Kind::Timestamp, false},
+                                     {Kind::Bool, false},   {Kind::Int, false},       {Kind::Int, false}};
   for (size_t i = 0; i < std::size(AggregateBlock::kPeriodFields); ++i) {
     block.scope.add(std::string(AggregateBlock::kPeriodFields[i]), period_types[i]);
   }
@@ -696,12 +710,14 @@ void loadAggregate(Loader& loader, Mapping& mapping, const YAML::Node& node) {
 
 // An aggregate mapping's contract emit gets the period fields from the window revision unless
 // it sets them itself.
-void addPeriodFields(Loader& loader, Emit& emit, const YAML::Node& fields, const Scope& scope, const FunctionEnv& env) {
+void addPeriodFields(Loader& loader, Emit& emit, const YAML::Node& fields, const expr::Scope& scope,
+                     const expr::FunctionEnv& env) {
   core::SourceLocation at = loader.at(fields, "fields");
   for (std::string_view name : {"period_id", "shift_date", "shift_code", "period_start", "period_end", "closed", "revision"}) {
     bool given = std::any_of(emit.fields.begin(), emit.fields.end(), [&](const auto& f) { return f.first == name; });
     if (given) continue;
-    if (auto expr = compileExpression(name, at, scope, env, loader.diagnostics)) emit.fields.emplace_back(name, std::move(expr));
+    if (auto expr = expr::compileExpression(name, at, scope, env, loader.diagnostics))
+      emit.fields.emplace_back(name, std::move(expr));
   }
 }
 
@@ -725,7 +741,7 @@ void bindContract(Loader& loader, Mapping& mapping, Emit& emit, const YAML::Node
   auto node_of = [&](const std::string& name) { return fields && fields.IsMap() ? fields[name] : YAML::Node(); };
   for (size_t i = 0; i < emit.fields.size(); ++i) {
     const std::string& name = emit.fields[i].first;
-    const Expr& expr = *emit.fields[i].second;
+    const expr::Expr& expr = *emit.fields[i].second;
     if (!contract->free_prefix.empty() && name.starts_with(contract->free_prefix)) {
       binding.free_fields.emplace_back(name.substr(contract->free_prefix.size()), i);
       continue;
@@ -743,9 +759,9 @@ void bindContract(Loader& loader, Mapping& mapping, Emit& emit, const YAML::Node
     size_t index = static_cast<size_t>(it - known.begin());
     const ContractField& spec = contract->fields[index];
     binding.provided[index] = i;
-    Type type = expr.type();
-    bool kind_ok = type.kind == spec.type.kind || type.kind == Type::Kind::Any ||
-                   (spec.type.kind == Type::Kind::Decimal && type.kind == Type::Kind::Int);
+    expr::Type type = expr.type();
+    bool kind_ok = type.kind == spec.type.kind || type.kind == expr::Type::Kind::Any ||
+                   (spec.type.kind == expr::Type::Kind::Decimal && type.kind == expr::Type::Kind::Int);
     if (!kind_ok) {
       loader.diagnostics.add(expr.location(), fmt::format("{} field '{}' must be {}, not {}", contract->name, name,
                                                           spec.type.toString(), type.toString()));
@@ -819,27 +835,46 @@ void bindContract(Loader& loader, Mapping& mapping, Emit& emit, const YAML::Node
 }
 
 // The mapping type of a described source field.
-Type typeOf(const core::FieldDescription& field) {
-  Type::Kind kind = Type::Kind::Any;
+expr::Type typeOf(const core::FieldDescription& field) {
+  expr::Type::Kind kind = expr::Type::Kind::Any;
   switch (field.type) {
-    case core::ValueType::Null: return Type{Type::Kind::Any, true};
-    case core::ValueType::Bool: kind = Type::Kind::Bool; break;
-    case core::ValueType::Int: kind = Type::Kind::Int; break;
-    case core::ValueType::Decimal: kind = Type::Kind::Decimal; break;
-    case core::ValueType::Double: kind = Type::Kind::Double; break;
-    case core::ValueType::String: kind = Type::Kind::String; break;
-    case core::ValueType::Timestamp: kind = Type::Kind::Timestamp; break;
-    case core::ValueType::Date: kind = Type::Kind::Date; break;
-    case core::ValueType::List: kind = Type::Kind::List; break;
-    case core::ValueType::Map: kind = Type::Kind::Map; break;
+    case core::ValueType::Null:
+      return expr::Type{expr::Type::Kind::Any, true};
+    case core::ValueType::Bool:
+      kind = expr::Type::Kind::Bool;
+      break;
+    case core::ValueType::Int:
+      kind = expr::Type::Kind::Int;
+      break;
+    case core::ValueType::Decimal:
+      kind = expr::Type::Kind::Decimal;
+      break;
+    case core::ValueType::Double:
+      kind = expr::Type::Kind::Double;
+      break;
+    case core::ValueType::String:
+      kind = expr::Type::Kind::String;
+      break;
+    case core::ValueType::Timestamp:
+      kind = expr::Type::Kind::Timestamp;
+      break;
+    case core::ValueType::Date:
+      kind = expr::Type::Kind::Date;
+      break;
+    case core::ValueType::List:
+      kind = expr::Type::Kind::List;
+      break;
+    case core::ValueType::Map:
+      kind = expr::Type::Kind::Map;
+      break;
   }
-  return Type{kind, field.nullable};
+  return expr::Type{kind, field.nullable};
 }
 
 // `name: type` entries of a declared input, `input.overrides` or `test_input`.
 struct DeclaredField {
   std::string name;
-  Type type;
+  expr::Type type;
   YAML::Node key;
 };
 
@@ -847,7 +882,7 @@ std::vector<DeclaredField> declaredFields(Loader& loader, const YAML::Node& node
   std::vector<DeclaredField> fields;
   for (auto it = node.begin(); node.IsMap() && it != node.end(); ++it) {
     std::string name = it->first.Scalar();
-    auto type = Type::parse(it->second.IsScalar() ? it->second.Scalar() : "");
+    auto type = expr::Type::parse(it->second.IsScalar() ? it->second.Scalar() : "");
     if (!type) {
       loader.error(it->second, path + "." + name, fmt::format("unknown type '{}'", it->second.Scalar()),
                    "types: bool, int, decimal, double, string, timestamp, date, duration, list, map, any; add ? for nullable");
@@ -921,16 +956,16 @@ core::Status Mapping::bindInputs(const core::Record& input, const Binding& bindi
     const InputField& field = inputs[i];
     const auto& index = binding.index[i];
     if (!index) {
-      if (field.type.nullable || field.type.kind == Type::Kind::Any) {
+      if (field.type.nullable || field.type.kind == expr::Type::Kind::Any) {
         slots[field.slot] = Value();
         continue;
       }
       return core::fail(core::ErrorKind::Permanent, fmt::format("{}: input field '{}' is missing", field.where, field.name));
     }
     const Value& value = input.value(*index);
-    if (value.isNull() || field.type.kind == Type::Kind::Any ||
-        (field.type.kind == Type::Kind::String && value.type() == core::ValueType::String)) {
-      if (value.isNull() && !field.type.nullable && field.type.kind != Type::Kind::Any) {
+    if (value.isNull() || field.type.kind == expr::Type::Kind::Any ||
+        (field.type.kind == expr::Type::Kind::String && value.type() == core::ValueType::String)) {
+      if (value.isNull() && !field.type.nullable && field.type.kind != expr::Type::Kind::Any) {
         return core::fail(core::ErrorKind::Permanent,
                           fmt::format("{}: input field '{}' is null but {}", field.where, field.name, typeOrigin(field)));
       }
@@ -944,8 +979,8 @@ core::Status Mapping::bindInputs(const core::Record& input, const Binding& bindi
   return {};
 }
 
-core::Result<bool> Mapping::prepare(const core::Record& input, const Binding& binding, const EvalContext& context,
-                                   std::vector<Value>& slots) const {
+core::Result<bool> Mapping::prepare(const core::Record& input, const Binding& binding, const expr::EvalContext& context,
+                                    std::vector<Value>& slots) const {
   if (auto bound = bindInputs(input, binding, slots); !bound) return core::fail(bound.error());
   if (where) {
     auto keep = where->eval(context);
@@ -966,14 +1001,14 @@ core::Status Mapping::applyInto(const core::Record& input, const Binding& bindin
   // before it is read, so no per-record allocation is needed for it.
   thread_local std::vector<Value> slots;
   slots.resize(scope.size());
-  EvalContext context{slots, &clock, &env};
+  expr::EvalContext context{slots, &clock, &env};
   auto keep = prepare(input, binding, context, slots);
   if (!keep) return core::fail(keep.error());
   if (!*keep) return {};
   return runEmits(context, input, clock, out, emit_indices);
 }
 
-core::Status Mapping::runEmits(const EvalContext& context, const core::Record& input, const core::Clock& clock,
+core::Status Mapping::runEmits(const expr::EvalContext& context, const core::Record& input, const core::Clock& clock,
                                std::vector<core::Record>& out, std::vector<size_t>* emit_indices) const {
   const size_t first_output = out.size();
   // A record that fails part-way leaves none of its outputs behind: it is one dead letter.
@@ -1039,7 +1074,7 @@ core::Result<std::string> Mapping::identity(const core::Record& input, const Bin
   if (!aggregate || !aggregate->id) return core::fail(core::ErrorKind::Permanent, "not an aggregate mapping");
   std::vector<Value> slots(scope.size());
   if (auto bound = bindInputs(input, binding, slots); !bound) return core::fail(bound.error());
-  EvalContext context{slots, &clock, &env};
+  expr::EvalContext context{slots, &clock, &env};
   std::string out;
   for (const auto* expr : {&aggregate->id, &aggregate->part}) {
     if (!*expr) continue;
@@ -1056,10 +1091,10 @@ core::Status Mapping::contribute(const core::Record& input, const Binding& bindi
   const AggregateBlock& block = *aggregate;
   thread_local std::vector<Value> slots;
   slots.resize(scope.size());
-  EvalContext context{slots, &clock, &env};
+  expr::EvalContext context{slots, &clock, &env};
   auto keep = prepare(input, binding, context, slots);
   if (!keep) return core::fail(keep.error());
-  auto textOf = [&](const std::unique_ptr<Expr>& expr, std::string_view what) -> core::Result<std::string> {
+  auto textOf = [&](const std::unique_ptr<expr::Expr>& expr, std::string_view what) -> core::Result<std::string> {
     if (!expr) return std::string();
     auto value = expr->eval(context);
     if (!value) return core::fail(value.error());
@@ -1210,7 +1245,7 @@ core::Status Mapping::emitRevision(const aggregate::Revision& revision, const co
   slots.emplace_back(revision.closed);
   slots.emplace_back(revision.revision);
   slots.emplace_back(revision.rows);
-  EvalContext context{slots, &clock, &env};
+  expr::EvalContext context{slots, &clock, &env};
   // Lineage of a revision: the source position of the last row that changed the window, and
   // the engine clock as the watermark.
   core::Record lineage;
@@ -1467,7 +1502,7 @@ std::expected<std::unique_ptr<Mapping>, diag::Diagnostics> loadText(const std::f
 
     const YAML::Node input = root["input"];
     const YAML::Node test_input = root["test_input"];
-    auto addInput = [&](const std::string& name, Type type, const SourceLocation& at, bool described) {
+    auto addInput = [&](const std::string& name, expr::Type type, const SourceLocation& at, bool described) {
       size_t slot = mapping->scope.add(name, type);
       mapping->inputs.push_back({name, type, slot, fmt::format("{}:{}:{}", at.file, at.line, at.column), described});
     };
@@ -1541,8 +1576,9 @@ std::expected<std::unique_ptr<Mapping>, diag::Diagnostics> loadText(const std::f
       }
     }
     // Offline, fields read from the source are `any`: a condition made of one is checked later.
-    auto notBool = [&](Type type) {
-      return type.nullable || (type.kind != Type::Kind::Bool && !(mapping->scope.isOpen() && type.kind == Type::Kind::Any));
+    auto notBool = [&](expr::Type type) {
+      return type.nullable ||
+             (type.kind != expr::Type::Kind::Bool && !(mapping->scope.isOpen() && type.kind == expr::Type::Kind::Any));
     };
 
     // A row's identity is compiled over the inputs alone: it is evaluated even for rows that
@@ -1567,7 +1603,7 @@ std::expected<std::unique_ptr<Mapping>, diag::Diagnostics> loadText(const std::f
         auto expr = loader.expression(it->second, "let." + name, mapping->scope, mapping->env);
         if (!expr) {
           // Already reported: keep the name known (as any) so later uses do not cascade.
-          mapping->scope.add(name, Type{Type::Kind::Any, false});
+          mapping->scope.add(name, expr::Type{expr::Type::Kind::Any, false});
           continue;
         }
         size_t slot = mapping->scope.add(name, expr->type());
@@ -1588,7 +1624,7 @@ std::expected<std::unique_ptr<Mapping>, diag::Diagnostics> loadText(const std::f
       }
     }
     // Emit blocks see the input scope, or for an aggregate mapping the window revision.
-    const Scope& emit_scope = mapping->aggregate ? mapping->aggregate->scope : mapping->scope;
+    const expr::Scope& emit_scope = mapping->aggregate ? mapping->aggregate->scope : mapping->scope;
     const YAML::Node emits = root["emit"];
     if (!emits || !emits.IsSequence() || emits.size() == 0) {
       loader.error(emits ? emits : root, "emit", "'emit' must be a list of at least one output block");

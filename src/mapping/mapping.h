@@ -29,15 +29,15 @@
 #include "src/core/record.h"
 #include "src/core/source.h"
 #include "src/diagnostics/diagnostics.h"
+#include "src/expr/expr.h"
+#include "src/expr/reference_table.h"
 #include "src/mapping/contracts.h"
-#include "src/mapping/expr.h"
-#include "src/mapping/reference_table.h"
 
 namespace dutybridge::mapping {
 
 struct InputField {
   std::string name;
-  Type type;
+  expr::Type type;
   size_t slot = 0;
   std::string where;  // "file:line:column" of its declaration, for dead-letter reasons
   bool described = false;  // the type came from the source's description, not the file
@@ -46,15 +46,15 @@ struct InputField {
 struct Let {
   std::string name;
   size_t slot = 0;
-  std::unique_ptr<Expr> expr;
+  std::unique_ptr<expr::Expr> expr;
 };
 
 struct Emit {
   std::string topic;  // empty: the pipeline sink's own topic
-  std::vector<std::unique_ptr<Expr>> key;  // joined with '|'; empty: no key
-  std::vector<std::pair<std::string, std::unique_ptr<Expr>>> fields;
+  std::vector<std::unique_ptr<expr::Expr>> key;  // joined with '|'; empty: no key
+  std::vector<std::pair<std::string, std::unique_ptr<expr::Expr>>> fields;
   std::shared_ptr<const core::RecordSchema> schema;  // the output field names
-  std::unique_ptr<Expr> when;                        // optional per-emit condition
+  std::unique_ptr<expr::Expr> when;                  // optional per-emit condition
   std::optional<ContractBinding> contract;           // `contract:` blocks
   core::SourceLocation location;
 };
@@ -62,29 +62,29 @@ struct Emit {
 struct AggregateMeasure {
   std::string name;
   aggregate::MeasureKind kind = aggregate::MeasureKind::Sum;
-  std::unique_ptr<Expr> first;   // value / numerator; null for count()
-  std::unique_ptr<Expr> second;  // denominator / weight
+  std::unique_ptr<expr::Expr> first;   // value / numerator; null for count()
+  std::unique_ptr<expr::Expr> second;  // denominator / weight
 };
 
 // `aggregate:`: the record's contribution to a window; the emit blocks then run once per window
 // revision, over `scope` (group_by names, measure names and the period fields), not per record.
 struct AggregateBlock {
-  std::unique_ptr<Expr> id;       // source row identity (required)
-  std::unique_ptr<Expr> part;     // optional: one of several contributions of a row (worker)
-  std::unique_ptr<Expr> version;  // optional: orders versions of a row (updated_at)
-  std::unique_ptr<Expr> time;     // event time -> shift via the calendar ...
-  std::unique_ptr<Expr> shift_date;  // ... or the row's own shift_date and shift_code
-  std::unique_ptr<Expr> shift_code;
+  std::unique_ptr<expr::Expr> id;          // source row identity (required)
+  std::unique_ptr<expr::Expr> part;        // optional: one of several contributions of a row (worker)
+  std::unique_ptr<expr::Expr> version;     // optional: orders versions of a row (updated_at)
+  std::unique_ptr<expr::Expr> time;        // event time -> shift via the calendar ...
+  std::unique_ptr<expr::Expr> shift_date;  // ... or the row's own shift_date and shift_code
+  std::unique_ptr<expr::Expr> shift_code;
   std::string calendar_name;
   const calendar::Calendar* calendar = nullptr;  // owned by the mapping's FunctionEnv
   calendar::PeriodType period = calendar::PeriodType::Shift;
-  std::vector<std::pair<std::string, std::unique_ptr<Expr>>> group_by;
+  std::vector<std::pair<std::string, std::unique_ptr<expr::Expr>>> group_by;
   std::vector<AggregateMeasure> measures;
   aggregate::AggregatorOptions options;
   // `expect: {table: NAME}`: a roster (reference table whose keys are the single group_by value)
   // of groups that owe a fact every period, rows or not (a duty not fulfilled shows as a fact).
   std::string expect_table;
-  Scope scope;  // what emit blocks see; slots: group_by, measures, then kPeriodFields
+  expr::Scope scope;  // what emit blocks see; slots: group_by, measures, then kPeriodFields
   static constexpr std::string_view kPeriodFields[] = {"period_type", "period_id", "shift_date", "shift_code",
                                                        "period_start", "period_end", "closed", "revision", "rows"};
 };
@@ -135,18 +135,18 @@ class Mapping {
   int64_t version = 1;
   std::filesystem::path file;
   std::vector<InputField> inputs;
-  Scope scope;
-  std::unique_ptr<Expr> where;
+  expr::Scope scope;
+  std::unique_ptr<expr::Expr> where;
   std::vector<Let> lets;
   std::vector<Emit> emits;
   std::vector<MappingTest> tests;
-  FunctionEnv env;
+  expr::FunctionEnv env;
   std::string source_system;               // lineage; default: the mapping name
   std::optional<DutyCatalog> catalog;      // `catalog:`, for duty_kpi.v1 emits
   std::unique_ptr<AggregateBlock> aggregate;
   std::optional<QuarantinePolicy> quarantine;
   // Tables with `refresh:`; the pipeline thread calls maybeRefresh() on them (reference_table.h).
-  std::vector<std::shared_ptr<TableRefresher>> table_refreshers;
+  std::vector<std::shared_ptr<expr::TableRefresher>> table_refreshers;
   // `input: from_source`: the input types are the source's description.
   bool from_source = false;
   // False for a from_source mapping loaded without a description: checked, but apply() fails.
@@ -156,7 +156,7 @@ class Mapping {
   bool has_test_input = false;  // `test_input:` (types for tests and `dutybridge map`)
   std::string text;             // the file as loaded, compiled again by compileFor()
   // Loaders for odbc:/kafka: tables, kept for compileFor() (owned by the daemon).
-  const TableLoaderRegistry* table_loaders = nullptr;
+  const expr::TableLoaderRegistry* table_loaders = nullptr;
 
   std::string label() const { return name + "@" + std::to_string(version); }
 
@@ -202,16 +202,16 @@ class Mapping {
   // Converts the record's fields into their input slots.
   core::Status bindInputs(const core::Record& input, const Binding& binding, std::vector<core::Value>& slots) const;
   // Input slots, `where` and `let`s; false when `where` rejects the record.
-  core::Result<bool> prepare(const core::Record& input, const Binding& binding, const EvalContext& context,
+  core::Result<bool> prepare(const core::Record& input, const Binding& binding, const expr::EvalContext& context,
                              std::vector<core::Value>& slots) const;
-  core::Status runEmits(const EvalContext& context, const core::Record& lineage, const core::Clock& clock,
+  core::Status runEmits(const expr::EvalContext& context, const core::Record& lineage, const core::Clock& clock,
                         std::vector<core::Record>& out, std::vector<size_t>* emit_indices) const;
 };
 
 struct MappingLoadOptions {
   // Loaders for `odbc:` / `kafka:` table sources, filled by the daemon. Without one, such a
   // table is a load error (csv and inline rows need none).
-  const TableLoaderRegistry* table_loaders = nullptr;
+  const expr::TableLoaderRegistry* table_loaders = nullptr;
   // A from_source mapping is compiled against this description (as compileFor() does);
   // without, it is loaded offline (not runnable).
   const core::SourceDescription* description = nullptr;

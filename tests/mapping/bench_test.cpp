@@ -10,7 +10,7 @@
 #include "tests/mapping/expr_harness.h"
 
 using namespace dutybridge;
-using namespace dutybridge::mapping;
+using namespace dutybridge::expr;
 using core::Value;
 
 namespace {
@@ -27,8 +27,9 @@ double nanosPerCall(int iterations, F&& f) {
 
 TEST_CASE("expression evaluation cost", "[.bench][mapping]") {
   testing::Harness h;
-  h.env.tables["workcenters"] = mapping::makeStaticTable("workcenters", {{"WC-10", Value("Moulding")}, {"WC-20", Value("Assembly")}});
-  h.env.tables["shifts"] = mapping::makeStaticTable("shifts", {{"A", Value("early")}, {"B", Value("late")}});
+  h.env.tables["workcenters"] =
+      expr::makeStaticTable("workcenters", {{"WC-10", Value("Moulding")}, {"WC-20", Value("Assembly")}});
+  h.env.tables["shifts"] = expr::makeStaticTable("shifts", {{"A", Value("early")}, {"B", Value("late")}});
   h.field("id", "int", Value(int64_t{4}));
   h.field("badge_no", "string", Value("B-1042"));
   h.field("work_center", "string", Value("WC-10"));

@@ -1,4 +1,4 @@
-// The calendar functions of the expression language (src/mapping/calendar_functions.cpp),
+// The calendar functions of the expression language (src/expr/calendar_functions.cpp),
 // against the shipped config/calendars.yaml: plant-01 (Asia/Shanghai, 3x8) and plant-02
 // (Europe/Berlin, 2x12).
 
@@ -9,7 +9,7 @@
 #include "tests/mapping/expr_harness.h"
 
 using namespace dutybridge;
-using namespace dutybridge::mapping;
+using namespace dutybridge::expr;
 using core::Value;
 using testing::Harness;
 using Kind = Type::Kind;

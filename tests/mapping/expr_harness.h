@@ -2,14 +2,13 @@
 // A scope with values, compiled and evaluated in one call, for the expression tests.
 
 #include <catch2/catch.hpp>
-
 #include <string>
 #include <vector>
 
 #include "src/core/clock.h"
-#include "src/mapping/expr.h"
+#include "src/expr/expr.h"
 
-namespace dutybridge::mapping::testing {
+namespace dutybridge::expr::testing {
 
 struct Harness {
   Scope scope;
@@ -70,4 +69,4 @@ struct Harness {
 
 inline core::Decimal dec(std::string_view text) { return *core::Decimal::parse(text); }
 
-}  // namespace dutybridge::mapping::testing
+}  // namespace dutybridge::expr::testing

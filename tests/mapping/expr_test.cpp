@@ -8,7 +8,7 @@
 #include "tests/mapping/expr_harness.h"
 
 using namespace dutybridge;
-using namespace dutybridge::mapping;
+using namespace dutybridge::expr;
 using core::Value;
 using core::ValueType;
 using testing::dec;

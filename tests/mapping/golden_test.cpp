@@ -3,16 +3,15 @@
 // (the exact Diagnostics::format() output). Set DUTYBRIDGE_UPDATE_GOLDEN=1 to rewrite them.
 
 #include <catch2/catch.hpp>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
-#include "src/mapping/expr.h"
+#include "src/expr/expr.h"
 
 using namespace dutybridge;
-using namespace dutybridge::mapping;
+using namespace dutybridge::expr;
 
 namespace {
 

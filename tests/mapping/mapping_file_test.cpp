@@ -6,22 +6,22 @@
 // core::toString(ValueType) spells it): the mapping is compiled against it, as at start-up.
 // DUTYBRIDGE_UPDATE_GOLDEN=1 rewrites the expected files.
 
-#include <catch2/catch.hpp>
 #include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
 #include <valijson/validator.hpp>
 
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-
 #include "src/codec/json.h"
 #include "src/codec/json_value.h"
 #include "src/core/clock.h"
 #include "src/mapping/mapping.h"
-#include "src/mapping/transform.h"
+#include "src/mapping/mapping_transform.h"
 
 using namespace dutybridge;
 

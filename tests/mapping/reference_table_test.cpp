@@ -1,20 +1,21 @@
 // Effective-dated reference tables: validity boundaries, overlap errors located at their CSV
 // row, lookup(..., at: ts) in expressions, and refresh with an atomic swap.
 
-#include <catch2/catch.hpp>
+#include "src/expr/reference_table.h"
 
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 
 #include "src/mapping/mapping.h"
-#include "src/mapping/reference_table.h"
 #include "tests/mapping/expr_harness.h"
 
 using namespace dutybridge;
 using namespace dutybridge::mapping;
+using namespace dutybridge::expr;
 using core::Value;
 
 namespace {

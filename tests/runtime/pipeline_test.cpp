@@ -11,7 +11,7 @@
 #include "src/core/clock.h"
 #include "src/core/registry.h"
 #include "src/mapping/mapping.h"
-#include "src/mapping/transform.h"
+#include "src/mapping/mapping_transform.h"
 #include "src/runtime/memory_state_store.h"
 #include "tests/fakes/fakes.h"
 

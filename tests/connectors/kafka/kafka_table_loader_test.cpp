@@ -44,15 +44,15 @@ void produce(const std::string& bootstrap, const std::string& topic, int partiti
   REQUIRE(rd_kafka_flush(producer->get(), 30'000) == RD_KAFKA_RESP_ERR_NO_ERROR);
 }
 
-std::map<std::string, std::vector<std::optional<std::string>>> rowsByKey(const mapping::RawTable& table) {
+std::map<std::string, std::vector<std::optional<std::string>>> rowsByKey(const expr::RawTable& table) {
   std::map<std::string, std::vector<std::optional<std::string>>> out;
   for (const auto& row : table.rows) out[*row.cells.at(0)] = row.cells;
   return out;
 }
 
-mapping::TableSourceConfig source(const std::string& table, std::map<std::string, std::string> settings,
-                                  mapping::TableColumns columns = {}) {
-  return mapping::TableSourceConfig{table, "kafka", std::move(settings), {}, std::move(columns)};
+expr::TableSourceConfig source(const std::string& table, std::map<std::string, std::string> settings,
+                               expr::TableColumns columns = {}) {
+  return expr::TableSourceConfig{table, "kafka", std::move(settings), {}, std::move(columns)};
 }
 
 }  // namespace
@@ -129,7 +129,7 @@ emit:
 )",
                                                     topic));
   auto daemon = testing::sinkConfig(bootstrap, "topic: unused");
-  mapping::TableLoaderRegistry registry;
+  expr::TableLoaderRegistry registry;
   connectors::registerTableLoaders(registry, &daemon.kafka());
   auto loaded = mapping::loadMapping(file, {&registry});
   INFO((loaded ? std::string() : loaded.error().format()));

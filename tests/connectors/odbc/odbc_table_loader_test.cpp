@@ -43,8 +43,8 @@ emit:
                      testing::yamlQuote(connection), testing::yamlQuote(query));
 }
 
-mapping::TableLoaderRegistry loaders() {
-  mapping::TableLoaderRegistry registry;
+expr::TableLoaderRegistry loaders() {
+  expr::TableLoaderRegistry registry;
   connectors::registerTableLoaders(registry, nullptr);
   return registry;
 }
@@ -82,7 +82,7 @@ TEST_CASE("odbc tables: an effective-dated badge table loads, answers lookups at
 
   // The badge passes to someone else from 2025-04-01: refresh sees the changed row.
   REQUIRE(mapping.table_refreshers.size() == 1);
-  mapping::TableRefresher& refresher = *mapping.table_refreshers[0];
+  expr::TableRefresher& refresher = *mapping.table_refreshers[0];
   db.exec("UPDATE badge_employee SET valid_to = '2025-04-01' WHERE employee_no = 'E10031'");
   db.exec("INSERT INTO badge_employee VALUES ('B000123', 'E10040', '2025-04-01', NULL, NULL)");
   core::Timestamp t0{1'741'939'200'000'000};
@@ -105,8 +105,8 @@ TEST_CASE("odbc tables: an effective-dated badge table loads, answers lookups at
 
 TEST_CASE("odbc tables: an unreachable database is a Retryable load error naming the table",
           "[odbc][tables]") {
-  mapping::TableSourceConfig config{"badges", "odbc",
-                                    {{"connection", unreachableConnection()}, {"query", "SELECT 1, 2"}}, {}, {}};
+  expr::TableSourceConfig config{
+      "badges", "odbc", {{"connection", unreachableConnection()}, {"query", "SELECT 1, 2"}}, {}, {}};
   auto loader = connectors::makeOdbcTableLoader(config);
   REQUIRE(loader);
   CHECK((*loader)->describe() == "odbc query of table badges");
@@ -142,8 +142,8 @@ TEST_CASE("odbc tables: bad SQL, missing columns and bad settings are Permanent 
   db.exec("CREATE TABLE badge_employee (badge TEXT, employee TEXT)");
   db.exec("INSERT INTO badge_employee VALUES ('B1', 'E1')");
 
-  mapping::TableSourceConfig config{"badges", "odbc",
-                                    {{"connection", connection}, {"query", "SELECT badge FROM no_such_table"}}, {}, {}};
+  expr::TableSourceConfig config{
+      "badges", "odbc", {{"connection", connection}, {"query", "SELECT badge FROM no_such_table"}}, {}, {}};
   auto loader = connectors::makeOdbcTableLoader(config);
   REQUIRE(loader);
   auto raw = (*loader)->load();
@@ -161,13 +161,13 @@ TEST_CASE("odbc tables: bad SQL, missing columns and bad settings are Permanent 
   CHECK_THAT(loaded.error().format(), Catch::Contains("hint: columns: badge, employee"));
   CHECK(unreachable == 0);
 
-  mapping::TableSourceConfig typo{"badges", "odbc", {{"connection", connection}, {"qeury", "SELECT 1"}}, {}, {}};
+  expr::TableSourceConfig typo{"badges", "odbc", {{"connection", connection}, {"qeury", "SELECT 1"}}, {}, {}};
   auto refused = connectors::makeOdbcTableLoader(typo);
   REQUIRE_FALSE(refused);
   CHECK(refused.error().kind == core::ErrorKind::InvalidConfig);
   CHECK_THAT(refused.error().message, Catch::Contains("unknown key 'qeury' (did you mean 'query'?)"));
 
-  mapping::TableSourceConfig slow{
+  expr::TableSourceConfig slow{
       "badges", "odbc", {{"connection", connection}, {"query", "SELECT 1"}, {"timeout", "2h"}}, {}, {}};
   auto bounded = connectors::makeOdbcTableLoader(slow);
   REQUIRE_FALSE(bounded);

@@ -41,7 +41,7 @@
 #include "src/core/time.h"
 #include "src/core/value.h"
 
-namespace dutybridge::mapping {
+namespace dutybridge::expr {
 
 // Tables over this many rows are refused, whatever their source.
 inline constexpr size_t kMaxTableRows = 1'000'000;
@@ -238,4 +238,4 @@ class TableRefresher {
   std::optional<core::Timestamp> last_attempt_;
 };
 
-}  // namespace dutybridge::mapping
+}  // namespace dutybridge::expr

@@ -9,9 +9,9 @@
 
 #include "src/calendar/calendar.h"
 #include "src/diagnostics/diagnostics.h"
-#include "src/mapping/compiler.h"
+#include "src/expr/compiler.h"
 
-namespace dutybridge::mapping::detail {
+namespace dutybridge::expr::detail {
 namespace {
 
 using Kind = Type::Kind;
@@ -247,4 +247,4 @@ const std::vector<FunctionSpec>& calendarFunctionTable() {
   return kTable;
 }
 
-}  // namespace dutybridge::mapping::detail
+}  // namespace dutybridge::expr::detail

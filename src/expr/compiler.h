@@ -9,11 +9,11 @@
 #include <string_view>
 #include <vector>
 
-#include "src/mapping/ast.h"
-#include "src/mapping/expr.h"
-#include "src/mapping/nodes.h"
+#include "src/expr/ast.h"
+#include "src/expr/expr.h"
+#include "src/expr/nodes.h"
 
-namespace dutybridge::mapping::detail {
+namespace dutybridge::expr::detail {
 
 struct Typed {
   NodePtr node;
@@ -112,4 +112,4 @@ bool isNumeric(Type::Kind kind);
 // Converts a value to the static kind of its node (int -> decimal/double).
 Result<Value> convertTo(Type::Kind kind, Value v);
 
-}  // namespace dutybridge::mapping::detail
+}  // namespace dutybridge::expr::detail

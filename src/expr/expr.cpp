@@ -1,11 +1,11 @@
-#include "src/mapping/expr.h"
+#include "src/expr/expr.h"
 
 #include <algorithm>
 
-#include "src/mapping/compiler.h"
-#include "src/mapping/parser.h"
+#include "src/expr/compiler.h"
+#include "src/expr/parser.h"
 
-namespace dutybridge::mapping {
+namespace dutybridge::expr {
 namespace {
 
 class CompiledExpr final : public Expr {
@@ -117,4 +117,4 @@ std::vector<std::string> functionNames() {
   return names;
 }
 
-}  // namespace dutybridge::mapping
+}  // namespace dutybridge::expr

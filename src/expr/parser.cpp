@@ -1,12 +1,12 @@
-#include "src/mapping/parser.h"
+#include "src/expr/parser.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 
-#include "src/mapping/lexer.h"
+#include "src/expr/lexer.h"
 
-namespace dutybridge::mapping::detail {
+namespace dutybridge::expr::detail {
 namespace {
 
 class Parser {
@@ -405,4 +405,4 @@ class Parser {
 
 ParseResult parse(std::string_view text, size_t max_depth) { return Parser(text, max_depth).run(); }
 
-}  // namespace dutybridge::mapping::detail
+}  // namespace dutybridge::expr::detail

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-namespace dutybridge::mapping::detail {
+namespace dutybridge::expr::detail {
 
 enum class Tok {
   End,
@@ -75,4 +75,4 @@ size_t utf8SequenceLength(std::string_view text, size_t i);
 // Appends code point `cp` (at most U+10FFFF) encoded as UTF-8.
 void appendUtf8(std::string& out, uint32_t cp);
 
-}  // namespace dutybridge::mapping::detail
+}  // namespace dutybridge::expr::detail

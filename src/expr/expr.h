@@ -29,7 +29,7 @@
 #include "src/core/config_schema.h"
 #include "src/core/value.h"
 #include "src/diagnostics/diagnostics.h"
-#include "src/mapping/reference_table.h"
+#include "src/expr/reference_table.h"
 
 namespace dutybridge::calendar {
 struct Calendars;
@@ -39,7 +39,7 @@ namespace dutybridge::calendar {
 struct Calendars;
 }
 
-namespace dutybridge::mapping {
+namespace dutybridge::expr {
 
 struct RecordShape;
 
@@ -143,4 +143,4 @@ std::unique_ptr<Expr> compileExpression(std::string_view text, const core::Sourc
 // Every function name, for did-you-mean hints and docs.
 std::vector<std::string> functionNames();
 
-}  // namespace dutybridge::mapping
+}  // namespace dutybridge::expr

@@ -7,9 +7,9 @@
 #include <string>
 #include <string_view>
 
-#include "src/mapping/ast.h"
+#include "src/expr/ast.h"
 
-namespace dutybridge::mapping::detail {
+namespace dutybridge::expr::detail {
 
 struct ParseError {
   size_t offset = 0;
@@ -24,4 +24,4 @@ struct ParseResult {
 
 ParseResult parse(std::string_view text, size_t max_depth);
 
-}  // namespace dutybridge::mapping::detail
+}  // namespace dutybridge::expr::detail

@@ -1,4 +1,4 @@
-#include "src/mapping/reference_table.h"
+#include "src/expr/reference_table.h"
 
 #include <fmt/format.h>
 
@@ -9,7 +9,7 @@
 #include "src/common/file_read.h"
 #include "src/common/log.h"
 
-namespace dutybridge::mapping {
+namespace dutybridge::expr {
 namespace {
 
 constexpr int64_t kMicrosPerDay = 86'400'000'000;
@@ -413,4 +413,4 @@ core::Status TableRefresher::refreshNow() {
   return {};
 }
 
-}  // namespace dutybridge::mapping
+}  // namespace dutybridge::expr

@@ -19,10 +19,10 @@
 #include <unordered_map>
 
 #include "src/diagnostics/diagnostics.h"
-#include "src/mapping/compiler.h"
-#include "src/mapping/lexer.h"
+#include "src/expr/compiler.h"
+#include "src/expr/lexer.h"
 
-namespace dutybridge::mapping::detail {
+namespace dutybridge::expr::detail {
 namespace {
 
 using Kind = Type::Kind;
@@ -1112,4 +1112,4 @@ std::vector<std::string_view> namedParameters(std::string_view function) {
   return {};
 }
 
-}  // namespace dutybridge::mapping::detail
+}  // namespace dutybridge::expr::detail

@@ -1,10 +1,10 @@
-#include "src/mapping/lexer.h"
+#include "src/expr/lexer.h"
 
 #include <fmt/format.h>
 
 #include <optional>
 
-namespace dutybridge::mapping::detail {
+namespace dutybridge::expr::detail {
 namespace {
 
 bool isDigit(char c) { return c >= '0' && c <= '9'; }
@@ -388,4 +388,4 @@ std::string_view describe(Tok kind) {
 
 std::vector<Token> tokenize(std::string_view text) { return Lexer(text).run(); }
 
-}  // namespace dutybridge::mapping::detail
+}  // namespace dutybridge::expr::detail

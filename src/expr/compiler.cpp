@@ -1,4 +1,4 @@
-#include "src/mapping/compiler.h"
+#include "src/expr/compiler.h"
 
 #include <algorithm>
 #include <charconv>
@@ -7,7 +7,7 @@
 
 #include "src/diagnostics/diagnostics.h"
 
-namespace dutybridge::mapping::detail {
+namespace dutybridge::expr::detail {
 namespace {
 
 using Kind = Type::Kind;
@@ -1234,4 +1234,4 @@ Typed Checker::conditional(const Ast& ast) {
   return t;
 }
 
-}  // namespace dutybridge::mapping::detail
+}  // namespace dutybridge::expr::detail

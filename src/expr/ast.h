@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace dutybridge::mapping::detail {
+namespace dutybridge::expr::detail {
 
 enum class NodeKind {
   IntLit,
@@ -48,4 +48,4 @@ struct Ast {
 
 using AstPtr = std::unique_ptr<Ast>;
 
-}  // namespace dutybridge::mapping::detail
+}  // namespace dutybridge::expr::detail

@@ -1,4 +1,4 @@
-#include "src/mapping/transform.h"
+#include "src/mapping/mapping_transform.h"
 
 #include <fmt/format.h>
 

@@ -12,9 +12,9 @@
 #include <utility>
 #include <vector>
 
-#include "src/mapping/expr.h"
+#include "src/expr/expr.h"
 
-namespace dutybridge::mapping::detail {
+namespace dutybridge::expr::detail {
 
 using core::Result;
 using core::Value;
@@ -98,4 +98,4 @@ NodePtr makeCall(std::vector<NodePtr> args, bool propagate_null, F f) {
   return std::make_unique<CallNode<F>>(std::move(args), propagate_null, std::move(f));
 }
 
-}  // namespace dutybridge::mapping::detail
+}  // namespace dutybridge::expr::detail
