@@ -1386,6 +1386,331 @@ std::optional<YAML::Node> applyOverlay(Loader& loader, const YAML::Node& overlay
   return base;  // problems found above are in the diagnostics: the load goes on to find the rest
 }
 
+// The sections of a mapping file, loaded in this order by loadText (each reports its problems
+// to the loader's diagnostics and goes on, so one load lists them all).
+
+// name, version, source_system, catalog, calendars.
+void loadHeader(Loader& loader, Mapping* mapping, const YAML::Node& root) {
+  if (root["source_system"] && root["source_system"].IsScalar())
+    mapping->source_system = root["source_system"].Scalar();
+  if (const YAML::Node catalog = root["catalog"]; catalog && catalog.IsScalar()) {
+    std::filesystem::path path = catalog.Scalar();
+    if (path.is_relative()) path = loader.dirOf(catalog) / path;
+    auto loaded = loadDutyCatalog(path);
+    if (!loaded) {
+      loader.error(catalog, "catalog", "the duty catalog has errors:\n" + loaded.error().format());
+    } else {
+      mapping->catalog = std::move(*loaded);
+    }
+  }
+  if (const YAML::Node calendars = root["calendars"]; calendars) {
+    if (!calendars.IsScalar()) {
+      loader.error(calendars, "calendars", "'calendars' is the path of a calendars file",
+                   "e.g. calendars: ../config/calendars.yaml");
+    } else {
+      std::filesystem::path path = calendars.Scalar();
+      if (path.is_relative()) path = loader.dirOf(calendars) / path;
+      auto loaded = calendar::loadCalendars(path);
+      if (!loaded) {
+        loader.error(calendars, "calendars", "the calendars file has errors", "they are listed with their locations");
+        loader.diagnostics.merge(std::move(loaded.error()));
+        // Calendar names are still checked, against no calendars; the hint then points here.
+        mapping->env.calendars = std::make_shared<const calendar::Calendars>();
+      } else {
+        mapping->env.calendars = std::move(*loaded);
+      }
+    }
+  }
+  if (!root["name"] || !root["name"].IsScalar() || root["name"].Scalar().empty()) {
+    loader.error(root, "", "missing required key 'name'");
+  } else {
+    mapping->name = root["name"].Scalar();
+  }
+  if (root["version"]) {
+    try {
+      mapping->version = root["version"].as<int64_t>();
+    } catch (const YAML::Exception&) {
+      loader.error(root["version"], "version", "'version' must be an integer");
+    }
+  }
+}
+
+// tables: and hmac_keys: (before any expression: lookups and hmac key names are checked at load).
+void loadTablesAndKeys(Loader& loader, Mapping* mapping, const YAML::Node& root, const MappingLoadOptions& options) {
+  if (const YAML::Node tables = root["tables"]; tables) {
+    if (!tables.IsMap()) loader.error(tables, "tables", "'tables' must map table names to rows or a csv file");
+    for (auto it = tables.begin(); tables.IsMap() && it != tables.end(); ++it) {
+      loadTable(loader, *mapping, it->first.Scalar(), it->second, options);
+    }
+  }
+  if (const YAML::Node keys = root["hmac_keys"]; keys) {
+    schema::SecretResolver secrets;
+    for (auto it = keys.begin(); keys.IsMap() && it != keys.end(); ++it) {
+      auto resolved = secrets.resolve(it->second.Scalar());
+      if (!resolved) {
+        loader.error(it->second, "hmac_keys." + it->first.Scalar(), resolved.error().message);
+      } else if (!resolved->secret) {
+        loader.error(it->second, "hmac_keys." + it->first.Scalar(),
+                     "an hmac key must come from a secret reference (${cred:NAME}, ${env:NAME} or ${file:PATH})");
+      } else {
+        mapping->env.hmac_keys.emplace(it->first.Scalar(), std::move(resolved->text));
+      }
+    }
+  }
+}
+
+// input: (declared, or from_source with overrides, typed by the source's description or test_input).
+void loadInput(Loader& loader, Mapping* mapping, const YAML::Node& root, const core::SourceDescription* description,
+               bool use_test_input) {
+  const YAML::Node input = root["input"];
+  const YAML::Node test_input = root["test_input"];
+  auto addInput = [&](const std::string& name, expr::Type type, const SourceLocation& at, bool described) {
+    size_t slot = mapping->scope.add(name, type);
+    mapping->inputs.push_back({name, type, slot, fmt::format("{}:{}:{}", at.file, at.line, at.column), described});
+  };
+  mapping->from_source = isFromSource(input);
+  if (!mapping->from_source) {
+    if (!input || !input.IsMap() || input.size() == 0) {
+      loader.error(input ? input : root, "input", "'input' must declare the source fields and their types",
+                   "e.g. input: {report_no: string, good_qty: decimal, scrap_qty: decimal?}, or input: from_source "
+                   "to take them from the source");
+    } else {
+      for (const auto& field : declaredFields(loader, input, "input")) {
+        addInput(field.name, field.type, loader.at(field.key, "input." + field.name), false);
+      }
+    }
+    if (test_input) {
+      loader.error(test_input, "test_input", "'test_input' is only for input: from_source",
+                   "a declared input already types the tests' inputs");
+    }
+  } else {
+    std::vector<DeclaredField> overrides;
+    if (input.IsMap()) {
+      loader.checkKeys(input, "input", {"from_source", "overrides"});
+      if (const YAML::Node node = input["overrides"]; node) {
+        if (!node.IsMap()) loader.error(node, "input.overrides", "'overrides' must map source fields to types");
+        overrides = declaredFields(loader, node, "input.overrides");
+      }
+    }
+    std::vector<DeclaredField> test_types;
+    if (test_input) {
+      mapping->has_test_input = true;
+      if (!test_input.IsMap() || test_input.size() == 0) {
+        loader.error(test_input, "test_input", "'test_input' must map field names to types, like a declared input");
+      }
+      test_types = declaredFields(loader, test_input, "test_input");
+    }
+    const SourceLocation input_at = loader.at(input, "input");
+    auto overrideOf = [&](const std::string& name) -> const DeclaredField* {
+      for (const auto& o : overrides) {
+        if (o.name == name) return &o;
+      }
+      return nullptr;
+    };
+    if (description) {
+      if (description->empty()) loader.error(input, "input", "the source's description has no fields");
+      std::vector<std::string> described_names;
+      for (const auto& field : *description) {
+        described_names.push_back(field.name);
+        if (const DeclaredField* o = overrideOf(field.name)) {
+          addInput(field.name, o->type, loader.at(o->key, "input.overrides." + o->name), false);
+        } else {
+          addInput(field.name, typeOf(field), input_at, true);
+        }
+      }
+      for (const auto& o : overrides) {
+        if (std::find(described_names.begin(), described_names.end(), o.name) != described_names.end()) continue;
+        std::string near = diag::suggest(o.name, described_names);
+        loader.error(o.key, "input.overrides." + o.name,
+                     fmt::format("the source's description has no field '{}' to override", o.name),
+                     near.empty() ? fmt::format("its fields: {}", fmt::join(described_names, ", "))
+                                  : fmt::format("did you mean '{}'?", near));
+      }
+    } else if (use_test_input) {
+      if (!test_input) loader.error(input, "input", "no test_input: to type the inputs without a source");
+      for (const auto& field : test_types) {
+        addInput(field.name, field.type, loader.at(field.key, "test_input." + field.name), false);
+      }
+    } else {
+      for (const auto& o : overrides) addInput(o.name, o.type, loader.at(o.key, "input.overrides." + o.name), false);
+      mapping->scope.setOpen(true);
+      mapping->runnable = false;
+    }
+  }
+}
+
+// Offline, fields read from the source are `any`: a condition made of one is checked later.
+bool notBool(const Mapping& mapping, expr::Type type) {
+  return type.nullable ||
+         (type.kind != expr::Type::Kind::Bool && !(mapping.scope.isOpen() && type.kind == expr::Type::Kind::Any));
+}
+
+// aggregate: identity, where:, let:, then the rest of aggregate: and quarantine:.
+void loadRowLogic(Loader& loader, Mapping* mapping, const YAML::Node& root) {
+  // A row's identity is compiled over the inputs alone: it is evaluated even for rows that
+  // `where` rejects (to retract them), when the `let`s have not run.
+  const YAML::Node aggregate_node = root["aggregate"];
+  if (aggregate_node) {
+    mapping->aggregate = std::make_unique<AggregateBlock>();
+    loadAggregateIdentity(loader, *mapping, aggregate_node);
+  }
+  if (const YAML::Node where = root["where"]; where) {
+    mapping->where = loader.expression(where, "where", mapping->scope, mapping->env);
+    if (mapping->where && notBool(*mapping, mapping->where->type())) {
+      loader.diagnostics.add(
+          mapping->where->location(),
+          fmt::format("'where' must be a non-null bool, found {}", mapping->where->type().toString()),
+          "use ?? to decide what a null means");
+    }
+  }
+  if (const YAML::Node lets = root["let"]; lets) {
+    if (!lets.IsMap()) loader.error(lets, "let", "'let' must map names to expressions");
+    for (auto it = lets.begin(); lets.IsMap() && it != lets.end(); ++it) {
+      std::string name = it->first.Scalar();
+      auto expr = loader.expression(it->second, "let." + name, mapping->scope, mapping->env);
+      if (!expr) {
+        // Already reported: keep the name known (as any) so later uses do not cascade.
+        mapping->scope.add(name, expr::Type{expr::Type::Kind::Any, false});
+        continue;
+      }
+      size_t slot = mapping->scope.add(name, expr->type());
+      mapping->lets.push_back({name, slot, std::move(expr)});
+    }
+  }
+  if (aggregate_node) loadAggregate(loader, *mapping, aggregate_node);
+  if (const YAML::Node quarantine = root["quarantine"]; quarantine) {
+    loader.checkKeys(quarantine, "quarantine", {"max_age", "retry"});
+    if (!quarantine.IsMap() || !quarantine["max_age"]) {
+      loader.error(quarantine, "quarantine",
+                   "'quarantine' needs 'max_age': how long a record may wait for its attribution",
+                   "e.g. quarantine: {max_age: 3d, retry: 10m}");
+    } else {
+      constexpr int64_t kMinute = 60'000'000;
+      mapping->quarantine = QuarantinePolicy{durationOr(loader, quarantine["max_age"], "quarantine.max_age", 0),
+                                             durationOr(loader, quarantine["retry"], "quarantine.retry", 10 * kMinute)};
+    }
+  }
+}
+
+// emit: the output blocks (over the input scope, or the window revision of an aggregate mapping).
+void loadEmits(Loader& loader, Mapping* mapping, const YAML::Node& root) {
+  const expr::Scope& emit_scope = mapping->aggregate ? mapping->aggregate->scope : mapping->scope;
+  const YAML::Node emits = root["emit"];
+  if (!emits || !emits.IsSequence() || emits.size() == 0) {
+    loader.error(emits ? emits : root, "emit", "'emit' must be a list of at least one output block");
+  } else {
+    for (size_t e = 0; e < emits.size(); ++e) {
+      const YAML::Node block = emits[e];
+      std::string path = fmt::format("emit[{}]", e);
+      loader.checkKeys(block, path, {"to", "contract", "key", "when", "fields"});
+      Emit emit;
+      emit.location = loader.at(block, path);
+      if (block["to"] && block["to"].IsScalar()) emit.topic = block["to"].Scalar();
+      if (const YAML::Node key = block["key"]; key) {
+        std::vector<YAML::Node> parts;
+        if (key.IsSequence())
+          for (const auto& part : key) parts.push_back(part);
+        else
+          parts.push_back(key);
+        for (size_t k = 0; k < parts.size(); ++k) {
+          if (auto expr = loader.expression(parts[k], fmt::format("{}.key[{}]", path, k), emit_scope, mapping->env)) {
+            emit.key.push_back(std::move(expr));
+          }
+        }
+      }
+      if (const YAML::Node when = block["when"]; when) {
+        emit.when = loader.expression(when, path + ".when", emit_scope, mapping->env);
+        if (emit.when && notBool(*mapping, emit.when->type())) {
+          loader.diagnostics.add(emit.when->location(), "'when' must be a non-null bool");
+        }
+      }
+      const YAML::Node fields = block["fields"];
+      if (!fields || !fields.IsMap() || fields.size() == 0) {
+        loader.error(fields ? fields : block, path + ".fields", "'fields' must map output field names to expressions");
+      } else {
+        std::vector<std::string> names;
+        for (auto it = fields.begin(); it != fields.end(); ++it) {
+          std::string name = it->first.Scalar();
+          auto expr = loader.expression(it->second, path + ".fields." + name, emit_scope, mapping->env);
+          if (!expr) continue;
+          names.push_back(name);
+          emit.fields.emplace_back(name, std::move(expr));
+        }
+        emit.schema = std::make_shared<core::RecordSchema>(std::move(names));
+      }
+      if (const YAML::Node contract = block["contract"]; contract) {
+        if (mapping->aggregate) addPeriodFields(loader, emit, fields, emit_scope, mapping->env);
+        bindContract(loader, *mapping, emit, contract, fields, path);
+      }
+      mapping->emits.push_back(std::move(emit));
+    }
+  }
+}
+
+// tests: the embedded examples `dutybridge test` runs.
+void loadTests(Loader& loader, Mapping* mapping, const YAML::Node& root) {
+  const YAML::Node test_input = root["test_input"];
+  if (const YAML::Node tests = root["tests"]; tests) {
+    for (size_t t = 0; tests.IsSequence() && t < tests.size(); ++t) {
+      const YAML::Node test = tests[t];
+      std::string path = fmt::format("tests[{}]", t);
+      loader.checkKeys(test, path, {"name", "now", "input", "steps", "expect", "expect_error"});
+      MappingTest mt;
+      mt.location = loader.at(test, path);
+      mt.name = test["name"] ? test["name"].Scalar() : fmt::format("test {}", t + 1);
+      if (test["now"]) {
+        auto now = core::parseTimestamp(test["now"].Scalar());
+        if (!now)
+          loader.error(test["now"], path + ".now", "'now' must be an RFC 3339 timestamp");
+        else
+          mt.now = *now;
+      }
+      mt.input = recordFromMap(yamlToValue(test["input"]));
+      if (const YAML::Node steps = test["steps"]; steps) {
+        if (!mapping->aggregate)
+          loader.error(steps, path + ".steps", "'steps' are for aggregate mappings; use 'input'");
+        for (size_t i = 0; steps.IsSequence() && i < steps.size(); ++i) {
+          const YAML::Node step = steps[i];
+          std::string step_path = fmt::format("{}.steps[{}]", path, i);
+          loader.checkKeys(step, step_path, {"now", "input"});
+          MappingTest::Step st;
+          if (step["now"]) {
+            auto now = core::parseTimestamp(step["now"].Scalar());
+            if (!now)
+              loader.error(step["now"], step_path + ".now", "'now' must be an RFC 3339 timestamp");
+            else
+              st.now = *now;
+          }
+          if (step["input"]) st.input = recordFromMap(yamlToValue(step["input"]));
+          mt.steps.push_back(std::move(st));
+        }
+      }
+      if (test["expect_error"]) mt.expect_error = test["expect_error"].Scalar();
+      if (const YAML::Node expect = test["expect"]; expect) {
+        for (const auto& item : expect) {
+          MappingTest::Expected expected;
+          for (auto it = item.begin(); item.IsMap() && it != item.end(); ++it) {
+            std::string name = it->first.Scalar();
+            if (name == "_topic")
+              expected.topic = scalarText(it->second);
+            else if (name == "_key")
+              expected.key = scalarText(it->second);
+            else
+              expected.fields.emplace_back(name, scalarText(it->second));
+          }
+          mt.expect.push_back(std::move(expected));
+        }
+      }
+      mapping->tests.push_back(std::move(mt));
+    }
+    if (mapping->from_source && !mapping->tests.empty() && !test_input) {
+      loader.error(tests, "tests",
+                   "the tests of a mapping with input: from_source need test_input: to type their inputs",
+                   "e.g. test_input: {report_no: string, good_qty: decimal, updated_at: timestamp}");
+    }
+  }
+}
+
 // The one code path for every way a mapping gets its input types: declared in the file,
 // described by the source (`description`), its `test_input:` (`use_test_input`), or none yet
 // (offline from_source: checked with an open scope, not runnable).
@@ -1436,294 +1761,12 @@ std::expected<std::unique_ptr<Mapping>, diag::Diagnostics> loadText(const std::f
   mapping->table_loaders = options.table_loaders;
   try {
     loader.checkKeys(root, "", kMappingKeys);
-    if (root["source_system"] && root["source_system"].IsScalar()) mapping->source_system = root["source_system"].Scalar();
-    if (const YAML::Node catalog = root["catalog"]; catalog && catalog.IsScalar()) {
-      std::filesystem::path path = catalog.Scalar();
-      if (path.is_relative()) path = loader.dirOf(catalog) / path;
-      auto loaded = loadDutyCatalog(path);
-      if (!loaded) {
-        loader.error(catalog, "catalog", "the duty catalog has errors:\n" + loaded.error().format());
-      } else {
-        mapping->catalog = std::move(*loaded);
-      }
-    }
-    if (const YAML::Node calendars = root["calendars"]; calendars) {
-      if (!calendars.IsScalar()) {
-        loader.error(calendars, "calendars", "'calendars' is the path of a calendars file",
-                     "e.g. calendars: ../config/calendars.yaml");
-      } else {
-        std::filesystem::path path = calendars.Scalar();
-        if (path.is_relative()) path = loader.dirOf(calendars) / path;
-        auto loaded = calendar::loadCalendars(path);
-        if (!loaded) {
-          loader.error(calendars, "calendars", "the calendars file has errors", "they are listed with their locations");
-          loader.diagnostics.merge(std::move(loaded.error()));
-          // Calendar names are still checked, against no calendars; the hint then points here.
-          mapping->env.calendars = std::make_shared<const calendar::Calendars>();
-        } else {
-          mapping->env.calendars = std::move(*loaded);
-        }
-      }
-    }
-    if (!root["name"] || !root["name"].IsScalar() || root["name"].Scalar().empty()) {
-      loader.error(root, "", "missing required key 'name'");
-    } else {
-      mapping->name = root["name"].Scalar();
-    }
-    if (root["version"]) {
-      try {
-        mapping->version = root["version"].as<int64_t>();
-      } catch (const YAML::Exception&) {
-        loader.error(root["version"], "version", "'version' must be an integer");
-      }
-    }
-
-    // Reference tables and keys first: expressions check lookups and hmac key names at load.
-    if (const YAML::Node tables = root["tables"]; tables) {
-      if (!tables.IsMap()) loader.error(tables, "tables", "'tables' must map table names to rows or a csv file");
-      for (auto it = tables.begin(); tables.IsMap() && it != tables.end(); ++it) {
-        loadTable(loader, *mapping, it->first.Scalar(), it->second, options);
-      }
-    }
-    if (const YAML::Node keys = root["hmac_keys"]; keys) {
-      schema::SecretResolver secrets;
-      for (auto it = keys.begin(); keys.IsMap() && it != keys.end(); ++it) {
-        auto resolved = secrets.resolve(it->second.Scalar());
-        if (!resolved) {
-          loader.error(it->second, "hmac_keys." + it->first.Scalar(), resolved.error().message);
-        } else if (!resolved->secret) {
-          loader.error(it->second, "hmac_keys." + it->first.Scalar(),
-                       "an hmac key must come from a secret reference (${cred:NAME}, ${env:NAME} or ${file:PATH})");
-        } else {
-          mapping->env.hmac_keys.emplace(it->first.Scalar(), std::move(resolved->text));
-        }
-      }
-    }
-
-    const YAML::Node input = root["input"];
-    const YAML::Node test_input = root["test_input"];
-    auto addInput = [&](const std::string& name, expr::Type type, const SourceLocation& at, bool described) {
-      size_t slot = mapping->scope.add(name, type);
-      mapping->inputs.push_back({name, type, slot, fmt::format("{}:{}:{}", at.file, at.line, at.column), described});
-    };
-    mapping->from_source = isFromSource(input);
-    if (!mapping->from_source) {
-      if (!input || !input.IsMap() || input.size() == 0) {
-        loader.error(input ? input : root, "input", "'input' must declare the source fields and their types",
-                     "e.g. input: {report_no: string, good_qty: decimal, scrap_qty: decimal?}, or input: from_source "
-                     "to take them from the source");
-      } else {
-        for (const auto& field : declaredFields(loader, input, "input")) {
-          addInput(field.name, field.type, loader.at(field.key, "input." + field.name), false);
-        }
-      }
-      if (test_input) {
-        loader.error(test_input, "test_input", "'test_input' is only for input: from_source",
-                     "a declared input already types the tests' inputs");
-      }
-    } else {
-      std::vector<DeclaredField> overrides;
-      if (input.IsMap()) {
-        loader.checkKeys(input, "input", {"from_source", "overrides"});
-        if (const YAML::Node node = input["overrides"]; node) {
-          if (!node.IsMap()) loader.error(node, "input.overrides", "'overrides' must map source fields to types");
-          overrides = declaredFields(loader, node, "input.overrides");
-        }
-      }
-      std::vector<DeclaredField> test_types;
-      if (test_input) {
-        mapping->has_test_input = true;
-        if (!test_input.IsMap() || test_input.size() == 0) {
-          loader.error(test_input, "test_input", "'test_input' must map field names to types, like a declared input");
-        }
-        test_types = declaredFields(loader, test_input, "test_input");
-      }
-      const SourceLocation input_at = loader.at(input, "input");
-      auto overrideOf = [&](const std::string& name) -> const DeclaredField* {
-        for (const auto& o : overrides) {
-          if (o.name == name) return &o;
-        }
-        return nullptr;
-      };
-      if (description) {
-        if (description->empty()) loader.error(input, "input", "the source's description has no fields");
-        std::vector<std::string> described_names;
-        for (const auto& field : *description) {
-          described_names.push_back(field.name);
-          if (const DeclaredField* o = overrideOf(field.name)) {
-            addInput(field.name, o->type, loader.at(o->key, "input.overrides." + o->name), false);
-          } else {
-            addInput(field.name, typeOf(field), input_at, true);
-          }
-        }
-        for (const auto& o : overrides) {
-          if (std::find(described_names.begin(), described_names.end(), o.name) != described_names.end()) continue;
-          std::string near = diag::suggest(o.name, described_names);
-          loader.error(o.key, "input.overrides." + o.name,
-                       fmt::format("the source's description has no field '{}' to override", o.name),
-                       near.empty() ? fmt::format("its fields: {}", fmt::join(described_names, ", "))
-                                    : fmt::format("did you mean '{}'?", near));
-        }
-      } else if (use_test_input) {
-        if (!test_input) loader.error(input, "input", "no test_input: to type the inputs without a source");
-        for (const auto& field : test_types) {
-          addInput(field.name, field.type, loader.at(field.key, "test_input." + field.name), false);
-        }
-      } else {
-        for (const auto& o : overrides) addInput(o.name, o.type, loader.at(o.key, "input.overrides." + o.name), false);
-        mapping->scope.setOpen(true);
-        mapping->runnable = false;
-      }
-    }
-    // Offline, fields read from the source are `any`: a condition made of one is checked later.
-    auto notBool = [&](expr::Type type) {
-      return type.nullable ||
-             (type.kind != expr::Type::Kind::Bool && !(mapping->scope.isOpen() && type.kind == expr::Type::Kind::Any));
-    };
-
-    // A row's identity is compiled over the inputs alone: it is evaluated even for rows that
-    // `where` rejects (to retract them), when the `let`s have not run.
-    const YAML::Node aggregate_node = root["aggregate"];
-    if (aggregate_node) {
-      mapping->aggregate = std::make_unique<AggregateBlock>();
-      loadAggregateIdentity(loader, *mapping, aggregate_node);
-    }
-    if (const YAML::Node where = root["where"]; where) {
-      mapping->where = loader.expression(where, "where", mapping->scope, mapping->env);
-      if (mapping->where && notBool(mapping->where->type())) {
-        loader.diagnostics.add(mapping->where->location(),
-                               fmt::format("'where' must be a non-null bool, found {}", mapping->where->type().toString()),
-                               "use ?? to decide what a null means");
-      }
-    }
-    if (const YAML::Node lets = root["let"]; lets) {
-      if (!lets.IsMap()) loader.error(lets, "let", "'let' must map names to expressions");
-      for (auto it = lets.begin(); lets.IsMap() && it != lets.end(); ++it) {
-        std::string name = it->first.Scalar();
-        auto expr = loader.expression(it->second, "let." + name, mapping->scope, mapping->env);
-        if (!expr) {
-          // Already reported: keep the name known (as any) so later uses do not cascade.
-          mapping->scope.add(name, expr::Type{expr::Type::Kind::Any, false});
-          continue;
-        }
-        size_t slot = mapping->scope.add(name, expr->type());
-        mapping->lets.push_back({name, slot, std::move(expr)});
-      }
-    }
-
-    if (aggregate_node) loadAggregate(loader, *mapping, aggregate_node);
-    if (const YAML::Node quarantine = root["quarantine"]; quarantine) {
-      loader.checkKeys(quarantine, "quarantine", {"max_age", "retry"});
-      if (!quarantine.IsMap() || !quarantine["max_age"]) {
-        loader.error(quarantine, "quarantine", "'quarantine' needs 'max_age': how long a record may wait for its attribution",
-                     "e.g. quarantine: {max_age: 3d, retry: 10m}");
-      } else {
-        constexpr int64_t kMinute = 60'000'000;
-        mapping->quarantine = QuarantinePolicy{durationOr(loader, quarantine["max_age"], "quarantine.max_age", 0),
-                                               durationOr(loader, quarantine["retry"], "quarantine.retry", 10 * kMinute)};
-      }
-    }
-    // Emit blocks see the input scope, or for an aggregate mapping the window revision.
-    const expr::Scope& emit_scope = mapping->aggregate ? mapping->aggregate->scope : mapping->scope;
-    const YAML::Node emits = root["emit"];
-    if (!emits || !emits.IsSequence() || emits.size() == 0) {
-      loader.error(emits ? emits : root, "emit", "'emit' must be a list of at least one output block");
-    } else {
-      for (size_t e = 0; e < emits.size(); ++e) {
-        const YAML::Node block = emits[e];
-        std::string path = fmt::format("emit[{}]", e);
-        loader.checkKeys(block, path, {"to", "contract", "key", "when", "fields"});
-        Emit emit;
-        emit.location = loader.at(block, path);
-        if (block["to"] && block["to"].IsScalar()) emit.topic = block["to"].Scalar();
-        if (const YAML::Node key = block["key"]; key) {
-          std::vector<YAML::Node> parts;
-          if (key.IsSequence()) for (const auto& part : key) parts.push_back(part);
-          else parts.push_back(key);
-          for (size_t k = 0; k < parts.size(); ++k) {
-            if (auto expr = loader.expression(parts[k], fmt::format("{}.key[{}]", path, k), emit_scope, mapping->env)) {
-              emit.key.push_back(std::move(expr));
-            }
-          }
-        }
-        if (const YAML::Node when = block["when"]; when) {
-          emit.when = loader.expression(when, path + ".when", emit_scope, mapping->env);
-          if (emit.when && notBool(emit.when->type())) {
-            loader.diagnostics.add(emit.when->location(), "'when' must be a non-null bool");
-          }
-        }
-        const YAML::Node fields = block["fields"];
-        if (!fields || !fields.IsMap() || fields.size() == 0) {
-          loader.error(fields ? fields : block, path + ".fields", "'fields' must map output field names to expressions");
-        } else {
-          std::vector<std::string> names;
-          for (auto it = fields.begin(); it != fields.end(); ++it) {
-            std::string name = it->first.Scalar();
-            auto expr = loader.expression(it->second, path + ".fields." + name, emit_scope, mapping->env);
-            if (!expr) continue;
-            names.push_back(name);
-            emit.fields.emplace_back(name, std::move(expr));
-          }
-          emit.schema = std::make_shared<core::RecordSchema>(std::move(names));
-        }
-        if (const YAML::Node contract = block["contract"]; contract) {
-          if (mapping->aggregate) addPeriodFields(loader, emit, fields, emit_scope, mapping->env);
-          bindContract(loader, *mapping, emit, contract, fields, path);
-        }
-        mapping->emits.push_back(std::move(emit));
-      }
-    }
-
-    if (const YAML::Node tests = root["tests"]; tests) {
-      for (size_t t = 0; tests.IsSequence() && t < tests.size(); ++t) {
-        const YAML::Node test = tests[t];
-        std::string path = fmt::format("tests[{}]", t);
-        loader.checkKeys(test, path, {"name", "now", "input", "steps", "expect", "expect_error"});
-        MappingTest mt;
-        mt.location = loader.at(test, path);
-        mt.name = test["name"] ? test["name"].Scalar() : fmt::format("test {}", t + 1);
-        if (test["now"]) {
-          auto now = core::parseTimestamp(test["now"].Scalar());
-          if (!now) loader.error(test["now"], path + ".now", "'now' must be an RFC 3339 timestamp");
-          else mt.now = *now;
-        }
-        mt.input = recordFromMap(yamlToValue(test["input"]));
-        if (const YAML::Node steps = test["steps"]; steps) {
-          if (!mapping->aggregate) loader.error(steps, path + ".steps", "'steps' are for aggregate mappings; use 'input'");
-          for (size_t i = 0; steps.IsSequence() && i < steps.size(); ++i) {
-            const YAML::Node step = steps[i];
-            std::string step_path = fmt::format("{}.steps[{}]", path, i);
-            loader.checkKeys(step, step_path, {"now", "input"});
-            MappingTest::Step st;
-            if (step["now"]) {
-              auto now = core::parseTimestamp(step["now"].Scalar());
-              if (!now) loader.error(step["now"], step_path + ".now", "'now' must be an RFC 3339 timestamp");
-              else st.now = *now;
-            }
-            if (step["input"]) st.input = recordFromMap(yamlToValue(step["input"]));
-            mt.steps.push_back(std::move(st));
-          }
-        }
-        if (test["expect_error"]) mt.expect_error = test["expect_error"].Scalar();
-        if (const YAML::Node expect = test["expect"]; expect) {
-          for (const auto& item : expect) {
-            MappingTest::Expected expected;
-            for (auto it = item.begin(); item.IsMap() && it != item.end(); ++it) {
-              std::string name = it->first.Scalar();
-              if (name == "_topic") expected.topic = scalarText(it->second);
-              else if (name == "_key") expected.key = scalarText(it->second);
-              else expected.fields.emplace_back(name, scalarText(it->second));
-            }
-            mt.expect.push_back(std::move(expected));
-          }
-        }
-        mapping->tests.push_back(std::move(mt));
-      }
-      if (mapping->from_source && !mapping->tests.empty() && !test_input) {
-        loader.error(tests, "tests", "the tests of a mapping with input: from_source need test_input: to type their inputs",
-                     "e.g. test_input: {report_no: string, good_qty: decimal, updated_at: timestamp}");
-      }
-    }
+    loadHeader(loader, mapping.get(), root);
+    loadTablesAndKeys(loader, mapping.get(), root, options);
+    loadInput(loader, mapping.get(), root, description, use_test_input);
+    loadRowLogic(loader, mapping.get(), root);
+    loadEmits(loader, mapping.get(), root);
+    loadTests(loader, mapping.get(), root);
   } catch (const YAML::Exception& e) {
     loader.diagnostics.add(SourceLocation{loader.file_name, e.mark.line + 1, e.mark.column + 1, ""}, "YAML: " + e.msg);
   }
