@@ -226,6 +226,35 @@ core::Status Pipeline::deliverDeadLetters(std::stop_token stop, Retrier& retrier
   return {};
 }
 
+core::Result<bool> Pipeline::acceptBatch(std::stop_token stop, Retrier& retrier, core::SourceBatch& batch,
+                                         uint64_t& sequence) {
+  Committer& committer = *committer_;
+  stats_.records_read.fetch_add(batch.records.size() + batch.failures.size());
+  const bool idle = batch.records.empty() && batch.failures.empty();
+  for (const auto& failure : batch.failures) {
+    addDeadLetter("source", failure.position, failure.event_time, failure.reason);
+  }
+  transformBatch(batch);
+  screenBatch(batch);
+  if (auto routed = routeDeadLetters(batch); !routed) return core::fail(routed.error());
+  if (!dead_letters_.empty()) {
+    if (auto delivered = deliverDeadLetters(stop, retrier); !delivered) return core::fail(delivered.error());
+    // Stopped while the dead-letter topic was unreachable: the batch is not written, so its
+    // position is not stored and it is read again after the restart.
+    if (!dead_letters_.empty()) return false;
+  }
+  std::vector<core::StateEntry> state_changes;
+  if (transform_) transform_->takeStateChanges(state_changes);
+  if (!batch.records.empty()) ++sequence;
+  if (auto added = committer.add(sequence, batch.records.size(), batch.position, std::move(state_changes)); !added) {
+    return core::fail(added.error());
+  }
+  if (idle && batch.records.empty()) {
+    if (auto committed = committer.commitIfDue(stop, true); !committed) return core::fail(committed.error());
+  }
+  return true;
+}
+
 core::Status Pipeline::run(std::stop_token stop) {
   Retrier retrier(component_, options_.backoff_initial, options_.backoff_max, &stats_.retries);
   auto closeSinks = [&] {
@@ -288,39 +317,12 @@ core::Status Pipeline::run(std::stop_token stop) {
       written = 0;
       end_of_input = batch.end_of_input || (options_.stop_when_idle && batch.records.empty() &&
                                                    batch.failures.empty() && !batch.more_pending);
-      stats_.records_read.fetch_add(batch.records.size() + batch.failures.size());
-      const bool idle = batch.records.empty() && batch.failures.empty();
-      for (const auto& failure : batch.failures) {
-        addDeadLetter("source", failure.position, failure.event_time, failure.reason);
-      }
-      transformBatch(batch);
-      screenBatch(batch);
-      if (auto routed = routeDeadLetters(batch); !routed) {
-        outcome = routed;
+      auto accepted = acceptBatch(stop, retrier, batch, sequence);
+      if (!accepted) {
+        outcome = core::fail(accepted.error());
         break;
       }
-      if (!dead_letters_.empty()) {
-        if (auto delivered = deliverDeadLetters(stop, retrier); !delivered) {
-          outcome = delivered;
-          break;
-        }
-        // Stopped while the dead-letter topic was unreachable: the batch is not written, so
-        // its position is not stored and it is read again after the restart.
-        if (!dead_letters_.empty()) break;
-      }
-      std::vector<core::StateEntry> state_changes;
-      if (transform_) transform_->takeStateChanges(state_changes);
-      if (!batch.records.empty()) ++sequence;
-      if (auto added = committer.add(sequence, batch.records.size(), batch.position, std::move(state_changes)); !added) {
-        outcome = added;
-        break;
-      }
-      if (idle && batch.records.empty()) {
-        if (auto committed = committer.commitIfDue(stop, true); !committed) {
-          outcome = committed;
-          break;
-        }
-      }
+      if (!*accepted) break;
     }
     if (written < batch.records.size()) {
       if (written == 0) committer.beforeWrite(batch.position);

@@ -116,6 +116,11 @@ class Pipeline {
   // them where they travel: into the batch (a sink that carries them) or dead_letters_.
   core::Status routeDeadLetters(core::SourceBatch& batch);
   core::Status deliverDeadLetters(std::stop_token stop, Retrier& retrier);
+  // A batch just read: its source failures, transform, screening and dead letters (delivered
+  // first when they have a sink of their own), then handed to the committer as sink batch
+  // `sequence` (advanced when the batch has records). False: stopped while its dead letters
+  // could not be delivered (the batch is not written; it is read again after the restart).
+  core::Result<bool> acceptBatch(std::stop_token stop, Retrier& retrier, core::SourceBatch& batch, uint64_t& sequence);
   // ", quarantined 3, open_windows 12" from the transform's gauges, for log lines.
   std::string gaugeText() const;
   std::string name_;
