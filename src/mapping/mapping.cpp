@@ -517,22 +517,19 @@ void loadAggregateIdentity(Loader& loader, Mapping& mapping, const YAML::Node& n
   if (node["version"]) block.version = loader.expression(node["version"], "aggregate.version", mapping.scope, mapping.env);
 }
 
-void loadAggregate(Loader& loader, Mapping& mapping, const YAML::Node& node) {
-  AggregateBlock& block = *mapping.aggregate;
-  if (!node.IsMap()) return;
-  using Kind = expr::Type::Kind;
-  auto require = [&](const std::unique_ptr<expr::Expr>& expr, Kind kind, const std::string& what) {
-    if (expr && expr->type().kind != kind && expr->type().kind != Kind::Any) {
-      loader.diagnostics.add(expr->location(),
-                             fmt::format("aggregate.{} must be {}, not {}", what, expr::Type{kind, false}.toString(),
-                                         expr->type().toString()));
-    }
-  };
-  if (block.version && (block.version->type().kind == Kind::List || block.version->type().kind == Kind::Map)) {
-    loader.diagnostics.add(block.version->location(), "aggregate.version must be a scalar (timestamp, date or number)");
-  }
+using Kind = expr::Type::Kind;
 
-  // Calendar and period.
+// Reports an aggregate expression whose type is not `kind`.
+void requireKind(Loader& loader, const std::unique_ptr<expr::Expr>& expr, Kind kind, const std::string& what) {
+  if (expr && expr->type().kind != kind && expr->type().kind != Kind::Any) {
+    loader.diagnostics.add(expr->location(), fmt::format("aggregate.{} must be {}, not {}", what,
+                                                         expr::Type{kind, false}.toString(), expr->type().toString()));
+  }
+}
+
+// aggregate: calendar, period and the row's time (or shift date and code).
+void loadAggregatePeriod(Loader& loader, Mapping& mapping, const YAML::Node& node) {
+  AggregateBlock& block = *mapping.aggregate;
   std::string calendar_name = node["calendar"] && node["calendar"].IsScalar() ? node["calendar"].Scalar() : "";
   if (calendar_name.empty()) {
     loader.error(node, "aggregate.calendar", "'aggregate' needs 'calendar': the plant calendar of its periods",
@@ -559,7 +556,7 @@ void loadAggregate(Loader& loader, Mapping& mapping, const YAML::Node& node) {
   }
   if (node["time"]) {
     block.time = loader.expression(node["time"], "aggregate.time", mapping.scope, mapping.env);
-    require(block.time, Kind::Timestamp, "time");
+    requireKind(loader, block.time, Kind::Timestamp, "time");
     if (node["shift_date"] || node["shift_code"]) {
       loader.error(node["shift_date"] ? node["shift_date"] : node["shift_code"], "aggregate",
                    "give either 'time' or 'shift_date' and 'shift_code', not both");
@@ -570,11 +567,115 @@ void loadAggregate(Loader& loader, Mapping& mapping, const YAML::Node& node) {
     if (node["shift_code"]) {
       block.shift_code = loader.expression(node["shift_code"], "aggregate.shift_code", mapping.scope, mapping.env);
     }
-    require(block.shift_date, Kind::Date, "shift_date");
+    requireKind(loader, block.shift_date, Kind::Date, "shift_date");
   } else {
     loader.error(node, "aggregate", "'aggregate' needs the row's period: 'time' (an event timestamp, placed in its "
                                     "shift by the calendar) or 'shift_date' (and 'shift_code' for SHIFT periods)");
   }
+}
+
+// One of aggregate.measures: `name: function(args)`. Returns the measure's type for the emit
+// blocks (unknown after an error, which is reported).
+expr::Type loadMeasure(Loader& loader, Mapping& mapping, const std::string& name, const std::string& path,
+                       const YAML::Node& value) {
+  AggregateBlock& block = *mapping.aggregate;
+  std::optional<MeasureCall> call = value.IsScalar() ? splitMeasureCall(value.Scalar()) : std::nullopt;
+  auto kind = call ? aggregate::parseMeasureKind(call->function) : std::nullopt;
+  if (!kind) {
+    loader.error(value, path,
+                 "a measure is one of sum(x), count(), count(condition), count_distinct(x), min(x), "
+                 "max(x), ratio(numerator, denominator), weighted_avg(x, weight)");
+    return expr::Type{};
+  }
+  size_t arity = aggregate::measureArity(*kind);
+  bool count = *kind == aggregate::MeasureKind::Count;
+  if (count ? call->args.size() > 1 : call->args.size() != arity) {
+    loader.error(value, path,
+                 fmt::format("{} takes {}", call->function,
+                             count        ? "no argument or a condition"
+                             : arity == 1 ? "one argument"
+                                          : "two arguments"));
+    return expr::Type{};
+  }
+  AggregateMeasure measure;
+  measure.name = name;
+  measure.kind = *kind;
+  core::SourceLocation start = loader.textStart(value, path);
+  std::vector<std::unique_ptr<expr::Expr>> args;
+  for (const auto& [arg_text, offset] : call->args) {
+    core::SourceLocation at = start;
+    at.column += static_cast<int>(offset);
+    args.push_back(expr::compileExpression(arg_text, at, mapping.scope, mapping.env, loader.diagnostics));
+  }
+  expr::Type result{Kind::Decimal, false};
+  switch (*kind) {
+    case aggregate::MeasureKind::Count:
+    case aggregate::MeasureKind::CountDistinct:
+      result = expr::Type{Kind::Int, false};
+      break;
+    case aggregate::MeasureKind::Min:
+    case aggregate::MeasureKind::Max:
+      result = args[0] ? expr::Type{args[0]->type().kind == Kind::Int ? Kind::Decimal : args[0]->type().kind, true}
+                       : expr::Type{};
+      break;
+    case aggregate::MeasureKind::RatioOfSums:
+    case aggregate::MeasureKind::WeightedAvg:
+      result = expr::Type{Kind::Decimal, true};
+      break;
+    case aggregate::MeasureKind::Sum:
+      break;
+  }
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (!args[i]) continue;
+    Kind k = args[i]->type().kind;
+    bool numeric = k == Kind::Int || k == Kind::Decimal || k == Kind::Double || k == Kind::Any;
+    bool needs_number = *kind == aggregate::MeasureKind::Sum || *kind == aggregate::MeasureKind::RatioOfSums ||
+                        *kind == aggregate::MeasureKind::WeightedAvg;
+    if (needs_number && !numeric) {
+      loader.diagnostics.add(args[i]->location(),
+                             fmt::format("{} needs a number, not {}", call->function, args[i]->type().toString()));
+    }
+    if (count && k != Kind::Bool && k != Kind::Any) {
+      loader.diagnostics.add(args[i]->location(),
+                             fmt::format("count(condition) needs a bool, not {}", args[i]->type().toString()));
+    }
+  }
+  if (!args.empty()) measure.first = std::move(args[0]);
+  if (args.size() > 1) measure.second = std::move(args[1]);
+  block.options.measures.push_back({name, *kind, 6});
+  block.measures.push_back(std::move(measure));
+  return result;
+}
+
+// aggregate.expect: the roster of groups that owe a fact every period.
+void loadAggregateExpect(Loader& loader, Mapping& mapping, const YAML::Node& expect) {
+  AggregateBlock& block = *mapping.aggregate;
+  loader.checkKeys(expect, "aggregate.expect", {"table"});
+  std::string table = expect.IsMap() && expect["table"] && expect["table"].IsScalar() ? expect["table"].Scalar() : "";
+  if (table.empty()) {
+    loader.error(expect, "aggregate.expect",
+                 "'expect' needs 'table': the roster of groups that owe a fact every period");
+  } else if (!mapping.env.tables.contains(table)) {
+    std::vector<std::string> tables;
+    for (const auto& [name, handle] : mapping.env.tables) tables.push_back(name);
+    std::string near = diag::suggest(table, tables);
+    loader.error(expect["table"], "aggregate.expect.table", fmt::format("unknown table '{}'", table),
+                 near.empty() ? "declare it under tables:" : fmt::format("did you mean '{}'?", near));
+  } else if (block.group_by.size() != 1) {
+    loader.error(expect, "aggregate.expect", "'expect' needs exactly one group_by entry: the roster's keys fill it");
+  } else {
+    block.expect_table = table;
+  }
+}
+
+void loadAggregate(Loader& loader, Mapping& mapping, const YAML::Node& node) {
+  AggregateBlock& block = *mapping.aggregate;
+  if (!node.IsMap()) return;
+  if (block.version && (block.version->type().kind == Kind::List || block.version->type().kind == Kind::Map)) {
+    loader.diagnostics.add(block.version->location(), "aggregate.version must be a scalar (timestamp, date or number)");
+  }
+
+  loadAggregatePeriod(loader, mapping, node);
 
   // Group and measures: their names are what the emit blocks see.
   std::set<std::string> names;
@@ -607,70 +708,7 @@ void loadAggregate(Loader& loader, Mapping& mapping, const YAML::Node& node) {
   for (auto it = measures.begin(); measures.IsMap() && it != measures.end(); ++it) {
     std::string name = it->first.Scalar();
     std::string path = "aggregate.measures." + name;
-    const YAML::Node value = it->second;
-    std::optional<MeasureCall> call = value.IsScalar() ? splitMeasureCall(value.Scalar()) : std::nullopt;
-    auto kind = call ? aggregate::parseMeasureKind(call->function) : std::nullopt;
-    if (!kind) {
-      loader.error(value, path, "a measure is one of sum(x), count(), count(condition), count_distinct(x), min(x), "
-                                "max(x), ratio(numerator, denominator), weighted_avg(x, weight)");
-      addName(it->first, name, path, expr::Type{});
-      continue;
-    }
-    size_t arity = aggregate::measureArity(*kind);
-    bool count = *kind == aggregate::MeasureKind::Count;
-    if (count ? call->args.size() > 1 : call->args.size() != arity) {
-      loader.error(value, path, fmt::format("{} takes {}", call->function,
-                                            count ? "no argument or a condition" : arity == 1 ? "one argument" : "two arguments"));
-      addName(it->first, name, path, expr::Type{});
-      continue;
-    }
-    AggregateMeasure measure;
-    measure.name = name;
-    measure.kind = *kind;
-    core::SourceLocation start = loader.textStart(value, path);
-    std::vector<std::unique_ptr<expr::Expr>> args;
-    for (const auto& [arg_text, offset] : call->args) {
-      core::SourceLocation at = start;
-      at.column += static_cast<int>(offset);
-      args.push_back(expr::compileExpression(arg_text, at, mapping.scope, mapping.env, loader.diagnostics));
-    }
-    expr::Type result{Kind::Decimal, false};
-    switch (*kind) {
-      case aggregate::MeasureKind::Count:
-      case aggregate::MeasureKind::CountDistinct:
-        result = expr::Type{Kind::Int, false};
-        break;
-      case aggregate::MeasureKind::Min:
-      case aggregate::MeasureKind::Max:
-        result = args[0] ? expr::Type{args[0]->type().kind == Kind::Int ? Kind::Decimal : args[0]->type().kind, true}
-                         : expr::Type{};
-        break;
-      case aggregate::MeasureKind::RatioOfSums:
-      case aggregate::MeasureKind::WeightedAvg:
-        result = expr::Type{Kind::Decimal, true};
-        break;
-      case aggregate::MeasureKind::Sum: break;
-    }
-    for (size_t i = 0; i < args.size(); ++i) {
-      if (!args[i]) continue;
-      Kind k = args[i]->type().kind;
-      bool numeric = k == Kind::Int || k == Kind::Decimal || k == Kind::Double || k == Kind::Any;
-      bool needs_number = *kind == aggregate::MeasureKind::Sum || *kind == aggregate::MeasureKind::RatioOfSums ||
-                          *kind == aggregate::MeasureKind::WeightedAvg;
-      if (needs_number && !numeric) {
-        loader.diagnostics.add(args[i]->location(), fmt::format("{} needs a number, not {}", call->function,
-                                                                args[i]->type().toString()));
-      }
-      if (count && k != Kind::Bool && k != Kind::Any) {
-        loader.diagnostics.add(args[i]->location(), fmt::format("count(condition) needs a bool, not {}",
-                                                                args[i]->type().toString()));
-      }
-    }
-    if (!args.empty()) measure.first = std::move(args[0]);
-    if (args.size() > 1) measure.second = std::move(args[1]);
-    addName(it->first, name, path, result);
-    block.options.measures.push_back({name, *kind, 6});
-    block.measures.push_back(std::move(measure));
+    addName(it->first, name, path, loadMeasure(loader, mapping, name, path, it->second));
   }
   const expr::Type period_types[] = {{Kind::String, false}, {Kind::String, false},    {Kind::Date, false},
                                      {Kind::String, true},  {Kind::Timestamp, false}, {Kind::Timestamp, false},
@@ -678,23 +716,7 @@ void loadAggregate(Loader& loader, Mapping& mapping, const YAML::Node& node) {
   for (size_t i = 0; i < std::size(AggregateBlock::kPeriodFields); ++i) {
     block.scope.add(std::string(AggregateBlock::kPeriodFields[i]), period_types[i]);
   }
-  if (const YAML::Node expect = node["expect"]; expect) {
-    loader.checkKeys(expect, "aggregate.expect", {"table"});
-    std::string table = expect.IsMap() && expect["table"] && expect["table"].IsScalar() ? expect["table"].Scalar() : "";
-    if (table.empty()) {
-      loader.error(expect, "aggregate.expect", "'expect' needs 'table': the roster of groups that owe a fact every period");
-    } else if (!mapping.env.tables.contains(table)) {
-      std::vector<std::string> tables;
-      for (const auto& [name, handle] : mapping.env.tables) tables.push_back(name);
-      std::string near = diag::suggest(table, tables);
-      loader.error(expect["table"], "aggregate.expect.table", fmt::format("unknown table '{}'", table),
-                   near.empty() ? "declare it under tables:" : fmt::format("did you mean '{}'?", near));
-    } else if (block.group_by.size() != 1) {
-      loader.error(expect, "aggregate.expect", "'expect' needs exactly one group_by entry: the roster's keys fill it");
-    } else {
-      block.expect_table = table;
-    }
-  }
+  if (const YAML::Node expect = node["expect"]; expect) loadAggregateExpect(loader, mapping, expect);
   constexpr int64_t kDay = 86'400'000'000;
   block.options.grace_micros = durationOr(loader, node["grace"], "aggregate.grace", 0);
   block.options.retain_micros = durationOr(loader, node["retain"], "aggregate.retain", 7 * kDay);
