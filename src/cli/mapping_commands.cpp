@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <expected>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "connectors/builtin.h"
 #include "src/codec/json.h"
@@ -89,88 +91,120 @@ bool outputWritten() {
 
 }  // namespace
 
-int runMapCommand(const std::vector<std::string>& args) {
-  if (wantsHelp(args)) {
-    std::cout << kMapHelp;
-    return 0;
-  }
-  std::string mapping_file, input_file, now_text, step_text, until_text, max_line_text, max_depth_text;
+namespace {
+
+struct MapOptions {
+  std::string mapping_file;
+  std::string input_file;
+  size_t max_line_bytes = 1u << 20;
+  codec::JsonLimits json_limits;
+  std::optional<core::Timestamp> now;    // a fixed clock (else the system clock)
+  int64_t step = 0;                      // moved after each input line
+  std::optional<core::Timestamp> until;  // the fixed clock's time for a last tick
+};
+
+// The map command's arguments; an exit status after printing usage.
+std::expected<MapOptions, int> parseMapOptions(const std::vector<std::string>& args) {
+  MapOptions options;
+  std::string now_text, step_text, until_text, max_line_text, max_depth_text;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     bool has_value = i + 1 < args.size();
-    if ((arg == "-m" || arg == "--mapping") && has_value) mapping_file = args[++i];
-    else if ((arg == "-i" || arg == "--input") && has_value) input_file = args[++i];
+    if ((arg == "-m" || arg == "--mapping") && has_value)
+      options.mapping_file = args[++i];
+    else if ((arg == "-i" || arg == "--input") && has_value)
+      options.input_file = args[++i];
     else if (arg == "--now" && has_value) now_text = args[++i];
     else if (arg == "--step" && has_value) step_text = args[++i];
     else if (arg == "--until" && has_value) until_text = args[++i];
     else if (arg == "--max-line-bytes" && has_value) max_line_text = args[++i];
     else if (arg == "--max-depth" && has_value) max_depth_text = args[++i];
-    else return usage("unexpected argument '" + arg + "'", kMapHelp);
+    else
+      return std::unexpected(usage("unexpected argument '" + arg + "'", kMapHelp));
   }
-  if (mapping_file.empty() || input_file.empty()) return usage("-m MAPPING and -i INPUT are required", kMapHelp);
-  size_t max_line_bytes = 1u << 20;
-  codec::JsonLimits json_limits;
+  auto refuse = [](const std::string& message) { return std::unexpected(usage(message, kMapHelp)); };
+  if (options.mapping_file.empty() || options.input_file.empty()) return refuse("-m MAPPING and -i INPUT are required");
   if (!max_line_text.empty()) {
     auto parsed = positiveCount(max_line_text);
-    if (!parsed) return usage("--max-line-bytes must be a positive number of bytes", kMapHelp);
-    max_line_bytes = *parsed;
+    if (!parsed) return refuse("--max-line-bytes must be a positive number of bytes");
+    options.max_line_bytes = *parsed;
   }
   if (!max_depth_text.empty()) {
     auto parsed = positiveCount(max_depth_text);
-    if (!parsed || *parsed > 100000) return usage("--max-depth must be a number from 1 to 100000", kMapHelp);
-    json_limits.max_depth = *parsed;
+    if (!parsed || *parsed > 100000) return refuse("--max-depth must be a number from 1 to 100000");
+    options.json_limits.max_depth = *parsed;
   }
-  std::unique_ptr<core::Clock> clock;
-  core::ManualClock* manual = nullptr;
-  int64_t step = 0;
-  std::optional<core::Timestamp> until;
   if ((!step_text.empty() || !until_text.empty()) && now_text.empty()) {
-    return usage("--step and --until need --now (they move a fixed clock)", kMapHelp);
+    return refuse("--step and --until need --now (they move a fixed clock)");
   }
   if (!step_text.empty()) {
     auto parsed = core::parseDuration(step_text);
-    if (!parsed || *parsed < 0) return usage("--step must be a duration such as 30s or 5m", kMapHelp);
-    step = *parsed;
+    if (!parsed || *parsed < 0) return refuse("--step must be a duration such as 30s or 5m");
+    options.step = *parsed;
   }
   if (!until_text.empty()) {
     auto parsed = core::parseTimestamp(until_text);
-    if (!parsed) return usage("--until must be an RFC 3339 timestamp", kMapHelp);
-    until = *parsed;
+    if (!parsed) return refuse("--until must be an RFC 3339 timestamp");
+    options.until = *parsed;
   }
   if (!now_text.empty()) {
-    auto now = core::parseTimestamp(now_text);
-    if (!now) return usage("--now must be an RFC 3339 timestamp", kMapHelp);
-    auto fixed = std::make_unique<core::ManualClock>(*now);
-    manual = fixed.get();
-    clock = std::move(fixed);
-  } else {
-    clock = std::make_unique<core::SystemClock>();
+    auto parsed = core::parseTimestamp(now_text);
+    if (!parsed) return refuse("--now must be an RFC 3339 timestamp");
+    options.now = *parsed;
   }
+  return options;
+}
+
+// The mapping map runs: loaded, and compiled against its test_input when its input comes from
+// the source. nullptr after printing why not.
+std::shared_ptr<const mapping::Mapping> loadMapMapping(const std::string& mapping_file) {
   expr::TableLoaderRegistry table_loaders;
   connectors::registerTableLoaders(table_loaders, nullptr);
   auto mapping = mapping::loadMapping(mapping_file, {&table_loaders});
   if (!mapping) {
     std::cerr << mapping.error().format();
-    return 2;
+    return nullptr;
   }
-  if (!(*mapping)->runnable) {
-    // input: from_source. JSON values would be a poor guess at the source's types (every
-    // timestamp a string), so the mapping's own test_input types stand in for the source.
-    if (!(*mapping)->has_test_input) {
-      std::cerr << fmt::format(
-          "dutybridge: {} takes its input types from the source (input: from_source), and map has no source\n"
-          "  hint: add test_input: {{field: type, ...}} to the mapping (it types the embedded tests too), or run "
-          "`dutybridge check --connect -c CONFIG` to check it against the real source\n",
-          mapping_file);
-      return 2;
-    }
-    auto compiled = (*mapping)->compileWithTestInput();
-    if (!compiled) {
-      std::cerr << compiled.error().format();
-      return 2;
-    }
-    mapping = std::move(compiled);
+  if ((*mapping)->runnable) return std::move(*mapping);
+  // input: from_source. JSON values would be a poor guess at the source's types (every
+  // timestamp a string), so the mapping's own test_input types stand in for the source.
+  if (!(*mapping)->has_test_input) {
+    std::cerr << fmt::format(
+        "dutybridge: {} takes its input types from the source (input: from_source), and map has no source\n"
+        "  hint: add test_input: {{field: type, ...}} to the mapping (it types the embedded tests too), or run "
+        "`dutybridge check --connect -c CONFIG` to check it against the real source\n",
+        mapping_file);
+    return nullptr;
   }
+  auto compiled = (*mapping)->compileWithTestInput();
+  if (!compiled) {
+    std::cerr << compiled.error().format();
+    return nullptr;
+  }
+  return std::move(*compiled);
+}
+
+}  // namespace
+
+int runMapCommand(const std::vector<std::string>& args) {
+  if (wantsHelp(args)) {
+    std::cout << kMapHelp;
+    return 0;
+  }
+  auto options = parseMapOptions(args);
+  if (!options) return options.error();
+  const std::string& input_file = options->input_file;
+  std::unique_ptr<core::Clock> clock;
+  core::ManualClock* manual = nullptr;
+  if (options->now) {
+    auto fixed = std::make_unique<core::ManualClock>(*options->now);
+    manual = fixed.get();
+    clock = std::move(fixed);
+  } else {
+    clock = std::make_unique<core::SystemClock>();
+  }
+  std::shared_ptr<const mapping::Mapping> shared = loadMapMapping(options->mapping_file);
+  if (!shared) return 2;
   std::ifstream file;
   std::istream* in = &std::cin;
   if (input_file != "-") {
@@ -179,25 +213,23 @@ int runMapCommand(const std::vector<std::string>& args) {
     in = &file;
   }
   // Aggregate mappings keep window state across lines: run them as the pipeline does.
-  std::shared_ptr<const mapping::Mapping> shared = std::move(*mapping);
   std::unique_ptr<mapping::MappingTransform> transform;
   if (shared->aggregate) transform = std::make_unique<mapping::MappingTransform>(shared, *clock);
   std::string line;
   size_t line_number = 0;
   size_t dead = 0;
-  std::shared_ptr<const core::RecordSchema> last_schema;
   mapping::Binding binding;
-  for (LineRead read; (read = readLine(*in, line, max_line_bytes)) != LineRead::End;) {
+  for (LineRead read; (read = readLine(*in, line, options->max_line_bytes)) != LineRead::End;) {
     ++line_number;
     if (read == LineRead::TooLong) {
       // Where the next line starts is unknown (it may never come): stop instead of guessing.
       std::cerr << fmt::format("{}:{}: line longer than {} bytes (--max-line-bytes); stopped reading the input here\n",
-                               input_file, line_number, max_line_bytes);
+                               input_file, line_number, options->max_line_bytes);
       outputWritten();
       return 1;
     }
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    auto value = codec::parseJsonValue(line, json_limits);
+    auto value = codec::parseJsonValue(line, options->json_limits);
     if (!value || value->type() != core::ValueType::Map) {
       ++dead;
       std::cerr << fmt::format("{}:{}: dead letter: {}\n", input_file, line_number,
@@ -216,7 +248,7 @@ int runMapCommand(const std::vector<std::string>& args) {
                                  letter.reason);
       }
       for (const auto& out : outputs) std::cout << codec::envelopeJson(out) << '\n';
-      if (manual) manual->advance(step);
+      if (manual) manual->advance(options->step);
       continue;
     }
     binding = shared->bind(record.schema());
@@ -228,10 +260,10 @@ int runMapCommand(const std::vector<std::string>& args) {
       continue;
     }
     for (const auto& out : *outputs) std::cout << codec::envelopeJson(out.record) << '\n';
-    if (manual) manual->advance(step);
+    if (manual) manual->advance(options->step);
   }
-  if (transform && until) {
-    manual->set(*until);
+  if (transform && options->until) {
+    manual->set(*options->until);
     std::vector<core::Record> outputs;
     std::vector<core::DeadLetter> dead_letters;
     transform->tick(outputs, dead_letters);

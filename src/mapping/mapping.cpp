@@ -293,6 +293,56 @@ std::optional<std::vector<expr::TableRow>> inlineRows(Loader& loader, const YAML
   return rows;
 }
 
+// The loader of a table whose rows come through a connector (`odbc:`, `kafka:`): its settings
+// (secret references resolved; one level of nested map as "outer.inner") handed to the loader
+// factory the CLI registered. nullptr after a reported error.
+std::unique_ptr<expr::TableLoader> connectorTableLoader(Loader& loader, const std::string& table,
+                                                        const std::string& kind, const std::string& path,
+                                                        const YAML::Node& block, const expr::TableColumns& columns,
+                                                        const MappingLoadOptions& options) {
+  if (!block.IsMap()) {
+    loader.error(block, path + "." + kind, fmt::format("'{}' must be a mapping of its settings", kind));
+    return nullptr;
+  }
+  const expr::TableLoaderFactory* factory = options.table_loaders ? options.table_loaders->find(kind) : nullptr;
+  if (!factory) {
+    loader.error(block, path + "." + kind, fmt::format("no loader for '{}' table sources here", kind),
+                 "the dutybridge commands register them (connectors::registerTableLoaders)");
+    return nullptr;
+  }
+  expr::TableSourceConfig config{table, kind, {}, loader.at(block, path + "." + kind), columns};
+  schema::SecretResolver secrets;
+  // Scalars as they are; one level of nested map (librdkafka: {...}) as "outer.inner".
+  std::vector<std::pair<std::string, YAML::Node>> settings;
+  for (auto setting = block.begin(); setting != block.end(); ++setting) {
+    if (setting->second.IsMap()) {
+      for (auto inner = setting->second.begin(); inner != setting->second.end(); ++inner) {
+        settings.emplace_back(setting->first.Scalar() + "." + inner->first.Scalar(), inner->second);
+      }
+    } else {
+      settings.emplace_back(setting->first.Scalar(), setting->second);
+    }
+  }
+  for (const auto& [name, node] : settings) {
+    if (!node.IsScalar()) {
+      loader.error(node, path + "." + kind + "." + name, fmt::format("'{}' must be a single value", name));
+      return nullptr;
+    }
+    auto resolved = secrets.resolve(node.Scalar());
+    if (!resolved) {
+      loader.error(node, path + "." + kind + "." + name, resolved.error().message);
+      return nullptr;
+    }
+    config.settings.emplace(name, std::move(resolved->text));
+  }
+  auto created = (*factory)(config);
+  if (!created) {
+    loader.error(block, path + "." + kind, created.error().message);
+    return nullptr;
+  }
+  return std::move(*created);
+}
+
 // One entry of `tables:`: its source (rows, csv, odbc, kafka), columns, validity and refresh.
 void loadTable(Loader& loader, Mapping& mapping, const std::string& table, const YAML::Node& spec,
                const MappingLoadOptions& options) {
@@ -363,48 +413,8 @@ void loadTable(Loader& loader, Mapping& mapping, const std::string& table, const
       if (csv.is_relative()) csv = loader.dirOf(spec["csv"]) / csv;
       source = std::make_unique<expr::CsvTableLoader>(csv);
     } else {
-      const YAML::Node block = spec[kind];
-      if (!block.IsMap()) {
-        loader.error(block, path + "." + kind, fmt::format("'{}' must be a mapping of its settings", kind));
-        return;
-      }
-      const expr::TableLoaderFactory* factory = options.table_loaders ? options.table_loaders->find(kind) : nullptr;
-      if (!factory) {
-        loader.error(block, path + "." + kind, fmt::format("no loader for '{}' table sources here", kind),
-                     "the dutybridge commands register them (connectors::registerTableLoaders)");
-        return;
-      }
-      expr::TableSourceConfig config{table, kind, {}, loader.at(block, path + "." + kind), columns};
-      schema::SecretResolver secrets;
-      // Scalars as they are; one level of nested map (librdkafka: {...}) as "outer.inner".
-      std::vector<std::pair<std::string, YAML::Node>> settings;
-      for (auto setting = block.begin(); setting != block.end(); ++setting) {
-        if (setting->second.IsMap()) {
-          for (auto inner = setting->second.begin(); inner != setting->second.end(); ++inner) {
-            settings.emplace_back(setting->first.Scalar() + "." + inner->first.Scalar(), inner->second);
-          }
-        } else {
-          settings.emplace_back(setting->first.Scalar(), setting->second);
-        }
-      }
-      for (const auto& [name, node] : settings) {
-        if (!node.IsScalar()) {
-          loader.error(node, path + "." + kind + "." + name, fmt::format("'{}' must be a single value", name));
-          return;
-        }
-        auto resolved = secrets.resolve(node.Scalar());
-        if (!resolved) {
-          loader.error(node, path + "." + kind + "." + name, resolved.error().message);
-          return;
-        }
-        config.settings.emplace(name, std::move(resolved->text));
-      }
-      auto created = (*factory)(config);
-      if (!created) {
-        loader.error(block, path + "." + kind, created.error().message);
-        return;
-      }
-      source = std::move(*created);
+      source = connectorTableLoader(loader, table, kind, path, spec[kind], columns, options);
+      if (!source) return;
     }
     auto raw = source->load();
     if (!raw) {
