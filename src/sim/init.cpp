@@ -440,8 +440,8 @@ struct Opportunity {
 inline constexpr std::string_view kOpenStages[] = {"Prospecting", "Qualification", "Proposal/Price Quote",
                                                    "Negotiation/Review"};
 
-// The CRM history in one pass (accounts, contacts, opportunities through their stages, activities):
-// about 120 lines of sequential generation that share one random stream, kept together so the
+// The CRM history in one pass (accounts, CRM users, opportunities won, lost and open, and their
+// partners): about 120 lines of sequential generation that share one random stream, kept together so the
 // order of draws (and so the demo's data for a seed) stays visible.
 core::Status writeCrm(SqlSession& crm, const Plant& plant, PlantTime now, core::Date today, Counts& counts) {
   Rng rng = keyedRng(plant.seed, "crm");
