@@ -48,6 +48,7 @@ Dialect detectDialect(std::string_view dbms_name, std::string_view identifier_qu
     d.kind = DialectKind::SQLite;
     d.limit_keyword = true;
     d.text_timestamps = true;
+    d.typeless_storage = true;
   } else if (dbms_name.find("MySQL") != std::string_view::npos || dbms_name.find("MariaDB") != std::string_view::npos) {
     d.kind = DialectKind::MySQL;
     d.limit_keyword = true;

@@ -27,6 +27,10 @@ struct Dialect {
   // SQLite keeps timestamps as text and compares them as text: the cursor is bound as the text
   // read from the row, and the lag guard is applied by the source, not in SQL.
   bool text_timestamps = false;
+  // SQLite: a column's declared type does not constrain what a row stores ('abc' fits an INTEGER
+  // column), and the driver converts such a value to 0 when it is fetched as a number. Numbers
+  // and booleans are fetched as the stored text and parsed strictly instead.
+  bool typeless_storage = false;
   // PostgreSQL: `SET TIME ZONE` after connecting, so timestamptz values arrive in timestamp_zone.
   bool set_time_zone = false;
 };

@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <cstring>
+#include <optional>
 
 #include "src/odbc/odbc_handles.h"
 
@@ -13,6 +16,7 @@ namespace {
 constexpr size_t kDecimalTextBytes = 66;  // 38 digits, sign, point, exponent: generous
 constexpr size_t kBoolTextBytes = 16;
 constexpr size_t kTimestampTextBytes = 64;
+constexpr size_t kNumberTextBytes = 64;  // an int64 or a double as SQLite writes it (%!.15g), and room to refuse more
 
 std::string upperAscii(std::string_view text) {
   std::string out(text);
@@ -27,9 +31,25 @@ bool isTextType(SQLSMALLINT t) {
          t == SQL_WLONGVARCHAR;
 }
 
+// The whole text as an integer ("12", "-7"); nothing else: no spaces, no fraction, no "12abc".
+std::optional<int64_t> parseInt64(std::string_view text) {
+  int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || ptr != text.data() + text.size() || text.empty()) return std::nullopt;
+  return v;
+}
+
+// The whole text as a finite double ("12", "0.25", "1e-07").
+std::optional<double> parseDouble(std::string_view text) {
+  double v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || ptr != text.data() + text.size() || text.empty() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
 bool boundAsText(ColumnKind kind) {
   return kind == ColumnKind::Decimal || kind == ColumnKind::Text || kind == ColumnKind::BoolText ||
-         kind == ColumnKind::TimestampText;
+         kind == ColumnKind::TimestampText || kind == ColumnKind::IntText || kind == ColumnKind::DoubleText;
 }
 
 }  // namespace
@@ -105,8 +125,12 @@ std::string Rowset::describeColumn(size_t column) const {
 
 core::ValueType valueType(ColumnKind kind) {
   switch (kind) {
-    case ColumnKind::Int: return core::ValueType::Int;
-    case ColumnKind::Double: return core::ValueType::Double;
+    case ColumnKind::Int:
+    case ColumnKind::IntText:
+      return core::ValueType::Int;
+    case ColumnKind::Double:
+    case ColumnKind::DoubleText:
+      return core::ValueType::Double;
     case ColumnKind::Decimal: return core::ValueType::Decimal;
     case ColumnKind::Text: return core::ValueType::String;
     case ColumnKind::Bool:
@@ -164,6 +188,14 @@ core::Status Rowset::describe(SQLHSTMT stmt, const Dialect& dialect, const Optio
     } else {
       supported = false;
     }
+    if (dialect.typeless_storage) {
+      if (column.kind == ColumnKind::Int)
+        column.kind = ColumnKind::IntText;
+      else if (column.kind == ColumnKind::Double)
+        column.kind = ColumnKind::DoubleText;
+      else if (column.kind == ColumnKind::Bool)
+        column.kind = ColumnKind::BoolText;
+    }
     columns_.push_back(std::move(column));
     if (!supported) {
       return core::fail(core::ErrorKind::Permanent,
@@ -198,6 +230,9 @@ size_t Rowset::textBytes(const Column& column) const {
       return kDecimalTextBytes;
     case ColumnKind::BoolText:
       return kBoolTextBytes;
+    case ColumnKind::IntText:
+    case ColumnKind::DoubleText:
+      return kNumberTextBytes;
     case ColumnKind::TimestampText:
       return std::max(column.element_bytes, kTimestampTextBytes);
     default:
@@ -239,6 +274,8 @@ void Rowset::allocate() {
       case ColumnKind::Text:
       case ColumnKind::BoolText:
       case ColumnKind::TimestampText:
+      case ColumnKind::IntText:
+      case ColumnKind::DoubleText:
         column.c_type = SQL_C_CHAR;
         column.element_bytes = textBytes(column);
         break;
@@ -258,7 +295,10 @@ void Rowset::allocate() {
 
 bool Rowset::widen(size_t column) {
   Column& c = columns_[column];
-  if (!boundAsText(c.kind) || c.kind == ColumnKind::Decimal || c.kind == ColumnKind::BoolText) return false;
+  if (!boundAsText(c.kind) || c.kind == ColumnKind::Decimal || c.kind == ColumnKind::BoolText ||
+      c.kind == ColumnKind::IntText || c.kind == ColumnKind::DoubleText) {
+    return false;
+  }
   if (c.element_bytes >= options_.max_text_bytes + 1) return false;
   c.element_bytes = options_.max_text_bytes + 1;
   // textBytes() keeps the widened size: it never shrinks an existing column.
@@ -334,6 +374,9 @@ core::Result<int64_t> Rowset::integer(size_t column, size_t row) const {
     std::memcpy(&v, c.cell(row), sizeof v);
     return v;
   }
+  if (c.kind == ColumnKind::IntText && !truncated(column, row)) {
+    if (auto v = parseInt64(text(column, row))) return *v;
+  }
   if (c.kind == ColumnKind::Decimal || c.kind == ColumnKind::Text) {
     // NUMERIC(18,0) keys (SQL Server identities) and untyped SQLite expressions.
     if (!truncated(column, row)) {
@@ -376,10 +419,28 @@ core::Status Rowset::appendValue(size_t column, size_t row, ZoneConverter& zone,
       out.emplace_back(v);
       return {};
     }
+    case ColumnKind::IntText: {
+      auto v = parseInt64(text(column, row));
+      if (!v) {
+        return core::fail(core::ErrorKind::Permanent,
+                          fmt::format("column {} holds a value that is not a 64-bit integer", describeColumn(column)));
+      }
+      out.emplace_back(*v);
+      return {};
+    }
     case ColumnKind::Double: {
       double v;
       std::memcpy(&v, c.cell(row), sizeof v);
       out.emplace_back(v);
+      return {};
+    }
+    case ColumnKind::DoubleText: {
+      auto v = parseDouble(text(column, row));
+      if (!v) {
+        return core::fail(core::ErrorKind::Permanent,
+                          fmt::format("column {} holds a value that is not a number", describeColumn(column)));
+      }
+      out.emplace_back(*v);
       return {};
     }
     case ColumnKind::Bool:

@@ -13,7 +13,9 @@
 //   TIMESTAMP (timestamptz too)               -> Timestamp (wall-clock in timestamp_zone -> UTC)
 //   everything else (binary, GUID, TIME, intervals...) -> a Permanent error naming the column.
 // SQLite reports NUMERIC as DOUBLE and DECIMAL as VARCHAR; the declared type name wins, so both
-// become exact Decimals. SQLite timestamps are fetched as the stored text and parsed here.
+// become exact Decimals. SQLite timestamps are fetched as the stored text and parsed here, and so
+// are its integers, doubles and booleans (IntText, DoubleText, BoolText): a SQLite column holds
+// whatever a row put there, and 'abc' in an INTEGER column must be an error, not a silent 0.
 //
 // Threading: owned by one source, used from its pipeline thread. The arrays' addresses are
 // handed to the driver, so a Rowset must stay where it is while a statement is bound to it.
@@ -35,7 +37,19 @@
 
 namespace dutybridge::odbc {
 
-enum class ColumnKind { Int, Double, Decimal, Text, Bool, BoolText, Date, Timestamp, TimestampText };
+enum class ColumnKind {
+  Int,
+  IntText,
+  Double,
+  DoubleText,
+  Decimal,
+  Text,
+  Bool,
+  BoolText,
+  Date,
+  Timestamp,
+  TimestampText
+};
 
 std::string_view sqlTypeName(SQLSMALLINT sql_type);
 // The type of the values appendValue() makes of a column of this kind (Source::describe()).

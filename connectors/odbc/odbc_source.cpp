@@ -319,7 +319,8 @@ class OdbcSource final : public core::Source {
       auto kind = rowset_.kind(id_index_);
       // SQLite reports expressions without a declared type as text.
       bool text_ok = dialect_.kind == odbc::DialectKind::SQLite && kind == odbc::ColumnKind::Text;
-      if (kind != odbc::ColumnKind::Int && kind != odbc::ColumnKind::Decimal && !text_ok) {
+      if (kind != odbc::ColumnKind::Int && kind != odbc::ColumnKind::IntText && kind != odbc::ColumnKind::Decimal &&
+          !text_ok) {
         return core::fail(core::ErrorKind::Permanent, fmt::format("incrementing_column {} is not an integer column",
                                                                   rowset_.describeColumn(id_index_)));
       }

@@ -500,7 +500,7 @@ TEST_CASE("15: one pipeline's failure stops only that pipeline; the daemon exits
                        "kill -TERM \\$pid; wait \\$pid; echo exit=\\$?";
   auto result = runShell("timeout -s KILL 60 sh -c \"" + script + "\" 2>&1");
   INFO(result.output);
-  CHECK_THAT(result.output, Catch::Contains("pipeline broken stopped: permanent: cursor column 'id'"));
+  CHECK_THAT(result.output, Catch::Contains("pipeline broken stopped: permanent: incrementing column 'id'"));
   CHECK_THAT(result.output, Catch::Contains("the other pipelines go on (on_failure: stop_pipeline)"));
   CHECK_THAT(result.output, Catch::Contains("alive-after-failure"));
   // The healthy pipeline kept writing after the other one failed.
@@ -539,7 +539,7 @@ TEST_CASE("15: a failed pipeline shows as FAILED in status until its next succes
   INFO(failed.output);
   CHECK(failed.status == 1);
   CHECK_THAT(failed.output, Catch::Contains("FAILED") && Catch::Contains("pipeline broken stopped at 20") &&
-                                Catch::Contains("(permanent): cursor column 'id'"));
+                                Catch::Contains("(permanent): incrementing column 'id'"));
 
   // Repaired: the next run starts the pipeline successfully, and status is clean again.
   REQUIRE(runShell("sqlite3 " + quoted(db) + " \"DELETE FROM reports WHERE typeof(id) <> 'integer';\"").status == 0);

@@ -347,6 +347,47 @@ TEST_CASE("SQLite: declared types map to exact values and BLOB is refused by nam
   CHECK_THAT(opened.error().message, Catch::Contains("'payload' (BINARY, BLOB)"));
 }
 
+TEST_CASE("SQLite: a value that does not fit its column's declared type is a dead letter, not a silent 0",
+          "[odbc][types][sqlite][hostile]") {
+  // SQLite stores what a row gives it ('abc' fits an INTEGER column); fetched as numbers, the
+  // driver made such values 0, 0.0 and false without a word.
+  auto conn = testing::sqliteConnection(testing::uniqueName("typeless"));
+  testing::Database db(conn);
+  db.exec("CREATE TABLE report (id INTEGER PRIMARY KEY, qty INTEGER, ratio REAL, ok BOOLEAN, note TEXT)");
+  db.exec("INSERT INTO report VALUES (1, 9007199254740993, 0.25, 1, 'a')");
+  db.exec("INSERT INTO report VALUES (2, 'abc', 0.5, 0, 'b')");
+  db.exec("INSERT INTO report VALUES (3, 7, 'fast', 1, 'c')");
+  db.exec("INSERT INTO report VALUES (4, 8, 1e-7, 'maybe', 'd')");
+  db.exec("INSERT INTO report VALUES (5, 12.5, 2, 'yes', 'e')");
+  db.exec("INSERT INTO report VALUES (6, -3, -1.5e300, 'F', NULL)");
+  core::ManualClock clock(kNow);
+  auto source = testing::makeSource(
+      conn, "table: report\nmode: incrementing\nincrementing_column: id\npoll_interval: 0s\n", &clock);
+  REQUIRE(source->open(std::nullopt));
+  auto read = source->poll(std::chrono::milliseconds(0));
+  REQUIRE(read);
+  REQUIRE(read->records.size() == 2);
+  CHECK(read->records[0].find("qty")->asInt() == 9'007'199'254'740'993);  // exact, beyond a double
+  CHECK(read->records[0].find("ratio")->asDouble() == 0.25);
+  CHECK(read->records[0].find("ok")->asBool());
+  CHECK(read->records[1].find("id")->asInt() == 6);
+  CHECK(read->records[1].find("qty")->asInt() == -3);
+  CHECK(read->records[1].find("ratio")->asDouble() == -1.5e300);
+  CHECK_FALSE(read->records[1].find("ok")->asBool());
+  REQUIRE(read->failures.size() == 4);
+  CHECK(read->failures[0].position == R"({"id":2})");
+  CHECK_THAT(read->failures[0].reason, Catch::Contains("'qty'") && Catch::Contains("not a 64-bit integer"));
+  CHECK_THAT(read->failures[0].reason, !Catch::Contains("abc"));  // the value itself is never cited
+  CHECK_THAT(read->failures[1].reason, Catch::Contains("'ratio'") && Catch::Contains("not a number"));
+  CHECK_THAT(read->failures[2].reason, Catch::Contains("'ok'") && Catch::Contains("not a boolean"));
+  // 12.5 in the INTEGER column: a REAL that SQLite keeps as it is, not an integer either.
+  CHECK(read->failures[3].position == R"({"id":5})");
+  CHECK_THAT(read->failures[3].reason, Catch::Contains("'qty'"));
+  auto rest = source->poll(std::chrono::milliseconds(0));
+  REQUIRE(rest);
+  CHECK(rest->records.empty());
+}
+
 TEST_CASE("SQLite: timestamps compare as the stored text, whatever its format", "[odbc][sqlite]") {
   // sqliteodbc would bind a timestamp parameter as "....000" text, which is not equal to a stored
   // "2025-03-14 08:00:00": ties would be lost. The cursor keeps the stored text instead.
