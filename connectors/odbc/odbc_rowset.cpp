@@ -203,7 +203,16 @@ core::Status Rowset::describe(SQLHSTMT stmt, const Dialect& dialect, const Optio
                                     "in a custom query, e.g. CAST({} AS VARCHAR(64))",
                                     describeColumn(columns_.size() - 1), columns_.back().desc.name));
     }
-    names.push_back(columns_.back().desc.name);
+    const std::string& column_name = columns_.back().desc.name;
+    if (std::find(names.begin(), names.end(), column_name) != names.end()) {
+      // Two fields of one record with one name: JSON readers (the kafka source among them) refuse
+      // such an object, and a mapping would see only one of them.
+      return core::fail(core::ErrorKind::Permanent,
+                        fmt::format("the result has two columns named '{}'; give each a name of its own in a custom "
+                                    "query, e.g. SELECT a.id AS order_id, b.id AS line_id",
+                                    column_name));
+    }
+    names.push_back(column_name);
   }
   schema_ = std::make_shared<const core::RecordSchema>(std::move(names));
   allocate();

@@ -319,6 +319,33 @@ TEST_CASE("PostgreSQL: a NUMERIC beyond 38 digits is a failure of its row (a dea
   CHECK(third->position == R"({"id":3})");
 }
 
+TEST_CASE("PostgreSQL: a query whose result names two columns alike is refused, naming the column",
+          "[odbc][query][postgresql]") {
+  // The record would hold two fields of one name: JSON readers refuse such an object and a
+  // mapping would see only one of them.
+  testing::Database db(testing::postgresOdbc());
+  core::ManualClock clock(kNow);
+  auto lines = testing::uniqueName("lines");
+  auto orders = testing::uniqueName("orders");
+  db.exec("CREATE TABLE " + orders + " (id BIGINT PRIMARY KEY, qty INTEGER)");
+  db.exec("CREATE TABLE " + lines + " (id BIGINT PRIMARY KEY, order_id BIGINT, qty INTEGER)");
+  db.exec("INSERT INTO " + orders + " VALUES (1, 50)");
+  db.exec("INSERT INTO " + lines + " VALUES (10, 1, 5)");
+  auto source = testing::makeSource(db.connectionString(),
+                                    "query: SELECT l.id, l.qty, o.qty FROM " + lines + " l JOIN " + orders +
+                                        " o ON o.id = l.order_id\nmode: incrementing\nincrementing_column: id\n"
+                                        "poll_interval: 0s\n",
+                                    &clock);
+  auto opened = source->open(std::nullopt);
+  if (opened) {  // the result is described with the first query
+    auto read = source->poll(std::chrono::milliseconds(0));
+    REQUIRE_FALSE(read);
+    opened = core::fail(read.error());
+  }
+  CHECK(opened.error().kind == core::ErrorKind::Permanent);
+  CHECK_THAT(opened.error().message, Catch::Contains("two columns named 'qty'"));
+}
+
 TEST_CASE("PostgreSQL: large reads page through fetch arrays in order", "[odbc][postgresql]") {
   testing::Database db(testing::postgresOdbc());
   core::ManualClock clock(kNow);
