@@ -11,7 +11,7 @@
 #include <fstream>
 
 #include "src/mapping/mapping.h"
-#include "tests/mapping/expr_harness.h"
+#include "tests/expr/expr_harness.h"
 
 using namespace dutybridge;
 using namespace dutybridge::mapping;

@@ -2,7 +2,7 @@
 #include <fmt/format.h>
 
 #include "src/core/time.h"
-#include "tests/mapping/expr_harness.h"
+#include "tests/expr/expr_harness.h"
 
 using namespace dutybridge;
 using namespace dutybridge::expr;

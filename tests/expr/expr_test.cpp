@@ -5,7 +5,7 @@
 #include <thread>
 
 #include "src/core/time.h"
-#include "tests/mapping/expr_harness.h"
+#include "tests/expr/expr_harness.h"
 
 using namespace dutybridge;
 using namespace dutybridge::expr;

@@ -6,7 +6,7 @@
 
 #include "src/calendar/calendar.h"
 #include "src/core/time.h"
-#include "tests/mapping/expr_harness.h"
+#include "tests/expr/expr_harness.h"
 
 using namespace dutybridge;
 using namespace dutybridge::expr;

@@ -1,4 +1,4 @@
-// Micro-benchmarks, hidden from ctest: run with `dutybridge_mapping_tests [.bench]` on the
+// Micro-benchmarks, hidden from ctest: run with `dutybridge_expr_tests [.bench]` on the
 // release preset. Prints nanoseconds per evaluation.
 
 #include <catch2/catch.hpp>
@@ -7,7 +7,7 @@
 #include <cstdio>
 
 #include "src/core/time.h"
-#include "tests/mapping/expr_harness.h"
+#include "tests/expr/expr_harness.h"
 
 using namespace dutybridge;
 using namespace dutybridge::expr;
