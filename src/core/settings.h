@@ -171,8 +171,20 @@ class SettingsSchema {
   struct FirstArg<R (*)(A)> {
     using type = A;
   };
+  template <class R, class A>
+  struct FirstArg<R (*)(A) noexcept> {
+    using type = A;
+  };
   template <class C, class R, class A>
   struct FirstArg<R (C::*)(A) const> {
+    using type = A;
+  };
+  template <class C, class R, class A>
+  struct FirstArg<R (C::*)(A) const noexcept> {
+    using type = A;
+  };
+  template <class C, class R, class A>
+  struct FirstArg<R (C::*)(A)> {
     using type = A;
   };
 

@@ -57,6 +57,7 @@ class Validator {
     std::vector<std::string> known;
     for (const auto& field : schema.fields()) known.push_back(field.name);
     std::set<std::string> seen;
+    std::set<std::string> emptied;  // written without a value (`key:` or `~`): the default applies
     for (auto it = node.begin(); it != node.end(); ++it) {
       std::string key = it->first.Scalar();
       std::string key_path = childPath(path, key);
@@ -78,11 +79,15 @@ class Validator {
                            : fmt::format("did you mean '{}'?", near));
         continue;
       }
+      if (it->second.IsNull() && !spec->required && spec->default_value) {
+        emptied.insert(key);
+        continue;
+      }
       out.entries.push_back(field(it->second, *spec, key_path));
       out.entries.back().location = locate(it->first, ctx_.file, key_path);
     }
     for (const auto& spec : schema.fields()) {
-      if (seen.contains(spec.name)) {
+      if (seen.contains(spec.name) && !emptied.contains(spec.name)) {
         if (spec.required && node[spec.name].IsNull()) {
           error(node[spec.name], childPath(path, spec.name), fmt::format("'{}' is required but empty", spec.name));
         }

@@ -111,6 +111,23 @@ TEST_CASE("typed settings: cross-field rules run in the validator and renamed ke
   CHECK(diagnostics.size() == 2);
 }
 
+TEST_CASE("typed settings: a key written without a value takes the schema's default", "[settings]") {
+  // `batch_rows:` with nothing after it is null: before, the member kept its struct initialiser
+  // (0), not the default (1000), and the bounds were never checked.
+  diag::Diagnostics diagnostics;
+  auto object = validate("{address: x, path: p, batch_rows: , poll: ~, timeout: }", diagnostics);
+  REQUIRE(diagnostics.empty());
+  auto tail = tailSettings().read(object);
+  REQUIRE(tail);
+  CHECK(tail->batch_rows == 1000);
+  CHECK(tail->poll == std::chrono::seconds(1));
+  CHECK(tail->link.timeout == std::chrono::seconds(2));
+  // A required key without a value is still an error.
+  diag::Diagnostics required;
+  validate("{address: x, path: }", required);
+  CHECK_THAT(required.format(), Catch::Contains("'path' is required but empty"));
+}
+
 TEST_CASE("typed settings: a converter's refusal names the field", "[settings]") {
   diag::Diagnostics diagnostics;
   auto object = validate("{address: x, path: p, limit: 1023}", diagnostics);
