@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -167,6 +168,11 @@ class Daemon {
   // SIGTERM/SIGINT stop every pipeline gracefully (a second one exits at once); SIGHUP is noted
   // and ignored until reload exists.
   void waitForSignals() {
+    // Made here, not with the daemon: Asio installs its handlers when a set is made, and until
+    // then SIGTERM keeps its default (building pipelines connects nowhere and is short) and
+    // SIGHUP stays ignored.
+    signals_.emplace(io_, SIGINT, SIGTERM);
+    hangups_.emplace(io_, SIGHUP);
     on_signal_ = [this](const boost::system::error_code& ec, int number) {
       if (ec) return;
       if (++signals_seen_ > 1) {
@@ -175,9 +181,9 @@ class Daemon {
       }
       log::notice(kComponent, "signal {} received: stopping pipelines gracefully", number);
       for (auto& worker : workers_) worker.request_stop();
-      signals_.async_wait(on_signal_);
+      signals_->async_wait(on_signal_);
     };
-    signals_.async_wait(on_signal_);
+    signals_->async_wait(on_signal_);
     // SIGHUP (systemctl reload, a closed terminal) would otherwise end the daemon without a
     // graceful stop.
     on_hangup_ = [this](const boost::system::error_code& ec, int) {
@@ -185,9 +191,9 @@ class Daemon {
       log::notice(kComponent,
                   "SIGHUP received: reloading the configuration is not supported yet; ignored (restart "
                   "the service to apply changes)");
-      hangups_.async_wait(on_hangup_);
+      hangups_->async_wait(on_hangup_);
     };
-    hangups_.async_wait(on_hangup_);
+    hangups_->async_wait(on_hangup_);
   }
 
   Pipeline* pipeline(size_t i) {
@@ -240,8 +246,8 @@ class Daemon {
       }
     }
     if (++finished_ == pipelines_.size()) {
-      signals_.cancel();
-      hangups_.cancel();
+      signals_->cancel();
+      hangups_->cancel();
     }
   }
 
@@ -258,8 +264,8 @@ class Daemon {
   std::mutex restart_mutex_;
 
   boost::asio::io_context io_;
-  boost::asio::signal_set signals_{io_, SIGINT, SIGTERM};
-  boost::asio::signal_set hangups_{io_, SIGHUP};
+  std::optional<boost::asio::signal_set> signals_;  // SIGINT, SIGTERM (waitForSignals)
+  std::optional<boost::asio::signal_set> hangups_;  // SIGHUP
   std::function<void(const boost::system::error_code&, int)> on_signal_;
   std::function<void(const boost::system::error_code&, int)> on_hangup_;
   int signals_seen_ = 0;
