@@ -36,6 +36,10 @@ nlohmann::ordered_json toJson(const core::Record& record) {
 }
 
 void appendJson(const core::Record& record, std::string& out) {
+  if (record.schema() && record.schema()->repeatsNames()) {
+    out += toJson(record).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    return;
+  }
   out += '{';
   for (size_t i = 0; i < record.size(); ++i) {
     if (i > 0) out += ',';

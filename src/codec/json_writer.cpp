@@ -5,6 +5,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "src/codec/json.h"
+
 namespace dutybridge::codec {
 namespace {
 
@@ -433,6 +435,11 @@ const std::vector<std::string>& RecordJsonWriter::prefixesFor(const std::shared_
 std::string_view RecordJsonWriter::write(const core::Record& record) {
   if (record.size() == 0 || !record.schema()) {
     out_ = "{}";
+    return out_;
+  }
+  if (record.schema()->repeatsNames()) {  // rare: an object keeps the name once, as toJson does
+    out_.clear();
+    appendJson(record, out_);
     return out_;
   }
   const auto& prefixes = prefixesFor(record.schema());

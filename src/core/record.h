@@ -23,6 +23,8 @@ class RecordSchema {
   const std::vector<std::string>& names() const { return names_; }
   size_t size() const { return names_.size(); }
   std::optional<size_t> indexOf(std::string_view name) const;
+  // Some name stands twice (a JSON object of such a record keeps it once: first position, last value).
+  bool repeatsNames() const { return index_.size() != names_.size(); }
 
  private:
   std::vector<std::string> names_;

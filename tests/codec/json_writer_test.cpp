@@ -110,6 +110,19 @@ TEST_CASE("the JSON writer writes values and records as codec::toJson and nlohma
   CHECK(appended == reference(codec::toJson(record)));
 }
 
+TEST_CASE("a record that repeats a field name is written as toJson writes it (one key, last value)",
+          "[codec][json]") {
+  auto schema = std::make_shared<const core::RecordSchema>(std::vector<std::string>{"qty", "id", "qty"});
+  core::Record record(schema, {Value(int64_t{1}), Value(int64_t{7}), Value(int64_t{2})});
+  const std::string expected = R"({"qty":2,"id":7})";
+  REQUIRE(reference(codec::toJson(record)) == expected);
+  std::string appended;
+  codec::appendJson(record, appended);
+  CHECK(appended == expected);
+  codec::RecordJsonWriter writer;
+  CHECK(writer.write(record) == expected);
+}
+
 TEST_CASE("stored state with invalid UTF-8 is valid JSON that reads back with U+FFFD", "[codec][json]") {
   // Before the one writer, typed JSON copied such bytes as they were: the entry could not be
   // parsed again (and a quarantined record's dump threw).
