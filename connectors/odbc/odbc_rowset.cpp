@@ -401,6 +401,11 @@ core::Result<int64_t> Rowset::integer(size_t column, size_t row) const {
 
 std::unexpected<core::Error> Rowset::truncatedError(size_t column) const {
   const Column& c = columns_[column];
+  if (c.kind == ColumnKind::IntText || c.kind == ColumnKind::DoubleText) {
+    return core::fail(core::ErrorKind::Permanent,
+                      fmt::format("column {} holds a value that is not {}", describeColumn(column),
+                                  c.kind == ColumnKind::IntText ? "a 64-bit integer" : "a number"));
+  }
   if (c.kind == ColumnKind::Decimal) {
     return core::fail(core::ErrorKind::Permanent,
                       fmt::format("column {} holds a number longer than {} characters; a Decimal has at most 38 "
