@@ -141,7 +141,7 @@ TEST_CASE("parts of one row (several workers) are replaced together on a new ver
   CHECK(good["E2"] == dec("0"));
 }
 
-TEST_CASE("windows close after end + grace; late rows correct them; too-late rows are refused", "[aggregate]") {
+TEST_CASE("windows close after end + grace, late rows correct them, too-late rows are refused", "[aggregate]") {
   Aggregator agg(options());
   auto w = shiftWindow("E1", 1);
   Timestamp during{w.start.micros + kHour};

@@ -159,7 +159,7 @@ TEST_CASE("run stops gracefully on SIGTERM and exits 0", "[cli][run]") {
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("dutybridge test runs the shipped mappings' tests; a broken copy fails located", "[cli][mapping]") {
+TEST_CASE("dutybridge test runs the shipped mappings' tests, a broken copy fails located", "[cli][mapping]") {
   auto ok = runCli("test '" + (kSource / "mappings").string() + "'");
   INFO(ok.output);
   CHECK(ok.status == 0);

@@ -58,7 +58,7 @@ TEST_CASE("decimal multiply, divide and rescale round half-even", "[core][decima
   CHECK(by_zero.error().kind == dutybridge::core::ErrorKind::Permanent);
 }
 
-TEST_CASE("a product finer than 38 fraction digits rounds half-even at scale 38; below half a unit it is 0",
+TEST_CASE("a product finer than 38 fraction digits rounds half-even at scale 38, below half a unit it is 0",
           "[core][decimal]") {
   // Documented in docs/expression-language.md (Arithmetic): underflow is rounding, overflow an error.
   const std::string zero = "0." + std::string(38, '0');  // zero at scale 38

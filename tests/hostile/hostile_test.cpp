@@ -308,7 +308,7 @@ TEST_CASE("13: an admin: section is reported as not yet used", "[hostile][config
   CHECK_THAT(result.output, Catch::Contains("admin: enabled: true is accepted but not used yet"));
 }
 
-TEST_CASE("16: SIGHUP is noted and ignored; SIGTERM then stops the daemon cleanly", "[hostile][lifecycle]") {
+TEST_CASE("16: SIGHUP is noted and ignored, SIGTERM then stops the daemon cleanly", "[hostile][lifecycle]") {
   TempDir dir("hup");
   auto config = dir.write("c.yaml", R"(pipelines:
   - name: smoke
@@ -453,7 +453,7 @@ std::string readText(const std::filesystem::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-TEST_CASE("14: a row the source cannot decode is a dead letter (stage source); the rows after it go on",
+TEST_CASE("14: a row the source cannot decode is a dead letter (stage source), the rows after it go on",
           "[hostile][dlq]") {
   TempDir dir("source-dlq");
   auto db = sqliteRows(dir, false);
@@ -486,7 +486,7 @@ TEST_CASE("14: more dead letters than dead_letter_limit stop the pipeline with a
   CHECK_THAT(result.output, !Catch::Contains("nope"));
 }
 
-TEST_CASE("15: one pipeline's failure stops only that pipeline; the daemon exits 1 at the end", "[hostile][lifecycle]") {
+TEST_CASE("15: one pipeline's failure stops only that pipeline, the daemon exits 1 at the end", "[hostile][lifecycle]") {
   TempDir dir("stop-pipeline");
   auto db = sqliteRows(dir, true);
   auto good = dir.path() / "good.jsonl";

@@ -219,7 +219,7 @@ TEST_CASE("mapped records and dead letters together account for every input", "[
   CHECK(*state.get("cursor/map").value() == "100");
 }
 
-TEST_CASE("records the source cannot decode become dead letters (stage source); the rest goes on",
+TEST_CASE("records the source cannot decode become dead letters (stage source), the rest goes on",
           "[runtime][pipeline][dlq]") {
   runtime::MemoryStateStore state;
   auto source = std::make_unique<FakeSource>(100, 16);
@@ -413,7 +413,7 @@ std::optional<std::string> committedCursor(const std::vector<core::StateEntry>& 
 
 }  // namespace
 
-TEST_CASE("exactly-once: records, transform state and cursor commit together; the cursor never passes an uncommitted record",
+TEST_CASE("exactly-once: records, transform state and cursor commit together, the cursor never passes an uncommitted record",
           "[runtime][pipeline][transactions]") {
   runtime::MemoryStateStore state;
   auto sink = std::make_unique<testing::FakeTransactionalSink>();
@@ -453,7 +453,7 @@ TEST_CASE("exactly-once: records, transform state and cursor commit together; th
   CHECK(pipeline.stats().transactions == snk->commits.size());
 }
 
-TEST_CASE("exactly-once: an aborted transaction leaves the last commit; a rerun delivers the rest exactly once",
+TEST_CASE("exactly-once: an aborted transaction leaves the last commit, a rerun delivers the rest exactly once",
           "[runtime][pipeline][transactions]") {
   runtime::MemoryStateStore state;
   auto options = fastOptions();

@@ -470,7 +470,7 @@ TEST_CASE("a pipeline reads a whole topic from the kafka source", "[integration]
         nlohmann::json{{topic + "/0", kMessages / 3 + 1}, {topic + "/1", kMessages / 3 + 1}, {topic + "/2", kMessages / 3}});
 }
 
-TEST_CASE("a stored offset the topic no longer has stops the kafka source; an unreachable cluster does not",
+TEST_CASE("a stored offset the topic no longer has stops the kafka source, an unreachable cluster does not",
           "[integration][kafka][source]") {
   std::string bootstrap = testing::kafkaBootstrap();
   std::string topic = freshTopic(bootstrap, "dutybridge.it.source.range", 1);
