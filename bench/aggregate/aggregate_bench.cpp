@@ -15,6 +15,7 @@
 
 #include "src/aggregate/aggregator.h"
 #include "src/core/clock.h"
+#include "src/mapping/aggregate_stage.h"
 #include "src/mapping/mapping.h"
 
 namespace {
@@ -152,7 +153,7 @@ void mappingBench(const std::vector<Report>& reports, const std::string& mapping
     std::exit(1);
   }
   const mapping::Mapping& m = **loaded;
-  aggregate::Aggregator engine(m.aggregatorOptions());
+  mapping::AggregateStage stage(m);
   auto schema = std::make_shared<core::RecordSchema>(std::vector<std::string>{
       "report_no", "work_order_no", "operation_code", "product_code", "workshop_code", "team_code", "operator_badge",
       "shift_code", "shift_date", "good_qty", "scrap_qty_labor", "scrap_qty_mat", "uom", "state", "updated_at"});
@@ -169,26 +170,27 @@ void mappingBench(const std::vector<Report>& reports, const std::string& mapping
   }
   core::ManualClock clock(core::Timestamp{kFirstDay * 24 * kHour});
   auto binding = m.bind(schema);
-  std::vector<aggregate::Revision> revisions;
   std::vector<core::Record> outputs;
-  std::vector<aggregate::StateChange> changes;
+  std::vector<core::DeadLetter> dead_letters;
+  std::vector<core::StateEntry> changes;
   double start = cpuSeconds();
   size_t failed = 0;
   for (size_t i = 0; i < records.size(); ++i) {
-    if (!m.contribute(records[i], binding, clock, engine)) ++failed;
+    if (!stage.add(records[i], binding, clock)) ++failed;
     if (i % 1000 == 999) {
-      engine.collect(clock.now(), revisions);
-      for (const auto& revision : revisions) (void)m.emitRevision(revision, clock, outputs);
-      revisions.clear();
+      stage.tick(clock, outputs, dead_letters);
       outputs.clear();
-      engine.takeStateChanges(changes);
+      dead_letters.clear();
+      stage.takeStateChanges(changes);
       changes.clear();
     }
   }
   double cpu = cpuSeconds() - start;
-  std::printf("mapping: %zu records, %.2f CPU-s, %.3f us/record (contribute, revisions as duty_kpi.v1 records, state encoding), %zu dead letters, state %.1f MiB\n",
-              records.size(), cpu, cpu * 1e6 / static_cast<double>(records.size()), failed,
-              static_cast<double>(engine.stats().approx_bytes) / (1 << 20));
+  std::printf(
+      "mapping: %zu records, %.2f CPU-s, %.3f us/record (contribute, revisions as duty_kpi.v1 records, state "
+      "encoding), %zu dead letters, state %.1f MiB\n",
+      records.size(), cpu, cpu * 1e6 / static_cast<double>(records.size()), failed,
+      static_cast<double>(stage.aggregator().stats().approx_bytes) / (1 << 20));
 }
 
 }  // namespace

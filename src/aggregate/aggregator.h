@@ -27,6 +27,7 @@
 // stored state cannot be parsed.
 
 #include <array>
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -34,9 +35,9 @@
 #include <set>
 #include <string>
 #include <string_view>
-#include <boost/unordered/unordered_flat_map.hpp>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "src/core/error.h"
@@ -78,6 +79,21 @@ struct WindowRef {
 // Inputs of one measure for one row: [value] or [numerator, denominator] / [value, weight].
 // A null first input means "does not count" (sum, count, distinct, min, max skip it).
 using MeasureInput = std::array<core::Value, 2>;
+
+// What one source row adds, as the caller (a mapping's `aggregate:` block) computed it: the row's
+// identity and version, and the window and measure inputs it counts in. No window: the row no
+// longer counts (filtered out, e.g. declined), so its earlier contribution is retracted.
+struct Contribution {
+  std::string source_id;
+  std::string part;       // one of several contributions of a row (a worker); empty: the whole row
+  bool has_part = false;  // the mapping names parts (identity "id|part")
+  core::Value version;    // orders the versions of a row; null: unversioned
+  std::optional<WindowRef> window;
+  std::vector<MeasureInput> inputs;  // per measure
+
+  // "id" or "id|part": how a quarantine or a log names the row.
+  std::string identity() const { return has_part ? source_id + "|" + part : source_id; }
+};
 
 struct Window;
 
@@ -147,6 +163,10 @@ class Aggregator {
   core::Result<ApplyOutcome> apply(std::string_view source_id, std::string_view part, const core::Value& version,
                                    const std::optional<WindowRef>& window, std::vector<MeasureInput> inputs,
                                    core::Timestamp now, std::string_view position = {});
+  core::Result<ApplyOutcome> apply(Contribution contribution, core::Timestamp now, std::string_view position = {}) {
+    return apply(contribution.source_id, contribution.part, contribution.version, contribution.window,
+                 std::move(contribution.inputs), now, position);
+  }
 
   // A window that must exist even without rows (a duty that is due whether or not anything was
   // reported): it emits its closed revision with empty measures when nothing arrives. No-op

@@ -12,6 +12,7 @@
 #include "src/calendar/calendar.h"
 #include "src/codec/json.h"
 #include "src/common/file_read.h"
+#include "src/mapping/aggregate_stage.h"
 #include "src/schema/secrets.h"
 #include "src/schema/validator.h"
 
@@ -1118,8 +1119,8 @@ core::Result<std::string> Mapping::identity(const core::Record& input, const Bin
   return out;
 }
 
-core::Status Mapping::contribute(const core::Record& input, const Binding& binding, const core::Clock& clock,
-                                 aggregate::Aggregator& aggregator, std::string* identity) const {
+core::Result<aggregate::Contribution> Mapping::contribution(const core::Record& input, const Binding& binding,
+                                                            const core::Clock& clock) const {
   const AggregateBlock& block = *aggregate;
   thread_local std::vector<Value> slots;
   slots.resize(scope.size());
@@ -1138,24 +1139,22 @@ core::Status Mapping::contribute(const core::Record& input, const Binding& bindi
   };
   // The row's identity is needed even when `where` rejects it: a rejected row retracts what an
   // earlier version of it contributed (a declined report).
+  aggregate::Contribution out;
   auto id = textOf(block.id, "id");
   if (!id) return core::fail(id.error());
+  out.source_id = std::move(*id);
   auto part = textOf(block.part, "part");
   if (!part) return core::fail(part.error());
-  if (identity) *identity = block.part ? *id + "|" + *part : *id;
-  Value row_version;
+  out.part = std::move(*part);
+  out.has_part = block.part != nullptr;
   if (block.version) {
     auto v = block.version->eval(context);
     if (!v) return core::fail(v.error());
-    row_version = std::move(*v);
+    out.version = std::move(*v);
   }
-  if (!*keep) {
-    auto applied = aggregator.apply(*id, *part, row_version, std::nullopt, {}, clock.now(), input.meta.source_position);
-    if (!applied) return core::fail(applied.error());
-    return {};
-  }
+  if (!*keep) return out;
 
-  aggregate::WindowRef window;
+  aggregate::WindowRef& window = out.window.emplace();
   window.period_type = std::string(calendar::toString(block.period));
   if (block.time) {
     auto t = block.time->eval(context);
@@ -1195,7 +1194,8 @@ core::Status Mapping::contribute(const core::Record& input, const Binding& bindi
     if (!v) return core::fail(v.error());
     window.group.push_back(std::move(*v));
   }
-  std::vector<aggregate::MeasureInput> measures(block.measures.size());
+  std::vector<aggregate::MeasureInput>& measures = out.inputs;
+  measures.resize(block.measures.size());
   for (size_t m = 0; m < block.measures.size(); ++m) {
     const AggregateMeasure& measure = block.measures[m];
     if (!measure.first) {
@@ -1211,14 +1211,11 @@ core::Status Mapping::contribute(const core::Record& input, const Binding& bindi
       measures[m][1] = std::move(*second);
     }
   }
-  auto applied = aggregator.apply(*id, *part, row_version, window, std::move(measures), clock.now(),
-                                  input.meta.source_position);
-  if (!applied) return core::fail(applied.error());
-  return {};
+  return out;
 }
 
-std::optional<core::Date> Mapping::expectWindows(aggregate::Aggregator& aggregator, std::optional<core::Date> through,
-                                                 core::Timestamp now) const {
+std::optional<core::Date> Mapping::expectedWindows(std::optional<core::Date> through, core::Timestamp now,
+                                                   std::vector<aggregate::WindowRef>& out) const {
   const AggregateBlock& block = *aggregate;
   if (block.expect_table.empty() || !block.calendar) return through;
   auto today = block.calendar->shiftOf(now);
@@ -1250,7 +1247,7 @@ std::optional<core::Date> Mapping::expectWindows(aggregate::Aggregator& aggregat
       window.end = bounds->end;
       for (const auto& key : table->keysAt(bounds->start.micros)) {
         window.group = {Value(key)};
-        aggregator.expect(window, now);
+        out.push_back(window);
       }
     }
     // WEEK/MONTH periods start before most of their days: re-checking later days costs only
@@ -1848,28 +1845,24 @@ void runTest(const Mapping& mapping, const MappingTest& test, std::vector<Output
     else errors.push_back(result.error().message);
     return;
   }
-  aggregate::Aggregator aggregator(mapping.aggregatorOptions());
+  AggregateStage stage(mapping);
   std::vector<MappingTest::Step> steps = test.steps;
   if (steps.empty()) steps.push_back({test.now, test.input});
-  std::optional<core::Date> expected_through;
+  std::vector<core::Record> records;
+  std::vector<size_t> indices;
+  std::vector<core::DeadLetter> dead_letters;
   for (const auto& step : steps) {
     if (step.now) clock.set(*step.now);
     if (step.input) {
       auto binding = mapping.bind(step.input->schema());
-      if (auto s = mapping.contribute(*step.input, binding, clock, aggregator); !s) errors.push_back(s.error().message);
+      if (auto s = stage.add(*step.input, binding, clock); !s) errors.push_back(s.error().message);
     }
-    expected_through = mapping.expectWindows(aggregator, expected_through, clock.now());
-    std::vector<aggregate::Revision> revisions;
-    aggregator.collect(clock.now(), revisions);
-    for (const auto& revision : revisions) {
-      std::vector<core::Record> records;
-      std::vector<size_t> indices;
-      if (auto s = mapping.emitRevision(revision, clock, records, &indices); !s) {
-        errors.push_back(s.error().message);
-        continue;
-      }
-      for (size_t i = 0; i < records.size(); ++i) outputs.push_back(Output{indices[i], std::move(records[i])});
-    }
+    records.clear();
+    indices.clear();
+    dead_letters.clear();
+    stage.tick(clock, records, dead_letters, &indices);
+    for (const auto& dead : dead_letters) errors.push_back(dead.reason);
+    for (size_t i = 0; i < records.size(); ++i) outputs.push_back(Output{indices[i], std::move(records[i])});
   }
 }
 

@@ -181,16 +181,17 @@ class Mapping {
 
   // Aggregate mappings: the engine options of `aggregate:`.
   aggregate::AggregatorOptions aggregatorOptions() const;
-  // Aggregate mappings: records one input's contribution (or its retraction, when `where`
-  // rejects it) in `aggregator`. Permanent errors are dead letters.
-  // `identity`, if given, receives the row's identity as identity() spells it.
-  core::Status contribute(const core::Record& input, const Binding& binding, const core::Clock& clock,
-                          aggregate::Aggregator& aggregator, std::string* identity = nullptr) const;
-  // Aggregate mappings with `expect:`: creates the windows of every roster key for the periods
+  // Aggregate mappings: what one input adds to the aggregation (the window and measure inputs
+  // of `aggregate:`), or, when `where` rejects it, its retraction (no window). Computes only;
+  // AggregateStage applies it. Permanent errors are dead letters; Retryable ones are a missing
+  // attribution (`lookup(...)!`) for a quarantine to hold.
+  core::Result<aggregate::Contribution> contribution(const core::Record& input, const Binding& binding,
+                                                     const core::Clock& clock) const;
+  // Aggregate mappings with `expect:`: appends the windows of every roster key for the periods
   // that started after `through` (a shift date; nullopt: today only) and by `now`. Returns the
   // shift date up to which every period has started (the next call's `through`).
-  std::optional<core::Date> expectWindows(aggregate::Aggregator& aggregator, std::optional<core::Date> through,
-                                          core::Timestamp now) const;
+  std::optional<core::Date> expectedWindows(std::optional<core::Date> through, core::Timestamp now,
+                                            std::vector<aggregate::WindowRef>& out) const;
   // Aggregate mappings: the row's identity ("id|part"), e.g. to key a quarantined record so a
   // newer version of the same row replaces it.
   core::Result<std::string> identity(const core::Record& input, const Binding& binding, const core::Clock& clock) const;

@@ -28,6 +28,7 @@ core::Status MappingTransform::prepare(core::Source& source) {
   // The aggregation engine (and any state restored into it) stays: the compiled mapping has the
   // same aggregate block, only its input types are now known.
   mapping_ = std::shared_ptr<const Mapping>(std::move(*compiled));
+  if (stage_) stage_->useMapping(*mapping_);
   binding_ = Binding{};
   seen_generations_ = tableGenerations();
   return {};
@@ -48,60 +49,55 @@ void StateSummary::add(std::string_view key, std::string_view value) {
 
 MappingTransform::MappingTransform(std::shared_ptr<const Mapping> mapping, const core::Clock& clock)
     : mapping_(std::move(mapping)), clock_(clock) {
-  if (mapping_->aggregate) aggregator_ = std::make_unique<aggregate::Aggregator>(mapping_->aggregatorOptions());
+  if (mapping_->aggregate) stage_.emplace(*mapping_);
+  if (mapping_->quarantine) quarantine_.emplace(*mapping_->quarantine, mapping_->label());
   seen_generations_ = tableGenerations();
 }
 
 core::Status MappingTransform::map(const core::Record& input, std::vector<core::Record>& outputs,
                                    std::string* identity) {
   if (binding_.schema != input.schema()) binding_ = mapping_->bind(input.schema());
-  return aggregator_ ? mapping_->contribute(input, binding_, clock_, *aggregator_, identity)
-                     : mapping_->applyInto(input, binding_, clock_, outputs);
+  return stage_ ? stage_->add(input, binding_, clock_, identity)
+                : mapping_->applyInto(input, binding_, clock_, outputs);
 }
 
 std::string MappingTransform::holdKey(const core::Record& input) {
   // An aggregate row is held under its identity, so a newer version of it replaces (or, once it
   // maps, releases) the held one; other records under their source position.
-  if (mapping_->aggregate) {
+  if (stage_) {
     if (binding_.schema != input.schema()) binding_ = mapping_->bind(input.schema());
     if (auto id = mapping_->identity(input, binding_, clock_)) return "q/id/" + *id;
   }
   return "q/" + (input.meta.source_position.empty() ? fmt::format("#{}", ++hold_counter_) : input.meta.source_position);
 }
 
-void MappingTransform::hold(const core::Record& input, std::string reason) {
-  std::string key = holdKey(input);
-  held_.insert_or_assign(key, Held{input, clock_.now(), std::move(reason)});
-  held_changes_.push_back(std::move(key));
-}
-
 void MappingTransform::apply(std::span<const core::Record> inputs, std::vector<core::Record>& outputs,
                              std::vector<core::DeadLetter>& dead_letters) {
-  size_t held_before = held_.size();
+  size_t held_before = quarantined();
+  std::string first_reason;
   std::string identity;
   for (const auto& input : inputs) {
-    // The row's identity comes out of contribute(), so releasing a held version costs no second
+    // The row's identity comes out of the stage, so releasing a held version costs no second
     // evaluation per record.
-    auto mapped = map(input, outputs, held_.empty() ? nullptr : &identity);
+    const bool releases = stage_ && quarantine_ && !quarantine_->empty();
+    auto mapped = map(input, outputs, releases ? &identity : nullptr);
     if (mapped) {
       // A newer version of a held row was mapped: the held version is obsolete.
-      if (mapping_->aggregate && !held_.empty()) {
-        std::string key = "q/id/" + identity;
-        if (held_.erase(key) > 0) held_changes_.push_back(std::move(key));
-      }
+      if (releases) quarantine_->drop("q/id/" + identity);
       continue;
     }
-    if (mapped.error().kind == core::ErrorKind::Retryable && mapping_->quarantine) {
-      hold(input, mapped.error().message);
+    if (mapped.error().kind == core::ErrorKind::Retryable && quarantine_) {
+      if (first_reason.empty()) first_reason = mapped.error().message;
+      quarantine_->hold(holdKey(input), input, clock_.now(), mapped.error().message);
     } else {
       dead_letters.push_back({&input, mapped.error().message});
     }
   }
-  if (held_.size() > held_before) {
+  if (quarantined() > held_before) {
     log::notice("mapping " + mapping_->label(), "{} record(s) quarantined waiting for attribution ({} held): first: {}",
-                held_.size() - held_before, held_.size(), held_.rbegin()->second.reason);
+                quarantined() - held_before, quarantined(), first_reason);
   }
-  if (aggregator_ || mapping_->quarantine) tick(outputs, dead_letters);
+  if (stage_ || quarantine_) tick(outputs, dead_letters);
 }
 
 uint64_t MappingTransform::tableGenerations() const {
@@ -110,130 +106,45 @@ uint64_t MappingTransform::tableGenerations() const {
   return sum;
 }
 
-void MappingTransform::retryHeld(std::vector<core::Record>& outputs, std::vector<core::DeadLetter>& dead_letters) {
-  const core::Timestamp now = clock_.now();
-  uint64_t generations = tableGenerations();
-  bool refreshed = generations != seen_generations_;
-  bool due = !last_retry_ || now.micros - last_retry_->micros >= mapping_->quarantine->retry_micros;
-  bool expiring = false;
-  for (const auto& [key, held] : held_) {
-    if (now.micros - held.since.micros >= mapping_->quarantine->max_age_micros) expiring = true;
-  }
-  if (!refreshed && !due && !expiring) return;
-  seen_generations_ = generations;
-  last_retry_ = now;
-  released_.clear();
-  size_t released = 0;
-  for (auto it = held_.begin(); it != held_.end();) {
-    Held& held = it->second;
-    bool try_now = refreshed || due;
-    core::Status mapped = try_now ? map(held.record, outputs) : core::Status(core::fail(core::Error::retryable(held.reason)));
-    if (mapped || mapped.error().kind != core::ErrorKind::Retryable ||
-        now.micros - held.since.micros >= mapping_->quarantine->max_age_micros) {
-      if (!mapped) {
-        std::string reason = mapped.error().kind == core::ErrorKind::Retryable
-                                 ? fmt::format("attribution still missing after quarantine.max_age: {}", mapped.error().message)
-                                 : mapped.error().message;
-        released_.push_back(std::move(held.record));
-        dead_letters.push_back({nullptr, std::move(reason)});
-      } else {
-        ++released;
-      }
-      held_changes_.push_back(it->first);
-      it = held_.erase(it);
-      continue;
-    }
-    held.reason = mapped.error().message;
-    ++it;
-  }
-  // Pointers only once released_ stops growing.
-  for (size_t i = 0, d = dead_letters.size() - released_.size(); i < released_.size(); ++i) {
-    dead_letters[d + i].input = &released_[i];
-  }
-  if (released > 0) {
-    log::notice("mapping " + mapping_->label(), "{} quarantined record(s) attributed and mapped ({} still held)", released,
-                held_.size());
-  }
-}
-
 void MappingTransform::tick(std::vector<core::Record>& outputs, std::vector<core::DeadLetter>& dead_letters) {
   const core::Timestamp now = clock_.now();
   for (const auto& refresher : mapping_->table_refreshers) refresher->maybeRefresh(now);
-  if (mapping_->quarantine && !held_.empty()) retryHeld(outputs, dead_letters);
-  if (!aggregator_) return;
-  if (!mapping_->aggregate->expect_table.empty()) {
-    auto through = mapping_->expectWindows(*aggregator_, expected_through_, now);
-    if (through != expected_through_) {
-      expected_through_ = through;
-      expected_changed_ = true;
-    }
+  if (quarantine_ && !quarantine_->empty()) {
+    uint64_t generations = tableGenerations();
+    bool refreshed = generations != seen_generations_;
+    seen_generations_ = generations;
+    quarantine_->retry(
+        now, refreshed, [&](const core::Record& held) { return map(held, outputs); }, dead_letters);
   }
-  revisions_.clear();
-  aggregator_->collect(now, revisions_);
-  failed_revisions_.clear();
-  failed_revisions_.reserve(revisions_.size());
-  for (const auto& revision : revisions_) {
-    auto emitted = mapping_->emitRevision(revision, clock_, outputs);
-    if (!emitted) {
-      // The dead letter cites the window, never the group values (they may be personal data).
-      core::Record stand_in;
-      stand_in.meta.source_position =
-          fmt::format("{} {} revision {}", revision.window->ref.period_type, revision.window->ref.period_id, revision.revision);
-      failed_revisions_.push_back(std::move(stand_in));
-      dead_letters.push_back({&failed_revisions_.back(), emitted.error().message});
-    }
-  }
+  if (stage_) stage_->tick(clock_, outputs, dead_letters);
 }
 
 void MappingTransform::takeStateChanges(std::vector<StateEntry>& changes) {
-  for (auto& key : held_changes_) {
-    auto it = held_.find(key);
-    if (it == held_.end()) {
-      changes.push_back({std::move(key), std::string()});
-      continue;
-    }
-    nlohmann::json held{{"since", it->second.since.micros},
-                        {"reason", it->second.reason},
-                        {"record", codec::encodeTypedRecord(it->second.record)}};
-    changes.push_back({std::move(key), held.dump()});
-  }
-  held_changes_.clear();
-  if (expected_changed_ && expected_through_) {
-    changes.push_back({"x/through", core::formatDate(*expected_through_)});
-    expected_changed_ = false;
-  }
-  if (!aggregator_) return;
-  std::vector<aggregate::StateChange> taken;
-  aggregator_->takeStateChanges(taken);
-  for (auto& change : taken) changes.push_back({std::move(change.key), std::move(change.value)});
+  if (quarantine_) quarantine_->takeStateChanges(changes);
+  if (stage_) stage_->takeStateChanges(changes);
 }
 
 core::Status MappingTransform::restore(const std::vector<StateEntry>& entries) {
-  std::vector<aggregate::StateChange> converted;
-  converted.reserve(entries.size());
+  std::vector<StateEntry> staged;
+  staged.reserve(entries.size());
+  size_t orphaned = 0;
   for (const auto& entry : entries) {
-    if (entry.key.starts_with("q/")) {
-      try {
-        auto held = nlohmann::json::parse(entry.value);
-        auto record = codec::decodeTypedRecord(held.at("record").get<std::string>());
-        if (!record) return core::fail(record.error());
-        held_.insert_or_assign(entry.key, Held{std::move(*record), core::Timestamp{codec::storedInt(held.at("since"))},
-                                               held.at("reason").get<std::string>()});
-      } catch (const std::exception& e) {
-        return core::fail(core::ErrorKind::Fatal, fmt::format("quarantine entry {} cannot be read: {}", entry.key, e.what()));
-      }
-      continue;
+    if (!Quarantine::owns(entry.key)) {
+      staged.push_back(entry);
+    } else if (quarantine_) {
+      if (auto restored = quarantine_->restore(entry); !restored) return restored;
+    } else {
+      ++orphaned;
     }
-    if (entry.key == "x/through") {
-      auto through = core::parseDate(entry.value);
-      if (!through) return core::fail(core::ErrorKind::Fatal, "state entry x/through cannot be read: " + entry.value);
-      expected_through_ = *through;
-      continue;
-    }
-    converted.push_back({entry.key, entry.value});
   }
-  if (!aggregator_) return {};
-  return aggregator_->restore(converted);
+  if (orphaned > 0) {
+    log::warning("mapping " + mapping_->label(),
+                 "{} quarantined record(s) are stored for this pipeline, but the mapping has no 'quarantine:' any "
+                 "more: they stay stored and are not tried again until it has one",
+                 orphaned);
+  }
+  if (!stage_) return {};
+  return stage_->restore(staged);
 }
 
 std::vector<std::string> MappingTransform::outputTopics() const {
@@ -247,9 +158,9 @@ std::vector<std::string> MappingTransform::outputTopics() const {
 
 std::vector<std::pair<std::string, int64_t>> MappingTransform::gauges() const {
   std::vector<std::pair<std::string, int64_t>> out;
-  if (mapping_->quarantine) out.emplace_back("quarantined", static_cast<int64_t>(held_.size()));
-  if (aggregator_) {
-    auto stats = aggregator_->stats();
+  if (quarantine_) out.emplace_back("quarantined", static_cast<int64_t>(quarantine_->size()));
+  if (stage_) {
+    auto stats = stage_->aggregator().stats();
     out.emplace_back("open_windows", static_cast<int64_t>(stats.open_windows));
     out.emplace_back("windows", static_cast<int64_t>(stats.windows));
     out.emplace_back("window_rows", static_cast<int64_t>(stats.rows));

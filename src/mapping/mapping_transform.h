@@ -2,15 +2,13 @@
 // A loaded Mapping as the pipeline's core::Transform. Binds each new source schema once (no
 // per-record name lookups). One instance per pipeline thread.
 //
-// An aggregate mapping (`aggregate:`) makes the transform stateful: it owns the pipeline's
-// aggregation engine, feeds every record's contribution into it, and emits window revisions
-// after each batch and from tick() (windows closing by the clock). Its state changes are
-// handed to the pipeline (takeStateChanges) and restored from it at start.
-//
-// A mapping with `quarantine:` holds records whose attribution lookup found nothing (state key
-// "q/id/<row id>" for aggregate rows, else "q/<source position>"; the record as typed JSON), tries them again when one of the mapping's
-// tables is refreshed or every `retry`, and dead-letters them after `max_age`. The transform
-// also refreshes the mapping's tables that have `refresh:` (from tick(), on this thread).
+// It composes the mapping's parts: a row-level mapping maps each record into outputs; an
+// aggregate mapping (`aggregate:`) feeds each record's contribution to its AggregateStage
+// (aggregate_stage.h), which emits window revisions after each batch and from tick(); a mapping
+// with `quarantine:` holds records whose attribution lookup found nothing in its Quarantine
+// (quarantine.h). Their state changes are handed to the pipeline (takeStateChanges) and
+// restored from it at start. The transform also refreshes the mapping's tables that have
+// `refresh:` (from tick(), on this thread).
 //
 // prepare(): a mapping with `input: from_source` is compiled against source.describe() there;
 // a source that cannot describe itself, or a mapping that does not type-check against the
@@ -19,10 +17,13 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "src/aggregate/aggregator.h"
 #include "src/core/transform.h"
+#include "src/mapping/aggregate_stage.h"
 #include "src/mapping/mapping.h"
+#include "src/mapping/quarantine.h"
 
 namespace dutybridge::mapping {
 
@@ -50,44 +51,27 @@ class MappingTransform final : public core::Transform {
   void tick(std::vector<core::Record>& outputs, std::vector<core::DeadLetter>& dead_letters) override;
   void takeStateChanges(std::vector<StateEntry>& changes) override;
   core::Status restore(const std::vector<StateEntry>& entries) override;
-  bool stateful() const override { return aggregator_ != nullptr || mapping_->quarantine.has_value(); }
+  bool stateful() const override { return stage_.has_value() || quarantine_.has_value(); }
   std::vector<std::pair<std::string, int64_t>> gauges() const override;
   std::vector<std::string> outputTopics() const override;
-  size_t quarantined() const { return held_.size(); }
+  size_t quarantined() const { return quarantine_ ? quarantine_->size() : 0; }
 
   // For status output and benchmarks; nullptr for a row-level mapping.
-  const aggregate::Aggregator* aggregator() const { return aggregator_.get(); }
+  const aggregate::Aggregator* aggregator() const { return stage_ ? &stage_->aggregator() : nullptr; }
 
  private:
+  // One record through the mapping; Retryable errors come back for the quarantine to decide.
+  core::Status map(const core::Record& input, std::vector<core::Record>& outputs, std::string* identity = nullptr);
+  std::string holdKey(const core::Record& input);
+  uint64_t tableGenerations() const;
+
   std::shared_ptr<const Mapping> mapping_;
   const core::Clock& clock_;
   Binding binding_;
-  std::unique_ptr<aggregate::Aggregator> aggregator_;
-  std::vector<aggregate::Revision> revisions_;
-  // Stand-ins for window revisions that could not be emitted (dead letters point at them).
-  std::vector<core::Record> failed_revisions_;
-
-  struct Held {
-    core::Record record;
-    core::Timestamp since;
-    std::string reason;
-  };
-  // One record through the mapping; Retryable errors come back for the quarantine to decide.
-  core::Status map(const core::Record& input, std::vector<core::Record>& outputs, std::string* identity = nullptr);
-  void hold(const core::Record& input, std::string reason);
-  std::string holdKey(const core::Record& input);
-  void retryHeld(std::vector<core::Record>& outputs, std::vector<core::DeadLetter>& dead_letters);
-  uint64_t tableGenerations() const;
-
-  std::map<std::string, Held> held_;                 // by state key
-  std::vector<std::string> held_changes_;            // state keys changed since the last take
-  std::vector<core::Record> released_;               // dead letters of expired holds point here
+  std::optional<AggregateStage> stage_;
+  std::optional<Quarantine> quarantine_;
   uint64_t seen_generations_ = 0;
-  std::optional<core::Timestamp> last_retry_;
   uint64_t hold_counter_ = 0;
-  // `expect:`: shift dates whose periods all have their roster windows (state key "x/through").
-  std::optional<core::Date> expected_through_;
-  bool expected_changed_ = false;
 };
 
 }  // namespace dutybridge::mapping
