@@ -147,6 +147,7 @@ struct Job {
   Params params;                                   // rows one after another, shape->columns.size() cells each
   size_t records = 0;
   std::string first_position, last_position;       // source positions, for error messages
+  std::vector<std::string> row_records;            // per row: the identity of the record it holds
 
   size_t rows() const { return shape ? params.cells.size() / shape->columns.size() : 0; }
 };
@@ -270,13 +271,14 @@ class OdbcSink final : public core::Sink {
       job->position.clear();
       job->first_position.clear();
       job->last_position.clear();
+      job->row_records.clear();
     } else {
       job = std::make_unique<Job>();
     }
     job->sequence = sequence;
     job->records = records.size();
     if (!records.empty()) {
-      if (auto collected = collectRows(records, job->params); !collected) return core::fail(collected.error());
+      if (auto collected = collectRows(records, *job); !collected) return core::fail(collected.error());
       job->shape = shape_;
       job->position = position_;
       job->first_position = records.front().meta.source_position;
@@ -309,6 +311,11 @@ class OdbcSink final : public core::Sink {
                         fmt::format("{} batch(es) not committed to the database yet", queue_.size()));
     }
     return {};
+  }
+
+  std::vector<core::WriteRefusal> takeWriteRefusals() override {
+    std::lock_guard lock(mutex_);
+    return std::move(write_refusals_);
   }
 
   void close() override {
@@ -385,8 +392,27 @@ class OdbcSink final : public core::Sink {
         group_limit = failed_at;
         continue;
       }
+      std::vector<core::WriteRefusal> refused;
+      if (std::exchange(rows_refused_, false)) {
+        std::lock_guard connection_lock(connection_mutex_);
+        auto found = refusedRows(*group.front());
+        if (!found && found.error().kind == core::ErrorKind::Retryable) {
+          retrying = true;
+          if (!runtime::Backoff::sleep(stop, backoff.next())) return;
+          continue;  // the batch is written again, and fails again, on a new connection
+        }
+        if (found) refused = std::move(*found);
+      }
       std::lock_guard lock(mutex_);
-      error_ = done.error();
+      if (!refused.empty()) {
+        // The pipeline dead-letters these records and writes the batch again without them.
+        error_ = core::Error{core::ErrorKind::Abortable,
+                             fmt::format("the database refused {} record(s) of batch {} (first: {})", refused.size(),
+                                         group.front()->sequence, refused.front().reason)};
+        write_refusals_ = std::move(refused);
+      } else {
+        error_ = done.error();
+      }
       queue_.clear();
       queued_records_ = 0;
       done_cv_.notify_all();
@@ -441,7 +467,13 @@ class OdbcSink final : public core::Sink {
     return {};
   }
 
-  // One batch's rows in multi-row statements, inside the group's transaction.
+  size_t rowsPerStatement(const odbc::UpsertShape& shape) const {
+    const size_t width = shape.columns.size();
+    return std::max<size_t>(1, std::min(settings_.insert_rows, upsert_->maxParameters() / std::max<size_t>(width, 1)));
+  }
+
+  // One batch's rows in multi-row statements, inside the group's transaction. A statement the
+  // database refuses for good (a constraint, a type) sets rows_refused_.
   core::Status writeRows(Job& job) {
     if (prepared_shape_ != job.shape) {
       statements_.clear();
@@ -449,8 +481,7 @@ class OdbcSink final : public core::Sink {
     }
     const odbc::UpsertShape& shape = *job.shape;
     const size_t width = shape.columns.size();
-    const size_t per_statement =
-        std::max<size_t>(1, std::min(settings_.insert_rows, upsert_->maxParameters() / std::max<size_t>(width, 1)));
+    const size_t per_statement = rowsPerStatement(shape);
     const size_t row_count = job.rows();
     for (size_t first = 0; first < row_count; first += per_statement) {
       size_t n = std::min(per_statement, row_count - first);
@@ -461,11 +492,53 @@ class OdbcSink final : public core::Sink {
       if (!odbc::succeeded(rc) && rc != SQL_NO_DATA) {
         auto error = odbc::makeError(fmt::format("upserting into {}", table_sql_), SQL_HANDLE_STMT, (*statement)->get());
         SQLFreeStmt((*statement)->get(), SQL_CLOSE);
-        return abandon(error, job);
+        auto abandoned = abandon(error, job);
+        rows_refused_ = abandoned.error().kind == core::ErrorKind::Permanent;
+        return abandoned;
       }
       SQLFreeStmt((*statement)->get(), SQL_CLOSE);
     }
     return {};
+  }
+
+  // A statement of `job` was refused for good: writes the job's rows one at a time, each behind
+  // a savepoint, to find the ones the database refuses, then rolls everything back: their dead
+  // letters must be delivered before anything of the batch (its position included) is stored.
+  // Empty when every row goes in alone (the rows refused only together). Worker thread,
+  // connection_mutex_ held.
+  core::Result<std::vector<core::WriteRefusal>> refusedRows(Job& job) {
+    if (auto connected = ensureConnected(); !connected) return core::fail(connected.error());
+    const odbc::UpsertShape& shape = *job.shape;
+    const size_t width = shape.columns.size();
+    auto single = upsertStatement(shape, 1, rowsPerStatement(shape));
+    if (!single) return core::fail(failed(single.error()).error());
+    auto control = connection_->statement();
+    if (!control) return core::fail(failed(control.error()).error());
+    auto run = [&](const char* sql) -> core::Status {
+      if (auto done = control->execute(sql); !done) return failed(withContext(done.error(), sql));
+      control->closeCursor();
+      return {};
+    };
+    std::vector<core::WriteRefusal> refused;
+    for (size_t row = 0; row < job.rows(); ++row) {
+      if (auto saved = run("SAVEPOINT dutybridge_row"); !saved) return core::fail(saved.error());
+      if (auto bound = bind(**single, job.params, row * width, width); !bound)
+        return core::fail(failed(bound.error()).error());
+      SQLRETURN rc = SQLExecute((*single)->get());
+      if (odbc::succeeded(rc) || rc == SQL_NO_DATA) {
+        SQLFreeStmt((*single)->get(), SQL_CLOSE);
+        if (auto released = run("RELEASE SAVEPOINT dutybridge_row"); !released) return core::fail(released.error());
+        continue;
+      }
+      auto error = asOutageIfDead(
+          odbc::makeError(fmt::format("upserting into {}", table_sql_), SQL_HANDLE_STMT, (*single)->get()));
+      SQLFreeStmt((*single)->get(), SQL_CLOSE);
+      if (error.kind == core::ErrorKind::Retryable) return core::fail(failed(error).error());
+      refused.push_back({job.row_records[row], withoutRowValues(error.message)});
+      if (auto back = run("ROLLBACK TO SAVEPOINT dutybridge_row"); !back) return core::fail(back.error());
+    }
+    rollback();
+    return refused;
   }
 
   core::Status ensureConnected() {
@@ -734,8 +807,12 @@ class OdbcSink final : public core::Sink {
   // The parameters of every row, one row after another, with one row per key: the highest
   // revision (the first of equal ones), or the last record without a revision column. One
   // statement may not touch a row twice (PostgreSQL refuses).
-  core::Status collectRows(std::span<const core::Record> records, Params& params) {
+  core::Status collectRows(std::span<const core::Record> records, Job& job) {
     if (auto shaped = prepareShape(records.front()); !shaped) return core::fail(shaped.error());
+    Params& params = job.params;
+    auto identities = core::recordIdentities(records);
+    job.row_records.reserve(records.size());
+    size_t record_index = 0;
     const size_t width = sources_.size();
     params.cells.reserve(records.size() * width);
     params.text.reserve(text_hint_);
@@ -743,6 +820,7 @@ class OdbcSink final : public core::Sink {
     rows_by_key_.reserve(records.size());
     std::string key;
     for (const auto& record : records) {
+      std::string& identity = identities[record_index++];
       // The record's cells go to the end; a key seen before moves them over its row, or drops them.
       const size_t row_cells = params.cells.size();
       const size_t row_text = params.text.size();
@@ -769,12 +847,16 @@ class OdbcSink final : public core::Sink {
         revision = *r;
       }
       auto [it, inserted] = rows_by_key_.try_emplace(key, row_cells / width, revision);
-      if (inserted) continue;
+      if (inserted) {
+        job.row_records.push_back(std::move(identity));
+        continue;
+      }
       if (!revision_index_ || revision > it->second.second) {
         // The replaced row's text stays in the buffer, unreferenced.
         std::copy(params.cells.begin() + static_cast<std::ptrdiff_t>(row_cells), params.cells.end(),
                   params.cells.begin() + static_cast<std::ptrdiff_t>(it->second.first * width));
         it->second.second = revision;
+        job.row_records[it->second.first] = std::move(identity);
       } else {
         params.text.resize(row_text);
       }
@@ -814,6 +896,7 @@ class OdbcSink final : public core::Sink {
   std::shared_ptr<const odbc::UpsertShape> prepared_shape_;  // what statements_ were prepared for
   std::map<size_t, odbc::Statement> statements_;             // by rows per statement
   std::optional<odbc::Statement> offsets_statement_;
+  bool rows_refused_ = false;  // the last writeRows() failed on a statement the database refused
 
   // Between the pipeline's thread and the worker, guarded by mutex_.
   std::mutex mutex_;
@@ -823,7 +906,8 @@ class OdbcSink final : public core::Sink {
   std::vector<std::unique_ptr<Job>> spare_;  // committed jobs for write() to reuse (fewer large allocations)
   size_t queued_records_ = 0;               // records of the queued batches
   uint64_t committed_ = 0;                  // sequence of the last committed batch
-  std::optional<core::Error> error_;        // a Permanent failure: the sink is done
+  std::optional<core::Error> error_;        // a Permanent failure (or refused rows): the sink is done
+  std::vector<core::WriteRefusal> write_refusals_;  // the refused rows' records, until taken
 
   std::jthread worker_;  // last: stopped and joined (close()) before the members above go
 };

@@ -4,8 +4,8 @@
 // exactly once: each write()'s rows commit in one database transaction with the batch's source
 // position (a dutybridge_offsets row), so the pipeline resumes from what the database holds
 // (storesPosition()). Under load several queued batches share one transaction (group commit);
-// the position committed is always that of the newest batch whose rows are in it. A replayed batch changes nothing: a row is only
-// overwritten by a strictly higher revision. docs/connectors/odbc-sink-guide.md explains it.
+// the position committed is always that of the newest batch whose rows are in it. A replayed batch changes nothing: a
+// row is only overwritten by a strictly higher revision. docs/connectors/odbc-sink-guide.md explains it.
 //
 // Threading: every method is called on the owning pipeline's thread (core::Sink), and results
 // come back only through poll() / flush() / write(). The sink owns one worker thread, started by
@@ -38,11 +38,14 @@
 // again on a new connection with capped backoff (100 ms doubling to 5 s, logged as
 // "retrying") until it commits or close() is called; poll() meanwhile reports nothing new,
 // so the pipeline stops reading once the queue is full. A row the database rejects
-// (constraint, type) is Permanent with the database's diagnostic text but no row values and
-// the batch's source positions: nothing of the batch (rows or position) is applied, batches
-// queued after it are dropped, and poll(), flush() and every later write() return the error.
-// The batches before it in the same transaction are rolled back with it and written again
-// without it, so what commits is what one transaction per batch would have committed.
+// (constraint, type): nothing of the batch (rows or position) is applied and batches queued
+// after it are dropped; the batches before it in the same transaction are rolled back with it
+// and written again without it, so what commits is what one transaction per batch would have
+// committed. The worker then writes the batch's rows one at a time behind savepoints (all
+// rolled back) to find the refused ones: poll(), flush() and every later write() return
+// Abortable and takeWriteRefusals() names them (the database's text without row values), for
+// the pipeline to dead-letter on its next run. When no row is refused alone, the error is
+// Permanent with the batch's source positions.
 // A missing target table is Permanent at open().
 
 #include "src/core/registry.h"

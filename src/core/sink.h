@@ -46,6 +46,18 @@ struct Refusal {
   std::string reason;  // names fields or columns, never their values
 };
 
+// A record the sink refused while writing it, found only by trying (a database CHECK or type
+// violation): `record` is its identity (recordIdentities()), `reason` names columns, never values.
+struct WriteRefusal {
+  std::string record;
+  std::string reason;
+};
+
+// Names a record of a batch so that it is recognised when the batch is read again after a
+// restart: its source position and its place among the batch's records with that position (a
+// mapping may emit several records for one source record), "<position>#<occurrence>".
+std::vector<std::string> recordIdentities(std::span<const Record> records);
+
 class Sink {
  public:
   virtual ~Sink() = default;
@@ -61,6 +73,13 @@ class Sink {
     (void)records;
     return {};
   }
+
+  // After write(), poll() or flush() returned Abortable because records were refused while being
+  // written: those records, each once. Nothing of their batch became durable. The pipeline ends
+  // its run; the next run (the daemon restarts it from the last durable position) turns them
+  // into dead letters (stage "sink") when it reads them again, before the rest is written, as
+  // for screen()'s refusals.
+  virtual std::vector<WriteRefusal> takeWriteRefusals() { return {}; }
 
   // Enqueues records[0..n) for delivery as part of batch `sequence`; returns n (may be less than
   // records.size() when the queue is full). Sequences passed are strictly increasing.

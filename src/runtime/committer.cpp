@@ -65,7 +65,8 @@ class DeliveredCommitter final : public Committer {
   core::Status finish(std::stop_token, bool, Clock::time_point deadline) override {
     // Deliver what is in flight (bounded by the flush timeout), then store the final cursor.
     // Records not yet accepted by the sink are simply read again after a restart.
-    if (auto flushed = target_.sink.flush(deadline); !flushed) {
+    // A sink that failed for good says so again from poll() below.
+    if (auto flushed = target_.sink.flush(deadline); !flushed && flushed.error().kind == core::ErrorKind::Retryable) {
       log::warning(target_.component, "flush incomplete at stop: {}", flushed.error().message);
     }
     auto polled = target_.sink.poll(std::chrono::milliseconds(0));

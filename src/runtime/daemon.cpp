@@ -221,6 +221,8 @@ class Daemon {
         status = core::fail(rebuilt.error());
         break;
       }
+      // Records the sink refused while writing: the next run dead-letters them when it reads them.
+      (*rebuilt)->carryWriteRefusals(p->takeWriteRefusals());
       std::lock_guard lock(restart_mutex_);
       pipelines_[i] = std::move(*rebuilt);
     }

@@ -44,22 +44,59 @@ void Pipeline::transformBatch(core::SourceBatch& batch) {
 
 void Pipeline::screenBatch(core::SourceBatch& batch) {
   if (batch.records.empty()) return;
-  auto refusals = sink_->screen(batch.records);
-  if (refusals.empty()) return;
   std::vector<bool> refused(batch.records.size(), false);
-  for (const auto& refusal : refusals) {
-    if (refusal.index >= batch.records.size() || refused[refusal.index]) continue;
-    refused[refusal.index] = true;
-    const core::Record& record = batch.records[refusal.index];
-    addDeadLetter("sink", record.meta.source_position, record.meta.event_time, refusal.reason);
+  size_t refused_count = 0;
+  auto refuse = [&](size_t index, const std::string& reason) {
+    if (index >= batch.records.size() || refused[index]) return;
+    refused[index] = true;
+    ++refused_count;
+    const core::Record& record = batch.records[index];
+    addDeadLetter("sink", record.meta.source_position, record.meta.event_time, reason);
+  };
+  auto compact = [&] {
+    if (refused_count == 0) return;
+    size_t kept = 0;
+    for (size_t i = 0; i < batch.records.size(); ++i) {
+      if (refused[i]) continue;
+      if (kept != i) batch.records[kept] = std::move(batch.records[i]);
+      ++kept;
+    }
+    batch.records.resize(kept);
+    refused.assign(kept, false);
+    refused_count = 0;
+  };
+  for (const auto& refusal : sink_->screen(batch.records)) refuse(refusal.index, refusal.reason);
+  compact();
+  if (write_refusals_.empty()) return;
+  // Identities over the records the sink is offered, as it named them when it refused them.
+  auto identities = core::recordIdentities(batch.records);
+  for (size_t i = 0; i < identities.size(); ++i) {
+    auto found = write_refusals_.find(identities[i]);
+    if (found == write_refusals_.end()) continue;
+    refuse(i, found->second);
+    write_refusals_.erase(found);
+    ++matched_refusals_;
   }
-  size_t kept = 0;
-  for (size_t i = 0; i < batch.records.size(); ++i) {
-    if (refused[i]) continue;
-    if (kept != i) batch.records[kept] = std::move(batch.records[i]);
-    ++kept;
+  compact();
+}
+
+core::Status Pipeline::keepWriteRefusals() {
+  auto refusals = sink_->takeWriteRefusals();
+  if (refusals.empty()) return {};
+  if (carried_refusals_ > 0 && matched_refusals_ == 0) {
+    // The records refused in the last run were not recognised when read again (their source
+    // positions changed): restarting again would refuse them again, forever.
+    return core::fail(core::ErrorKind::Permanent,
+                      fmt::format("the sink refused {} record(s) while writing them (first: {}), and the {} it "
+                                  "refused before were not found again when read again after the restart",
+                                  refusals.size(), refusals.front().reason, carried_refusals_));
   }
-  batch.records.resize(kept);
+  log::warning(component_,
+               "the sink refused {} record(s) while writing them (first: {}); nothing of their batch was stored, "
+               "the pipeline restarts from its last stored position and sends them to {}",
+               refusals.size(), refusals.front().reason, options_.dlq_topic);
+  for (auto& refusal : refusals) write_refusals_.insert_or_assign(std::move(refusal.record), std::move(refusal.reason));
+  return {};
 }
 
 void Pipeline::addDeadLetter(std::string_view stage, const std::string& position,
@@ -346,7 +383,9 @@ core::Status Pipeline::run(std::stop_token stop) {
   auto deadline = Clock::now() + options_.stop_timeout;
   const bool complete = outcome && written == batch.records.size();
   if (auto finished = committer.finish(stop, complete, deadline); !finished && outcome) outcome = finished;
-  if (!outcome && outcome.error().kind == core::ErrorKind::Abortable) {
+  const size_t refusals_before = write_refusals_.size();
+  if (auto kept = keepWriteRefusals(); !kept) outcome = kept;
+  if (!outcome && outcome.error().kind == core::ErrorKind::Abortable && write_refusals_.size() == refusals_before) {
     log::warning(component_, "transaction aborted ({}); resuming from the last committed cursor", outcome.error().message);
   }
   if (auto flushed = state_.flush(deadline); !flushed) {

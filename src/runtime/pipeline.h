@@ -23,6 +23,7 @@
 #include <stop_token>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -102,13 +103,29 @@ class Pipeline {
   // A crash in between sends them again: dead letters are at-least-once. Call before run().
   void setDeadLetterSink(std::unique_ptr<core::Sink> sink) { dead_letter_sink_ = std::move(sink); }
 
+  // Records the sink refused while writing them (Sink::takeWriteRefusals), by record identity,
+  // with their reasons. A run that ends Abortable after such refusals leaves them here; the
+  // daemon hands them to the pipeline it builds for the next run, which dead-letters each
+  // record when it reads it again (screenBatch) and writes the rest.
+  using WriteRefusals = std::unordered_map<std::string, std::string>;
+  WriteRefusals takeWriteRefusals() { return std::move(write_refusals_); }
+  void carryWriteRefusals(WriteRefusals refusals) {
+    write_refusals_ = std::move(refusals);
+    carried_refusals_ = write_refusals_.size();
+  }
+
  private:
   // Opens everything run() needs, retrying what is Retryable.
   core::Result<Attempted> open(std::stop_token stop, Retrier& retrier);
   // Runs the transform over a batch read from the source; its dead letters are added.
   void transformBatch(core::SourceBatch& batch);
-  // Takes the records the sink would refuse out of the batch, as dead letters.
+  // Takes the records the sink would refuse (screen()) or refused in an earlier run
+  // (write_refusals_) out of the batch, as dead letters.
   void screenBatch(core::SourceBatch& batch);
+  // After the run: the sink's write-time refusals into write_refusals_. Permanent when a record
+  // refused before is refused again (it was not recognised when read again, so a restart would
+  // refuse it forever).
+  core::Status keepWriteRefusals();
   // One dead letter of the current batch (stage "source", "mapping" or "sink").
   void addDeadLetter(std::string_view stage, const std::string& position,
                      const std::optional<core::Timestamp>& event_time, const std::string& reason);
@@ -135,6 +152,9 @@ class Pipeline {
   std::deque<std::pair<std::chrono::steady_clock::time_point, size_t>> recent_dead_letters_;
   size_t recent_dead_letter_count_ = 0;  // within dead_letter_limit.window
   uint64_t dead_letter_sequence_ = 0;
+  WriteRefusals write_refusals_;
+  size_t carried_refusals_ = 0;  // write_refusals_ received from the previous run
+  size_t matched_refusals_ = 0;  // of those, read again and dead-lettered in this run
   core::StateStore& state_;
   PipelineOptions options_;
   PipelineStats stats_;

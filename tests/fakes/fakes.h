@@ -1,6 +1,7 @@
 #pragma once
 // Fakes for the core interfaces: deterministic, no sleeps, no wall clock.
 
+#include <algorithm>
 #include <deque>
 #include <optional>
 #include <string>
@@ -85,6 +86,20 @@ class FakeSink final : public core::Sink {
     return refusals;
   }
   core::Result<size_t> write(std::span<const core::Record> records, uint64_t sequence) override {
+    if (aborted_) return core::fail(core::ErrorKind::Abortable, "records refused (test)");
+    if (!refuse_on_write.empty()) {
+      auto identities = core::recordIdentities(records);
+      for (size_t i = 0; i < records.size(); ++i) {
+        if (records[i].meta.topic) continue;
+        int64_t n = records[i].value(0).asInt();
+        if (std::find(refuse_on_write.begin(), refuse_on_write.end(), n) == refuse_on_write.end()) continue;
+        write_refusals_.push_back({identities[i], "column n violates check constraint n_check (test)"});
+      }
+      if (!write_refusals_.empty()) {
+        aborted_ = true;
+        return core::fail(core::ErrorKind::Abortable, "records refused (test)");
+      }
+    }
     size_t room = capacity_ - queue_.size();
     size_t n = std::min(room, records.size());
     if (n < records.size()) ++queue_full_events;
@@ -100,11 +115,14 @@ class FakeSink final : public core::Sink {
     max_queue = std::max(max_queue, queue_.size());
     return n;
   }
+  std::vector<core::WriteRefusal> takeWriteRefusals() override { return std::move(write_refusals_); }
   core::Result<uint64_t> poll(std::chrono::milliseconds) override {
+    if (aborted_) return core::fail(core::ErrorKind::Abortable, "records refused (test)");
     if (!hold && !unreachable) deliverAll();
     return delivered_sequence_;
   }
   core::Status flush(std::chrono::steady_clock::time_point) override {
+    if (aborted_) return core::fail(core::ErrorKind::Abortable, "records refused (test)");
     if (unreachable) return core::fail(core::ErrorKind::Retryable, "broker down (test)");
     if (!hold) deliverAll();
     return {};
@@ -125,6 +143,10 @@ class FakeSink final : public core::Sink {
   std::vector<std::string> dead_letter_topics;
   std::vector<core::Record> dead_letter_records;
   int refuse_multiples_of = 0;  // screen() refuses records whose number is a multiple of this
+  // write() refuses a batch holding records with these numbers, as a database refuses a row: it
+  // takes nothing, names them for takeWriteRefusals(), and write(), poll() and flush() return
+  // Abortable from then on (the pipeline does not reuse a sink after that).
+  std::vector<int64_t> refuse_on_write;
   size_t max_queue = 0;
   int queue_full_events = 0;
   bool hold = false;
@@ -132,6 +154,8 @@ class FakeSink final : public core::Sink {
 
  private:
   size_t capacity_;
+  bool aborted_ = false;
+  std::vector<core::WriteRefusal> write_refusals_;
   std::deque<std::pair<int64_t, uint64_t>> queue_;
   uint64_t delivered_sequence_ = 0;
 };

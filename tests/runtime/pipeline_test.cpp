@@ -266,6 +266,68 @@ TEST_CASE("records the sink refuses become dead letters (stage sink), delivered 
   CHECK(*state.get("cursor/snk").value() == "100");
 }
 
+TEST_CASE("records the sink refuses while writing are dead-lettered by the next run, the rest delivered once",
+          "[runtime][pipeline][dlq]") {
+  runtime::MemoryStateStore state;
+  auto options = fastOptions();
+  options.dlq_topic = "test.dlq";
+  runtime::Pipeline::WriteRefusals carried;
+  {
+    auto sink = std::make_unique<FakeSink>(1000);
+    FakeSink* snk = sink.get();
+    snk->refuse_on_write = {20, 21};
+    runtime::Pipeline pipeline("wr", std::make_unique<FakeSource>(100, 16), std::move(sink), state, options);
+    pipeline.setDeadLetterSink(std::make_unique<FakeSink>(1000));
+    std::stop_source stop;
+    auto status = pipeline.run(stop.get_token());
+    REQUIRE_FALSE(status);
+    CHECK(status.error().kind == core::ErrorKind::Abortable);
+    CHECK(snk->delivered.size() == 16);  // batch 1; batch 2 (16..31) was refused whole
+    CHECK(*state.get("cursor/wr").value() == "16");
+    carried = pipeline.takeWriteRefusals();
+    CHECK(carried.size() == 2);
+    CHECK(carried.contains("20#0"));
+  }
+  // The daemon's next run: from the stored cursor, the two records become dead letters before
+  // their batch is written, and everything else is delivered.
+  auto sink = std::make_unique<FakeSink>(1000);
+  auto dlq = std::make_unique<FakeSink>(1000);
+  FakeSink* snk = sink.get();
+  FakeSink* dlq_sink = dlq.get();
+  runtime::Pipeline pipeline("wr", std::make_unique<FakeSource>(100, 16), std::move(sink), state, options);
+  pipeline.setDeadLetterSink(std::move(dlq));
+  pipeline.carryWriteRefusals(std::move(carried));
+  std::stop_source stop;
+  REQUIRE(pipeline.run(stop.get_token()));
+  CHECK(snk->delivered.size() == 82);  // 16..99 without 20 and 21
+  CHECK(std::find(snk->delivered.begin(), snk->delivered.end(), 20) == snk->delivered.end());
+  REQUIRE(dlq_sink->dead_letter_records.size() == 2);
+  CHECK(dlq_sink->dead_letter_records[0].find("error_class")->asString() == "sink");
+  CHECK(dlq_sink->dead_letter_records[0].find("source_position")->asString() == "20");
+  CHECK(dlq_sink->dead_letter_records[1].find("error")->asString() ==
+        "column n violates check constraint n_check (test)");
+  CHECK(*state.get("cursor/wr").value() == "100");
+  CHECK(pipeline.takeWriteRefusals().empty());
+}
+
+TEST_CASE(
+    "a record refused while writing that is not recognised when read again stops the pipeline, not a restart loop",
+    "[runtime][pipeline][dlq]") {
+  runtime::MemoryStateStore state;
+  auto options = fastOptions();
+  options.dlq_topic = "test.dlq";
+  auto sink = std::make_unique<FakeSink>(1000);
+  sink->refuse_on_write = {20};
+  runtime::Pipeline pipeline("wr2", std::make_unique<FakeSource>(100, 16), std::move(sink), state, options);
+  pipeline.setDeadLetterSink(std::make_unique<FakeSink>(1000));
+  pipeline.carryWriteRefusals({{"elsewhere#0", "refused before (test)"}});
+  std::stop_source stop;
+  auto status = pipeline.run(stop.get_token());
+  REQUIRE_FALSE(status);
+  CHECK(status.error().kind == core::ErrorKind::Permanent);
+  CHECK_THAT(status.error().message, Catch::Contains("were not found again when read again after the restart"));
+}
+
 TEST_CASE("dead letters beyond dead_letter_limit stop the pipeline before the batch that crossed it",
           "[runtime][pipeline][dlq]") {
   runtime::MemoryStateStore state;

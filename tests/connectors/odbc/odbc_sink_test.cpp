@@ -273,25 +273,33 @@ void offsetsCommitWithRows(const HrStore& store) {
   newer.value = "999";
   second.push_back(fact(newer, "mes:6"));
   sink->nextBatchPosition("pos-2");
-  // The sink takes the batch; its transaction fails on the worker, and flush(), poll() and any
-  // later write() report it.
+  // The sink takes the batch; its transaction fails on the worker, which then finds the one
+  // record the database refuses (row by row behind savepoints, all rolled back), and flush(),
+  // poll() and any later write() report it as Abortable: the pipeline dead-letters the record
+  // and writes the batch again without it.
   auto accepted = sink->write(second, 2);
   REQUIRE(accepted);
   CHECK(*accepted == second.size());
   auto failed = sink->flush(std::chrono::steady_clock::now() + std::chrono::seconds(60));
   REQUIRE_FALSE(failed);
-  CHECK(failed.error().kind == core::ErrorKind::Permanent);
+  CHECK(failed.error().kind == core::ErrorKind::Abortable);
   INFO(failed.error().message);
-  CHECK_THAT(failed.error().message, Catch::Contains("period_type") || Catch::Contains("CHECK") ||
-                                         Catch::Contains("check"));
+  CHECK_THAT(failed.error().message, Catch::Contains("refused 1 record(s) of batch 2"));
   CHECK_THAT(failed.error().message, !Catch::Contains("E-SECRET-4711"));
-  CHECK_THAT(failed.error().message, Catch::Contains("mes:2 .. mes:6"));
+  auto refusals = sink->takeWriteRefusals();
+  REQUIRE(refusals.size() == 1);
+  CHECK(refusals[0].record == "mes:4#0");
+  INFO(refusals[0].reason);
+  CHECK_THAT(refusals[0].reason,
+             Catch::Contains("period_type") || Catch::Contains("CHECK") || Catch::Contains("check"));
+  CHECK_THAT(refusals[0].reason, !Catch::Contains("E-SECRET-4711"));
+  CHECK(sink->takeWriteRefusals().empty());  // each once
   auto poll = sink->poll(std::chrono::milliseconds(0));
   REQUIRE_FALSE(poll);
-  CHECK(poll.error().kind == core::ErrorKind::Permanent);
+  CHECK(poll.error().kind == core::ErrorKind::Abortable);
   auto later = sink->write(first, 3);
   REQUIRE_FALSE(later);
-  CHECK(later.error().kind == core::ErrorKind::Permanent);
+  CHECK(later.error().kind == core::ErrorKind::Abortable);
   const std::string table = store.prefix + "duty_kpi_fact";
   CHECK(store.scalar("SELECT COUNT(*) FROM " + table) == "1");
   CHECK(store.scalar("SELECT CAST(value AS INTEGER) FROM " + table) == "100");
@@ -336,7 +344,8 @@ namespace {
 
 // Batches queued faster than the database commits them go into one transaction (group commit);
 // a bad batch among them still leaves exactly what one transaction per batch would have left:
-// the batches before it with their position, nothing of it or after it.
+// the batches before it with their position, nothing of it or after it, and its refused record
+// named for the pipeline to dead-letter.
 void groupedBatchesCommitAsSingleOnes(const HrStore& store) {
   auto sink = makeSink(store.connection, store.factSinkBody(3));
   REQUIRE(sink->open());
@@ -388,9 +397,11 @@ void groupedBatchesCommitAsSingleOnes(const HrStore& store) {
   if (third) CHECK((*third == 0 || *third == batches[5].size()));
   auto failed = again->flush(std::chrono::steady_clock::now() + std::chrono::seconds(60));
   REQUIRE_FALSE(failed);
-  CHECK(failed.error().kind == core::ErrorKind::Permanent);
+  CHECK(failed.error().kind == core::ErrorKind::Abortable);
   INFO(failed.error().message);
-  CHECK_THAT(failed.error().message, Catch::Contains("mes:17 .. mes:20"));
+  auto refusals = again->takeWriteRefusals();
+  REQUIRE(refusals.size() == 1);
+  CHECK(refusals[0].record == "mes:19#0");
   CHECK(store.scalar("SELECT COUNT(*) FROM " + table) == "20");
   CHECK(store.scalar("SELECT COUNT(*) FROM " + table + " WHERE employee_no LIKE 'G%'") == "4");
   CHECK(store.scalar("SELECT COUNT(*) FROM " + table + " WHERE employee_no LIKE 'E4-%' OR employee_no LIKE 'E5-%'") ==
