@@ -205,6 +205,14 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
       auto status = produce(record, sequence, now);
       if (!status) {
         if (accepted > 0) break;  // the failing record is offered again and fails alone
+        if (status.error().kind == core::ErrorKind::Abortable) {
+          // This record alone can never be sent (too large): the pipeline dead-letters it on its
+          // next run. What this run sent of the batch is aborted (a transaction) or sent again.
+          write_refusals_.push_back({std::string(), status.error().message, size_t{0}});
+          failure_ =
+              core::Error{core::ErrorKind::Abortable, fmt::format("a record was refused: {}", status.error().message)};
+          return core::fail(*failure_);
+        }
         return core::fail(std::move(status.error()));
       }
       if (!*status) break;  // queue full
@@ -266,6 +274,8 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
   }
 
   bool transactional() const override { return transactional_; }
+
+  std::vector<core::WriteRefusal> takeWriteRefusals() override { return std::move(write_refusals_); }
 
   core::Status beginTransaction() override {
     if (!producer_) return core::fail(core::ErrorKind::Retryable, "the kafka sink is not open");
@@ -468,6 +478,13 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
       if (err != RD_KAFKA_RESP_ERR_NO_ERROR) rd_kafka_headers_destroy(headers);
     }
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return true;
+    if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+      // Abortable marks a refusal of this record alone (write() reports it as one).
+      return core::fail(core::ErrorKind::Abortable,
+                        fmt::format("the message ({} bytes with its key) is larger than the producer's "
+                                    "message.max.bytes (librdkafka), so the broker would never take it",
+                                    value.size() + key_size));
+    }
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       // Nothing else queued and still no room: this one record is larger than the whole queue.
       if (rd_kafka_outq_len(producer_.get()) == 0) {
@@ -601,6 +618,7 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
   SteadyClock::time_point next_topic_attempt_{};
   SteadyClock::time_point last_topic_warning_{};
 
+  std::vector<core::WriteRefusal> write_refusals_;  // refused in write(), until taken
   std::deque<Batch> batches_;  // ascending sequences, not yet fully delivered
   uint64_t last_sequence_ = 0;
   uint64_t delivered_ = 0;

@@ -534,7 +534,7 @@ class OdbcSink final : public core::Sink {
           odbc::makeError(fmt::format("upserting into {}", table_sql_), SQL_HANDLE_STMT, (*single)->get()));
       SQLFreeStmt((*single)->get(), SQL_CLOSE);
       if (error.kind == core::ErrorKind::Retryable) return core::fail(failed(error).error());
-      refused.push_back({job.row_records[row], withoutRowValues(error.message)});
+      refused.push_back({job.row_records[row], withoutRowValues(error.message), std::nullopt});
       if (auto back = run("ROLLBACK TO SAVEPOINT dutybridge_row"); !back) return core::fail(back.error());
     }
     rollback();

@@ -51,6 +51,10 @@ struct Refusal {
 struct WriteRefusal {
   std::string record;
   std::string reason;
+  // Instead of `record`, from a sink that finds the refusal within write() itself: the index,
+  // into the span of the write() call that returned Abortable, of the refused record (the
+  // pipeline knows that span's records and names it).
+  std::optional<size_t> index;
 };
 
 // Names a record of a batch so that it is recognised when the batch is read again after a
@@ -75,10 +79,10 @@ class Sink {
   }
 
   // After write(), poll() or flush() returned Abortable because records were refused while being
-  // written: those records, each once. Nothing of their batch became durable. The pipeline ends
-  // its run; the next run (the daemon restarts it from the last durable position) turns them
-  // into dead letters (stage "sink") when it reads them again, before the rest is written, as
-  // for screen()'s refusals.
+  // written: those records, each once (by identity, or by index when write() itself refused). Nothing of their batch
+  // became durable. The pipeline ends its run; the next run (the daemon restarts it from the last durable position)
+  // turns them into dead letters (stage "sink") when it reads them again, before the rest is written, as for screen()'s
+  // refusals.
   virtual std::vector<WriteRefusal> takeWriteRefusals() { return {}; }
 
   // Enqueues records[0..n) for delivery as part of batch `sequence`; returns n (may be less than

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <span>
 #include <utility>
 
@@ -80,9 +81,30 @@ void Pipeline::screenBatch(core::SourceBatch& batch) {
   compact();
 }
 
-core::Status Pipeline::keepWriteRefusals() {
+void Pipeline::nameWriteRefusals(const core::SourceBatch& batch, size_t written) {
   auto refusals = sink_->takeWriteRefusals();
+  if (refusals.empty()) return;
+  auto identities = core::recordIdentities(batch.records);
+  for (auto& refusal : refusals) {
+    if (refusal.index && written + *refusal.index < identities.size()) {
+      refusal.record = identities[written + *refusal.index];
+      refusal.index.reset();
+    }
+    named_refusals_.push_back(std::move(refusal));
+  }
+}
+
+core::Status Pipeline::keepWriteRefusals() {
+  auto refusals = std::move(named_refusals_);
+  named_refusals_.clear();
+  for (auto& refusal : sink_->takeWriteRefusals()) refusals.push_back(std::move(refusal));
   if (refusals.empty()) return {};
+  if (std::any_of(refusals.begin(), refusals.end(), [](const auto& refusal) { return refusal.record.empty(); })) {
+    // A record that cannot be recognised when read again would be refused after every restart.
+    return core::fail(core::ErrorKind::Permanent,
+                      fmt::format("the sink refused a record while writing it (first: {}) but did not say which",
+                                  refusals.front().reason));
+  }
   if (carried_refusals_ > 0 && matched_refusals_ == 0) {
     // The records refused in the last run were not recognised when read again (their source
     // positions changed): restarting again would refuse them again, forever.
@@ -365,6 +387,7 @@ core::Status Pipeline::run(std::stop_token stop) {
       if (written == 0) committer.beforeWrite(batch.position);
       auto accepted = sink_->write(std::span<const core::Record>(batch.records).subspan(written), sequence);
       if (!accepted) {
+        if (accepted.error().kind == core::ErrorKind::Abortable) nameWriteRefusals(batch, written);
         if (!retryStep(core::fail(accepted.error()), "writing to the sink")) break;
         continue;
       }

@@ -126,6 +126,8 @@ class Pipeline {
   // refused before is refused again (it was not recognised when read again, so a restart would
   // refuse it forever).
   core::Status keepWriteRefusals();
+  // After write() returned Abortable: the refusals it made by index, named from the batch.
+  void nameWriteRefusals(const core::SourceBatch& batch, size_t written);
   // One dead letter of the current batch (stage "source", "mapping" or "sink").
   void addDeadLetter(std::string_view stage, const std::string& position,
                      const std::optional<core::Timestamp>& event_time, const std::string& reason);
@@ -153,6 +155,7 @@ class Pipeline {
   size_t recent_dead_letter_count_ = 0;  // within dead_letter_limit.window
   uint64_t dead_letter_sequence_ = 0;
   WriteRefusals write_refusals_;
+  std::vector<core::WriteRefusal> named_refusals_;  // this run's, until keepWriteRefusals()
   size_t carried_refusals_ = 0;  // write_refusals_ received from the previous run
   size_t matched_refusals_ = 0;  // of those, read again and dead-lettered in this run
   core::StateStore& state_;

@@ -349,3 +349,39 @@ emit:
   }
   CHECK_THAT(s.logText(), Catch::Contains(fmt::format("{} dead letters", expected_dead)));
 }
+
+TEST_CASE("a row too large for the producer goes to the dead-letter topic, the rest to the topic exactly once",
+          "[e2e][postgresql][kafka][dlq]") {
+  constexpr int kRows = 300;
+  Setup s("toolarge");
+  e2e::psql(e2e::productionReportSql(s.table, kRows));
+  // One report with a 3,000-character remark: more than the producer's message.max.bytes.
+  e2e::psql(
+      fmt::format("ALTER TABLE {0} ALTER COLUMN remark TYPE text;\n"
+                  "UPDATE {0} SET remark = 'SECRET' || repeat('x', 3000) WHERE id = 77;",
+                  s.table));
+  const std::string dlq_topic = s.topic + ".dlq";
+  std::string config = e2e::readFile(s.config);
+  config.replace(config.find("kafka:\n"), 7, "kafka:\n  dlq_topic: " + dlq_topic + "\n");
+  config.replace(config.find("      create_topic: true\n"), 25,
+                 "      create_topic: true\n      librdkafka: {message.max.bytes: \"2000\"}\n");
+  std::ofstream(s.config) << config;
+  for (int run = 0; run < 2; ++run) {  // the second run finds nothing new: nothing is sent again
+    Daemon daemon(s.config, s.log, /*once=*/true);
+    int status = daemon.wait();
+    INFO(s.logText());
+    REQUIRE(status == 0);
+  }
+  CHECK_THAT(s.logText(), Catch::Contains("the sink refused 1 record(s)") && Catch::Contains("delivery: exactly-once"));
+  // read_committed: what the aborted run had sent of the batch is not there.
+  auto c = census(e2e::readTopic(s.bootstrap, s.topic), kRows);
+  CHECK(c.missing == 1);
+  CHECK(c.count_by_id.count(77) == 0);
+  CHECK(c.duplicates == 0);
+  auto dead = e2e::readTopic(s.bootstrap, dlq_topic);
+  REQUIRE(dead.size() == 1);
+  CHECK(dead[0].headers.at("dutybridge_error_class") == "sink");
+  CHECK_THAT(dead[0].headers.at("dutybridge_error"), Catch::Contains("message.max.bytes"));
+  CHECK_THAT(dead[0].value.at("source_position").get<std::string>(), Catch::Contains("\"id\":77"));
+  CHECK_THAT(dead[0].value.dump(), !Catch::Contains("SECRET"));
+}

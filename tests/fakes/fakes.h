@@ -87,13 +87,29 @@ class FakeSink final : public core::Sink {
   }
   core::Result<size_t> write(std::span<const core::Record> records, uint64_t sequence) override {
     if (aborted_) return core::fail(core::ErrorKind::Abortable, "records refused (test)");
-    if (!refuse_on_write.empty()) {
+    size_t offer = records.size();
+    if (!refuse_on_write.empty() && refuse_by_index) {
+      // As the kafka sink refuses a record too large to send: the records before it are taken,
+      // and offered again first, it is refused by its index.
+      for (size_t i = 0; i < records.size(); ++i) {
+        if (records[i].meta.topic) continue;
+        int64_t n = records[i].value(0).asInt();
+        if (std::find(refuse_on_write.begin(), refuse_on_write.end(), n) == refuse_on_write.end()) continue;
+        if (i > 0) {
+          offer = i;
+          break;
+        }
+        write_refusals_.push_back({std::string(), "the message is too large (test)", size_t{0}});
+        aborted_ = true;
+        return core::fail(core::ErrorKind::Abortable, "a record was refused (test)");
+      }
+    } else if (!refuse_on_write.empty()) {
       auto identities = core::recordIdentities(records);
       for (size_t i = 0; i < records.size(); ++i) {
         if (records[i].meta.topic) continue;
         int64_t n = records[i].value(0).asInt();
         if (std::find(refuse_on_write.begin(), refuse_on_write.end(), n) == refuse_on_write.end()) continue;
-        write_refusals_.push_back({identities[i], "column n violates check constraint n_check (test)"});
+        write_refusals_.push_back({identities[i], "column n violates check constraint n_check (test)", std::nullopt});
       }
       if (!write_refusals_.empty()) {
         aborted_ = true;
@@ -101,8 +117,8 @@ class FakeSink final : public core::Sink {
       }
     }
     size_t room = capacity_ - queue_.size();
-    size_t n = std::min(room, records.size());
-    if (n < records.size()) ++queue_full_events;
+    size_t n = std::min(room, offer);
+    if (n < offer) ++queue_full_events;
     for (size_t i = 0; i < n; ++i) {
       if (records[i].meta.topic) {
         dead_letter_topics.push_back(*records[i].meta.topic);
@@ -113,6 +129,7 @@ class FakeSink final : public core::Sink {
       }
     }
     max_queue = std::max(max_queue, queue_.size());
+    if (n == records.size()) sealed_through_ = sequence;  // the batch's last records are in
     return n;
   }
   std::vector<core::WriteRefusal> takeWriteRefusals() override { return std::move(write_refusals_); }
@@ -135,7 +152,8 @@ class FakeSink final : public core::Sink {
       delivered.push_back(queue_.front().first);
       uint64_t seq = queue_.front().second;
       queue_.pop_front();
-      if (queue_.empty() || queue_.front().second != seq) delivered_sequence_ = seq;
+      // ... and only once all of it was offered (a partly written batch is not delivered).
+      if ((queue_.empty() || queue_.front().second != seq) && seq <= sealed_through_) delivered_sequence_ = seq;
     }
   }
 
@@ -147,6 +165,7 @@ class FakeSink final : public core::Sink {
   // takes nothing, names them for takeWriteRefusals(), and write(), poll() and flush() return
   // Abortable from then on (the pipeline does not reuse a sink after that).
   std::vector<int64_t> refuse_on_write;
+  bool refuse_by_index = false;  // ... or refuse them one at a time within write(), by index
   size_t max_queue = 0;
   int queue_full_events = 0;
   bool hold = false;
@@ -155,6 +174,7 @@ class FakeSink final : public core::Sink {
  private:
   size_t capacity_;
   bool aborted_ = false;
+  uint64_t sealed_through_ = 0;  // the highest sequence whose records were all offered
   std::vector<core::WriteRefusal> write_refusals_;
   std::deque<std::pair<int64_t, uint64_t>> queue_;
   uint64_t delivered_sequence_ = 0;

@@ -310,6 +310,43 @@ TEST_CASE("records the sink refuses while writing are dead-lettered by the next 
   CHECK(pipeline.takeWriteRefusals().empty());
 }
 
+TEST_CASE("a record a sink refuses within write() is named from the batch and dead-lettered by the next run",
+          "[runtime][pipeline][dlq]") {
+  runtime::MemoryStateStore state;
+  auto options = fastOptions();
+  options.dlq_topic = "test.dlq";
+  runtime::Pipeline::WriteRefusals carried;
+  {
+    auto sink = std::make_unique<FakeSink>(1000);
+    sink->refuse_on_write = {37};
+    sink->refuse_by_index = true;
+    runtime::Pipeline pipeline("wi", std::make_unique<FakeSource>(100, 16), std::move(sink), state, options);
+    pipeline.setDeadLetterSink(std::make_unique<FakeSink>(1000));
+    std::stop_source stop;
+    auto status = pipeline.run(stop.get_token());
+    REQUIRE_FALSE(status);
+    CHECK(status.error().kind == core::ErrorKind::Abortable);
+    carried = pipeline.takeWriteRefusals();
+    REQUIRE(carried.size() == 1);
+    CHECK(carried.begin()->first == "37#0");
+    CHECK(carried.begin()->second == "the message is too large (test)");
+  }
+  auto sink = std::make_unique<FakeSink>(1000);
+  auto dlq = std::make_unique<FakeSink>(1000);
+  FakeSink* snk = sink.get();
+  FakeSink* dlq_sink = dlq.get();
+  runtime::Pipeline pipeline("wi", std::make_unique<FakeSource>(100, 16), std::move(sink), state, options);
+  pipeline.setDeadLetterSink(std::move(dlq));
+  pipeline.carryWriteRefusals(std::move(carried));
+  std::stop_source stop;
+  REQUIRE(pipeline.run(stop.get_token()));
+  CHECK(std::find(snk->delivered.begin(), snk->delivered.end(), 37) == snk->delivered.end());
+  CHECK(std::find(snk->delivered.begin(), snk->delivered.end(), 99) != snk->delivered.end());
+  REQUIRE(dlq_sink->dead_letter_records.size() == 1);
+  CHECK(dlq_sink->dead_letter_records[0].find("source_position")->asString() == "37");
+  CHECK(*state.get("cursor/wi").value() == "100");
+}
+
 TEST_CASE(
     "a record refused while writing that is not recognised when read again stops the pipeline, not a restart loop",
     "[runtime][pipeline][dlq]") {

@@ -165,6 +165,36 @@ TEST_CASE("a record larger than the whole queue is a permanent error", "[integra
   CHECK_THAT(written.error().message, Catch::Contains("row 9") && Catch::Contains("queue_max_bytes"));
 }
 
+TEST_CASE("a record larger than message.max.bytes is refused alone, by its index, without its value",
+          "[integration][kafka]") {
+  std::string bootstrap = testing::kafkaBootstrap();
+  std::string topic = testing::uniqueName("dutybridge.it.too-large");
+  auto config =
+      testing::sinkConfig(bootstrap, fmt::format("topic: {}, librdkafka: {{message.max.bytes: \"2000\"}}", topic));
+  auto sink = testing::openSink(config);
+  auto schema = std::make_shared<const core::RecordSchema>(std::vector<std::string>{"blob"});
+  std::vector<core::Record> records{core::Record(schema, {core::Value("small")}),
+                                    core::Record(schema, {core::Value("SECRET" + std::string(5000, 'x'))}),
+                                    core::Record(schema, {core::Value("small too")})};
+  for (size_t i = 0; i < records.size(); ++i) records[i].meta.source_position = fmt::format("row {}", i);
+  auto first = sink->write(records, 1);
+  REQUIRE(first);
+  CHECK(*first == 1);  // the record before it is taken; the large one then fails on its own
+  auto second = sink->write(std::span<const core::Record>(records).subspan(1), 1);
+  REQUIRE_FALSE(second);
+  CHECK(second.error().kind == core::ErrorKind::Abortable);
+  CHECK_THAT(second.error().message, Catch::Contains("message.max.bytes") && !Catch::Contains("SECRET"));
+  auto refusals = sink->takeWriteRefusals();
+  REQUIRE(refusals.size() == 1);
+  CHECK(refusals[0].index == std::optional<size_t>(0));
+  CHECK_THAT(refusals[0].reason, Catch::Contains("larger than the producer's message.max.bytes"));
+  CHECK(sink->takeWriteRefusals().empty());
+  // The sink is done: the pipeline ends its run and the daemon builds a new one.
+  auto polled = sink->poll(0ms);
+  REQUIRE_FALSE(polled);
+  CHECK(polled.error().kind == core::ErrorKind::Abortable);
+}
+
 TEST_CASE("a record without a key field is a permanent error naming the field, not the value", "[integration][kafka]") {
   std::string bootstrap = testing::kafkaBootstrap();
   std::string topic = testing::uniqueName("dutybridge.it.keys");
