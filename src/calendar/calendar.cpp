@@ -63,6 +63,10 @@ unsigned weekdayOf(core::Date day) {  // 0 = Sunday .. 6 = Saturday
 
 constexpr const char* kWeekdays[] = {"sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"};
 
+// The meaning of the values of a calendars file: time zones, times, shift codes and their tiling,
+// weekdays, dates and day types. The schema has checked the structure and reported what is
+// missing or of the wrong kind; this passes over such values silently, so every problem is
+// reported once. Works on the YAML nodes so that every problem is located at its value.
 class Loader {
  public:
   explicit Loader(const std::filesystem::path& file) : file_(file.string()) {}
@@ -82,26 +86,9 @@ class Loader {
     diagnostics.add(at(node, path), std::move(message), std::move(hint));
   }
 
-  void checkKeys(const YAML::Node& node, const std::string& path, const std::vector<std::string>& allowed) {
-    if (!node.IsMap()) return;
-    for (auto it = node.begin(); it != node.end(); ++it) {
-      std::string key = it->first.Scalar();
-      if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
-      std::string near = diag::suggest(key, allowed);
-      std::string known;
-      for (const auto& a : allowed) known += (known.empty() ? "" : ", ") + a;
-      error(it->first, path.empty() ? key : path + "." + key, "unknown key '" + key + "'",
-            near.empty() ? "known keys: " + known : "did you mean '" + near + "'?");
-    }
-  }
-
   // "HH:MM" in 00:00..23:59, or 24:00 where allowed (a shift's end); nullopt after reporting.
-  std::optional<int> clock(const YAML::Node& node, const YAML::Node& parent, const std::string& path, bool allow_24) {
-    if (!node.IsDefined() || node.IsNull()) {
-      std::string key = path.substr(path.rfind('.') + 1);
-      error(node.IsDefined() ? node : parent, path, "a shift needs '" + key + "' (HH:MM)");
-      return std::nullopt;
-    }
+  std::optional<int> clock(const YAML::Node& node, const std::string& path, bool allow_24) {
+    if (!node.IsDefined() || !node.IsScalar()) return std::nullopt;  // reported by the schema
     std::string text = scalarOf(node);
     auto digit = [&](size_t i) { return text[i] >= '0' && text[i] <= '9'; };
     if (text.size() == 5 && digit(0) && digit(1) && text[2] == ':' && digit(3) && digit(4)) {
@@ -115,12 +102,8 @@ class Loader {
     return std::nullopt;
   }
 
-  const date::time_zone* zone(const YAML::Node& node, const std::string& path, const std::string& calendar) {
-    if (!node.IsDefined() || !node.IsScalar() || node.Scalar().empty()) {
-      error(node.IsDefined() ? node : current_, path,
-            "calendar '" + calendar + "' needs a 'time_zone'", "an IANA name such as Asia/Shanghai");
-      return nullptr;
-    }
+  const date::time_zone* zone(const YAML::Node& node, const std::string& path) {
+    if (!node.IsDefined() || !node.IsScalar()) return nullptr;  // reported by the schema
     const std::string& name = node.Scalar();
     try {
       return date::locate_zone(name);
@@ -134,10 +117,12 @@ class Loader {
     }
   }
 
+  // The shifts' codes and times; then that they tile the day.
   std::vector<ShiftDefinition> shifts(const YAML::Node& node, const std::string& path, const std::string& calendar) {
     std::vector<ShiftDefinition> out;
-    if (!node.IsDefined() || !node.IsSequence() || node.size() == 0) {
-      error(node.IsDefined() ? node : current_, path, "calendar '" + calendar + "' needs 'shifts': a list of {code, start, end}");
+    if (!node.IsDefined() || !node.IsSequence()) return out;  // reported by the schema
+    if (node.size() == 0) {
+      error(node, path, "calendar '" + calendar + "' has no shifts", "a list of {code, start, end} covering the day");
       return out;
     }
     std::vector<YAML::Node> nodes;  // parallel to `out`, for locating overlaps
@@ -146,15 +131,13 @@ class Loader {
       const YAML::Node shift = node[i];
       std::string item = path + "[" + std::to_string(i) + "]";
       if (!shift.IsMap()) {
-        error(shift, item, "a shift is a mapping {code, start, end}");
         ok = false;
         continue;
       }
-      checkKeys(shift, item, {"code", "start", "end"});
       const YAML::Node code = shift["code"];
       std::string code_text = scalarOf(code);
       if (code_text.empty()) {
-        error(code.IsDefined() ? code : shift, item + ".code", "a shift needs a 'code'");
+        if (code.IsDefined() && code.IsScalar()) error(code, item + ".code", "a shift's code is empty");
         ok = false;
       } else if (code_text.find_first_of("/| ") != std::string::npos) {
         error(code, item + ".code", "shift code '" + code_text + "' must not contain '/', '|' or spaces",
@@ -164,8 +147,8 @@ class Loader {
         error(code, item + ".code", "shift code '" + code_text + "' is defined twice");
         ok = false;
       }
-      auto start = clock(shift["start"], shift, item + ".start", false);
-      auto end = clock(shift["end"], shift, item + ".end", true);
+      auto start = clock(shift["start"], item + ".start", false);
+      auto end = clock(shift["end"], item + ".end", true);
       if (!start || !end || code_text.empty()) {
         ok = false;
         continue;
@@ -176,20 +159,7 @@ class Loader {
       nodes.push_back(shift);
     }
     if (!ok) return out;
-    bool overlapping = false;
-    for (size_t j = 1; j < out.size(); ++j) {
-      for (size_t i = 0; i < j; ++i) {
-        if (covers(out[i], out[j].start_minute) || covers(out[j], out[i].start_minute)) {
-          error(nodes[j], path + "[" + std::to_string(j) + "]",
-                "shift '" + out[j].code + "' (" + shiftText(out[j]) + ") overlaps shift '" + out[i].code + "' (" +
-                    shiftText(out[i]) + ")",
-                "shifts never overlap: each one starts where another ends");
-          overlapping = true;
-          break;
-        }
-      }
-    }
-    if (overlapping) return out;
+    if (overlapping(out, nodes, path)) return out;
     std::vector<ShiftDefinition> sorted = out;
     std::sort(sorted.begin(), sorted.end(),
               [](const ShiftDefinition& a, const ShiftDefinition& b) { return a.start_minute < b.start_minute; });
@@ -204,22 +174,45 @@ class Loader {
     return out;
   }
 
+  bool overlapping(const std::vector<ShiftDefinition>& shifts, const std::vector<YAML::Node>& nodes,
+                   const std::string& path) {
+    bool found = false;
+    for (size_t j = 1; j < shifts.size(); ++j) {
+      for (size_t i = 0; i < j; ++i) {
+        if (covers(shifts[i], shifts[j].start_minute) || covers(shifts[j], shifts[i].start_minute)) {
+          error(nodes[j], path + "[" + std::to_string(j) + "]",
+                "shift '" + shifts[j].code + "' (" + shiftText(shifts[j]) + ") overlaps shift '" + shifts[i].code +
+                    "' (" + shiftText(shifts[i]) + ")",
+                "shifts never overlap: each one starts where another ends");
+          found = true;
+          break;
+        }
+      }
+    }
+    return found;
+  }
+
+  // A weekday name or a list of them (absent: none).
   std::vector<bool> restDays(const YAML::Node& node, const std::string& path) {
     std::vector<bool> out(7, false);
     if (!node.IsDefined() || node.IsNull()) return out;
-    if (!node.IsSequence()) {
-      error(node, path, "'rest_days' must be a list of weekdays", "e.g. [saturday, sunday]");
-      return out;
+    std::vector<std::pair<YAML::Node, std::string>> items;
+    if (node.IsScalar()) {
+      items.emplace_back(node, path);
+    } else if (node.IsSequence()) {
+      for (size_t i = 0; i < node.size(); ++i) {
+        if (node[i].IsScalar()) items.emplace_back(node[i], path + "[" + std::to_string(i) + "]");
+      }
     }
     std::vector<std::string> names(std::begin(kWeekdays), std::end(kWeekdays));
-    for (size_t i = 0; i < node.size(); ++i) {
-      std::string text = scalarOf(node[i]);
+    for (const auto& [item, item_path] : items) {
+      std::string text = scalarOf(item);
       std::string lower = text;
       std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
       auto hit = std::find(names.begin(), names.end(), lower);
       if (hit == names.end()) {
         std::string best = diag::suggest(lower, names);
-        error(node[i], path + "[" + std::to_string(i) + "]", "unknown weekday '" + text + "'",
+        error(item, item_path, "unknown weekday '" + text + "'",
               best.empty() ? "write monday ... sunday" : "did you mean '" + best + "'?");
         continue;
       }
@@ -230,11 +223,7 @@ class Loader {
 
   std::map<core::Date, std::string> holidays(const YAML::Node& node, const std::string& path) {
     std::map<core::Date, std::string> out;
-    if (!node.IsDefined() || node.IsNull()) return out;
-    if (!node.IsMap()) {
-      error(node, path, "'holidays' must map dates to day types", "e.g. {\"2025-05-01\": HOLIDAY}");
-      return out;
-    }
+    if (!node.IsDefined() || !node.IsMap()) return out;  // absent, or reported by the schema
     std::vector<std::string> types(std::begin(kDayTypes), std::end(kDayTypes));
     for (auto it = node.begin(); it != node.end(); ++it) {
       std::string key = it->first.Scalar();
@@ -248,6 +237,7 @@ class Loader {
         error(it->first, item, "date '" + key + "' is outside the years 1900 to 9999");
         continue;
       }
+      if (!it->second.IsScalar()) continue;  // reported by the schema
       std::string type = scalarOf(it->second);
       if (std::find(types.begin(), types.end(), type) == types.end()) {
         std::string best = diag::suggest(type, types);
@@ -262,13 +252,7 @@ class Loader {
 
   std::optional<Calendar> calendar(const std::string& name, const YAML::Node& node) {
     std::string path = "calendars." + name;
-    if (!node.IsMap()) {
-      error(node, path, "calendar '" + name + "' must be a mapping with time_zone and shifts");
-      return std::nullopt;
-    }
-    current_ = node;
-    checkKeys(node, path, {"time_zone", "shifts", "rest_days", "holidays"});
-    const date::time_zone* tz = zone(node["time_zone"], path + ".time_zone", name);
+    const date::time_zone* tz = zone(node["time_zone"], path + ".time_zone");
     size_t errors = diagnostics.size();
     auto defined = shifts(node["shifts"], path + ".shifts", name);
     bool shifts_ok = diagnostics.size() == errors;
@@ -280,7 +264,6 @@ class Loader {
 
  private:
   std::string file_;
-  YAML::Node current_;  // the calendar being read, to locate missing keys
 };
 
 }  // namespace
@@ -464,6 +447,44 @@ std::vector<std::string> Calendars::names() const {
   return out;
 }
 
+const core::ConfigSchema& calendarsFileSchema() {
+  using core::FieldSpec;
+  using core::FieldType;
+  static const core::ConfigSchema schema = [] {
+    auto shift = std::make_shared<core::ConfigSchema>(std::vector<FieldSpec>{
+        FieldSpec::make("code", FieldType::String)
+            .req()
+            .doc("The shift's code, unique in its calendar, without '/', '|' or spaces (it is part of period ids "
+                 "such as 2025-03-14/N and of fact keys)."),
+        FieldSpec::make("start", FieldType::String)
+            .req()
+            .doc("Start in local wall time, \"HH:MM\" from 00:00 to 23:59 (quote it: YAML reads 08:00 unquoted "
+                 "as a number in some versions)."),
+        FieldSpec::make("end", FieldType::String)
+            .req()
+            .doc("End in local wall time, \"HH:MM\" from 00:00 to 24:00. At or before `start` means the next day "
+                 "(20:00-08:00 is 12 hours); equal to `start` is one 24-hour shift."),
+    });
+    auto calendar = std::make_shared<core::ConfigSchema>(std::vector<FieldSpec>{
+        FieldSpec::make("time_zone", FieldType::String)
+            .req()
+            .doc("The IANA zone of the plant's wall clock, such as Asia/Shanghai."),
+        FieldSpec::make("shifts", FieldType::ObjectList)
+            .req()
+            .fields(shift)
+            .doc("The shifts of a day: they never overlap and together cover the 24-hour day."),
+        FieldSpec::make("rest_days", FieldType::StringList).doc("Weekdays without work, `monday` .. `sunday`."),
+        FieldSpec::make("holidays", FieldType::StringMap)
+            .doc("`\"YYYY-MM-DD\"` to a day type (NORMAL, OT, REST, HOLIDAY); overrides the weekday rule."),
+    });
+    return core::ConfigSchema({FieldSpec::make("calendars", FieldType::ObjectMap)
+                                   .req()
+                                   .fields(calendar)
+                                   .doc("Calendar name to calendar; the only top-level key.")});
+  }();
+  return schema;
+}
+
 std::expected<std::shared_ptr<const Calendars>, diag::Diagnostics> loadCalendars(const std::filesystem::path& file) {
   Loader loader(file);
   auto text = files::readRegularFile(file, files::kMaxConfigBytes, "the calendars file");
@@ -475,19 +496,19 @@ std::expected<std::shared_ptr<const Calendars>, diag::Diagnostics> loadCalendars
   auto calendars = std::make_shared<Calendars>();
   try {
     const YAML::Node root = YAML::Load(*text);
-    if (!root.IsMap()) {
-      loader.error(root, "", "a calendars file is a YAML mapping with 'calendars'");
-      return std::unexpected(std::move(loader.diagnostics));
-    }
     schema::reportDuplicateKeys(root, file.string(), loader.diagnostics);
-    loader.checkKeys(root, "", {"calendars"});
-    const YAML::Node all = root["calendars"];
-    if (!all.IsDefined() || !all.IsMap() || all.size() == 0) {
-      loader.error(all.IsDefined() ? all : root, "calendars", "'calendars' must map calendar names to calendars",
+    // The structure by the schema, then the meaning of the values.
+    schema::SecretResolver secrets;
+    schema::ValidationContext context{file.string(), nullptr, &secrets, &loader.diagnostics};
+    schema::validateObject(root, calendarsFileSchema(), "", context);
+    const YAML::Node all = root.IsMap() ? root["calendars"] : YAML::Node();
+    if (all.IsDefined() && all.IsMap() && all.size() == 0) {
+      loader.error(all, "calendars", "'calendars' names no calendar",
                    "e.g. calendars: {plant-01: {time_zone: Asia/Shanghai, shifts: [...]}}");
-    } else {
+    } else if (all.IsDefined() && all.IsMap()) {
       for (auto it = all.begin(); it != all.end(); ++it) {
         std::string name = it->first.Scalar();
+        if (!it->second.IsMap()) continue;  // reported by the schema
         auto calendar = loader.calendar(name, it->second);
         if (calendar) calendars->by_name.emplace(name, std::move(*calendar));
       }

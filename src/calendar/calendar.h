@@ -31,6 +31,7 @@
 #include <string_view>
 #include <vector>
 
+#include "src/core/config_schema.h"
 #include "src/core/error.h"
 #include "src/core/time.h"
 #include "src/diagnostics/diagnostics.h"
@@ -114,8 +115,15 @@ struct Calendars {
   std::vector<std::string> names() const;
 };
 
-// Loads and checks a calendars file. Every problem (unknown key, unknown zone, bad time,
-// overlapping or gapped shifts, bad date or day type) is reported, with its location.
+// The calendars file as a schema: its keys, types and descriptions. The one validator
+// (src/schema) checks a file's structure against it, and docs/calendars.md's key table is
+// generated from it (and tested).
+const core::ConfigSchema& calendarsFileSchema();
+
+// Loads and checks a calendars file. Every problem (unknown key, missing key, wrong type,
+// unknown zone, bad time, overlapping or gapped shifts, bad date or day type) is reported, with
+// its location: the structure by the schema, then what the values mean for every calendar whose
+// structure is sound.
 std::expected<std::shared_ptr<const Calendars>, diag::Diagnostics> loadCalendars(const std::filesystem::path& file);
 
 }  // namespace dutybridge::calendar

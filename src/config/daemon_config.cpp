@@ -297,6 +297,10 @@ nlohmann::ordered_json objectJson(const core::ConfigObject& object) {
   for (const auto& entry : object.entries) {
     if (entry.secret) {
       out[entry.name] = "<redacted>";
+    } else if (entry.type == FieldType::ObjectMap) {
+      auto map = nlohmann::ordered_json::object();
+      for (const auto& item : entry.objects) map[item.map_key] = objectJson(item);
+      out[entry.name] = map;
     } else if (entry.type == FieldType::ObjectList) {
       auto list = nlohmann::ordered_json::array();
       for (const auto& item : entry.objects) list.push_back(objectJson(item));

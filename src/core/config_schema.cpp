@@ -16,6 +16,8 @@ std::string_view toString(FieldType type) {
     case FieldType::StringMap: return "map of strings";
     case FieldType::Object: return "object";
     case FieldType::ObjectList: return "list of objects";
+    case FieldType::ObjectMap:
+      return "map of objects";
     case FieldType::Source: return "source connector";
     case FieldType::Sink: return "sink connector";
   }

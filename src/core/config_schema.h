@@ -31,6 +31,7 @@ enum class FieldType {
   StringMap,   // free-form string keys to scalar values, e.g. librdkafka properties
   Object,      // nested fields per FieldSpec::nested
   ObjectList,  // a list of nested objects
+  ObjectMap,   // names (free-form keys) to nested objects, e.g. calendars by name
   Source,      // a connector: `type` picks the source factory, the rest is its schema
   Sink,        // same, for sinks
 };
@@ -123,13 +124,14 @@ class ConfigObject {
     std::string name;
     FieldType type = FieldType::String;
     Value value;                        // scalar, list of strings or map of strings
-    std::vector<ConfigObject> objects;  // Object/Source/Sink: one; ObjectList: any number
+    std::vector<ConfigObject> objects;  // Object/Source/Sink: one; ObjectList, ObjectMap: any number
     SourceLocation location;
     bool secret = false;     // came through ${...} or the field is sensitive: never echoed
     bool defaulted = false;  // not written in the file
   };
 
   SourceLocation location;  // of the mapping node itself
+  std::string map_key;      // an entry of an ObjectMap: its key
   std::vector<Entry> entries;
 
   const Entry* find(std::string_view name) const;

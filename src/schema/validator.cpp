@@ -315,6 +315,17 @@ class Validator {
         }
         break;
       }
+      case FieldType::ObjectMap: {
+        if (!node.IsMap()) {
+          error(node, path, fmt::format("'{}' must map names to their settings, found {}", spec.name, nodeKind(node)));
+          break;
+        }
+        for (auto it = node.begin(); it != node.end(); ++it) {
+          entry.objects.push_back(object(it->second, *spec.nested, childPath(path, it->first.Scalar())));
+          entry.objects.back().map_key = it->first.Scalar();
+        }
+        break;
+      }
       case FieldType::Source:
       case FieldType::Sink: {
         entry.objects.push_back(connector(

@@ -1,14 +1,17 @@
 // Plant calendars: shift patterns, night shifts across midnight, DST in Europe/Berlin, day
 // types, period ids and bounds, and every load error with its location.
 
-#include <catch2/catch.hpp>
+#include "src/calendar/calendar.h"
 
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
-#include "src/calendar/calendar.h"
+#include "src/schema/schema_doc.h"
 
 using namespace dutybridge;
 using namespace dutybridge::calendar;
@@ -308,8 +311,8 @@ TEST_CASE("calendar load errors: each with its message and location", "[calendar
     CHECK(errors(R"(calendars:
   p:
     shifts: [{code: D, start: "00:00", end: "24:00"}]
-)") == std::vector<std::string>{"3:5: calendar 'p' needs a 'time_zone' | an IANA name such as Asia/Shanghai @ "
-                                 "calendars.p.time_zone"});
+)") == std::vector<std::string>{"3:5: missing required key 'time_zone' (string) | The IANA zone of the plant's "
+                                "wall clock, such as Asia/Shanghai. @ calendars.p"});
   }
   SECTION("bad times") {
     CHECK(errors(R"(calendars:
@@ -322,21 +325,30 @@ TEST_CASE("calendar load errors: each with its message and location", "[calendar
       - {code: E, end: "08:00"}
       - {start: "08:00", end: "08:00"}
 )") == std::vector<std::string>{
-               "5:26: bad time '8:00' | write HH:MM from 00:00 to 23:59 (local wall time; quote it: \"08:00\") @ "
-               "calendars.p.shifts[0].start",
-               "6:40: bad time '24:30' | write HH:MM from 00:00 to 24:00 (local wall time; quote it: \"08:00\") @ "
-               "calendars.p.shifts[1].end",
-               "7:26: bad time '24:00' | write HH:MM from 00:00 to 23:59 (local wall time; quote it: \"08:00\") @ "
-               "calendars.p.shifts[2].start",
-               "8:9: a shift needs 'start' (HH:MM) @ calendars.p.shifts[3].start",
-               "9:9: a shift needs a 'code' @ calendars.p.shifts[4].code"});
+           // What the schema finds (missing keys) first, then what the values mean.
+           "8:9: missing required key 'start' (string) | Start in local wall time, \"HH:MM\" from 00:00 to "
+           "23:59 (quote it: YAML reads 08:00 unquoted as a number in some versions). @ calendars.p.shifts[3]",
+           "9:9: missing required key 'code' (string) | The shift's code, unique in its calendar, without '/', "
+           "'|' or spaces (it is part of period ids such as 2025-03-14/N and of fact keys). @ "
+           "calendars.p.shifts[4]",
+           "5:26: bad time '8:00' | write HH:MM from 00:00 to 23:59 (local wall time; quote it: \"08:00\") @ "
+           "calendars.p.shifts[0].start",
+           "6:40: bad time '24:30' | write HH:MM from 00:00 to 24:00 (local wall time; quote it: \"08:00\") @ "
+           "calendars.p.shifts[1].end",
+           "7:26: bad time '24:00' | write HH:MM from 00:00 to 23:59 (local wall time; quote it: \"08:00\") @ "
+           "calendars.p.shifts[2].start"});
   }
   SECTION("unknown keys") {
     CHECK(errors(R"(calendar:
   p: {}
 )") == std::vector<std::string>{"1:1: unknown key 'calendar' | did you mean 'calendars'? @ calendar",
-                                 "1:1: 'calendars' must map calendar names to calendars | e.g. calendars: {plant-01: "
-                                 "{time_zone: Asia/Shanghai, shifts: [...]}} @ calendars"});
+                                "1:1: missing required key 'calendars' (map of objects) | Calendar name to calendar; "
+                                "the only top-level key."});
+    CHECK(errors("calendars: {}\n") ==
+          std::vector<std::string>{"1:12: 'calendars' names no calendar | e.g. calendars: {plant-01: {time_zone: "
+                                   "Asia/Shanghai, shifts: [...]}} @ calendars"});
+    CHECK(errors("calendars: [plant-01]\n") ==
+          std::vector<std::string>{"1:12: 'calendars' must map names to their settings, found a list @ calendars"});
     CHECK(errors(R"(calendars:
   p:
     time_zone: UTC
@@ -369,7 +381,16 @@ TEST_CASE("calendar load errors: each with its message and location", "[calendar
   p:
     time_zone: UTC
 )") == std::vector<std::string>{
-               "3:5: calendar 'p' needs 'shifts': a list of {code, start, end} @ calendars.p.shifts"});
+           "3:5: missing required key 'shifts' (list of objects) | The shifts of a day: they never overlap and "
+           "together cover the 24-hour day. @ calendars.p"});
+    CHECK(errors(R"(calendars:
+  p:
+    time_zone: UTC
+    shifts: []
+    holidays: [2025-05-01]
+)") == std::vector<std::string>{
+           "5:15: 'holidays' must be a mapping of names to values, found a list @ calendars.p.holidays",
+           "4:13: calendar 'p' has no shifts | a list of {code, start, end} covering the day @ calendars.p.shifts"});
     CHECK(errors("calendars: {p: [\n") ==
           std::vector<std::string>{"2:1: YAML: end of sequence flow not found"});
   }
@@ -382,4 +403,27 @@ TEST_CASE("calendar load errors: each with its message and location", "[calendar
                     "   |                ^~~~~~~~~~~~\n"
                     "  hint: did you mean 'Europe/Berlin'?\n") != std::string::npos);
   }
+}
+
+TEST_CASE("docs/calendars.md's key table is the schema the loader checks", "[calendar][docs]") {
+  // DUTYBRIDGE_UPDATE_DOCS=1 rewrites the table between the markers instead of comparing.
+  const auto file = std::filesystem::path(DUTYBRIDGE_SOURCE_DIR) / "docs/calendars.md";
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string doc = text.str();
+  const std::string begin = "<!-- keys: generated from calendarsFileSchema() -->\n";
+  const std::string end = "<!-- end of generated keys -->";
+  const size_t from = doc.find(begin);
+  const size_t to = doc.find(end);
+  REQUIRE(from != std::string::npos);
+  REQUIRE(to != std::string::npos);
+  const std::string expected = schema::markdownKeyTable(calendarsFileSchema());
+  if (const char* update = std::getenv("DUTYBRIDGE_UPDATE_DOCS"); update && std::string(update) == "1") {
+    doc.replace(from + begin.size(), to - from - begin.size(), expected);
+    std::ofstream(file) << doc;
+    return;
+  }
+  INFO("run with DUTYBRIDGE_UPDATE_DOCS=1 to regenerate it");
+  CHECK(doc.substr(from + begin.size(), to - from - begin.size()) == expected);
 }
