@@ -1,5 +1,5 @@
 // dutybridge_scenarios <source dir> <file.test>...: runs scenario files (tests/scenarios/README.md).
-// The domain is the file's folder: calendar/, aggregate/ or pipeline/. Exit status 1 when a step
+// The domain is the file's folder: calendar/, aggregate/, aggregate_mapping/ or pipeline/. Exit status 1 when a step
 // failed or a file could not be run.
 
 #include <filesystem>
@@ -25,9 +25,11 @@ int main(int argc, char** argv) {
     std::unique_ptr<Domain> domain;
     if (kind == "calendar") domain = makeCalendarDomain(source_dir);
     if (kind == "aggregate") domain = makeAggregateDomain();
+    if (kind == "aggregate_mapping") domain = makeAggregateMappingDomain(source_dir);
     if (kind == "pipeline") domain = makePipelineDomain();
     if (!domain) {
-      std::cout << display << ": no domain for the folder '" << kind << "' (calendar, aggregate, pipeline)\n";
+      std::cout << display << ": no domain for the folder '" << kind
+                << "' (calendar, aggregate, aggregate_mapping, pipeline)\n";
       ++failed;
       continue;
     }

@@ -53,6 +53,7 @@ int runScenario(const std::filesystem::path& file, const std::string& display_na
 
 std::unique_ptr<Domain> makeCalendarDomain(const std::filesystem::path& source_dir);
 std::unique_ptr<Domain> makeAggregateDomain();
+std::unique_ptr<Domain> makeAggregateMappingDomain(const std::filesystem::path& source_dir);
 std::unique_ptr<Domain> makePipelineDomain();
 
 // Helpers for domains.
