@@ -44,8 +44,7 @@ class AggregateDomain final : public Domain {
     if (directive == "aggregator") return configure(step);
     if (directive == "window") return window(step);
     if (directive == "clock") {
-      std::string when = step.word(1);
-      now_ = when.starts_with("+") ? Timestamp{now_.micros + durationMicros(when.substr(1))} : timestamp(when);
+      now_ = clockStep(step.word(1), now_);
       return {};
     }
     if (directive == "apply") return apply(step);
@@ -168,22 +167,14 @@ class AggregateDomain final : public Domain {
   std::vector<std::string> save() {
     std::vector<aggregate::StateChange> changes;
     engine().takeStateChanges(changes);
-    for (auto& c : changes) {
-      if (c.value.empty()) {
-        store_.erase(c.key);
-      } else {
-        store_[c.key] = c.value;
-      }
-    }
+    store_.save(changes);
     return {};
   }
 
   // A new engine with the same options, restored from the store (what survives a crash).
   std::vector<std::string> restart() {
-    std::vector<aggregate::StateChange> entries;
-    for (const auto& [k, v] : store_) entries.push_back({k, v});
     engine_ = std::make_unique<Aggregator>(options_);
-    auto restored = engine_->restore(entries);
+    auto restored = engine_->restore(store_.entries<aggregate::StateChange>());
     if (!restored) return {errorLine(restored.error())};
     return {};
   }
@@ -191,7 +182,7 @@ class AggregateDomain final : public Domain {
   AggregatorOptions options_;
   std::unique_ptr<Aggregator> engine_;
   std::map<std::string, WindowRef> windows_;
-  std::map<std::string, std::string> store_;
+  SavedState store_;
   Timestamp now_{0};
 };
 

@@ -43,9 +43,7 @@ class AggregateMappingDomain final : public Domain {
       return {};
     }
     if (directive == "clock") {
-      const std::string& when = step.word(1);
-      clock_.set(when.starts_with("+") ? core::Timestamp{clock_.now().micros + durationMicros(when.substr(1))}
-                                       : timestamp(when));
+      clock_.set(clockStep(step.word(1), clock_.now()));
       return {};
     }
     if (directive == "row") return row(step);
@@ -58,27 +56,19 @@ class AggregateMappingDomain final : public Domain {
     if (directive == "save") {
       std::vector<core::StateEntry> changes;
       transform().takeStateChanges(changes);
-      for (auto& c : changes) {
-        if (c.value.empty()) {
-          store_.erase(c.key);
-        } else {
-          store_[c.key] = c.value;
-        }
-      }
+      store_.save(changes);
       return {};
     }
     if (directive == "restart") {
       transform_ = std::make_unique<mapping::MappingTransform>(mapping_, clock_);
-      std::vector<core::StateEntry> entries;
-      for (const auto& [k, v] : store_) entries.push_back({k, v});
-      auto restored = transform_->restore(entries);
+      auto restored = transform_->restore(store_.entries<core::StateEntry>());
       if (!restored) return {errorLine(restored.error())};
       return {};
     }
     if (directive == "stored") {
       // How many state entries the store holds, by kind ("w/" windows, "s/" rows, ...).
       std::map<std::string, int> kinds;
-      for (const auto& [k, v] : store_) ++kinds[k.substr(0, k.find('/') + 1)];
+      for (const auto& [k, v] : store_.all()) ++kinds[k.substr(0, k.find('/') + 1)];
       std::string line;
       for (const auto& [kind, n] : kinds) line += (line.empty() ? "" : " ") + kind + "=" + std::to_string(n);
       return {line.empty() ? "(none)" : line};
@@ -141,7 +131,7 @@ class AggregateMappingDomain final : public Domain {
   std::shared_ptr<const mapping::Mapping> mapping_;
   std::unique_ptr<mapping::MappingTransform> transform_;
   std::vector<std::string> fields_{"key", "revision", "value", "period.closed"};
-  std::map<std::string, std::string> store_;
+  SavedState store_;
 };
 
 }  // namespace

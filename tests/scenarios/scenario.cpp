@@ -58,6 +58,11 @@ core::Date date(const std::string& text) {
   return *d;
 }
 
+core::Timestamp clockStep(const std::string& when, core::Timestamp now) {
+  if (when.starts_with("+")) return core::Timestamp{now.micros + durationMicros(when.substr(1))};
+  return timestamp(when);
+}
+
 std::string errorLine(const core::Error& error) {
   return "error " + std::string(core::toString(error.kind)) + ": " + error.message;
 }

@@ -5,6 +5,7 @@
 // prints; the runner compares them with the expected ones and reports file:line on a mismatch.
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -65,7 +66,36 @@ int64_t integer(const std::string& text);
 // "2025-03-14T19:00:00Z", "2025-03-14"; ScenarioError when malformed.
 core::Timestamp timestamp(const std::string& text);
 core::Date date(const std::string& text);
+// The clock after `clock <when>`: an instant, or "+<duration>" past `now`.
+core::Timestamp clockStep(const std::string& when, core::Timestamp now);
 // What a step prints for an error: "error <kind>: <message>".
 std::string errorLine(const core::Error& error);
+
+// The state a restart restores from, kept as the pipeline keeps it: changes (key, value) are
+// saved once their outputs count as delivered, an empty value deletes the key.
+class SavedState {
+ public:
+  template <typename Change>
+  void save(const std::vector<Change>& changes) {
+    for (const auto& c : changes) {
+      if (c.value.empty()) {
+        entries_.erase(c.key);
+      } else {
+        entries_[c.key] = c.value;
+      }
+    }
+  }
+  template <typename Entry>
+  std::vector<Entry> entries() const {
+    std::vector<Entry> out;
+    for (const auto& [k, v] : entries_) out.push_back({k, v});
+    return out;
+  }
+  const std::map<std::string, std::string>& all() const { return entries_; }
+  void clear() { entries_.clear(); }
+
+ private:
+  std::map<std::string, std::string> entries_;
+};
 
 }  // namespace dutybridge::scenarios
