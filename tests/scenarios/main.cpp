@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "src/common/log.h"
 #include "tests/scenarios/scenario.h"
 
 using namespace dutybridge::scenarios;
@@ -14,6 +15,8 @@ int main(int argc, char** argv) {
     std::cerr << "usage: dutybridge_scenarios <source dir> <file.test>...\n";
     return 2;
   }
+  // The pipeline's log lines would bury the runner's report; errors still show.
+  dutybridge::log::setLevel(dutybridge::log::Level::Error);
   const std::filesystem::path source_dir = argv[1];
   int failed = 0;
   for (int i = 2; i < argc; ++i) {
