@@ -1,3 +1,8 @@
+// The aggregation engine: what is not a case. Rows, edits, declines, replays, closing, late and
+// too-late rows, rate limits and restoring from state are scenario files
+// (tests/scenarios/aggregate/*.test); here: a random-stream property and the handling of broken
+// or tampered state.
+
 #include "src/aggregate/aggregator.h"
 
 #include <catch2/catch.hpp>
@@ -46,181 +51,7 @@ std::vector<MeasureInput> report(const char* good, const char* scrap, const char
   return {{g, {}}, {Value(true), {}}, {Value(product), {}}, {g, Value(*total)}, {g, {}}};
 }
 
-std::vector<Revision> collect(Aggregator& agg, Timestamp now) {
-  std::vector<Revision> out;
-  agg.collect(now, out);
-  return out;
-}
-
-TEST_CASE("rows add up per window and emit one revision per change", "[aggregate]") {
-  Aggregator agg(options());
-  auto w = shiftWindow("E1", 1);
-  Timestamp now{w.start.micros + kHour};
-  REQUIRE(agg.apply("R1", "", Value(Timestamp{1}), w, report("480", "20", "P1"), now));
-  REQUIRE(agg.apply("R2", "", Value(Timestamp{1}), w, report("20", "0", "P2"), now));
-  auto revs = collect(agg, now);
-  REQUIRE(revs.size() == 1);
-  CHECK(revs[0].revision == 1);
-  CHECK_FALSE(revs[0].closed);
-  CHECK(revs[0].values[0] == dec("500"));
-  CHECK(revs[0].values[1] == Value(int64_t{2}));
-  CHECK(revs[0].values[2] == Value(int64_t{2}));
-  CHECK(revs[0].values[3] == dec("0.9615"));
-  CHECK(revs[0].values[4] == dec("480"));
-  CHECK(revs[0].rows == 2);
-  CHECK(collect(agg, now).empty());
-}
-
-TEST_CASE("an edited row retracts its old contribution, a declined one retracts it all", "[aggregate]") {
-  Aggregator agg(options());
-  auto w = shiftWindow("E1", 1);
-  Timestamp now{w.start.micros + kHour};
-  REQUIRE(agg.apply("R1", "", Value(Timestamp{1}), w, report("480", "20", "P1"), now));
-  collect(agg, now);
-  REQUIRE(agg.apply("R1", "", Value(Timestamp{2}), w, report("400", "0", "P1"), now));
-  auto revs = collect(agg, now);
-  REQUIRE(revs.size() == 1);
-  CHECK(revs[0].revision == 2);
-  CHECK(revs[0].values[0] == dec("400"));
-  CHECK(revs[0].values[1] == Value(int64_t{1}));
-
-  // An older version arriving late changes nothing.
-  CHECK(*agg.apply("R1", "", Value(Timestamp{1}), w, report("999", "0", "P1"), now) == ApplyOutcome::Stale);
-  CHECK(collect(agg, now).empty());
-
-  // Declined: the row no longer counts.
-  REQUIRE(agg.apply("R1", "", Value(Timestamp{3}), std::nullopt, {}, now));
-  revs = collect(agg, now);
-  REQUIRE(revs.size() == 1);
-  CHECK(revs[0].values[0] == dec("0"));
-  CHECK(revs[0].values[1] == Value(int64_t{0}));
-  CHECK(revs[0].values[3].isNull());
-  CHECK(revs[0].values[4].isNull());
-}
-
-TEST_CASE("a replayed row changes nothing and emits nothing", "[aggregate]") {
-  Aggregator agg(options());
-  auto w = shiftWindow("E1", 1);
-  Timestamp now{w.start.micros + kHour};
-  REQUIRE(agg.apply("R1", "", Value(Timestamp{1}), w, report("480", "20", "P1"), now));
-  collect(agg, now);
-  REQUIRE(agg.apply("R1", "", Value(Timestamp{1}), w, report("480", "20", "P1"), now));
-  CHECK(collect(agg, now).empty());
-}
-
-TEST_CASE("an edit that moves a row to another window corrects both", "[aggregate]") {
-  Aggregator agg(options());
-  auto w1 = shiftWindow("E1", 1);
-  auto w2 = shiftWindow("E2", 1);
-  Timestamp now{w1.start.micros + kHour};
-  REQUIRE(agg.apply("R1", "", Value(Timestamp{1}), w1, report("480", "20", "P1"), now));
-  collect(agg, now);
-  REQUIRE(agg.apply("R1", "", Value(Timestamp{2}), w2, report("480", "20", "P1"), now));
-  auto revs = collect(agg, now);
-  REQUIRE(revs.size() == 2);
-  std::map<std::string, Value> good;
-  for (const auto& r : revs) good[r.window->ref.group[0].asString()] = r.values[0];
-  CHECK(good["E1"] == dec("0"));
-  CHECK(good["E2"] == dec("480"));
-}
-
-TEST_CASE("parts of one row (several workers) are replaced together on a new version", "[aggregate]") {
-  Aggregator agg(options());
-  auto wa = shiftWindow("E1", 1);
-  auto wb = shiftWindow("E2", 1);
-  Timestamp now{wa.start.micros + kHour};
-  REQUIRE(agg.apply("R1", "E1", Value(Timestamp{1}), wa, report("300", "0", "P1"), now));
-  REQUIRE(agg.apply("R1", "E2", Value(Timestamp{1}), wb, report("200", "0", "P1"), now));
-  collect(agg, now);
-  // The edit leaves only E1 on the report.
-  REQUIRE(agg.apply("R1", "E1", Value(Timestamp{2}), wa, report("500", "0", "P1"), now));
-  auto revs = collect(agg, now);
-  std::map<std::string, Value> good;
-  for (const auto& r : revs) good[r.window->ref.group[0].asString()] = r.values[0];
-  CHECK(good["E1"] == dec("500"));
-  CHECK(good["E2"] == dec("0"));
-}
-
-TEST_CASE("windows close after end + grace, late rows correct them, too-late rows are refused", "[aggregate]") {
-  Aggregator agg(options());
-  auto w = shiftWindow("E1", 1);
-  Timestamp during{w.start.micros + kHour};
-  REQUIRE(agg.apply("R1", "", Value(Timestamp{1}), w, report("100", "0", "P1"), during));
-  collect(agg, during);
-  CHECK(agg.nextDeadline() == Timestamp{w.end.micros + 2 * kHour});
-  CHECK(collect(agg, Timestamp{w.end.micros + kHour}).empty());
-
-  auto revs = collect(agg, Timestamp{w.end.micros + 2 * kHour});
-  REQUIRE(revs.size() == 1);
-  CHECK(revs[0].closed);
-  CHECK(revs[0].revision == 2);
-  CHECK(revs[0].values[0] == dec("100"));
-
-  Timestamp late{w.end.micros + 5 * kHour};
-  REQUIRE(agg.apply("R2", "", Value(Timestamp{1}), w, report("50", "0", "P1"), late));
-  revs = collect(agg, late);
-  REQUIRE(revs.size() == 1);
-  CHECK(revs[0].closed);
-  CHECK(revs[0].revision == 3);
-  CHECK(revs[0].values[0] == dec("150"));
-
-  Timestamp too_late{w.end.micros + 26 * kHour};
-  collect(agg, too_late);
-  CHECK(agg.stats().windows == 0);
-  CHECK(agg.stats().sources == 0);
-  auto refused = agg.apply("R3", "", Value(Timestamp{1}), w, report("1", "0", "P1"), too_late);
-  REQUIRE_FALSE(refused);
-  CHECK(refused.error().kind == core::ErrorKind::Permanent);
-  CHECK_THAT(refused.error().message, Catch::Contains("retain"));
-}
-
-TEST_CASE("min_interval rate-limits open revisions per window", "[aggregate]") {
-  auto o = options();
-  o.min_interval_micros = 60'000'000;
-  Aggregator agg(o);
-  auto w = shiftWindow("E1", 1);
-  Timestamp t0{w.start.micros};
-  REQUIRE(agg.apply("R1", "", Value(), w, report("1", "0", "P1"), t0));
-  CHECK(collect(agg, t0).size() == 1);
-  REQUIRE(agg.apply("R2", "", Value(), w, report("1", "0", "P1"), Timestamp{t0.micros + 1'000'000}));
-  CHECK(collect(agg, Timestamp{t0.micros + 1'000'000}).empty());
-  CHECK(agg.nextDeadline() == Timestamp{t0.micros + 60'000'000});
-  auto revs = collect(agg, Timestamp{t0.micros + 60'000'000});
-  REQUIRE(revs.size() == 1);
-  CHECK(revs[0].values[0] == dec("2"));
-}
-
-TEST_CASE("state changes restore an equal engine", "[aggregate]") {
-  Aggregator agg(options());
-  auto w1 = shiftWindow("E1", 1);
-  auto w2 = shiftWindow("E2", 2, "D");
-  Timestamp now{w1.start.micros + kHour};
-  REQUIRE(agg.apply("R1", "", Value(Timestamp{1}), w1, report("480.5", "20", "P1"), now));
-  REQUIRE(agg.apply("R2", "x", Value(Timestamp{1}), w2, report("20", "1", "P2"), now));
-  collect(agg, now);
-  std::map<std::string, std::string> store;
-  std::vector<StateChange> changes;
-  agg.takeStateChanges(changes);
-  for (auto& c : changes) store[c.key] = c.value;
-  REQUIRE(agg.apply("R1", "", Value(Timestamp{2}), std::nullopt, {}, now));
-  changes.clear();
-  agg.takeStateChanges(changes);
-  for (auto& c : changes) c.value.empty() ? (void)store.erase(c.key) : (void)(store[c.key] = c.value);
-
-  std::vector<StateChange> entries;
-  for (auto& [k, v] : store) entries.push_back({k, v});
-  Aggregator restored(options());
-  REQUIRE(restored.restore(entries));
-  CHECK(restored.stats().windows == 2);
-  CHECK(restored.stats().rows == 1);
-  // The retraction of R1 was not emitted before the "restart": the restored engine owes it.
-  auto revs = collect(restored, now);
-  REQUIRE(revs.size() == 1);
-  CHECK(revs[0].window->ref.group[0] == Value("E1"));
-  CHECK(revs[0].revision == 2);
-  CHECK(revs[0].values[0] == dec("0"));
-
-  // A corrupt entry is Fatal, never a silent reset.
+TEST_CASE("a corrupt state entry is Fatal, never a silent reset", "[aggregate]") {
   Aggregator broken(options());
   auto bad = broken.restore({{"w/x", "{not json"}});
   REQUIRE_FALSE(bad);
@@ -302,25 +133,6 @@ TEST_CASE("property: incremental totals equal a recomputation from the final row
     CHECK(replica.valuesOf(key) == got);
   }
   for (const auto& key : fresh.windowKeys()) CHECK(agg.valuesOf(key));
-}
-
-TEST_CASE("a window that closes and is evicted in one collect stays readable through its revision", "[aggregate][hostile]") {
-  // One step past end + grace + retain: the closed revision and the eviction happen together
-  // (a restart after a long downtime, `map --until` far ahead). Under ASan a revision that
-  // pointed at the freed window fails here.
-  AggregatorOptions o = options();
-  o.retain_micros = 0;
-  Aggregator agg(o);
-  auto w = shiftWindow("E1", 1);
-  REQUIRE(agg.apply("R1", "", Value(Timestamp{1}), w, report("480", "20", "P1"), Timestamp{w.start.micros + kHour}));
-  auto revs = collect(agg, Timestamp{w.end.micros + 30 * 24 * kHour});
-  REQUIRE(revs.size() == 1);
-  CHECK(agg.stats().windows == 0);
-  CHECK(revs[0].closed);
-  REQUIRE(revs[0].window);
-  CHECK(revs[0].window->ref.group[0] == Value("E1"));
-  CHECK(revs[0].window->ref.period_id == w.period_id);
-  CHECK(revs[0].window->key == windowKey(w));
 }
 
 TEST_CASE("state errors name the period, never the group values (employee numbers)", "[aggregate][hostile]") {

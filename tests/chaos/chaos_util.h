@@ -15,86 +15,32 @@
 // docs/chaos-harness.md document the full form); the defaults are the short form CI runs.
 
 #include <librdkafka/rdkafka.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 
 #include <atomic>
-#include <set>
+#include <mutex>
 #include <unordered_map>
 
 #include "tests/e2e/e2e_util.h"
+#include "tests/support/env.h"
+#include "tests/support/kafka.h"
+#include "tests/support/process.h"
+#include "tests/support/psql.h"
 
 namespace dutybridge::chaos {
 
 using e2e::kSourceDir;
-
-// An integer parameter from the environment (the short form's value when unset).
-inline long envLong(const char* name, long fallback) {
-  const char* value = std::getenv(name);
-  if (!value || !*value) return fallback;
-  try {
-    return std::stol(value);
-  } catch (...) {
-    FAIL(std::string(name) + " is not an integer: " + value);
-  }
-  return fallback;
-}
-
-inline std::string envString(const char* name, const std::string& fallback) {
-  const char* value = std::getenv(name);
-  return value && *value ? std::string(value) : fallback;
-}
-
-inline double secondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-// A PostgreSQL database reached with a password over TCP.
-struct Pg {
-  std::string host, port, user, password, db;
-
-  static Pg fromEnv() {
-    return Pg{testing::requireEnv("DUTYBRIDGE_TEST_PG_HOST"), testing::requireEnv("DUTYBRIDGE_TEST_PG_PORT"),
-              testing::requireEnv("DUTYBRIDGE_TEST_PG_USER"), testing::requireEnv("DUTYBRIDGE_TEST_PG_PASSWORD"),
-              testing::requireEnv("DUTYBRIDGE_TEST_PG_DB")};
-  }
-  std::string odbc() const {
-    return fmt::format("Driver={{PostgreSQL Unicode}};Server={};Port={};Database={};Uid={};Pwd={}", host, port, db, user,
-                       password);
-  }
-};
-
-// Runs SQL through psql; returns psql's exit status, its output (unaligned, tab-separated, no
-// headers) in `out` and its errors in `err`. No Catch macros: callable from any thread.
-inline int runPsql(const Pg& pg, const std::string& sql, std::string* out = nullptr, std::string* err = nullptr) {
-  auto file = std::filesystem::temp_directory_path() / e2e::unique("dutybridge-chaos-sql");
-  std::ofstream(file) << sql;
-  std::string command = fmt::format(
-      "PGPASSWORD='{}' PGCONNECT_TIMEOUT=5 psql -X -q -A -t -F '\t' -v ON_ERROR_STOP=1 -h '{}' -p '{}' -U '{}' -d '{}' "
-      "-f '{}' >'{}.out' 2>'{}.err'",
-      pg.password, pg.host, pg.port, pg.user, pg.db, file.string(), file.string(), file.string());
-  int status = std::system(command.c_str());
-  if (out) *out = e2e::readFile(file.string() + ".out");
-  if (err) *err = e2e::readFile(file.string() + ".err");
-  for (const char* suffix : {"", ".out", ".err"}) std::filesystem::remove(file.string() + suffix);
-  return status;
-}
-
-inline void psql(const Pg& pg, const std::string& sql) {
-  std::string err;
-  int status = runPsql(pg, sql, nullptr, &err);
-  INFO(err);
-  REQUIRE(status == 0);
-}
-
-inline long psqlLong(const Pg& pg, const std::string& sql) {
-  std::string out, err;
-  int status = runPsql(pg, sql, &out, &err);
-  INFO(err);
-  REQUIRE(status == 0);
-  return std::stol(out);
-}
+using testing::envLong;
+using testing::envString;
+using testing::freePort;
+using testing::Message;
+using testing::partitionCount;
+using testing::Pg;
+using testing::psql;
+using testing::psqlLong;
+using testing::readCommitted;
+using testing::runPsql;
+using testing::secondsSince;
+using testing::waitFor;
 
 // The MES production_report table of tests/e2e/aggregation_test.cpp (the columns the KPI 1
 // mapping reads), keyed by report_no, with an incrementing id.
@@ -195,79 +141,6 @@ pipelines:
 )", bootstrap, table);
 }
 
-// Partitions of the topic (0 when it does not exist). No Catch macros.
-inline int partitionsOf(rd_kafka_t* client, const std::string& topic) {
-  const rd_kafka_metadata_t* metadata = nullptr;
-  if (rd_kafka_metadata(client, 1, nullptr, &metadata, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) return 0;
-  int partitions = 0;
-  for (int i = 0; i < metadata->topic_cnt; ++i) {
-    if (topic == metadata->topics[i].topic && metadata->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      partitions = metadata->topics[i].partition_cnt;
-    }
-  }
-  rd_kafka_metadata_destroy(metadata);
-  return partitions;
-}
-
-struct Message {
-  int32_t partition = 0;
-  std::string key;
-  std::string value;
-  std::string ce_id;
-};
-
-// Every committed message of every partition of the topic, from the beginning to the end
-// (read_committed: the last stable offset; aborted records are skipped), in partition order.
-// Call it when no transaction is open (the daemon stopped), else the end waits for it.
-inline std::vector<Message> readCommitted(const std::string& bootstrap, const std::string& topic,
-                                          std::chrono::seconds timeout = std::chrono::seconds(300)) {
-  auto client = e2e::consumer(bootstrap);
-  int partitions = partitionsOf(client.get(), topic);
-  std::vector<Message> out;
-  if (partitions == 0) return out;
-  kafka::PartitionList list(rd_kafka_topic_partition_list_new(partitions));
-  std::vector<int64_t> end(static_cast<size_t>(partitions), 0);
-  std::set<int32_t> pending;
-  for (int32_t p = 0; p < partitions; ++p) {
-    int64_t low = 0, high = 0;
-    REQUIRE(rd_kafka_query_watermark_offsets(client.get(), topic.c_str(), p, &low, &high, 10000) ==
-            RD_KAFKA_RESP_ERR_NO_ERROR);
-    end[static_cast<size_t>(p)] = high;
-    if (high > low) pending.insert(p);
-    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-  }
-  if (pending.empty()) return out;
-  REQUIRE(rd_kafka_assign(client.get(), list.get()) == RD_KAFKA_RESP_ERR_NO_ERROR);
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pending.empty() && std::chrono::steady_clock::now() < deadline) {
-    kafka::MessagePtr message(rd_kafka_consumer_poll(client.get(), 500));
-    if (!message) continue;
-    if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      // The end of what is committed; the watermark taken before counts control records too.
-      if (message->offset >= end[static_cast<size_t>(message->partition)]) pending.erase(message->partition);
-      continue;
-    }
-    INFO(rd_kafka_message_errstr(message.get()));
-    REQUIRE(message->err == RD_KAFKA_RESP_ERR_NO_ERROR);
-    Message m;
-    m.partition = message->partition;
-    if (message->key) m.key.assign(static_cast<const char*>(message->key), message->key_len);
-    if (message->payload) m.value.assign(static_cast<const char*>(message->payload), message->len);
-    rd_kafka_headers_t* headers = nullptr;
-    const void* value = nullptr;
-    size_t size = 0;
-    if (rd_kafka_message_headers(message.get(), &headers) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-        rd_kafka_header_get_last(headers, "ce_id", &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      m.ce_id.assign(static_cast<const char*>(value), size);
-    }
-    out.push_back(std::move(m));
-  }
-  rd_kafka_assign(client.get(), nullptr);
-  INFO("topic " << topic << ": " << pending.size() << " partitions not read to their end");
-  REQUIRE(pending.empty());
-  return out;
-}
-
 // Missing and duplicate records: the row topic's messages (keyed by report_no) against the
 // report numbers the table holds.
 struct Census {
@@ -287,13 +160,13 @@ inline Census census(const std::vector<Message>& messages, const std::vector<std
   c.expected = static_cast<long>(keys.size());
   c.received = static_cast<long>(messages.size());
   for (const auto& m : messages) {
-    auto it = count.find(m.key);
+    auto it = count.find(m.keyText());
     if (it == count.end()) {
       ++c.unexpected;
-      if (c.examples.size() < 5) c.examples.push_back("unexpected key " + m.key);
+      if (c.examples.size() < 5) c.examples.push_back("unexpected key " + m.keyText());
       continue;
     }
-    if (++it->second == 2 && c.examples.size() < 5) c.examples.push_back("duplicate " + m.key);
+    if (++it->second == 2 && c.examples.size() < 5) c.examples.push_back("duplicate " + m.keyText());
   }
   for (const auto& [key, n] : count) {
     if (n == 0) {
@@ -307,19 +180,7 @@ inline Census census(const std::vector<Message>& messages, const std::vector<std
 }
 
 inline std::vector<std::string> reportNumbers(const Pg& pg, const std::string& table) {
-  std::string out, err;
-  int status = runPsql(pg, fmt::format("SELECT report_no FROM {};", table), &out, &err);
-  INFO(err);
-  REQUIRE(status == 0);
-  std::vector<std::string> keys;
-  size_t start = 0;
-  while (start < out.size()) {
-    size_t end = out.find('\n', start);
-    if (end == std::string::npos) end = out.size();
-    if (end > start) keys.push_back(out.substr(start, end - start));
-    start = end + 1;
-  }
-  return keys;
+  return testing::psqlColumn(pg, fmt::format("SELECT report_no FROM {};", table));
 }
 
 // Inserts about `rows_per_second` reports (ids from `first_id` on) in four statements a second,
@@ -413,18 +274,12 @@ class RssSampler {
 class LiveCounter {
  public:
   LiveCounter(const std::string& bootstrap, const std::string& topic) {
-    kafka::KafkaConfig config;
-    config.setAll({{"bootstrap.servers", bootstrap},
-                   {"group.id", e2e::unique("dutybridge-chaos-live")},
-                   {"enable.auto.commit", "false"},
-                   {"isolation.level", "read_committed"},
-                   {"log_level", "2"}});  // the outage's connection errors are expected
-    auto handle = kafka::createClient(RD_KAFKA_CONSUMER, std::move(config));
-    if (handle) client_ = std::move(*handle);
+    // log_level 2: the outage's connection errors are expected.
+    client_ = testing::consumer(bootstrap, "dutybridge-chaos-live", "2");
     thread_ = std::jthread([this, topic](std::stop_token stop) {
       if (!client_) return;
       int partitions = 0;
-      while (!stop.stop_requested() && (partitions = partitionsOf(client_.get(), topic)) == 0) {
+      while (!stop.stop_requested() && (partitions = partitionCount(client_.get(), topic)) == 0) {
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
       }
       if (partitions == 0) return;
@@ -453,18 +308,6 @@ class LiveCounter {
   std::jthread thread_;
 };
 
-inline int freePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 // A Kafka broker or PostgreSQL cluster of this test's own (scripts/kafka-local or
 // scripts/pg-local with a private DUTYBRIDGE_RUN), stopped and removed at the end.
 class PrivateService {
@@ -491,23 +334,12 @@ class PrivateService {
   }
   int port() const { return port_; }
   const std::filesystem::path& runDir() const { return run_dir_; }
-  std::string scriptLog() const { return e2e::readFile(run_dir_ / "script.log"); }
+  std::string scriptLog() const { return testing::readFile(run_dir_ / "script.log"); }
 
  private:
   std::string script_;
   std::filesystem::path run_dir_;
   int port_ = 0;
 };
-
-// Polls `done` every 100 ms until it is true or the timeout passes; returns whether it was.
-template <typename F>
-bool waitFor(F done, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return true;
-}
 
 }  // namespace dutybridge::chaos

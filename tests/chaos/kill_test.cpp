@@ -25,48 +25,14 @@ struct Fact {
   int64_t reports = 0;
 };
 
-struct Expected {
-  core::Decimal value;
-  int64_t reports = 0;
-};
-
-// Per "employee|SHIFT|period": Σ good_qty and count of ACCEPTED reports of the leader's team,
-// leaders as config/reference/team_leader.csv has them for recent dates.
-std::map<std::string, Expected> expectedFacts(const chaos::Pg& pg, const std::string& table) {
-  std::string out, err;
-  int status = chaos::runPsql(pg, fmt::format(R"(
-SELECT l.employee_no, to_char(r.shift_date, 'YYYY-MM-DD') || '/' || r.shift_code,
-  coalesce(sum(r.good_qty) FILTER (WHERE r.state = 'ACCEPTED'), 0), count(*) FILTER (WHERE r.state = 'ACCEPTED')
-FROM {} r
-JOIN (VALUES ('MACH-T1', 'E10011'), ('MACH-T2', 'E10015'), ('MOLD-T1', 'E10013'), ('ASSY-T1', 'E10014'))
-  AS l(team_code, employee_no) USING (team_code)
-GROUP BY 1, 2;
-)", table), &out, &err);
-  INFO(err);
-  REQUIRE(status == 0);
-  std::map<std::string, Expected> expected;
-  std::istringstream lines(out);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.empty()) continue;
-    std::vector<std::string> f;
-    size_t from = 0;
-    for (size_t tab; (tab = line.find('\t', from)) != std::string::npos; from = tab + 1) f.push_back(line.substr(from, tab - from));
-    f.push_back(line.substr(from));
-    REQUIRE(f.size() == 4);
-    auto value = core::Decimal::parse(f[2]);
-    REQUIRE(value);
-    expected[f[0] + "|SHIFT|" + f[1]] = Expected{*value, std::stol(f[3])};
-  }
-  return expected;
-}
+using Expected = e2e::ExpectedFact;
 
 // Facts per "employee|SHIFT|period", in topic order (one key lives in one partition).
 std::map<std::string, std::vector<Fact>> factsOf(const std::vector<chaos::Message>& messages) {
   std::map<std::string, std::vector<Fact>> out;
   for (const auto& m : messages) {
-    auto v = nlohmann::json::parse(m.value);
-    INFO(m.value);
+    auto v = nlohmann::json::parse(m.valueText());
+    INFO(m.valueText());
     REQUIRE(m.key == v.at("fact_key").get<std::string>());
     std::string key = v.at("employee_no").get<std::string>() + "|SHIFT|" + v.at("period").at("id").get<std::string>();
     out[key].push_back(Fact{v.at("revision").get<int64_t>(), v.at("period").at("closed").get<bool>(),
@@ -90,7 +56,7 @@ TEST_CASE("kill -9 during a transfer, exactly-once: no record missing or duplica
 
   const chaos::Pg pg = chaos::Pg::fromEnv();
   const std::string bootstrap = testing::kafkaBootstrap();
-  const std::string table = e2e::unique("chaos_kill");
+  const std::string table = e2e::uniqueName("chaos_kill");
   std::string pipeline = table;
   std::replace(pipeline.begin(), pipeline.end(), '_', '-');
   const std::string rows_topic = "chaos." + table + ".rows";
@@ -156,7 +122,7 @@ TEST_CASE("kill -9 during a transfer, exactly-once: no record missing or duplica
   auto c = chaos::census(chaos::readCommitted(bootstrap, rows_topic), chaos::reportNumbers(pg, table));
   // Facts: the final revision per fact equals the SQL sums; revisions strictly increase.
   auto facts = factsOf(chaos::readCommitted(bootstrap, facts_topic));
-  auto expected = expectedFacts(pg, table);
+  auto expected = e2e::expectedLeaderFacts(pg, table);
   std::vector<std::string> wrong, order;
   size_t revisions = 0;
   for (const auto& [key, want] : expected) {

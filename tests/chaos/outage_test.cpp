@@ -51,7 +51,7 @@ struct Load {
 };
 
 struct Scenario {
-  std::string table = e2e::unique("chaos_out");
+  std::string table = e2e::uniqueName("chaos_out");
   std::string pipeline;
   std::string rows_topic = "chaos." + table + ".rows";
   std::filesystem::path dir;

@@ -1,45 +1,28 @@
-#include <catch2/catch.hpp>
-
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
-extern char** environ;
+#include "tests/support/files.h"
+#include "tests/support/process.h"
+
+using namespace dutybridge;
 
 namespace {
 
 const std::filesystem::path kBinary = DUTYBRIDGE_BINARY;
 const std::filesystem::path kSource = DUTYBRIDGE_SOURCE_DIR;
 
-struct Outcome {
-  int status = -1;
-  std::string output;  // stdout and stderr, interleaved
-};
+using testing::readFile;
 
-Outcome runCli(const std::string& args, const std::string& env = "") {
-  std::string command = env + " '" + kBinary.string() + "' " + args + " 2>&1";
-  Outcome out;
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) out.output.append(buffer, n);
-  int status = pclose(pipe);
-  out.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
-}
-
-std::string readFile(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
+// stdout and stderr, interleaved.
+testing::Outcome runCli(const std::string& args, const std::string& env = "") {
+  return testing::runShell(env + " '" + kBinary.string() + "' " + args + " 2>&1");
 }
 
 }  // namespace
@@ -135,24 +118,16 @@ TEST_CASE("run stops gracefully on SIGTERM and exits 0", "[cli][run]") {
                                    "    sink: {type: stdout, path: '" << out.string() << "'}\n";
   std::string config = (dir / "c.yaml").string();
   std::string log = (dir / "log.txt").string();
-  const char* argv[] = {kBinary.c_str(), "run", "-c", config.c_str(), nullptr};
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = 0;
-  REQUIRE(posix_spawn(&pid, kBinary.c_str(), &actions, nullptr, const_cast<char**>(argv), environ) == 0);
-  posix_spawn_file_actions_destroy(&actions);
+  testing::Daemon daemon(kBinary, config, log, false);
   // Wait until records flow, then ask it to stop.
   for (int i = 0; i < 200 && (!std::filesystem::exists(out) || std::filesystem::file_size(out) == 0); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  REQUIRE(kill(pid, SIGTERM) == 0);
-  int status = 0;
-  REQUIRE(waitpid(pid, &status, 0) == pid);
+  daemon.signal(SIGTERM);
+  int status = daemon.wait(std::chrono::seconds(120));
   std::string log_text = readFile(log);
   INFO(log_text);
-  REQUIRE(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(status == 0);
   CHECK_THAT(log_text, Catch::Contains("<5>daemon: signal 15 received: stopping pipelines gracefully"));
   CHECK_THAT(log_text, Catch::Contains("<6>pipeline forever: stopped"));
   CHECK_THAT(log_text, Catch::Contains("<5>daemon: stopped"));

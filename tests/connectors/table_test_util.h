@@ -1,8 +1,6 @@
 #pragma once
-// Helpers for the reference-table loader tests of several connectors: a temporary directory for
-// mapping files, and what a badge-lookup mapping emits.
-
-#include <unistd.h>
+// Helpers for the reference-table loader tests of several connectors: what a badge-lookup mapping
+// emits (temporary directories for mapping files: testing::TempDir, tests/support/files.h).
 
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -10,22 +8,9 @@
 #include <string>
 
 #include "src/mapping/mapping.h"
+#include "tests/support/files.h"
 
 namespace dutybridge::testing {
-
-struct TableTempDir {
-  std::filesystem::path path;
-  explicit TableTempDir(const std::string& name)
-      : path(std::filesystem::temp_directory_path() / ("dutybridge-table-" + name)) {
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
-  ~TableTempDir() { std::filesystem::remove_all(path); }
-  std::filesystem::path write(const std::string& name, const std::string& content) const {
-    std::ofstream(path / name, std::ios::binary) << content;
-    return path / name;
-  }
-};
 
 // The `employee_no` field the mapping (input {badge: string, day: date}) emits first; "null"
 // when it is null.

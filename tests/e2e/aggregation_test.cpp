@@ -36,7 +36,7 @@ struct Setup {
   std::filesystem::path log;
 
   Setup(const std::string& name, int batch_rows) {
-    table = e2e::unique("e2e_" + name);
+    table = e2e::uniqueName("e2e_" + name);
     pipeline = table;
     std::replace(pipeline.begin(), pipeline.end(), '_', '-');
     mapping_name = "e2e-tl-good-" + pipeline;
@@ -122,31 +122,10 @@ FROM p, t, generate_series({1}, {2}) i;
   std::string logText() const { return e2e::readFile(log); }
 };
 
-// The fact of one leader and shift as the source table says it should be, from SQL alone:
-// Σ good_qty and the number of the ACCEPTED reports of the leader's team. Leaders as
-// config/reference/team_leader.csv has them for shift dates after 2025-03-15.
-struct Expected {
-  core::Decimal value;
-  int64_t reports = 0;
-};
+using Expected = e2e::ExpectedFact;
 
 std::map<std::string, Expected> expectedFacts(const std::string& table) {
-  auto rows = e2e::psqlRows(fmt::format(R"(
-SELECT l.employee_no, to_char(r.shift_date, 'YYYY-MM-DD') || '/' || r.shift_code,
-  coalesce(sum(r.good_qty) FILTER (WHERE r.state = 'ACCEPTED'), 0), count(*) FILTER (WHERE r.state = 'ACCEPTED')
-FROM {} r
-JOIN (VALUES ('MACH-T1', 'E10011'), ('MACH-T2', 'E10015'), ('MOLD-T1', 'E10013'), ('ASSY-T1', 'E10014'))
-  AS l(team_code, employee_no) USING (team_code)
-GROUP BY 1, 2;
-)", table));
-  std::map<std::string, Expected> out;
-  for (const auto& row : rows) {
-    REQUIRE(row.size() == 4);
-    auto value = core::Decimal::parse(row[2]);
-    REQUIRE(value);
-    out[row[0] + "|SHIFT|" + row[1]] = Expected{*value, std::stol(row[3])};
-  }
-  return out;
+  return e2e::expectedLeaderFacts(testing::Pg::fromEnv(), table);
 }
 
 struct Fact {
@@ -161,14 +140,14 @@ struct Fact {
 std::map<std::string, std::vector<Fact>> factsOf(const std::vector<e2e::Message>& messages, const std::string& label) {
   std::map<std::string, std::vector<Fact>> out;
   for (const auto& m : messages) {
-    const auto& v = m.value;
+    const auto& v = m.json;
     if (!v.contains("lineage") || v["lineage"].value("mapping", "") != label) continue;
     INFO(v.dump());
     REQUIRE(m.key == v.at("fact_key").get<std::string>());
     REQUIRE(v.at("kpi_code") == "KPI.TL.DAILY_GOOD_OUTPUT");
     REQUIRE(v.at("period").at("type") == "SHIFT");
     std::string key = v.at("employee_no").get<std::string>() + "|SHIFT|" + v.at("period").at("id").get<std::string>();
-    REQUIRE_THAT(m.key, Catch::EndsWith("|KPI.TL.DAILY_GOOD_OUTPUT|" + key));
+    REQUIRE_THAT(m.keyText(), Catch::EndsWith("|KPI.TL.DAILY_GOOD_OUTPUT|" + key));
     out[key].push_back(Fact{v.at("revision").get<int64_t>(), v.at("period").at("closed").get<bool>(),
                             v.at("value").get<std::string>(), v.at("inputs").at("reports").get<int64_t>(),
                             m.headers.count("ce_id") ? m.headers.at("ce_id") : ""});
@@ -242,21 +221,10 @@ std::vector<std::string> eventIdProblems(const std::map<std::string, std::vector
   return problems;
 }
 
-size_t partitionCount(const std::string& bootstrap, const std::string& topic) {
-  auto client = e2e::consumer(bootstrap);
-  const rd_kafka_metadata_t* metadata = nullptr;
-  REQUIRE(rd_kafka_metadata(client.get(), 1, nullptr, &metadata, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
-  size_t partitions = 0;
-  for (int i = 0; i < metadata->topic_cnt; ++i) {
-    if (topic == metadata->topics[i].topic) partitions = static_cast<size_t>(metadata->topics[i].partition_cnt);
-  }
-  rd_kafka_metadata_destroy(metadata);
-  return partitions;
-}
-
 std::map<std::string, std::vector<Fact>> readFacts(const Setup& s) {
-  // e2e::readTopic reads partition 0: the broker auto-creates the fact topic with one.
-  REQUIRE(partitionCount(s.bootstrap, kFactTopic) == 1);
+  // The broker auto-creates the fact topic with one partition.
+  auto client = e2e::consumer(s.bootstrap);
+  REQUIRE(testing::partitionCount(client.get(), kFactTopic) == 1);
   return factsOf(e2e::readTopic(s.bootstrap, kFactTopic), s.label);
 }
 
@@ -296,11 +264,10 @@ TEST_CASE("aggregate mapping: facts per leader and shift equal SQL sums through 
   {
     // `dutybridge status` reads the same state from the state topic: the stored cursor, the
     // windows, the rows they hold and the five held reports.
-    int status = 0;
-    std::string out = e2e::commandOutput(
-        fmt::format("'{}' status -c '{}' 2>&1", e2e::kBinary.string(), s.config.string()), status);
+    auto ran = testing::runShell(fmt::format("'{}' status -c '{}' 2>&1", e2e::kBinary.string(), s.config.string()));
+    const std::string& out = ran.output;
     INFO(out);
-    REQUIRE(status == 0);
+    REQUIRE(ran.status == 0);
     std::istringstream lines(out);
     std::string line;
     bool found = false;

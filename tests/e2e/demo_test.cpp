@@ -30,10 +30,10 @@ const std::filesystem::path kSource = DUTYBRIDGE_SOURCE_DIR;
 nlohmann::json sqliteRows(const std::filesystem::path& db, const std::string& sql) {
   auto script = e2e::tempDir("demo-sql") / "query.sql";
   std::ofstream(script) << sql;
-  int status = 0;
-  std::string out = e2e::commandOutput(fmt::format("sqlite3 -json '{}' < '{}'", db.string(), script.string()), status);
+  auto ran = testing::runShell(fmt::format("sqlite3 -json '{}' < '{}'", db.string(), script.string()));
+  const std::string& out = ran.output;
   INFO(sql);
-  REQUIRE(status == 0);
+  REQUIRE(ran.status == 0);
   std::filesystem::remove_all(script.parent_path());
   if (out.find_first_not_of(" \n") == std::string::npos) return nlohmann::json::array();
   return nlohmann::json::parse(out);

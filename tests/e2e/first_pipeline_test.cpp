@@ -25,9 +25,9 @@ struct Setup {
   std::filesystem::path log;
 
   explicit Setup(const std::string& name, const std::string& source_extra = "") {
-    table = e2e::unique("e2e_" + name);
+    table = e2e::uniqueName("e2e_" + name);
     topic = "e2e." + table;
-    pipeline = e2e::unique(name);
+    pipeline = e2e::uniqueName(name);
     for (char& c : pipeline) c = c == '_' ? '-' : c;
     dir = e2e::tempDir(name);
     config = dir / "dutybridge.yaml";
@@ -71,7 +71,7 @@ struct Census {
 
 Census census(const std::vector<e2e::Message>& messages, long rows) {
   Census c;
-  for (const auto& m : messages) ++c.count_by_id[m.value.at("id").get<long>()];
+  for (const auto& m : messages) ++c.count_by_id[m.json.at("id").get<long>()];
   for (long i = 1; i <= rows; ++i) {
     auto it = c.count_by_id.find(i);
     if (it == c.count_by_id.end()) ++c.missing;
@@ -96,17 +96,17 @@ TEST_CASE("100,000 PostgreSQL rows arrive in Kafka complete, exact and in order"
   std::map<std::string, long> last_id_by_work_order;
   std::set<std::string> event_ids;
   for (const auto& m : messages) {
-    long id = m.value.at("id").get<long>();
+    long id = m.json.at("id").get<long>();
     INFO("id " << id);
-    REQUIRE(m.value == e2e::expectedRow(id));
-    REQUIRE(m.key == m.value.at("report_no").get<std::string>());
+    REQUIRE(m.json == e2e::expectedRow(id));
+    REQUIRE(m.key == m.json.at("report_no").get<std::string>());
     // Per-key order: rows of one work order arrive in the order of (updated_at, id).
-    auto& last = last_id_by_work_order[m.value.at("work_order_no").get<std::string>()];
+    auto& last = last_id_by_work_order[m.json.at("work_order_no").get<std::string>()];
     REQUIRE(id > last);
     last = id;
     REQUIRE(m.headers.at("ce_specversion") == "1.0");
     REQUIRE(m.headers.at("content-type") == "application/json");
-    REQUIRE(m.headers.at("ce_time") == m.value.at("updated_at").get<std::string>());
+    REQUIRE(m.headers.at("ce_time") == m.json.at("updated_at").get<std::string>());
     event_ids.insert(m.headers.at("ce_id"));
   }
   CHECK(event_ids.size() == kRows);
@@ -276,13 +276,14 @@ INSERT INTO {0} SELECT i, printf('PR%08d', i), printf('%d.%03d', i % 500, i % 10
   auto c = census(messages, kRows);
   CHECK(c.missing == 0);
   for (const auto& m : messages) {
-    long i = m.value.at("id").get<long>();
+    long i = m.json.at("id").get<long>();
     // SQLite keeps NUMERIC as an integer or REAL without a fixed scale, so 10.010 comes back
     // as 10.01: compare exact decimal values, not text.
-    auto good = core::Decimal::parse(m.value.at("good_qty").get<std::string>());
+    auto good = core::Decimal::parse(m.json.at("good_qty").get<std::string>());
     REQUIRE(good);
     REQUIRE(*good == *core::Decimal::parse(fmt::format("{}.{:03d}", i % 500, i % 1000)));
-    REQUIRE(m.value.at("remark") == (i % 10 == 0 ? nlohmann::json(nullptr) : nlohmann::json(fmt::format("装配车间 {}", i))));
+    REQUIRE(m.json.at("remark") ==
+            (i % 10 == 0 ? nlohmann::json(nullptr) : nlohmann::json(fmt::format("装配车间 {}", i))));
   }
 }
 
@@ -335,17 +336,17 @@ emit:
   CHECK(static_cast<long>(dead.size()) == expected_dead);
   CHECK(static_cast<long>(outputs.size()) == kRows - expected_dead);
   for (const auto& m : outputs) {
-    long id = m.value.at("id").get<long>();
+    long id = m.json.at("id").get<long>();
     REQUIRE(m.key == fmt::format("PR{:08d}", id));
-    REQUIRE(m.value.at("has_remark") == (id % 10 != 0));
+    REQUIRE(m.json.at("has_remark") == (id % 10 != 0));
   }
   for (const auto& m : dead) {
     REQUIRE(m.headers.at("dutybridge_mapping") == "e2e-output@7");
     REQUIRE(m.headers.at("dutybridge_error_class") == "mapping");
     REQUIRE_THAT(m.headers.at("dutybridge_error"), Catch::Contains("value of per_hour is null"));
-    REQUIRE_THAT(m.value.at("source_position").get<std::string>(), Catch::Contains("\"id\":"));
+    REQUIRE_THAT(m.json.at("source_position").get<std::string>(), Catch::Contains("\"id\":"));
     // No field values in dead letters: the report number is not there, only the position.
-    REQUIRE_THAT(m.value.dump(), !Catch::Contains("PR0"));
+    REQUIRE_THAT(m.json.dump(), !Catch::Contains("PR0"));
   }
   CHECK_THAT(s.logText(), Catch::Contains(fmt::format("{} dead letters", expected_dead)));
 }
@@ -382,6 +383,6 @@ TEST_CASE("a row too large for the producer goes to the dead-letter topic, the r
   REQUIRE(dead.size() == 1);
   CHECK(dead[0].headers.at("dutybridge_error_class") == "sink");
   CHECK_THAT(dead[0].headers.at("dutybridge_error"), Catch::Contains("message.max.bytes"));
-  CHECK_THAT(dead[0].value.at("source_position").get<std::string>(), Catch::Contains("\"id\":77"));
-  CHECK_THAT(dead[0].value.dump(), !Catch::Contains("SECRET"));
+  CHECK_THAT(dead[0].json.at("source_position").get<std::string>(), Catch::Contains("\"id\":77"));
+  CHECK_THAT(dead[0].json.dump(), !Catch::Contains("SECRET"));
 }

@@ -311,7 +311,7 @@ std::string hrSchemaDdl(const std::string& dialect) {
 // loader's write lock.
 int runSqlite(const std::filesystem::path& file, const std::string& sql, std::string* out = nullptr,
               std::string* err = nullptr) {
-  auto script = std::filesystem::temp_directory_path() / e2e::unique("dutybridge-hr-sql");
+  auto script = std::filesystem::temp_directory_path() / e2e::uniqueName("dutybridge-hr-sql");
   std::ofstream(script) << ".timeout 10000\n.bail on\n.separator \"\\t\"\n" << sql << "\n";
   const std::string command = fmt::format("sqlite3 -batch '{}' <'{}' >'{}.out' 2>'{}.err'", file.string(),
                                           script.string(), script.string(), script.string());
@@ -330,7 +330,7 @@ struct Loader {
   std::optional<chaos::Pg> pg;          // PostgreSQL, or
   std::filesystem::path sqlite_file;    // SQLite
   std::string bootstrap = testing::kafkaBootstrap();
-  std::string name = e2e::unique("hrload");
+  std::string name = e2e::uniqueName("hrload");
   std::string topic = "e2e." + name + ".duty-kpi.v1";
   std::string schema = name;
   std::string prefix;  // "schema." on PostgreSQL, "" on SQLite
@@ -812,13 +812,13 @@ emit:
   CHECK(letters.size() == dead);
   std::set<std::string> positions;
   for (const auto& letter : letters) {
-    INFO(letter.value.dump());
-    CHECK(letter.value.at("pipeline") == kPipeline);
-    CHECK(letter.value.at("mapping") == "e2e-hr-dlq@1");
-    CHECK_THAT(letter.value.at("error").get<std::string>(), Catch::Contains("value"));
+    INFO(letter.json.dump());
+    CHECK(letter.json.at("pipeline") == kPipeline);
+    CHECK(letter.json.at("mapping") == "e2e-hr-dlq@1");
+    CHECK_THAT(letter.json.at("error").get<std::string>(), Catch::Contains("value"));
     // The letter names where the fact is, never what it says (no employee number).
-    CHECK_THAT(letter.value.dump(), !Catch::Contains("\"E1"));
-    positions.insert(letter.value.at("source_position").get<std::string>());
+    CHECK_THAT(letter.json.dump(), !Catch::Contains("\"E1"));
+    positions.insert(letter.json.at("source_position").get<std::string>());
   }
   CHECK(positions.size() == dead);
 }
@@ -862,13 +862,13 @@ TEST_CASE("HR loader: facts the database refuses go to the dead-letter topic, th
   CHECK(letters.size() == refused);
   std::set<std::string> positions;
   for (const auto& letter : letters) {
-    INFO(letter.value.dump());
-    CHECK(letter.value.at("pipeline") == kPipeline);
-    CHECK(letter.value.at("error_class") == "sink");
-    CHECK_THAT(letter.value.at("error").get<std::string>(), Catch::Contains("e2e_refuse_t3"));
+    INFO(letter.json.dump());
+    CHECK(letter.json.at("pipeline") == kPipeline);
+    CHECK(letter.json.at("error_class") == "sink");
+    CHECK_THAT(letter.json.at("error").get<std::string>(), Catch::Contains("e2e_refuse_t3"));
     // The letter names where the fact is, never what it says (no employee number, no row).
-    CHECK_THAT(letter.value.dump(), !Catch::Contains("\"E1") && !Catch::Contains("MOLD-T3"));
-    positions.insert(letter.value.at("source_position").get<std::string>());
+    CHECK_THAT(letter.json.dump(), !Catch::Contains("\"E1") && !Catch::Contains("MOLD-T3"));
+    positions.insert(letter.json.at("source_position").get<std::string>());
   }
   CHECK(positions.size() == refused);
 }

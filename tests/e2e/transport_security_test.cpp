@@ -18,11 +18,7 @@ using namespace dutybridge;
 
 namespace {
 
-std::string requireEnv(const char* name) {
-  const char* value = std::getenv(name);
-  if (!value || !*value) FAIL(std::string(name) + " is not set: run through scripts/test (it starts the services)");
-  return value;
-}
+using testing::requireEnv;
 
 // The kafka: section for the SASL_SSL listener; the password comes from the environment.
 std::string saslKafkaYaml(const std::string& state_topic) {
@@ -47,12 +43,13 @@ TEST_CASE("Kafka over SASL_SSL: one pipeline produces and another consumes throu
           "[e2e][kafka][tls]") {
   const std::string password = requireEnv("DUTYBRIDGE_TEST_KAFKA_SASL_PASSWORD");
   const auto dir = e2e::tempDir("sasl");
-  const std::string topic = e2e::unique("e2e.sasl");
+  const std::string topic = e2e::uniqueName("e2e.sasl");
   ::setenv("DUTYBRIDGE_E2E_SASL_PASSWORD", password.c_str(), 1);
 
   const auto produce = dir / "produce.yaml";
-  std::ofstream(produce) << saslKafkaYaml(e2e::unique("e2e.sasl.state")) << "pipelines:\n  - name: sasl-produce\n"
-                         << "    source: {type: generate, count: 200}\n    sink: {type: kafka, topic: " << topic << "}\n";
+  std::ofstream(produce) << saslKafkaYaml(e2e::uniqueName("e2e.sasl.state")) << "pipelines:\n  - name: sasl-produce\n"
+                         << "    source: {type: generate, count: 200}\n    sink: {type: kafka, topic: " << topic
+                         << "}\n";
   {
     e2e::Daemon daemon(produce, dir / "produce.log", /*once=*/true);
     int status = daemon.wait(std::chrono::seconds(180));
@@ -67,7 +64,7 @@ TEST_CASE("Kafka over SASL_SSL: one pipeline produces and another consumes throu
 
   const auto consume = dir / "consume.yaml";
   const auto out = dir / "out.jsonl";
-  std::ofstream(consume) << saslKafkaYaml(e2e::unique("e2e.sasl.state")) << "pipelines:\n  - name: sasl-consume\n"
+  std::ofstream(consume) << saslKafkaYaml(e2e::uniqueName("e2e.sasl.state")) << "pipelines:\n  - name: sasl-consume\n"
                          << "    source: {type: kafka, topics: [" << topic << "]}\n"
                          << "    sink: {type: stdout, path: " << out.string() << "}\n";
   e2e::Daemon daemon(consume, dir / "consume.log", /*once=*/true);
@@ -81,13 +78,13 @@ TEST_CASE("Kafka over SASL_SSL: one pipeline produces and another consumes throu
 
 TEST_CASE("Kafka over SASL_SSL: a wrong password is refused, and neither password is printed", "[e2e][kafka][tls]") {
   const std::string password = requireEnv("DUTYBRIDGE_TEST_KAFKA_SASL_PASSWORD");
-  const std::string wrong = "wrong-" + e2e::unique("pw");
+  const std::string wrong = "wrong-" + e2e::uniqueName("pw");
   const auto dir = e2e::tempDir("sasl-wrong");
   ::setenv("DUTYBRIDGE_E2E_SASL_PASSWORD", wrong.c_str(), 1);
   const auto config = dir / "c.yaml";
-  std::ofstream(config) << saslKafkaYaml(e2e::unique("e2e.sasl.state")) << "pipelines:\n  - name: sasl-refused\n"
+  std::ofstream(config) << saslKafkaYaml(e2e::uniqueName("e2e.sasl.state")) << "pipelines:\n  - name: sasl-refused\n"
                         << "    source: {type: generate, count: 10}\n    sink: {type: kafka, topic: "
-                        << e2e::unique("e2e.sasl.refused") << "}\n";
+                        << e2e::uniqueName("e2e.sasl.refused") << "}\n";
   e2e::Daemon daemon(config, dir / "run.log", /*once=*/true);
   const bool refused = [&] {
     for (int i = 0; i < 600; ++i) {

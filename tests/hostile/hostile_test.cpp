@@ -4,11 +4,10 @@
 // exit status 137 instead of stalling the suite. In CI this runs under ASan+UBSan: a crash or a
 // read of freed memory fails the case.
 
-#include <catch2/catch.hpp>
-
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -16,25 +15,22 @@
 #include <fstream>
 #include <string>
 
+#include "tests/support/files.h"
+#include "tests/support/process.h"
+
+using namespace dutybridge;
+
 namespace {
 
 const std::filesystem::path kBinary = DUTYBRIDGE_BINARY;
 const std::filesystem::path kSource = DUTYBRIDGE_SOURCE_DIR;
 
-struct Outcome {
-  int status = -1;
-  std::string output;  // stdout and stderr, interleaved
-};
+using testing::Outcome;
+using testing::readFile;
 
+// The command's outcome, its output cut at 4000 bytes (hostile input makes long messages).
 Outcome runShell(const std::string& command) {
-  Outcome out;
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) out.output.append(buffer, n);
-  int status = pclose(pipe);
-  out.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  Outcome out = testing::runShell(command);
   if (out.output.size() > 4000) out.output = out.output.substr(0, 4000) + "... (cut)";
   return out;
 }
@@ -50,27 +46,10 @@ Outcome runCli(const std::string& args, const std::string& env = "", int timeout
 
 std::string quoted(const std::filesystem::path& path) { return "'" + path.string() + "'"; }
 
-class TempDir {
+// A temporary directory of the case's own.
+class TempDir : public testing::TempDir {
  public:
-  explicit TempDir(const std::string& name)
-      : path_(std::filesystem::temp_directory_path() / ("dutybridge-hostile-" + name + "-" + std::to_string(::getpid()))) {
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::filesystem::path write(const std::string& name, const std::string& text) const {
-    std::ofstream(path_ / name, std::ios::binary) << text;
-    return path_ / name;
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
+  explicit TempDir(const std::string& name) : testing::TempDir("hostile-" + name) {}
 };
 
 // A row-level mapping with one regex test, for the regex cases.
@@ -448,11 +427,6 @@ std::string sqlitePipeline(const std::string& name, const std::filesystem::path&
          "    sink: {type: stdout, path: " + out.string() + "}\n" + extra;
 }
 
-std::string readText(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 TEST_CASE("14: a row the source cannot decode is a dead letter (stage source), the rows after it go on",
           "[hostile][dlq]") {
   TempDir dir("source-dlq");
@@ -462,7 +436,7 @@ TEST_CASE("14: a row the source cannot decode is a dead letter (stage source), t
   auto result = runCli("run --once -c " + quoted(config), "", 60);
   INFO(result.output);
   CHECK(result.status == 0);
-  const std::string written = readText(out);
+  const std::string written = readFile(out);
   INFO(written);
   CHECK_THAT(written, Catch::Contains(R"("id":1,)") && Catch::Contains(R"("id":2,)") && Catch::Contains(R"("id":4,)") &&
                           Catch::Contains(R"("id":5,)"));
@@ -504,7 +478,7 @@ TEST_CASE("15: one pipeline's failure stops only that pipeline, the daemon exits
   CHECK_THAT(result.output, Catch::Contains("the other pipelines go on (on_failure: stop_pipeline)"));
   CHECK_THAT(result.output, Catch::Contains("alive-after-failure"));
   // The healthy pipeline kept writing after the other one failed.
-  CHECK(std::stol(readText(dir.path() / "n2")) > std::stol(readText(dir.path() / "n1")));
+  CHECK(std::stol(readFile(dir.path() / "n2")) > std::stol(readFile(dir.path() / "n1")));
   CHECK_THAT(result.output, Catch::Contains("exit=1"));
 }
 

@@ -1,12 +1,11 @@
 #include <catch2/catch.hpp>
-
 #include <chrono>
 #include <cstring>
 #include <random>
 #include <set>
 
 #include "connectors/kafka/kafka_handles.h"
-#include "tests/integration/services.h"
+#include "tests/support/env.h"
 
 using namespace dutybridge;
 

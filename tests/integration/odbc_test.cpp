@@ -3,7 +3,7 @@
 #include <random>
 
 #include "src/odbc/odbc_handles.h"
-#include "tests/integration/services.h"
+#include "tests/support/env.h"
 
 using namespace dutybridge;
 

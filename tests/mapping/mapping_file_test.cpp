@@ -22,6 +22,7 @@
 #include "src/core/clock.h"
 #include "src/mapping/mapping.h"
 #include "src/mapping/mapping_transform.h"
+#include "tests/support/files.h"
 
 using namespace dutybridge;
 
@@ -29,10 +30,7 @@ namespace {
 
 const std::filesystem::path kGolden = DUTYBRIDGE_GOLDEN_MAPPINGS_DIR;
 
-std::string readFile(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using testing::readFile;
 
 std::string replaceAll(std::string text, const std::string& from, const std::string& to) {
   for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {

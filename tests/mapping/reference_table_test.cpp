@@ -12,6 +12,7 @@
 
 #include "src/mapping/mapping.h"
 #include "tests/expr/expr_harness.h"
+#include "tests/support/files.h"
 
 using namespace dutybridge;
 using namespace dutybridge::mapping;
@@ -48,19 +49,7 @@ std::shared_ptr<const ReferenceTable> badges() {
 
 std::string text(const Value* v) { return v ? v->asString() : "(none)"; }
 
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    path = std::filesystem::temp_directory_path() /
-           ("dutybridge_tables_" + std::to_string(reinterpret_cast<uintptr_t>(this)) + "_" +
-            std::to_string(::getpid()));
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  void write(const std::string& name, const std::string& content) const {
-    std::ofstream(path / name, std::ios::binary) << content;
-  }
-};
+using dutybridge::testing::TempDir;
 
 }  // namespace
 
@@ -125,7 +114,7 @@ TEST_CASE("overlapping or empty validity ranges are located errors", "[mapping][
 }
 
 TEST_CASE("lookup with at: in expressions", "[mapping][tables]") {
-  testing::Harness h;
+  expr::testing::Harness h;
   h.env.tables["badge_employee"] = std::make_shared<TableHandle>("badge_employee", badges());
   h.env.tables["workcenters"] = makeStaticTable("workcenters", {{"WC-10", Value("Moulding")}});
   h.field("badge", "string", Value("B000123"));
@@ -166,7 +155,7 @@ TEST_CASE("lookup with at: in expressions", "[mapping][tables]") {
 }
 
 TEST_CASE("CSV tables in mapping files: columns, validity, located overlap", "[mapping][tables]") {
-  TempDir dir;
+  TempDir dir("tables");
   dir.write("badges.csv",
             "badge,employee_no,valid_from,valid_to\n"
             "B000123,E10023,2025-01-01,2025-03-15\n"
@@ -190,7 +179,7 @@ emit:
       employee_no: 'lookup("badge_employee", badge, at: day)'
       inline: lookup("inline_dated", "B1", day)
 )");
-  auto loaded = loadMapping(dir.path / "mapping.yaml");
+  auto loaded = loadMapping(dir.path() / "mapping.yaml");
   INFO((loaded ? std::string() : loaded.error().format()));
   REQUIRE(loaded);
   auto run = [&](const char* day) {
@@ -207,10 +196,10 @@ emit:
             "badge,employee_no,valid_from,valid_to\n"
             "B000123,E10023,2025-01-01,2025-03-16\n"
             "B000123,E10031,2025-03-15,\n");
-  auto overlap = loadMapping(dir.path / "mapping.yaml");
+  auto overlap = loadMapping(dir.path() / "mapping.yaml");
   REQUIRE_FALSE(overlap);
   std::string report = overlap.error().format();
-  std::string csv = (dir.path / "badges.csv").string();
+  std::string csv = (dir.path() / "badges.csv").string();
   CHECK_THAT(report, Catch::Contains(csv + ":3:16: error: validity overlaps the row at " + csv + ":2:1 for the same key"));
   // Cited by line and column only: the row holds a badge and an employee number.
   CHECK_THAT(report, !Catch::Contains("B000123"));
@@ -218,7 +207,7 @@ emit:
   CHECK(overlap.error().size() == 1);
 
   dir.write("badges.csv", "badge,employee\nB1,E1\n");
-  auto columns = loadMapping(dir.path / "mapping.yaml");
+  auto columns = loadMapping(dir.path() / "mapping.yaml");
   REQUIRE_FALSE(columns);
   CHECK_THAT(columns.error().format(), Catch::Contains("no column 'employee_no' (value) in the table source"));
   CHECK_THAT(columns.error().format(), Catch::Contains("hint: columns: badge, employee"));
@@ -226,12 +215,12 @@ emit:
 
 TEST_CASE("CSV is read by RFC 4180: quoted fields, a BOM, and located errors that quote no value",
           "[mapping][tables][hostile]") {
-  TempDir dir;
+  TempDir dir("tables");
   auto load = [&](const std::string& content) {
     dir.write("t.csv", content);
-    return CsvTableLoader(dir.path / "t.csv").load();
+    return CsvTableLoader(dir.path() / "t.csv").load();
   };
-  std::string file = (dir.path / "t.csv").string();
+  std::string file = (dir.path() / "t.csv").string();
 
   // A BOM before the header, a quoted field with a comma, a line break and a doubled quote, CRLF.
   auto good = load("\xEF\xBB\xBFkey,value\r\nK1,\"a, \"\"b\"\"\nc\"\r\nK2,plain\r\n");
@@ -267,13 +256,13 @@ TEST_CASE("CSV is read by RFC 4180: quoted fields, a BOM, and located errors tha
     CHECK_THAT((*error).error().message, !Catch::Contains("E1"));
   }
 
-  auto missing = CsvTableLoader(dir.path / "absent.csv").load();
+  auto missing = CsvTableLoader(dir.path() / "absent.csv").load();
   REQUIRE_FALSE(missing);
   CHECK(missing.error().kind == core::ErrorKind::InvalidConfig);  // a start-up error, not retried forever
 }
 
 TEST_CASE("refresh swaps the table atomically and keeps it on failure", "[mapping][tables]") {
-  TempDir dir;
+  TempDir dir("tables");
   dir.write("badges.csv", "badge,employee_no,valid_from,valid_to\nB1,E1,2025-01-01,\n");
   dir.write("mapping.yaml", R"(name: t
 input: {badge: string, day: date}
@@ -290,7 +279,7 @@ emit:
       employee_no: >-
         lookup("badge_employee", badge, at: day)
 )");
-  auto loaded = loadMapping(dir.path / "mapping.yaml");
+  auto loaded = loadMapping(dir.path() / "mapping.yaml");
   INFO((loaded ? std::string() : loaded.error().format()));
   REQUIRE(loaded);
   const Mapping& mapping = **loaded;
@@ -329,7 +318,7 @@ emit:
   CHECK(employee() == "E2");
 
   // A missing file too.
-  std::filesystem::remove(dir.path / "badges.csv");
+  std::filesystem::remove(dir.path() / "badges.csv");
   CHECK_FALSE(refresher.refreshNow());
   CHECK(employee() == "E2");
 }
@@ -344,7 +333,7 @@ TEST_CASE("a table handle survives swaps while readers hold the old version", "[
 }
 
 TEST_CASE("table sources and keys are checked at load", "[mapping][tables]") {
-  TempDir dir;
+  TempDir dir("tables");
   dir.write("mapping.yaml", R"(name: t
 input: {badge: string}
 tables:
@@ -362,7 +351,7 @@ tables:
 emit:
   - fields: {x: badge}
 )");
-  auto loaded = loadMapping(dir.path / "mapping.yaml");
+  auto loaded = loadMapping(dir.path() / "mapping.yaml");
   REQUIRE_FALSE(loaded);
   std::string report = loaded.error().format();
   CHECK_THAT(report, Catch::Contains("no loader for 'odbc' table sources here"));
@@ -395,7 +384,7 @@ tables:
 emit:
   - fields: {x: 'lookup("a", badge)'}
 )");
-  auto ok = loadMapping(dir.path / "ok.yaml", MappingLoadOptions{&registry});
+  auto ok = loadMapping(dir.path() / "ok.yaml", MappingLoadOptions{&registry});
   INFO((ok ? std::string() : ok.error().format()));
   REQUIRE(ok);
   CHECK(seen["query"] == "SELECT k, v FROM t");

@@ -2,9 +2,9 @@
 // (read back through the ODBC handles and the SQLite3 driver), and a short live run. The
 // PostgreSQL target ([integration]: needs the test PostgreSQL, DUTYBRIDGE_TEST_PG_ODBC) is
 // compared with a SQLite init of the same seed and clock.
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -15,7 +15,7 @@
 
 #include "src/sim/simulator.h"
 #include "src/sim/sql_session.h"
-#include "tests/integration/services.h"
+#include "tests/support/env.h"
 
 namespace {
 

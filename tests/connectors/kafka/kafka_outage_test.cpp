@@ -9,7 +9,7 @@
 #include <set>
 
 #include "tests/connectors/kafka/kafka_test_util.h"
-#include "tests/integration/services.h"
+#include "tests/support/env.h"
 
 using namespace dutybridge;
 using namespace std::chrono_literals;

@@ -4,11 +4,11 @@
 
 #include "src/codec/json.h"
 #include "tests/connectors/kafka/kafka_test_util.h"
-#include "tests/integration/services.h"
+#include "tests/support/env.h"
 
 using namespace dutybridge;
 using namespace std::chrono_literals;
-using testing::Consumed;
+using testing::Message;
 using testing::SteadyClock;
 
 namespace {
@@ -19,8 +19,8 @@ std::string referenceJson(const core::Record& record) {
   return out;
 }
 
-std::map<int64_t, Consumed> byId(const std::vector<Consumed>& messages) {
-  std::map<int64_t, Consumed> out;
+std::map<int64_t, Message> byId(const std::vector<Message>& messages) {
+  std::map<int64_t, Message> out;
   for (const auto& message : messages) {
     REQUIRE(message.value);
     out[nlohmann::json::parse(*message.value).at("id").get<int64_t>()] = message;
@@ -54,7 +54,7 @@ TEST_CASE("the kafka sink delivers JSON records with keys and CloudEvents header
   for (int i = 0; i < kRecords; ++i) {
     INFO("record " << i);
     const core::Record record = testing::testRecord(i, i < kRecords / 2);
-    const Consumed& message = received.at(i);
+    const Message& message = received.at(i);
     CHECK(*message.value == referenceJson(record));
     REQUIRE(message.key);
     CHECK(*message.key == fmt::format("E{:05d}|{}", i % 97, i));

@@ -2,20 +2,20 @@
 // positions; resuming from a batch's position; read_committed across an aborted transaction;
 // two instances in one group; values that are not JSON objects; and a whole Pipeline.
 
-#include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
+#include "connectors/kafka/kafka_source.h"
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <stop_token>
 
-#include "connectors/kafka/kafka_source.h"
 #include "src/runtime/memory_state_store.h"
 #include "src/runtime/pipeline.h"
 #include "tests/connectors/kafka/kafka_test_util.h"
 #include "tests/fakes/fakes.h"
-#include "tests/integration/services.h"
+#include "tests/support/env.h"
 
 using namespace dutybridge;
 using namespace std::chrono_literals;

@@ -5,7 +5,7 @@
 #include <thread>
 
 #include "tests/connectors/kafka/kafka_test_util.h"
-#include "tests/integration/services.h"
+#include "tests/support/env.h"
 
 using namespace dutybridge;
 using namespace std::chrono_literals;

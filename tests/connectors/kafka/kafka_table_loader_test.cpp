@@ -11,9 +11,9 @@
 
 #include "connectors/builtin.h"
 #include "src/mapping/mapping.h"
-#include "tests/connectors/table_test_util.h"
 #include "tests/connectors/kafka/kafka_test_util.h"
-#include "tests/integration/services.h"
+#include "tests/connectors/table_test_util.h"
+#include "tests/support/env.h"
 
 using namespace dutybridge;
 using namespace std::chrono_literals;
@@ -106,7 +106,7 @@ TEST_CASE("kafka tables: JSON values give dated columns to a mapping, refresh se
            {"B000125", R"({"employee_no":"E10025"})"},
            {"B000125", std::nullopt}});
 
-  testing::TableTempDir dir(testing::uniqueName("kafka"));
+  testing::TempDir dir("table-kafka");
   auto file = dir.write("mapping.yaml", fmt::format(R"(name: badge_lookup
 input: {{badge: string, day: date}}
 tables:

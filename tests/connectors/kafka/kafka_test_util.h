@@ -1,14 +1,10 @@
 #pragma once
 // Helpers for the Kafka connector tests: validated configs (through the real config loader, so
 // schema defaults apply exactly as in the daemon), a consumer that reads a topic back from the
-// beginning, test records, and the pipeline's write/poll loop.
+// beginning (tests/support/kafka.h), test records, and the pipeline's write/poll loop.
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
-#include <netinet/in.h>
 #include <openssl/evp.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -27,15 +23,13 @@
 #include "src/core/connector.h"
 #include "src/core/decimal.h"
 #include "src/core/registry.h"
+#include "tests/support/files.h"
+#include "tests/support/kafka.h"
+#include "tests/support/process.h"
 
 namespace dutybridge::testing {
 
 using SteadyClock = std::chrono::steady_clock;
-
-inline std::string uniqueName(const std::string& prefix) {
-  static std::mt19937_64 rng(std::random_device{}());
-  return fmt::format("{}.{:x}", prefix, rng() & 0xffffffffffULL);
-}
 
 inline core::Registry& kafkaRegistry() {
   static core::Registry* registry = [] {
@@ -176,72 +170,6 @@ inline void awaitDelivered(core::Sink& sink, uint64_t sequence,
   }
 }
 
-struct Consumed {
-  std::optional<std::string> key;
-  std::optional<std::string> value;
-  std::map<std::string, std::string> headers;
-  int32_t partition = 0;
-  int64_t offset = 0;
-};
-
-inline int partitionCount(rd_kafka_t* client, const std::string& topic, std::chrono::seconds timeout) {
-  auto deadline = SteadyClock::now() + timeout;
-  while (SteadyClock::now() < deadline) {
-    kafka::TopicPtr handle(rd_kafka_topic_new(client, topic.c_str(), nullptr));
-    const rd_kafka_metadata_t* raw = nullptr;
-    rd_kafka_resp_err_t err = rd_kafka_metadata(client, 0, handle.get(), &raw, 5000);
-    kafka::MetadataPtr metadata(raw);
-    if (!err && metadata->topic_cnt == 1 && !metadata->topics[0].err && metadata->topics[0].partition_cnt > 0) {
-      return metadata->topics[0].partition_cnt;
-    }
-    usleep(200'000);
-  }
-  return 0;
-}
-
-// Reads `topic` from the beginning of every partition until `expected` messages arrived.
-inline std::vector<Consumed> consumeAll(const std::string& bootstrap, const std::string& topic, size_t expected,
-                                        std::chrono::seconds timeout = std::chrono::seconds(60)) {
-  kafka::KafkaConfig config;
-  REQUIRE(config.setAll({{"bootstrap.servers", bootstrap},
-                         {"group.id", uniqueName("dutybridge-it-reader")},
-                         {"enable.auto.commit", "false"},
-                         {"isolation.level", "read_committed"},
-                         {"allow.auto.create.topics", "false"}}));
-  auto consumer = kafka::createClient(RD_KAFKA_CONSUMER, std::move(config));
-  REQUIRE(consumer);
-  int partitions = partitionCount(consumer->get(), topic, timeout);
-  REQUIRE(partitions > 0);
-  kafka::PartitionList assignment(rd_kafka_topic_partition_list_new(partitions));
-  for (int p = 0; p < partitions; ++p) {
-    rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-  }
-  REQUIRE(rd_kafka_assign(consumer->get(), assignment.get()) == RD_KAFKA_RESP_ERR_NO_ERROR);
-  std::vector<Consumed> out;
-  auto deadline = SteadyClock::now() + timeout;
-  while (out.size() < expected && SteadyClock::now() < deadline) {
-    kafka::MessagePtr message(rd_kafka_consumer_poll(consumer->get(), 200));
-    if (!message || message->err) continue;
-    Consumed c;
-    if (message->key) c.key.emplace(static_cast<const char*>(message->key), message->key_len);
-    if (message->payload) c.value.emplace(static_cast<const char*>(message->payload), message->len);
-    c.partition = message->partition;
-    c.offset = message->offset;
-    rd_kafka_headers_t* headers = nullptr;
-    if (rd_kafka_message_headers(message.get(), &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      const char* name = nullptr;
-      const void* value = nullptr;
-      size_t size = 0;
-      for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
-        c.headers[name] = std::string(static_cast<const char*>(value), size);
-      }
-    }
-    out.push_back(std::move(c));
-  }
-  rd_kafka_consumer_close(consumer->get());
-  return out;
-}
-
 // The value of one topic config (e.g. cleanup.policy) via DescribeConfigs; empty when unknown.
 inline std::string topicConfig(const std::string& bootstrap, const std::string& topic, const std::string& name) {
   kafka::KafkaConfig config;
@@ -269,21 +197,6 @@ inline std::string topicConfig(const std::string& bootstrap, const std::string& 
     }
   }
   return "";
-}
-
-// A TCP port on 127.0.0.1 where nothing listens (at the moment of asking).
-inline int freePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  socklen_t length = sizeof address;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
-  ::close(fd);
-  return ntohs(address.sin_port);
 }
 
 }  // namespace dutybridge::testing

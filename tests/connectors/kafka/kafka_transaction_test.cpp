@@ -84,50 +84,15 @@ void requireCommitted(core::Sink& sink, const std::vector<core::StateEntry>& sta
   if (!committed) FAIL("commit: " + committed.error().describe());
 }
 
-// Everything a read_committed consumer sees in `topic`, read up to the end of every partition.
-std::vector<testing::Consumed> readCommitted(const std::string& bootstrap, const std::string& topic,
-                                             std::chrono::seconds timeout = 15s) {
-  kafka::KafkaConfig config;
-  REQUIRE(config.setAll({{"bootstrap.servers", bootstrap},
-                         {"group.id", testing::uniqueName("dutybridge-txn-reader")},
-                         {"enable.auto.commit", "false"},
-                         {"enable.partition.eof", "true"},
-                         {"isolation.level", "read_committed"},
-                         {"allow.auto.create.topics", "false"}}));
-  auto consumer = kafka::createClient(RD_KAFKA_CONSUMER, std::move(config));
-  REQUIRE(consumer);
-  int partitions = testing::partitionCount(consumer->get(), topic, timeout);
-  REQUIRE(partitions > 0);
-  kafka::PartitionList assignment(rd_kafka_topic_partition_list_new(partitions));
-  for (int p = 0; p < partitions; ++p) {
-    rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-  }
-  REQUIRE(rd_kafka_assign(consumer->get(), assignment.get()) == RD_KAFKA_RESP_ERR_NO_ERROR);
-  std::vector<testing::Consumed> out;
-  std::vector<bool> at_end(static_cast<size_t>(partitions), false);
-  auto deadline = SteadyClock::now() + timeout;
-  while (std::find(at_end.begin(), at_end.end(), false) != at_end.end()) {
-    if (SteadyClock::now() > deadline) FAIL("topic " << topic << " not read to its end in time");
-    kafka::MessagePtr message(rd_kafka_consumer_poll(consumer->get(), 100));
-    if (!message) continue;
-    if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      at_end.at(static_cast<size_t>(message->partition)) = true;
-      continue;
-    }
-    if (message->err) continue;
-    testing::Consumed c;
-    if (message->key) c.key.emplace(static_cast<const char*>(message->key), message->key_len);
-    if (message->payload) c.value.emplace(static_cast<const char*>(message->payload), message->len);
-    c.partition = message->partition;
-    c.offset = message->offset;
-    out.push_back(std::move(c));
-  }
-  rd_kafka_consumer_close(consumer->get());
-  return out;
+// Everything a read_committed consumer sees in `topic`, read up to the end of every partition
+// (waiting for the topic to exist).
+std::vector<testing::Message> readCommitted(const std::string& bootstrap, const std::string& topic) {
+  return testing::readCommitted(bootstrap, topic,
+                                testing::ReadOptions{.timeout = 15s, .wait_for_topic = true, .fail_on_errors = false});
 }
 
 // How often each value of the integer field `field` occurs in the JSON values of `messages`.
-std::map<int64_t, int> fieldCounts(const std::vector<testing::Consumed>& messages, const std::string& field) {
+std::map<int64_t, int> fieldCounts(const std::vector<testing::Message>& messages, const std::string& field) {
   std::map<int64_t, int> counts;
   for (const auto& message : messages) {
     REQUIRE(message.value);

@@ -64,7 +64,7 @@ TEST_CASE("odbc tables: an effective-dated badge table loads, answers lookups at
   db.exec("CREATE TABLE badge_employee (badge TEXT, employee_no TEXT, valid_from TEXT, valid_to TEXT, note TEXT)");
   db.exec("INSERT INTO badge_employee VALUES ('B000123', 'E10023', '2025-01-01', '2025-03-15', NULL), "
           "('B000123', 'E10031', '2025-03-15', NULL, 'transfer'), ('B000124', 'E10024', NULL, NULL, NULL)");
-  testing::TableTempDir dir(testing::uniqueName("load"));
+  testing::TempDir dir("table-load");
   auto file = dir.write("mapping.yaml",
                         mappingYaml(connection, "SELECT badge, employee_no, valid_from, valid_to FROM badge_employee"));
 
@@ -117,7 +117,7 @@ TEST_CASE("odbc tables: an unreachable database is a Retryable load error naming
   CHECK(raw.error().message.find("s3cret-pw") == std::string::npos);
 
   // Through a mapping, as `dutybridge check` and `run` load it, the password from a secret.
-  testing::TableTempDir dir(testing::uniqueName("down"));
+  testing::TempDir dir("table-down");
   auto password = dir.write("pg-password", "s3cret-pw\n");
   std::string connection = unreachableConnection();
   connection.replace(connection.find("s3cret-pw"), 9, "${file:" + password.string() + "}");
@@ -151,7 +151,7 @@ TEST_CASE("odbc tables: bad SQL, missing columns and bad settings are Permanent 
   CHECK(raw.error().kind == core::ErrorKind::Permanent);
   CHECK_THAT(raw.error().message, Catch::Contains("no_such_table"));
 
-  testing::TableTempDir dir(testing::uniqueName("columns"));
+  testing::TempDir dir("table-columns");
   auto file = dir.write("mapping.yaml", mappingYaml(connection, "SELECT badge, employee FROM badge_employee"));
   auto registry = loaders();
   size_t unreachable = 0;

@@ -20,7 +20,8 @@
 #include "src/core/time.h"
 #include "src/odbc/odbc_handles.h"
 #include "src/schema/validator.h"
-#include "tests/integration/services.h"
+#include "tests/support/env.h"
+#include "tests/support/files.h"
 
 namespace dutybridge::testing {
 
@@ -73,13 +74,6 @@ inline std::unique_ptr<core::Source> makeSource(const std::string& connection, c
   auto source = factory->create(validated.config, context);
   if (!source) FAIL(source.error().describe());
   return std::move(*source);
-}
-
-// A table name nobody else uses (tests may run concurrently against one PostgreSQL).
-inline std::string uniqueName(const std::string& prefix) {
-  static std::atomic<int> counter{0};
-  static const unsigned salt = std::random_device{}() % 100000;
-  return prefix + "_" + std::to_string(::getpid()) + "_" + std::to_string(salt) + "_" + std::to_string(counter++);
 }
 
 class Database {
