@@ -18,6 +18,12 @@ std::string_view toString(FieldType type) {
     case FieldType::ObjectList: return "list of objects";
     case FieldType::ObjectMap:
       return "map of objects";
+    case FieldType::Expression:
+      return "expression";
+    case FieldType::ExpressionMap:
+      return "map of expressions";
+    case FieldType::Any:
+      return "any";
     case FieldType::Source: return "source connector";
     case FieldType::Sink: return "sink connector";
   }

@@ -24,16 +24,19 @@ enum class FieldType {
   String,
   Int,
   Bool,
-  Duration,    // "250ms", "5s", "2m", "1h"; stored as microseconds
-  Size,        // "512KiB", "64MiB", "1GiB" or a plain byte count; stored as bytes
-  Enum,        // one of FieldSpec::choices
-  StringList,  // a string or a list of strings
-  StringMap,   // free-form string keys to scalar values, e.g. librdkafka properties
-  Object,      // nested fields per FieldSpec::nested
-  ObjectList,  // a list of nested objects
-  ObjectMap,   // names (free-form keys) to nested objects, e.g. calendars by name
-  Source,      // a connector: `type` picks the source factory, the rest is its schema
-  Sink,        // same, for sinks
+  Duration,       // "250ms", "5s", "2m", "1h"; stored as microseconds
+  Size,           // "512KiB", "64MiB", "1GiB" or a plain byte count; stored as bytes
+  Enum,           // one of FieldSpec::choices
+  StringList,     // a string or a list of strings
+  StringMap,      // free-form string keys to scalar values, e.g. librdkafka properties
+  Object,         // nested fields per FieldSpec::nested
+  ObjectList,     // a list of nested objects
+  ObjectMap,      // names (free-form keys) to nested objects, e.g. calendars by name
+  Expression,     // an expression of the mapping language: a scalar taken verbatim (no ${...})
+  ExpressionMap,  // names to expressions, in order (`let:`, an emit block's `fields:`)
+  Any,            // any YAML; its own loader checks it (FieldSpec::shown says what it holds)
+  Source,         // a connector: `type` picks the source factory, the rest is its schema
+  Sink,           // same, for sinks
 };
 
 std::string_view toString(FieldType type);
@@ -62,6 +65,8 @@ struct FieldSpec {
   // Names this field had before a rename: a config still using one gets an error that says the
   // new name (never silently ignored, never silently accepted).
   std::vector<std::string> former_names;
+  // For docs: what an Any field holds ("field -> type, or from_source"); empty: the type's name.
+  std::string shown_type;
 
   static FieldSpec make(std::string name, FieldType type) {
     FieldSpec f;
@@ -82,6 +87,10 @@ struct FieldSpec {
   FieldSpec&& doc(std::string text) && { description = std::move(text); return std::move(*this); }
   FieldSpec&& fields(std::shared_ptr<const ConfigSchema> schema) && { nested = std::move(schema); return std::move(*this); }
   FieldSpec&& secret() && { sensitive = true; return std::move(*this); }
+  FieldSpec&& shown(std::string text) && {
+    shown_type = std::move(text);
+    return std::move(*this);
+  }
   FieldSpec&& formerly(std::string old_name) && {
     former_names.push_back(std::move(old_name));
     return std::move(*this);

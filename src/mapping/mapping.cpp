@@ -13,6 +13,7 @@
 #include "src/codec/json.h"
 #include "src/common/file_read.h"
 #include "src/mapping/aggregate_stage.h"
+#include "src/mapping/mapping_schema.h"
 #include "src/schema/secrets.h"
 #include "src/schema/validator.h"
 
@@ -25,10 +26,12 @@ using core::Value;
 constexpr size_t kMaxFileBytes = 4 << 20;
 
 // The top-level keys of a mapping file (an overlay also has `extends`).
-const std::vector<std::string> kMappingKeys = {"name",   "version",    "description", "source_system", "catalog",
-                                               "calendars", "input",   "test_input",  "tables",        "hmac_keys",
-                                               "where",  "let",        "aggregate",   "quarantine",    "emit",
-                                               "tests"};
+// The top-level keys, from the schema (an overlay may replace any of them).
+std::vector<std::string> mappingKeys() {
+  std::vector<std::string> keys;
+  for (const auto& field : mappingFileSchema().fields()) keys.push_back(field.name);
+  return keys;
+}
 
 struct Loader {
   std::filesystem::path file;
@@ -108,12 +111,11 @@ struct Loader {
     diagnostics.add(at(node, path), std::move(message), std::move(hint));
   }
 
+  // Every key that holds an expression is one in the schema, which reports a value that is not
+  // a string (an emit block's key parts are checked where they are read).
   std::unique_ptr<expr::Expr> expression(const YAML::Node& node, const std::string& path, const expr::Scope& scope,
                                          const expr::FunctionEnv& env) {
-    if (!node.IsScalar()) {
-      error(node, path, "expected an expression (a string)");
-      return nullptr;
-    }
+    if (!node.IsScalar()) return nullptr;
     return expr::compileExpression(node.Scalar(), textStart(node, path), scope, env, diagnostics);
   }
 
@@ -500,30 +502,18 @@ core::Date periodFirstDate(calendar::PeriodType period, core::Date day) {
   }
 }
 
-int64_t durationOr(Loader& loader, const YAML::Node& node, const std::string& path, int64_t fallback) {
-  if (!node) return fallback;
-  auto micros = node.IsScalar() ? core::parseDuration(node.Scalar()) : std::nullopt;
-  if (!micros || *micros < 0) {
-    loader.error(node, path, "expected a duration", "e.g. 30s, 2h, 7d");
-    return fallback;
-  }
-  return *micros;
+// A duration key's value; its default when absent or empty (`key:`), and after a value the
+// schema refused (it has reported it).
+int64_t durationOr(const YAML::Node& node, int64_t fallback) {
+  if (!node || !node.IsScalar()) return fallback;
+  auto micros = core::parseDuration(node.Scalar());
+  return micros && *micros >= 0 ? *micros : fallback;
 }
 
 void loadAggregateIdentity(Loader& loader, Mapping& mapping, const YAML::Node& node) {
   AggregateBlock& block = *mapping.aggregate;
-  if (!node.IsMap()) {
-    loader.error(node, "aggregate", "'aggregate' must be a mapping with id, period, group_by and measures");
-    return;
-  }
-  loader.checkKeys(node, "aggregate", {"id", "part", "version", "calendar", "period", "time", "shift_date", "shift_code",
-                                       "group_by", "measures", "grace", "retain", "min_interval", "expect"});
-  if (!node["id"]) {
-    loader.error(node, "aggregate", "'aggregate' needs 'id': the source row's identity (e.g. report_no)",
-                 "a row that comes again with the same id replaces its earlier contribution");
-  } else {
-    block.id = loader.expression(node["id"], "aggregate.id", mapping.scope, mapping.env);
-  }
+  if (!node.IsMap()) return;  // the schema has reported it, and a missing id
+  if (node["id"]) block.id = loader.expression(node["id"], "aggregate.id", mapping.scope, mapping.env);
   if (node["part"]) block.part = loader.expression(node["part"], "aggregate.part", mapping.scope, mapping.env);
   if (node["version"]) block.version = loader.expression(node["version"], "aggregate.version", mapping.scope, mapping.env);
 }
@@ -558,13 +548,8 @@ void loadAggregatePeriod(Loader& loader, Mapping& mapping, const YAML::Node& nod
     block.calendar = cal;
   }
   std::string period = node["period"] && node["period"].IsScalar() ? node["period"].Scalar() : "";
-  if (auto type = calendar::parsePeriodType(period)) {
-    block.period = *type;
-  } else {
-    loader.error(node["period"] ? node["period"] : node, "aggregate.period",
-                 period.empty() ? "'aggregate' needs 'period'" : fmt::format("unknown period '{}'", period),
-                 "SHIFT, DAY, WEEK or MONTH");
-  }
+  // A missing or unknown period the schema has reported.
+  if (auto type = calendar::parsePeriodType(period)) block.period = *type;
   if (node["time"]) {
     block.time = loader.expression(node["time"], "aggregate.time", mapping.scope, mapping.env);
     requireKind(loader, block.time, Kind::Timestamp, "time");
@@ -661,11 +646,9 @@ expr::Type loadMeasure(Loader& loader, Mapping& mapping, const std::string& name
 // aggregate.expect: the roster of groups that owe a fact every period.
 void loadAggregateExpect(Loader& loader, Mapping& mapping, const YAML::Node& expect) {
   AggregateBlock& block = *mapping.aggregate;
-  loader.checkKeys(expect, "aggregate.expect", {"table"});
   std::string table = expect.IsMap() && expect["table"] && expect["table"].IsScalar() ? expect["table"].Scalar() : "";
   if (table.empty()) {
-    loader.error(expect, "aggregate.expect",
-                 "'expect' needs 'table': the roster of groups that owe a fact every period");
+    return;  // the schema has reported it
   } else if (!mapping.env.tables.contains(table)) {
     std::vector<std::string> tables;
     for (const auto& [name, handle] : mapping.env.tables) tables.push_back(name);
@@ -700,8 +683,8 @@ void loadAggregate(Loader& loader, Mapping& mapping, const YAML::Node& node) {
     block.scope.add(name, type);
   };
   const YAML::Node group = node["group_by"];
-  if (!group || !group.IsMap() || group.size() == 0) {
-    loader.error(group ? group : node, "aggregate.group_by", "'group_by' must map output names to expressions",
+  if (group && group.IsMap() && group.size() == 0) {
+    loader.error(group, "aggregate.group_by", "'group_by' must map output names to expressions",
                  "e.g. group_by: {employee_no: lookup(\"badge_employee\", operator_badge, at: time_from)!}");
   }
   for (auto it = group.begin(); group.IsMap() && it != group.end(); ++it) {
@@ -712,8 +695,8 @@ void loadAggregate(Loader& loader, Mapping& mapping, const YAML::Node& node) {
     if (expr) block.group_by.emplace_back(name, std::move(expr));
   }
   const YAML::Node measures = node["measures"];
-  if (!measures || !measures.IsMap() || measures.size() == 0) {
-    loader.error(measures ? measures : node, "aggregate.measures", "'measures' must map names to aggregations",
+  if (measures && measures.IsMap() && measures.size() == 0) {
+    loader.error(measures, "aggregate.measures", "'measures' must map names to aggregations",
                  "e.g. measures: {good: sum(good_qty), reports: count(), yield: ratio(good, good + scrap)}");
   }
   for (auto it = measures.begin(); measures.IsMap() && it != measures.end(); ++it) {
@@ -729,16 +712,11 @@ void loadAggregate(Loader& loader, Mapping& mapping, const YAML::Node& node) {
   }
   if (const YAML::Node expect = node["expect"]; expect) loadAggregateExpect(loader, mapping, expect);
   constexpr int64_t kDay = 86'400'000'000;
-  block.options.grace_micros = durationOr(loader, node["grace"], "aggregate.grace", 0);
-  block.options.retain_micros = durationOr(loader, node["retain"], "aggregate.retain", 7 * kDay);
-  // A closed window must stay long enough for the corrections that follow a shift (a report
-  // edited after the close) to find it; below that they would all be dead-lettered as too late.
-  constexpr int64_t kMinRetain = 3'600'000'000;
-  if (node["retain"] && block.options.retain_micros < kMinRetain) {
-    loader.error(node["retain"], "aggregate.retain", "retain must be at least 1h",
-                 "rows that correct a closed window arrive after it closes; e.g. retain: 7d");
-  }
-  block.options.min_interval_micros = durationOr(loader, node["min_interval"], "aggregate.min_interval", 0);
+  block.options.grace_micros = durationOr(node["grace"], 0);
+  block.options.retain_micros = durationOr(node["retain"], 7 * kDay);
+  // retain's lower bound (1h: corrections of a closed window arrive after it closes) is the
+  // schema's (mapping_schema.cpp).
+  block.options.min_interval_micros = durationOr(node["min_interval"], 0);
 }
 
 // An aggregate mapping's contract emit gets the period fields from the window revision unless
@@ -1376,8 +1354,7 @@ std::optional<YAML::Node> applyOverlay(Loader& loader, const YAML::Node& overlay
   primary_text = std::move(base_text);
 
   base.remove("tests");
-  std::vector<std::string> overlay_keys = kMappingKeys;
-  overlay_keys.push_back("extends");
+  const std::vector<std::string> overlay_keys = mappingKeys();
   loader.checkKeys(overlay, "", overlay_keys);  // here, while the keys still have their place in the overlay
   for (auto it = overlay.begin(); it != overlay.end(); ++it) {
     const std::string key = it->first.Scalar();
@@ -1450,16 +1427,12 @@ void loadHeader(Loader& loader, Mapping* mapping, const YAML::Node& root) {
       }
     }
   }
-  if (!root["name"] || !root["name"].IsScalar() || root["name"].Scalar().empty()) {
-    loader.error(root, "", "missing required key 'name'");
-  } else {
-    mapping->name = root["name"].Scalar();
-  }
+  // A missing name or a version that is not an integer the schema has reported.
+  if (root["name"] && root["name"].IsScalar()) mapping->name = root["name"].Scalar();
   if (root["version"]) {
     try {
       mapping->version = root["version"].as<int64_t>();
     } catch (const YAML::Exception&) {
-      loader.error(root["version"], "version", "'version' must be an integer");
     }
   }
 }
@@ -1499,8 +1472,10 @@ void loadInput(Loader& loader, Mapping* mapping, const YAML::Node& root, const c
   };
   mapping->from_source = isFromSource(input);
   if (!mapping->from_source) {
-    if (!input || !input.IsMap() || input.size() == 0) {
-      loader.error(input ? input : root, "input", "'input' must declare the source fields and their types",
+    if (!input) {
+      // the schema has reported it
+    } else if (!input.IsMap() || input.size() == 0) {
+      loader.error(input, "input", "'input' must declare the source fields and their types",
                    "e.g. input: {report_no: string, good_qty: decimal, scrap_qty: decimal?}, or input: from_source "
                    "to take them from the source");
     } else {
@@ -1608,15 +1583,10 @@ void loadRowLogic(Loader& loader, Mapping* mapping, const YAML::Node& root) {
   }
   if (aggregate_node) loadAggregate(loader, *mapping, aggregate_node);
   if (const YAML::Node quarantine = root["quarantine"]; quarantine) {
-    loader.checkKeys(quarantine, "quarantine", {"max_age", "retry"});
-    if (!quarantine.IsMap() || !quarantine["max_age"]) {
-      loader.error(quarantine, "quarantine",
-                   "'quarantine' needs 'max_age': how long a record may wait for its attribution",
-                   "e.g. quarantine: {max_age: 3d, retry: 10m}");
-    } else {
+    if (quarantine.IsMap() && quarantine["max_age"]) {  // else the schema has reported it
       constexpr int64_t kMinute = 60'000'000;
-      mapping->quarantine = QuarantinePolicy{durationOr(loader, quarantine["max_age"], "quarantine.max_age", 0),
-                                             durationOr(loader, quarantine["retry"], "quarantine.retry", 10 * kMinute)};
+      mapping->quarantine =
+          QuarantinePolicy{durationOr(quarantine["max_age"], 0), durationOr(quarantine["retry"], 10 * kMinute)};
     }
   }
 }
@@ -1625,13 +1595,13 @@ void loadRowLogic(Loader& loader, Mapping* mapping, const YAML::Node& root) {
 void loadEmits(Loader& loader, Mapping* mapping, const YAML::Node& root) {
   const expr::Scope& emit_scope = mapping->aggregate ? mapping->aggregate->scope : mapping->scope;
   const YAML::Node emits = root["emit"];
-  if (!emits || !emits.IsSequence() || emits.size() == 0) {
-    loader.error(emits ? emits : root, "emit", "'emit' must be a list of at least one output block");
-  } else {
+  if (emits && emits.IsSequence() && emits.size() == 0) {
+    loader.error(emits, "emit", "'emit' must be a list of at least one output block");
+  } else if (emits && emits.IsSequence()) {  // a missing or mistyped one the schema has reported
     for (size_t e = 0; e < emits.size(); ++e) {
       const YAML::Node block = emits[e];
       std::string path = fmt::format("emit[{}]", e);
-      loader.checkKeys(block, path, {"to", "contract", "key", "when", "fields"});
+      if (!block.IsMap()) continue;  // the schema has reported it
       Emit emit;
       emit.location = loader.at(block, path);
       if (block["to"] && block["to"].IsScalar()) emit.topic = block["to"].Scalar();
@@ -1642,6 +1612,10 @@ void loadEmits(Loader& loader, Mapping* mapping, const YAML::Node& root) {
         else
           parts.push_back(key);
         for (size_t k = 0; k < parts.size(); ++k) {
+          if (!parts[k].IsScalar()) {
+            loader.error(parts[k], fmt::format("{}.key[{}]", path, k), "expected an expression (a string)");
+            continue;
+          }
           if (auto expr = loader.expression(parts[k], fmt::format("{}.key[{}]", path, k), emit_scope, mapping->env)) {
             emit.key.push_back(std::move(expr));
           }
@@ -1654,9 +1628,9 @@ void loadEmits(Loader& loader, Mapping* mapping, const YAML::Node& root) {
         }
       }
       const YAML::Node fields = block["fields"];
-      if (!fields || !fields.IsMap() || fields.size() == 0) {
-        loader.error(fields ? fields : block, path + ".fields", "'fields' must map output field names to expressions");
-      } else {
+      if (fields && fields.IsMap() && fields.size() == 0) {
+        loader.error(fields, path + ".fields", "'fields' must map output field names to expressions");
+      } else if (fields && fields.IsMap()) {  // a missing or mistyped one the schema has reported
         std::vector<std::string> names;
         for (auto it = fields.begin(); it != fields.end(); ++it) {
           std::string name = it->first.Scalar();
@@ -1683,7 +1657,7 @@ void loadTests(Loader& loader, Mapping* mapping, const YAML::Node& root) {
     for (size_t t = 0; tests.IsSequence() && t < tests.size(); ++t) {
       const YAML::Node test = tests[t];
       std::string path = fmt::format("tests[{}]", t);
-      loader.checkKeys(test, path, {"name", "now", "input", "steps", "expect", "expect_error"});
+      if (!test.IsMap()) continue;  // the schema has reported it
       MappingTest mt;
       mt.location = loader.at(test, path);
       mt.name = test["name"] ? test["name"].Scalar() : fmt::format("test {}", t + 1);
@@ -1701,7 +1675,7 @@ void loadTests(Loader& loader, Mapping* mapping, const YAML::Node& root) {
         for (size_t i = 0; steps.IsSequence() && i < steps.size(); ++i) {
           const YAML::Node step = steps[i];
           std::string step_path = fmt::format("{}.steps[{}]", path, i);
-          loader.checkKeys(step, step_path, {"now", "input"});
+          if (!step.IsMap()) continue;  // the schema has reported it
           MappingTest::Step st;
           if (step["now"]) {
             auto now = core::parseTimestamp(step["now"].Scalar());
@@ -1789,7 +1763,13 @@ std::expected<std::unique_ptr<Mapping>, diag::Diagnostics> loadText(const std::f
   mapping->text = text;
   mapping->table_loaders = options.table_loaders;
   try {
-    loader.checkKeys(root, "", kMappingKeys);
+    // The structure by the schema (unknown, missing and mistyped keys, bounds); then the loader
+    // compiles and checks what the values mean, passing over what the schema reported.
+    schema::SecretResolver secrets;
+    schema::ValidationContext context{
+        loader.file_name, nullptr, &secrets, &loader.diagnostics,
+        [&loader](const YAML::Node& node, const std::string& path) { return loader.at(node, path); }};
+    schema::validateObject(root, mappingFileSchema(), "", context);
     loadHeader(loader, mapping.get(), root);
     loadTablesAndKeys(loader, mapping.get(), root, options);
     loadInput(loader, mapping.get(), root, description, use_test_input);

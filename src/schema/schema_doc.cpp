@@ -14,6 +14,7 @@ std::string cell(std::string text) {
 }
 
 std::string typeText(const core::FieldSpec& field) {
+  if (!field.shown_type.empty()) return field.shown_type;
   if (field.type == core::FieldType::Enum) return fmt::format("one of {}", fmt::join(field.choices, ", "));
   return std::string(core::toString(field.type));
 }

@@ -49,7 +49,7 @@ class Validator {
   ConfigObject object(const YAML::Node& node, const ConfigSchema& schema, const std::string& path,
                       const std::set<std::string>& extra_keys = {}) {
     ConfigObject out;
-    out.location = locate(node, ctx_.file, path);
+    out.location = where(node, path);
     if (!node.IsMap()) {
       error(node, path, fmt::format("expected a mapping, found {}", nodeKind(node)));
       return out;
@@ -84,7 +84,7 @@ class Validator {
         continue;
       }
       out.entries.push_back(field(it->second, *spec, key_path));
-      out.entries.back().location = locate(it->first, ctx_.file, key_path);
+      out.entries.back().location = where(it->first, key_path);
     }
     for (const auto& spec : schema.fields()) {
       if (seen.contains(spec.name) && !emptied.contains(spec.name)) {
@@ -94,7 +94,9 @@ class Validator {
         continue;
       }
       if (spec.required) {
-        error(node, path, fmt::format("missing required key '{}' ({})", spec.name, core::toString(spec.type)),
+        error(node, path,
+              fmt::format("missing required key '{}' ({})", spec.name,
+                          spec.shown_type.empty() ? core::toString(spec.type) : std::string_view(spec.shown_type)),
               spec.description);
         continue;
       }
@@ -131,7 +133,7 @@ class Validator {
 
   ConfigObject connector(const YAML::Node& node, core::Direction direction, const std::string& path) {
     ConfigObject out;
-    out.location = locate(node, ctx_.file, path);
+    out.location = where(node, path);
     if (!node.IsMap()) {
       error(node, path, fmt::format("expected a connector mapping with a 'type' key, found {}", nodeKind(node)));
       return out;
@@ -158,14 +160,18 @@ class Validator {
     ConfigObject::Entry type_entry;
     type_entry.name = "type";
     type_entry.value = Value(type);
-    type_entry.location = locate(type_node, ctx_.file, childPath(path, "type"));
+    type_entry.location = where(type_node, childPath(path, "type"));
     out.entries.insert(out.entries.begin(), std::move(type_entry));
     return out;
   }
 
  private:
+  core::SourceLocation where(const YAML::Node& node, const std::string& path) const {
+    return ctx_.locator ? ctx_.locator(node, path) : locate(node, ctx_.file, path);
+  }
+
   void error(const YAML::Node& node, const std::string& path, std::string message, std::string hint = {}) {
-    ctx_.diagnostics->add(locate(node, ctx_.file, path), std::move(message), std::move(hint));
+    ctx_.diagnostics->add(where(node, path), std::move(message), std::move(hint));
   }
 
   // Resolves secrets in a scalar; reports failures at the node.
@@ -205,12 +211,15 @@ class Validator {
     entry.name = spec.name;
     entry.type = spec.type;
     entry.secret = spec.sensitive;
-    entry.location = locate(node, ctx_.file, path);
+    entry.location = where(node, path);
     if (node.IsNull()) return entry;
 
     auto needScalar = [&] {
       if (node.IsScalar()) return true;
-      error(node, path, fmt::format("'{}' must be a {}, found {}", spec.name, core::toString(spec.type), nodeKind(node)));
+      const std::string_view type = core::toString(spec.type);
+      const bool vowel = std::string_view("aeiou").find(type.front()) != std::string_view::npos;
+      error(node, path,
+            fmt::format("'{}' must be {} {}, found {}", spec.name, vowel ? "an" : "a", type, nodeKind(node)));
       return false;
     };
 
@@ -315,6 +324,30 @@ class Validator {
         }
         break;
       }
+      case FieldType::Expression: {
+        if (needScalar()) entry.value = Value(node.Scalar());
+        break;
+      }
+      case FieldType::ExpressionMap: {
+        ValueMap items;
+        if (!node.IsMap()) {
+          error(node, path, fmt::format("'{}' must map names to expressions, found {}", spec.name, nodeKind(node)));
+        } else {
+          for (auto it = node.begin(); it != node.end(); ++it) {
+            if (!it->second.IsScalar()) {
+              error(
+                  it->second, childPath(path, it->first.Scalar()),
+                  fmt::format("'{}' values must be expressions (strings), found {}", spec.name, nodeKind(it->second)));
+            } else {
+              items.emplace_back(it->first.Scalar(), Value(it->second.Scalar()));
+            }
+          }
+        }
+        entry.value = Value(std::move(items));
+        break;
+      }
+      case FieldType::Any:
+        break;  // its own loader reads and checks it
       case FieldType::ObjectMap: {
         if (!node.IsMap()) {
           error(node, path, fmt::format("'{}' must map names to their settings, found {}", spec.name, nodeKind(node)));

@@ -6,6 +6,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <functional>
 #include <string>
 
 #include "src/core/config_schema.h"
@@ -20,6 +21,9 @@ struct ValidationContext {
   const core::Registry* registry = nullptr;
   const SecretResolver* secrets = nullptr;
   diag::Diagnostics* diagnostics = nullptr;
+  // Where a node is, when not simply in `file` (a mapping overlay grafts nodes of another file
+  // into its base); unset: locate(node, file, path).
+  std::function<core::SourceLocation(const YAML::Node&, const std::string& path)> locator = {};
 };
 
 core::SourceLocation locate(const YAML::Node& node, const std::string& file, std::string path);

@@ -6,13 +6,10 @@
 #include "src/calendar/calendar.h"
 
 #include <catch2/catch.hpp>
-
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "src/schema/schema_doc.h"
+#include "tests/support/docs.h"
 #include "tests/support/files.h"
 
 using namespace dutybridge;
@@ -46,24 +43,6 @@ TEST_CASE("instants outside the years the calendar covers are errors, never a wr
 }
 
 TEST_CASE("docs/calendars.md's key table is the schema the loader checks", "[calendar][docs]") {
-  // DUTYBRIDGE_UPDATE_DOCS=1 rewrites the table between the markers instead of comparing.
-  const auto file = std::filesystem::path(DUTYBRIDGE_SOURCE_DIR) / "docs/calendars.md";
-  std::ifstream in(file);
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string doc = text.str();
-  const std::string begin = "<!-- keys: generated from calendarsFileSchema() -->\n";
-  const std::string end = "<!-- end of generated keys -->";
-  const size_t from = doc.find(begin);
-  const size_t to = doc.find(end);
-  REQUIRE(from != std::string::npos);
-  REQUIRE(to != std::string::npos);
-  const std::string expected = schema::markdownKeyTable(calendarsFileSchema());
-  if (const char* update = std::getenv("DUTYBRIDGE_UPDATE_DOCS"); update && std::string(update) == "1") {
-    doc.replace(from + begin.size(), to - from - begin.size(), expected);
-    std::ofstream(file) << doc;
-    return;
-  }
-  INFO("run with DUTYBRIDGE_UPDATE_DOCS=1 to regenerate it");
-  CHECK(doc.substr(from + begin.size(), to - from - begin.size()) == expected);
+  testing::checkGeneratedRegion(std::filesystem::path(DUTYBRIDGE_SOURCE_DIR) / "docs/calendars.md", "calendar keys",
+                                schema::markdownKeyTable(calendarsFileSchema()));
 }

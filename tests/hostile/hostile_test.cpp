@@ -102,7 +102,7 @@ TEST_CASE("1: retain below one hour is refused with its location", "[hostile][ag
   std::filesystem::remove(mapping);
   INFO(result.output);
   CHECK(result.status == 1);
-  CHECK_THAT(result.output, Catch::Contains("error: retain must be at least 1h (at aggregate.retain)"));
+  CHECK_THAT(result.output, Catch::Contains("error: 'retain' must be at least 1h, found '0s' (at aggregate.retain)"));
 }
 
 TEST_CASE("2: JSON nested 150,000 deep is a dead letter, not a stack overflow", "[hostile][json]") {

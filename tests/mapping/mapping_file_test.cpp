@@ -21,7 +21,10 @@
 #include "src/codec/json_value.h"
 #include "src/core/clock.h"
 #include "src/mapping/mapping.h"
+#include "src/mapping/mapping_schema.h"
 #include "src/mapping/mapping_transform.h"
+#include "src/schema/schema_doc.h"
+#include "tests/support/docs.h"
 #include "tests/support/files.h"
 
 using namespace dutybridge;
@@ -263,4 +266,12 @@ TEST_CASE("a transform's stored entries are summarised for status by their owner
   CHECK(summary.unreadable_windows == 2);
   CHECK(summary.rows == 2);
   CHECK(summary.quarantined == 1);
+}
+
+TEST_CASE("docs/mapping-language.md and docs/aggregation.md list the keys the loader checks", "[mapping][docs]") {
+  const auto docs = std::filesystem::path(DUTYBRIDGE_SCHEMA_DIR).parent_path();
+  testing::checkGeneratedRegion(docs / "mapping-language.md", "mapping keys",
+                                schema::markdownKeyTable(mapping::mappingFileSchema()));
+  testing::checkGeneratedRegion(docs / "aggregation.md", "aggregate keys",
+                                schema::markdownKeyTable(mapping::aggregateBlockSchema()));
 }
