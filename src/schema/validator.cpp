@@ -204,7 +204,33 @@ class Validator {
     return true;
   }
 
-  // One case per FieldType, each a few lines; kept as one switch (about 120 lines) so that every
+  // A StringMap (values may hold secret references) or an ExpressionMap (values verbatim).
+  ValueMap names(const YAML::Node& node, const FieldSpec& spec, const std::string& path, bool& secret) {
+    ValueMap items;
+    const bool expressions = spec.type == FieldType::ExpressionMap;
+    if (!node.IsMap()) {
+      error(node, path,
+            expressions
+                ? fmt::format("'{}' must map names to expressions, found {}", spec.name, nodeKind(node))
+                : fmt::format("'{}' must be a mapping of names to values, found {}", spec.name, nodeKind(node)));
+      return items;
+    }
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      std::string item_path = childPath(path, it->first.Scalar());
+      if (!it->second.IsScalar()) {
+        error(it->second, item_path,
+              fmt::format("'{}' values must be {}, found {}", spec.name,
+                          expressions ? "expressions (strings)" : "scalars", nodeKind(it->second)));
+      } else if (expressions) {
+        items.emplace_back(it->first.Scalar(), Value(it->second.Scalar()));
+      } else if (auto s = text(it->second, item_path, secret)) {
+        items.emplace_back(it->first.Scalar(), Value(std::move(*s)));
+      }
+    }
+    return items;
+  }
+
+  // One case per FieldType, each a few lines; kept as one switch (about 130 lines) so that every
   // type's conversion and refusal reads side by side.
   ConfigObject::Entry field(const YAML::Node& node, const FieldSpec& spec, const std::string& path) {
     ConfigObject::Entry entry;
@@ -293,21 +319,9 @@ class Validator {
         entry.value = Value(std::move(items));
         break;
       }
-      case FieldType::StringMap: {
-        ValueMap items;
-        if (!node.IsMap()) {
-          error(node, path, fmt::format("'{}' must be a mapping of names to values, found {}", spec.name, nodeKind(node)));
-        } else {
-          for (auto it = node.begin(); it != node.end(); ++it) {
-            std::string item_path = childPath(path, it->first.Scalar());
-            if (!it->second.IsScalar()) {
-              error(it->second, item_path, fmt::format("'{}' values must be scalars, found {}", spec.name, nodeKind(it->second)));
-            } else if (auto s = text(it->second, item_path, entry.secret)) {
-              items.emplace_back(it->first.Scalar(), Value(std::move(*s)));
-            }
-          }
-        }
-        entry.value = Value(std::move(items));
+      case FieldType::StringMap:
+      case FieldType::ExpressionMap: {
+        entry.value = Value(names(node, spec, path, entry.secret));
         break;
       }
       case FieldType::Object: {
@@ -326,24 +340,6 @@ class Validator {
       }
       case FieldType::Expression: {
         if (needScalar()) entry.value = Value(node.Scalar());
-        break;
-      }
-      case FieldType::ExpressionMap: {
-        ValueMap items;
-        if (!node.IsMap()) {
-          error(node, path, fmt::format("'{}' must map names to expressions, found {}", spec.name, nodeKind(node)));
-        } else {
-          for (auto it = node.begin(); it != node.end(); ++it) {
-            if (!it->second.IsScalar()) {
-              error(
-                  it->second, childPath(path, it->first.Scalar()),
-                  fmt::format("'{}' values must be expressions (strings), found {}", spec.name, nodeKind(it->second)));
-            } else {
-              items.emplace_back(it->first.Scalar(), Value(it->second.Scalar()));
-            }
-          }
-        }
-        entry.value = Value(std::move(items));
         break;
       }
       case FieldType::Any:
