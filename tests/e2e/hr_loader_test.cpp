@@ -402,6 +402,23 @@ pipelines:
 
   std::string logText() const { return e2e::readFile(log); }
 
+  // The daemon with --once, twice: the second run finds nothing new, so it sends nothing again.
+  void loadTwice() const {
+    for (int run = 0; run < 2; ++run) {
+      Daemon daemon(config, log, /*once=*/true);
+      const int status = daemon.wait(std::chrono::seconds(300));
+      INFO(logText());
+      REQUIRE(status == 0);
+    }
+  }
+
+  // What the pipeline sent to its dead-letter topic (kafka.dlq_topic of the config).
+  auto deadLetters() const {
+    std::string client_id = name;
+    std::replace(client_id.begin(), client_id.end(), '_', '-');
+    return e2e::readTopic(bootstrap, "e2e." + client_id + ".dlq");
+  }
+
   std::vector<std::vector<std::string>> rows(const std::string& sql) const {
     std::string out, err;
     int status = pg ? chaos::runPsql(*pg, sql, &out, &err) : runSqlite(sqlite_file, sql, &out, &err);
@@ -797,18 +814,11 @@ emit:
   for (uint64_t id : ids) REQUIRE(producer.produce(id));
   REQUIRE(producer.flush());
   const auto ends = endOffsets(l.bootstrap, l.topic);
-  for (int run = 0; run < 2; ++run) {  // the second run finds nothing new: nothing is sent again
-    Daemon daemon(l.config, l.log, /*once=*/true);
-    const int status = daemon.wait(std::chrono::seconds(300));
-    INFO(l.logText());
-    REQUIRE(status == 0);
-  }
+  l.loadTwice();
   CHECK(l.storedPosition() == ends);
   requireExact(checkTable(l, keys), keys);  // revision 4 of every key; 2 never overwrote it
 
-  std::string client_id = l.name;
-  std::replace(client_id.begin(), client_id.end(), '_', '-');
-  const auto letters = e2e::readTopic(l.bootstrap, "e2e." + client_id + ".dlq");
+  const auto letters = l.deadLetters();
   CHECK(letters.size() == dead);
   std::set<std::string> positions;
   for (const auto& letter : letters) {
@@ -842,12 +852,7 @@ TEST_CASE("HR loader: facts the database refuses go to the dead-letter topic, th
   for (uint64_t id : ids) REQUIRE(producer.produce(id));
   REQUIRE(producer.flush());
   const auto ends = endOffsets(l.bootstrap, l.topic);
-  for (int run = 0; run < 2; ++run) {  // the second run finds nothing new: nothing is sent again
-    Daemon daemon(l.config, l.log, /*once=*/true);
-    const int status = daemon.wait(std::chrono::seconds(300));
-    INFO(l.logText());
-    REQUIRE(status == 0);
-  }
+  l.loadTwice();
   CHECK_THAT(l.logText(), Catch::Contains("the sink refused") && Catch::Contains("e2e_refuse_t3"));
   CHECK(l.storedPosition() == ends);
   auto count = l.rows(
@@ -856,9 +861,7 @@ TEST_CASE("HR loader: facts the database refuses go to the dead-letter topic, th
   CHECK(count[0][0] == std::to_string(keys - static_cast<int64_t>(refused)));
   CHECK(count[0][1] == "0");
 
-  std::string client_id = l.name;
-  std::replace(client_id.begin(), client_id.end(), '_', '-');
-  const auto letters = e2e::readTopic(l.bootstrap, "e2e." + client_id + ".dlq");
+  const auto letters = l.deadLetters();
   CHECK(letters.size() == refused);
   std::set<std::string> positions;
   for (const auto& letter : letters) {
