@@ -1,5 +1,6 @@
 #pragma once
-// Connector factories: name + config schema + create(validated config). Each connector folder
+// Connector factories: name + config schema + create(validated config): sources, sinks and
+// reference-table sources (table_source.h). Each connector folder
 // exposes a `registerX(Registry&)` function (core/registry.h); connectors/builtin.cpp calls them all
 // from one place (no static self-registration, which silently vanishes in static libraries).
 //
@@ -22,7 +23,8 @@
 
 namespace dutybridge::core {
 
-enum class Direction { Source, Sink };
+// Table: a source of a mapping's reference table (core/table_source.h).
+enum class Direction { Source, Sink, Table };
 
 std::string_view toString(Direction direction);
 
