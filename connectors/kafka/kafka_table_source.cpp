@@ -18,13 +18,13 @@ namespace {
 using core::FieldSpec;
 using core::FieldType;
 
-// What a `kafka:` table block says (tableSettings() binds every field).
+// What a `kafka:` table block says (tableSettings() binds every field): its topic, and the
+// cluster (the shared Kafka connection group; without bootstrap_servers, the daemon's).
 struct TableSettings {
   std::string topic;
-  std::optional<std::string> bootstrap_servers;
+  core::KafkaConnection cluster;
   bool json = false;
   std::chrono::milliseconds timeout{};
-  std::vector<std::pair<std::string, std::string>> librdkafka;
 };
 
 const core::SettingsSchema<TableSettings>& tableSettings() {
@@ -34,11 +34,7 @@ const core::SettingsSchema<TableSettings>& tableSettings() {
                 .req()
                 .doc("The compacted topic whose latest value per key is the table."),
             &TableSettings::topic);
-    s.field(FieldSpec::make("bootstrap_servers", FieldType::String)
-                .doc("Comma-separated host:port list of the cluster to read. Default: the daemon's kafka section, "
-                     "whose client_id and librdkafka properties then apply too; naming it here uses only this "
-                     "block's settings."),
-            &TableSettings::bootstrap_servers);
+    s.group(core::kafkaConnectionSettings(core::KafkaBootstrap::DefaultsToDaemon), &TableSettings::cluster);
     s.field(FieldSpec::make("format", FieldType::Enum)
                 .def("text")
                 .oneOf({"text", "json"})
@@ -50,12 +46,6 @@ const core::SettingsSchema<TableSettings>& tableSettings() {
                 .range(1'000'000, 600'000'000)
                 .doc("Bound on each wait of a load (metadata, watermarks, the next message)."),
             &TableSettings::timeout);
-    s.field(FieldSpec::make("librdkafka", FieldType::StringMap)
-                .def("{}")
-                .secret()
-                .doc("librdkafka consumer properties passed through (TLS, SASL); the read's own settings win, "
-                     "unknown properties are configuration errors."),
-            &TableSettings::librdkafka);
     s.check([](const core::ConfigObject& config) {
       std::vector<core::ConfigProblem> problems;
       if (config.has("topic") && config.getString("topic").empty()) problems.push_back({"topic", "'topic' is empty"});
@@ -170,17 +160,17 @@ class KafkaTableLoader final : public core::TableLoader {
 core::Result<kafka::Properties> readProperties(const TableSettings& settings, const core::TableSourceContext& context,
                                                std::string& bootstrap) {
   kafka::Properties properties;
-  if (settings.bootstrap_servers) {
-    bootstrap = *settings.bootstrap_servers;
+  if (settings.cluster.bootstrap_servers) {
+    bootstrap = *settings.cluster.bootstrap_servers;
     properties = {{"bootstrap.servers", bootstrap}, {"client.id", "dutybridge-table-" + context.table}};
   } else if (context.kafka) {
     properties = kafka::clientProperties(*context.kafka, "table-" + context.table);
-    bootstrap = context.kafka->getString("bootstrap_servers");
+    bootstrap = context.kafka->bootstrapServers();
   } else {
     return core::fail(core::ErrorKind::InvalidConfig,
                       "needs 'bootstrap_servers' here (there is no daemon kafka section)");
   }
-  properties.insert(properties.end(), settings.librdkafka.begin(), settings.librdkafka.end());
+  properties.insert(properties.end(), settings.cluster.librdkafka.begin(), settings.cluster.librdkafka.end());
   return properties;
 }
 

@@ -11,10 +11,11 @@
 // and objects as compact JSON); a field named like the key column is ignored.
 //
 // Settings (a core::TableSourceFactory named "kafka", docs/connectors/kafka.md): `topic`
-// (required); `bootstrap_servers` (default: the daemon's kafka section from the
-// TableSourceContext, whose client_id and librdkafka properties then apply too; naming it here
-// uses only this block's settings); `format` (text | json); `timeout` (bound on each wait, default
-// 30s, 1s..10m); `librdkafka: {property: value}` passed through (the read's own settings win).
+// (required); the shared Kafka connection group (core/kafka_cluster.h): `bootstrap_servers`
+// (default: the daemon's kafka section from the TableSourceContext, whose client_id and
+// librdkafka properties then apply too; naming it here uses only this block's settings) and
+// `librdkafka: {property: value}` passed through (the read's own settings win); `format`
+// (text | json); `timeout` (bound on each wait, default 30s, 1s..10m).
 // The mapping loader validates them with the one validator before create().
 //
 // Threading: as core::TableLoader (one thread at a time); each load() creates and closes its own

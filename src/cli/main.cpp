@@ -171,7 +171,7 @@ int checkFromSourceMappings(const config::DaemonConfig& daemon_config, const cor
     core::ConnectorContext context;
     context.pipeline_name = pipeline.name;
     context.clock = &clock;
-    context.kafka = daemon_config.kafka;
+    context.kafka = daemon_config.kafkaCluster();
     auto source = registry.findSource(pipeline.source.type)->create(pipeline.source.settings, context);
     if (!source) {
       log::error("check", "pipeline {}: {}", pipeline.name, source.error().describe());
@@ -233,7 +233,7 @@ std::unique_ptr<config::DaemonConfig> loadConfigOrReport(const std::string& file
   schema::SecretResolver secrets;
   auto loaded = config::loadDaemonConfig(file, registry, secrets);
   if (loaded) {
-    if ((*loaded)->admin && (*loaded)->admin->getBool("enabled")) {
+    if ((*loaded)->admin.enabled) {
       log::warning("config", "{}: admin: enabled: true is accepted but not used yet: no admin API listens (it comes "
                              "with the admin API, docs/configuration.md)",
                    file);
@@ -338,7 +338,7 @@ int cmdCheckOrRun(Args& args, bool run) {
   if (!loaded) return kUsage;
   const config::DaemonConfig& daemon_config = *loaded;
   // Table sources come from the same registry; a kafka table's default cluster is the kafka section.
-  const mapping::MappingLoadOptions tables{.table_sources = &registry, .kafka = daemon_config.kafka};
+  const mapping::MappingLoadOptions tables{.table_sources = &registry, .kafka = daemon_config.kafkaCluster()};
   // Mappings are checked like programs before anything runs; all their problems are reported.
   // Their tables load now, so `check` reaches odbc and kafka table sources too.
   std::map<std::string, std::shared_ptr<const mapping::Mapping>> mappings;
@@ -368,14 +368,14 @@ int cmdCheckOrRun(Args& args, bool run) {
     return kOk;
   }
   log::Level level = log::Level::Info;
-  if (daemon_config.log) log::parseLevel(daemon_config.log->getString("level"), level);
+  log::parseLevel(daemon_config.log.level, level);
   if (!log_level.empty() && !log::parseLevel(log_level, level)) {
     return usage("unknown log level '" + log_level + "'", help);
   }
   log::setLevel(level);
   log::notice("daemon", "dutybridge {} starting with {}", DUTYBRIDGE_VERSION, file);
   if (daemon_config.kafka) {
-    const core::ConfigObject* kafka = daemon_config.kafka;
+    const core::KafkaCluster* kafka = daemon_config.kafkaCluster();
     daemon_options.open_state_store = [kafka] { return connectors::openKafkaStateStore(*kafka, "state"); };
   }
   int status = runtime::runDaemon(daemon_config, registry, daemon_options);

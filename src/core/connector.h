@@ -12,12 +12,13 @@
 
 #include <memory>
 #include <string>
-#include <vector>
 #include <string_view>
+#include <vector>
 
 #include "src/core/clock.h"
 #include "src/core/config_schema.h"
 #include "src/core/error.h"
+#include "src/core/kafka_cluster.h"
 #include "src/core/sink.h"
 #include "src/core/source.h"
 
@@ -32,8 +33,9 @@ std::string_view toString(Direction direction);
 struct ConnectorContext {
   std::string pipeline_name;
   const Clock* clock = nullptr;
-  // The daemon-wide kafka section (bootstrap servers, librdkafka properties), or nullptr.
-  const ConfigObject* kafka = nullptr;
+  // The daemon-wide kafka section (bootstrap servers, client id, topics, librdkafka properties),
+  // or nullptr.
+  const KafkaCluster* kafka = nullptr;
   // The pipeline asks for exactly-once delivery (`delivery: exactly_once` or `auto`): a sink with
   // transactions (SinkCapabilities::transactions) opens them, keyed by the pipeline so that a
   // restarted or zombie instance is fenced. With `fallback` (`delivery: auto`) a sink whose

@@ -27,7 +27,7 @@ struct DeadLetterRoute {
   std::string needs;  // for the error when there is no route: "a kafka section (bootstrap_servers, dlq_topic)"
   // The sink's settings as YAML scalars by key, from the daemon config's `kafka:` section
   // (nullptr when it has none); nullopt: no route in this config.
-  std::function<std::optional<std::vector<std::pair<std::string, std::string>>>(const ConfigObject* cluster)> settings;
+  std::function<std::optional<std::vector<std::pair<std::string, std::string>>>(const KafkaCluster* cluster)> settings;
 };
 
 class Registry {

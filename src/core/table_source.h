@@ -23,6 +23,7 @@
 #include "src/core/config_schema.h"
 #include "src/core/connector.h"
 #include "src/core/error.h"
+#include "src/core/kafka_cluster.h"
 
 namespace dutybridge::core {
 
@@ -63,7 +64,7 @@ struct TableSourceContext {
   std::string table;     // the table's name, for messages and client ids
   TableColumns columns;  // the table's key/value/validity column names, for sources that name columns
   // The daemon-wide kafka section (bootstrap servers, client id, librdkafka properties), or nullptr.
-  const ConfigObject* kafka = nullptr;
+  const KafkaCluster* kafka = nullptr;
 };
 
 class TableSourceFactory : public ConnectorFactory {

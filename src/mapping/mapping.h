@@ -159,7 +159,7 @@ class Mapping {
   // The table sources of odbc:/kafka: tables and the daemon's kafka section, kept for
   // compileFor() (owned by the daemon).
   const core::Registry* table_sources = nullptr;
-  const core::ConfigObject* kafka = nullptr;
+  const core::KafkaCluster* kafka = nullptr;
 
   std::string label() const { return name + "@" + std::to_string(version); }
 
@@ -216,8 +216,8 @@ struct MappingLoadOptions {
   // filled by the daemon (connectors::registerBuiltinConnectors). Without one, such a table is a
   // load error (csv and inline rows need none).
   const core::Registry* table_sources = nullptr;
-  // The daemon's validated `kafka:` section (the default cluster of `kafka:` tables), or nullptr.
-  const core::ConfigObject* kafka = nullptr;
+  // The daemon's `kafka:` section (the default cluster of `kafka:` tables), or nullptr.
+  const core::KafkaCluster* kafka = nullptr;
   // A from_source mapping is compiled against this description (as compileFor() does);
   // without, it is loaded offline (not runnable).
   const core::SourceDescription* description = nullptr;

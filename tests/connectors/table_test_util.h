@@ -48,7 +48,7 @@ inline const core::Registry& builtinRegistry() {
 // then created through the registry. The error is every diagnostic (formatted) or create()'s.
 inline std::expected<std::unique_ptr<core::TableLoader>, std::string> tableLoader(
     const std::string& kind, const std::string& table, const std::string& yaml,
-    const core::ConfigObject* kafka = nullptr, core::TableColumns columns = {}) {
+    const core::KafkaCluster* kafka = nullptr, core::TableColumns columns = {}) {
   const core::TableSourceFactory* factory = builtinRegistry().findTableSource(kind);
   REQUIRE(factory != nullptr);
   diag::Diagnostics diagnostics;
