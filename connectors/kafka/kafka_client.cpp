@@ -116,14 +116,14 @@ void ClientEvents::error(rd_kafka_t* rk, rd_kafka_resp_err_t err, const char* re
   }
 }
 
-Properties clientProperties(const core::ConfigObject& kafka_section, std::string_view client_id_suffix) {
+Properties clientProperties(const core::KafkaCluster& cluster, std::string_view client_id_suffix) {
   Properties out;
-  out.emplace_back("bootstrap.servers", kafka_section.getString("bootstrap_servers"));
-  std::string client_id = kafka_section.getString("client_id");
+  out.emplace_back("bootstrap.servers", cluster.bootstrapServers());
+  std::string client_id = cluster.client_id;
   if (client_id.empty()) client_id = "dutybridge";
   if (!client_id_suffix.empty()) client_id = fmt::format("{}-{}", client_id, client_id_suffix);
   out.emplace_back("client.id", client_id);
-  for (auto& property : kafka_section.getStringMap("librdkafka")) out.push_back(std::move(property));
+  out.insert(out.end(), cluster.connection.librdkafka.begin(), cluster.connection.librdkafka.end());
   return out;
 }
 

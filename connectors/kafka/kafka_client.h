@@ -28,8 +28,8 @@
 #include <vector>
 
 #include "connectors/kafka/kafka_handles.h"
-#include "src/core/config_schema.h"
 #include "src/core/error.h"
+#include "src/core/kafka_cluster.h"
 
 namespace dutybridge::kafka {
 
@@ -118,7 +118,7 @@ class ClientEvents {
 };
 
 // bootstrap.servers, client.id (client_id + "-" + suffix) and the section's librdkafka map.
-Properties clientProperties(const core::ConfigObject& kafka_section, std::string_view client_id_suffix);
+Properties clientProperties(const core::KafkaCluster& cluster, std::string_view client_id_suffix);
 
 struct TopicSpec {
   std::string name;

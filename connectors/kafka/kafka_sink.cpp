@@ -784,8 +784,8 @@ class KafkaFactory final : public core::SinkFactory {
     if (context.exactly_once) {
       // Stable per pipeline: a restarted instance, or a zombie, is fenced by the next one. The
       // transaction also writes the pipeline's cursor and state, to the state topic.
-      settings.transactional_id = context.kafka->getString("client_id") + "-" + context.pipeline_name;
-      settings.state_topic = context.kafka->getString("state_topic");
+      settings.transactional_id = context.kafka->client_id + "-" + context.pipeline_name;
+      settings.state_topic = context.kafka->state_topic;
       settings.fallback = context.exactly_once_fallback;
       p.emplace_back("transactional.id", settings.transactional_id);
       p.emplace_back("transaction.timeout.ms", std::to_string(kTransactionTimeoutMs));
@@ -814,9 +814,10 @@ void registerKafkaSink(core::Registry& registry) {
       .sink = "kafka",
       .where = "kafka.dlq_topic",
       .needs = "a kafka section (bootstrap_servers, dlq_topic)",
-      .settings = [](const ConfigObject* cluster) -> std::optional<std::vector<std::pair<std::string, std::string>>> {
+      .settings =
+          [](const core::KafkaCluster* cluster) -> std::optional<std::vector<std::pair<std::string, std::string>>> {
         if (!cluster) return std::nullopt;
-        return std::vector<std::pair<std::string, std::string>>{{"topic", cluster->getString("dlq_topic")},
+        return std::vector<std::pair<std::string, std::string>>{{"topic", cluster->dlq_topic},
                                                                 {"create_topic", "true"}};
       }});
 }

@@ -490,7 +490,7 @@ class KafkaSourceFactory final : public core::SourceFactory {
     settings.json_limits.max_depth = c->json_max_depth;
     std::string group = c->group_id.value_or("");
     if (group.empty()) {
-      std::string client_id = context.kafka->getString("client_id");
+      std::string client_id = context.kafka->client_id;
       if (client_id.empty()) client_id = "dutybridge";
       group = context.pipeline_name.empty() ? client_id : client_id + "-" + context.pipeline_name;
     }

@@ -237,18 +237,18 @@ class KafkaStateStore final : public core::StateStore, private kafka::ClientEven
 
 }  // namespace
 
-core::Result<std::unique_ptr<core::StateStore>> openKafkaStateStore(const core::ConfigObject& kafka_section,
+core::Result<std::unique_ptr<core::StateStore>> openKafkaStateStore(const core::KafkaCluster& cluster,
                                                                     std::string_view client_id_suffix) {
-  return openKafkaStateStore(kafka_section, client_id_suffix, KafkaStateStoreOptions{});
+  return openKafkaStateStore(cluster, client_id_suffix, KafkaStateStoreOptions{});
 }
 
-core::Result<std::unique_ptr<core::StateStore>> openKafkaStateStore(const core::ConfigObject& kafka_section,
+core::Result<std::unique_ptr<core::StateStore>> openKafkaStateStore(const core::KafkaCluster& cluster,
                                                                     std::string_view client_id_suffix,
                                                                     const KafkaStateStoreOptions& options) {
-  std::string topic = kafka_section.getString("state_topic");
+  std::string topic = cluster.state_topic;
   if (topic.empty()) topic = "dutybridge.state";
-  auto store = std::make_unique<KafkaStateStore>(topic, kafka::clientProperties(kafka_section, client_id_suffix),
-                                                 kafka_section.getString("bootstrap_servers"));
+  auto store = std::make_unique<KafkaStateStore>(topic, kafka::clientProperties(cluster, client_id_suffix),
+                                                 cluster.bootstrapServers());
   if (auto opened = store->open(options); !opened) return core::fail(opened.error());
   return std::unique_ptr<core::StateStore>(std::move(store));
 }

@@ -22,8 +22,8 @@
 #include <memory>
 #include <string_view>
 
-#include "src/core/config_schema.h"
 #include "src/core/error.h"
+#include "src/core/kafka_cluster.h"
 #include "src/core/state_store.h"
 
 namespace dutybridge::connectors {
@@ -34,11 +34,11 @@ struct KafkaStateStoreOptions {
   std::chrono::milliseconds open_timeout{10'000};
 };
 
-// `kafka_section` is the validated daemon `kafka:` section (bootstrap_servers, client_id,
-// state_topic, librdkafka). Clients are named "<client_id>-<client_id_suffix>".
-core::Result<std::unique_ptr<core::StateStore>> openKafkaStateStore(const core::ConfigObject& kafka_section,
+// `cluster` is the daemon's `kafka:` section (bootstrap_servers, client_id, state_topic,
+// librdkafka). Clients are named "<client_id>-<client_id_suffix>".
+core::Result<std::unique_ptr<core::StateStore>> openKafkaStateStore(const core::KafkaCluster& cluster,
                                                                     std::string_view client_id_suffix);
-core::Result<std::unique_ptr<core::StateStore>> openKafkaStateStore(const core::ConfigObject& kafka_section,
+core::Result<std::unique_ptr<core::StateStore>> openKafkaStateStore(const core::KafkaCluster& cluster,
                                                                     std::string_view client_id_suffix,
                                                                     const KafkaStateStoreOptions& options);
 

@@ -114,10 +114,10 @@ Options:
 
 constexpr std::string_view kListHelp = R"(Usage: dutybridge list-connectors [--format text|markdown] [NAME]
 
-Lists the source and sink connectors with their configuration schema (key, type, default,
-bounds, description). With NAME, only that connector (both, source first, when a source and a
-sink share the name, like kafka and odbc). --format markdown prints the text of
-docs/connectors/NAME.md.
+Lists the source and sink connectors and the reference-table sources of mappings (a table's
+odbc: or kafka: block) with their configuration schema (key, type, default, bounds,
+description). With NAME, only that connector (source, sink, then table source, when they share
+the name, like kafka and odbc). --format markdown prints the text of docs/connectors/NAME.md.
 )";
 
 struct Args {
@@ -171,7 +171,7 @@ int checkFromSourceMappings(const config::DaemonConfig& daemon_config, const cor
     core::ConnectorContext context;
     context.pipeline_name = pipeline.name;
     context.clock = &clock;
-    context.kafka = daemon_config.kafka;
+    context.kafka = daemon_config.kafkaCluster();
     auto source = registry.findSource(pipeline.source.type)->create(pipeline.source.settings, context);
     if (!source) {
       log::error("check", "pipeline {}: {}", pipeline.name, source.error().describe());
@@ -211,11 +211,13 @@ int checkFromSourceMappings(const config::DaemonConfig& daemon_config, const cor
 // jitter, like any Retryable failure, instead of refusing to start; SIGTERM ends the wait (the
 // default action: nothing runs yet). Any other problem is returned at once.
 std::expected<std::unique_ptr<mapping::Mapping>, diag::Diagnostics> loadMappingRetrying(
-    const std::filesystem::path& file, const expr::TableLoaderRegistry& table_loaders) {
+    const std::filesystem::path& file, const mapping::MappingLoadOptions& tables) {
   runtime::Backoff backoff(std::chrono::milliseconds(1000), std::chrono::milliseconds(60'000));
   for (int attempt = 1;; ++attempt) {
     size_t unreachable = 0;
-    auto compiled = mapping::loadMapping(file, {.table_loaders = &table_loaders, .unreachable_tables = &unreachable});
+    mapping::MappingLoadOptions options = tables;
+    options.unreachable_tables = &unreachable;
+    auto compiled = mapping::loadMapping(file, options);
     if (compiled || unreachable == 0 || unreachable != compiled.error().size()) return compiled;
     const auto wait = backoff.next();
     for (const auto& diagnostic : compiled.error().items()) {
@@ -231,7 +233,7 @@ std::unique_ptr<config::DaemonConfig> loadConfigOrReport(const std::string& file
   schema::SecretResolver secrets;
   auto loaded = config::loadDaemonConfig(file, registry, secrets);
   if (loaded) {
-    if ((*loaded)->admin && (*loaded)->admin->getBool("enabled")) {
+    if ((*loaded)->admin.enabled) {
       log::warning("config", "{}: admin: enabled: true is accepted but not used yet: no admin API listens (it comes "
                              "with the admin API, docs/configuration.md)",
                    file);
@@ -335,16 +337,16 @@ int cmdCheckOrRun(Args& args, bool run) {
   auto loaded = loadConfigOrReport(file, registry);
   if (!loaded) return kUsage;
   const config::DaemonConfig& daemon_config = *loaded;
-  expr::TableLoaderRegistry table_loaders;
-  connectors::registerTableLoaders(table_loaders, daemon_config.kafka);
+  // Table sources come from the same registry; a kafka table's default cluster is the kafka section.
+  const mapping::MappingLoadOptions tables{.table_sources = &registry, .kafka = daemon_config.kafkaCluster()};
   // Mappings are checked like programs before anything runs; all their problems are reported.
   // Their tables load now, so `check` reaches odbc and kafka table sources too.
   std::map<std::string, std::shared_ptr<const mapping::Mapping>> mappings;
   bool mappings_ok = true;
   for (const auto& pipeline : daemon_config.pipelines) {
     if (!pipeline.mapping) continue;
-    auto compiled = run ? loadMappingRetrying(*pipeline.mapping, table_loaders)
-                        : mapping::loadMapping(*pipeline.mapping, {&table_loaders});
+    auto compiled =
+        run ? loadMappingRetrying(*pipeline.mapping, tables) : mapping::loadMapping(*pipeline.mapping, tables);
     if (!compiled) {
       std::string text = compiled.error().format();
       std::fwrite(text.data(), 1, text.size(), stderr);
@@ -366,14 +368,14 @@ int cmdCheckOrRun(Args& args, bool run) {
     return kOk;
   }
   log::Level level = log::Level::Info;
-  if (daemon_config.log) log::parseLevel(daemon_config.log->getString("level"), level);
+  log::parseLevel(daemon_config.log.level, level);
   if (!log_level.empty() && !log::parseLevel(log_level, level)) {
     return usage("unknown log level '" + log_level + "'", help);
   }
   log::setLevel(level);
   log::notice("daemon", "dutybridge {} starting with {}", DUTYBRIDGE_VERSION, file);
   if (daemon_config.kafka) {
-    const core::ConfigObject* kafka = daemon_config.kafka;
+    const core::KafkaCluster* kafka = daemon_config.kafkaCluster();
     daemon_options.open_state_store = [kafka] { return connectors::openKafkaStateStore(*kafka, "state"); };
   }
   int status = runtime::runDaemon(daemon_config, registry, daemon_options);
@@ -399,8 +401,8 @@ int cmdListConnectors(Args& args) {
   bool found = false;
   for (const auto* factory : registry.all()) {
     if (!only.empty() && factory->name() != only) continue;
-    // A source and a sink may share a name (kafka, odbc): NAME prints both, sources first, a
-    // blank line apart, so docs/connectors/<name>.md documents both directions.
+    // A source, a sink and a table source may share a name (kafka, odbc): NAME prints each,
+    // sources first, a blank line apart, so docs/connectors/<name>.md documents all of them.
     if (found && !only.empty()) std::cout << "\n";
     found = true;
     std::string text = format == "text" ? cli::describeText(*factory) : cli::describeMarkdown(*factory);

@@ -158,9 +158,9 @@ std::expected<MapOptions, int> parseMapOptions(const std::vector<std::string>& a
 // The mapping map runs: loaded, and compiled against its test_input when its input comes from
 // the source. nullptr after printing why not.
 std::shared_ptr<const mapping::Mapping> loadMapMapping(const std::string& mapping_file) {
-  expr::TableLoaderRegistry table_loaders;
-  connectors::registerTableLoaders(table_loaders, nullptr);
-  auto mapping = mapping::loadMapping(mapping_file, {&table_loaders});
+  core::Registry table_sources;
+  connectors::registerBuiltinConnectors(table_sources);
+  auto mapping = mapping::loadMapping(mapping_file, {&table_sources});
   if (!mapping) {
     std::cerr << mapping.error().format();
     return nullptr;
@@ -306,10 +306,10 @@ int runTestCommand(const std::vector<std::string>& args) {
     return 1;
   }
   size_t tests = 0, failed = 0, broken = 0;
-  expr::TableLoaderRegistry table_loaders;
-  connectors::registerTableLoaders(table_loaders, nullptr);
+  core::Registry table_sources;
+  connectors::registerBuiltinConnectors(table_sources);
   for (const auto& file : files) {
-    auto mapping = mapping::loadMapping(file, {&table_loaders});
+    auto mapping = mapping::loadMapping(file, {&table_sources});
     if (!mapping) {
       ++broken;
       std::cout << mapping.error().format();

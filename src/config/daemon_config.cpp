@@ -19,38 +19,43 @@ using core::ConfigSchema;
 using core::FieldSpec;
 using core::FieldType;
 
-std::shared_ptr<const ConfigSchema> kafkaSchema() {
-  return std::make_shared<const ConfigSchema>(std::vector<FieldSpec>{
-      FieldSpec::make("bootstrap_servers", FieldType::String).req()
-          .doc("Comma-separated host:port list of the Kafka cluster."),
-      FieldSpec::make("client_id", FieldType::String).def("dutybridge")
-          .doc("client.id prefix for every producer and consumer of this daemon."),
-      FieldSpec::make("state_topic", FieldType::String).def("dutybridge.state")
-          .doc("Compacted topic holding source cursors and window state."),
-      FieldSpec::make("dlq_topic", FieldType::String).def("dutybridge.dlq")
-          .doc("Dead-letter topic for records that fail mapping or delivery."),
-      FieldSpec::make("librdkafka", FieldType::StringMap).def("{}")
-          .doc("Extra librdkafka properties for every client (TLS, SASL); values may be ${...} secrets."),
-  });
+const core::SettingsSchema<AdminSettings>& adminSettings() {
+  static const core::SettingsSchema<AdminSettings> settings = [] {
+    core::SettingsSchema<AdminSettings> s;
+    s.field(FieldSpec::make("listen", FieldType::String)
+                .def("127.0.0.1:8088")
+                .doc("host:port of the admin and metrics HTTP listener."),
+            &AdminSettings::listen);
+    s.field(FieldSpec::make("enabled", FieldType::Bool).def("false").doc("Serve the admin API (status, metrics)."),
+            &AdminSettings::enabled);
+    return s;
+  }();
+  return settings;
 }
 
-std::shared_ptr<const ConfigSchema> adminSchema() {
-  return std::make_shared<const ConfigSchema>(std::vector<FieldSpec>{
-      FieldSpec::make("listen", FieldType::String).def("127.0.0.1:8088")
-          .doc("host:port of the admin and metrics HTTP listener."),
-      FieldSpec::make("enabled", FieldType::Bool).def("false")
-          .doc("Serve the admin API (status, metrics)."),
-  });
+const core::SettingsSchema<LogSettings>& logSettings() {
+  static const core::SettingsSchema<LogSettings> settings = [] {
+    core::SettingsSchema<LogSettings> s;
+    s.field(FieldSpec::make("level", FieldType::Enum)
+                .def("info")
+                .oneOf({"error", "warning", "notice", "info", "debug"})
+                .doc("Lowest priority written to stderr (journald)."),
+            &LogSettings::level);
+    s.field(FieldSpec::make("stats_interval", FieldType::Duration)
+                .def("30s")
+                .range(1'000'000, 86'400'000'000)
+                .doc("How often each pipeline logs its counters (records read and delivered, dead letters, retries, "
+                     "quarantined and window gauges)."),
+            &LogSettings::stats_interval);
+    return s;
+  }();
+  return settings;
 }
 
-std::shared_ptr<const ConfigSchema> logSchema() {
-  return std::make_shared<const ConfigSchema>(std::vector<FieldSpec>{
-      FieldSpec::make("level", FieldType::Enum).def("info").oneOf({"error", "warning", "notice", "info", "debug"})
-          .doc("Lowest priority written to stderr (journald)."),
-      FieldSpec::make("stats_interval", FieldType::Duration).def("30s").range(1'000'000, 86'400'000'000)
-          .doc("How often each pipeline logs its counters (records read and delivered, dead letters, retries, "
-               "quarantined and window gauges)."),
-  });
+// A section's typed settings as the ConfigSchema the top level nests.
+template <class S>
+std::shared_ptr<const ConfigSchema> nested(const core::SettingsSchema<S>& settings) {
+  return std::make_shared<const ConfigSchema>(settings.schema());
 }
 
 std::vector<core::ConfigProblem> checkPipelineName(const core::ConfigObject& pipeline) {
@@ -106,11 +111,14 @@ std::shared_ptr<const ConfigSchema> pipelineSchema() {
 
 const ConfigSchema& daemonSchema() {
   static const ConfigSchema schema(std::vector<FieldSpec>{
-      FieldSpec::make("kafka", FieldType::Object).fields(kafkaSchema())
+      FieldSpec::make("kafka", FieldType::Object)
+          .fields(nested(core::kafkaClusterSettings()))
           .doc("The Kafka cluster for state, dead letters and Kafka connectors."),
-      FieldSpec::make("admin", FieldType::Object).fields(adminSchema()).doc("Admin API listener."),
-      FieldSpec::make("log", FieldType::Object).fields(logSchema()).doc("Logging."),
-      FieldSpec::make("pipelines", FieldType::ObjectList).req().fields(pipelineSchema())
+      FieldSpec::make("admin", FieldType::Object).fields(nested(adminSettings())).doc("Admin API listener."),
+      FieldSpec::make("log", FieldType::Object).fields(nested(logSettings())).doc("Logging."),
+      FieldSpec::make("pipelines", FieldType::ObjectList)
+          .req()
+          .fields(pipelineSchema())
           .doc("The named pipelines this daemon runs."),
   });
   return schema;
@@ -128,7 +136,7 @@ void probeConnectors(const PipelineConfig& p, const core::ConfigObject& pipeline
   core::ConnectorContext context;
   context.pipeline_name = p.name;
   context.clock = &clock;
-  context.kafka = config.kafka;
+  context.kafka = config.kafkaCluster();
   context.exactly_once = p.delivery != Delivery::AtLeastOnce;
   context.exactly_once_fallback = p.delivery == Delivery::Auto;
   auto report = [&](std::string_view key, std::string_view type, const core::Error& error) {
@@ -150,7 +158,7 @@ void probeConnectors(const PipelineConfig& p, const core::ConfigObject& pipeline
 void routeDeadLetters(PipelineConfig& p, const core::ConfigObject& pipeline, const DaemonConfig& config,
                       const core::Registry& registry, schema::ValidationContext& context) {
   const core::DeadLetterRoute* route = registry.deadLetterRoute();
-  auto settings = route ? route->settings(config.kafka) : std::nullopt;
+  auto settings = route ? route->settings(config.kafkaCluster()) : std::nullopt;
   if (!settings) {
     if (!p.mapping) return;
     const auto* sink_entry = pipeline.find("sink");
@@ -166,6 +174,33 @@ void routeDeadLetters(PipelineConfig& p, const core::ConfigObject& pipeline, con
   for (const auto& [key, value] : *settings) node[key] = value;
   core::ConfigObject object = schema::validateConnector(node, core::Direction::Sink, route->where, context);
   p.dead_letters = ConnectorConfig{route->sink, std::move(object)};
+}
+
+// The typed top-level sections of a validated document. A kafka section whose validation failed
+// (no bootstrap_servers) is left out; its problems are reported already.
+void readSections(DaemonConfig& config, diag::Diagnostics& diagnostics) {
+  auto read = [&](const char* name, const auto& settings, auto& out) {
+    const core::ConfigObject* section = config.root.getObject(name);
+    if (!section) return false;
+    auto typed = settings.read(*section);
+    if (!typed) {
+      diagnostics.add(section->location, typed.error().message);
+      return false;
+    }
+    out = std::move(*typed);
+    return true;
+  };
+  const auto* kafka = config.root.find("kafka");
+  const core::ConfigObject* cluster = config.root.getObject("kafka");
+  if (kafka && !kafka->defaulted && cluster && cluster->has("bootstrap_servers")) {
+    core::KafkaCluster typed;
+    if (read("kafka", core::kafkaClusterSettings(), typed)) {
+      config.dead_letter_topic = typed.dlq_topic;
+      config.kafka = std::move(typed);
+    }
+  }
+  read("admin", adminSettings(), config.admin);
+  read("log", logSettings(), config.log);
 }
 
 }  // namespace
@@ -200,12 +235,7 @@ std::expected<std::unique_ptr<DaemonConfig>, diag::Diagnostics> parseDaemonConfi
     diagnostics.add(loc, "YAML: " + e.msg);
     return std::unexpected(std::move(diagnostics));
   }
-  config->kafka = config->root.find("kafka") && !config->root.find("kafka")->defaulted
-                      ? config->root.getObject("kafka")
-                      : nullptr;
-  if (config->kafka) config->dead_letter_topic = config->kafka->getString("dlq_topic");
-  config->admin = config->root.getObject("admin");
-  config->log = config->root.getObject("log");
+  readSections(*config, diagnostics);
 
   std::set<std::string> names;
   for (const auto& pipeline : config->root.getObjects("pipelines")) {

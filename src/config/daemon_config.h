@@ -1,7 +1,8 @@
 #pragma once
 // The daemon configuration (config/dutybridge.yaml): Kafka cluster settings, admin listener,
 // logging, and the named pipelines (source -> mapping -> sink). Loading validates everything
-// against the schemas of the top level and of every connector, and reports all problems at once.
+// against the schemas of the top level and of every connector, and reports all problems at once;
+// the top-level sections are then read into typed settings (core::SettingsSchema).
 
 #include <chrono>
 #include <expected>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "src/core/config_schema.h"
+#include "src/core/kafka_cluster.h"
 #include "src/core/registry.h"
 #include "src/diagnostics/diagnostics.h"
 #include "src/schema/secrets.h"
@@ -50,15 +52,33 @@ struct PipelineConfig {
   core::SourceLocation location;
 };
 
+// `admin:`. Accepted, but nothing listens yet (issue 14 item 13): `check` and `run` warn when
+// it is enabled.
+struct AdminSettings {
+  std::string listen;  // host:port
+  bool enabled = false;
+};
+
+// `log:`.
+struct LogSettings {
+  std::string level;  // error | warning | notice | info | debug
+  std::chrono::milliseconds stats_interval{};
+};
+
 struct DaemonConfig {
   std::filesystem::path file;
-  core::ConfigObject root;                // the whole validated document
-  const core::ConfigObject* kafka = nullptr;  // nullptr when no kafka section is given
+  core::ConfigObject root;  // the whole validated document
+  // The top-level sections, typed (defaults and bounds in their SettingsSchema): `kafka:`
+  // (nullopt when the file has none), `admin:` and `log:` (their defaults when absent).
+  std::optional<core::KafkaCluster> kafka;
+  AdminSettings admin;
+  LogSettings log;
   // The topic dead letters are addressed to (kafka.dlq_topic); empty without a kafka section.
   std::string dead_letter_topic;
-  const core::ConfigObject* admin = nullptr;
-  const core::ConfigObject* log = nullptr;
   std::vector<PipelineConfig> pipelines;
+
+  // The kafka section for a ConnectorContext or TableSourceContext, or nullptr.
+  const core::KafkaCluster* kafkaCluster() const { return kafka ? &*kafka : nullptr; }
 };
 
 // The schema of the top level, for docs and `check`.

@@ -3,7 +3,15 @@
 namespace dutybridge::core {
 
 std::string_view toString(Direction direction) {
-  return direction == Direction::Source ? "source" : "sink";
+  switch (direction) {
+    case Direction::Source:
+      return "source";
+    case Direction::Sink:
+      return "sink";
+    case Direction::Table:
+      return "table source";
+  }
+  return "connector";
 }
 
 }  // namespace dutybridge::core

@@ -1,5 +1,6 @@
 #pragma once
-// Connector factories: name + config schema + create(validated config). Each connector folder
+// Connector factories: name + config schema + create(validated config): sources, sinks and
+// reference-table sources (table_source.h). Each connector folder
 // exposes a `registerX(Registry&)` function (core/registry.h); connectors/builtin.cpp calls them all
 // from one place (no static self-registration, which silently vanishes in static libraries).
 //
@@ -11,18 +12,20 @@
 
 #include <memory>
 #include <string>
-#include <vector>
 #include <string_view>
+#include <vector>
 
 #include "src/core/clock.h"
 #include "src/core/config_schema.h"
 #include "src/core/error.h"
+#include "src/core/kafka_cluster.h"
 #include "src/core/sink.h"
 #include "src/core/source.h"
 
 namespace dutybridge::core {
 
-enum class Direction { Source, Sink };
+// Table: a source of a mapping's reference table (core/table_source.h).
+enum class Direction { Source, Sink, Table };
 
 std::string_view toString(Direction direction);
 
@@ -30,8 +33,9 @@ std::string_view toString(Direction direction);
 struct ConnectorContext {
   std::string pipeline_name;
   const Clock* clock = nullptr;
-  // The daemon-wide kafka section (bootstrap servers, librdkafka properties), or nullptr.
-  const ConfigObject* kafka = nullptr;
+  // The daemon-wide kafka section (bootstrap servers, client id, topics, librdkafka properties),
+  // or nullptr.
+  const KafkaCluster* kafka = nullptr;
   // The pipeline asks for exactly-once delivery (`delivery: exactly_once` or `auto`): a sink with
   // transactions (SinkCapabilities::transactions) opens them, keyed by the pipeline so that a
   // restarted or zombie instance is fenced. With `fallback` (`delivery: auto`) a sink whose

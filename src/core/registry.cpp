@@ -18,6 +18,24 @@ void Registry::add(std::unique_ptr<SinkFactory> factory) {
   }
 }
 
+void Registry::add(std::unique_ptr<TableSourceFactory> factory) {
+  std::string name(factory->name());
+  if (!table_sources_.emplace(name, std::move(factory)).second) {
+    throw std::logic_error("table source registered twice: " + name);
+  }
+}
+
+const TableSourceFactory* Registry::findTableSource(std::string_view name) const {
+  auto it = table_sources_.find(name);
+  return it == table_sources_.end() ? nullptr : it->second.get();
+}
+
+std::vector<std::string> Registry::tableSourceNames() const {
+  std::vector<std::string> out;
+  for (const auto& [name, factory] : table_sources_) out.push_back(name);
+  return out;
+}
+
 const SourceFactory* Registry::findSource(std::string_view name) const {
   auto it = sources_.find(name);
   return it == sources_.end() ? nullptr : it->second.get();
@@ -44,6 +62,7 @@ std::vector<const ConnectorFactory*> Registry::all() const {
   std::vector<const ConnectorFactory*> out;
   for (const auto& [name, factory] : sources_) out.push_back(factory.get());
   for (const auto& [name, factory] : sinks_) out.push_back(factory.get());
+  for (const auto& [name, factory] : table_sources_) out.push_back(factory.get());
   return out;
 }
 

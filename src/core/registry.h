@@ -1,6 +1,7 @@
 #pragma once
-// The connector registry: filled once at start-up by registerBuiltinConnectors() (one explicit
-// call per connector folder), then read-only and safe to share between threads.
+// The connector registry (sources, sinks, table sources): filled once at start-up by
+// registerBuiltinConnectors() (one explicit call per connector folder), then read-only and safe
+// to share between threads.
 
 #include <functional>
 #include <map>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "src/core/connector.h"
+#include "src/core/table_source.h"
 
 namespace dutybridge::core {
 
@@ -25,7 +27,7 @@ struct DeadLetterRoute {
   std::string needs;  // for the error when there is no route: "a kafka section (bootstrap_servers, dlq_topic)"
   // The sink's settings as YAML scalars by key, from the daemon config's `kafka:` section
   // (nullptr when it has none); nullopt: no route in this config.
-  std::function<std::optional<std::vector<std::pair<std::string, std::string>>>(const ConfigObject* cluster)> settings;
+  std::function<std::optional<std::vector<std::pair<std::string, std::string>>>(const KafkaCluster* cluster)> settings;
 };
 
 class Registry {
@@ -34,12 +36,16 @@ class Registry {
   // std::logic_error at start-up, so it can never ship.
   void add(std::unique_ptr<SourceFactory> factory);
   void add(std::unique_ptr<SinkFactory> factory);
+  void add(std::unique_ptr<TableSourceFactory> factory);
 
   const SourceFactory* findSource(std::string_view name) const;
   const SinkFactory* findSink(std::string_view name) const;
   std::vector<std::string> sourceNames() const;
   std::vector<std::string> sinkNames() const;
-  // Sources first, then sinks, each sorted by name.
+  // Sources of mapping tables (`tables: {NAME: {odbc: ...}}`), by the block's key.
+  const TableSourceFactory* findTableSource(std::string_view name) const;
+  std::vector<std::string> tableSourceNames() const;
+  // Sources first, then sinks, then table sources, each sorted by name.
   std::vector<const ConnectorFactory*> all() const;
 
   // At most one route; a second is a programming error (std::logic_error).
@@ -49,6 +55,7 @@ class Registry {
  private:
   std::map<std::string, std::unique_ptr<SourceFactory>, std::less<>> sources_;
   std::map<std::string, std::unique_ptr<SinkFactory>, std::less<>> sinks_;
+  std::map<std::string, std::unique_ptr<TableSourceFactory>, std::less<>> table_sources_;
   std::optional<DeadLetterRoute> dead_letter_route_;
 };
 

@@ -360,17 +360,6 @@ core::Result<RawTable> CsvTableLoader::load() {
   return parseCsv(*text, file_.string());
 }
 
-const TableLoaderFactory* TableLoaderRegistry::find(std::string_view kind) const {
-  auto it = factories_.find(kind);
-  return it == factories_.end() ? nullptr : &it->second;
-}
-
-std::vector<std::string> TableLoaderRegistry::kinds() const {
-  std::vector<std::string> out;
-  for (const auto& [kind, factory] : factories_) out.push_back(kind);
-  return out;
-}
-
 TableRefresher::TableRefresher(std::shared_ptr<TableHandle> handle, std::unique_ptr<TableLoader> loader,
                                TableColumns columns, std::string time_zone, std::chrono::microseconds interval,
                                core::SourceLocation where)

@@ -9,12 +9,12 @@
 //   evaluation that took current() keeps that version alive until it lets go, so a swap never
 //   invalidates a table in use. generation() increases on every swap (quarantined records are
 //   retried when it changes).
-// - TableLoader implementations are called from one thread at a time (the loading thread at
-//   start-up, then the pipeline thread that owns the TableRefresher). Errors: Retryable for
-//   unreachable sources, Permanent/InvalidConfig for bad queries or data; the message must not
-//   contain row contents (keys are personal data: badges, employee numbers).
-// - src/mapping never depends on connectors: connectors register loader factories by kind
-//   ("odbc", "kafka") in a TableLoaderRegistry that the daemon passes to loadMapping().
+// - TableLoader implementations (core/table_source.h) are called from one thread at a time (the
+//   loading thread at start-up, then the pipeline thread that owns the TableRefresher). Errors:
+//   Retryable for unreachable sources, Permanent/InvalidConfig for bad queries or data; the
+//   message must not contain row contents (keys are personal data: badges, employee numbers).
+// - src/mapping never depends on connectors: connectors register table source factories by
+//   name ("odbc", "kafka") in the core::Registry that the daemon passes to loadMapping().
 //
 // Validity: valid_from is inclusive, valid_to exclusive; an empty cell is open-ended. A bound
 // may be a date ("2025-03-15", meaning local midnight in the table's time zone, UTC unless the
@@ -23,8 +23,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstdint>
 #include <climits>
+#include <cstdint>
 #include <expected>
 #include <filesystem>
 #include <functional>
@@ -38,34 +38,18 @@
 
 #include "src/core/config_schema.h"
 #include "src/core/error.h"
+#include "src/core/table_source.h"
 #include "src/core/time.h"
 #include "src/core/value.h"
 
 namespace dutybridge::expr {
 
-// Tables over this many rows are refused, whatever their source.
-inline constexpr size_t kMaxTableRows = 1'000'000;
-
-// Text rows as a source delivers them: named columns, null cells allowed.
-struct RawTable {
-  struct Row {
-    std::vector<std::optional<std::string>> cells;  // one per column
-    core::SourceLocation where;                     // the row (CSV: file, line, column 1)
-    std::vector<int> cell_columns;                  // CSV: 1-based column of each cell; may be empty
-  };
-  std::vector<std::string> columns;
-  std::vector<Row> rows;
-};
-
-// Which columns hold what. An empty key/value name means the first/second column; empty
-// validity names mean the table is not effective-dated.
-struct TableColumns {
-  std::string key;
-  std::string value;
-  std::string valid_from;
-  std::string valid_to;
-  bool dated() const { return !valid_from.empty() || !valid_to.empty(); }
-};
+// The rows a source delivers and the loader interface are core's (core/table_source.h: table
+// sources are connector factories in core::Registry); these names keep the language's view.
+inline constexpr size_t kMaxTableRows = core::kMaxTableRows;
+using RawTable = core::RawTable;
+using TableColumns = core::TableColumns;
+using TableLoader = core::TableLoader;
 
 struct TableProblem {
   core::SourceLocation where;
@@ -166,14 +150,6 @@ class TableHandle {
 // programming error here: the last one wins.
 std::shared_ptr<TableHandle> makeStaticTable(std::string name, const std::vector<std::pair<std::string, core::Value>>& rows);
 
-class TableLoader {
- public:
-  virtual ~TableLoader() = default;
-  virtual core::Result<RawTable> load() = 0;
-  // "csv config/reference/x.csv", "odbc query": for logs; never a connection string.
-  virtual std::string describe() const = 0;
-};
-
 // Reads a CSV file with a header line (RFC 4180 quoting); rows are located file:line:column.
 class CsvTableLoader final : public TableLoader {
  public:
@@ -184,31 +160,6 @@ class CsvTableLoader final : public TableLoader {
 
  private:
   std::filesystem::path file_;
-};
-
-// A source block of a mapping's table (`odbc: {...}`, `kafka: {...}`), for loader factories.
-struct TableSourceConfig {
-  std::string table;  // table name, for messages
-  std::string kind;   // "odbc", "kafka"
-  // The block's scalar keys (secrets resolved); a nested map's entries appear as "outer.inner"
-  // (e.g. librdkafka: {fetch.max.bytes: 1024} as "librdkafka.fetch.max.bytes").
-  std::map<std::string, std::string> settings;
-  core::SourceLocation where;
-  TableColumns columns;  // the table's key/value/validity column names, for sources that name columns
-};
-
-using TableLoaderFactory = std::function<core::Result<std::unique_ptr<TableLoader>>(const TableSourceConfig&)>;
-
-// Filled by the daemon (connectors register their kinds), read by loadMapping(). Not
-// thread-safe for writes: fill it before loading mappings.
-class TableLoaderRegistry {
- public:
-  void add(std::string kind, TableLoaderFactory factory) { factories_[std::move(kind)] = std::move(factory); }
-  const TableLoaderFactory* find(std::string_view kind) const;
-  std::vector<std::string> kinds() const;
-
- private:
-  std::map<std::string, TableLoaderFactory, std::less<>> factories_;
 };
 
 // Reloads one table on a schedule. Called from one pipeline thread: maybeRefresh(now) between

@@ -296,51 +296,31 @@ std::optional<std::vector<expr::TableRow>> inlineRows(Loader& loader, const YAML
   return rows;
 }
 
-// The loader of a table whose rows come through a connector (`odbc:`, `kafka:`): its settings
-// (secret references resolved; one level of nested map as "outer.inner") handed to the loader
-// factory the CLI registered. nullptr after a reported error.
+// The loader of a table whose rows come through a connector (`odbc:`, `kafka:`): the block is
+// validated against the table source's schema by the one validator (unknown keys, types, bounds,
+// secret references, each located with its YAML path), then created through the registry the
+// CLI filled. nullptr after a reported error.
 std::unique_ptr<expr::TableLoader> connectorTableLoader(Loader& loader, const std::string& table,
                                                         const std::string& kind, const std::string& path,
                                                         const YAML::Node& block, const expr::TableColumns& columns,
                                                         const MappingLoadOptions& options) {
-  if (!block.IsMap()) {
-    loader.error(block, path + "." + kind, fmt::format("'{}' must be a mapping of its settings", kind));
-    return nullptr;
-  }
-  const expr::TableLoaderFactory* factory = options.table_loaders ? options.table_loaders->find(kind) : nullptr;
+  const std::string block_path = path + "." + kind;
+  const core::TableSourceFactory* factory =
+      options.table_sources ? options.table_sources->findTableSource(kind) : nullptr;
   if (!factory) {
-    loader.error(block, path + "." + kind, fmt::format("no loader for '{}' table sources here", kind),
-                 "the dutybridge commands register them (connectors::registerTableLoaders)");
+    loader.error(block, block_path, fmt::format("no loader for '{}' table sources here", kind),
+                 "the dutybridge commands register them (connectors::registerBuiltinConnectors)");
     return nullptr;
   }
-  expr::TableSourceConfig config{table, kind, {}, loader.at(block, path + "." + kind), columns};
   schema::SecretResolver secrets;
-  // Scalars as they are; one level of nested map (librdkafka: {...}) as "outer.inner".
-  std::vector<std::pair<std::string, YAML::Node>> settings;
-  for (auto setting = block.begin(); setting != block.end(); ++setting) {
-    if (setting->second.IsMap()) {
-      for (auto inner = setting->second.begin(); inner != setting->second.end(); ++inner) {
-        settings.emplace_back(setting->first.Scalar() + "." + inner->first.Scalar(), inner->second);
-      }
-    } else {
-      settings.emplace_back(setting->first.Scalar(), setting->second);
-    }
-  }
-  for (const auto& [name, node] : settings) {
-    if (!node.IsScalar()) {
-      loader.error(node, path + "." + kind + "." + name, fmt::format("'{}' must be a single value", name));
-      return nullptr;
-    }
-    auto resolved = secrets.resolve(node.Scalar());
-    if (!resolved) {
-      loader.error(node, path + "." + kind + "." + name, resolved.error().message);
-      return nullptr;
-    }
-    config.settings.emplace(name, std::move(resolved->text));
-  }
-  auto created = (*factory)(config);
+  schema::ValidationContext context{loader.at(block, block_path).file, options.table_sources, &secrets,
+                                    &loader.diagnostics};
+  const size_t problems = loader.diagnostics.size();
+  core::ConfigObject settings = schema::validateObject(block, factory->configSchema(), block_path, context);
+  if (loader.diagnostics.size() > problems) return nullptr;
+  auto created = factory->create(settings, core::TableSourceContext{table, columns, options.kafka});
   if (!created) {
-    loader.error(block, path + "." + kind, created.error().message);
+    loader.error(block, block_path, fmt::format("{} table source: {}", kind, created.error().message));
     return nullptr;
   }
   return std::move(*created);
@@ -1761,7 +1741,8 @@ std::expected<std::unique_ptr<Mapping>, diag::Diagnostics> loadText(const std::f
   auto mapping = std::make_unique<Mapping>();
   mapping->file = file;
   mapping->text = text;
-  mapping->table_loaders = options.table_loaders;
+  mapping->table_sources = options.table_sources;
+  mapping->kafka = options.kafka;
   try {
     // The structure by the schema (unknown, missing and mistyped keys, bounds); then the loader
     // compiles and checks what the values mean, passing over what the schema reported.
@@ -1805,11 +1786,11 @@ std::expected<std::unique_ptr<Mapping>, diag::Diagnostics> loadMapping(const std
 
 std::expected<std::unique_ptr<Mapping>, diag::Diagnostics> Mapping::compileFor(
     const core::SourceDescription& description) const {
-  return loadText(file, text, &description, false, MappingLoadOptions{table_loaders, nullptr});
+  return loadText(file, text, &description, false, MappingLoadOptions{table_sources, kafka, nullptr});
 }
 
 std::expected<std::unique_ptr<Mapping>, diag::Diagnostics> Mapping::compileWithTestInput() const {
-  return loadText(file, text, nullptr, true, MappingLoadOptions{table_loaders, nullptr});
+  return loadText(file, text, nullptr, true, MappingLoadOptions{table_sources, kafka, nullptr});
 }
 
 namespace {

@@ -27,6 +27,7 @@
 #include "src/calendar/calendar.h"
 #include "src/core/clock.h"
 #include "src/core/record.h"
+#include "src/core/registry.h"
 #include "src/core/source.h"
 #include "src/diagnostics/diagnostics.h"
 #include "src/expr/expr.h"
@@ -155,8 +156,10 @@ class Mapping {
   std::vector<std::string> source_fields;
   bool has_test_input = false;  // `test_input:` (types for tests and `dutybridge map`)
   std::string text;             // the file as loaded, compiled again by compileFor()
-  // Loaders for odbc:/kafka: tables, kept for compileFor() (owned by the daemon).
-  const expr::TableLoaderRegistry* table_loaders = nullptr;
+  // The table sources of odbc:/kafka: tables and the daemon's kafka section, kept for
+  // compileFor() (owned by the daemon).
+  const core::Registry* table_sources = nullptr;
+  const core::KafkaCluster* kafka = nullptr;
 
   std::string label() const { return name + "@" + std::to_string(version); }
 
@@ -210,9 +213,12 @@ class Mapping {
 };
 
 struct MappingLoadOptions {
-  // Loaders for `odbc:` / `kafka:` table sources, filled by the daemon. Without one, such a
-  // table is a load error (csv and inline rows need none).
-  const expr::TableLoaderRegistry* table_loaders = nullptr;
+  // The registry whose table sources (core/table_source.h) load `odbc:` / `kafka:` tables,
+  // filled by the daemon (connectors::registerBuiltinConnectors). Without one, such a table is a
+  // load error (csv and inline rows need none).
+  const core::Registry* table_sources = nullptr;
+  // The daemon's `kafka:` section (the default cluster of `kafka:` tables), or nullptr.
+  const core::KafkaCluster* kafka = nullptr;
   // A from_source mapping is compiled against this description (as compileFor() does);
   // without, it is loaded offline (not runnable).
   const core::SourceDescription* description = nullptr;

@@ -131,7 +131,7 @@ class Daemon {
       core::ConnectorContext dlq_context;
       dlq_context.pipeline_name = p.name;
       dlq_context.clock = &clock_;
-      dlq_context.kafka = config_.kafka;
+      dlq_context.kafka = config_.kafkaCluster();
       auto dlq_sink = registry_.findSink(p.dead_letters->type)->create(p.dead_letters->settings, dlq_context);
       if (!dlq_sink) return core::fail(dlq_sink.error());
       pipeline->setDeadLetterSink(std::move(*dlq_sink));
@@ -143,7 +143,7 @@ class Daemon {
     core::ConnectorContext context;
     context.pipeline_name = p.name;
     context.clock = &clock_;
-    context.kafka = config_.kafka;
+    context.kafka = config_.kafkaCluster();
     context.exactly_once = p.delivery != config::Delivery::AtLeastOnce;
     context.exactly_once_fallback = p.delivery == config::Delivery::Auto;
     return context;
@@ -158,10 +158,7 @@ class Daemon {
     out.dead_letter_limit = {p.dead_letter_limit, p.dead_letter_window};
     out.on_running = [this, name = p.name] { clearFailure(state_, name); };
     if (!config_.dead_letter_topic.empty()) out.dlq_topic = config_.dead_letter_topic;
-    if (config_.log) {
-      out.stats_interval =
-          std::chrono::duration_cast<std::chrono::milliseconds>(config_.log->getDuration("stats_interval"));
-    }
+    out.stats_interval = config_.log.stats_interval;
     return out;
   }
 

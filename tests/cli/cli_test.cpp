@@ -83,6 +83,10 @@ TEST_CASE("list-connectors output matches docs/connectors", "[cli][docs]") {
   auto text = runCli("list-connectors");
   CHECK_THAT(text.output, Catch::Contains("generate (source)"));
   CHECK_THAT(text.output, Catch::Contains("stdout (sink)"));
+  // Reference-table sources are connectors of the same registry, listed with their schemas.
+  CHECK_THAT(text.output, Catch::Contains("odbc (table source)") && Catch::Contains("kafka (table source)"));
+  auto odbc = runCli("list-connectors --format markdown odbc");
+  CHECK_THAT(odbc.output, Catch::Contains("# `odbc:` reference-table source") && Catch::Contains("| `query` |"));
 }
 
 TEST_CASE("hr-schema prints the HR store DDL per dialect", "[cli][hr-schema]") {

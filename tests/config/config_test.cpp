@@ -64,11 +64,64 @@ pipelines:
   REQUIRE(result.has_value());
   const auto& cfg = **result;
   REQUIRE(cfg.pipelines.size() == 1);
-  CHECK(cfg.kafka == nullptr);
+  CHECK_FALSE(cfg.kafka);
   CHECK(cfg.pipelines[0].source.type == "generate");
   CHECK(cfg.pipelines[0].source.settings.getInt("batch_rows") == 1000);
   CHECK(cfg.pipelines[0].sink.settings.getString("path") == "-");
-  CHECK(cfg.log->getString("level") == "info");
+  // Absent sections are their defaults, typed.
+  CHECK(cfg.log.level == "info");
+  CHECK(cfg.log.stats_interval == std::chrono::seconds(30));
+  CHECK(cfg.admin.listen == "127.0.0.1:8088");
+  CHECK_FALSE(cfg.admin.enabled);
+}
+
+TEST_CASE("the kafka, admin and log sections are read into typed settings", "[config]") {
+  auto reg = registry();
+  auto secrets = fakeEnv({{"KAFKA_PW", "pw-77"}});
+  auto result = config::parseDaemonConfig(R"(
+kafka:
+  bootstrap_servers: 10.0.0.1:9092
+  state_topic: plant.state
+  librdkafka: {sasl.password: "${env:KAFKA_PW}"}
+admin: {enabled: true}
+log: {level: debug, stats_interval: 5s}
+pipelines:
+  - name: smoke
+    source: {type: generate, count: 10}
+    sink: {type: stdout}
+)",
+                                          "typed.yaml", reg, secrets);
+  if (!result) FAIL(result.error().format());
+  const auto& cfg = **result;
+  REQUIRE(cfg.kafka);
+  CHECK(cfg.kafka->bootstrapServers() == "10.0.0.1:9092");
+  CHECK(cfg.kafka->client_id == "dutybridge");
+  CHECK(cfg.kafka->state_topic == "plant.state");
+  CHECK(cfg.kafka->dlq_topic == "dutybridge.dlq");
+  CHECK(cfg.dead_letter_topic == "dutybridge.dlq");
+  REQUIRE(cfg.kafka->connection.librdkafka.size() == 1);
+  CHECK(cfg.kafka->connection.librdkafka[0].second == "pw-77");
+  CHECK(cfg.kafkaCluster() == &*cfg.kafka);
+  CHECK(cfg.admin.enabled);
+  CHECK(cfg.admin.listen == "127.0.0.1:8088");
+  CHECK(cfg.log.level == "debug");
+  CHECK(cfg.log.stats_interval == std::chrono::seconds(5));
+
+  // Bounds come from the section's schema: located, nothing read.
+  auto bounded = config::parseDaemonConfig(R"(
+kafka: {bootstrap_servers: " "}
+log: {stats_interval: 0s}
+pipelines:
+  - name: smoke
+    source: {type: generate, count: 10}
+    sink: {type: stdout}
+)",
+                                           "bounded.yaml", reg, secrets);
+  REQUIRE_FALSE(bounded);
+  std::string text = bounded.error().format();
+  INFO(text);
+  CHECK_THAT(text, Catch::Contains("bounded.yaml:3:23:") && Catch::Contains("(at log.stats_interval)"));
+  CHECK_THAT(text, Catch::Contains("'bootstrap_servers' is empty"));
 }
 
 TEST_CASE("bounds, durations, sizes and duplicates are checked", "[config]") {
@@ -175,7 +228,7 @@ pipelines:
 
   auto ok = config::parseDaemonConfig(yaml.substr(0, yaml.find("  - name: broken")), "secrets.yaml", reg, secrets);
   REQUIRE(ok.has_value());
-  CHECK((*ok)->kafka->getStringMap("librdkafka")[1].second == "cred-secret-0815");
+  CHECK((*ok)->kafka->connection.librdkafka[1].second == "cred-secret-0815");
   std::string echoed = config::renderRedacted((*ok)->root);
   INFO(echoed);
   CHECK_THAT(echoed, !Catch::Contains("env-secret-1234"));

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "src/core/registry.h"
 #include "src/mapping/mapping.h"
 #include "tests/expr/expr_harness.h"
 #include "tests/support/files.h"
@@ -359,7 +360,7 @@ emit:
   CHECK_THAT(report, Catch::Contains("table 'c' has several sources (rows, csv); keep one"));
   CHECK_THAT(report, Catch::Contains("'refresh' must be a duration of at least 1s, e.g. 10m"));
 
-  // A registered loader kind is used, with secrets resolved and never echoed.
+  // A registered table source is used with its validated settings, secrets resolved.
   struct Fixed final : TableLoader {
     core::Result<RawTable> load() override {
       RawTable raw;
@@ -369,17 +370,36 @@ emit:
     }
     std::string describe() const override { return "fixed"; }
   };
-  TableLoaderRegistry registry;
-  std::map<std::string, std::string> seen;
-  registry.add("odbc", [&](const TableSourceConfig& config) -> core::Result<std::unique_ptr<TableLoader>> {
-    seen = config.settings;
-    return std::make_unique<Fixed>();
-  });
+  struct FixedSource final : core::TableSourceFactory {
+    mutable std::string query;
+    mutable std::string connection;
+    std::string_view name() const override { return "odbc"; }
+    std::string_view description() const override { return "fixed rows"; }
+    const core::ConfigSchema& configSchema() const override {
+      static const core::ConfigSchema schema(std::vector<core::FieldSpec>{
+          core::FieldSpec::make("connection", core::FieldType::String).req().secret(),
+          core::FieldSpec::make("query", core::FieldType::String).req(),
+          core::FieldSpec::make("timeout", core::FieldType::Duration).def("30s").range(1'000'000, 600'000'000),
+      });
+      return schema;
+    }
+    core::Result<std::unique_ptr<TableLoader>> create(const core::ConfigObject& config,
+                                                      const core::TableSourceContext& context) const override {
+      if (context.table != "a") return core::fail(core::ErrorKind::InvalidConfig, "wrong table");
+      query = config.getString("query");
+      connection = config.getString("connection");
+      return std::make_unique<Fixed>();
+    }
+  };
+  core::Registry registry;
+  registry.add(std::make_unique<FixedSource>());
+  const auto& source = static_cast<const FixedSource&>(*registry.findTableSource("odbc"));
+  ::setenv("DUTYBRIDGE_TEST_TABLE_PW", "pw-1234", 1);
   dir.write("ok.yaml", R"(name: t
 input: {badge: string}
 tables:
   a:
-    odbc: {connection: "DSN=x", query: "SELECT k, v FROM t"}
+    odbc: {connection: "DSN=x;Pwd=${env:DUTYBRIDGE_TEST_TABLE_PW}", query: "SELECT k, v FROM t"}
     refresh: 1h
 emit:
   - fields: {x: 'lookup("a", badge)'}
@@ -387,6 +407,38 @@ emit:
   auto ok = loadMapping(dir.path() / "ok.yaml", MappingLoadOptions{&registry});
   INFO((ok ? std::string() : ok.error().format()));
   REQUIRE(ok);
-  CHECK(seen["query"] == "SELECT k, v FROM t");
+  CHECK(source.query == "SELECT k, v FROM t");
+  CHECK(source.connection == "DSN=x;Pwd=pw-1234");
   CHECK((*ok)->table_refreshers.size() == 1);
+
+  // The block is checked by the one validator against the source's schema: unknown keys, types,
+  // bounds, missing keys and secret references, each at file:line:column with its YAML path.
+  dir.write("bad.yaml", R"(name: t
+input: {badge: string}
+tables:
+  roster:
+    odbc:
+      connection: "DSN=x;Pwd=${env:DUTYBRIDGE_TEST_NO_SUCH_VAR}"
+      qeury: "SELECT 1"
+      timeout: 2h
+  other:
+    odbc: {query: [1, 2]}
+emit:
+  - fields: {x: badge}
+)");
+  auto bad = loadMapping(dir.path / "bad.yaml", MappingLoadOptions{&registry});
+  REQUIRE_FALSE(bad);
+  std::string problems = bad.error().format();
+  INFO(problems);
+  const std::string file = (dir.path / "bad.yaml").string();
+  CHECK_THAT(problems, Catch::Contains(file + ":7:7: error: unknown key 'qeury'") &&
+                           Catch::Contains("(at tables.roster.odbc.qeury)") &&
+                           Catch::Contains("did you mean 'query'?"));
+  CHECK_THAT(problems,
+             Catch::Contains("DUTYBRIDGE_TEST_NO_SUCH_VAR") && Catch::Contains("(at tables.roster.odbc.connection)"));
+  CHECK_THAT(problems, Catch::Contains(file + ":8:16:") && Catch::Contains("(at tables.roster.odbc.timeout)"));
+  CHECK_THAT(problems, Catch::Contains("missing required key 'query'") && Catch::Contains("(at tables.roster.odbc)"));
+  CHECK_THAT(problems,
+             Catch::Contains("(at tables.other.odbc.query)") && Catch::Contains("missing required key 'connection'"));
+  CHECK(problems.find("pw-1234") == std::string::npos);
 }

@@ -62,7 +62,7 @@ pipelines:
 std::unique_ptr<core::Source> createSource(const SourceConfig& config) {
   core::ConnectorContext context;
   context.pipeline_name = config.pipeline;
-  context.kafka = config.daemon->kafka;
+  context.kafka = config.daemon->kafkaCluster();
   auto source = registry().findSource("kafka")->create(config.daemon->pipelines.at(0).source.settings, context);
   if (!source) FAIL("create: " + source.error().describe());
   return std::move(*source);

@@ -3,8 +3,6 @@
 // objects (through a mapping file with an effective-dated lookup), plus a missing topic and an
 // unreachable cluster.
 
-#include "connectors/kafka/kafka_table_loader.h"
-
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -50,9 +48,11 @@ std::map<std::string, std::vector<std::optional<std::string>>> rowsByKey(const e
   return out;
 }
 
-expr::TableSourceConfig source(const std::string& table, std::map<std::string, std::string> settings,
-                               expr::TableColumns columns = {}) {
-  return expr::TableSourceConfig{table, "kafka", std::move(settings), {}, std::move(columns)};
+// A `kafka:` block in flow style from its settings (values quoted).
+std::string block(const std::vector<std::pair<std::string, std::string>>& settings) {
+  std::vector<std::string> parts;
+  for (const auto& [key, value] : settings) parts.push_back(fmt::format("{}: '{}'", key, value));
+  return fmt::format("{{{}}}", fmt::join(parts, ", "));
 }
 
 }  // namespace
@@ -69,9 +69,9 @@ TEST_CASE("kafka tables: the latest value per key, tombstones delete, every part
            {"WC-30", std::nullopt},      // tombstone
            {"WC-40", "Packing 包装"}});
 
-  auto loader = connectors::makeKafkaTableLoader(
-      source("workcenters", {{"topic", topic}, {"bootstrap_servers", bootstrap}, {"timeout", "20s"}}), nullptr);
-  if (!loader) FAIL(loader.error().describe());
+  auto loader = testing::tableLoader("kafka", "workcenters",
+                                     block({{"topic", topic}, {"bootstrap_servers", bootstrap}, {"timeout", "20s"}}));
+  if (!loader) FAIL(loader.error());
   CHECK((*loader)->describe() == "kafka topic " + topic);
   auto raw = (*loader)->load();
   if (!raw) FAIL(raw.error().describe());
@@ -86,9 +86,9 @@ TEST_CASE("kafka tables: the latest value per key, tombstones delete, every part
 
   // The daemon's kafka section is the default cluster; the table's column names name the columns.
   auto daemon = testing::sinkConfig(bootstrap, "topic: unused");
-  auto named = connectors::makeKafkaTableLoader(source("workcenters", {{"topic", topic}}, {"wc", "name", "", ""}),
-                                                &daemon.kafka());
-  if (!named) FAIL(named.error().describe());
+  auto named =
+      testing::tableLoader("kafka", "workcenters", block({{"topic", topic}}), &daemon.kafka(), {"wc", "name", "", ""});
+  if (!named) FAIL(named.error());
   auto again = (*named)->load();
   if (!again) FAIL(again.error().describe());
   CHECK(again->columns == std::vector<std::string>{"wc", "name"});
@@ -129,9 +129,7 @@ emit:
 )",
                                                     topic));
   auto daemon = testing::sinkConfig(bootstrap, "topic: unused");
-  expr::TableLoaderRegistry registry;
-  connectors::registerTableLoaders(registry, &daemon.kafka());
-  auto loaded = mapping::loadMapping(file, {&registry});
+  auto loaded = mapping::loadMapping(file, {.table_sources = &testing::builtinRegistry(), .kafka = &daemon.kafka()});
   INFO((loaded ? std::string() : loaded.error().format()));
   REQUIRE(loaded);
   const mapping::Mapping& mapping = **loaded;
@@ -161,37 +159,41 @@ emit:
 TEST_CASE("kafka tables: a missing topic is Permanent, an unreachable cluster Retryable, settings are checked",
           "[integration][kafka][tables]") {
   std::string bootstrap = testing::kafkaBootstrap();
-  auto missing = connectors::makeKafkaTableLoader(
-      source("t", {{"topic", testing::uniqueName("dutybridge.it.none")}, {"bootstrap_servers", bootstrap},
-                   {"timeout", "10s"}}),
-      nullptr);
-  REQUIRE(missing);
+  auto missing = testing::tableLoader("kafka", "t",
+                                      block({{"topic", testing::uniqueName("dutybridge.it.none")},
+                                             {"bootstrap_servers", bootstrap},
+                                             {"timeout", "10s"}}));
+  if (!missing) FAIL(missing.error());
   auto none = (*missing)->load();
   REQUIRE_FALSE(none);
   CHECK(none.error().kind == core::ErrorKind::Permanent);
   CHECK_THAT(none.error().message, Catch::Contains("does not exist"));
 
   std::string nowhere = fmt::format("127.0.0.1:{}", testing::freePort());
-  auto down = connectors::makeKafkaTableLoader(
-      source("t", {{"topic", "x"}, {"bootstrap_servers", nowhere}, {"timeout", "2s"}}), nullptr);
-  REQUIRE(down);
+  auto down =
+      testing::tableLoader("kafka", "t", block({{"topic", "x"}, {"bootstrap_servers", nowhere}, {"timeout", "2s"}}));
+  if (!down) FAIL(down.error());
   auto unreachable = (*down)->load();
   REQUIRE_FALSE(unreachable);
   CHECK(unreachable.error().kind == core::ErrorKind::Retryable);
   CHECK_THAT(unreachable.error().message, Catch::Contains("Kafka cluster " + nowhere + " did not answer"));
 
-  auto no_cluster = connectors::makeKafkaTableLoader(source("t", {{"topic", "x"}}), nullptr);
+  auto no_cluster = testing::tableLoader("kafka", "t", block({{"topic", "x"}}));
   REQUIRE_FALSE(no_cluster);
-  CHECK_THAT(no_cluster.error().message, Catch::Contains("needs 'bootstrap_servers'"));
-  auto bad_format = connectors::makeKafkaTableLoader(
-      source("t", {{"topic", "x"}, {"bootstrap_servers", bootstrap}, {"format", "avro"}}), nullptr);
+  CHECK_THAT(no_cluster.error(), Catch::Contains("needs 'bootstrap_servers'"));
+  auto bad_format =
+      testing::tableLoader("kafka", "t", block({{"topic", "x"}, {"bootstrap_servers", bootstrap}, {"format", "avro"}}));
   REQUIRE_FALSE(bad_format);
-  CHECK_THAT(bad_format.error().message, Catch::Contains("'format' must be text or json"));
-  auto bad_property = connectors::makeKafkaTableLoader(
-      source("t", {{"topic", "x"}, {"bootstrap_servers", bootstrap}, {"librdkafka.no.such.property", "1"}}), nullptr);
+  CHECK_THAT(bad_format.error(), Catch::Contains("tables.t.kafka.format") && Catch::Contains("text, json"));
+  auto bad_property = testing::tableLoader(
+      "kafka", "t", "{topic: x, bootstrap_servers: '" + bootstrap + "', librdkafka: {no.such.property: 1}}");
   REQUIRE_FALSE(bad_property);
-  CHECK(bad_property.error().kind == core::ErrorKind::InvalidConfig);
-  auto typo = connectors::makeKafkaTableLoader(source("t", {{"topik", "x"}, {"bootstrap_servers", bootstrap}}), nullptr);
+  CHECK_THAT(bad_property.error(), Catch::Contains("no.such.property"));
+  auto typo = testing::tableLoader("kafka", "t", block({{"topik", "x"}, {"bootstrap_servers", bootstrap}}));
   REQUIRE_FALSE(typo);
-  CHECK_THAT(typo.error().message, Catch::Contains("did you mean 'topic'?"));
+  CHECK_THAT(typo.error(), Catch::Contains("did you mean 'topic'?") && Catch::Contains("tables.t.kafka.topik"));
+  auto slow =
+      testing::tableLoader("kafka", "t", block({{"topic", "x"}, {"bootstrap_servers", bootstrap}, {"timeout", "1h"}}));
+  REQUIRE_FALSE(slow);
+  CHECK_THAT(slow.error(), Catch::Contains("tables.t.kafka.timeout"));
 }

@@ -45,7 +45,7 @@ inline core::Registry& kafkaRegistry() {
 // mapping without `type`). Validation problems fail the test with the diagnostics.
 struct SinkConfig {
   std::unique_ptr<config::DaemonConfig> daemon;
-  const core::ConfigObject& kafka() const { return *daemon->kafka; }
+  const core::KafkaCluster& kafka() const { return *daemon->kafka; }
   const core::ConfigObject& sink() const { return daemon->pipelines.at(0).sink.settings; }
 };
 
@@ -80,7 +80,7 @@ inline core::Result<std::unique_ptr<core::Sink>> createSink(const SinkConfig& co
   core::ConnectorContext context;
   context.pipeline_name = pipeline;
   context.clock = clock;
-  context.kafka = config.daemon->kafka;
+  context.kafka = config.daemon->kafkaCluster();
   return kafkaRegistry().findSink("kafka")->create(config.sink(), context);
 }
 

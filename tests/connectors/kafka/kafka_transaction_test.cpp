@@ -42,7 +42,7 @@ std::unique_ptr<core::Sink> transactionalSink(const testing::SinkConfig& config,
                                               bool fallback = false) {
   core::ConnectorContext context;
   context.pipeline_name = pipeline;
-  context.kafka = config.daemon->kafka;
+  context.kafka = config.daemon->kafkaCluster();
   context.exactly_once = true;
   context.exactly_once_fallback = fallback;
   auto sink = testing::kafkaRegistry().findSink("kafka")->create(config.sink(), context);

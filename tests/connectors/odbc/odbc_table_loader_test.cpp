@@ -1,4 +1,4 @@
-// The `odbc:` reference-table loader: an effective-dated badge table in SQLite (sqliteodbc)
+// The `odbc:` reference-table source: an effective-dated badge table in SQLite (sqliteodbc)
 // loaded through a mapping file, lookups with `at`, refresh picking up a changed row, and clear
 // errors for a database that cannot be reached, bad SQL and unknown settings.
 
@@ -10,10 +10,9 @@
 #include <fstream>
 
 #include "connectors/builtin.h"
-#include "connectors/odbc/odbc_table_loader.h"
 #include "src/mapping/mapping.h"
-#include "tests/connectors/table_test_util.h"
 #include "tests/connectors/odbc/odbc_test_util.h"
+#include "tests/connectors/table_test_util.h"
 
 using namespace dutybridge;
 using core::Value;
@@ -43,10 +42,14 @@ emit:
                      testing::yamlQuote(connection), testing::yamlQuote(query));
 }
 
-expr::TableLoaderRegistry loaders() {
-  expr::TableLoaderRegistry registry;
-  connectors::registerTableLoaders(registry, nullptr);
-  return registry;
+// Table sources come from the registry every dutybridge command fills.
+mapping::MappingLoadOptions loaders() {
+  return {.table_sources = &testing::builtinRegistry()};
+}
+
+// An `odbc:` block in flow style.
+std::string odbcBlock(const std::string& connection, const std::string& rest) {
+  return "{connection: " + testing::yamlQuote(connection) + ", " + rest + "}";
 }
 
 // A PostgreSQL connection string to a loopback port where nothing listens.
@@ -68,8 +71,7 @@ TEST_CASE("odbc tables: an effective-dated badge table loads, answers lookups at
   auto file = dir.write("mapping.yaml",
                         mappingYaml(connection, "SELECT badge, employee_no, valid_from, valid_to FROM badge_employee"));
 
-  auto registry = loaders();
-  auto loaded = mapping::loadMapping(file, {&registry});
+  auto loaded = mapping::loadMapping(file, loaders());
   INFO((loaded ? std::string() : loaded.error().format()));
   REQUIRE(loaded);
   const mapping::Mapping& mapping = **loaded;
@@ -105,10 +107,8 @@ TEST_CASE("odbc tables: an effective-dated badge table loads, answers lookups at
 
 TEST_CASE("odbc tables: an unreachable database is a Retryable load error naming the table",
           "[odbc][tables]") {
-  expr::TableSourceConfig config{
-      "badges", "odbc", {{"connection", unreachableConnection()}, {"query", "SELECT 1, 2"}}, {}, {}};
-  auto loader = connectors::makeOdbcTableLoader(config);
-  REQUIRE(loader);
+  auto loader = testing::tableLoader("odbc", "badges", odbcBlock(unreachableConnection(), "query: 'SELECT 1, 2'"));
+  if (!loader) FAIL(loader.error());
   CHECK((*loader)->describe() == "odbc query of table badges");
   auto raw = (*loader)->load();
   REQUIRE_FALSE(raw);
@@ -122,9 +122,10 @@ TEST_CASE("odbc tables: an unreachable database is a Retryable load error naming
   std::string connection = unreachableConnection();
   connection.replace(connection.find("s3cret-pw"), 9, "${file:" + password.string() + "}");
   auto file = dir.write("mapping.yaml", mappingYaml(connection, "SELECT * FROM badge_employee"));
-  auto registry = loaders();
   size_t unreachable = 0;
-  auto loaded = mapping::loadMapping(file, {.table_loaders = &registry, .unreachable_tables = &unreachable});
+  auto options = loaders();
+  options.unreachable_tables = &unreachable;
+  auto loaded = mapping::loadMapping(file, options);
   REQUIRE_FALSE(loaded);
   std::string report = loaded.error().format();
   CHECK_THAT(report, Catch::Contains("table 'badges' could not be loaded (odbc query of table badges)"));
@@ -142,10 +143,8 @@ TEST_CASE("odbc tables: bad SQL, missing columns and bad settings are Permanent 
   db.exec("CREATE TABLE badge_employee (badge TEXT, employee TEXT)");
   db.exec("INSERT INTO badge_employee VALUES ('B1', 'E1')");
 
-  expr::TableSourceConfig config{
-      "badges", "odbc", {{"connection", connection}, {"query", "SELECT badge FROM no_such_table"}}, {}, {}};
-  auto loader = connectors::makeOdbcTableLoader(config);
-  REQUIRE(loader);
+  auto loader = testing::tableLoader("odbc", "badges", odbcBlock(connection, "query: SELECT badge FROM no_such_table"));
+  if (!loader) FAIL(loader.error());
   auto raw = (*loader)->load();
   REQUIRE_FALSE(raw);
   CHECK(raw.error().kind == core::ErrorKind::Permanent);
@@ -153,23 +152,22 @@ TEST_CASE("odbc tables: bad SQL, missing columns and bad settings are Permanent 
 
   testing::TempDir dir("table-columns");
   auto file = dir.write("mapping.yaml", mappingYaml(connection, "SELECT badge, employee FROM badge_employee"));
-  auto registry = loaders();
   size_t unreachable = 0;
-  auto loaded = mapping::loadMapping(file, {.table_loaders = &registry, .unreachable_tables = &unreachable});
+  auto options = loaders();
+  options.unreachable_tables = &unreachable;
+  auto loaded = mapping::loadMapping(file, options);
   REQUIRE_FALSE(loaded);
   CHECK_THAT(loaded.error().format(), Catch::Contains("no column 'employee_no' (value) in the table source"));
   CHECK_THAT(loaded.error().format(), Catch::Contains("hint: columns: badge, employee"));
   CHECK(unreachable == 0);
 
-  expr::TableSourceConfig typo{"badges", "odbc", {{"connection", connection}, {"qeury", "SELECT 1"}}, {}, {}};
-  auto refused = connectors::makeOdbcTableLoader(typo);
+  auto refused = testing::tableLoader("odbc", "badges", odbcBlock(connection, "qeury: SELECT 1"));
   REQUIRE_FALSE(refused);
-  CHECK(refused.error().kind == core::ErrorKind::InvalidConfig);
-  CHECK_THAT(refused.error().message, Catch::Contains("unknown key 'qeury' (did you mean 'query'?)"));
+  CHECK_THAT(refused.error(), Catch::Contains("unknown key 'qeury'") && Catch::Contains("did you mean 'query'?") &&
+                                  Catch::Contains("tables.badges.odbc.qeury"));
+  CHECK_THAT(refused.error(), Catch::Contains("missing required key 'query'"));
 
-  expr::TableSourceConfig slow{
-      "badges", "odbc", {{"connection", connection}, {"query", "SELECT 1"}, {"timeout", "2h"}}, {}, {}};
-  auto bounded = connectors::makeOdbcTableLoader(slow);
+  auto bounded = testing::tableLoader("odbc", "badges", odbcBlock(connection, "query: SELECT 1, timeout: 2h"));
   REQUIRE_FALSE(bounded);
-  CHECK_THAT(bounded.error().message, Catch::Contains("'timeout' must be a duration from 1s to 600s"));
+  CHECK_THAT(bounded.error(), Catch::Contains("tables.badges.odbc.timeout") && Catch::Contains("between 1s and 10m"));
 }
