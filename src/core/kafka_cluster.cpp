@@ -51,7 +51,8 @@ const SettingsSchema<KafkaCluster>& kafkaClusterSettings() {
             &KafkaCluster::state_topic);
     s.field(FieldSpec::make("dlq_topic", FieldType::String)
                 .def("dutybridge.dlq")
-                .doc("Dead-letter topic for records that fail mapping or delivery."),
+                .doc("Dead-letter topic for records the source cannot decode, the mapping cannot handle or the "
+                     "sink refuses (docs/delivery-guarantees.md)."),
             &KafkaCluster::dlq_topic);
     return s;
   }();

@@ -1,5 +1,4 @@
 #include <catch2/catch.hpp>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -7,6 +6,8 @@
 
 #include "connectors/builtin.h"
 #include "src/config/daemon_config.h"
+#include "src/schema/schema_doc.h"
+#include "tests/support/docs.h"
 
 using namespace dutybridge;
 
@@ -266,4 +267,10 @@ pipelines:
   CHECK(p.dead_letters->settings.getString("topic") == "plant.dlq");
   CHECK(p.dead_letters->settings.getBool("create_topic"));
   CHECK((*with)->dead_letter_topic == "plant.dlq");
+}
+
+TEST_CASE("docs/configuration.md lists the keys check and run validate", "[config][docs]") {
+  const auto docs = std::filesystem::path(DUTYBRIDGE_TEST_DATA).parent_path().parent_path() / "docs";
+  testing::checkGeneratedRegion(docs / "configuration.md", "daemon config keys",
+                                schema::markdownKeyTable(config::daemonSchema()));
 }

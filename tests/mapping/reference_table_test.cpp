@@ -426,11 +426,11 @@ tables:
 emit:
   - fields: {x: badge}
 )");
-  auto bad = loadMapping(dir.path / "bad.yaml", MappingLoadOptions{&registry});
+  auto bad = loadMapping(dir.path() / "bad.yaml", MappingLoadOptions{&registry});
   REQUIRE_FALSE(bad);
   std::string problems = bad.error().format();
   INFO(problems);
-  const std::string file = (dir.path / "bad.yaml").string();
+  const std::string file = (dir.path() / "bad.yaml").string();
   CHECK_THAT(problems, Catch::Contains(file + ":7:7: error: unknown key 'qeury'") &&
                            Catch::Contains("(at tables.roster.odbc.qeury)") &&
                            Catch::Contains("did you mean 'query'?"));
