@@ -332,12 +332,7 @@ void loadTable(Loader& loader, Mapping& mapping, const std::string& table, const
   std::string path = "tables." + table;
   // Known but empty until it loads: lookups of a table that failed report nothing more.
   mapping.env.tables[table] = std::make_shared<expr::TableHandle>(table, nullptr);
-  if (!spec.IsMap()) {
-    loader.error(spec, path, "table '" + table + "' needs 'rows' (inline) or a source: csv, odbc or kafka");
-    return;
-  }
-  loader.checkKeys(spec, path, {"rows", "csv", "odbc", "kafka", "key", "value", "valid_from", "valid_to", "time_zone",
-                                "refresh"});
+  if (!spec.IsMap()) return;  // the schema has reported it (and any unknown key)
   std::vector<std::string> sources;
   for (const char* kind : {"rows", "csv", "odbc", "kafka"}) {
     if (spec[kind]) sources.push_back(kind);
@@ -361,10 +356,7 @@ void loadTable(Loader& loader, Mapping& mapping, const std::string& table, const
   std::optional<std::chrono::microseconds> refresh;
   if (spec["refresh"]) {
     auto micros = core::parseDuration(text("refresh"));
-    if (!micros || *micros < 1'000'000) {
-      loader.error(spec["refresh"], path + ".refresh", "'refresh' must be a duration of at least 1s, e.g. 10m");
-      return;
-    }
+    if (!micros || *micros < 1'000'000) return;  // the schema has reported it
     if (kind == "rows") {
       loader.error(spec["refresh"], path + ".refresh", "inline rows cannot be refreshed",
                    "move the rows to a csv file, or remove 'refresh'");
@@ -1420,7 +1412,6 @@ void loadHeader(Loader& loader, Mapping* mapping, const YAML::Node& root) {
 // tables: and hmac_keys: (before any expression: lookups and hmac key names are checked at load).
 void loadTablesAndKeys(Loader& loader, Mapping* mapping, const YAML::Node& root, const MappingLoadOptions& options) {
   if (const YAML::Node tables = root["tables"]; tables) {
-    if (!tables.IsMap()) loader.error(tables, "tables", "'tables' must map table names to rows or a csv file");
     for (auto it = tables.begin(); tables.IsMap() && it != tables.end(); ++it) {
       loadTable(loader, *mapping, it->first.Scalar(), it->second, options);
     }

@@ -71,6 +71,34 @@ std::shared_ptr<const core::ConfigSchema> aggregateSchema() {
   return schema;
 }
 
+std::shared_ptr<const core::ConfigSchema> tableSchema() {
+  return std::make_shared<const core::ConfigSchema>(std::vector<FieldSpec>{
+      FieldSpec::make("rows", FieldType::Any)
+          .shown("key to value, or a list of {key, value, valid_from, valid_to}")
+          .doc("Inline rows. A table has exactly one of `rows`, `csv`, `odbc` and `kafka`."),
+      FieldSpec::make("csv", FieldType::String)
+          .doc("A CSV file with a header line (RFC 4180; UTF-8, a BOM is accepted), relative to the mapping file."),
+      FieldSpec::make("odbc", FieldType::Any)
+          .shown("the odbc table source's settings")
+          .doc("Rows from a database query (docs/connectors/odbc.md, reference table source)."),
+      FieldSpec::make("kafka", FieldType::Any)
+          .shown("the kafka table source's settings")
+          .doc("Rows from a compacted topic, read to its end (docs/connectors/kafka.md, reference table source)."),
+      FieldSpec::make("key", FieldType::String).doc("The key column of a csv, odbc or kafka source."),
+      FieldSpec::make("value", FieldType::String).doc("The value column."),
+      FieldSpec::make("valid_from", FieldType::String)
+          .doc("The column of the date or time a row is valid from: the table becomes effective-dated."),
+      FieldSpec::make("valid_to", FieldType::String)
+          .doc("The column of the date or time a row is valid until (exclusive)."),
+      FieldSpec::make("time_zone", FieldType::String)
+          .def("UTC")
+          .doc("The IANA zone that validity dates without an offset are in."),
+      FieldSpec::make("refresh", FieldType::Duration)
+          .range(1'000'000, std::numeric_limits<int64_t>::max())
+          .doc("Reload the table this often (not for inline rows); a failed reload keeps the old table."),
+  });
+}
+
 std::shared_ptr<const core::ConfigSchema> emitSchema() {
   return std::make_shared<const core::ConfigSchema>(std::vector<FieldSpec>{
       FieldSpec::make("to", FieldType::String).doc("The topic; default: the contract's topic, else the sink's."),
@@ -144,8 +172,8 @@ const core::ConfigSchema& mappingFileSchema() {
       FieldSpec::make("test_input", FieldType::Any)
           .shown("field to type")
           .doc("With `input: from_source` and `tests`: the types the embedded tests and `dutybridge map` use."),
-      FieldSpec::make("tables", FieldType::Any)
-          .shown("name to table")
+      FieldSpec::make("tables", FieldType::ObjectMap)
+          .fields(tableSchema())
           .doc("Reference tables for `lookup` (docs/reference-tables.md)."),
       FieldSpec::make("hmac_keys", FieldType::Any)
           .shown("name to secret reference")

@@ -358,7 +358,7 @@ emit:
   CHECK_THAT(report, Catch::Contains("no loader for 'odbc' table sources here"));
   CHECK_THAT(report, Catch::Contains("inline rows cannot be refreshed"));
   CHECK_THAT(report, Catch::Contains("table 'c' has several sources (rows, csv); keep one"));
-  CHECK_THAT(report, Catch::Contains("'refresh' must be a duration of at least 1s, e.g. 10m"));
+  CHECK_THAT(report, Catch::Contains("'refresh' must be a duration like 250ms, 5s, 2m or 1h, found 'soon'"));
 
   // A registered table source is used with its validated settings, secrets resolved.
   struct Fixed final : TableLoader {
