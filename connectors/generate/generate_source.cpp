@@ -33,6 +33,16 @@ class GenerateSource final : public core::Source {
         "uom", "labor_minutes", "state", "updated_at"});
   }
 
+  core::Status checkPosition(std::string_view position) const override {
+    int64_t next = 0;
+    auto [ptr, ec] = std::from_chars(position.data(), position.data() + position.size(), next);
+    if (ec != std::errc() || ptr != position.data() + position.size() || next < 0) {
+      return core::fail(core::ErrorKind::Permanent,
+                        "a generate position is the number of the next row (e.g. \"1200\")");
+    }
+    return {};
+  }
+
   core::Status open(const std::optional<std::string>& position) override {
     next_ = 0;
     if (position) {

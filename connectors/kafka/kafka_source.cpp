@@ -94,6 +94,11 @@ class KafkaSource final : public core::Source, private kafka::ClientEvents {
 
   ~KafkaSource() override { close(); }
 
+  core::Status checkPosition(std::string_view position) const override {
+    auto parsed = parsePosition(position);
+    return parsed ? core::Status{} : core::fail(parsed.error());
+  }
+
   core::Status open(const std::optional<std::string>& position) override {
     if (consumer_) return {};
     auto known = parsePosition(position.value_or(""));

@@ -120,6 +120,11 @@ class OdbcSource final : public core::Source {
   OdbcSource& operator=(const OdbcSource&) = delete;
   ~OdbcSource() override { disconnect(); }
 
+  core::Status checkPosition(std::string_view position) const override {
+    auto decoded = odbc::decodeCursor(position, settings_.shape.mode);
+    return decoded ? core::Status{} : core::fail(decoded.error());
+  }
+
   core::Status open(const std::optional<std::string>& position) override {
     cursor_ = Cursor{};
     if (position && !position->empty()) {

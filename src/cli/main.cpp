@@ -21,6 +21,7 @@
 #include "connectors/builtin.h"
 #include "connectors/kafka/kafka_state_store.h"
 #include "connectors/odbc/hr_schema.h"
+#include "src/admin/admin_server.h"
 #include "src/cli/mapping_commands.h"
 #include "src/cli/schema_doc.h"
 #include "src/common/log.h"
@@ -233,11 +234,6 @@ std::unique_ptr<config::DaemonConfig> loadConfigOrReport(const std::string& file
   schema::SecretResolver secrets;
   auto loaded = config::loadDaemonConfig(file, registry, secrets);
   if (loaded) {
-    if ((*loaded)->admin.enabled) {
-      log::warning("config", "{}: admin: enabled: true is accepted but not used yet: no admin API listens (it comes "
-                             "with the admin API, docs/configuration.md)",
-                   file);
-    }
     return std::move(*loaded);
   }
   std::string text = loaded.error().format();
@@ -377,6 +373,11 @@ int cmdCheckOrRun(Args& args, bool run) {
   if (daemon_config.kafka) {
     const core::KafkaCluster* kafka = daemon_config.kafkaCluster();
     daemon_options.open_state_store = [kafka] { return connectors::openKafkaStateStore(*kafka, "state"); };
+  }
+  if (daemon_config.admin.enabled) {
+    daemon_options.attach = [&daemon_config](boost::asio::io_context& io, runtime::DaemonControl& control) {
+      return admin::startAdminServer(io, control, daemon_config.admin);
+    };
   }
   int status = runtime::runDaemon(daemon_config, registry, daemon_options);
   return status == 0 ? kOk : status == 2 ? kUsage : kFailure;

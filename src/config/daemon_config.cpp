@@ -19,15 +19,58 @@ using core::ConfigSchema;
 using core::FieldSpec;
 using core::FieldType;
 
+const core::SettingsSchema<AdminTls>& adminTlsSettings() {
+  static const core::SettingsSchema<AdminTls> settings = [] {
+    core::SettingsSchema<AdminTls> s;
+    s.field(FieldSpec::make("cert", FieldType::String).req().doc("PEM certificate (chain) file."), &AdminTls::cert);
+    s.field(FieldSpec::make("key", FieldType::String).req().doc("PEM private key file."), &AdminTls::key);
+    return s;
+  }();
+  return settings;
+}
+
+// "host:port", "[v6]:port": the port is 0-65535 (0 picks a free port, for tests).
+std::vector<core::ConfigProblem> checkListen(const core::ConfigObject& admin) {
+  if (!admin.has("listen")) return {};
+  const std::string listen = admin.getString("listen");
+  const auto colon = listen.rfind(':');
+  bool ok = colon != std::string::npos && colon > 0 && colon + 1 < listen.size() && colon + 6 >= listen.size();
+  for (size_t i = colon + 1; ok && i < listen.size(); ++i) ok = listen[i] >= '0' && listen[i] <= '9';
+  if (ok) ok = std::stoul(listen.substr(colon + 1)) <= 65535;
+  if (ok) return {};
+  return {{"listen", fmt::format("'{}' is not host:port (e.g. 127.0.0.1:8088)", listen)}};
+}
+
 const core::SettingsSchema<AdminSettings>& adminSettings() {
   static const core::SettingsSchema<AdminSettings> settings = [] {
     core::SettingsSchema<AdminSettings> s;
+    s.field(FieldSpec::make("enabled", FieldType::Bool)
+                .def("false")
+                .doc("Serve the admin API: health, readiness, Prometheus metrics, pipeline status and control."),
+            &AdminSettings::enabled);
     s.field(FieldSpec::make("listen", FieldType::String)
                 .def("127.0.0.1:8088")
-                .doc("host:port of the admin and metrics HTTP listener."),
+                .doc("host:port of the admin and metrics HTTP listener. Reads are open to whoever reaches it: keep "
+                     "it on loopback or a management network."),
             &AdminSettings::listen);
-    s.field(FieldSpec::make("enabled", FieldType::Bool).def("false").doc("Serve the admin API (status, metrics)."),
-            &AdminSettings::enabled);
+    s.field(FieldSpec::make("token", FieldType::String)
+                .secret()
+                .doc("Bearer token every write (stop, resume, restart, cursor changes) needs, from a secret "
+                     "(`${cred:admin-token}`). Without one, writes are refused."),
+            &AdminSettings::token);
+    s.section(FieldSpec::make("tls", FieldType::Object).doc("Serve HTTPS with this certificate and key."),
+              adminTlsSettings(), &AdminSettings::tls);
+    s.field(FieldSpec::make("stuck_after", FieldType::Duration)
+                .def("120s")
+                .range(1'000'000, 86'400'000'000)
+                .doc("A pipeline thread in one step (a source poll, a sink write, a commit) longer than this is "
+                     "wedged: /healthz answers 503 and names the pipeline and the step."),
+            &AdminSettings::stuck_after);
+    s.field(FieldSpec::make("tap", FieldType::Bool)
+                .def("false")
+                .doc("Serve GET /api/v1/pipelines/{name}/tap (a live sample of records, personal fields masked)."),
+            &AdminSettings::tap);
+    s.check(checkListen);
     return s;
   }();
   return settings;

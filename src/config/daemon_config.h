@@ -52,11 +52,20 @@ struct PipelineConfig {
   core::SourceLocation location;
 };
 
-// `admin:`. Accepted, but nothing listens yet (issue 14 item 13): `check` and `run` warn when
-// it is enabled.
+// `admin:` (docs/operations.md): the admin API and metrics listener.
+struct AdminTls {
+  std::string cert;  // PEM certificate chain file
+  std::string key;   // PEM private key file
+};
 struct AdminSettings {
-  std::string listen;  // host:port
   bool enabled = false;
+  std::string listen;                // host:port; loopback by default
+  std::optional<std::string> token;  // bearer token every write needs; absent: writes are refused
+  std::optional<AdminTls> tls;       // absent: plain HTTP
+  // A pipeline thread in one step (one source poll, one sink write, one commit) for longer than
+  // this is wedged: /healthz fails and names it.
+  std::chrono::milliseconds stuck_after{};
+  bool tap = false;  // serve GET .../tap (live records, personal fields masked)
 };
 
 // `log:`.

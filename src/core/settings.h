@@ -136,6 +136,29 @@ class SettingsSchema {
     return *this;
   }
 
+  // A nested object (`tls: {cert, key}`) with settings of its own, read into `member` when the
+  // file has it (nullopt when absent). `spec` names it and documents it; its type becomes Object.
+  template <class G>
+  SettingsSchema& section(FieldSpec spec, const SettingsSchema<G>& nested, std::optional<G> S::*member) {
+    const std::string name = spec.name;
+    auto inner = std::make_shared<const ConfigSchema>(nested.schema());
+    spec.type = FieldType::Object;
+    fields_.push_back(std::move(spec).fields(inner));
+    readers_.push_back([name, member, &nested](S& out, const ConfigObject& object) -> Status {
+      const ConfigObject::Entry* entry = object.find(name);
+      if (!entry || entry->defaulted || entry->objects.empty()) {
+        out.*member = std::nullopt;
+        return {};
+      }
+      auto read = nested.read(entry->objects.front());
+      if (!read) return std::unexpected(read.error());
+      out.*member = std::move(*read);
+      return {};
+    });
+    rebuild();
+    return *this;
+  }
+
   // A cross-field rule over the validated object; it runs in the validator (check and run alike)
   // and sees only the fields that validated.
   SettingsSchema& check(ConfigSchema::CrossCheck rule) {

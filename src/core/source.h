@@ -89,6 +89,14 @@ class Source {
   // describe its records before reading them. Errors as for open().
   virtual Result<std::optional<SourceDescription>> describe() { return std::optional<SourceDescription>(); }
 
+  // Whether `position` is one open() would accept (this source's own format), for the cursor
+  // tools (`PUT .../cursor`, `dutybridge cursor set`): an error says what is wrong, without
+  // quoting values. Needs no connection; callable before open(), from any one thread.
+  virtual Status checkPosition(std::string_view position) const {
+    (void)position;
+    return {};
+  }
+
   // Releases connections. Called once; no other call follows.
   virtual void close() = 0;
 };

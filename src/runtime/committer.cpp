@@ -30,9 +30,10 @@ class DeliveredCommitter final : public Committer {
     if (sink_stores_position_) target_.sink.nextBatchPosition(position);
   }
 
-  core::Status add(uint64_t sequence, size_t records, std::string position, std::vector<core::StateEntry> state) override {
+  core::Status add(uint64_t sequence, size_t records, std::string position, std::vector<core::StateEntry> state,
+                   int64_t newest_event_unix_ms) override {
     if (records > 0) {
-      push({sequence, std::move(position), records, std::move(state)});
+      push({sequence, std::move(position), records, std::move(state), newest_event_unix_ms});
       return {};
     }
     if (position.empty() && state.empty()) return {};
@@ -49,13 +50,13 @@ class DeliveredCommitter final : public Committer {
 
   core::Status delivered(uint64_t sequence) override {
     std::string newest;
+    const int64_t now = in_flight_.empty() ? 0 : unixMillisNow();
     while (!in_flight_.empty() && in_flight_.front().sequence <= sequence) {
       if (auto stored = storeState(in_flight_.front().state); !stored) return stored;
       if (!in_flight_.front().position.empty()) newest = std::move(in_flight_.front().position);
-      target_.stats.records_delivered.fetch_add(in_flight_.front().records);
+      countDelivered(in_flight_.front(), now);
       in_flight_records_ -= in_flight_.front().records;
       in_flight_.pop_front();
-      target_.stats.batches_committed.fetch_add(1);
     }
     return storePosition(std::move(newest));
   }
@@ -91,6 +92,7 @@ class DeliveredCommitter final : public Committer {
       if (auto put = target_.state.put(target_.cursor_key, newest); !put) return put;
     }
     if (auto committed = target_.source.commit(newest); !committed) return committed;
+    target_.status.cursorStored(newest);
     stored_position_ = std::move(newest);
     return {};
   }
@@ -112,11 +114,12 @@ class TransactionCommitter final : public Committer {
     return stored;
   }
 
-  core::Status add(uint64_t sequence, size_t records, std::string position, std::vector<core::StateEntry> state) override {
+  core::Status add(uint64_t sequence, size_t records, std::string position, std::vector<core::StateEntry> state,
+                   int64_t newest_event_unix_ms) override {
     // Even record-less moves (skipped rows, a retraction not yet emitted) are an entry of the
     // transaction, so they commit with it.
     if (records == 0 && position.empty() && state.empty()) return {};
-    push({sequence, std::move(position), records, std::move(state)});
+    push({sequence, std::move(position), records, std::move(state), newest_event_unix_ms});
     transaction_records_ += records;
     if (!transaction_started_) transaction_started_ = Clock::now();
     return {};
@@ -165,11 +168,9 @@ class TransactionCommitter final : public Committer {
     if (in_flight_.empty()) return {};
     std::vector<core::StateEntry> entries;
     std::string newest;
-    size_t records = 0;
     for (const auto& f : in_flight_) {
       for (const auto& entry : f.state) entries.push_back({target_.state_prefix + entry.key, entry.value});
       if (!f.position.empty()) newest = f.position;
-      records += f.records;
     }
     if (!newest.empty() && newest != stored_position_) entries.push_back({target_.cursor_key, newest});
     auto attempted = target_.retrier.until(stop, "committing the transaction", [&] {
@@ -183,14 +184,15 @@ class TransactionCommitter final : public Committer {
       return {};
     }
     target_.state.remember(entries);
-    target_.stats.records_delivered.fetch_add(records);
-    target_.stats.batches_committed.fetch_add(in_flight_.size());
-    target_.stats.transactions.fetch_add(1);
+    const int64_t now = unixMillisNow();
+    for (const auto& f : in_flight_) countDelivered(f, now);
+    target_.status.stats.transactions.fetch_add(1, std::memory_order_relaxed);
     in_flight_.clear();
     in_flight_records_ = 0;
     transaction_started_.reset();
     transaction_records_ = 0;
     if (!newest.empty()) {
+      target_.status.cursorStored(newest);
       stored_position_ = newest;
       if (auto committed = target_.source.commit(newest); !committed) return committed;
     }

@@ -32,7 +32,7 @@
 #include "src/core/sink.h"
 #include "src/core/source.h"
 #include "src/core/state_store.h"
-#include "src/runtime/pipeline_stats.h"
+#include "src/runtime/pipeline_status.h"
 #include "src/runtime/retry.h"
 
 namespace dutybridge::runtime {
@@ -45,7 +45,7 @@ struct CommitTarget {
   core::StateStore& state;
   std::string cursor_key;    // "cursor/<pipeline>"
   std::string state_prefix;  // "transform/<pipeline>/"
-  PipelineStats& stats;
+  PipelineStatus& status;    // counters, cursor stored-at, end-to-end latency
   Retrier& retrier;
   std::chrono::milliseconds flush_timeout{10'000};  // a commit's deadline while running (PipelineOptions)
   std::chrono::milliseconds commit_interval{100};
@@ -67,10 +67,11 @@ class Committer {
   // Before the first write() of a batch's records (the sink that stores positions needs it).
   virtual void beforeWrite(const std::string& position) { (void)position; }
   // A batch was read and transformed: `records` outputs written as sink batch `sequence` (none:
-  // the source or the transform's state moved without records), its source `position` and the
-  // transform's state changes.
-  virtual core::Status add(uint64_t sequence, size_t records, std::string position,
-                           std::vector<core::StateEntry> state) = 0;
+  // the source or the transform's state moved without records), its source `position`, the
+  // transform's state changes and the newest event time of its rows (Unix ms, 0: none), from
+  // which the end-to-end latency is measured when the batch is delivered.
+  virtual core::Status add(uint64_t sequence, size_t records, std::string position, std::vector<core::StateEntry> state,
+                           int64_t newest_event_unix_ms = 0) = 0;
   // The sink reported every batch up to `sequence` delivered.
   virtual core::Status delivered(uint64_t sequence) = 0;
   // Between batches (no batch half written): commit when due. `idle`: the source had nothing.
@@ -88,7 +89,17 @@ class Committer {
     std::string position;
     size_t records;
     std::vector<core::StateEntry> state;  // transform state as of this batch
+    int64_t newest_event_unix_ms = 0;
   };
+  // A batch became durable (delivered, or its transaction committed).
+  void countDelivered(const InFlight& batch, int64_t now_unix_ms) {
+    target_.status.stats.records_delivered.fetch_add(batch.records, std::memory_order_relaxed);
+    target_.status.stats.batches_committed.fetch_add(1, std::memory_order_relaxed);
+    if (batch.newest_event_unix_ms > 0 && batch.records > 0) {
+      target_.status.stats.end_to_end_latency.observe(
+          static_cast<double>(now_unix_ms - batch.newest_event_unix_ms) / 1000.0, batch.records);
+    }
+  }
   void push(InFlight batch) {
     in_flight_records_ += batch.records;
     in_flight_.push_back(std::move(batch));

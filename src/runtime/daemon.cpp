@@ -1,15 +1,16 @@
 #include "src/runtime/daemon.h"
 
-#include <mutex>
+#include <fmt/format.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <nlohmann/json.hpp>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -54,9 +55,10 @@ void clearFailure(core::StateStore& state, const std::string& pipeline) {
 }
 
 // The daemon's run: the pipelines, their worker threads and the event loop that waits for
-// signals and for the workers to finish. One per runDaemon() call; the event loop and the
-// members it touches are used from the main thread, except where a comment says otherwise.
-class Daemon {
+// signals, for the workers to finish and for the admin API. One per runDaemon() call; the event
+// loop and the members it touches are used from the main thread, except where a comment says
+// otherwise.
+class Daemon final : public DaemonControl {
  public:
   Daemon(const config::DaemonConfig& config, const core::Registry& registry, DaemonOptions options)
       : config_(config),
@@ -65,30 +67,164 @@ class Daemon {
         state_store_(openStateStore()),
         state_(*state_store_) {}
 
+  ~Daemon() override {
+    for (auto& slot : slots_) {
+      if (slot->worker.joinable()) slot->worker.join();
+    }
+  }
+
   int run() {
     // Ignored while pipelines open (connecting can take long); the event loop notes it from then on.
     std::signal(SIGHUP, SIG_IGN);
     if (!buildAll()) return 1;
-    if (pipelines_.empty()) {
+    if (slots_.empty()) {
       log::warning(kComponent, "no enabled pipelines; nothing to do");
       return 0;
     }
     waitForSignals();
-    for (size_t i = 0; i < pipelines_.size(); ++i) {
-      workers_.emplace_back([this, i](std::stop_token stop) { runWorker(i, stop); });
+    if (options_.attach) {
+      auto attached = options_.attach(io_, *this);
+      if (!attached) {
+        log::error(kComponent, "{}", attached.error().describe());
+        return 1;
+      }
+      attachment_ = std::move(*attached);
     }
-    log::notice(kComponent, "running {} pipeline(s)", pipelines_.size());
+    for (auto& slot : slots_) startWorker(*slot);
+    log::notice(kComponent, "running {} pipeline(s)", slots_.size());
     io_.run();
-    for (auto& worker : workers_) worker.join();
+    for (auto& slot : slots_) {
+      if (slot->worker.joinable()) slot->worker.join();
+    }
     log::notice(kComponent, "stopped");
     return invalid_config_ ? 2 : failed_ ? 1 : 0;
   }
 
+  // DaemonControl, on the event loop.
+  std::vector<PipelineView> pipelines() const override {
+    std::vector<PipelineView> out;
+    out.reserve(slots_.size());
+    for (const auto& slot : slots_) {
+      out.push_back({slot->config, slot->status, slot->running, slot->stopped_by_admin, slot->sink_stores_position});
+    }
+    return out;
+  }
+
+  bool stopping() const override { return stopping_; }
+
+  ControlResult<> stopPipeline(std::string_view name) override {
+    Slot* slot = find(name);
+    if (!slot) return notFound(name);
+    if (!slot->running) return conflict(name, "is not running");
+    if (slot->stopped_by_admin) return {};  // already stopping
+    log::notice(kComponent, "pipeline {}: stop requested through the admin API", slot->config->name);
+    slot->stopped_by_admin = true;
+    slot->status->setState(PipelineState::Stopping);
+    slot->worker.request_stop();
+    return {};
+  }
+
+  ControlResult<> resumePipeline(std::string_view name) override {
+    Slot* slot = find(name);
+    if (!slot) return notFound(name);
+    if (slot->running) return conflict(name, "is running");
+    if (stopping_) return conflict(name, "cannot start while the daemon stops");
+    log::notice(kComponent, "pipeline {}: resumed through the admin API", slot->config->name);
+    if (auto started = rebuildAndStart(*slot); !started) {
+      return std::unexpected(ControlError{ControlError::Code::Invalid, started.error().describe()});
+    }
+    return {};
+  }
+
+  ControlResult<> restartPipeline(std::string_view name) override {
+    Slot* slot = find(name);
+    if (!slot) return notFound(name);
+    if (!slot->running) return resumePipeline(name);
+    if (auto stopped = stopPipeline(name); !stopped) return stopped;
+    slot->resume_when_stopped = true;
+    return {};
+  }
+
+  ControlResult<std::optional<std::string>> readCursor(std::string_view name) override {
+    Slot* slot = find(name);
+    if (!slot) return notFound(name);
+    if (slot->sink_stores_position) return slot->status->cursor();  // as its sink last stored or read it
+    auto stored = state_.get(state_layout::cursorKey(slot->config->name));
+    if (!stored) return std::unexpected(ControlError{ControlError::Code::Unavailable, stored.error().describe()});
+    return *stored;
+  }
+
+  ControlResult<> writeCursor(std::string_view name, std::optional<std::string> position) override {
+    Slot* slot = find(name);
+    if (!slot) return notFound(name);
+    const std::string& pipeline = slot->config->name;
+    if (slot->running)
+      return conflict(name, "is running; stop it first (POST /api/v1/pipelines/" + pipeline + "/stop)");
+    if (slot->sink_stores_position) {
+      return conflict(name,
+                      "stores its position with the rows in its sink's database (table dutybridge_offsets), not in "
+                      "the state topic; change it there while the pipeline is stopped");
+    }
+    if (position) {
+      auto source = registry_.findSource(slot->config->source.type)
+                        ->create(slot->config->source.settings, connectorContext(*slot->config));
+      if (!source) return std::unexpected(ControlError{ControlError::Code::Unavailable, source.error().describe()});
+      if (auto checked = (*source)->checkPosition(*position); !checked) {
+        return std::unexpected(ControlError{ControlError::Code::Invalid,
+                                            "not a position of this pipeline's source: " + checked.error().message});
+      }
+    }
+    auto before = state_.get(state_layout::cursorKey(pipeline));
+    auto put = state_.put(state_layout::cursorKey(pipeline), position.value_or(""));
+    if (put) put = state_.flush(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+    if (!put) return std::unexpected(ControlError{ControlError::Code::Unavailable, put.error().describe()});
+    const std::string was = before && *before ? **before : std::string("none");
+    if (position) {
+      log::notice(kComponent, "pipeline {}: cursor set through the admin API (was {}, now {})", pipeline, was,
+                  *position);
+    } else {
+      log::notice(kComponent,
+                  "pipeline {}: cursor deleted through the admin API (was {}); it starts from its "
+                  "configured start",
+                  pipeline, was);
+    }
+    slot->status->cursorRead(position);
+    return {};
+  }
+
  private:
+  // One configured, enabled pipeline for the whole run: its status outlives rebuilds.
+  struct Slot {
+    const config::PipelineConfig* config = nullptr;
+    std::shared_ptr<PipelineStatus> status = std::make_shared<PipelineStatus>();
+    // Replaced by its own worker (rebuild after an aborted transaction) under restart_mutex_, or
+    // by the event loop while no worker runs.
+    std::unique_ptr<Pipeline> pipeline;
+    bool sink_stores_position = false;
+    // Event loop only:
+    bool running = false;
+    bool stopped_by_admin = false;
+    bool resume_when_stopped = false;
+    std::jthread worker;
+  };
+
   std::unique_ptr<core::StateStore> openStateStore() const {
     if (options_.open_state_store) return std::make_unique<LazyStateStore>(options_.open_state_store);
     log::warning(kComponent, "no kafka section: cursors are kept in memory and a restart starts over");
     return std::make_unique<MemoryStateStore>();
+  }
+
+  Slot* find(std::string_view name) {
+    for (auto& slot : slots_) {
+      if (slot->config->name == name) return slot.get();
+    }
+    return nullptr;
+  }
+  static std::unexpected<ControlError> notFound(std::string_view name) {
+    return std::unexpected(ControlError{ControlError::Code::NotFound, fmt::format("no pipeline named '{}'", name)});
+  }
+  static std::unexpected<ControlError> conflict(std::string_view name, std::string_view why) {
+    return std::unexpected(ControlError{ControlError::Code::Conflict, fmt::format("pipeline {} {}", name, why)});
   }
 
   // Every enabled pipeline; false (logged) when one cannot be built.
@@ -98,21 +234,25 @@ class Daemon {
         log::notice(kComponent, "pipeline {} is disabled", p.name);
         continue;
       }
-      auto built = build(p);
+      auto slot = std::make_unique<Slot>();
+      slot->config = &p;
+      auto built = build(*slot);
       if (!built) {
         log::error(kComponent, "pipeline {}: {}", p.name, built.error().describe());
         return false;
       }
-      pipelines_.push_back(std::move(*built));
-      pipeline_configs_.push_back(&p);
+      slot->pipeline = std::move(*built);
+      slots_.push_back(std::move(slot));
     }
     return true;
   }
 
-  // A pipeline from its config: at start, and again after an aborted transaction (a fresh
-  // source, transform and sink resume from the last commit). Called from the main thread and
-  // from the pipeline's own worker; it reads only what is immutable while the daemon runs.
-  core::Result<std::unique_ptr<Pipeline>> build(const config::PipelineConfig& p) {
+  // A pipeline from its config: at start, again after an aborted transaction (a fresh source,
+  // transform and sink resume from the last commit) and on resume. Called from the main thread
+  // and from the pipeline's own worker; it reads only what is immutable while the daemon runs
+  // (and sets sink_stores_position, which a sink type fixes).
+  core::Result<std::unique_ptr<Pipeline>> build(Slot& slot) {
+    const config::PipelineConfig& p = *slot.config;
     core::ConnectorContext context = connectorContext(p);
     std::unique_ptr<core::Transform> transform;
     if (p.mapping && options_.make_transform) transform = options_.make_transform(p, clock_);
@@ -124,8 +264,9 @@ class Daemon {
     if (!source) return core::fail(source.error());
     auto sink = registry_.findSink(p.sink.type)->create(p.sink.settings, context);
     if (!sink) return core::fail(sink.error());
-    auto pipeline = std::make_unique<Pipeline>(p.name, std::move(*source), std::move(*sink), state_, pipelineOptions(p),
-                                               std::move(transform));
+    slot.sink_stores_position = (*sink)->storesPosition();
+    auto pipeline = std::make_unique<Pipeline>(p.name, std::move(*source), std::move(*sink), state_,
+                                               pipelineOptions(slot), std::move(transform));
     if (p.dead_letters) {
       // Not transactional: the letters are flushed before their batch is written to the sink.
       core::ConnectorContext dlq_context;
@@ -149,7 +290,8 @@ class Daemon {
     return context;
   }
 
-  PipelineOptions pipelineOptions(const config::PipelineConfig& p) {
+  PipelineOptions pipelineOptions(const Slot& slot) {
+    const config::PipelineConfig& p = *slot.config;
     PipelineOptions out;
     out.stop_when_idle = options_.once;
     out.max_in_flight_records = p.max_in_flight;
@@ -159,6 +301,7 @@ class Daemon {
     out.on_running = [this, name = p.name] { clearFailure(state_, name); };
     if (!config_.dead_letter_topic.empty()) out.dlq_topic = config_.dead_letter_topic;
     out.stats_interval = config_.log.stats_interval;
+    out.status = slot.status;
     return out;
   }
 
@@ -177,8 +320,15 @@ class Daemon {
         std::_Exit(1);
       }
       log::notice(kComponent, "signal {} received: stopping pipelines gracefully", number);
-      for (auto& worker : workers_) worker.request_stop();
-      signals_->async_wait(on_signal_);
+      stopping_ = true;
+      for (auto& slot : slots_) {
+        slot->resume_when_stopped = false;
+        if (!slot->running) continue;
+        slot->status->setState(PipelineState::Stopping);
+        slot->worker.request_stop();
+      }
+      endIfDone();
+      if (!ended_) signals_->async_wait(on_signal_);
     };
     signals_->async_wait(on_signal_);
     // SIGHUP (systemctl reload, a closed terminal) would otherwise end the daemon without a
@@ -193,61 +343,116 @@ class Daemon {
     hangups_->async_wait(on_hangup_);
   }
 
-  Pipeline* pipeline(size_t i) {
+  Pipeline* pipeline(Slot& slot) {
     std::lock_guard lock(restart_mutex_);
-    return pipelines_[i].get();
+    return slot.pipeline.get();
   }
 
-  // Worker thread i: runs pipeline i, again after each aborted transaction, until it ends; then
-  // records a failure and tells the event loop.
-  void runWorker(size_t i, std::stop_token stop) {
+  void startWorker(Slot& slot) {
+    if (slot.worker.joinable()) slot.worker.join();  // ended: it only had to return
+    slot.running = true;
+    slot.stopped_by_admin = false;
+    slot.status->setState(PipelineState::Starting);
+    slot.worker = std::jthread([this, &slot](std::stop_token stop) { runWorker(slot, stop); });
+  }
+
+  // On the event loop, for a pipeline whose worker ended: a fresh pipeline from its config.
+  core::Status rebuildAndStart(Slot& slot) {
+    if (slot.worker.joinable()) slot.worker.join();
+    auto rebuilt = build(slot);
+    if (!rebuilt) {
+      slot.status->failed(rebuilt.error());
+      return core::fail(rebuilt.error());
+    }
+    slot.pipeline = std::move(*rebuilt);
+    slot.status->stats.restarts.fetch_add(1, std::memory_order_relaxed);
+    startWorker(slot);
+    return {};
+  }
+
+  // The slot's worker thread: runs its pipeline, again after each aborted transaction, until it
+  // ends; then records a failure and tells the event loop.
+  void runWorker(Slot& slot, std::stop_token stop) {
     core::Status status;
     Backoff pause(std::chrono::milliseconds(100), std::chrono::milliseconds(10'000));
     while (true) {
-      Pipeline* p = pipeline(i);
+      Pipeline* p = pipeline(slot);
       status = p->run(stop);
       if (status || status.error().kind != core::ErrorKind::Abortable || stop.stop_requested()) break;
       // An aborted transaction: run the pipeline again from its last commit.
       log::warning(kComponent, "pipeline {}: restarting from the last committed transaction", p->name());
+      slot.status->setState(PipelineState::Starting);
+      slot.status->beginStep("restart.backoff");
       if (!pause.wait(stop)) {
         status = {};  // stopped before the restart: the aborted transaction left nothing behind
         break;
       }
-      auto rebuilt = build(*pipeline_configs_[i]);
+      auto rebuilt = build(slot);
       if (!rebuilt) {
         status = core::fail(rebuilt.error());
         break;
       }
       // Records the sink refused while writing: the next run dead-letters them when it reads them.
       (*rebuilt)->carryWriteRefusals(p->takeWriteRefusals());
+      slot.status->stats.restarts.fetch_add(1, std::memory_order_relaxed);
       std::lock_guard lock(restart_mutex_);
-      pipelines_[i] = std::move(*rebuilt);
+      slot.pipeline = std::move(*rebuilt);
     }
-    Pipeline* p = pipeline(i);
-    if (!status) recordFailure(state_, p->name(), status.error());
-    const bool stop_all = pipeline_configs_[i]->on_failure == config::OnFailure::StopDaemon;
-    boost::asio::post(io_, [this, p, status, stop_all] { pipelineEnded(*p, status, stop_all); });
+    slot.status->beginStep(nullptr);
+    if (!status) {
+      recordFailure(state_, slot.config->name, status.error());
+      slot.status->failed(status.error());
+    } else {
+      slot.status->setState(stop.stop_requested() ? PipelineState::Stopped : PipelineState::Finished);
+    }
+    boost::asio::post(io_, [this, &slot, status] { pipelineEnded(slot, status); });
   }
 
-  // On the event loop: a pipeline ended (cleanly, or with `status`).
-  void pipelineEnded(const Pipeline& p, const core::Status& status, bool stop_all) {
+  // On the event loop: a pipeline's worker ended (cleanly, or with `status`).
+  void pipelineEnded(Slot& slot, const core::Status& status) {
+    slot.running = false;
+    const std::string& name = slot.config->name;
     if (!status) {
       failed_ = true;
       if (status.error().kind == core::ErrorKind::InvalidConfig) invalid_config_ = true;
-      if (stop_all) {
-        log::error(kComponent, "pipeline {} stopped: {}; on_failure: stop_daemon, so every pipeline stops", p.name(),
+      if (slot.config->on_failure == config::OnFailure::StopDaemon) {
+        log::error(kComponent, "pipeline {} stopped: {}; on_failure: stop_daemon, so every pipeline stops", name,
                    status.error().describe());
-        for (auto& worker : workers_) worker.request_stop();
+        stopping_ = true;
+        for (auto& other : slots_) {
+          other->resume_when_stopped = false;
+          if (other->running) other->worker.request_stop();
+        }
       } else {
         // The others go on; the daemon exits non-zero once they stopped too.
-        log::error(kComponent, "pipeline {} stopped: {}; the other pipelines go on (on_failure: stop_pipeline)",
-                   p.name(), status.error().describe());
+        log::error(kComponent, "pipeline {} stopped: {}; the other pipelines go on (on_failure: stop_pipeline)", name,
+                   status.error().describe());
+      }
+    } else if (slot.stopped_by_admin) {
+      log::notice(kComponent, "pipeline {} stopped through the admin API", name);
+    }
+    if (slot.resume_when_stopped && !stopping_) {
+      slot.resume_when_stopped = false;
+      if (auto started = rebuildAndStart(slot); !started) {
+        log::error(kComponent, "pipeline {}: restart through the admin API failed: {}", name,
+                   started.error().describe());
       }
     }
-    if (++finished_ == pipelines_.size()) {
-      signals_->cancel();
-      hangups_->cancel();
+    endIfDone();
+  }
+
+  // The run ends when no worker runs and nothing waits for the admin: after a signal, or when
+  // every pipeline ended by itself (none stopped through the admin API, which a resume may start).
+  void endIfDone() {
+    if (ended_) return;
+    for (const auto& slot : slots_) {
+      if (slot->running) return;
+      if (!stopping_ && slot->stopped_by_admin) return;
     }
+    ended_ = true;
+    signals_->cancel();
+    hangups_->cancel();
+    if (attachment_) attachment_->stop();
   }
 
   const config::DaemonConfig& config_;
@@ -257,9 +462,7 @@ class Daemon {
   std::unique_ptr<core::StateStore> state_store_;
   core::StateStore& state_;
 
-  // Built before the workers start; an entry is replaced only by its own worker, under the mutex.
-  std::vector<std::unique_ptr<Pipeline>> pipelines_;
-  std::vector<const config::PipelineConfig*> pipeline_configs_;
+  std::vector<std::unique_ptr<Slot>> slots_;  // built before the workers start; never resized after
   std::mutex restart_mutex_;
 
   boost::asio::io_context io_;
@@ -268,10 +471,11 @@ class Daemon {
   std::function<void(const boost::system::error_code&, int)> on_signal_;
   std::function<void(const boost::system::error_code&, int)> on_hangup_;
   int signals_seen_ = 0;
-  size_t finished_ = 0;
+  bool stopping_ = false;
+  bool ended_ = false;
   bool failed_ = false;
   bool invalid_config_ = false;
-  std::vector<std::jthread> workers_;  // last: joined (run) before the members above go
+  std::unique_ptr<DaemonAttachment> attachment_;  // uses io_; stopped in endIfDone
 };
 
 }  // namespace

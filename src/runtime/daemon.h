@@ -7,6 +7,9 @@
 // the default: the others go on) or stops every pipeline (`stop_daemon`); either way the error is
 // logged and recorded under healthKey() in the state store for `dutybridge status`.
 //
+// Pipelines stopped through the admin API (DaemonControl) stay stopped until resumed; the daemon
+// keeps running while it has any, until a signal.
+//
 // Exit status: 0 after a graceful stop or when every bounded pipeline finished cleanly;
 // 1 when any pipeline stopped on a Permanent or Fatal error (systemd then restarts us); 2 when
 // one found at start-up that its configuration cannot work (InvalidConfig, e.g. a mapping with
@@ -21,6 +24,11 @@
 #include "src/core/registry.h"
 #include "src/core/state_store.h"
 #include "src/core/transform.h"
+#include "src/runtime/daemon_control.h"
+
+namespace boost::asio {
+class io_context;
+}
 
 namespace dutybridge::runtime {
 
@@ -32,6 +40,9 @@ struct DaemonOptions {
   // Builds the transform (compiled mapping) of a pipeline that has `mapping:`; the mappings
   // were loaded and checked before the daemon starts.
   std::function<std::unique_ptr<core::Transform>(const config::PipelineConfig&, const core::Clock&)> make_transform;
+  // Started on the event loop before the pipelines (the admin server, when `admin.enabled`). An
+  // error (the listen address in use, a TLS key that cannot be read) ends the run with status 1.
+  std::function<core::Result<std::unique_ptr<DaemonAttachment>>(boost::asio::io_context&, DaemonControl&)> attach;
 };
 
 // The state-store key where a pipeline that stopped on an error records it ({"state": "failed",

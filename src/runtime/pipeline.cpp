@@ -23,7 +23,9 @@ Pipeline::Pipeline(std::string name, std::unique_ptr<core::Source> source, std::
       sink_(std::move(sink)),
       transform_(std::move(transform)),
       state_(state),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      status_(options_.status ? options_.status : std::make_shared<PipelineStatus>()),
+      stats_(status_->stats) {}
 
 void Pipeline::transformBatch(core::SourceBatch& batch) {
   if (!transform_) return;
@@ -36,7 +38,7 @@ void Pipeline::transformBatch(core::SourceBatch& batch) {
   } else {
     transform_->apply(batch.records, outputs, dead);
   }
-  stats_.records_mapped.fetch_add(outputs.size());
+  stats_.records_mapped.fetch_add(outputs.size(), std::memory_order_relaxed);
   for (const auto& letter : dead) {
     addDeadLetter("mapping", letter.input->meta.source_position, letter.input->meta.event_time, letter.reason);
   }
@@ -139,6 +141,10 @@ void Pipeline::addDeadLetter(std::string_view stage, const std::string& position
                          {"dutybridge_error_class", std::string(stage)},
                          {"dutybridge_error", reason},
                          {"dutybridge_source_position", position}};
+  const auto stage_index = stage == "source"    ? DeadLetterStage::Source
+                           : stage == "mapping" ? DeadLetterStage::Mapping
+                                                : DeadLetterStage::Sink;
+  stats_.dead_letters_by_stage[static_cast<size_t>(stage_index)].fetch_add(1, std::memory_order_relaxed);
   if (batch_dead_letters_.empty()) {
     first_dead_letter_ = fmt::format("{} (stage {}, source position {})", reason, stage, position);
   }
@@ -148,7 +154,7 @@ void Pipeline::addDeadLetter(std::string_view stage, const std::string& position
 core::Status Pipeline::routeDeadLetters(core::SourceBatch& batch) {
   if (batch_dead_letters_.empty()) return {};
   const size_t count = batch_dead_letters_.size();
-  stats_.dead_letters.fetch_add(count);
+  stats_.dead_letters.fetch_add(count, std::memory_order_relaxed);
   log::warning(component_, "{} record(s) sent to {}: first: {}", count, options_.dlq_topic, first_dead_letter_);
   if (options_.dead_letter_limit.max > 0) {
     const auto now = Clock::now();
@@ -181,6 +187,11 @@ core::Status Pipeline::routeDeadLetters(core::SourceBatch& batch) {
 
 Pipeline::~Pipeline() = default;
 
+void Pipeline::publishGauges() {
+  last_gauges_ = Clock::now();
+  if (transform_) status_->publishGauges(transform_->gauges());
+}
+
 std::string Pipeline::gaugeText() const {
   std::string text;
   if (!transform_) return text;
@@ -192,9 +203,11 @@ std::string Pipeline::gaugeText() const {
 core::Result<Attempted> Pipeline::open(std::stop_token stop, Retrier& retrier) {
   // The sink first: a transactional sink fences an earlier instance of this pipeline (and aborts
   // its open transaction) here, before the state it may have been writing is read.
+  status_->beginStep("sink.open");
   auto attempted = retrier.until(stop, "opening the sink", [&] { return sink_->open(); });
   if (!attempted || *attempted == Attempted::Stopped) return attempted;
   if (dead_letter_sink_) {
+    status_->beginStep("dead_letters.open");
     attempted = retrier.until(stop, "opening the dead-letter sink", [&] { return dead_letter_sink_->open(); });
     if (!attempted || *attempted == Attempted::Stopped) return attempted;
   }
@@ -205,7 +218,7 @@ core::Result<Attempted> Pipeline::open(std::stop_token stop, Retrier& retrier) {
       .state = state_,
       .cursor_key = cursorKey(),
       .state_prefix = statePrefix(),
-      .stats = stats_,
+      .status = *status_,
       .retrier = retrier,
       .flush_timeout = options_.flush_timeout,
       .commit_interval = options_.commit_interval,
@@ -215,6 +228,7 @@ core::Result<Attempted> Pipeline::open(std::stop_token stop, Retrier& retrier) {
   log::info(component_, "delivery: {}", committer_->describe());
 
   std::optional<std::string> position;
+  status_->beginStep("cursor.read");
   attempted = retrier.until(stop, "reading the stored cursor", [&]() -> core::Status {
     auto stored = committer_->readPosition();
     if (!stored) return core::fail(stored.error());
@@ -223,9 +237,11 @@ core::Result<Attempted> Pipeline::open(std::stop_token stop, Retrier& retrier) {
   });
   if (!attempted || *attempted == Attempted::Stopped) return attempted;
   log::info(component_, "starting from {}", position ? "the stored cursor" : "the configured start");
+  status_->cursorRead(position);
 
   if (transform_ && transform_->stateful()) {
     std::optional<core::Error> restore_error;
+    status_->beginStep("state.restore");
     attempted = retrier.until(stop, "reading the transform state", [&]() -> core::Status {
       auto entries = state_.scan(statePrefix());
       if (!entries) return core::fail(entries.error());
@@ -244,6 +260,7 @@ core::Result<Attempted> Pipeline::open(std::stop_token stop, Retrier& retrier) {
     if (!attempted || *attempted == Attempted::Stopped) return attempted;
   }
 
+  status_->beginStep("source.open");
   attempted = retrier.until(stop, "opening the source", [&] { return source_->open(position); });
   if (!attempted || *attempted == Attempted::Stopped) return attempted;
   // A mapping with `input: from_source` compiles against the source's description here.
@@ -261,6 +278,7 @@ core::Status Pipeline::deliverDeadLetters(std::stop_token stop, Retrier& retrier
   const uint64_t sequence = ++dead_letter_sequence_;
   size_t offered = 0;
   bool stopped = false;
+  status_->beginStep("dead_letters.write");
   while (offered < dead_letters_.size()) {
     auto accepted = dead_letter_sink_->write(std::span<const core::Record>(dead_letters_).subspan(offered), sequence);
     if (!accepted) {
@@ -276,6 +294,7 @@ core::Status Pipeline::deliverDeadLetters(std::stop_token stop, Retrier& retrier
       }
     }
   }
+  status_->beginStep("dead_letters.flush");
   auto flushed = retrier.until(stop, "delivering dead letters",
                                [&] { return dead_letter_sink_->flush(Clock::now() + options_.flush_timeout); });
   if (!flushed) return core::fail(flushed.error());
@@ -288,11 +307,20 @@ core::Status Pipeline::deliverDeadLetters(std::stop_token stop, Retrier& retrier
 core::Result<bool> Pipeline::acceptBatch(std::stop_token stop, Retrier& retrier, core::SourceBatch& batch,
                                          uint64_t& sequence) {
   Committer& committer = *committer_;
-  stats_.records_read.fetch_add(batch.records.size() + batch.failures.size());
+  stats_.records_read.fetch_add(batch.records.size() + batch.failures.size(), std::memory_order_relaxed);
+  int64_t newest_event_micros = 0;
+  for (const auto& record : batch.records) {
+    if (record.meta.event_time) newest_event_micros = std::max(newest_event_micros, record.meta.event_time->micros);
+  }
+  const int64_t newest_event_ms = newest_event_micros / 1000;
+  if (newest_event_ms > stats_.newest_event_unix_ms.load(std::memory_order_relaxed)) {
+    stats_.newest_event_unix_ms.store(newest_event_ms, std::memory_order_relaxed);
+  }
   const bool idle = batch.records.empty() && batch.failures.empty();
   for (const auto& failure : batch.failures) {
     addDeadLetter("source", failure.position, failure.event_time, failure.reason);
   }
+  status_->beginStep("transform");
   transformBatch(batch);
   screenBatch(batch);
   if (auto routed = routeDeadLetters(batch); !routed) return core::fail(routed.error());
@@ -305,7 +333,9 @@ core::Result<bool> Pipeline::acceptBatch(std::stop_token stop, Retrier& retrier,
   std::vector<core::StateEntry> state_changes;
   if (transform_) transform_->takeStateChanges(state_changes);
   if (!batch.records.empty()) ++sequence;
-  if (auto added = committer.add(sequence, batch.records.size(), batch.position, std::move(state_changes)); !added) {
+  if (auto added =
+          committer.add(sequence, batch.records.size(), batch.position, std::move(state_changes), newest_event_ms);
+      !added) {
     return core::fail(added.error());
   }
   if (idle && batch.records.empty()) {
@@ -315,7 +345,7 @@ core::Result<bool> Pipeline::acceptBatch(std::stop_token stop, Retrier& retrier,
 }
 
 core::Status Pipeline::run(std::stop_token stop) {
-  Retrier retrier(component_, options_.backoff_initial, options_.backoff_max, &stats_.retries);
+  Retrier retrier(component_, options_.backoff_initial, options_.backoff_max, status_.get());
   auto closeSinks = [&] {
     sink_->close();
     if (dead_letter_sink_) dead_letter_sink_->close();
@@ -326,6 +356,8 @@ core::Status Pipeline::run(std::stop_token stop) {
     return opened ? core::Status{} : core::fail(opened.error());
   }
   Committer& committer = *committer_;
+  status_->setState(PipelineState::Running);
+  publishGauges();
   if (options_.on_running) options_.on_running();
 
   uint64_t sequence = 0;
@@ -336,6 +368,7 @@ core::Status Pipeline::run(std::stop_token stop) {
   auto last_stats = Clock::now();
 
   auto pollSink = [&](std::chrono::milliseconds wait) -> core::Status {
+    status_->beginStep("sink.poll");
     auto delivered = sink_->poll(wait);
     if (!delivered) return core::fail(delivered.error());
     return committer.delivered(*delivered);
@@ -351,6 +384,7 @@ core::Status Pipeline::run(std::stop_token stop) {
 
   while (!stop.stop_requested()) {
     if (written == batch.records.size()) {
+      status_->beginStep("commit");
       if (auto committed = committer.commitIfDue(stop, end_of_input); !committed) {
         outcome = committed;
         break;
@@ -366,6 +400,7 @@ core::Status Pipeline::run(std::stop_token stop) {
         if (auto polled = pollSink(std::chrono::milliseconds(50)); !polled && !retryStep(polled, "delivery")) break;
         continue;
       }
+      status_->beginStep("source.poll");
       auto next = source_->poll(options_.poll_wait);
       if (!next) {
         if (!retryStep(core::fail(next.error()), "reading the source")) break;
@@ -385,6 +420,7 @@ core::Status Pipeline::run(std::stop_token stop) {
     }
     if (written < batch.records.size()) {
       if (written == 0) committer.beforeWrite(batch.position);
+      status_->beginStep("sink.write");
       auto accepted = sink_->write(std::span<const core::Record>(batch.records).subspan(written), sequence);
       if (!accepted) {
         if (accepted.error().kind == core::ErrorKind::Abortable) nameWriteRefusals(batch, written);
@@ -396,6 +432,7 @@ core::Status Pipeline::run(std::stop_token stop) {
     // A full queue: serve delivery reports (which frees space) before offering more.
     auto wait = written < batch.records.size() ? std::chrono::milliseconds(50) : std::chrono::milliseconds(0);
     if (auto polled = pollSink(wait); !polled && !retryStep(polled, "delivery")) break;
+    if (Clock::now() - last_gauges_ >= std::chrono::seconds(1)) publishGauges();
     if (Clock::now() - last_stats >= options_.stats_interval) {
       last_stats = Clock::now();
       log::info(component_, "read {} records, delivered {}, {} dead letters, {} retries{}", stats_.records_read.load(),
@@ -403,6 +440,7 @@ core::Status Pipeline::run(std::stop_token stop) {
     }
   }
 
+  status_->beginStep("stop");
   auto deadline = Clock::now() + options_.stop_timeout;
   const bool complete = outcome && written == batch.records.size();
   if (auto finished = committer.finish(stop, complete, deadline); !finished && outcome) outcome = finished;
@@ -421,6 +459,11 @@ core::Status Pipeline::run(std::stop_token stop) {
             stats_.records_read.load(), stats_.records_delivered.load(), stats_.dead_letters.load(),
             stats_.retries.load(), gaugeText());
   committer_.reset();  // it holds this run's Retrier
+  publishGauges();
+  if (!outcome && outcome.error().kind == core::ErrorKind::Abortable) {
+    stats_.transactions_aborted.fetch_add(1, std::memory_order_relaxed);
+  }
+  status_->beginStep(nullptr);
   return outcome;
 }
 

@@ -33,7 +33,7 @@
 #include "src/core/state_store.h"
 #include "src/core/transform.h"
 #include "src/runtime/committer.h"
-#include "src/runtime/pipeline_stats.h"
+#include "src/runtime/pipeline_status.h"
 #include "src/runtime/retry.h"
 #include "src/runtime/state_layout.h"
 
@@ -77,6 +77,9 @@ struct PipelineOptions {
   // Called on the pipeline's thread once open() succeeded (cursor read, state restored, source
   // open), before the first batch: the daemon clears a stored failure here.
   std::function<void()> on_running;
+  // Where the pipeline publishes its state, heartbeat and counters; the daemon keeps one per
+  // configured pipeline across rebuilds. Null: the pipeline makes its own.
+  std::shared_ptr<PipelineStatus> status;
 };
 
 class Pipeline {
@@ -87,6 +90,7 @@ class Pipeline {
 
   const std::string& name() const { return name_; }
   const PipelineStats& stats() const { return stats_; }
+  const std::shared_ptr<PipelineStatus>& status() const { return status_; }
   std::string cursorKey() const { return state_layout::cursorKey(name_); }
   // Where a stateful transform's entries live in the StateStore.
   std::string statePrefix() const { return state_layout::transformPrefix(name_); }
@@ -142,6 +146,8 @@ class Pipeline {
   core::Result<bool> acceptBatch(std::stop_token stop, Retrier& retrier, core::SourceBatch& batch, uint64_t& sequence);
   // ", quarantined 3, open_windows 12" from the transform's gauges, for log lines.
   std::string gaugeText() const;
+  // The transform's gauges into the status (about once a second).
+  void publishGauges();
   std::string name_;
   std::string component_;  // "pipeline <name>", for log lines
   std::unique_ptr<core::Source> source_;
@@ -160,7 +166,9 @@ class Pipeline {
   size_t matched_refusals_ = 0;  // of those, read again and dead-lettered in this run
   core::StateStore& state_;
   PipelineOptions options_;
-  PipelineStats stats_;
+  std::shared_ptr<PipelineStatus> status_;
+  PipelineStats& stats_;  // status_->stats
+  std::chrono::steady_clock::time_point last_gauges_{};
   std::unique_ptr<Committer> committer_;  // chosen in open(), once the sink is open; lives for one run()
 };
 

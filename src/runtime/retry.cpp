@@ -40,9 +40,19 @@ core::Result<Attempted> Retrier::until(std::stop_token stop, std::string_view wh
 bool Retrier::retry(std::stop_token stop, const core::Error& error, std::string_view what, bool* stopped) {
   *stopped = false;
   if (error.kind != core::ErrorKind::Retryable) return false;
-  if (retries_) retries_->fetch_add(1);
+  if (status_) {
+    status_->stats.retries.fetch_add(1, std::memory_order_relaxed);
+    status_->stats.retries_by_step[static_cast<size_t>(retryStepOf(what))].fetch_add(1, std::memory_order_relaxed);
+    status_->retrying(what, error);
+  }
   log::warning(component_, "{} failed, retrying: {}", what, error.message);
-  if (backoff_.wait(stop)) return true;
+  // The wait is a step of its own (an honest wait, bounded by backoff max); the step that failed
+  // is current again when it is retried.
+  const char* failed_step = status_ ? status_->currentStep().name : nullptr;
+  if (status_) status_->beginStep("retry.backoff");
+  const bool waited = backoff_.wait(stop);
+  if (status_ && failed_step) status_->beginStep(failed_step);
+  if (waited) return true;
   *stopped = true;
   return false;
 }

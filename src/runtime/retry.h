@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "src/core/error.h"
+#include "src/runtime/pipeline_status.h"
 
 namespace dutybridge::runtime {
 
@@ -44,10 +45,12 @@ enum class Attempted { Done, Stopped };
 
 class Retrier {
  public:
-  // `component` prefixes the log lines ("pipeline mes-reports"); `retries`, when given, counts.
+  // `component` prefixes the log lines ("pipeline mes-reports"); `status`, when given, counts the
+  // retries, shows them (state Retrying, the reason for /readyz) and marks the backoff waits as
+  // heartbeat steps.
   Retrier(std::string component, std::chrono::milliseconds initial, std::chrono::milliseconds max,
-          std::atomic<uint64_t>* retries = nullptr)
-      : component_(std::move(component)), backoff_(initial, max), retries_(retries) {}
+          PipelineStatus* status = nullptr)
+      : component_(std::move(component)), backoff_(initial, max), status_(status) {}
 
   // Runs `attempt` until it succeeds (Done), fails with an error that is not Retryable (that
   // error), or the stop is requested while waiting between attempts (Stopped). Each retry is
@@ -59,13 +62,16 @@ class Retrier {
   // (`*stopped` tells which).
   bool retry(std::stop_token stop, const core::Error& error, std::string_view what, bool* stopped);
 
-  // After progress: the next retry waits the initial delay again.
-  void reset() { backoff_.reset(); }
+  // After progress: the next retry waits the initial delay again (and the status shows Running).
+  void reset() {
+    backoff_.reset();
+    if (status_) status_->progressed();
+  }
 
  private:
   std::string component_;
   Backoff backoff_;
-  std::atomic<uint64_t>* retries_;
+  PipelineStatus* status_;
 };
 
 }  // namespace dutybridge::runtime

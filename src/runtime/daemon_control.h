@@ -1,0 +1,68 @@
+#pragma once
+// What the admin API may see and do in a running daemon (runtime::Daemon implements it).
+//
+// Threading: every method is called on the daemon's event loop thread (the admin server runs
+// there), never from a pipeline thread. Reads are snapshots of PipelineStatus (atomics), so
+// they never wait for a pipeline. The cursor methods touch the state store and may block the
+// event loop for up to a few seconds (a state-topic write and flush).
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "src/config/daemon_config.h"
+#include "src/runtime/pipeline_status.h"
+
+namespace dutybridge::runtime {
+
+struct PipelineView {
+  const config::PipelineConfig* config = nullptr;  // immutable while the daemon runs
+  std::shared_ptr<const PipelineStatus> status;
+  bool running = false;               // its worker thread is active (starting, running, retrying, stopping)
+  bool stopped_by_admin = false;      // stopped (or stopping) through the admin API
+  bool sink_stores_position = false;  // the HR loader: its position lives with the rows, not in the state store
+};
+
+// The outcome of a control call, by what an HTTP client should make of it.
+struct ControlError {
+  enum class Code { NotFound, Conflict, Invalid, Unavailable } code;
+  std::string message;
+};
+template <typename T = void>
+using ControlResult = std::expected<T, ControlError>;
+
+class DaemonControl {
+ public:
+  virtual ~DaemonControl() = default;
+
+  virtual std::vector<PipelineView> pipelines() const = 0;
+  // True once a signal asked the daemon to stop (readiness then fails).
+  virtual bool stopping() const = 0;
+
+  // A graceful stop (delivers what is in flight, stores the cursor): Stopping, then Stopped.
+  // The daemon stays up while pipelines are stopped through the API. Conflict when not running.
+  virtual ControlResult<> stopPipeline(std::string_view name) = 0;
+  // Starts a stopped (or failed) pipeline again from its stored cursor. Conflict when running.
+  virtual ControlResult<> resumePipeline(std::string_view name) = 0;
+  // Stop, then resume once stopped (or resume at once when not running).
+  virtual ControlResult<> restartPipeline(std::string_view name) = 0;
+
+  // The stored cursor (nullopt: none stored, the source begins at its configured start).
+  virtual ControlResult<std::optional<std::string>> readCursor(std::string_view name) = 0;
+  // Only while the pipeline is not running. The position must be one its source accepts
+  // (Source::checkPosition: Invalid with the reason otherwise); nullopt deletes the cursor.
+  // Written to the state store and flushed (a committed state entry) and audited in the log.
+  virtual ControlResult<> writeCursor(std::string_view name, std::optional<std::string> position) = 0;
+};
+
+// Runs on the daemon's event loop beside the pipelines (the admin server). stop() is called on
+// the loop when the daemon ends; afterwards it must leave no work on the loop.
+class DaemonAttachment {
+ public:
+  virtual ~DaemonAttachment() = default;
+  virtual void stop() = 0;
+};
+
+}  // namespace dutybridge::runtime

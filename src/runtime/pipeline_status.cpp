@@ -1,0 +1,149 @@
+#include "src/runtime/pipeline_status.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace dutybridge::runtime {
+
+std::string_view toString(PipelineState state) {
+  switch (state) {
+    case PipelineState::Starting:
+      return "starting";
+    case PipelineState::Running:
+      return "running";
+    case PipelineState::Retrying:
+      return "retrying";
+    case PipelineState::Stopping:
+      return "stopping";
+    case PipelineState::Stopped:
+      return "stopped";
+    case PipelineState::Failed:
+      return "failed";
+    case PipelineState::Finished:
+      return "finished";
+  }
+  return "unknown";
+}
+
+RetryStep retryStepOf(std::string_view what) {
+  // The Retrier's "what" texts, by the step they belong to.
+  if (what.starts_with("opening") || what.starts_with("reading the stored") ||
+      what.starts_with("reading the transform"))
+    return RetryStep::Open;
+  if (what.find("dead letters") != std::string_view::npos) return RetryStep::DeadLetters;
+  if (what.find("source") != std::string_view::npos) return RetryStep::Source;
+  if (what.find("commit") != std::string_view::npos) return RetryStep::Commit;
+  if (what.find("restart") != std::string_view::npos) return RetryStep::Restart;
+  return RetryStep::Sink;  // "writing to the sink", "delivery"
+}
+
+void LatencyHistogram::observe(double seconds, uint64_t count) {
+  if (count == 0) return;
+  seconds = std::max(0.0, seconds);
+  const auto bound = std::lower_bound(kBounds.begin(), kBounds.end(), seconds);
+  buckets_[static_cast<size_t>(bound - kBounds.begin())].fetch_add(count, std::memory_order_relaxed);
+  sum_.fetch_add(seconds * static_cast<double>(count), std::memory_order_relaxed);
+}
+
+LatencyHistogram::Snapshot LatencyHistogram::snapshot() const {
+  Snapshot out;
+  uint64_t running = 0;
+  for (size_t i = 0; i < buckets_.size(); ++i) {
+    running += buckets_[i].load(std::memory_order_relaxed);
+    out.cumulative[i] = running;
+  }
+  out.count = running;
+  out.sum = sum_.load(std::memory_order_relaxed);
+  return out;
+}
+
+void PipelineStatus::beginStep(const char* step) {
+  step_since_ns_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+  step_.store(step, std::memory_order_relaxed);
+}
+
+PipelineStatus::Step PipelineStatus::currentStep() const {
+  Step out;
+  out.name = step_.load(std::memory_order_relaxed);
+  const int64_t since = step_since_ns_.load(std::memory_order_relaxed);
+  if (out.name && since != 0) {
+    out.running_for = std::chrono::steady_clock::now().time_since_epoch() - std::chrono::steady_clock::duration(since);
+  }
+  return out;
+}
+
+void PipelineStatus::retrying(std::string_view step, const core::Error& error) {
+  {
+    std::lock_guard lock(mutex_);
+    retry_reason_ = fmt::format("{} retrying: {}", step, error.message);
+    last_error_ = PipelineError{std::string(core::toString(error.kind)), error.message, unixMillisNow()};
+  }
+  retrying_.store(true, std::memory_order_relaxed);
+  auto expected = PipelineState::Running;
+  state_.compare_exchange_strong(expected, PipelineState::Retrying, std::memory_order_relaxed);
+}
+
+void PipelineStatus::progressed() {
+  if (!retrying_.load(std::memory_order_relaxed)) return;
+  retrying_.store(false, std::memory_order_relaxed);
+  {
+    std::lock_guard lock(mutex_);
+    retry_reason_.clear();
+  }
+  auto expected = PipelineState::Retrying;
+  state_.compare_exchange_strong(expected, PipelineState::Running, std::memory_order_relaxed);
+}
+
+void PipelineStatus::failed(const core::Error& error) {
+  {
+    std::lock_guard lock(mutex_);
+    last_error_ = PipelineError{std::string(core::toString(error.kind)), error.message, unixMillisNow()};
+    retry_reason_.clear();
+  }
+  retrying_.store(false, std::memory_order_relaxed);
+  setState(PipelineState::Failed);
+}
+
+std::optional<PipelineError> PipelineStatus::lastError() const {
+  std::lock_guard lock(mutex_);
+  return last_error_;
+}
+
+std::string PipelineStatus::retryReason() const {
+  std::lock_guard lock(mutex_);
+  return retry_reason_;
+}
+
+void PipelineStatus::cursorStored(std::string_view position) {
+  stats.cursor_stored_unix_ms.store(unixMillisNow(), std::memory_order_relaxed);
+  std::lock_guard lock(mutex_);
+  cursor_ = std::string(position);
+}
+
+void PipelineStatus::cursorRead(std::optional<std::string> position) {
+  std::lock_guard lock(mutex_);
+  cursor_ = std::move(position);
+}
+
+std::optional<std::string> PipelineStatus::cursor() const {
+  std::lock_guard lock(mutex_);
+  return cursor_;
+}
+
+void PipelineStatus::publishGauges(std::vector<std::pair<std::string, int64_t>> gauges) {
+  std::lock_guard lock(mutex_);
+  gauges_ = std::move(gauges);
+}
+
+std::vector<std::pair<std::string, int64_t>> PipelineStatus::gauges() const {
+  std::lock_guard lock(mutex_);
+  return gauges_;
+}
+
+int64_t unixMillisNow() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace dutybridge::runtime
