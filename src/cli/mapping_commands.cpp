@@ -14,14 +14,16 @@
 #include "connectors/builtin.h"
 #include "src/codec/json.h"
 #include "src/codec/json_value.h"
+#include "src/codec/json_writer.h"
 #include "src/mapping/mapping.h"
 #include "src/mapping/mapping_transform.h"
 
 namespace dutybridge::cli {
 namespace {
 
-constexpr std::string_view kMapHelp = R"(Usage: dutybridge map -m MAPPING -i INPUT.jsonl [--now TIME [--step DURATION] [--until TIME]]
-                      [--max-line-bytes N] [--max-depth N]
+constexpr std::string_view kMapHelp =
+    R"(Usage: dutybridge map -m MAPPING -i INPUT.jsonl [--now TIME [--step DURATION] [--until TIME]]
+                      [--max-line-bytes N] [--max-depth N] [--explain]
 
 Runs MAPPING over the JSON objects of INPUT.jsonl ('-' for standard input), one per line, and
 prints every emitted record as a JSON line {"topic":...,"key":...,"value":{...}} on stdout.
@@ -36,6 +38,9 @@ never read whole.
 A mapping with `input: from_source` has no source here: it runs with the types of its
 `test_input:` block (values are converted to them as a source's would be), and is refused
 without one.
+--explain prints one JSON line per input line instead, for a person to read:
+{"line":N,"input":{...},"outputs":[{"emit":I,"topic":...,"key":...,"value":{...}}],"dead_letter":REASON}
+with every personal value (the mapping's pii: fields and what derives from them) shown as ***.
 Exit status 0 when every line mapped, 1 when any went to the dead-letter path or the output
 could not be written, 2 on usage errors or an invalid mapping.
 )";
@@ -101,6 +106,7 @@ struct MapOptions {
   std::optional<core::Timestamp> now;    // a fixed clock (else the system clock)
   int64_t step = 0;                      // moved after each input line
   std::optional<core::Timestamp> until;  // the fixed clock's time for a last tick
+  bool explain = false;                  // one masked explanation line per input line
 };
 
 // The map command's arguments; an exit status after printing usage.
@@ -119,6 +125,8 @@ std::expected<MapOptions, int> parseMapOptions(const std::vector<std::string>& a
     else if (arg == "--until" && has_value) until_text = args[++i];
     else if (arg == "--max-line-bytes" && has_value) max_line_text = args[++i];
     else if (arg == "--max-depth" && has_value) max_depth_text = args[++i];
+    else if (arg == "--explain")
+      options.explain = true;
     else
       return std::unexpected(usage("unexpected argument '" + arg + "'", kMapHelp));
   }
@@ -184,6 +192,45 @@ std::shared_ptr<const mapping::Mapping> loadMapMapping(const std::string& mappin
   return std::move(*compiled);
 }
 
+// One `--explain` line: the input and what it became, personal values masked. `emit` holds
+// each output's emit block, or is empty when they are not known (an aggregate's revisions).
+std::string explainLine(const mapping::Mapping& mapping, std::optional<size_t> line, const core::Record* input,
+                        std::vector<core::Record> outputs, const std::vector<size_t>& emit,
+                        const std::vector<std::string>& dead_letters) {
+  std::string out = "{\"line\":";
+  out += line ? std::to_string(*line) : "null";
+  out += ",\"input\":";
+  if (input) {
+    core::Record masked = *input;
+    mapping.maskInput(masked);
+    codec::appendJson(masked, out);
+  } else {
+    out += "null";
+  }
+  out += ",\"outputs\":[";
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (i > 0) out += ',';
+    std::string envelope;
+    if (i < emit.size()) {
+      mapping.maskOutput(outputs[i], emit[i]);
+      envelope = codec::envelopeJson(outputs[i]);
+      out += fmt::format("{{\"emit\":{},", emit[i]);
+    } else {
+      mapping.maskOutput(outputs[i]);
+      envelope = codec::envelopeJson(outputs[i]);
+      out += "{\"emit\":null,";
+    }
+    out.append(envelope, 1);  // the envelope's members, after its '{'
+  }
+  out += "],\"dead_letter\":";
+  if (dead_letters.empty())
+    out += "null";
+  else
+    codec::appendJsonString(out, fmt::format("{}", fmt::join(dead_letters, "; ")));
+  out += '}';
+  return out;
+}
+
 }  // namespace
 
 int runMapCommand(const std::vector<std::string>& args) {
@@ -236,18 +283,24 @@ int runMapCommand(const std::vector<std::string>& args) {
                                value ? "not a JSON object" : value.error().message);
       continue;
     }
+    const bool explain = options->explain;
     core::Record record = mapping::recordFromMap(*value);
     record.meta.source_position = fmt::format("{}:{}", input_file, line_number);
     if (transform) {
       std::vector<core::Record> outputs;
       std::vector<core::DeadLetter> dead_letters;
       transform->apply(std::span<const core::Record>(&record, 1), outputs, dead_letters);
+      std::vector<std::string> reasons;
       for (const auto& letter : dead_letters) {
         ++dead;
+        reasons.push_back(letter.reason);
         std::cerr << fmt::format("{}:{}: dead letter ({}): {}\n", input_file, line_number, shared->label(),
                                  letter.reason);
       }
-      for (const auto& out : outputs) std::cout << codec::envelopeJson(out) << '\n';
+      if (explain)
+        std::cout << explainLine(*shared, line_number, &record, std::move(outputs), {}, reasons) << '\n';
+      else
+        for (const auto& out : outputs) std::cout << codec::envelopeJson(out) << '\n';
       if (manual) manual->advance(options->step);
       continue;
     }
@@ -257,9 +310,20 @@ int runMapCommand(const std::vector<std::string>& args) {
       ++dead;
       std::cerr << fmt::format("{}:{}: dead letter ({}): {}\n", input_file, line_number, shared->label(),
                                outputs.error().message);
+      if (explain) std::cout << explainLine(*shared, line_number, &record, {}, {}, {outputs.error().message}) << '\n';
       continue;
     }
-    for (const auto& out : *outputs) std::cout << codec::envelopeJson(out.record) << '\n';
+    if (explain) {
+      std::vector<core::Record> records;
+      std::vector<size_t> emit;
+      for (auto& out : *outputs) {
+        records.push_back(std::move(out.record));
+        emit.push_back(out.emit);
+      }
+      std::cout << explainLine(*shared, line_number, &record, std::move(records), emit, {}) << '\n';
+    } else {
+      for (const auto& out : *outputs) std::cout << codec::envelopeJson(out.record) << '\n';
+    }
     if (manual) manual->advance(options->step);
   }
   if (transform && options->until) {
@@ -267,12 +331,17 @@ int runMapCommand(const std::vector<std::string>& args) {
     std::vector<core::Record> outputs;
     std::vector<core::DeadLetter> dead_letters;
     transform->tick(outputs, dead_letters);
+    std::vector<std::string> reasons;
     for (const auto& letter : dead_letters) {
       ++dead;
+      reasons.push_back(letter.reason);
       std::cerr << fmt::format("{}: dead letter ({}): {}\n", letter.input->meta.source_position, shared->label(),
                                letter.reason);
     }
-    for (const auto& out : outputs) std::cout << codec::envelopeJson(out) << '\n';
+    if (options->explain)
+      std::cout << explainLine(*shared, std::nullopt, nullptr, std::move(outputs), {}, reasons) << '\n';
+    else
+      for (const auto& out : outputs) std::cout << codec::envelopeJson(out) << '\n';
   }
   if (!outputWritten()) return 1;
   return dead == 0 ? 0 : 1;

@@ -75,6 +75,16 @@ class Transform {
 
   // Figures for logs and status output ("quarantined", "open_windows", ...). Same thread.
   virtual std::vector<std::pair<std::string, int64_t>> gauges() const { return {}; }
+
+  // For every view of a record meant for a person (the live tap, `map --explain`): masks, in
+  // place, the fields that carry personal values (a mapping's `pii:` fields and what derives
+  // from them), never the record the sink gets. kSource: a record as the source read it;
+  // kOutput: one of this transform's outputs. Any thread, but not while prepare() runs.
+  enum class RecordStage { kSource, kOutput };
+  virtual void maskPersonal(Record& record, RecordStage stage) const {
+    (void)record;
+    (void)stage;
+  }
 };
 
 }  // namespace dutybridge::core

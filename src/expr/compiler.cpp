@@ -844,6 +844,11 @@ Typed Checker::name(const Ast& ast) {
     t.node = std::make_unique<SlotNode>(entry->slot);
     return t;
   }
+  if (scope_.isDropped(ast.text)) {
+    error(ast.begin, fmt::format("input field '{}' is classed pii: drop, so the mapping cannot read it", ast.text),
+          "class it pii: mask to use it (it stays personal), or pii: hmac(KEY) to use a pseudonym");
+    return bad(ast);
+  }
   std::string hint;
   for (const auto& f : functionTable()) {
     if (f.name == ast.text) hint = fmt::format("'{}' is a function: call it as {}", f.name, f.signature);
@@ -884,7 +889,7 @@ Typed Checker::member(const Ast& ast) {
         break;
       }
     }
-    if (consumed == 0 && (scope_.find(root->text) || scope_.isOpen())) {
+    if (consumed == 0 && (scope_.find(root->text) || scope_.isOpen() || scope_.isDropped(root->text))) {
       base = check(*root);
     } else if (consumed == 0) {
       std::string best = diag::suggest(prefixes.back(), scope_.names());

@@ -69,13 +69,18 @@ struct RecordShape {
 
 // Names visible to expressions: input fields and `let` bindings, each with a slot index into
 // EvalContext::slots and a type.
+//
+// Personal data (`pii:` in a mapping's input) is a compile-time property: an entry may be
+// personal, and every compiled expression knows whether its value derives from a personal entry
+// (Expr::personal()). Nothing of it exists at run time.
 class Scope {
  public:
   // Returns the slot; a second add of the same name replaces its type (later `let` shadows).
-  size_t add(const std::string& name, Type type);
+  size_t add(const std::string& name, Type type, bool personal = false);
   struct Entry {
     size_t slot;
     Type type;
+    bool personal = false;
   };
   std::optional<Entry> find(std::string_view name) const;
   std::vector<std::string> names() const;
@@ -91,12 +96,20 @@ class Scope {
   std::optional<Entry> openField(std::string_view name) const;
   // The names openField() answered, in order of first use.
   const std::vector<std::string>& openedFields() const { return opened_; }
+  // Source fields that are personal although not (yet) in the scope: an open scope's fields
+  // named by `input: {from_source: true, pii: ...}`.
+  void addPersonalOpenField(const std::string& name) { personal_open_.push_back(name); }
+  // `pii: drop` fields: in no scope, and an expression naming one is an error saying why.
+  void addDropped(const std::string& name) { dropped_.push_back(name); }
+  bool isDropped(std::string_view name) const;
 
   static constexpr size_t kNoSlot = SIZE_MAX;
 
  private:
   std::vector<std::pair<std::string, Entry>> entries_;
   bool open_ = false;
+  std::vector<std::string> personal_open_;
+  std::vector<std::string> dropped_;
   // Bookkeeping only (which source fields the expressions read), so find-like const lookups
   // may add to it.
   mutable std::vector<std::string> opened_;
@@ -127,7 +140,14 @@ class Expr {
   virtual core::Result<core::Value> eval(const EvalContext& context) const = 0;
   // Source location of the expression's first character (for runtime error messages).
   virtual const core::SourceLocation& location() const = 0;
+  // The value derives from a personal field (through any operator, function, `let` or lookup)
+  // and did not pass through hmac_sha256.
+  virtual bool personal() const = 0;
 };
+
+// HMAC-SHA256 of text under key, as lower-case hex: what hmac_sha256() returns, and what a
+// `pii: hmac(key)` input field holds. Empty on failure of the library.
+std::string hmacSha256Hex(std::string_view key, std::string_view text);
 
 struct CompileOptions {
   size_t max_length = 64 * 1024;  // characters of expression text

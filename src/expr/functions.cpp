@@ -937,13 +937,9 @@ std::optional<Typed> fHmacSha256(CallSite& site) {
   return build(site, Type{Kind::String, site.args[0].type.nullable}, true,
                [k, secret, where](Args v, const EvalContext&) -> Result<Value> {
                  std::string text = v[0].type() == ValueType::String ? v[0].asString() : textOf(v[0], k);
-                 unsigned char digest[EVP_MAX_MD_SIZE];
-                 unsigned int length = 0;
-                 if (!HMAC(EVP_sha256(), secret->data(), static_cast<int>(secret->size()),
-                           reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest, &length)) {
-                   return runtimeError(where, "hmac_sha256 failed");
-                 }
-                 return Value(hex(digest, length));
+                 std::string digest = hmacSha256Hex(*secret, text);
+                 if (digest.empty()) return runtimeError(where, "hmac_sha256 failed");
+                 return Value(std::move(digest));
                });
 }
 
@@ -1113,3 +1109,17 @@ std::vector<std::string_view> namedParameters(std::string_view function) {
 }
 
 }  // namespace dutybridge::expr::detail
+
+namespace dutybridge::expr {
+
+std::string hmacSha256Hex(std::string_view key, std::string_view text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(text.data()),
+            text.size(), digest, &length)) {
+    return {};
+  }
+  return detail::hex(digest, length);
+}
+
+}  // namespace dutybridge::expr

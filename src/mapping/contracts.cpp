@@ -27,7 +27,7 @@ const std::vector<Contract>& contracts() {
        "hr.duty-kpi.v1",
        {
            {"kpi_code", t(Kind::String), true, true, "KPI code from the duty catalog (a string literal)"},
-           {"employee_no", t(Kind::String), true, false, "employee (or team leader) the fact belongs to"},
+           {"employee_no", t(Kind::String), true, false, "employee (or team leader) the fact belongs to", true},
            {"period_id", t(Kind::String), true, false, "2025-03-14/N (SHIFT), 2025-03-14 (DAY), 2025-W11, 2025-03"},
            {"value", t(Kind::Decimal), true, false, "the measured value (exact)"},
            {"plant", t(Kind::String), false, false, "plant code; default: the catalog's plant"},
@@ -42,11 +42,12 @@ const std::vector<Contract>& contracts() {
            {"revision", t(Kind::Int), false, false, "default: the source event time in microseconds"},
            {"source_system", t(Kind::String), false, false, "MES, ERP, CRM...; default: the mapping name"},
        },
-       "inputs."},
+       "inputs.",
+       {"fact_key"}},
       {"employee_record.v1",
        "hr.employee-record.v1",
        {
-           {"employee_no", t(Kind::String), true, false, "employee the record belongs to"},
+           {"employee_no", t(Kind::String), true, false, "employee the record belongs to", true},
            {"record_type", t(Kind::String), true, true, "SKILL_EVIDENCE, QUALIFICATION or TRAINING_COMPLETION"},
            {"code", t(Kind::String), true, false, "skill, qualification or training code"},
            {"valid_from", t(Kind::Date), true, false, "first day the record is valid"},
@@ -54,7 +55,8 @@ const std::vector<Contract>& contracts() {
            {"revision", t(Kind::Int), false, false, "default: the source event time in microseconds"},
            {"source_system", t(Kind::String), false, false, "default: the mapping name"},
        },
-       "evidence."},
+       "evidence.",
+       {"record_key"}},
   };
   return all;
 }

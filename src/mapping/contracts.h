@@ -54,6 +54,9 @@ struct ContractField {
   bool required = false;   // must be present and non-null
   bool literal = false;    // must be a string literal (checked against the catalog)
   std::string description;
+  // May carry a personal value (docs/mapping-language.md, Personal data): the brief lets the
+  // employee number leave the plant, nothing else that identifies a person.
+  bool personal = false;
 };
 
 struct Contract {
@@ -62,6 +65,9 @@ struct Contract {
   std::vector<ContractField> fields;
   // Field names with this prefix build a nested object ("inputs.good" -> inputs: {good: ...}).
   std::string free_prefix;
+  // Completed fields built from the personal ones (fact_key holds the employee number): masked
+  // with them, and the record's Kafka key too.
+  std::vector<std::string> personal_derived;
 };
 
 const Contract* findContract(std::string_view name);

@@ -12,6 +12,7 @@
 #include "src/calendar/calendar.h"
 #include "src/codec/json.h"
 #include "src/common/file_read.h"
+#include "src/common/redact.h"
 #include "src/mapping/aggregate_stage.h"
 #include "src/mapping/mapping_schema.h"
 #include "src/schema/secrets.h"
@@ -645,14 +646,15 @@ void loadAggregate(Loader& loader, Mapping& mapping, const YAML::Node& node) {
 
   // Group and measures: their names are what the emit blocks see.
   std::set<std::string> names;
-  auto addName = [&](const YAML::Node& key, const std::string& name, const std::string& path, expr::Type type) {
+  auto addName = [&](const YAML::Node& key, const std::string& name, const std::string& path, expr::Type type,
+                     bool personal) {
     if (!names.insert(name).second ||
         std::find(std::begin(AggregateBlock::kPeriodFields), std::end(AggregateBlock::kPeriodFields), name) !=
             std::end(AggregateBlock::kPeriodFields)) {
       loader.error(key, path, fmt::format("'{}' is already a name of the aggregate's output", name),
                    fmt::format("period fields: {}", fmt::join(AggregateBlock::kPeriodFields, ", ")));
     }
-    block.scope.add(name, type);
+    block.scope.add(name, type, personal);
   };
   const YAML::Node group = node["group_by"];
   if (group && group.IsMap() && group.size() == 0) {
@@ -663,7 +665,7 @@ void loadAggregate(Loader& loader, Mapping& mapping, const YAML::Node& node) {
     std::string name = it->first.Scalar();
     auto expr = loader.expression(it->second, "aggregate.group_by." + name, mapping.scope, mapping.env);
     expr::Type type = expr ? expr->type() : expr::Type{};
-    addName(it->first, name, "aggregate.group_by." + name, type);
+    addName(it->first, name, "aggregate.group_by." + name, type, expr && expr->personal());
     if (expr) block.group_by.emplace_back(name, std::move(expr));
   }
   const YAML::Node measures = node["measures"];
@@ -674,7 +676,17 @@ void loadAggregate(Loader& loader, Mapping& mapping, const YAML::Node& node) {
   for (auto it = measures.begin(); measures.IsMap() && it != measures.end(); ++it) {
     std::string name = it->first.Scalar();
     std::string path = "aggregate.measures." + name;
-    addName(it->first, name, path, loadMeasure(loader, mapping, name, path, it->second));
+    const size_t before = block.measures.size();
+    expr::Type type = loadMeasure(loader, mapping, name, path, it->second);
+    // A count says how many, not who: count() and count_distinct(badge) are not personal; a
+    // sum, min or max of personal values is.
+    bool personal = false;
+    if (block.measures.size() > before) {
+      const AggregateMeasure& m = block.measures.back();
+      personal = m.kind != aggregate::MeasureKind::Count && m.kind != aggregate::MeasureKind::CountDistinct &&
+                 ((m.first && m.first->personal()) || (m.second && m.second->personal()));
+    }
+    addName(it->first, name, path, type, personal);
   }
   const expr::Type period_types[] = {{Kind::String, false}, {Kind::String, false},    {Kind::Date, false},
                                      {Kind::String, true},  {Kind::Timestamp, false}, {Kind::Timestamp, false},
@@ -854,24 +866,74 @@ expr::Type typeOf(const core::FieldDescription& field) {
   return expr::Type{kind, field.nullable};
 }
 
-// `name: type` entries of a declared input, `input.overrides` or `test_input`.
+// A `pii:` class: drop, mask or hmac(KEY) with KEY one of `hmac_keys:`.
+std::optional<PiiField> parsePii(Loader& loader, const Mapping& mapping, const std::string& name,
+                                 const YAML::Node& node, const std::string& path) {
+  constexpr std::string_view kClasses = "pii classes: drop, mask, hmac(KEY) with KEY one of hmac_keys:";
+  std::string text = node.IsScalar() ? node.Scalar() : "";
+  text.erase(std::remove(text.begin(), text.end(), ' '), text.end());
+  if (text == "drop") return PiiField{name, PiiClass::Drop, {}};
+  if (text == "mask") return PiiField{name, PiiClass::Mask, {}};
+  if (text.starts_with("hmac(") && text.ends_with(")") && text.size() > 6) {
+    std::string key = text.substr(5, text.size() - 6);
+    if (!mapping.env.hmac_keys.contains(key)) {
+      std::vector<std::string> keys;
+      for (const auto& [known, bytes] : mapping.env.hmac_keys) keys.push_back(known);
+      std::string near = diag::suggest(key, keys);
+      loader.error(node, path, fmt::format("unknown HMAC key '{}'", key),
+                   !near.empty()  ? fmt::format("did you mean '{}'?", near)
+                   : keys.empty() ? std::string("declare it: hmac_keys: {NAME: ${cred:NAME}}")
+                                  : fmt::format("hmac_keys: {}", fmt::join(keys, ", ")));
+      return std::nullopt;
+    }
+    return PiiField{name, PiiClass::Hmac, key};
+  }
+  loader.error(node, path, fmt::format("unknown pii class '{}'", node.IsScalar() ? node.Scalar() : "(not a string)"),
+               std::string(kClasses));
+  return std::nullopt;
+}
+
+// `name: type` entries of a declared input, `input.overrides` or `test_input`; in a declared
+// input (`with_pii`) also `name: {type: T, pii: CLASS}`.
 struct DeclaredField {
   std::string name;
   expr::Type type;
   YAML::Node key;
+  std::optional<PiiField> pii;
 };
 
-std::vector<DeclaredField> declaredFields(Loader& loader, const YAML::Node& node, const std::string& path) {
+std::vector<DeclaredField> declaredFields(Loader& loader, const Mapping& mapping, const YAML::Node& node,
+                                          const std::string& path, bool with_pii = false) {
   std::vector<DeclaredField> fields;
   for (auto it = node.begin(); node.IsMap() && it != node.end(); ++it) {
     std::string name = it->first.Scalar();
-    auto type = expr::Type::parse(it->second.IsScalar() ? it->second.Scalar() : "");
+    YAML::Node type_node = it->second;
+    std::optional<PiiField> pii;
+    if (with_pii && it->second.IsMap()) {
+      loader.checkKeys(it->second, path + "." + name, {"type", "pii"});
+      type_node.reset(it->second["type"]);  // not operator=: that would overwrite the field's own node
+      if (!type_node) {
+        loader.error(it->second, path + "." + name, fmt::format("input field '{}' needs a type", name),
+                     "e.g. {type: string, pii: mask}");
+        continue;
+      }
+      if (const YAML::Node class_node = it->second["pii"]; class_node) {
+        // Reported when it fails; the field stays declared so its uses do not cascade.
+        pii = parsePii(loader, mapping, name, class_node, path + "." + name + ".pii");
+      }
+    }
+    auto type = expr::Type::parse(type_node.IsScalar() ? type_node.Scalar() : "");
     if (!type) {
-      loader.error(it->second, path + "." + name, fmt::format("unknown type '{}'", it->second.Scalar()),
-                   "types: bool, int, decimal, double, string, timestamp, date, duration, list, map, any; add ? for nullable");
+      loader.error(type_node, path + "." + name,
+                   fmt::format("unknown type '{}'", type_node.IsScalar() ? type_node.Scalar() : "(not a string)"),
+                   with_pii
+                       ? "types: bool, int, decimal, double, string, timestamp, date, duration, list, map, any; add "
+                         "? for nullable; or {type: T, pii: drop|mask|hmac(KEY)}"
+                       : "types: bool, int, decimal, double, string, timestamp, date, duration, list, map, any; "
+                         "add ? for nullable");
       continue;
     }
-    fields.push_back({name, *type, it->first});
+    fields.push_back({name, *type, it->first, std::move(pii)});
   }
   return fields;
 }
@@ -922,6 +984,46 @@ diag::Diagnostics explainTypeOrigin(const Loader& loader, const std::string& tex
 
 }  // namespace
 
+std::vector<std::string> Mapping::personalInputFields() const {
+  std::vector<std::string> names;
+  names.reserve(pii.size());
+  for (const auto& p : pii) names.push_back(p.name);
+  return names;
+}
+
+namespace {
+
+void maskFields(core::Record& record, const std::vector<std::string>& names) {
+  if (!record.schema()) return;
+  for (const auto& name : names) {
+    auto index = record.schema()->indexOf(name);
+    if (index && !record.value(*index).isNull()) record.value(*index) = Value(std::string(redact::kMask));
+  }
+}
+
+}  // namespace
+
+void Mapping::maskInput(core::Record& record) const {
+  maskFields(record, personalInputFields());
+}
+
+void Mapping::maskOutput(core::Record& record, size_t emit) const {
+  if (emit >= emits.size()) return;
+  maskFields(record, emits[emit].personal_fields);
+  if (emits[emit].personal_key && record.meta.key) record.meta.key = std::string(redact::kMask);
+}
+
+void Mapping::maskOutput(core::Record& record) const {
+  const std::string topic = record.meta.topic.value_or("");
+  for (size_t e = 0; e < emits.size(); ++e) {
+    const Emit& emit = emits[e];
+    const std::string& own = emit.topic.empty() && emit.contract && emit.contract->contract
+                                 ? emit.contract->contract->default_topic
+                                 : emit.topic;
+    if (own == topic) maskOutput(record, e);
+  }
+}
+
 Binding Mapping::bind(const std::shared_ptr<const core::RecordSchema>& schema) const {
   Binding binding;
   binding.schema = schema;
@@ -953,11 +1055,19 @@ core::Status Mapping::bindInputs(const core::Record& input, const Binding& bindi
                           fmt::format("{}: input field '{}' is null but {}", field.where, field.name, typeOrigin(field)));
       }
       slots[field.slot] = value;
-      continue;
+    } else {
+      auto converted = convertInput(value, field);
+      if (!converted) return core::fail(converted.error());
+      slots[field.slot] = std::move(*converted);
     }
-    auto converted = convertInput(value, field);
-    if (!converted) return core::fail(converted.error());
-    slots[field.slot] = std::move(*converted);
+    if (field.hmac_key && !slots[field.slot].isNull()) {
+      std::string digest = expr::hmacSha256Hex(*field.hmac_key, slots[field.slot].toText());
+      if (digest.empty()) {
+        return core::fail(core::ErrorKind::Permanent,
+                          fmt::format("{}: input field '{}': HMAC-SHA256 failed", field.where, field.name));
+      }
+      slots[field.slot] = Value(std::move(digest));
+    }
   }
   return {};
 }
@@ -1437,9 +1547,26 @@ void loadInput(Loader& loader, Mapping* mapping, const YAML::Node& root, const c
                bool use_test_input) {
   const YAML::Node input = root["input"];
   const YAML::Node test_input = root["test_input"];
+  auto piiOf = [&](const std::string& name) -> const PiiField* {
+    for (const auto& p : mapping->pii) {
+      if (p.name == name) return &p;
+    }
+    return nullptr;
+  };
   auto addInput = [&](const std::string& name, expr::Type type, const SourceLocation& at, bool described) {
-    size_t slot = mapping->scope.add(name, type);
-    mapping->inputs.push_back({name, type, slot, fmt::format("{}:{}:{}", at.file, at.line, at.column), described});
+    const PiiField* pii = piiOf(name);
+    if (pii && pii->pii == PiiClass::Drop) {
+      mapping->scope.addDropped(name);
+      return;
+    }
+    std::shared_ptr<const std::string> key;
+    if (pii && pii->pii == PiiClass::Hmac)
+      key = std::make_shared<const std::string>(mapping->env.hmac_keys.at(pii->key));
+    // Expressions see the pseudonym: a string, not personal.
+    expr::Type seen = key ? expr::Type{Kind::String, type.nullable || type.kind == Kind::Any} : type;
+    size_t slot = mapping->scope.add(name, seen, pii && pii->pii == PiiClass::Mask);
+    mapping->inputs.push_back(
+        {name, type, slot, fmt::format("{}:{}:{}", at.file, at.line, at.column), described, std::move(key)});
   };
   mapping->from_source = isFromSource(input);
   if (!mapping->from_source) {
@@ -1450,7 +1577,11 @@ void loadInput(Loader& loader, Mapping* mapping, const YAML::Node& root, const c
                    "e.g. input: {report_no: string, good_qty: decimal, scrap_qty: decimal?}, or input: from_source "
                    "to take them from the source");
     } else {
-      for (const auto& field : declaredFields(loader, input, "input")) {
+      auto fields = declaredFields(loader, *mapping, input, "input", true);
+      for (const auto& field : fields) {
+        if (field.pii) mapping->pii.push_back(*field.pii);
+      }
+      for (const auto& field : fields) {
         addInput(field.name, field.type, loader.at(field.key, "input." + field.name), false);
       }
     }
@@ -1460,11 +1591,22 @@ void loadInput(Loader& loader, Mapping* mapping, const YAML::Node& root, const c
     }
   } else {
     std::vector<DeclaredField> overrides;
+    std::vector<YAML::Node> pii_keys;  // where each of mapping->pii is named
     if (input.IsMap()) {
-      loader.checkKeys(input, "input", {"from_source", "overrides"});
+      loader.checkKeys(input, "input", {"from_source", "overrides", "pii"});
       if (const YAML::Node node = input["overrides"]; node) {
         if (!node.IsMap()) loader.error(node, "input.overrides", "'overrides' must map source fields to types");
-        overrides = declaredFields(loader, node, "input.overrides");
+        overrides = declaredFields(loader, *mapping, node, "input.overrides");
+      }
+      if (const YAML::Node node = input["pii"]; node) {
+        if (!node.IsMap()) loader.error(node, "input.pii", "'pii' must map source fields to pii classes");
+        for (auto it = node.begin(); node.IsMap() && it != node.end(); ++it) {
+          std::string name = it->first.Scalar();
+          if (auto pii = parsePii(loader, *mapping, name, it->second, "input.pii." + name)) {
+            mapping->pii.push_back(std::move(*pii));
+            pii_keys.push_back(it->first);
+          }
+        }
       }
     }
     std::vector<DeclaredField> test_types;
@@ -1473,7 +1615,7 @@ void loadInput(Loader& loader, Mapping* mapping, const YAML::Node& root, const c
       if (!test_input.IsMap() || test_input.size() == 0) {
         loader.error(test_input, "test_input", "'test_input' must map field names to types, like a declared input");
       }
-      test_types = declaredFields(loader, test_input, "test_input");
+      test_types = declaredFields(loader, *mapping, test_input, "test_input");
     }
     const SourceLocation input_at = loader.at(input, "input");
     auto overrideOf = [&](const std::string& name) -> const DeclaredField* {
@@ -1493,6 +1635,15 @@ void loadInput(Loader& loader, Mapping* mapping, const YAML::Node& root, const c
           addInput(field.name, typeOf(field), input_at, true);
         }
       }
+      for (size_t p = 0; p < mapping->pii.size(); ++p) {
+        const std::string& name = mapping->pii[p].name;
+        if (std::find(described_names.begin(), described_names.end(), name) != described_names.end()) continue;
+        std::string near = diag::suggest(name, described_names);
+        loader.error(pii_keys[p], "input.pii." + name,
+                     fmt::format("the source's description has no field '{}' to class", name),
+                     near.empty() ? fmt::format("its fields: {}", fmt::join(described_names, ", "))
+                                  : fmt::format("did you mean '{}'?", near));
+      }
       for (const auto& o : overrides) {
         if (std::find(described_names.begin(), described_names.end(), o.name) != described_names.end()) continue;
         std::string near = diag::suggest(o.name, described_names);
@@ -1508,6 +1659,10 @@ void loadInput(Loader& loader, Mapping* mapping, const YAML::Node& root, const c
       }
     } else {
       for (const auto& o : overrides) addInput(o.name, o.type, loader.at(o.key, "input.overrides." + o.name), false);
+      for (const auto& p : mapping->pii) {
+        if (p.pii == PiiClass::Drop) mapping->scope.addDropped(p.name);
+        if (p.pii == PiiClass::Mask) mapping->scope.addPersonalOpenField(p.name);
+      }
       mapping->scope.setOpen(true);
       mapping->runnable = false;
     }
@@ -1548,7 +1703,7 @@ void loadRowLogic(Loader& loader, Mapping* mapping, const YAML::Node& root) {
         mapping->scope.add(name, expr::Type{expr::Type::Kind::Any, false});
         continue;
       }
-      size_t slot = mapping->scope.add(name, expr->type());
+      size_t slot = mapping->scope.add(name, expr->type(), expr->personal());
       mapping->lets.push_back({name, slot, std::move(expr)});
     }
   }
@@ -1559,6 +1714,94 @@ void loadRowLogic(Loader& loader, Mapping* mapping, const YAML::Node& root) {
       mapping->quarantine =
           QuarantinePolicy{durationOr(quarantine["max_age"], 0), durationOr(quarantine["retry"], 10 * kMinute)};
     }
+  }
+}
+
+// Personal values go only where the contract (or, without one, `allow_personal:`) lets them;
+// fills emit.personal_fields and personal_key for the masking of views.
+void checkPersonal(Loader& loader, const Mapping& mapping, Emit& emit, const YAML::Node& block,
+                   const std::string& path) {
+  std::vector<std::string> allowed;
+  const YAML::Node allow = block["allow_personal"];
+  std::vector<std::string> classed;
+  for (const auto& p : mapping.pii) {
+    if (p.pii == PiiClass::Mask) classed.push_back(p.name);
+  }
+  const std::string why = classed.empty()
+                              ? std::string(
+                                    "a value derived from a personal field is personal unless it passes through "
+                                    "hmac_sha256(value, \"KEY\")")
+                              : fmt::format(
+                                    "it derives from a field classed pii: mask ({}); a derived value is personal "
+                                    "unless it passes through hmac_sha256(value, \"KEY\")",
+                                    fmt::join(classed, ", "));
+  const bool contract = emit.contract && emit.contract->contract;
+  if (allow && contract) {
+    loader.error(allow, path + ".allow_personal",
+                 fmt::format("'allow_personal' is for blocks without a contract: {} decides which of its fields may "
+                             "be personal",
+                             emit.contract->contract->name));
+  } else if (allow) {
+    for (size_t i = 0; allow.IsSequence() && i < allow.size(); ++i) allowed.push_back(allow[i].Scalar());
+    if (allow.IsScalar()) allowed.push_back(allow.Scalar());
+    std::vector<std::string> names{"_key"};
+    for (const auto& [name, expr] : emit.fields) names.push_back(name);
+    for (size_t i = 0; i < allowed.size(); ++i) {
+      if (std::find(names.begin(), names.end(), allowed[i]) != names.end()) continue;
+      std::string near = diag::suggest(allowed[i], names);
+      loader.error(
+          allow.IsSequence() ? allow[i] : allow, fmt::format("{}.allow_personal", path),
+          fmt::format("'{}' is not a field of this block", allowed[i]),
+          near.empty() ? fmt::format("fields: {}", fmt::join(names, ", ")) : fmt::format("did you mean '{}'?", near));
+    }
+  }
+  auto contractAllows = [&](const std::string& name) {
+    for (const auto& f : emit.contract->contract->fields) {
+      if (f.name == name) return f.personal;
+    }
+    return false;
+  };
+  bool derived = false;  // a personal field that a contract's derived fields (fact_key) hold
+  for (const auto& [name, expr] : emit.fields) {
+    if (!expr->personal()) continue;
+    bool ok = contract ? contractAllows(name) : std::find(allowed.begin(), allowed.end(), name) != allowed.end();
+    if (!ok) {
+      std::string where = contract ? fmt::format("{} field '{}'", emit.contract->contract->name, name)
+                                   : fmt::format("field '{}'", name);
+      std::string allows;
+      if (contract) {
+        std::vector<std::string> personal;
+        for (const auto& f : emit.contract->contract->fields) {
+          if (f.personal) personal.push_back(f.name);
+        }
+        allows = fmt::format("; {} allows personal values only in {}", emit.contract->contract->name,
+                             fmt::join(personal, ", "));
+      } else {
+        allows = fmt::format("; if topic {} may carry it, list it: allow_personal: [{}]",
+                             emit.topic.empty() ? "(the sink's)" : emit.topic, name);
+      }
+      loader.diagnostics.add(expr->location(), fmt::format("a personal value cannot go into {}", where), why + allows);
+      continue;
+    }
+    emit.personal_fields.push_back(name);
+    if (contract) derived = true;
+  }
+  for (const auto& part : emit.key) {
+    if (!part->personal()) continue;
+    if (!contract && std::find(allowed.begin(), allowed.end(), "_key") != allowed.end()) {
+      emit.personal_key = true;
+      continue;
+    }
+    loader.diagnostics.add(part->location(), "a personal value cannot go into the record key",
+                           contract ? why +
+                                          "; a contract block's own key (the fact or record key) carries the "
+                                          "employee number already"
+                                    : why + "; if the topic's keys may carry it, list it: allow_personal: [_key]");
+  }
+  if (derived) {
+    for (const auto& name : emit.contract->contract->personal_derived) emit.personal_fields.push_back(name);
+    // The key defaults to the fact (or record) key, which holds the employee number.
+    if (emit.key.empty()) emit.personal_key = true;
   }
 }
 
@@ -1616,6 +1859,7 @@ void loadEmits(Loader& loader, Mapping* mapping, const YAML::Node& root) {
         if (mapping->aggregate) addPeriodFields(loader, emit, fields, emit_scope, mapping->env);
         bindContract(loader, *mapping, emit, contract, fields, path);
       }
+      checkPersonal(loader, *mapping, emit, block, path);
       mapping->emits.push_back(std::move(emit));
     }
   }

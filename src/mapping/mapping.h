@@ -36,12 +36,28 @@
 
 namespace dutybridge::mapping {
 
+// `pii:` class of an input field (docs/mapping-language.md, Personal data).
+enum class PiiClass {
+  None,
+  Drop,  // never bound: no expression may read it, and no view of the record shows it
+  Mask,  // read as usual; personal: checked against the emit blocks, masked in every view
+  Hmac,  // replaced by HMAC-SHA256 under a key of `hmac_keys:` before any expression reads it
+};
+
+struct PiiField {
+  std::string name;
+  PiiClass pii = PiiClass::None;
+  std::string key;  // hmac: the name of the key in `hmac_keys:`
+};
+
 struct InputField {
   std::string name;
   expr::Type type;
   size_t slot = 0;
   std::string where;  // "file:line:column" of its declaration, for dead-letter reasons
   bool described = false;  // the type came from the source's description, not the file
+  // `pii: hmac(key)`: the key bytes; the slot holds the hex HMAC of the converted value.
+  std::shared_ptr<const std::string> hmac_key;
 };
 
 struct Let {
@@ -58,6 +74,11 @@ struct Emit {
   std::unique_ptr<expr::Expr> when;                  // optional per-emit condition
   std::optional<ContractBinding> contract;           // `contract:` blocks
   core::SourceLocation location;
+  // Fields of the output record that carry personal values (for a contract block also the
+  // fields built from them, such as fact_key), and whether the record's key does. The loader
+  // refuses any of them that the contract (or `allow_personal:`) does not allow.
+  std::vector<std::string> personal_fields;
+  bool personal_key = false;
 };
 
 struct AggregateMeasure {
@@ -161,7 +182,24 @@ class Mapping {
   const core::Registry* table_sources = nullptr;
   const core::KafkaCluster* kafka = nullptr;
 
+  // Input fields with a `pii:` class, in declaration order (drop fields are in `inputs` never).
+  std::vector<PiiField> pii;
+
   std::string label() const { return name + "@" + std::to_string(version); }
+
+  // Personal data in views of records (map --explain, the live tap, anything that shows a
+  // record to a person rather than to the sink). Masked fields keep their name and read
+  // redact::kMask ("***"); nulls stay null (that a value is missing is not personal).
+  //
+  // The input fields classed `pii:` (every class: a raw source record holds them in clear).
+  std::vector<std::string> personalInputFields() const;
+  // A source record: its personal input fields masked.
+  void maskInput(core::Record& record) const;
+  // An output of emit block `emit`: the fields and key that carry personal values masked.
+  void maskOutput(core::Record& record, size_t emit) const;
+  // An output whose emit block is not known (the pipeline's output stage): every emit block
+  // that writes to the record's topic counts (meta.topic, empty = the sink's topic).
+  void maskOutput(core::Record& record) const;
 
   // This mapping's text compiled against a source's description (for a declared input the
   // description is not used). Diagnostics point into the mapping file, and problems involving

@@ -112,6 +112,9 @@ std::shared_ptr<const core::ConfigSchema> emitSchema() {
       FieldSpec::make("fields", FieldType::ExpressionMap)
           .req()
           .doc("Output field name to expression, in order; `a.b` names a field inside an object."),
+      FieldSpec::make("allow_personal", FieldType::StringList)
+          .doc("Blocks without a contract: the fields (and `_key`) that may carry a personal value (see Personal "
+               "data); any other field with one is refused. A contract decides this itself."),
   });
 }
 
@@ -165,10 +168,12 @@ const core::ConfigSchema& mappingFileSchema() {
                "`aggregate.calendar`; its errors are reported with the mapping's."),
       FieldSpec::make("input", FieldType::Any)
           .req()
-          .shown("field to type, or from_source")
+          .shown("field to type or {type, pii}, or from_source")
           .doc("The source record's fields and types (`bool int decimal double string timestamp date duration list "
                "map any`, `?` for nullable); values are converted to them at the input boundary and a value that "
-               "does not convert is a dead letter. Or `from_source`: the source's own description."),
+               "does not convert is a dead letter. `{type: T, pii: drop|mask|hmac(KEY)}` classes a field as "
+               "personal (see Personal data). Or `from_source`: the source's own description, with `overrides` "
+               "and `pii` (field to class)."),
       FieldSpec::make("test_input", FieldType::Any)
           .shown("field to type")
           .doc("With `input: from_source` and `tests`: the types the embedded tests and `dutybridge map` use."),

@@ -54,6 +54,12 @@ class MappingTransform final : public core::Transform {
   bool stateful() const override { return stage_.has_value() || quarantine_.has_value(); }
   std::vector<std::pair<std::string, int64_t>> gauges() const override;
   std::vector<std::string> outputTopics() const override;
+  void maskPersonal(core::Record& record, RecordStage stage) const override {
+    if (stage == RecordStage::kSource)
+      mapping_->maskInput(record);
+    else
+      mapping_->maskOutput(record);
+  }
   size_t quarantined() const { return quarantine_ ? quarantine_->size() : 0; }
 
   // For status output and benchmarks; nullptr for a row-level mapping.
