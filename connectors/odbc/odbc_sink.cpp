@@ -193,6 +193,11 @@ class OdbcSink final : public core::Sink {
   }
 
   bool storesPosition() const override { return true; }
+
+  std::optional<std::string> retrying() const override {
+    std::lock_guard lock(mutex_);
+    return retrying_reason_;
+  }
   void nextBatchPosition(std::string_view position) override { position_ = std::string(position); }
 
   core::Result<std::optional<std::string>> storedPosition() override {
@@ -368,6 +373,7 @@ class OdbcSink final : public core::Sink {
         backoff.reset();
         group_limit = kQueuedBatches;
         std::lock_guard lock(mutex_);
+        retrying_reason_.reset();
         committed_ = group.back()->sequence;
         for (size_t i = 0; i < group.size(); ++i) {
           queued_records_ -= queue_.front()->records;
@@ -384,6 +390,10 @@ class OdbcSink final : public core::Sink {
                                        : fmt::format("{}..{}", group.front()->sequence, group.back()->sequence),
                      delay.count(), done.error().message);
         retrying = true;
+        {
+          std::lock_guard lock(mutex_);
+          retrying_reason_ = done.error().message;
+        }
         if (!runtime::Backoff::sleep(stop, delay)) return;  // close() stopped the worker
         continue;
       }
@@ -899,7 +909,7 @@ class OdbcSink final : public core::Sink {
   bool rows_refused_ = false;  // the last writeRows() failed on a statement the database refused
 
   // Between the pipeline's thread and the worker, guarded by mutex_.
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable_any work_cv_;  // a job was queued (the worker waits)
   std::condition_variable_any done_cv_;  // a job committed or failed (poll() and flush() wait)
   std::deque<std::unique_ptr<Job>> queue_;  // the head is the batch being written
@@ -907,6 +917,7 @@ class OdbcSink final : public core::Sink {
   size_t queued_records_ = 0;               // records of the queued batches
   uint64_t committed_ = 0;                  // sequence of the last committed batch
   std::optional<core::Error> error_;        // a Permanent failure (or refused rows): the sink is done
+  std::optional<std::string> retrying_reason_;      // the worker's last Retryable failure, until a commit
   std::vector<core::WriteRefusal> write_refusals_;  // the refused rows' records, until taken
 
   std::jthread worker_;  // last: stopped and joined (close()) before the members above go

@@ -104,6 +104,11 @@ class Sink {
   // before the batch's first write(), resumes the source from storedPosition() (called after
   // open()) instead of the StateStore's cursor, and stores no cursor of its own.
   virtual bool storesPosition() const { return false; }
+  // What the sink is retrying on its own (its worker thread, its client library) while the
+  // pipeline only sees deliveries stall: the failure's text (no values), or nullopt while it
+  // delivers. Called about once a second from the pipeline's thread, for the pipeline's state
+  // (retrying) and the admin API's readiness.
+  virtual std::optional<std::string> retrying() const { return std::nullopt; }
   virtual void nextBatchPosition(std::string_view position) { (void)position; }
   virtual Result<std::optional<std::string>> storedPosition() { return std::optional<std::string>(); }
 

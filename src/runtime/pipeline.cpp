@@ -190,6 +190,7 @@ Pipeline::~Pipeline() = default;
 void Pipeline::publishGauges() {
   last_gauges_ = Clock::now();
   if (transform_) status_->publishGauges(transform_->gauges());
+  status_->sinkRetrying(sink_->retrying());
 }
 
 std::string Pipeline::gaugeText() const {
@@ -460,6 +461,7 @@ core::Status Pipeline::run(std::stop_token stop) {
             stats_.retries.load(), gaugeText());
   committer_.reset();  // it holds this run's Retrier
   publishGauges();
+  status_->sinkRetrying(std::nullopt);  // closed: whatever it retried is over
   if (!outcome && outcome.error().kind == core::ErrorKind::Abortable) {
     stats_.transactions_aborted.fetch_add(1, std::memory_order_relaxed);
   }

@@ -91,6 +91,28 @@ void PipelineStatus::progressed() {
     std::lock_guard lock(mutex_);
     retry_reason_.clear();
   }
+  if (sink_retrying_.load(std::memory_order_relaxed)) return;
+  auto expected = PipelineState::Retrying;
+  state_.compare_exchange_strong(expected, PipelineState::Running, std::memory_order_relaxed);
+}
+
+void PipelineStatus::sinkRetrying(std::optional<std::string> reason) {
+  if (reason) {
+    {
+      std::lock_guard lock(mutex_);
+      sink_retry_reason_ = "sink retrying: " + *reason;
+    }
+    sink_retrying_.store(true, std::memory_order_relaxed);
+    auto expected = PipelineState::Running;
+    state_.compare_exchange_strong(expected, PipelineState::Retrying, std::memory_order_relaxed);
+    return;
+  }
+  if (!sink_retrying_.exchange(false, std::memory_order_relaxed)) return;
+  {
+    std::lock_guard lock(mutex_);
+    sink_retry_reason_.clear();
+  }
+  if (retrying_.load(std::memory_order_relaxed)) return;
   auto expected = PipelineState::Retrying;
   state_.compare_exchange_strong(expected, PipelineState::Running, std::memory_order_relaxed);
 }
@@ -112,7 +134,7 @@ std::optional<PipelineError> PipelineStatus::lastError() const {
 
 std::string PipelineStatus::retryReason() const {
   std::lock_guard lock(mutex_);
-  return retry_reason_;
+  return retry_reason_.empty() ? sink_retry_reason_ : retry_reason_;
 }
 
 void PipelineStatus::cursorStored(std::string_view position) {

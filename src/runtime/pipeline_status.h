@@ -119,6 +119,9 @@ class PipelineStatus {
   void progressed();
   void failed(const core::Error& error);
   std::optional<PipelineError> lastError() const;
+  // What the sink retries on its own (Sink::retrying), published by the pipeline thread: while
+  // set, a running pipeline shows Retrying with it as the reason.
+  void sinkRetrying(std::optional<std::string> reason);
   // The reason of the current retries ("source retrying: connection refused"), if retrying.
   std::string retryReason() const;
 
@@ -133,13 +136,15 @@ class PipelineStatus {
 
  private:
   std::atomic<PipelineState> state_{PipelineState::Starting};
-  std::atomic<bool> retrying_{false};
+  std::atomic<bool> retrying_{false};       // a Retrier is retrying a step
+  std::atomic<bool> sink_retrying_{false};  // the sink retries on its own
   std::atomic<const char*> step_{nullptr};
   std::atomic<int64_t> step_since_ns_{0};  // steady clock
 
   mutable std::mutex mutex_;  // the members below
   std::optional<PipelineError> last_error_;
   std::string retry_reason_;
+  std::string sink_retry_reason_;
   std::optional<std::string> cursor_;
   std::vector<std::pair<std::string, int64_t>> gauges_;
 };

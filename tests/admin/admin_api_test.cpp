@@ -49,7 +49,7 @@ TEST_CASE("unknown paths and methods answer JSON errors", "[admin]") {
   CHECK(call(api, "GET", "/api/v1/pipelines/mes/stop").status == 405);
 }
 
-TEST_CASE("every write needs the bearer token; reads do not", "[admin]") {
+TEST_CASE("every write needs the bearer token and reads do not", "[admin]") {
   testing::FakeControl control;
   control.add("mes");
   admin::AdminApi api(control, settings());
@@ -115,7 +115,7 @@ TEST_CASE("readiness names every pipeline that is not ready and why", "[admin]")
   CHECK(bodyOf(call(api, "GET", "/readyz")).at("reasons") == json::array({"the daemon is stopping"}));
 }
 
-TEST_CASE("a pipeline in one step beyond stuck_after makes /healthz fail, naming it and the step", "[admin]") {
+TEST_CASE("a pipeline in one step beyond stuck_after makes /healthz fail naming it and the step", "[admin]") {
   testing::FakeControl control;
   auto& mes = control.add("mes");
   mes.status->beginStep("source.poll");
@@ -135,7 +135,7 @@ TEST_CASE("a pipeline in one step beyond stuck_after makes /healthz fail, naming
   CHECK(call(wedged, "GET", "/healthz").status == 200);
 }
 
-TEST_CASE("pipeline status shows state, cursor, counters, lag and gauges", "[admin]") {
+TEST_CASE("pipeline status shows state and cursor and counters and lag and gauges", "[admin]") {
   testing::FakeControl control;
   auto& mes = control.add("mes");
   mes.status->setState(runtime::PipelineState::Running);
@@ -157,7 +157,7 @@ TEST_CASE("pipeline status shows state, cursor, counters, lag and gauges", "[adm
   CHECK(all.at("pipelines").size() == 1);
 }
 
-TEST_CASE("cursor: read, set with a JSON or string position, delete, and refuse what cannot be", "[admin]") {
+TEST_CASE("cursor: read and set with a JSON or string position and delete and refuse what cannot be", "[admin]") {
   testing::FakeControl control;
   auto& mes = control.add("mes");
   admin::AdminApi api(control, settings());

@@ -59,7 +59,7 @@ class Served {
 
 }  // namespace
 
-TEST_CASE("server: answers, keeps the connection alive, and closes idle ones at stop", "[admin][server]") {
+TEST_CASE("server: answers and keeps the connection alive and closes idle ones at stop", "[admin][server]") {
   Served served({});
   testing::HttpConnection connection(served.port());
   auto first = connection.request("GET", "/healthz");
@@ -80,7 +80,7 @@ TEST_CASE("server: answers, keeps the connection alive, and closes idle ones at 
   CHECK(connection.closedByServer(std::chrono::seconds(5)));
 }
 
-TEST_CASE("server: oversized headers get 431, oversized bodies 413", "[admin][server]") {
+TEST_CASE("server: oversized headers get 431 and oversized bodies 413", "[admin][server]") {
   admin::ServerLimits limits;
   limits.header_bytes = 1024;
   limits.body_bytes = 256;

@@ -278,13 +278,15 @@ TEST_CASE("12: check refuses exactly_once on a sink without transactions, as run
   }
 }
 
-TEST_CASE("13: an admin: section is reported as not yet used", "[hostile][config]") {
+TEST_CASE("13: an admin: listen that is not host:port is reported where it is written", "[hostile][config]") {
   TempDir dir("admin");
-  auto config = dir.write("c.yaml", "admin:\n  listen: 127.0.0.1:8088\n  enabled: true\n" + kSmokeConfig);
+  auto config = dir.write("c.yaml", "admin:\n  listen: localhost\n  enabled: true\n" + kSmokeConfig);
   auto result = runCli("check -c " + quoted(config));
   INFO(result.output);
-  CHECK(result.status == 0);
-  CHECK_THAT(result.output, Catch::Contains("admin: enabled: true is accepted but not used yet"));
+  CHECK(result.status == 2);
+  CHECK_THAT(
+      result.output,
+      Catch::Contains("c.yaml:2:3: error: 'localhost' is not host:port (e.g. 127.0.0.1:8088) (at admin.listen)"));
 }
 
 TEST_CASE("16: SIGHUP is noted and ignored, SIGTERM then stops the daemon cleanly", "[hostile][lifecycle]") {

@@ -61,17 +61,25 @@ class HttpConnection {
     req.prepare_payload();
     boost::system::error_code ec;
     http::write(stream_, req, ec);
-    if (ec) return std::nullopt;
-    return read();
+    if (ec) {
+      error_ = "writing: " + ec.message();
+      return std::nullopt;
+    }
+    return read(method == "HEAD");
   }
 
-  std::optional<HttpReply> read() {
+  // `head`: the answer to a HEAD request (a Content-Length but no body).
+  std::optional<HttpReply> read(bool head = false) {
     namespace http = boost::beast::http;
     http::response_parser<http::string_body> parser;
+    parser.skip(head);
     parser.body_limit(64 * 1024 * 1024);
     boost::system::error_code ec;
     http::read(stream_, buffer_, parser, ec);
-    if (ec) return std::nullopt;
+    if (ec) {
+      error_ = "reading: " + ec.message();
+      return std::nullopt;
+    }
     HttpReply reply;
     reply.status = static_cast<int>(parser.get().result_int());
     reply.body = parser.get().body();
@@ -98,7 +106,11 @@ class HttpConnection {
     return ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset;
   }
 
+  // Why the last request() or read() returned nullopt.
+  const std::string& error() const { return error_; }
+
  private:
+  std::string error_;
   boost::asio::io_context io_;
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
@@ -109,7 +121,9 @@ inline HttpReply httpRequest(int port, const std::string& method, const std::str
                              std::vector<std::pair<std::string, std::string>> headers = {}) {
   HttpConnection connection(port);
   auto reply = connection.request(method, target, body, std::move(headers));
-  if (!reply) FAIL("no HTTP reply from 127.0.0.1:" << port << " to " << method << " " << target);
+  if (!reply) {
+    FAIL("no HTTP reply from 127.0.0.1:" << port << " to " << method << " " << target << ": " << connection.error());
+  }
   return *reply;
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 // A TCP forwarder on 127.0.0.1 for outage tests: clients connect to port(), bytes go to the
-// target port. open() starts listening (again), close() stops listening and cuts every
-// connection, so a service "goes away" and "comes back" without touching the real one.
+// target port while the proxy is open. It starts closed. close() cuts every connection and
+// closes new ones at once (the listener stays bound, so no other socket can take its port in
+// between), so a service "goes away" and "comes back" without touching the real one.
 // Runs on its own thread.
 
 #include <catch2/catch.hpp>
@@ -14,19 +15,28 @@
 #include <set>
 #include <thread>
 
-#include "tests/support/process.h"
-
 namespace dutybridge::testing {
 
 class TcpProxy {
  public:
-  explicit TcpProxy(int target_port) : target_port_(target_port), port_(freePort()), work_(io_.get_executor()) {
+  explicit TcpProxy(int target_port) : target_port_(target_port), work_(io_.get_executor()), acceptor_(io_) {
+    boost::system::error_code ec;
+    const boost::asio::ip::tcp::endpoint endpoint(boost::asio::ip::make_address("127.0.0.1"), 0);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(64, ec);
+    if (ec) FAIL("proxy cannot listen: " << ec.message());
+    port_ = acceptor_.local_endpoint().port();
+    accept();
     thread_ = std::thread([this] { io_.run(); });
   }
   ~TcpProxy() {
-    close();
+    boost::asio::post(io_, [this] {
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);
+      cut();
+    });
     work_.reset();
-    io_.stop();
     thread_.join();
   }
   TcpProxy(const TcpProxy&) = delete;
@@ -35,49 +45,50 @@ class TcpProxy {
   int port() const { return port_; }
 
   void open() {
-    std::promise<std::string> done;
-    boost::asio::post(io_, [this, &done] {
-      boost::system::error_code ec;
-      acceptor_.emplace(io_);
-      const boost::asio::ip::tcp::endpoint endpoint(boost::asio::ip::make_address("127.0.0.1"),
-                                                    static_cast<unsigned short>(port_));
-      acceptor_->open(endpoint.protocol(), ec);
-      if (!ec) acceptor_->set_option(boost::asio::socket_base::reuse_address(true), ec);
-      if (!ec) acceptor_->bind(endpoint, ec);
-      if (!ec) acceptor_->listen(64, ec);
-      if (!ec) accept();
-      done.set_value(ec ? ec.message() : std::string());
-    });
-    const std::string error = done.get_future().get();
-    if (!error.empty()) FAIL("proxy cannot listen on " << port_ << ": " << error);
+    run([this] { open_ = true; });
   }
-
   void close() {
-    std::promise<void> done;
-    boost::asio::post(io_, [this, &done] {
-      boost::system::error_code ignored;
-      if (acceptor_) acceptor_->close(ignored);
-      acceptor_.reset();
-      for (const auto& socket : sockets_) socket->close(ignored);
-      sockets_.clear();
-      done.set_value();
+    run([this] {
+      open_ = false;
+      cut();
     });
-    done.get_future().get();
   }
 
  private:
   using Socket = boost::asio::ip::tcp::socket;
 
+  template <class F>
+  void run(F f) {
+    std::promise<void> done;
+    boost::asio::post(io_, [&] {
+      f();
+      done.set_value();
+    });
+    done.get_future().get();
+  }
+
+  void cut() {
+    boost::system::error_code ignored;
+    for (const auto& socket : sockets_) socket->close(ignored);
+    sockets_.clear();
+  }
+
   void accept() {
-    acceptor_->async_accept([this](boost::system::error_code ec, Socket client) {
+    acceptor_.async_accept([this](boost::system::error_code ec, Socket client) {
       if (ec) return;
+      if (!open_) {
+        boost::system::error_code ignored;
+        client.close(ignored);
+        accept();
+        return;
+      }
       auto from = std::make_shared<Socket>(std::move(client));
       auto to = std::make_shared<Socket>(io_);
       sockets_.insert(from);
       sockets_.insert(to);
       to->async_connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"),
                                                        static_cast<unsigned short>(target_port_)),
-                        [this, from, to](boost::system::error_code connect_ec) {
+                        [from, to, this](boost::system::error_code connect_ec) {
                           if (connect_ec) {
                             boost::system::error_code ignored;
                             from->close(ignored);
@@ -106,10 +117,11 @@ class TcpProxy {
   }
 
   int target_port_;
-  int port_;
+  int port_ = 0;
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
-  std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  bool open_ = false;  // on the proxy's thread
   std::set<std::shared_ptr<Socket>> sockets_;
   std::thread thread_;
 };
