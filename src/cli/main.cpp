@@ -26,6 +26,7 @@
 #include "src/cli/schema_doc.h"
 #include "src/common/log.h"
 #include "src/config/daemon_config.h"
+#include "src/diagnostics/diagnostics.h"
 #include "src/mapping/mapping.h"
 #include "src/mapping/mapping_transform.h"
 #include "src/runtime/daemon.h"
@@ -352,9 +353,33 @@ int cmdCheckOrRun(Args& args, bool run) {
     mappings.emplace(pipeline.name, std::shared_ptr<const mapping::Mapping>(std::move(*compiled)));
   }
   if (!mappings_ok) return kUsage;
-  daemon_options.make_transform = [&mappings](const config::PipelineConfig& pipeline,
-                                              const core::Clock& clock) -> std::unique_ptr<core::Transform> {
-    return std::make_unique<mapping::MappingTransform>(mappings.at(pipeline.name), clock);
+  // State in the state topic outlives the run; kept only in memory (no kafka section) it does not.
+  std::shared_ptr<const mapping::StateSeal> state_seal;
+  if (daemon_config.kafka && daemon_config.kafka->state_key) {
+    state_seal = std::make_shared<const mapping::StateSeal>(*daemon_config.kafka->state_key);
+  } else if (daemon_config.kafka) {
+    diag::Diagnostics missing;
+    for (const auto& pipeline : daemon_config.pipelines) {
+      auto it = mappings.find(pipeline.name);
+      if (it == mappings.end() || !it->second->needsStateKey()) continue;
+      missing.add(pipeline.location,
+                  fmt::format("pipeline '{}': mapping {} keeps state ({}) and has personal input fields ({}), which "
+                              "the state topic must not hold in clear, but the kafka section has no state_key",
+                              pipeline.name, it->second->label(), it->second->aggregate ? "aggregate:" : "quarantine:",
+                              fmt::join(it->second->personalInputFields(), ", ")),
+                  "add kafka.state_key: ${cred:dutybridge_state_key} (a secret reference; keep it: the stored "
+                  "state is unreadable without it)");
+    }
+    if (!missing.empty()) {
+      std::string text = missing.format();
+      std::fwrite(text.data(), 1, text.size(), stderr);
+      return kUsage;
+    }
+  }
+  daemon_options.make_transform = [&mappings, state_seal](
+                                      const config::PipelineConfig& pipeline,
+                                      const core::Clock& clock) -> std::unique_ptr<core::Transform> {
+    return std::make_unique<mapping::MappingTransform>(mappings.at(pipeline.name), clock, state_seal);
   };
   if (!run) {
     if (print_config) std::cout << config::renderRedacted(daemon_config.root);

@@ -68,7 +68,11 @@ class ValueBuilder final : public nlohmann::json_sax<nlohmann::json> {
     return put(core::Value(std::move(list)));
   }
   bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& e) override {
-    error_ = "invalid JSON at byte " + std::to_string(position) + ": " + e.what();
+    // nlohmann ends its message with "; last read: '<the bytes it read>'": message content, which
+    // may be personal data, and the reason reaches dead letters and logs. The byte offset finds it.
+    std::string what = e.what();
+    if (size_t at = what.find("; last read:"); at != std::string::npos) what.resize(at);
+    error_ = "invalid JSON at byte " + std::to_string(position) + ": " + what;
     return false;
   }
 

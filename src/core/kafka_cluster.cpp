@@ -54,6 +54,15 @@ const SettingsSchema<KafkaCluster>& kafkaClusterSettings() {
                 .doc("Dead-letter topic for records the source cannot decode, the mapping cannot handle or the "
                      "sink refuses (docs/delivery-guarantees.md)."),
             &KafkaCluster::dlq_topic);
+    s.field(
+        FieldSpec::make("state_key", FieldType::String)
+            .secret()
+            .doc("Key (a secret reference: ${cred:NAME}, ${env:NAME}, ${file:PATH}) that seals the state entries of "
+                 "mappings with personal input fields, so no personal value is stored in clear in state_topic: "
+                 "row identities and window keys as HMAC-SHA256 digests, their values and quarantined records "
+                 "AES-256-GCM encrypted (docs/mapping-language.md, Personal data). Required when such a mapping "
+                 "is stateful (aggregate: or quarantine:); changing it makes the stored state unreadable."),
+        &KafkaCluster::state_key);
     return s;
   }();
   return settings;

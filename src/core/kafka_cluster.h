@@ -39,6 +39,9 @@ struct KafkaCluster {
   std::string client_id;
   std::string state_topic;
   std::string dlq_topic;
+  // Seals the state entries of mappings with personal input fields (mapping/state_seal.h);
+  // a secret reference. Absent: such a pipeline is refused at check and start.
+  std::optional<std::string> state_key;
 
   const std::string& bootstrapServers() const { return *connection.bootstrap_servers; }
 };

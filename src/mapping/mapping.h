@@ -193,6 +193,9 @@ class Mapping {
   //
   // The input fields classed `pii:` (every class: a raw source record holds them in clear).
   std::vector<std::string> personalInputFields() const;
+  // Whether the state this mapping keeps (aggregation rows and windows, held records) can hold
+  // personal values, so that a persistent state store must seal it (state_seal.h).
+  bool needsStateKey() const { return (aggregate || quarantine) && !pii.empty(); }
   // A source record: its personal input fields masked.
   void maskInput(core::Record& record) const;
   // An output of emit block `emit`: the fields and key that carry personal values masked.

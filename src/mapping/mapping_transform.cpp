@@ -47,8 +47,9 @@ void StateSummary::add(std::string_view key, std::string_view value) {
   }
 }
 
-MappingTransform::MappingTransform(std::shared_ptr<const Mapping> mapping, const core::Clock& clock)
-    : mapping_(std::move(mapping)), clock_(clock) {
+MappingTransform::MappingTransform(std::shared_ptr<const Mapping> mapping, const core::Clock& clock,
+                                   std::shared_ptr<const StateSeal> state_seal)
+    : mapping_(std::move(mapping)), clock_(clock), seal_(std::move(state_seal)) {
   if (mapping_->aggregate) stage_.emplace(*mapping_);
   if (mapping_->quarantine) quarantine_.emplace(*mapping_->quarantine, mapping_->label());
   seen_generations_ = tableGenerations();
@@ -120,11 +121,49 @@ void MappingTransform::tick(std::vector<core::Record>& outputs, std::vector<core
 }
 
 void MappingTransform::takeStateChanges(std::vector<StateEntry>& changes) {
+  // Rewrites first: a row changed in this batch then overwrites its rewritten entry.
+  for (auto& entry : resealed_) changes.push_back(std::move(entry));
+  resealed_.clear();
+  const size_t fresh = changes.size();
   if (quarantine_) quarantine_->takeStateChanges(changes);
   if (stage_) stage_->takeStateChanges(changes);
+  if (!seal_) return;
+  for (size_t i = fresh; i < changes.size(); ++i) changes[i] = seal_->seal(changes[i]);
 }
 
-core::Status MappingTransform::restore(const std::vector<StateEntry>& entries) {
+core::Status MappingTransform::restore(const std::vector<StateEntry>& stored) {
+  std::vector<StateEntry> opened;
+  opened.reserve(stored.size());
+  size_t clear_entries = 0;
+  for (const auto& entry : stored) {
+    if (StateSeal::isSealed(entry.key)) {
+      if (!seal_) {
+        return core::fail(core::Error::fatal(fmt::format(
+            "mapping {}: this pipeline's state is sealed (its entries were stored with kafka.state_key), but no "
+            "kafka.state_key is configured: configure the key it was stored with, or reset this pipeline's state",
+            mapping_->label())));
+      }
+      if (entry.value.empty()) continue;
+      auto clear = seal_->open(entry);
+      if (!clear) return core::fail(clear.error());
+      opened.push_back(std::move(*clear));
+      continue;
+    }
+    if (seal_ && StateSeal::sealable(entry.key) && !entry.value.empty()) {
+      // Stored before the key was configured: delete the clear entry, store it sealed.
+      ++clear_entries;
+      resealed_.push_back({entry.key, std::string()});
+      resealed_.push_back(seal_->seal(entry));
+    }
+    opened.push_back(entry);
+  }
+  if (clear_entries > 0) {
+    log::notice("mapping " + mapping_->label(),
+                "{} state entr(ies) were stored in clear before kafka.state_key was configured: they are restored "
+                "and stored again sealed with the next commit",
+                clear_entries);
+  }
+  const std::vector<StateEntry>& entries = opened;
   std::vector<StateEntry> staged;
   staged.reserve(entries.size());
   size_t orphaned = 0;

@@ -14,6 +14,12 @@
 // a source that cannot describe itself, or a mapping that does not type-check against the
 // description, is InvalidConfig with every diagnostic in the message. Declared inputs need
 // nothing.
+//
+// Personal data in state: with a `state_seal` (the daemon's kafka.state_key) every entry it
+// hands out is sealed (state_seal.h) and sealed entries are opened on restore; entries stored
+// in clear before the key was configured are restored and rewritten sealed (the clear key
+// deleted) with the next state changes. A sealed entry without a seal is Fatal: nothing could
+// match its rows.
 
 #include <map>
 #include <memory>
@@ -24,6 +30,7 @@
 #include "src/mapping/aggregate_stage.h"
 #include "src/mapping/mapping.h"
 #include "src/mapping/quarantine.h"
+#include "src/mapping/state_seal.h"
 
 namespace dutybridge::mapping {
 
@@ -42,7 +49,8 @@ struct StateSummary {
 
 class MappingTransform final : public core::Transform {
  public:
-  MappingTransform(std::shared_ptr<const Mapping> mapping, const core::Clock& clock);
+  MappingTransform(std::shared_ptr<const Mapping> mapping, const core::Clock& clock,
+                   std::shared_ptr<const StateSeal> state_seal = nullptr);
 
   std::string label() const override { return mapping_->label(); }
   core::Status prepare(core::Source& source) override;
@@ -76,6 +84,8 @@ class MappingTransform final : public core::Transform {
   Binding binding_;
   std::optional<AggregateStage> stage_;
   std::optional<Quarantine> quarantine_;
+  std::shared_ptr<const StateSeal> seal_;
+  std::vector<StateEntry> resealed_;  // clear entries found at restore, to store sealed
   uint64_t seen_generations_ = 0;
   uint64_t hold_counter_ = 0;
 };

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <regex>
 
 namespace dutybridge::odbc {
 
@@ -20,7 +21,21 @@ std::string diagnosticText(SQLSMALLINT handle_type, SQLHANDLE handle) {
     out += fmt::format("[SQLSTATE {}] (native {}) {}", reinterpret_cast<const char*>(state), native,
                        reinterpret_cast<const char*>(message));
   }
-  return out.empty() ? "no diagnostic available" : out;
+  return out.empty() ? "no diagnostic available" : withoutDataValues(out);
+}
+
+std::string withoutDataValues(std::string_view text) {
+  // Errors are rare, so regular expressions cost nothing that matters here.
+  static const std::regex kDetail(R"(DETAIL:[^\n]*)");
+  static const std::regex kKeyValues(R"(=\((?:[^()]|\([^()]*\))*\))");
+  static const std::regex kInputSyntax(R"((invalid input syntax for[^:"]*): "(?:[^"]|"")*")");
+  static const std::regex kOutOfRange(R"(value "(?:[^"]|"")*" is out of range)");
+  std::string out(text);
+  out = std::regex_replace(out, kDetail, "DETAIL: (row values withheld)");
+  out = std::regex_replace(out, kKeyValues, "=(***)");
+  out = std::regex_replace(out, kInputSyntax, "$1: \"***\"");
+  out = std::regex_replace(out, kOutOfRange, "value \"***\" is out of range");
+  return out;
 }
 
 std::vector<std::string> sqlStates(SQLSMALLINT handle_type, SQLHANDLE handle) {

@@ -21,6 +21,13 @@ namespace dutybridge::odbc {
 
 // "[SQLSTATE 08001] (native 101) could not connect to server; ..." for every record.
 std::string diagnosticText(SQLSMALLINT handle_type, SQLHANDLE handle);
+
+// A driver's message without the data values databases quote in it (they may be personal data,
+// and the text reaches logs, dead-letter reasons and the admin API): PostgreSQL's DETAIL lines
+// ("Key (employee_no)=(E10023) already exists", "Failing row contains (...)"), any
+// "=(values)", and the value in "invalid input syntax for type T: \"v\"" and "value \"v\" is
+// out of range". Constraint, table and column names stay. diagnosticText() applies it.
+std::string withoutDataValues(std::string_view text);
 // Every SQLSTATE of the handle's diagnostic records, in order ("01000" warnings included).
 std::vector<std::string> sqlStates(SQLSMALLINT handle_type, SQLHANDLE handle);
 core::Error makeError(std::string_view what, SQLSMALLINT handle_type, SQLHANDLE handle);

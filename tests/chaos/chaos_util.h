@@ -135,10 +135,12 @@ inline std::string kafkaYaml(const std::string& bootstrap, const std::string& ta
   client_id: chaos
   state_topic: chaos.{1}.state
   dlq_topic: chaos.{1}.dlq
+  state_key: chaos-test-state-key
 log:
   level: info
 pipelines:
-)", bootstrap, table);
+)",
+                     bootstrap, table);
 }
 
 // Missing and duplicate records: the row topic's messages (keyed by report_no) against the

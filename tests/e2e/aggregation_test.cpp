@@ -51,6 +51,7 @@ struct Setup {
   bootstrap_servers: {0}
   state_topic: e2e.{1}.state
   dlq_topic: {2}
+  state_key: e2e-test-state-key
 log:
   level: info
 pipelines:
@@ -70,7 +71,8 @@ pipelines:
     sink:
       type: kafka
       topic: e2e.{1}.rows
-)", bootstrap, table, dlq_topic, pipeline, batch_rows);
+)",
+                                         bootstrap, table, dlq_topic, pipeline, batch_rows);
     e2e::psql(fmt::format(R"(
 CREATE TABLE {0} (
   report_no varchar(20) PRIMARY KEY, id bigint NOT NULL UNIQUE, work_order_no varchar(20) NOT NULL,
