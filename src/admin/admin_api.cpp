@@ -4,10 +4,13 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include <charconv>
 #include <nlohmann/json.hpp>
 #include <string_view>
 
 #include "src/admin/metrics.h"
+#include "src/codec/json.h"
+#include "src/codec/json_writer.h"
 #include "src/core/time.h"
 
 #ifndef DUTYBRIDGE_VERSION
@@ -156,6 +159,24 @@ std::vector<std::string_view> pathSegments(std::string_view target) {
   return out;
 }
 
+// "?a=1&b=x" -> {("a","1"), ("b","x")}; no percent-decoding (the values are plain words and numbers).
+std::vector<std::pair<std::string, std::string>> queryParameters(std::string_view target) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const auto question = target.find('?');
+  if (question == std::string_view::npos) return out;
+  std::string_view query = target.substr(question + 1);
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const auto eq = pair.find('=');
+    out.emplace_back(std::string(pair.substr(0, eq)),
+                     eq == std::string_view::npos ? std::string() : std::string(pair.substr(eq + 1)));
+  }
+  return out;
+}
+
 Response methodNotAllowed(std::string_view allow) {
   Response r = errorResponse(405, fmt::format("method not allowed here; allowed: {}", allow));
   r.headers.emplace_back("Allow", std::string(allow));
@@ -169,7 +190,89 @@ Response errorResponse(int status, std::string_view message) {
 }
 
 AdminApi::AdminApi(runtime::DaemonControl& control, const config::AdminSettings& settings)
-    : control_(control), token_(settings.token), stuck_after_(settings.stuck_after) {}
+    : control_(control), token_(settings.token), stuck_after_(settings.stuck_after), tap_enabled_(settings.tap) {}
+
+bool AdminApi::isTap(const Request& request) {
+  const auto path = pathSegments(request.target);
+  return path.size() == 5 && path[0] == "api" && path[1] == "v1" && path[2] == "pipelines" && path[4] == "tap" &&
+         request.method == "GET";
+}
+
+std::variant<TapPlan, Response> AdminApi::tap(const Request& request) {
+  if (!tap_enabled_) return errorResponse(403, "the tap is off: set admin.tap: true to sample live records");
+  const auto path = pathSegments(request.target);
+  std::shared_ptr<const runtime::PipelineStatus> status;
+  for (const auto& view : control_.pipelines()) {
+    if (view.config->name == path[3]) status = view.status;
+  }
+  if (!status) return errorResponse(404, fmt::format("no pipeline named '{}'", path[3]));
+  size_t limit = 10;
+  double rate = 10;
+  int64_t timeout_seconds = 60;
+  runtime::TapStage stage = runtime::TapStage::Output;
+  bool sse = request.accept.find("text/event-stream") != std::string::npos;
+  for (const auto& [name, value] : queryParameters(request.target)) {
+    auto number = [&](int64_t low, int64_t high) -> std::optional<int64_t> {
+      int64_t n = 0;
+      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec != std::errc() || ptr != value.data() + value.size() || n < low || n > high) return std::nullopt;
+      return n;
+    };
+    if (name == "limit") {
+      auto n = number(1, 1000);
+      if (!n) return errorResponse(400, "limit must be a number of records from 1 to 1000");
+      limit = static_cast<size_t>(*n);
+    } else if (name == "rate") {
+      auto n = number(1, 100);
+      if (!n) return errorResponse(400, "rate must be records per second from 1 to 100");
+      rate = static_cast<double>(*n);
+    } else if (name == "timeout") {
+      auto n = number(1, 600);
+      if (!n) return errorResponse(400, "timeout must be seconds from 1 to 600");
+      timeout_seconds = *n;
+    } else if (name == "stage") {
+      if (value == "source")
+        stage = runtime::TapStage::Source;
+      else if (value == "output")
+        stage = runtime::TapStage::Output;
+      else
+        return errorResponse(400, "stage must be source or output");
+    } else if (name == "format") {
+      if (value == "sse")
+        sse = true;
+      else if (value == "ndjson")
+        sse = false;
+      else
+        return errorResponse(400, "format must be ndjson or sse");
+    } else {
+      return errorResponse(400, fmt::format("unknown parameter '{}' (limit, stage, rate, timeout, format)", name));
+    }
+  }
+  TapPlan plan;
+  plan.subscription = status->tap.subscribe(stage, limit, rate);
+  plan.status = std::move(status);
+  plan.sse = sse;
+  plan.timeout = std::chrono::seconds(timeout_seconds);
+  return plan;
+}
+
+std::string TapPlan::frame(const core::Record& record) const {
+  std::string json;
+  if (subscription->stage() == runtime::TapStage::Output) {
+    json = codec::envelopeJson(record);
+  } else {
+    json = "{\"position\":";
+    codec::appendJsonString(json, record.meta.source_position);
+    json += ",\"value\":";
+    codec::appendJson(record, json);
+    json += '}';
+  }
+  return sse ? "event: record\ndata: " + json + "\n\n" : json + "\n";
+}
+
+std::string TapPlan::end() const {
+  return sse ? "event: end\ndata: {}\n\n" : std::string();
+}
 
 Response AdminApi::handle(const Request& request) {
   const auto path = pathSegments(request.target);
@@ -190,6 +293,7 @@ Response AdminApi::handle(const Request& request) {
   if (!view) return errorResponse(404, fmt::format("no pipeline named '{}'", path[3]));
   if (path.size() == 4) return get ? pipeline(*view) : methodNotAllowed("GET, HEAD");
   if (path.size() == 5 && path[4] == "cursor") return cursor(request, *view);
+  if (path.size() == 5 && path[4] == "tap") return methodNotAllowed("GET");  // GET is streamed (tap())
   if (path.size() == 5 && (path[4] == "stop" || path[4] == "resume" || path[4] == "restart")) {
     if (request.method != "POST") return methodNotAllowed("POST");
     if (auto refused = refuseWrite(request)) return *refused;

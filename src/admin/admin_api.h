@@ -8,6 +8,8 @@
 //   GET  /api/v1/pipelines[/{name}]            state, last error, cursor, counters, lag, gauges
 //   POST /api/v1/pipelines/{name}/stop|resume|restart                      (token)
 //   GET|PUT|DELETE /api/v1/pipelines/{name}/cursor  PUT/DELETE only while stopped (token)
+//   GET  /api/v1/pipelines/{name}/tap?limit=N&stage=source|output&rate=R&timeout=S
+//                                              live records, NDJSON or SSE (admin.tap)
 //
 // Reads are open to whoever reaches the listener; every write needs `Authorization: Bearer
 // <admin.token>` (compared in constant time). Errors are JSON: {"error": "..."}.
@@ -18,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "src/config/daemon_config.h"
@@ -29,6 +32,7 @@ struct Request {
   std::string method;  // "GET", "POST", ...
   std::string target;  // path and query, as sent
   std::string authorization;
+  std::string accept;  // the Accept header: text/event-stream asks the tap for SSE
   std::string body;
 };
 
@@ -42,10 +46,27 @@ struct Response {
 // A JSON error answer: {"error": message}.
 Response errorResponse(int status, std::string_view message);
 
+// A tap the server streams: records taken from `subscription` every so often, each written as
+// line() frames, until the limit, the deadline or the client goes; then unsubscribe.
+struct TapPlan {
+  std::shared_ptr<runtime::TapSubscription> subscription;
+  std::shared_ptr<const runtime::PipelineStatus> status;  // whose hub to leave at the end
+  bool sse = false;                                       // Server-Sent Events; else NDJSON
+  std::chrono::milliseconds timeout{60'000};
+  std::string content_type() const { return sse ? "text/event-stream" : "application/x-ndjson"; }
+  // One record as the tap shows it (personal fields already masked): NDJSON line or SSE event.
+  std::string frame(const core::Record& record) const;
+  std::string end() const;  // the closing frame (SSE: "event: end"), or ""
+  void close() const { status->tap.unsubscribe(subscription); }
+};
+
 class AdminApi {
  public:
   AdminApi(runtime::DaemonControl& control, const config::AdminSettings& settings);
   Response handle(const Request& request);
+  // True for GET .../tap, which the server streams: tap() gives the plan or a refusal.
+  static bool isTap(const Request& request);
+  std::variant<TapPlan, Response> tap(const Request& request);
 
  private:
   Response healthz() const;
@@ -60,6 +81,7 @@ class AdminApi {
   runtime::DaemonControl& control_;
   std::optional<std::string> token_;
   std::chrono::milliseconds stuck_after_;
+  bool tap_enabled_;
 };
 
 }  // namespace dutybridge::admin

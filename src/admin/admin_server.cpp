@@ -8,7 +8,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -16,6 +18,7 @@
 #include <list>
 #include <optional>
 #include <string>
+#include <variant>
 
 #include "src/admin/admin_api.h"
 #include "src/common/log.h"
@@ -202,16 +205,72 @@ class Server final : public runtime::DaemonAttachment {
         in.method = std::string(request.method_string());
         in.target = std::string(request.target());
         in.authorization = std::string(request[http::field::authorization]);
+        in.accept = std::string(request[http::field::accept]);
         in.body = request.body();
-        Response out = api_.handle(in);
-        response =
-            toHttp(out, request.version(), request.keep_alive() && !stopping_, request.method() == http::verb::head);
+        if (AdminApi::isTap(in)) {
+          auto tap = api_.tap(in);
+          if (auto* plan = std::get_if<TapPlan>(&tap)) {
+            connection.idle = false;
+            co_await streamTap(stream, *plan, request.version());
+            co_return;  // a streamed answer ends the connection
+          }
+          response = toHttp(std::get<Response>(tap), request.version(), request.keep_alive() && !stopping_, false);
+        } else {
+          Response out = api_.handle(in);
+          response =
+              toHttp(out, request.version(), request.keep_alive() && !stopping_, request.method() == http::verb::head);
+        }
       }
       lowest.expires_after(limits_.write_timeout);
       auto [write_ec, written] = co_await http::async_write(stream, response, kTuple);
       (void)written;
       if (write_ec || !response.keep_alive()) co_return;
     }
+  }
+
+  // The tap's answer: chunked, a frame per record, until the subscription's limit, its timeout,
+  // a failed write (the client went) or the server's stop.
+  template <class Stream>
+  asio::awaitable<void> streamTap(Stream& stream, TapPlan& plan, unsigned version) {
+    struct Leave {
+      TapPlan& plan;
+      ~Leave() { plan.close(); }
+    } leave{plan};
+    auto& lowest = beast::get_lowest_layer(stream);
+    http::response<http::empty_body> head{http::status::ok, version};
+    head.set(http::field::server, "dutybridge");
+    head.set(http::field::content_type, plan.content_type());
+    head.set(http::field::cache_control, "no-store");
+    head.chunked(true);
+    head.keep_alive(false);
+    http::response_serializer<http::empty_body> serializer{head};
+    lowest.expires_after(limits_.write_timeout);
+    if (auto [ec, n] = co_await http::async_write_header(stream, serializer, kTuple); ec) co_return;
+    const auto deadline = std::chrono::steady_clock::now() + plan.timeout;
+    asio::steady_timer timer(io_);
+    auto keepalive = std::chrono::steady_clock::now();
+    while (!stopping_ && std::chrono::steady_clock::now() < deadline) {
+      std::string text;
+      for (const auto& record : plan.subscription->take()) text += plan.frame(record);
+      const bool done = plan.subscription->exhausted();
+      if (text.empty() && plan.sse && std::chrono::steady_clock::now() - keepalive > std::chrono::seconds(5)) {
+        text = ": waiting for records\n\n";  // an SSE comment: finds a client that went away
+      }
+      if (!text.empty()) {
+        keepalive = std::chrono::steady_clock::now();
+        lowest.expires_after(limits_.write_timeout);
+        if (auto [ec, n] = co_await asio::async_write(stream, http::make_chunk(asio::buffer(text)), kTuple); ec) {
+          co_return;
+        }
+      }
+      if (done) break;
+      timer.expires_after(std::chrono::milliseconds(100));
+      co_await timer.async_wait(kTuple);
+    }
+    const std::string end = plan.end();
+    lowest.expires_after(limits_.write_timeout);
+    if (!end.empty()) co_await asio::async_write(stream, http::make_chunk(asio::buffer(end)), kTuple);
+    co_await asio::async_write(stream, http::make_chunk_last(), kTuple);
   }
 
   asio::io_context& io_;

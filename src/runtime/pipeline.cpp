@@ -321,9 +321,20 @@ core::Result<bool> Pipeline::acceptBatch(std::stop_token stop, Retrier& retrier,
   for (const auto& failure : batch.failures) {
     addDeadLetter("source", failure.position, failure.event_time, failure.reason);
   }
+  if (status_->tap.active(TapStage::Source)) {
+    status_->tap.offer(TapStage::Source, batch.records, [&](core::Record& record) {
+      if (transform_) transform_->maskPersonal(record, core::Transform::RecordStage::kSource);
+    });
+  }
   status_->beginStep("transform");
   transformBatch(batch);
   screenBatch(batch);
+  if (status_->tap.active(TapStage::Output)) {
+    // Before the dead letters join the batch: the tap shows what the sink gets.
+    status_->tap.offer(TapStage::Output, batch.records, [&](core::Record& record) {
+      if (transform_) transform_->maskPersonal(record, core::Transform::RecordStage::kOutput);
+    });
+  }
   if (auto routed = routeDeadLetters(batch); !routed) return core::fail(routed.error());
   if (!dead_letters_.empty()) {
     if (auto delivered = deliverDeadLetters(stop, retrier); !delivered) return core::fail(delivered.error());

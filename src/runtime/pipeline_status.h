@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "src/core/error.h"
+#include "src/runtime/tap.h"
 
 namespace dutybridge::runtime {
 
@@ -99,6 +100,9 @@ struct PipelineError {
 class PipelineStatus {
  public:
   PipelineStats stats;
+  // The live tap: not part of the status' value, so the admin server subscribes through a
+  // const view of it.
+  mutable TapHub tap;
 
   PipelineState state() const { return state_.load(std::memory_order_relaxed); }
   void setState(PipelineState state) { state_.store(state, std::memory_order_relaxed); }

@@ -27,7 +27,7 @@ config::AdminSettings settings(std::optional<std::string> token = "s3cret") {
 
 admin::Response call(admin::AdminApi& api, const std::string& method, const std::string& target,
                      const std::string& body = "", const std::string& authorization = "") {
-  return api.handle({method, target, authorization, body});
+  return api.handle({.method = method, .target = target, .authorization = authorization, .accept = "", .body = body});
 }
 
 json bodyOf(const admin::Response& r) { return json::parse(r.body); }

@@ -1,17 +1,18 @@
 // The admin API's HTTP server on real sockets: keep-alive, limits (431, 413), slow clients,
 // TLS, and a stop that closes idle connections.
 
-#include <catch2/catch.hpp>
+#include "src/admin/admin_server.h"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
-#include "src/admin/admin_server.h"
 #include "tests/admin/fake_control.h"
 #include "tests/support/files.h"
 #include "tests/support/http.h"
@@ -24,12 +25,14 @@ namespace {
 // The server on its own event loop thread, as the daemon runs it.
 class Served {
  public:
+  static inline bool tap_on = false;
   explicit Served(config::AdminSettings settings, admin::ServerLimits limits = {}) {
+    settings.tap = settings.tap || tap_on;
     settings.enabled = true;
     port_ = testing::freePort();
     settings.listen = "127.0.0.1:" + std::to_string(port_);
     settings.stuck_after = std::chrono::hours(1);
-    control_.add("mes");
+    status_ = control_.add("mes").status;
     auto started = admin::startAdminServer(io_, control_, settings, limits);
     if (!started) FAIL(started.error().describe());
     server_ = std::move(*started);
@@ -47,8 +50,10 @@ class Served {
   }
 
   int port() const { return port_; }
+  runtime::PipelineStatus& status() { return *status_; }
 
  private:
+  std::shared_ptr<runtime::PipelineStatus> status_;
   boost::asio::io_context io_;
   testing::FakeControl control_;
   int port_ = 0;
@@ -164,4 +169,105 @@ TEST_CASE("server: a listen address in use is a clear error", "[admin][server]")
   auto no_cert = admin::startAdminServer(io, control, settings);
   REQUIRE(!no_cert);
   CHECK(no_cert.error().message.find("admin.tls.cert /nonexistent/cert.pem") != std::string::npos);
+}
+
+namespace {
+
+core::Record reportRecord(int i) {
+  static const auto schema = std::make_shared<core::RecordSchema>(std::vector<std::string>{"report_no", "badge"});
+  core::Record record(schema, {core::Value("PR-" + std::to_string(i)), core::Value("B-SECRET-" + std::to_string(i))});
+  record.meta.source_position = std::to_string(i);
+  record.meta.topic = "mes.reports";
+  return record;
+}
+
+// Offers records to the tap every 20 ms until stopped, masking the badge as a mapping would.
+std::jthread feed(runtime::PipelineStatus& status, runtime::TapStage stage) {
+  return std::jthread([&status, stage](std::stop_token stop) {
+    for (int i = 1; !stop.stop_requested(); ++i) {
+      std::vector<core::Record> batch{reportRecord(i)};
+      if (status.tap.active(stage)) {
+        status.tap.offer(stage, batch, [](core::Record& record) { record.value(1) = core::Value("***"); });
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+}
+
+}  // namespace
+
+TEST_CASE("server: the tap is off unless admin.tap is set", "[admin][server][tap]") {
+  Served served({});
+  auto refused = testing::httpGet(served.port(), "/api/v1/pipelines/mes/tap");
+  CHECK(refused.status == 403);
+  CHECK(refused.body.find("admin.tap") != std::string::npos);
+}
+
+TEST_CASE("server: the tap streams masked records as NDJSON up to its limit", "[admin][server][tap]") {
+  config::AdminSettings settings;
+  settings.tap = true;
+  Served served(settings);
+  auto feeder = feed(served.status(), runtime::TapStage::Output);
+  auto sample = testing::httpGet(served.port(), "/api/v1/pipelines/mes/tap?limit=3&rate=100");
+  REQUIRE(sample.status == 200);
+  CHECK(sample.content_type == "application/x-ndjson");
+  std::istringstream lines(sample.body);
+  int count = 0;
+  for (std::string line; std::getline(lines, line);) {
+    auto json = nlohmann::json::parse(line);
+    CHECK(json.at("topic") == "mes.reports");
+    CHECK(json.at("value").at("badge") == "***");
+    ++count;
+  }
+  CHECK(count == 3);
+  CHECK(sample.body.find("SECRET") == std::string::npos);
+  // The subscription is gone once the answer ended: the pipeline copies nothing any more.
+  CHECK(testing::waitFor([&] { return !served.status().tap.active(runtime::TapStage::Output); },
+                         std::chrono::seconds(2)));
+  auto bad = testing::httpGet(served.port(), "/api/v1/pipelines/mes/tap?limit=0");
+  CHECK(bad.status == 400);
+  CHECK(testing::httpGet(served.port(), "/api/v1/pipelines/mes/tap?stage=middle").status == 400);
+  CHECK(testing::httpGet(served.port(), "/api/v1/pipelines/other/tap").status == 404);
+}
+
+TEST_CASE("server: the tap speaks Server-Sent Events and ends at its timeout without records", "[admin][server][tap]") {
+  config::AdminSettings settings;
+  settings.tap = true;
+  Served served(settings);
+  {
+    auto feeder = feed(served.status(), runtime::TapStage::Source);
+    auto sample = testing::httpRequest(served.port(), "GET", "/api/v1/pipelines/mes/tap?stage=source&limit=2", "",
+                                       {{"Accept", "text/event-stream"}});
+    REQUIRE(sample.status == 200);
+    CHECK(sample.content_type == "text/event-stream");
+    CHECK(sample.body.starts_with("event: record\ndata: {\"position\":\"1\""));
+    CHECK(sample.body.find("event: end") != std::string::npos);
+  }
+  // Nobody offers anything: the answer ends empty after its timeout.
+  const auto start = std::chrono::steady_clock::now();
+  auto empty = testing::httpGet(served.port(), "/api/v1/pipelines/mes/tap?timeout=1");
+  CHECK(empty.status == 200);
+  CHECK(empty.body.empty());
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+}
+
+TEST_CASE("tap hub: a subscriber gets at most its rate and limit and nothing when nobody taps", "[admin][tap]") {
+  runtime::TapHub hub;
+  std::vector<core::Record> batch;
+  for (int i = 0; i < 100; ++i) batch.push_back(reportRecord(i));
+  int masked = 0;
+  auto mask = [&](core::Record&) { ++masked; };
+  hub.offer(runtime::TapStage::Output, batch, mask);
+  CHECK(masked == 0);
+  auto subscription = hub.subscribe(runtime::TapStage::Output, 50, 5);
+  CHECK(hub.active(runtime::TapStage::Output));
+  CHECK(!hub.active(runtime::TapStage::Source));
+  hub.offer(runtime::TapStage::Output, batch, mask);
+  // The bucket starts with one second's worth: 5 records, not 100.
+  CHECK(subscription->take().size() == 5);
+  CHECK(masked == 5);
+  hub.offer(runtime::TapStage::Output, batch, mask);
+  CHECK(subscription->take().size() <= 1);
+  hub.unsubscribe(subscription);
+  CHECK(!hub.active(runtime::TapStage::Output));
 }

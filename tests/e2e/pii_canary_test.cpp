@@ -8,6 +8,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <fstream>
+#include <future>
 
 #include "tests/e2e/e2e_util.h"
 #include "tests/support/http.h"
@@ -114,6 +115,7 @@ TEST_CASE("PII canary: a marker in every personal field reaches no log, topic, s
 admin:
   enabled: true
   listen: 127.0.0.1:{3}
+  tap: true
 log:
   level: debug
 pipelines:
@@ -150,6 +152,28 @@ FROM generate_series(1, 40) i;
 
   e2e::Daemon daemon(config, log, /*once=*/false);
   REQUIRE(testing::waitFor([&] { return getWhenListening(port, "/readyz").status == 200; }, std::chrono::seconds(60)));
+  // The live tap of both stages while three more marked rows (known badges) are read.
+  auto source_tap = std::async(std::launch::async, [&] {
+    return testing::httpGet(port, "/api/v1/pipelines/" + pipeline + "/tap?stage=source&limit=3&timeout=20");
+  });
+  auto output_tap = std::async(std::launch::async, [&] {
+    return testing::httpGet(port, "/api/v1/pipelines/" + pipeline + "/tap?stage=output&limit=3&timeout=20");
+  });
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // both subscribed before the rows come
+  e2e::psql(fmt::format(R"(
+INSERT INTO {0}
+SELECT i, 'PR-' || i, 'B-{1}-' || (1 + i % 2)::text, 'Name {1} ' || i, 'D', (now() AT TIME ZONE 'Asia/Shanghai')::date - 2,
+  (i * 3)::text, (now() AT TIME ZONE 'UTC') - interval '1 hour' + i * interval '1 second'
+FROM unnest(ARRAY[41, 43, 44]) i;
+)",
+                        table, kMarker));
+  const auto source_sample = source_tap.get();
+  const auto output_sample = output_tap.get();
+  CHECK(source_sample.status == 200);
+  CHECK(source_sample.content_type == "application/x-ndjson");
+  CHECK(std::count(source_sample.body.begin(), source_sample.body.end(), '\n') == 3);
+  CHECK_THAT(source_sample.body, Catch::Contains("***"));  // the badges, masked
+  CHECK(output_sample.status == 200);
   // 40 rows: good_qty 'x' for i = 7, 14, 21, 28, 35 (dead letters at once); badge -9 for every
   // fifth row but 35, which fails its conversion first (7 quarantined, then dead letters).
   const size_t dead = 5 + 7;
@@ -180,4 +204,6 @@ FROM generate_series(1, 40) i;
   CHECK_THAT(everything(facts), !Catch::Contains(marker));
   CHECK_THAT(metrics.body, !Catch::Contains(marker));
   CHECK_THAT(pipelines.body, !Catch::Contains(marker));
+  CHECK_THAT(source_sample.body, !Catch::Contains(marker));
+  CHECK_THAT(output_sample.body, !Catch::Contains(marker));
 }

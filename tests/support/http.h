@@ -60,7 +60,10 @@ class HttpConnection {
     req.body() = body;
     req.prepare_payload();
     boost::system::error_code ec;
-    http::write(stream_, req, ec);
+    // A signal (SIGCHLD of a psql the test runs) interrupts a blocking call: go on.
+    do {
+      http::write(stream_, req, ec);
+    } while (ec == boost::asio::error::interrupted);
     if (ec) {
       error_ = "writing: " + ec.message();
       return std::nullopt;
@@ -75,7 +78,9 @@ class HttpConnection {
     parser.skip(head);
     parser.body_limit(64 * 1024 * 1024);
     boost::system::error_code ec;
-    http::read(stream_, buffer_, parser, ec);
+    do {
+      http::read(stream_, buffer_, parser, ec);
+    } while (ec == boost::asio::error::interrupted);
     if (ec) {
       error_ = "reading: " + ec.message();
       return std::nullopt;
@@ -102,7 +107,9 @@ class HttpConnection {
     receiveTimeout(within);
     char byte;
     boost::system::error_code ec;
-    stream_.socket().read_some(boost::asio::buffer(&byte, 1), ec);
+    do {
+      stream_.socket().read_some(boost::asio::buffer(&byte, 1), ec);
+    } while (ec == boost::asio::error::interrupted);
     return ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset;
   }
 
