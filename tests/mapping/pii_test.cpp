@@ -144,7 +144,7 @@ emit:
   CHECK_THAT(out, Catch::Contains("4:26: error: unknown HMAC key 'nokey' (at input.b.pii)"));
 }
 
-TEST_CASE("pii: a contract allows the employee number only; counts are not personal", "[mapping][pii]") {
+TEST_CASE("pii: a contract allows the employee number only and counts are not personal", "[mapping][pii]") {
   const std::string base = R"(name: pii-kpi
 catalog: )" + std::string(DUTYBRIDGE_SOURCE_DIR) +
                            R"(/config/duties.yaml
