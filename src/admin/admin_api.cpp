@@ -11,6 +11,7 @@
 #include "src/admin/metrics.h"
 #include "src/codec/json.h"
 #include "src/codec/json_writer.h"
+#include "src/common/log.h"
 #include "src/core/time.h"
 
 #ifndef DUTYBRIDGE_VERSION
@@ -127,6 +128,14 @@ json pipelineJson(const PipelineView& view) {
   for (const auto& [name, gauge] : status.gauges()) gauges[name] = gauge;
   out["gauges"] = std::move(gauges);
   return out;
+}
+
+// The records a pipeline's quarantine holds, or nullopt when it has none (no `quarantine:`).
+std::optional<int64_t> heldCount(const PipelineView& view) {
+  for (const auto& [name, value] : view.status->gauges()) {
+    if (name == "quarantined") return value;
+  }
+  return std::nullopt;
 }
 
 int httpStatus(runtime::ControlError::Code code) {
@@ -294,6 +303,17 @@ Response AdminApi::handle(const Request& request) {
   if (path.size() == 4) return get ? pipeline(*view) : methodNotAllowed("GET, HEAD");
   if (path.size() == 5 && path[4] == "cursor") return cursor(request, *view);
   if (path.size() == 5 && path[4] == "tap") return methodNotAllowed("GET");  // GET is streamed (tap())
+  if (path.size() == 5 && path[4] == "quarantine") return get ? quarantine(*view) : methodNotAllowed("GET, HEAD");
+  if (path.size() == 6 && path[4] == "quarantine" && path[5] == "retry") {
+    if (request.method != "POST") return methodNotAllowed("POST");
+    if (auto refused = refuseWrite(request)) return *refused;
+    auto held = heldCount(*view);
+    if (!held) return errorResponse(409, fmt::format("pipeline {} has no quarantine", view->config->name));
+    view->status->requestHeldRetry();
+    log::notice("admin", "pipeline {}: quarantine retry requested through the admin API ({} held)",
+                view->config->name, *held);
+    return jsonResponse(202, json{{"pipeline", view->config->name}, {"retry", "requested"}, {"held", *held}});
+  }
   if (path.size() == 5 && (path[4] == "stop" || path[4] == "resume" || path[4] == "restart")) {
     if (request.method != "POST") return methodNotAllowed("POST");
     if (auto refused = refuseWrite(request)) return *refused;
@@ -368,6 +388,23 @@ Response AdminApi::pipelines() const {
 
 Response AdminApi::pipeline(const PipelineView& view) const {
   return jsonResponse(200, pipelineJson(view));
+}
+
+Response AdminApi::quarantine(const PipelineView& view) const {
+  const int64_t now_ms = runtime::unixMillisNow();
+  json records = json::array();
+  for (const auto& held : view.status->held()) {
+    records.push_back({{"position", held.position},
+                       {"reason", held.reason},
+                       {"since", core::formatTimestamp(held.since)},
+                       {"age_seconds", static_cast<double>(now_ms - held.since.micros / 1000) / 1000.0}});
+  }
+  const auto held = heldCount(view);
+  return jsonResponse(200, json{{"pipeline", view.config->name},
+                                {"quarantine", held.has_value()},
+                                {"held", held.value_or(0)},
+                                {"shown", records.size()},
+                                {"records", std::move(records)}});
 }
 
 Response AdminApi::cursor(const Request& request, const PipelineView& view) {

@@ -8,6 +8,8 @@
 //   GET  /api/v1/pipelines[/{name}]            state, last error, cursor, counters, lag, gauges
 //   POST /api/v1/pipelines/{name}/stop|resume|restart                      (token)
 //   GET|PUT|DELETE /api/v1/pipelines/{name}/cursor  PUT/DELETE only while stopped (token)
+//   GET  /api/v1/pipelines/{name}/quarantine   held records: position, reason, age (no values)
+//   POST /api/v1/pipelines/{name}/quarantine/retry                         (token)
 //   GET  /api/v1/pipelines/{name}/tap?limit=N&stage=source|output&rate=R&timeout=S
 //                                              live records, NDJSON or SSE (admin.tap)
 //
@@ -74,6 +76,7 @@ class AdminApi {
   Response metrics() const;
   Response pipelines() const;
   Response pipeline(const runtime::PipelineView& view) const;
+  Response quarantine(const runtime::PipelineView& view) const;
   Response cursor(const Request& request, const runtime::PipelineView& view);
   // Empty when the request may write; else the 401/403 answer.
   std::optional<Response> refuseWrite(const Request& request) const;

@@ -76,6 +76,21 @@ class Transform {
   // Figures for logs and status output ("quarantined", "open_windows", ...). Same thread.
   virtual std::vector<std::pair<std::string, int64_t>> gauges() const { return {}; }
 
+  // Records held in quarantine, oldest first, at most `max`: where each came from, why it is
+  // held (no field values) and since when. For the admin API. Same thread.
+  struct HeldRecord {
+    std::string position;
+    std::string reason;
+    Timestamp since;
+  };
+  virtual std::vector<HeldRecord> held(size_t max) const {
+    (void)max;
+    return {};
+  }
+  // Try the held records again at the next tick, whatever the retry interval says (the admin
+  // API's POST .../quarantine/retry, e.g. after the HR master was fixed). Same thread.
+  virtual void retryHeldNow() {}
+
   // For every view of a record meant for a person (the live tap, `map --explain`): masks, in
   // place, the fields that carry personal values (a mapping's `pii:` fields and what derives
   // from them), never the record the sink gets. kSource: a record as the source read it;

@@ -61,6 +61,12 @@ class MappingTransform final : public core::Transform {
   core::Status restore(const std::vector<StateEntry>& entries) override;
   bool stateful() const override { return stage_.has_value() || quarantine_.has_value(); }
   std::vector<std::pair<std::string, int64_t>> gauges() const override;
+  std::vector<HeldRecord> held(size_t max) const override {
+    return quarantine_ ? quarantine_->list(max) : std::vector<HeldRecord>{};
+  }
+  void retryHeldNow() override {
+    if (quarantine_) quarantine_->retryNow();
+  }
   std::vector<std::string> outputTopics() const override;
   void maskPersonal(core::Record& record, RecordStage stage) const override {
     if (stage == RecordStage::kSource)

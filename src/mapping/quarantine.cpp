@@ -1,5 +1,6 @@
 #include "src/mapping/quarantine.h"
 
+#include <algorithm>
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
@@ -16,6 +17,15 @@ void Quarantine::hold(std::string key, const core::Record& record, core::Timesta
 
 void Quarantine::drop(const std::string& key) {
   if (held_.erase(key) > 0) changed_.push_back(key);
+}
+
+std::vector<core::Transform::HeldRecord> Quarantine::list(size_t max) const {
+  std::vector<core::Transform::HeldRecord> out;
+  out.reserve(std::min(max, held_.size()));
+  for (const auto& [key, held] : held_) out.push_back({held.record.meta.source_position, held.reason, held.since});
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.since < b.since; });
+  if (out.size() > max) out.resize(max);
+  return out;
 }
 
 void Quarantine::retry(core::Timestamp now, bool tables_refreshed, const MapFn& map,

@@ -39,6 +39,10 @@ class Quarantine {
   void hold(std::string key, const core::Record& record, core::Timestamp now, std::string reason);
   // The row held under `key` is obsolete (a newer version of it was mapped).
   void drop(const std::string& key);
+  // Held records, oldest first, at most `max` (positions and reasons, never field values).
+  std::vector<core::Transform::HeldRecord> list(size_t max) const;
+  // The next retry() tries every held record, as if `retry` had passed.
+  void retryNow() { last_retry_.reset(); }
 
   // Maps the held records again with `map` when `tables_refreshed` or `retry` has passed since
   // the last try: a record that maps, or fails for good, leaves; one still unattributed (a

@@ -189,7 +189,11 @@ Pipeline::~Pipeline() = default;
 
 void Pipeline::publishGauges() {
   last_gauges_ = Clock::now();
-  if (transform_) status_->publishGauges(transform_->gauges());
+  if (transform_) {
+    if (status_->takeHeldRetry()) transform_->retryHeldNow();
+    status_->publishGauges(transform_->gauges());
+    status_->publishHeld(transform_->held(PipelineStatus::kHeldShown));
+  }
   status_->sinkRetrying(sink_->retrying());
 }
 

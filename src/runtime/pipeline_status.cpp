@@ -163,6 +163,16 @@ std::vector<std::pair<std::string, int64_t>> PipelineStatus::gauges() const {
   return gauges_;
 }
 
+void PipelineStatus::publishHeld(std::vector<core::Transform::HeldRecord> held) {
+  std::lock_guard lock(mutex_);
+  held_ = std::move(held);
+}
+
+std::vector<core::Transform::HeldRecord> PipelineStatus::held() const {
+  std::lock_guard lock(mutex_);
+  return held_;
+}
+
 int64_t unixMillisNow() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();

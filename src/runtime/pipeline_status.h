@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "src/core/error.h"
+#include "src/core/transform.h"
 #include "src/runtime/tap.h"
 
 namespace dutybridge::runtime {
@@ -138,12 +139,21 @@ class PipelineStatus {
   void publishGauges(std::vector<std::pair<std::string, int64_t>> gauges);
   std::vector<std::pair<std::string, int64_t>> gauges() const;
 
+  // The oldest held records of the transform's quarantine (at most kHeldShown), published with
+  // the gauges; and a retry the admin API asks for, which the pipeline thread carries out.
+  static constexpr size_t kHeldShown = 500;
+  void publishHeld(std::vector<core::Transform::HeldRecord> held);
+  std::vector<core::Transform::HeldRecord> held() const;
+  void requestHeldRetry() { held_retry_.store(true, std::memory_order_relaxed); }
+  bool takeHeldRetry() { return held_retry_.exchange(false, std::memory_order_relaxed); }
+
  private:
   std::atomic<PipelineState> state_{PipelineState::Starting};
   std::atomic<bool> retrying_{false};       // a Retrier is retrying a step
   std::atomic<bool> sink_retrying_{false};  // the sink retries on its own
   std::atomic<const char*> step_{nullptr};
   std::atomic<int64_t> step_since_ns_{0};  // steady clock
+  std::atomic<bool> held_retry_{false};
 
   mutable std::mutex mutex_;  // the members below
   std::optional<PipelineError> last_error_;
@@ -151,6 +161,7 @@ class PipelineStatus {
   std::string sink_retry_reason_;
   std::optional<std::string> cursor_;
   std::vector<std::pair<std::string, int64_t>> gauges_;
+  std::vector<core::Transform::HeldRecord> held_;
 };
 
 int64_t unixMillisNow();

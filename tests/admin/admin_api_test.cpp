@@ -216,3 +216,29 @@ TEST_CASE("/metrics passes promtool check metrics", "[admin][promtool]") {
   CHECK(checked.status == 0);
   CHECK(checked.output.empty());  // lint findings are printed even when the status is 0
 }
+
+TEST_CASE("quarantine: held records by position and reason and age and a retry on request", "[admin]") {
+  testing::FakeControl control;
+  auto& mes = control.add("mes");
+  control.add("plain");
+  admin::AdminApi api(control, settings());
+  const int64_t now_micros = runtime::unixMillisNow() * 1000;
+  mes.status->publishGauges({{"quarantined", 2}});
+  mes.status->publishHeld({{"{\"id\":7}", "no badge in table badges", core::Timestamp{now_micros - 90'000'000}},
+                           {"{\"id\":9}", "no badge in table badges", core::Timestamp{now_micros - 5'000'000}}});
+  auto list = bodyOf(call(api, "GET", "/api/v1/pipelines/mes/quarantine"));
+  CHECK(list.at("held") == 2);
+  CHECK(list.at("records").size() == 2);
+  CHECK(list.at("records").at(0).at("position") == "{\"id\":7}");
+  CHECK(list.at("records").at(0).at("reason") == "no badge in table badges");
+  CHECK(list.at("records").at(0).at("age_seconds").get<double>() >= 90);
+  CHECK(call(api, "POST", "/api/v1/pipelines/mes/quarantine/retry").status == 401);
+  CHECK(!mes.status->takeHeldRetry());
+  auto retry = call(api, "POST", "/api/v1/pipelines/mes/quarantine/retry", "", "Bearer s3cret");
+  CHECK(retry.status == 202);
+  CHECK(mes.status->takeHeldRetry());
+  CHECK(!mes.status->takeHeldRetry());  // taken once
+  // A pipeline without a quarantine says so.
+  CHECK(bodyOf(call(api, "GET", "/api/v1/pipelines/plain/quarantine")).at("quarantine") == false);
+  CHECK(call(api, "POST", "/api/v1/pipelines/plain/quarantine/retry", "", "Bearer s3cret").status == 409);
+}

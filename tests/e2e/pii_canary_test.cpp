@@ -152,6 +152,17 @@ FROM generate_series(1, 40) i;
 
   e2e::Daemon daemon(config, log, /*once=*/false);
   REQUIRE(testing::waitFor([&] { return getWhenListening(port, "/readyz").status == 200; }, std::chrono::seconds(60)));
+  // The quarantine while it holds the unknown badges (max_age 2s): positions and reasons only.
+  testing::HttpReply held;
+  CHECK(testing::waitFor(
+      [&] {
+        held = testing::httpGet(port, "/api/v1/pipelines/" + pipeline + "/quarantine");
+        return nlohmann::json::parse(held.body).at("held").get<int>() > 0;
+      },
+      std::chrono::seconds(10)));
+  INFO(held.body);
+  CHECK(nlohmann::json::parse(held.body).at("records").at(0).at("position").get<std::string>().find("\"id\":") !=
+        std::string::npos);
   // The live tap of both stages while three more marked rows (known badges) are read.
   auto source_tap = std::async(std::launch::async, [&] {
     return testing::httpGet(port, "/api/v1/pipelines/" + pipeline + "/tap?stage=source&limit=3&timeout=20");
@@ -205,5 +216,6 @@ FROM unnest(ARRAY[41, 43, 44]) i;
   CHECK_THAT(metrics.body, !Catch::Contains(marker));
   CHECK_THAT(pipelines.body, !Catch::Contains(marker));
   CHECK_THAT(source_sample.body, !Catch::Contains(marker));
+  CHECK_THAT(held.body, !Catch::Contains(marker));
   CHECK_THAT(output_sample.body, !Catch::Contains(marker));
 }

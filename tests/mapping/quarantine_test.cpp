@@ -110,3 +110,34 @@ TEST_CASE("quarantine: holds, drops and releases are stored, and a restored quar
 }
 
 }  // namespace dutybridge::mapping
+
+namespace dutybridge::mapping {
+
+TEST_CASE("quarantine: list shows the oldest held records first and retryNow makes the next retry due",
+          "[mapping][quarantine]") {
+  Quarantine q = makeQuarantine();
+  q.hold("q/b", record("b"), core::Timestamp{2 * kMinute}, "no leader for b");
+  q.hold("q/a", record("a"), core::Timestamp{kMinute}, "no leader for a");
+  auto listed = q.list(10);
+  REQUIRE(listed.size() == 2);
+  CHECK(listed[0].position == "a");
+  CHECK(listed[0].reason == "no leader for a");
+  CHECK(listed[1].position == "b");
+  CHECK(q.list(1).size() == 1);
+
+  std::vector<core::DeadLetter> dead;
+  int tries = 0;
+  auto counting = [&](const core::Record& r) {
+    ++tries;
+    return unattributed(r);
+  };
+  q.retry(core::Timestamp{3 * kMinute}, false, counting, dead);
+  CHECK(tries == 2);
+  q.retry(core::Timestamp{4 * kMinute}, false, counting, dead);  // retry (10 min) has not passed
+  CHECK(tries == 2);
+  q.retryNow();
+  q.retry(core::Timestamp{4 * kMinute}, false, counting, dead);
+  CHECK(tries == 4);
+}
+
+}  // namespace dutybridge::mapping
