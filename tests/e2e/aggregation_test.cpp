@@ -271,7 +271,8 @@ TEST_CASE("aggregate mapping: facts per leader and shift equal SQL sums through 
     INFO(ran.output);
     REQUIRE(ran.status == 0);
     bool found = false;
-    for (const auto& p : nlohmann::json::parse(ran.output).at("pipelines")) {
+    const auto doc = nlohmann::json::parse(ran.output);  // kept: a range-for over a temporary's member dangles
+    for (const auto& p : doc.at("pipelines")) {
       if (p.at("name") != s.pipeline) continue;
       found = true;
       CHECK(p.at("cursor").at("value").is_string());
