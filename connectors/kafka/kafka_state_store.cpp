@@ -21,6 +21,11 @@ using kafka::SteadyClock;
 constexpr auto kCloseFlush = 2s;
 constexpr auto kQueueFullWait = 1s;
 
+int64_t nowUnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 class KafkaStateStore final : public core::StateStore, private kafka::ClientEvents {
  public:
   KafkaStateStore(std::string topic, kafka::Properties base, std::string bootstrap)
@@ -71,14 +76,24 @@ class KafkaStateStore final : public core::StateStore, private kafka::ClientEven
   }
 
   void remember(const std::vector<core::StateEntry>& entries) override {
+    const int64_t now = nowUnixMs();
     std::lock_guard lock(mutex_);
     for (const auto& entry : entries) {
       if (entry.value.empty()) {
-        if (auto it = values_.find(entry.key); it != values_.end()) values_.erase(it);
+        values_.erase(entry.key);
+        stored_at_.erase(entry.key);
       } else {
         values_.insert_or_assign(entry.key, entry.value);
+        stored_at_.insert_or_assign(entry.key, now);
       }
     }
+  }
+
+  std::optional<int64_t> storedAtUnixMs(std::string_view key) override {
+    std::lock_guard lock(mutex_);
+    auto it = stored_at_.find(key);
+    if (it == stored_at_.end() || it->second <= 0) return std::nullopt;
+    return it->second;
   }
 
   core::Result<std::vector<std::pair<std::string, std::string>>> scan(std::string_view prefix) override {
@@ -113,10 +128,18 @@ class KafkaStateStore final : public core::StateStore, private kafka::ClientEven
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
           if (value.empty()) {
             if (auto it = values_.find(key); it != values_.end()) values_.erase(it);
-          } else if (auto it = values_.find(key); it != values_.end()) {
-            it->second = std::move(value);
+            if (auto it = stored_at_.find(key); it != stored_at_.end()) stored_at_.erase(it);
           } else {
-            values_.emplace(std::string(key), std::move(value));
+            if (auto it = values_.find(key); it != values_.end()) {
+              it->second = std::move(value);
+            } else {
+              values_.emplace(std::string(key), std::move(value));
+            }
+            if (auto it = stored_at_.find(key); it != stored_at_.end()) {
+              it->second = nowUnixMs();
+            } else {
+              stored_at_.emplace(std::string(key), nowUnixMs());
+            }
           }
         }
       }
@@ -210,7 +233,11 @@ class KafkaStateStore final : public core::StateStore, private kafka::ClientEven
     auto snapshot = kafka::readTopicSnapshot(options, *this);
     if (!snapshot) return core::fail(snapshot.error());
     std::map<std::string, std::string, std::less<>> values;
-    for (auto& [key, entry] : snapshot->entries) values.emplace(key, std::move(entry.value));
+    std::map<std::string, int64_t, std::less<>> stored_at;
+    for (auto& [key, entry] : snapshot->entries) {
+      values.emplace(key, std::move(entry.value));
+      stored_at.emplace(key, entry.timestamp_unix_ms);
+    }
     if (snapshot->messages == 0) {
       log::info(component(), "state topic {} is empty", topic_name_);
     } else {
@@ -219,6 +246,7 @@ class KafkaStateStore final : public core::StateStore, private kafka::ClientEven
     }
     std::lock_guard lock(mutex_);
     values_ = std::move(values);
+    stored_at_ = std::move(stored_at);
     return {};
   }
 
@@ -230,6 +258,7 @@ class KafkaStateStore final : public core::StateStore, private kafka::ClientEven
 
   std::mutex mutex_;
   std::map<std::string, std::string, std::less<>> values_;
+  std::map<std::string, int64_t, std::less<>> stored_at_;  // key -> Unix ms (storedAtUnixMs)
   std::atomic<bool> closing_{false};
   mutable std::mutex failure_mutex_;
   std::optional<core::Error> failure_;

@@ -151,6 +151,7 @@ core::Result<TopicSnapshot> readTopicSnapshot(const TopicSnapshotOptions& option
         entry.value.assign(static_cast<const char*>(message->payload), message->len);
         entry.partition = message->partition;
         entry.offset = message->offset;
+        entry.timestamp_unix_ms = std::max<int64_t>(rd_kafka_message_timestamp(message.get(), nullptr), 0);
       }
     }
     if (it != end.end() && message->offset + 1 >= it->second) end.erase(it);

@@ -44,6 +44,7 @@ struct TopicEntry {
   std::string value;
   int32_t partition = 0;
   int64_t offset = 0;  // of the message that holds the value
+  int64_t timestamp_unix_ms = 0;  // the message's timestamp (0: it has none)
 };
 
 struct TopicSnapshot {

@@ -1,4 +1,4 @@
-// dutybridge command line: run, check, map, test, status, list-connectors, hr-schema, version.
+// dutybridge command line: run, check, map, test, status, top, cursor, list-connectors, hr-schema, version.
 // Exit status: 0 success, 1 runtime failure, 2 usage error or invalid configuration.
 
 #include <fmt/format.h>
@@ -7,13 +7,11 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
-#include <ctime>
 #include <expected>
 #include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +21,7 @@
 #include "connectors/odbc/hr_schema.h"
 #include "src/admin/admin_server.h"
 #include "src/cli/mapping_commands.h"
+#include "src/cli/ops_commands.h"
 #include "src/cli/schema_doc.h"
 #include "src/common/log.h"
 #include "src/config/daemon_config.h"
@@ -31,7 +30,6 @@
 #include "src/mapping/mapping_transform.h"
 #include "src/runtime/daemon.h"
 #include "src/runtime/retry.h"
-#include "src/runtime/state_layout.h"
 
 #ifndef DUTYBRIDGE_VERSION
 #define DUTYBRIDGE_VERSION "0.0.0"
@@ -45,7 +43,8 @@ constexpr int kOk = 0;
 constexpr int kFailure = 1;
 constexpr int kUsage = 2;
 
-constexpr std::string_view kMainHelp = R"(dutybridge - MES/ERP/CRM events to duty KPIs and employee records, through Kafka
+constexpr std::string_view kMainHelp =
+    R"(dutybridge - MES/ERP/CRM events to duty KPIs and employee records, through Kafka
 
 Usage: dutybridge <command> [options]
 
@@ -54,7 +53,12 @@ Commands:
   check -c FILE            validate FILE, its connectors and mappings; report every error
   map -m MAPPING -i FILE   run a mapping over JSON lines, print what it emits
   test [PATH...]           run the embedded tests of every mapping under PATH (default mappings/)
-  status -c FILE           each pipeline's stored cursor, windows, rows and quarantined records
+  status -c FILE           each pipeline's cursor and its age, lag, quarantine, windows and health
+                           (live from a running daemon's admin API, else from the stored state)
+  top -c FILE              a live view of the running daemon: rates, lag, dead letters, quarantine
+  cursor show|set|reset -c FILE PIPELINE [POSITION]
+                           a pipeline's stored source position; set and reset only while the
+                           daemon is stopped
   list-connectors          list source and sink connectors with their config schema
   hr-schema --dialect D    print the HR store's DDL (tables, offsets, duty_fulfilment view)
   version                  print the version
@@ -70,16 +74,64 @@ duty_fulfilment view. The admin reviews and applies it, e.g.
   dutybridge hr-schema --dialect postgresql | psql -d hr
 )";
 
-constexpr std::string_view kStatusHelp = R"(Usage: dutybridge status -c FILE
+constexpr std::string_view kStatusHelp = R"(Usage: dutybridge status -c FILE [--format text|json] [--offline]
 
-Reads the daemon's state topic (kafka.state_topic) and prints, per pipeline of FILE: whether a
-source cursor is stored, and for aggregate and quarantine mappings the windows held (open ones
-first), the source rows they hold and the records waiting in quarantine, and its health: FAILED
-when the pipeline stopped on an error it could not retry (the error and when follow the table;
-a successful start of the pipeline clears it). The figures are those of the last delivered
-batch; a running daemon logs the same counts every stats interval.
-Exit status 0, 1 when the state topic cannot be read or a pipeline FAILED, 2 on usage or config
-errors.
+Shows, per pipeline of FILE, its cursor (the source position, cut short in the table) and the
+cursor's age, its quarantine and aggregation windows, and its health.
+
+With admin.enabled, the daemon's admin API (admin.listen) is asked first. When it answers, the
+daemon runs and the live state is shown: state, cursor and its age, lag, dead letters, records
+in quarantine, open windows and the last error. When nothing listens there, the stored state is
+read instead: the cursor from the state topic (kafka.state_topic; its age from the time the
+entry was written), or, for a pipeline whose sink stores its position with its rows (the HR
+loader: the sink's offsets table, dutybridge_offsets), from that table (age "unknown"); the
+windows, rows and quarantined records of aggregate and quarantine mappings as of the last
+delivered batch; and FAILED when the pipeline stopped on an error it could not retry (the error
+and when follow the table; a successful start clears it).
+
+Options:
+  -c, --config FILE        configuration file (required)
+  --format json            one JSON document (keys in docs/operations.md, "The command line")
+  --offline                read the stored state even when the daemon answers
+
+Exit status 0, 1 when the state cannot be read or a pipeline failed, 2 on usage or config errors.
+)";
+
+constexpr std::string_view kCursorHelp =
+    R"(Usage: dutybridge cursor show|set|reset -c FILE PIPELINE [POSITION] [options]
+
+  show PIPELINE            print the stored position (the whole text; "none" when none is stored,
+                           so the source begins at its configured start)
+  set PIPELINE POSITION    store POSITION, as `show` prints it, after the pipeline's source
+                           checked it (a position it would refuse is an error, exit status 2)
+  reset PIPELINE           delete the cursor: the source reads again from its configured start
+
+set and reset write cursor/PIPELINE to the state topic and flush it, and log an audit line. They
+refuse (exit status 1) while the daemon runs, which they learn from its admin API
+(admin.enabled): stop the pipeline and use the admin API's PUT/DELETE .../cursor instead
+(docs/operations.md). Without admin.enabled nothing tells them, so they need --daemon-stopped.
+A pipeline whose sink stores its position with its rows (the HR loader's offsets table) is
+shown but not changed here: change that row while the pipeline is stopped.
+
+Options:
+  -c, --config FILE        configuration file (required)
+  --format json            show: {"pipeline", "daemon", "stored_by", "position", "stored_at"}
+  --daemon-stopped         set/reset without admin.enabled: you stopped the daemon
+)";
+
+constexpr std::string_view kTopHelp = R"(Usage: dutybridge top -c FILE [--interval 1s] [--once]
+
+A live terminal view of the running daemon, through its admin API (admin.enabled): per pipeline
+its state, records read and delivered per second, dead letters per second, source lag, cursor
+age, dead letters, quarantined records, open windows and the last error. Redrawn every interval;
+q or Ctrl-C quits. Rates are the counters' growth between two refreshes.
+
+Options:
+  -c, --config FILE        configuration file (required)
+  --interval DURATION      refresh period (default 1s, at least 100ms)
+  --once                   print one frame (without rates) and exit
+
+Exit status 0, 1 when the daemon does not answer, 2 without admin.enabled or on usage errors.
 )";
 
 constexpr std::string_view kRunHelp = R"(Usage: dutybridge run -c FILE [--log-level LEVEL] [--once]
@@ -248,63 +300,108 @@ int cmdStatus(Args& args) {
     return kOk;
   }
   std::string file;
+  std::string format = "text";
+  cli::StatusOptions options;
   while (!args.done()) {
     std::string arg = args.take();
-    if ((arg == "-c" || arg == "--config") && !args.done()) file = args.take();
-    else return usage("unexpected argument '" + arg + "'", kStatusHelp);
+    if ((arg == "-c" || arg == "--config") && !args.done()) {
+      file = args.take();
+    } else if (arg == "--format" && !args.done()) {
+      format = args.take();
+    } else if (arg.starts_with("--format=")) {
+      format = arg.substr(9);
+    } else if (arg == "--offline") {
+      options.offline = true;
+    } else {
+      return usage("unexpected argument '" + arg + "'", kStatusHelp);
+    }
   }
   if (file.empty()) return usage("missing -c FILE", kStatusHelp);
+  if (format != "text" && format != "json") return usage("--format must be text or json", kStatusHelp);
+  options.json = format == "json";
   core::Registry registry = makeRegistry();
   auto loaded = loadConfigOrReport(file, registry);
   if (!loaded) return kUsage;
-  const config::DaemonConfig& daemon_config = *loaded;
-  if (!daemon_config.kafka) {
-    std::fprintf(stderr, "dutybridge status: %s has no kafka section, so nothing is stored\n", file.c_str());
-    return kUsage;
+  log::setLevel(log::Level::Notice);  // the audit lines, not the state store's progress
+  return cli::statusCommand(*loaded, registry, options);
+}
+
+int cmdCursor(Args& args) {
+  if (wantsHelp(args)) {
+    std::fwrite(kCursorHelp.data(), 1, kCursorHelp.size(), stdout);
+    return kOk;
   }
-  auto store = connectors::openKafkaStateStore(*daemon_config.kafka, "status");
-  if (!store) {
-    log::error("status", "cannot read the state topic: {}", store.error().describe());
-    return kFailure;
+  std::string file;
+  std::string format = "text";
+  cli::CursorOptions options;
+  std::vector<std::string> positional;
+  while (!args.done()) {
+    std::string arg = args.take();
+    if ((arg == "-c" || arg == "--config") && !args.done()) {
+      file = args.take();
+    } else if (arg == "--format" && !args.done()) {
+      format = args.take();
+    } else if (arg.starts_with("--format=")) {
+      format = arg.substr(9);
+    } else if (arg == "--daemon-stopped") {
+      options.daemon_stopped = true;
+    } else if (arg == "--") {
+      while (!args.done()) positional.push_back(args.take());
+    } else if (!arg.starts_with("-") || arg == "-") {
+      positional.push_back(arg);  // the action, the pipeline, a position
+    } else {
+      return usage("unexpected argument '" + arg + "'", kCursorHelp);
+    }
   }
-  std::printf("%-32s %-7s %8s %8s %10s %12s  %s\n", "pipeline", "cursor", "windows", "open", "rows", "quarantined",
-              "health");
-  std::vector<std::string> failures;
-  int status = kOk;
-  for (const auto& pipeline : daemon_config.pipelines) {
-    auto cursor = (*store)->get(runtime::state_layout::cursorKey(pipeline.name));
-    auto health = (*store)->get(runtime::healthKey(pipeline.name));
-    std::string health_text = "ok";
-    if (health && *health) {
-      auto json = nlohmann::json::parse(**health, nullptr, false);
-      if (json.is_object() && json.value("state", "") == "failed") {
-        health_text = "FAILED";
-        status = kFailure;
-        std::time_t at = static_cast<std::time_t>(json.value("at_unix_ms", int64_t{0}) / 1000);
-        char when[32] = "?";
-        std::tm tm{};
-        if (gmtime_r(&at, &tm)) std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        failures.push_back(fmt::format("pipeline {} stopped at {} ({}): {}", pipeline.name, when,
-                                       json.value("kind", std::string("error")), json.value("error", std::string())));
+  if (positional.empty()) return usage("missing show, set or reset", kCursorHelp);
+  options.action = positional[0];
+  const size_t wanted = options.action == "set" ? 3 : 2;
+  if (options.action != "show" && options.action != "set" && options.action != "reset") {
+    return usage("unknown action '" + options.action + "' (show, set or reset)", kCursorHelp);
+  }
+  if (positional.size() != wanted) {
+    return usage(options.action == "set" ? "cursor set needs PIPELINE and POSITION" : "missing PIPELINE", kCursorHelp);
+  }
+  options.pipeline = positional[1];
+  if (options.action == "set") options.position = positional[2];
+  if (file.empty()) return usage("missing -c FILE", kCursorHelp);
+  if (format != "text" && format != "json") return usage("--format must be text or json", kCursorHelp);
+  options.json = format == "json";
+  core::Registry registry = makeRegistry();
+  auto loaded = loadConfigOrReport(file, registry);
+  if (!loaded) return kUsage;
+  log::setLevel(log::Level::Notice);  // the audit lines, not the state store's progress
+  return cli::cursorCommand(*loaded, registry, options);
+}
+
+int cmdTop(Args& args) {
+  if (wantsHelp(args)) {
+    std::fwrite(kTopHelp.data(), 1, kTopHelp.size(), stdout);
+    return kOk;
+  }
+  std::string file;
+  cli::TopOptions options;
+  while (!args.done()) {
+    std::string arg = args.take();
+    if ((arg == "-c" || arg == "--config") && !args.done()) {
+      file = args.take();
+    } else if (arg == "--once") {
+      options.once = true;
+    } else if (arg == "--interval" && !args.done()) {
+      auto micros = core::parseDuration(args.take());
+      if (!micros || *micros < 100'000) {
+        return usage("--interval must be a duration of at least 100ms (e.g. 1s, 500ms)", kTopHelp);
       }
+      options.interval = std::chrono::milliseconds(*micros / 1000);
+    } else {
+      return usage("unexpected argument '" + arg + "'", kTopHelp);
     }
-    const std::string prefix = runtime::state_layout::transformPrefix(pipeline.name);
-    auto entries = (*store)->scan(prefix);
-    if (!cursor || !entries) {
-      log::error("status", "pipeline {}: {}", pipeline.name, (!cursor ? cursor.error() : entries.error()).describe());
-      return kFailure;
-    }
-    mapping::StateSummary summary;
-    for (const auto& [key, value] : *entries) summary.add(std::string_view(key).substr(prefix.size()), value);
-    if (summary.unreadable_windows > 0) {
-      log::warning("status", "pipeline {}: {} stored window entries cannot be read", pipeline.name,
-                   summary.unreadable_windows);
-    }
-    std::printf("%-32s %-7s %8zu %8zu %10zu %12zu  %s\n", pipeline.name.c_str(), cursor->has_value() ? "stored" : "none",
-                summary.windows, summary.open_windows, summary.rows, summary.quarantined, health_text.c_str());
   }
-  for (const auto& failure : failures) std::printf("%s\n", failure.c_str());
-  return status;
+  if (file.empty()) return usage("missing -c FILE", kTopHelp);
+  core::Registry registry = makeRegistry();
+  auto loaded = loadConfigOrReport(file, registry);
+  if (!loaded) return kUsage;
+  return cli::topCommand(*loaded, options);
 }
 
 int cmdCheckOrRun(Args& args, bool run) {
@@ -479,6 +576,8 @@ int main(int argc, char** argv) {
     }
     if (command == "check") return cmdCheckOrRun(args, false);
     if (command == "status") return cmdStatus(args);
+    if (command == "cursor") return cmdCursor(args);
+    if (command == "top") return cmdTop(args);
     if (command == "list-connectors") return cmdListConnectors(args);
     if (command == "hr-schema") return cmdHrSchema(args);
     if (command == "map" || command == "test") {

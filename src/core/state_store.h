@@ -9,6 +9,7 @@
 // Errors: Retryable while the backing store is unreachable; Fatal when state cannot be trusted.
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,6 +40,13 @@ class StateStore {
   virtual void remember(const std::vector<StateEntry>& entries) = 0;
   // Every live entry whose key starts with prefix (window state of one pipeline, say).
   virtual Result<std::vector<std::pair<std::string, std::string>>> scan(std::string_view prefix) = 0;
+  // When the live value under key was stored (Unix ms), for the age `status` shows: the state
+  // topic's message timestamp for restored entries, the time of put()/remember() for later ones.
+  // nullopt when the key has no value or the store does not keep times (the in-memory one).
+  virtual std::optional<int64_t> storedAtUnixMs(std::string_view key) {
+    (void)key;
+    return std::nullopt;
+  }
 };
 
 }  // namespace dutybridge::core

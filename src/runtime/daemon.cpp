@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "src/common/log.h"
+#include "src/runtime/cursor_tools.h"
 #include "src/runtime/lazy_state_store.h"
 #include "src/runtime/memory_state_store.h"
 #include "src/runtime/pipeline.h"
@@ -165,28 +166,10 @@ class Daemon final : public DaemonControl {
                       "stores its position with the rows in its sink's database (table dutybridge_offsets), not in "
                       "the state topic; change it there while the pipeline is stopped");
     }
-    if (position) {
-      auto source = registry_.findSource(slot->config->source.type)
-                        ->create(slot->config->source.settings, connectorContext(*slot->config));
-      if (!source) return std::unexpected(ControlError{ControlError::Code::Unavailable, source.error().describe()});
-      if (auto checked = (*source)->checkPosition(*position); !checked) {
-        return std::unexpected(ControlError{ControlError::Code::Invalid,
-                                            "not a position of this pipeline's source: " + checked.error().message});
-      }
-    }
-    auto before = state_.get(state_layout::cursorKey(pipeline));
-    auto put = state_.put(state_layout::cursorKey(pipeline), position.value_or(""));
-    if (put) put = state_.flush(std::chrono::steady_clock::now() + std::chrono::seconds(5));
-    if (!put) return std::unexpected(ControlError{ControlError::Code::Unavailable, put.error().describe()});
-    const std::string was = before && *before ? **before : std::string("none");
-    if (position) {
-      log::notice(kComponent, "pipeline {}: cursor set through the admin API (was {}, now {})", pipeline, was,
-                  *position);
-    } else {
-      log::notice(kComponent,
-                  "pipeline {}: cursor deleted through the admin API (was {}); it starts from its "
-                  "configured start",
-                  pipeline, was);
+    if (auto written = runtime::writeCursor(state_, registry_, *slot->config, connectorContext(*slot->config), position,
+                                            "the admin API");
+        !written) {
+      return written;
     }
     slot->status->cursorRead(position);
     return {};
@@ -281,13 +264,7 @@ class Daemon final : public DaemonControl {
   }
 
   core::ConnectorContext connectorContext(const config::PipelineConfig& p) const {
-    core::ConnectorContext context;
-    context.pipeline_name = p.name;
-    context.clock = &clock_;
-    context.kafka = config_.kafkaCluster();
-    context.exactly_once = p.delivery != config::Delivery::AtLeastOnce;
-    context.exactly_once_fallback = p.delivery == config::Delivery::Auto;
-    return context;
+    return pipelineConnectorContext(config_, p, clock_);
   }
 
   PipelineOptions pipelineOptions(const Slot& slot) {

@@ -41,4 +41,9 @@ void LazyStateStore::remember(const std::vector<core::StateEntry>& entries) {
   if (store_) store_->remember(entries);
 }
 
+std::optional<int64_t> LazyStateStore::storedAtUnixMs(std::string_view key) {
+  std::lock_guard lock(mutex_);
+  return store_ ? store_->storedAtUnixMs(key) : std::nullopt;
+}
+
 }  // namespace dutybridge::runtime

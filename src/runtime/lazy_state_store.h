@@ -22,6 +22,7 @@ class LazyStateStore final : public core::StateStore {
   core::Status flush(std::chrono::steady_clock::time_point deadline) override;
   core::Result<std::vector<std::pair<std::string, std::string>>> scan(std::string_view prefix) override;
   void remember(const std::vector<core::StateEntry>& entries) override;
+  std::optional<int64_t> storedAtUnixMs(std::string_view key) override;
 
  private:
   core::Result<core::StateStore*> store();

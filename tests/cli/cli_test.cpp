@@ -283,3 +283,55 @@ tests:
   CHECK_THAT(refused.output, Catch::Contains("hint: add test_input:"));
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("status cursor and top: usage errors and what they refuse without an admin API", "[cli][ops]") {
+  testing::TempDir dir("cli-ops");
+  // No broker is needed: each of these stops before connecting anywhere.
+  auto config = dir.write("c.yaml", R"(kafka:
+  bootstrap_servers: 127.0.0.1:1
+pipelines:
+  - name: smoke
+    source: {type: generate}
+    sink: {type: stdout}
+)");
+  const std::string c = " -c '" + config.string() + "'";
+
+  auto reset = runCli("cursor reset smoke" + c);
+  INFO(reset.output);
+  CHECK(reset.status == 2);
+  CHECK_THAT(reset.output, Catch::Contains("admin.enabled: false") && Catch::Contains("--daemon-stopped"));
+
+  auto top = runCli("top --once" + c);
+  INFO(top.output);
+  CHECK(top.status == 2);
+  CHECK_THAT(top.output, Catch::Contains("top reads the running daemon through"));
+
+  auto unknown = runCli("cursor show nosuch" + c);
+  CHECK(unknown.status == 2);
+  CHECK_THAT(unknown.output, Catch::Contains("no pipeline named 'nosuch'"));
+
+  CHECK(runCli("cursor set smoke" + c).status == 2);
+  CHECK(runCli("cursor rewind smoke" + c).status == 2);
+  CHECK(runCli("status --format yaml" + c).status == 2);
+  CHECK(runCli("top --interval 1ms" + c).status == 2);
+  for (const char* help : {"status --help", "cursor --help", "top --help"}) {
+    auto shown = runCli(help);
+    CHECK(shown.status == 0);
+    CHECK_THAT(shown.output, Catch::StartsWith("Usage: dutybridge"));
+  }
+}
+
+TEST_CASE("top with admin.enabled and nothing listening says the daemon does not answer", "[cli][ops]") {
+  testing::TempDir dir("cli-ops-admin");
+  const int port = testing::freePort();
+  auto config = dir.write("c.yaml",
+                          "kafka:\n  bootstrap_servers: 127.0.0.1:1\nadmin:\n  enabled: true\n  listen: "
+                          "127.0.0.1:" +
+                              std::to_string(port) +
+                              "\npipelines:\n  - name: smoke\n    source: {type: generate}\n    sink: "
+                              "{type: stdout}\n");
+  auto top = runCli("top --once -c '" + config.string() + "'");
+  INFO(top.output);
+  CHECK(top.status == 1);
+  CHECK_THAT(top.output, Catch::Contains("the daemon does not answer") && Catch::Contains("refused"));
+}

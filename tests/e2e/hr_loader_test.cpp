@@ -755,6 +755,24 @@ TEST_CASE("HR loader: --once on a fresh pipeline loads the whole topic, then sto
   REQUIRE(status == 0);
   CHECK(l.storedPosition() == ends);
   requireExact(checkTable(l, keys), keys);
+
+  // `dutybridge status` shows the loader's position from its offsets table (the daemon is
+  // stopped, so from the database itself).
+  auto shown =
+      testing::runShell(fmt::format("'{}' status --format json -c '{}'", e2e::kBinary.string(), l.config.string()));
+  INFO(shown.output);
+  REQUIRE(shown.status == 0);
+  const auto doc = nlohmann::json::parse(shown.output);
+  CHECK(doc.at("source") == "state_store");
+  bool found = false;
+  for (const auto& p : doc.at("pipelines")) {
+    if (p.at("name") != kPipeline) continue;
+    found = true;
+    CHECK(p.at("cursor").at("stored_by") == "sink");
+    REQUIRE(p.at("cursor").at("value").is_string());
+    CHECK(l.parsePosition(p.at("cursor").at("value").get<std::string>()) == ends);
+  }
+  CHECK(found);
 }
 
 TEST_CASE("HR loader: a mapping's dead letters go to the dead-letter topic, the rest into the table",
