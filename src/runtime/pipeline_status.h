@@ -144,7 +144,7 @@ class PipelineStatus {
   static constexpr size_t kHeldShown = 500;
   void publishHeld(std::vector<core::Transform::HeldRecord> held);
   std::vector<core::Transform::HeldRecord> held() const;
-  void requestHeldRetry() { held_retry_.store(true, std::memory_order_relaxed); }
+  void requestHeldRetry() const { held_retry_.store(true, std::memory_order_relaxed); }
   bool takeHeldRetry() { return held_retry_.exchange(false, std::memory_order_relaxed); }
 
  private:
@@ -153,7 +153,7 @@ class PipelineStatus {
   std::atomic<bool> sink_retrying_{false};  // the sink retries on its own
   std::atomic<const char*> step_{nullptr};
   std::atomic<int64_t> step_since_ns_{0};  // steady clock
-  std::atomic<bool> held_retry_{false};
+  mutable std::atomic<bool> held_retry_{false};  // a request, not part of the status' value
 
   mutable std::mutex mutex_;  // the members below
   std::optional<PipelineError> last_error_;
