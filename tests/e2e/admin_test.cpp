@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "tests/e2e/admin_pipeline.h"
 #include "tests/e2e/e2e_util.h"
 #include "tests/support/http.h"
 #include "tests/support/tcp_proxy.h"
@@ -13,101 +14,10 @@ using namespace dutybridge;
 using e2e::Daemon;
 using nlohmann::json;
 
-namespace {
-
-constexpr const char* kToken = "e2e-admin-token";
-
-// A PostgreSQL table of rows stamped "now" (UTC), read by one pipeline with the admin API on.
-struct AdminSetup {
-  testing::Pg pg = testing::Pg::fromEnv();
-  std::string table = e2e::uniqueName("e2e_admin");
-  std::string pipeline;
-  std::string topic = "e2e." + table;
-  std::filesystem::path dir;
-  std::filesystem::path config;
-  std::filesystem::path log;
-  int port = testing::freePort();
-  long next_id = 1;
-
-  explicit AdminSetup(const std::string& name) : dir(e2e::tempDir(name)) {
-    pipeline = table;
-    std::replace(pipeline.begin(), pipeline.end(), '_', '-');
-    config = dir / "dutybridge.yaml";
-    log = dir / "dutybridge.log";
-    ::setenv("DUTYBRIDGE_E2E_ADMIN_TOKEN", kToken, 1);
-    testing::psql(pg, fmt::format("CREATE TABLE {} (id bigint PRIMARY KEY, qty integer NOT NULL, "
-                                  "updated_at timestamp NOT NULL)",
-                                  table));
-  }
-
-  // `sink` is the YAML of the sink block; `admin_extra` more admin keys.
-  void writeConfig(const std::string& bootstrap, const std::string& sink, const std::string& admin_extra = "") {
-    std::ofstream(config) << fmt::format(R"(kafka:
-  bootstrap_servers: {0}
-  state_topic: e2e.{1}.state
-  dlq_topic: e2e.{1}.dlq
-admin:
-  enabled: true
-  listen: 127.0.0.1:{2}
-  token: ${{env:DUTYBRIDGE_E2E_ADMIN_TOKEN}}
-{3}log:
-  level: info
-pipelines:
-  - name: {4}
-    delivery: at_least_once
-    source:
-      type: odbc
-      connection: "{5}"
-      table: {1}
-      mode: timestamp+incrementing
-      timestamp_column: updated_at
-      incrementing_column: id
-      timestamp_zone: UTC
-      commit_lag: 0s
-      poll_interval: 100ms
-    sink:
-{6})",
-                                         bootstrap, table, port, admin_extra, pipeline, pg.odbc(), sink);
-  }
-
-  std::string kafkaSink() const {
-    return fmt::format("      type: kafka\n      topic: {}\n      key: [id]\n      create_topic: true\n", topic);
-  }
-
-  void insertRows(int count) {
-    testing::psql(pg, fmt::format("INSERT INTO {} SELECT i, i % 7, now() AT TIME ZONE 'UTC' FROM generate_series({}, "
-                                  "{}) i",
-                                  table, next_id, next_id + count - 1));
-    next_id += count;
-  }
-
-  // The reply, or status 0 while nothing listens yet.
-  testing::HttpReply get(const std::string& target) const {
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::socket probe(io);
-    boost::system::error_code ec;
-    probe.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)}, ec);
-    if (ec) return {};
-    return testing::httpGet(port, target);
-  }
-  json pipelineStatus() const { return json::parse(get("/api/v1/pipelines/" + pipeline).body); }
-
-  testing::HttpReply write(const std::string& method, const std::string& target, const std::string& body = "",
-                           bool with_token = true) const {
-    std::vector<std::pair<std::string, std::string>> headers;
-    if (with_token) headers.emplace_back("Authorization", std::string("Bearer ") + kToken);
-    return testing::httpRequest(port, method, target, body, headers);
-  }
-
-  std::string logText() const { return testing::readFile(log); }
-};
-
-}  // namespace
-
 TEST_CASE(
     "admin e2e: readiness is 503 with the reason until the broker answers then 200 and live metrics pass promtool",
     "[e2e][admin]") {
-  AdminSetup setup("admin-ready");
+  e2e::AdminPipeline setup("admin-ready");
   testing::TcpProxy broker(std::stoi(testing::kafkaBootstrap().substr(testing::kafkaBootstrap().rfind(':') + 1)));
   // The broker "starts late": its bootstrap address refuses connections until the proxy opens.
   setup.writeConfig("127.0.0.1:" + std::to_string(broker.port()), setup.kafkaSink());
@@ -160,7 +70,7 @@ TEST_CASE(
 
 TEST_CASE("admin e2e: a pipeline blocked in its source query makes /healthz 503 naming it and the step",
           "[e2e][admin]") {
-  AdminSetup setup("admin-wedged");
+  e2e::AdminPipeline setup("admin-wedged");
   setup.writeConfig(testing::kafkaBootstrap(), setup.kafkaSink(), "  stuck_after: 2s\n");
   setup.insertRows(5);
   Daemon daemon(setup.config, setup.log, false);
@@ -195,7 +105,7 @@ TEST_CASE("admin e2e: a pipeline blocked in its source query makes /healthz 503 
 }
 
 TEST_CASE("admin e2e: lag rises while the sink's database is away and falls after it is back", "[e2e][admin]") {
-  AdminSetup setup("admin-lag");
+  e2e::AdminPipeline setup("admin-lag");
   const std::string target = setup.table + "_copy";
   testing::psql(setup.pg, fmt::format("CREATE TABLE {} (id bigint PRIMARY KEY, qty integer, updated_at timestamp)",
                                       target));
@@ -253,7 +163,7 @@ TEST_CASE("admin e2e: lag rises while the sink's database is away and falls afte
 
 TEST_CASE("admin e2e: stop then reset the cursor then resume and the pipeline reads its table again from the start",
           "[e2e][admin]") {
-  AdminSetup setup("admin-cursor");
+  e2e::AdminPipeline setup("admin-cursor");
   setup.writeConfig(testing::kafkaBootstrap(), setup.kafkaSink());
   setup.insertRows(20);
   Daemon daemon(setup.config, setup.log, false);

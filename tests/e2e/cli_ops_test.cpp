@@ -4,6 +4,7 @@
 #include <csignal>
 #include <map>
 
+#include "tests/e2e/admin_pipeline.h"
 #include "tests/e2e/e2e_util.h"
 
 using namespace dutybridge;
@@ -12,80 +13,10 @@ using nlohmann::json;
 
 namespace {
 
-// A PostgreSQL table read by one pipeline into a Kafka topic, with the admin API on.
-struct CliSetup {
-  testing::Pg pg = testing::Pg::fromEnv();
-  std::string table = e2e::uniqueName("e2e_cli");
-  std::string pipeline;
-  std::string topic = "e2e." + table;
-  std::filesystem::path dir;
-  std::filesystem::path config;
-  std::filesystem::path log;
-  int port = testing::freePort();
-  long next_id = 1;
-
-  explicit CliSetup(const std::string& name) : dir(e2e::tempDir(name)) {
-    pipeline = table;
-    std::replace(pipeline.begin(), pipeline.end(), '_', '-');
-    config = dir / "dutybridge.yaml";
-    log = dir / "dutybridge.log";
-    testing::psql(pg, fmt::format("CREATE TABLE {} (id bigint PRIMARY KEY, qty integer NOT NULL, "
-                                  "updated_at timestamp NOT NULL)",
-                                  table));
-    std::ofstream(config) << fmt::format(R"(kafka:
-  bootstrap_servers: {0}
-  state_topic: e2e.{1}.state
-  dlq_topic: e2e.{1}.dlq
-admin:
-  enabled: true
-  listen: 127.0.0.1:{2}
-log:
-  level: info
-pipelines:
-  - name: {3}
-    delivery: at_least_once
-    source:
-      type: odbc
-      connection: "{4}"
-      table: {1}
-      mode: timestamp+incrementing
-      timestamp_column: updated_at
-      incrementing_column: id
-      timestamp_zone: UTC
-      commit_lag: 0s
-      poll_interval: 100ms
-    sink:
-      type: kafka
-      topic: {5}
-      key: [id]
-      create_topic: true
-)",
-                                         testing::kafkaBootstrap(), table, port, pipeline, pg.odbc(), topic);
-  }
-
-  void insertRows(int count) {
-    testing::psql(pg, fmt::format("INSERT INTO {} SELECT i, i % 7, now() AT TIME ZONE 'UTC' FROM generate_series({}, "
-                                  "{}) i",
-                                  table, next_id, next_id + count - 1));
-    next_id += count;
-  }
-
-  // stdout only (the log goes to stderr, kept apart in `err`).
-  testing::Outcome cli(const std::string& args) const {
-    const auto err = dir / "cli.err";
-    auto out = testing::runShell(
-        fmt::format("'{}' {} -c '{}' 2>'{}'", e2e::kBinary.string(), args, config.string(), err.string()));
-    last_err = testing::readFile(err);
-    return out;
-  }
-  mutable std::string last_err;
-
-  std::map<long, int> idsInTopic() const {
-    std::map<long, int> seen;
-    for (const auto& message : e2e::readTopic(testing::kafkaBootstrap(), topic)) {
-      ++seen[message.json.at("id").get<long>()];
-    }
-    return seen;
+// The table and pipeline of the admin e2e tests, its config written at once (kafka sink).
+struct CliSetup : e2e::AdminPipeline {
+  explicit CliSetup(const std::string& name) : AdminPipeline(name) {
+    writeConfig(testing::kafkaBootstrap(), kafkaSink());
   }
 };
 
