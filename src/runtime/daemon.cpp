@@ -247,7 +247,8 @@ class Daemon final : public DaemonControl {
     if (!source) return core::fail(source.error());
     auto sink = registry_.findSink(p.sink.type)->create(p.sink.settings, context);
     if (!sink) return core::fail(sink.error());
-    slot.sink_stores_position = (*sink)->storesPosition();
+    // Set at the first build, on the main thread: a sink type fixes it, and the event loop reads it.
+    if (!slot.pipeline) slot.sink_stores_position = (*sink)->storesPosition();
     auto pipeline = std::make_unique<Pipeline>(p.name, std::move(*source), std::move(*sink), state_,
                                                pipelineOptions(slot), std::move(transform));
     if (p.dead_letters) {
