@@ -27,8 +27,9 @@ core::ConnectorContext pipelineConnectorContext(const config::DaemonConfig& daem
                                                 const config::PipelineConfig& pipeline, const core::Clock& clock);
 
 // Checks `position` with the pipeline's source (created, never opened: checkPosition needs no
-// connection), then writes it as cursor/<pipeline> (nullopt deletes it) and flushes, so it is
-// durable when this returns; logs an audit line naming `by` ("the admin API", "the command
+// connection), then writes it as cursor/<pipeline> (nullopt deletes it) so it is durable when
+// this returns: for an exactly-once pipeline in a Kafka transaction of its own sink (its
+// transactional.id), otherwise put and flushed; logs an audit line naming `by` ("the admin API", "the command
 // line") with the cursor before and after. The caller makes sure the pipeline is not running.
 ControlResult<> writeCursor(core::StateStore& state, const core::Registry& registry,
                             const config::PipelineConfig& pipeline, const core::ConnectorContext& context,

@@ -27,6 +27,7 @@ struct AdminPipeline {
   std::filesystem::path log;
   int port = testing::freePort();
   long next_id = 1;
+  std::string delivery = "at_least_once";  // written by writeConfig
 
   explicit AdminPipeline(const std::string& name) : dir(tempDir(name)) {
     pipeline = table;
@@ -53,7 +54,7 @@ admin:
   level: info
 pipelines:
   - name: {4}
-    delivery: at_least_once
+    delivery: {7}
     source:
       type: odbc
       connection: "{5}"
@@ -66,7 +67,7 @@ pipelines:
       poll_interval: 100ms
     sink:
 {6})",
-                                         bootstrap, table, port, admin_extra, pipeline, pg.odbc(), sink);
+                                         bootstrap, table, port, admin_extra, pipeline, pg.odbc(), sink, delivery);
   }
 
   std::string kafkaSink() const {
