@@ -61,6 +61,7 @@ class MappingTransform final : public core::Transform {
   core::Status restore(const std::vector<StateEntry>& entries) override;
   bool stateful() const override { return stage_.has_value() || quarantine_.has_value(); }
   std::vector<std::pair<std::string, int64_t>> gauges() const override;
+  void metrics(std::vector<core::MetricSample>& out) const override;
   std::vector<std::string> outputTopics() const override;
   void maskPersonal(core::Record& record, RecordStage stage) const override {
     if (stage == RecordStage::kSource)
