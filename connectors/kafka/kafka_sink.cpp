@@ -275,6 +275,19 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
 
   bool transactional() const override { return transactional_; }
 
+  // The queue from librdkafka's own count (messages and requests not yet acknowledged, all
+  // topics) and our count of record bytes produced and not yet reported (the statistics callback
+  // has msg_size too, but only per interval and as JSON to parse).
+  void metrics(std::vector<core::MetricSample>& out) const override {
+    const double messages = producer_ ? static_cast<double>(rd_kafka_outq_len(producer_.get())) : 0;
+    out.push_back({"dutybridge_kafka_producer_queue_messages", {}, core::MetricKind::Gauge, messages, {}});
+    out.push_back({"dutybridge_kafka_producer_queue_bytes",
+                   {},
+                   core::MetricKind::Gauge,
+                   producer_ ? static_cast<double>(queued_bytes_) : 0,
+                   {}});
+  }
+
   std::vector<core::WriteRefusal> takeWriteRefusals() override { return std::move(write_refusals_); }
 
   core::Status beginTransaction() override {
@@ -477,7 +490,10 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
       // On success librdkafka owns the headers; on failure they are still ours.
       if (err != RD_KAFKA_RESP_ERR_NO_ERROR) rd_kafka_headers_destroy(headers);
     }
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return true;
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      queued_bytes_ += static_cast<int64_t>(value.size() + key_size);
+      return true;
+    }
     if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
       // Abortable marks a refusal of this record alone (write() reports it as one).
       return core::fail(core::ErrorKind::Abortable,
@@ -573,6 +589,9 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
   // Runs inside rd_kafka_poll()/rd_kafka_flush(), i.e. on the pipeline thread.
   void onDelivery(const rd_kafka_message_t& message) override {
     auto sequence = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(message._private));
+    if (sequence != kStateOpaque) {
+      queued_bytes_ = std::max<int64_t>(0, queued_bytes_ - static_cast<int64_t>(message.len + message.key_len));
+    }
     Batch* batch = findBatch(sequence);
     if (batch && batch->outstanding > 0) --batch->outstanding;
     if (message.err == RD_KAFKA_RESP_ERR_NO_ERROR || closing_) return;
@@ -627,6 +646,7 @@ class KafkaSink final : public core::Sink, private kafka::ClientEvents {
   bool transactional_ = false;
   bool in_transaction_ = false;
   size_t state_written_ = 0;  // state entries of the commit in progress already produced
+  int64_t queued_bytes_ = 0;  // key and value bytes of records produced, delivery report not yet in
 
   codec::RecordJsonWriter json_;
   kafka::EventIdHasher hasher_;

@@ -106,6 +106,7 @@ class KafkaSource final : public core::Source, private kafka::ClientEvents {
     known_ = *known;
     delivered_ = known_;
     last_ = {};
+    end_offsets_.clear();
 
     kafka::KafkaConfig config;
     if (auto status = config.setAll(settings_.properties); !status) return status;
@@ -196,6 +197,46 @@ class KafkaSource final : public core::Source, private kafka::ClientEvents {
     return std::optional<core::SourceDescription>();
   }
 
+  // Lag per assigned partition from what librdkafka already knows (no request to the broker):
+  // the high watermark cached from the last fetch response (librdkafka goes on fetching while the
+  // pipeline does not poll, so it grows while the sink is down) minus the next offset to read:
+  // the offset after the last record returned, or the end offset of the last partition EOF when
+  // that is further (with transactional producers the commit marker after the last record takes
+  // an offset that no record ever moves past). Offsets count, so control records in between do
+  // too. Cheaper than the statistics callback (a JSON document per interval on librdkafka's thread).
+  void metrics(std::vector<core::MetricSample>& out) const override {
+    if (!consumer_ || assigned_.empty()) return;
+    kafka::PartitionList positions(rd_kafka_topic_partition_list_new(static_cast<int>(assigned_.size())));
+    std::vector<std::pair<std::string, int32_t>> parts;
+    for (const auto& key : assigned_) {
+      auto split = splitPartitionKey(key);
+      if (!split) continue;
+      rd_kafka_topic_partition_list_add(positions.get(), split->first.c_str(), split->second);
+      parts.push_back(std::move(*split));
+    }
+    rd_kafka_position(consumer_.get(), positions.get());  // for partitions nothing was read from yet
+    for (int i = 0; i < positions->cnt; ++i) {
+      const auto& [topic, partition] = parts[static_cast<size_t>(i)];
+      const std::string key = partitionKey(topic, partition);
+      int64_t low = RD_KAFKA_OFFSET_INVALID;
+      int64_t high = RD_KAFKA_OFFSET_INVALID;
+      if (rd_kafka_get_watermark_offsets(consumer_.get(), topic.c_str(), partition, &low, &high) || high < 0) {
+        continue;  // no fetch response yet: unknown, not 0
+      }
+      int64_t next = positions->elems[i].offset;
+      if (auto it = delivered_.find(key); it != delivered_.end()) next = it->second;
+      if (auto it = end_offsets_.find(key); it != end_offsets_.end()) next = std::max(next, it->second);
+      if (next < 0) next = low;  // starting from the beginning, nothing fetched yet
+      if (next < 0) continue;
+      const int64_t lag = std::max<int64_t>(0, high - next);
+      out.push_back({"dutybridge_kafka_source_consumer_lag_messages",
+                     {{"topic", topic}, {"partition", std::to_string(partition)}},
+                     core::MetricKind::Gauge,
+                     static_cast<double>(lag),
+                     {}});
+    }
+  }
+
   void close() override {
     if (!consumer_) return;
     // Leaves the group (the revoke callback unassigns) so the partitions move on at once.
@@ -238,6 +279,7 @@ class KafkaSource final : public core::Source, private kafka::ClientEvents {
         p.offset = it != known_.end() ? it->second
                                       : (settings_.start_latest ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING);
         at_end_.erase(key);
+        end_offsets_.erase(key);
         assigned_.insert(std::move(key));
       }
       if (cooperative) {
@@ -284,7 +326,11 @@ class KafkaSource final : public core::Source, private kafka::ClientEvents {
     }
     switch (err) {
       case RD_KAFKA_RESP_ERR__PARTITION_EOF:
-        if (message.rkt) at_end_.insert(partitionKey(rd_kafka_topic_name(message.rkt), message.partition));
+        if (message.rkt) {
+          std::string key = partitionKey(rd_kafka_topic_name(message.rkt), message.partition);
+          end_offsets_[key] = message.offset;  // the offset it would fetch next
+          at_end_.insert(std::move(key));
+        }
         return std::nullopt;
       case RD_KAFKA_RESP_ERR__FATAL:
         checkFatal(consumer_.get());
@@ -404,6 +450,7 @@ class KafkaSource final : public core::Source, private kafka::ClientEvents {
   LastPartition last_;  // points into delivered_: reset whenever delivered_ is assigned
   std::set<std::string> assigned_;
   std::set<std::string> at_end_;  // assigned partitions read to their end (partition EOF)
+  std::map<std::string, int64_t> end_offsets_;  // the end offset of each partition's last EOF (lag)
   std::optional<core::Error> rebalance_error_;
   std::shared_ptr<const core::RecordSchema> schema_;
   kafka::RateLimiter limiter_{std::chrono::seconds(30)};

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -200,6 +201,16 @@ class OdbcSink final : public core::Sink {
   }
   void nextBatchPosition(std::string_view position) override { position_ = std::string(position); }
 
+  // Counted by the worker thread with atomics, read here on the pipeline's.
+  void metrics(std::vector<core::MetricSample>& out) const override {
+    out.push_back({"dutybridge_odbc_sink_rows_upserted_total",
+                   {},
+                   core::MetricKind::Counter,
+                   static_cast<double>(rows_upserted_.load(std::memory_order_relaxed)),
+                   {}});
+    out.push_back(transaction_seconds_.sample("dutybridge_odbc_sink_transaction_duration_seconds"));
+  }
+
   core::Result<std::optional<std::string>> storedPosition() override {
     std::lock_guard connection_lock(connection_mutex_);
     if (auto connected = ensureConnected(); !connected) return core::fail(connected.error());
@@ -363,11 +374,18 @@ class OdbcSink final : public core::Sink {
       }
       size_t failed_at = 0;
       core::Status done;
+      const auto began = std::chrono::steady_clock::now();
       {
         std::lock_guard connection_lock(connection_mutex_);
         done = runGroup(group, failed_at);
       }
       if (done) {
+        size_t upserted = 0;
+        for (const Job* job : group) upserted += job->records > 0 ? job->rows() : 0;
+        if (upserted > 0) {  // else no transaction ran
+          rows_upserted_.fetch_add(upserted, std::memory_order_relaxed);
+          transaction_seconds_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
+        }
         if (retrying) log::notice(component_, "batch {} committed after retries", group.back()->sequence);
         retrying = false;
         backoff.reset();
@@ -919,6 +937,10 @@ class OdbcSink final : public core::Sink {
   std::optional<core::Error> error_;        // a Permanent failure (or refused rows): the sink is done
   std::optional<std::string> retrying_reason_;      // the worker's last Retryable failure, until a commit
   std::vector<core::WriteRefusal> write_refusals_;  // the refused rows' records, until taken
+
+  // Written by the worker, read by metrics().
+  std::atomic<uint64_t> rows_upserted_{0};      // rows of committed transactions
+  core::LatencyHistogram transaction_seconds_;  // first statement to commit, committed ones
 
   std::jthread worker_;  // last: stopped and joined (close()) before the members above go
 };

@@ -7,8 +7,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
+#include "src/core/metrics.h"
 #include "src/runtime/pipeline_status.h"
 
 namespace dutybridge::admin {
@@ -50,6 +52,63 @@ constexpr GaugeName kGauges[] = {
     {"window_rows", "dutybridge_pipeline_window_rows", "Source rows held in aggregation windows."},
     {"state_bytes", "dutybridge_pipeline_state_bytes", "Approximate memory of the aggregation state."},
 };
+
+// What connectors and transforms report (core::MetricSample), by name: the only names rendered,
+// so each has its help text here (and a row in docs/operations.md). The type comes from the
+// samples.
+struct ReportedMetric {
+  std::string_view name;
+  MetricType type;
+  std::string_view help;
+};
+constexpr ReportedMetric kReported[] = {
+    {"dutybridge_kafka_source_consumer_lag_messages", MetricType::Gauge,
+     "Kafka source: messages of the partition not yet read (high watermark, the last stable offset when reading "
+     "committed only, minus the next offset to read), by topic and partition."},
+    {"dutybridge_kafka_producer_queue_messages", MetricType::Gauge,
+     "Kafka sink: messages and requests in the producer's queue, not yet acknowledged by the broker (role: output "
+     "or dead_letters)."},
+    {"dutybridge_kafka_producer_queue_bytes", MetricType::Gauge,
+     "Kafka sink: key and value bytes of the records produced and not yet acknowledged (role: output or "
+     "dead_letters)."},
+    {"dutybridge_pipeline_revisions_emitted_total", MetricType::Counter,
+     "Revisions of aggregation windows the mapping emitted (every output of a window, corrections included)."},
+    {"dutybridge_pipeline_corrections_after_close_total", MetricType::Counter,
+     "Revisions of aggregation windows emitted after the window's closed revision (late or changed rows)."},
+    {"dutybridge_odbc_sink_rows_upserted_total", MetricType::Counter,
+     "ODBC sink: rows written by upsert statements in committed transactions."},
+    {"dutybridge_odbc_sink_transaction_duration_seconds", MetricType::Histogram,
+     "ODBC sink: time from a transaction's first statement to its commit, for committed transactions."},
+};
+
+ClientMetric reportedSample(const ClientMetric::Label& pipeline, const core::MetricSample& s) {
+  ClientMetric m;
+  m.label.push_back(pipeline);
+  for (const auto& [name, value] : s.labels) m.label.push_back({name, value});
+  switch (s.kind) {
+    case core::MetricKind::Counter:
+      m.counter.value = s.value;
+      break;
+    case core::MetricKind::Gauge:
+      m.gauge.value = s.value;
+      break;
+    case core::MetricKind::Histogram:
+      m.histogram.sample_count = s.histogram.count;
+      m.histogram.sample_sum = s.histogram.sum;
+      for (size_t i = 0; i < s.histogram.bounds.size() && i < s.histogram.cumulative.size(); ++i) {
+        m.histogram.bucket.push_back({s.histogram.cumulative[i], s.histogram.bounds[i]});
+      }
+      m.histogram.bucket.push_back({s.histogram.count, std::numeric_limits<double>::infinity()});
+      break;
+  }
+  return m;
+}
+
+constexpr MetricType typeOf(core::MetricKind kind) {
+  return kind == core::MetricKind::Counter ? MetricType::Counter
+         : kind == core::MetricKind::Gauge ? MetricType::Gauge
+                                           : MetricType::Histogram;
+}
 
 // process_* as the Prometheus client libraries define them, from /proc/self.
 void processMetrics(std::vector<MetricFamily>& out) {
@@ -142,6 +201,8 @@ std::string renderMetrics(const std::vector<runtime::PipelineView>& pipelines, s
                         MetricType::Histogram);
   std::vector<MetricFamily> gauges;
   for (const auto& g : kGauges) gauges.push_back(family(std::string(g.metric), std::string(g.help), MetricType::Gauge));
+  std::vector<MetricFamily> reported;
+  for (const auto& r : kReported) reported.push_back(family(std::string(r.name), std::string(r.help), r.type));
 
   const int64_t now_ms = runtime::unixMillisNow();
   for (const auto& view : pipelines) {
@@ -198,12 +259,24 @@ std::string renderMetrics(const std::vector<runtime::PipelineView>& pipelines, s
         }
       }
     }
+    for (const auto& s : status.metrics()) {
+      for (size_t i = 0; i < std::size(kReported); ++i) {
+        // A sample of another type than its table entry would make the exposition invalid.
+        if (kReported[i].name == s.name && kReported[i].type == typeOf(s.kind)) {
+          reported[i].metric.push_back(reportedSample(pipeline, s));
+        }
+      }
+    }
   }
   for (auto* f : {&state, &read, &mapped, &delivered, &dead, &batches, &transactions, &retries, &restarts, &lag,
                   &cursor_age, &step, &latency}) {
     families.push_back(std::move(*f));
   }
   for (auto& f : gauges) families.push_back(std::move(f));
+  // Families without samples (no pipeline has such a connector) are left out.
+  for (auto& f : reported) {
+    if (!f.metric.empty()) families.push_back(std::move(f));
+  }
   processMetrics(families);
   return prometheus::TextSerializer().Serialize(families);
 }

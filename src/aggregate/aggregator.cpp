@@ -294,6 +294,8 @@ void Aggregator::collect(core::Timestamp now, std::vector<Revision>& out) {
     w.changed = false;
     if (!closing && current == w.emitted) return;  // e.g. a replayed or edited-back row
     w.revision += 1;
+    ++revisions_emitted_;
+    if (!closing && w.closed) ++corrections_after_close_;
     if (closing) w.closed = true;
     w.last_emit = now;
     w.emitted = current;
@@ -527,6 +529,8 @@ std::vector<std::string> Aggregator::windowKeys() const {
 
 AggregatorStats Aggregator::stats() const {
   AggregatorStats s;
+  s.revisions_emitted = revisions_emitted_;
+  s.corrections_after_close = corrections_after_close_;
   s.windows = windows_.size();
   s.sources = sources_.size();
   for (const auto& [key, w] : windows_) {

@@ -144,6 +144,9 @@ struct AggregatorStats {
   size_t sources = 0;
   size_t rows = 0;
   size_t approx_bytes = 0;  // estimate of heap memory held by the state
+  // Counted by collect() since this engine was made (not stored: a restart counts from 0).
+  uint64_t revisions_emitted = 0;
+  uint64_t corrections_after_close = 0;  // revisions of windows already closed
 };
 
 class Aggregator {
@@ -191,7 +194,10 @@ class Aggregator {
   // be read. For status output, without restoring the engine.
   static std::optional<bool> storedWindowClosed(std::string_view value);
 
+  // Walks every window and row (for the once-a-second gauges); the two counters alone are cheap.
   AggregatorStats stats() const;
+  uint64_t revisionsEmitted() const { return revisions_emitted_; }
+  uint64_t correctionsAfterClose() const { return corrections_after_close_; }
 
   // Current measure values of a window (by windowKey()), whether emitted or not.
   std::optional<std::vector<core::Value>> valuesOf(const std::string& window_key) const;
@@ -218,6 +224,8 @@ class Aggregator {
   std::string encodeSource(const Source& source) const;
   std::string encodeWindow(const Window& window) const;
 
+  uint64_t revisions_emitted_ = 0;
+  uint64_t corrections_after_close_ = 0;
   AggregatorOptions options_;
   // Open-addressing maps (Boost 1.81): a million rows fit in a few cache-friendly arrays.
   // Windows live behind shared_ptr, so their addresses (held by parts and changed_) are stable

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "src/core/error.h"
+#include "src/core/metrics.h"
 #include "src/core/record.h"
 #include "src/core/state_store.h"
 
@@ -109,6 +110,11 @@ class Sink {
   // delivers. Called about once a second from the pipeline's thread, for the pipeline's state
   // (retrying) and the admin API's readiness.
   virtual std::optional<std::string> retrying() const { return std::nullopt; }
+  // Appends what this sink reports about itself (core/metrics.h: e.g. its queue, rows written).
+  // Called about once a second from the pipeline's thread, also after close() (then only what
+  // stays true, e.g. counters); must be cheap and must not block. A sink's own threads publish
+  // through atomics that this reads.
+  virtual void metrics(std::vector<MetricSample>& out) const { (void)out; }
   virtual void nextBatchPosition(std::string_view position) { (void)position; }
   virtual Result<std::optional<std::string>> storedPosition() { return std::optional<std::string>(); }
 

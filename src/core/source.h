@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "src/core/error.h"
+#include "src/core/metrics.h"
 #include "src/core/record.h"
 #include "src/core/value.h"
 
@@ -97,7 +98,12 @@ class Source {
     return {};
   }
 
-  // Releases connections. Called once; no other call follows.
+  // Appends what this source reports about itself (core/metrics.h: e.g. consumer lag per
+  // partition). Called about once a second from the pipeline thread, also after close() (then
+  // only what stays true, e.g. counters); must be cheap and must not block on the network.
+  virtual void metrics(std::vector<MetricSample>& out) const { (void)out; }
+
+  // Releases connections. Called once; no other call follows but metrics().
   virtual void close() = 0;
 };
 

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "src/core/error.h"
+#include "src/core/metrics.h"
 #include "src/core/record.h"
 #include "src/core/state_store.h"
 #include "src/core/source.h"
@@ -75,6 +76,9 @@ class Transform {
 
   // Figures for logs and status output ("quarantined", "open_windows", ...). Same thread.
   virtual std::vector<std::pair<std::string, int64_t>> gauges() const { return {}; }
+  // Counters and the like for /metrics (core/metrics.h: revisions emitted, ...), beyond gauges().
+  // Same thread, about once a second.
+  virtual void metrics(std::vector<MetricSample>& out) const { (void)out; }
 
   // Records held in quarantine, oldest first, at most `max`: where each came from, why it is
   // held (no field values) and since when. For the admin API. Same thread.

@@ -195,6 +195,21 @@ std::vector<std::string> MappingTransform::outputTopics() const {
   return topics;
 }
 
+void MappingTransform::metrics(std::vector<core::MetricSample>& out) const {
+  if (!stage_) return;
+  const auto& aggregator = stage_->aggregator();
+  out.push_back({"dutybridge_pipeline_revisions_emitted_total",
+                 {},
+                 core::MetricKind::Counter,
+                 static_cast<double>(aggregator.revisionsEmitted()),
+                 {}});
+  out.push_back({"dutybridge_pipeline_corrections_after_close_total",
+                 {},
+                 core::MetricKind::Counter,
+                 static_cast<double>(aggregator.correctionsAfterClose()),
+                 {}});
+}
+
 std::vector<std::pair<std::string, int64_t>> MappingTransform::gauges() const {
   std::vector<std::pair<std::string, int64_t>> out;
   if (quarantine_) out.emplace_back("quarantined", static_cast<int64_t>(quarantine_->size()));

@@ -67,6 +67,7 @@ class MappingTransform final : public core::Transform {
   void retryHeldNow() override {
     if (quarantine_) quarantine_->retryNow();
   }
+  void metrics(std::vector<core::MetricSample>& out) const override;
   std::vector<std::string> outputTopics() const override;
   void maskPersonal(core::Record& record, RecordStage stage) const override {
     if (stage == RecordStage::kSource)

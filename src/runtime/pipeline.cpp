@@ -195,6 +195,18 @@ void Pipeline::publishGauges() {
     status_->publishHeld(transform_->held(PipelineStatus::kHeldShown));
   }
   status_->sinkRetrying(sink_->retrying());
+  metric_samples_.clear();
+  source_->metrics(metric_samples_);
+  // Two sinks may be of one type (kafka output, kafka dead letters): `role` keeps them apart.
+  auto sinkMetrics = [&](const core::Sink& sink, const char* role) {
+    const size_t first = metric_samples_.size();
+    sink.metrics(metric_samples_);
+    for (size_t i = first; i < metric_samples_.size(); ++i) metric_samples_[i].labels.emplace_back("role", role);
+  };
+  sinkMetrics(*sink_, "output");
+  if (dead_letter_sink_) sinkMetrics(*dead_letter_sink_, "dead_letters");
+  if (transform_) transform_->metrics(metric_samples_);
+  status_->publishMetrics(metric_samples_);
 }
 
 std::string Pipeline::gaugeText() const {
@@ -362,6 +374,9 @@ core::Result<bool> Pipeline::acceptBatch(std::stop_token stop, Retrier& retrier,
 
 core::Status Pipeline::run(std::stop_token stop) {
   Retrier retrier(component_, options_.backoff_initial, options_.backoff_max, status_.get());
+  // This run's connectors count from 0: the status carries what the previous run's counted.
+  if (!metrics_run_begun_) status_->beginMetricsRun();
+  metrics_run_begun_ = true;
   auto closeSinks = [&] {
     sink_->close();
     if (dead_letter_sink_) dead_letter_sink_->close();

@@ -146,7 +146,8 @@ class Pipeline {
   core::Result<bool> acceptBatch(std::stop_token stop, Retrier& retrier, core::SourceBatch& batch, uint64_t& sequence);
   // ", quarantined 3, open_windows 12" from the transform's gauges, for log lines.
   std::string gaugeText() const;
-  // The transform's gauges into the status (about once a second).
+  // The transform's gauges and the metrics of the source, the sinks and the transform into the
+  // status (about once a second).
   void publishGauges();
   std::string name_;
   std::string component_;  // "pipeline <name>", for log lines
@@ -169,6 +170,8 @@ class Pipeline {
   std::shared_ptr<PipelineStatus> status_;
   PipelineStats& stats_;  // status_->stats
   std::chrono::steady_clock::time_point last_gauges_{};
+  std::vector<core::MetricSample> metric_samples_;  // publishGauges()'s, reused
+  bool metrics_run_begun_ = false;                  // run() told the status its connectors are new
   std::unique_ptr<Committer> committer_;  // chosen in open(), once the sink is open; lives for one run()
 };
 

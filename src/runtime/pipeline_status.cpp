@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 
 namespace dutybridge::runtime {
 
@@ -36,26 +37,6 @@ RetryStep retryStepOf(std::string_view what) {
   if (what.find("commit") != std::string_view::npos) return RetryStep::Commit;
   if (what.find("restart") != std::string_view::npos) return RetryStep::Restart;
   return RetryStep::Sink;  // "writing to the sink", "delivery"
-}
-
-void LatencyHistogram::observe(double seconds, uint64_t count) {
-  if (count == 0) return;
-  seconds = std::max(0.0, seconds);
-  const auto bound = std::lower_bound(kBounds.begin(), kBounds.end(), seconds);
-  buckets_[static_cast<size_t>(bound - kBounds.begin())].fetch_add(count, std::memory_order_relaxed);
-  sum_.fetch_add(seconds * static_cast<double>(count), std::memory_order_relaxed);
-}
-
-LatencyHistogram::Snapshot LatencyHistogram::snapshot() const {
-  Snapshot out;
-  uint64_t running = 0;
-  for (size_t i = 0; i < buckets_.size(); ++i) {
-    running += buckets_[i].load(std::memory_order_relaxed);
-    out.cumulative[i] = running;
-  }
-  out.count = running;
-  out.sum = sum_.load(std::memory_order_relaxed);
-  return out;
 }
 
 void PipelineStatus::beginStep(const char* step) {
@@ -171,6 +152,67 @@ void PipelineStatus::publishHeld(std::vector<core::Transform::HeldRecord> held) 
 std::vector<core::Transform::HeldRecord> PipelineStatus::held() const {
   std::lock_guard lock(mutex_);
   return held_;
+}
+
+namespace {
+
+// Name and labels, as one map key.
+std::string seriesKey(const core::MetricSample& sample) {
+  std::string key = sample.name;
+  for (const auto& [name, value] : sample.labels) {
+    key += '\0';
+    key += name;
+    key += '=';
+    key += value;
+  }
+  return key;
+}
+
+// `into` += `more`: a counter's value, a histogram's buckets (when their bounds agree).
+void accumulate(core::MetricSample& into, const core::MetricSample& more) {
+  if (into.kind == core::MetricKind::Histogram) {
+    if (into.histogram.bounds != more.histogram.bounds) return;
+    for (size_t i = 0; i < into.histogram.cumulative.size(); ++i)
+      into.histogram.cumulative[i] += more.histogram.cumulative[i];
+    into.histogram.count += more.histogram.count;
+    into.histogram.sum += more.histogram.sum;
+  } else {
+    into.value += more.value;
+  }
+}
+
+}  // namespace
+
+void PipelineStatus::publishMetrics(const std::vector<core::MetricSample>& samples) {
+  std::vector<core::MetricSample> merged;
+  merged.reserve(samples.size() + carried_.size());
+  std::lock_guard lock(mutex_);
+  run_.clear();
+  for (const auto& sample : samples) {
+    merged.push_back(sample);
+    if (sample.kind == core::MetricKind::Gauge) continue;
+    std::string key = seriesKey(sample);
+    if (auto it = carried_.find(key); it != carried_.end()) accumulate(merged.back(), it->second);
+    run_.emplace(std::move(key), sample);
+  }
+  for (const auto& [key, sample] : carried_) {
+    if (!run_.contains(key)) merged.push_back(sample);
+  }
+  metrics_ = std::move(merged);
+}
+
+void PipelineStatus::beginMetricsRun() {
+  std::lock_guard lock(mutex_);
+  for (auto& [key, sample] : run_) {
+    auto [it, inserted] = carried_.try_emplace(key, sample);
+    if (!inserted) accumulate(it->second, sample);
+  }
+  run_.clear();
+}
+
+std::vector<core::MetricSample> PipelineStatus::metrics() const {
+  std::lock_guard lock(mutex_);
+  return metrics_;
 }
 
 int64_t unixMillisNow() {

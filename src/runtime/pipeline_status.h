@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -26,6 +27,7 @@
 #include "src/core/error.h"
 #include "src/core/transform.h"
 #include "src/runtime/tap.h"
+#include "src/core/metrics.h"
 
 namespace dutybridge::runtime {
 
@@ -51,24 +53,8 @@ inline constexpr std::array<std::string_view, 6> kRetrySteps = {"open",   "sourc
                                                                 "commit", "dead_letters", "restart"};
 RetryStep retryStepOf(std::string_view what);
 
-// A histogram of durations with fixed buckets, written with atomics only (observe() is
-// lock-free), read as a snapshot whose buckets are consistent with its count.
-class LatencyHistogram {
- public:
-  static constexpr std::array<double, 15> kBounds = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                                     1,     2.5,   5,    10,    30,   60,  300};
-  void observe(double seconds, uint64_t count = 1);
-  struct Snapshot {
-    std::array<uint64_t, kBounds.size() + 1> cumulative{};  // per bound, then +Inf
-    uint64_t count = 0;
-    double sum = 0;
-  };
-  Snapshot snapshot() const;
-
- private:
-  std::array<std::atomic<uint64_t>, kBounds.size() + 1> buckets_{};
-  std::atomic<double> sum_{0};
-};
+// Row event time -> delivery; the same atomic histogram the connectors use.
+using LatencyHistogram = core::LatencyHistogram;
 
 // Counters of one pipeline: written by its thread, read by anyone.
 struct PipelineStats {
@@ -146,6 +132,14 @@ class PipelineStatus {
   std::vector<core::Transform::HeldRecord> held() const;
   void requestHeldRetry() const { held_retry_.store(true, std::memory_order_relaxed); }
   bool takeHeldRetry() { return held_retry_.exchange(false, std::memory_order_relaxed); }
+  // What the source, the sink(s) and the transform report (core/metrics.h), published by the
+  // pipeline thread about once a second; each call replaces the previous snapshot.
+  void publishMetrics(const std::vector<core::MetricSample>& samples);
+  // A run with fresh connectors begins: their counters and histograms start at 0 again, so the
+  // last published ones are carried and added to what the new run reports (published counters
+  // never go back, and one that the new run no longer reports stays at its last value).
+  void beginMetricsRun();
+  std::vector<core::MetricSample> metrics() const;
 
  private:
   std::atomic<PipelineState> state_{PipelineState::Starting};
@@ -162,6 +156,10 @@ class PipelineStatus {
   std::optional<std::string> cursor_;
   std::vector<std::pair<std::string, int64_t>> gauges_;
   std::vector<core::Transform::HeldRecord> held_;
+  // By name and labels: counters and histograms of earlier runs, and this run's as reported.
+  std::map<std::string, core::MetricSample> carried_;
+  std::map<std::string, core::MetricSample> run_;
+  std::vector<core::MetricSample> metrics_;  // published: this run's plus carried_
 };
 
 int64_t unixMillisNow();

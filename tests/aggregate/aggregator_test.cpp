@@ -155,5 +155,26 @@ TEST_CASE("state errors name the period, never the group values (employee number
   CHECK_THAT(status.error().message, !Catch::Contains("E99999"));
 }
 
+TEST_CASE("revisions emitted and corrections after close are counted", "[aggregate]") {
+  Aggregator engine(options());
+  const WindowRef window = shiftWindow("E1", 1);
+  const Timestamp during{window.start.micros + kHour};
+  REQUIRE(engine.apply("r1", "", Value(), window, report("10", "0", "p1"), during));
+  std::vector<Revision> out;
+  engine.collect(during, out);  // the open revision
+  REQUIRE(out.size() == 1);
+  const Timestamp closed{window.end.micros + 3 * kHour};  // past the grace
+  engine.collect(closed, out);                            // the closed revision
+  REQUIRE(out.size() == 2);
+  CHECK(engine.revisionsEmitted() == 2);
+  CHECK(engine.correctionsAfterClose() == 0);
+  REQUIRE(engine.apply("r2", "", Value(), window, report("5", "0", "p1"), closed));  // a late report
+  engine.collect(closed, out);
+  REQUIRE(out.size() == 3);
+  CHECK(engine.revisionsEmitted() == 3);
+  CHECK(engine.correctionsAfterClose() == 1);
+  CHECK(engine.stats().corrections_after_close == 1);
+}
+
 }  // namespace
 }  // namespace dutybridge::aggregate

@@ -53,7 +53,11 @@ class FakeSource final : public core::Source {
     return description;
   }
   void close() override { closed = true; }
+  void metrics(std::vector<core::MetricSample>& out) const override {
+    out.insert(out.end(), reported.begin(), reported.end());
+  }
 
+  std::vector<core::MetricSample> reported;  // what metrics() reports
   // What describe() answers; nullopt (the default) = "cannot describe".
   std::optional<core::SourceDescription> description;
   int describes = 0;
@@ -170,6 +174,11 @@ class FakeSink final : public core::Sink {
   int queue_full_events = 0;
   bool hold = false;
   bool unreachable = false;  // flush() fails Retryable, poll() delivers nothing
+  std::vector<core::MetricSample> reported;  // what metrics() reports
+
+  void metrics(std::vector<core::MetricSample>& out) const override {
+    out.insert(out.end(), reported.begin(), reported.end());
+  }
 
  private:
   size_t capacity_;

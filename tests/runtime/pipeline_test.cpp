@@ -294,3 +294,58 @@ TEST_CASE("a from_source mapping that does not fit the source stops the pipeline
   CHECK(src->polls == 0);
   CHECK(src->closed);
 }
+
+namespace {
+
+core::MetricSample counter(std::string name, double value) {
+  return {std::move(name), {}, core::MetricKind::Counter, value, {}};
+}
+
+const core::MetricSample* findSample(const std::vector<core::MetricSample>& samples, std::string_view name,
+                                     std::string_view role = {}) {
+  for (const auto& s : samples) {
+    if (s.name != name) continue;
+    bool role_matches = role.empty();
+    for (const auto& [label, value] : s.labels) role_matches = role_matches || (label == "role" && value == role);
+    if (role_matches) return &s;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("connector metrics reach the status with the sink's role and counters survive a new run",
+          "[runtime][pipeline][metrics]") {
+  runtime::MemoryStateStore state;
+  auto status = std::make_shared<runtime::PipelineStatus>();
+  auto options = fastOptions();
+  options.status = status;
+  auto runOnce = [&](double source_count, double sink_count, bool with_gauge) {
+    auto source = std::make_unique<FakeSource>(10, 5);
+    source->reported.push_back(counter("src_total", source_count));
+    if (with_gauge) source->reported.push_back({"src_gauge", {}, core::MetricKind::Gauge, 7, {}});
+    auto sink = std::make_unique<FakeSink>(100);
+    sink->reported.push_back(counter("snk_total", sink_count));
+    auto letters = std::make_unique<FakeSink>(100);
+    letters->reported.push_back(counter("snk_total", 1));
+    runtime::Pipeline pipeline("metrics", std::move(source), std::move(sink), state, options);
+    pipeline.setDeadLetterSink(std::move(letters));
+    REQUIRE(pipeline.run(std::stop_token()));
+  };
+  runOnce(5, 3, true);
+  auto first = status->metrics();
+  REQUIRE(findSample(first, "src_total"));
+  CHECK(findSample(first, "src_total")->value == 5);
+  CHECK(findSample(first, "src_gauge")->value == 7);
+  CHECK(findSample(first, "snk_total", "output")->value == 3);
+  CHECK(findSample(first, "snk_total", "dead_letters")->value == 1);
+
+  // A new run's connectors count from 0 again: what the status publishes only grows, and a
+  // gauge the new run does not report is gone.
+  runOnce(2, 4, false);
+  auto second = status->metrics();
+  CHECK(findSample(second, "src_total")->value == 7);
+  CHECK(findSample(second, "snk_total", "output")->value == 7);
+  CHECK(findSample(second, "snk_total", "dead_letters")->value == 2);
+  CHECK(findSample(second, "src_gauge") == nullptr);
+}

@@ -5,6 +5,7 @@
 #include "src/codec/json.h"
 #include "tests/connectors/kafka/kafka_test_util.h"
 #include "tests/support/env.h"
+#include "tests/support/metric_samples.h"
 
 using namespace dutybridge;
 using namespace std::chrono_literals;
@@ -121,7 +122,18 @@ TEST_CASE("poll reports a sequence only once all its records are delivered", "[i
   auto still = sink->poll(200ms);  // well inside the linger: nothing sent yet
   REQUIRE(still);
   CHECK(*still == 1);
+  // The producer's queue holds the 20 records.
+  auto queued = testing::metricsOf(*sink);
+  auto messages = testing::findMetrics(queued, "dutybridge_kafka_producer_queue_messages");
+  auto bytes = testing::findMetrics(queued, "dutybridge_kafka_producer_queue_bytes");
+  REQUIRE(messages.size() == 1);
+  REQUIRE(bytes.size() == 1);
+  CHECK(messages[0]->value >= 20);
+  CHECK(bytes[0]->value >= 20 * 10);
   testing::awaitDelivered(*sink, 3);
+  auto drained = testing::metricsOf(*sink);
+  CHECK(testing::findMetrics(drained, "dutybridge_kafka_producer_queue_bytes")[0]->value == 0);
+  CHECK(testing::findMetrics(drained, "dutybridge_kafka_producer_queue_messages")[0]->value == 0);
   CHECK(testing::consumeAll(bootstrap, topic, 21).size() == 21);
 
   // An empty flush succeeds immediately; a later poll keeps reporting the same sequence.

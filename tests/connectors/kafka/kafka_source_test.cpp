@@ -16,6 +16,7 @@
 #include "tests/connectors/kafka/kafka_test_util.h"
 #include "tests/fakes/fakes.h"
 #include "tests/support/env.h"
+#include "tests/support/metric_samples.h"
 
 using namespace dutybridge;
 using namespace std::chrono_literals;
@@ -260,6 +261,14 @@ TEST_CASE("the kafka source resumes right after a batch's position and commits i
       for (auto& record : batch->records) first.push_back(std::move(record));
     }
     REQUIRE(batches == 2);
+    // Consumer lag per partition: what is fetched or known beyond what was returned.
+    double lag = 0;
+    for (const auto* sample : testing::findMetrics(
+             testing::metricsOf(*source), "dutybridge_kafka_source_consumer_lag_messages", {{"topic", topic}})) {
+      lag += sample->value;
+    }
+    CHECK(lag > 0);
+    CHECK(lag <= kMessages - 20);
     REQUIRE(source->commit(position));
     readUntil(*source, 5);  // read on past the committed position
     source->close();
@@ -300,7 +309,12 @@ TEST_CASE("the kafka source resumes right after a batch's position and commits i
   // Second run from the stored position: the rest, no gaps, no repeats.
   auto source = openSource(config, position);
   Read rest = readUntil(*source, kMessages - first.size(), 1s);
+  const auto read_all = testing::metricsOf(*source);
+  const auto lags = testing::findMetrics(read_all, "dutybridge_kafka_source_consumer_lag_messages");
+  CHECK_FALSE(lags.empty());
+  for (const auto* sample : lags) CHECK(sample->value == 0);
   source->close();
+  CHECK(testing::metricsOf(*source).empty());  // closed: no partitions, no lag
   std::vector<core::Record> all = std::move(first);
   for (auto& record : rest.records) all.push_back(std::move(record));
   CHECK(ids(all) == range(0, kMessages));

@@ -3,15 +3,17 @@
 // the offsets row commits with the rows (or neither does), and the duty_fulfilment view of
 // `dutybridge hr-schema` counts what HR expects.
 
+#include "connectors/odbc/odbc_sink.h"
+
 #include <algorithm>
 #include <chrono>
 #include <random>
 #include <thread>
 
 #include "connectors/odbc/hr_schema.h"
-#include "connectors/odbc/odbc_sink.h"
 #include "src/core/decimal.h"
 #include "tests/connectors/odbc/odbc_test_util.h"
+#include "tests/support/metric_samples.h"
 
 using namespace dutybridge;
 using testing::Database;
@@ -376,7 +378,19 @@ void groupedBatchesCommitAsSingleOnes(const HrStore& store) {
   const std::string offsets = "SELECT position FROM " + store.prefix + "dutybridge_offsets";
   CHECK(store.scalar("SELECT COUNT(*) FROM " + table) == "16");
   CHECK(store.scalar(offsets) == "pos-4");
+  // Counted by the worker: the rows of committed transactions, one latency each (1 to 4 of them).
+  auto counted = testing::metricsOf(*sink);
+  auto upserted = testing::findMetrics(counted, "dutybridge_odbc_sink_rows_upserted_total");
+  auto latency = testing::findMetrics(counted, "dutybridge_odbc_sink_transaction_duration_seconds");
+  REQUIRE(upserted.size() == 1);
+  REQUIRE(latency.size() == 1);
+  CHECK(upserted[0]->value == 16);
+  CHECK(latency[0]->kind == core::MetricKind::Histogram);
+  CHECK(latency[0]->histogram.count >= 1);
+  CHECK(latency[0]->histogram.count <= 4);
+  CHECK(latency[0]->histogram.sum > 0);
   sink->close();
+  CHECK(testing::findMetrics(testing::metricsOf(*sink), "dutybridge_odbc_sink_rows_upserted_total")[0]->value == 16);
 
   // A new instance: a good batch, the bad one and a good one queued back to back.
   auto again = makeSink(store.connection, store.factSinkBody(3));
@@ -407,6 +421,8 @@ void groupedBatchesCommitAsSingleOnes(const HrStore& store) {
   CHECK(store.scalar("SELECT COUNT(*) FROM " + table + " WHERE employee_no LIKE 'E4-%' OR employee_no LIKE 'E5-%'") ==
         "0");
   CHECK(store.scalar(offsets) == "pos-5");
+  // Only the good batch committed.
+  CHECK(testing::findMetrics(testing::metricsOf(*again), "dutybridge_odbc_sink_rows_upserted_total")[0]->value == 4);
   again->close();
 }
 
