@@ -411,6 +411,7 @@ class Daemon final : public DaemonControl {
     }
     if (slot.resume_when_stopped && !stopping_) {
       slot.resume_when_stopped = false;
+      log::notice(kComponent, "pipeline {}: starting again (restart through the admin API)", name);
       if (auto started = rebuildAndStart(slot); !started) {
         log::error(kComponent, "pipeline {}: restart through the admin API failed: {}", name,
                    started.error().describe());

@@ -199,6 +199,20 @@ TEST_CASE("admin e2e: stop then reset the cursor then resume and the pipeline re
   for (const auto& [id, count] : seen) CHECK(count == 2);
   CHECK(setup.logText().find("cursor deleted through the admin API") != std::string::npos);
 
+  // Restart: stopped, then started again from the stored cursor (nothing is read twice more).
+  const auto restarts = setup.pipelineStatus().at("counters").at("restarts").get<int>();
+  CHECK(setup.write("POST", base + "/restart").status == 202);
+  CHECK(testing::waitFor(
+      [&] {
+        const json status = setup.pipelineStatus();
+        return status.at("state") == "running" && status.at("counters").at("restarts").get<int>() == restarts + 1;
+      },
+      std::chrono::seconds(30)));
+  setup.insertRows(1);
+  e2e::waitForMessages(testing::kafkaBootstrap(), setup.topic, 41, std::chrono::seconds(60));
+  CHECK(setup.idsInTopic().size() == 21);
+  CHECK(setup.logText().find("starting again (restart through the admin API)") != std::string::npos);
+
   // The whole daemon stops on a signal even with a pipeline stopped through the API.
   CHECK(setup.write("POST", base + "/stop").status == 202);
   REQUIRE(testing::waitFor([&] { return setup.pipelineStatus().at("state") == "stopped"; }, std::chrono::seconds(30)));
