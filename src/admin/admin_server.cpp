@@ -128,7 +128,10 @@ class Server final : public runtime::DaemonAttachment {
       auto [ec, socket] = co_await acceptor_.async_accept(kTuple);
       if (ec) {
         if (stopping_ || ec == asio::error::operation_aborted) break;
+        // E.g. out of file descriptors: say so, and give the process a moment instead of spinning.
         log::warning(kComponent, "accepting a connection: {}", ec.message());
+        asio::steady_timer pause(io_, std::chrono::milliseconds(100));
+        co_await pause.async_wait(kTuple);
         continue;
       }
       asio::co_spawn(io_, session(std::move(socket)),
