@@ -26,6 +26,11 @@ inline std::vector<const core::MetricSample*> findMetrics(
   }
   return out;
 }
+// Pointers into a temporary would dangle (a range-for over findMetrics(metricsOf(x), ...)
+// destroys the samples before the loop runs): keep the samples in a variable.
+std::vector<const core::MetricSample*> findMetrics(
+    std::vector<core::MetricSample>&& samples, std::string_view name,
+    const std::vector<std::pair<std::string_view, std::string_view>>& labels = {}) = delete;
 
 template <typename Reporter>
 std::vector<core::MetricSample> metricsOf(const Reporter& reporter) {

@@ -263,8 +263,9 @@ TEST_CASE("the kafka source resumes right after a batch's position and commits i
     REQUIRE(batches == 2);
     // Consumer lag per partition: what is fetched or known beyond what was returned.
     double lag = 0;
-    for (const auto* sample : testing::findMetrics(
-             testing::metricsOf(*source), "dutybridge_kafka_source_consumer_lag_messages", {{"topic", topic}})) {
+    const auto samples = testing::metricsOf(*source);
+    for (const auto* sample :
+         testing::findMetrics(samples, "dutybridge_kafka_source_consumer_lag_messages", {{"topic", topic}})) {
       lag += sample->value;
     }
     CHECK(lag > 0);

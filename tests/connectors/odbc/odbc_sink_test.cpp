@@ -390,7 +390,8 @@ void groupedBatchesCommitAsSingleOnes(const HrStore& store) {
   CHECK(latency[0]->histogram.count <= 4);
   CHECK(latency[0]->histogram.sum > 0);
   sink->close();
-  CHECK(testing::findMetrics(testing::metricsOf(*sink), "dutybridge_odbc_sink_rows_upserted_total")[0]->value == 16);
+  const auto samples = testing::metricsOf(*sink);
+  CHECK(testing::findMetrics(samples, "dutybridge_odbc_sink_rows_upserted_total")[0]->value == 16);
 
   // A new instance: a good batch, the bad one and a good one queued back to back.
   auto again = makeSink(store.connection, store.factSinkBody(3));
@@ -422,7 +423,8 @@ void groupedBatchesCommitAsSingleOnes(const HrStore& store) {
         "0");
   CHECK(store.scalar(offsets) == "pos-5");
   // Only the good batch committed.
-  CHECK(testing::findMetrics(testing::metricsOf(*again), "dutybridge_odbc_sink_rows_upserted_total")[0]->value == 4);
+  const auto again_samples = testing::metricsOf(*again);
+  CHECK(testing::findMetrics(again_samples, "dutybridge_odbc_sink_rows_upserted_total")[0]->value == 4);
   again->close();
 }
 
