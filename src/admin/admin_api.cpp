@@ -13,6 +13,7 @@
 #include "src/codec/json_writer.h"
 #include "src/common/log.h"
 #include "src/core/time.h"
+#include "src/runtime/health.h"
 
 #ifndef DUTYBRIDGE_VERSION
 #define DUTYBRIDGE_VERSION "0.0.0"
@@ -44,33 +45,6 @@ bool sameToken(std::string_view given, std::string_view expected) {
   SHA256(reinterpret_cast<const unsigned char*>(given.data()), given.size(), a);
   SHA256(reinterpret_cast<const unsigned char*>(expected.data()), expected.size(), b);
   return CRYPTO_memcmp(a, b, sizeof a) == 0;
-}
-
-// Why a pipeline is not ready, or empty when it is.
-std::string notReadyReason(const PipelineView& view) {
-  const auto& status = *view.status;
-  const std::string& name = view.config->name;
-  switch (status.state()) {
-    case PipelineState::Running:
-    case PipelineState::Finished:
-      return {};
-    case PipelineState::Stopped:
-    case PipelineState::Stopping:
-      // Stopped on purpose through the API: the daemon still does what it was asked.
-      if (view.stopped_by_admin) return {};
-      return name + ": stopping";
-    case PipelineState::Starting: {
-      std::string retry = status.retryReason();
-      return retry.empty() ? name + ": starting" : name + ": starting: " + retry;
-    }
-    case PipelineState::Retrying:
-      return name + ": " + status.retryReason();
-    case PipelineState::Failed: {
-      auto error = status.lastError();
-      return name + ": failed: " + (error ? error->message : std::string("unknown error"));
-    }
-  }
-  return {};
 }
 
 json pipelineJson(const PipelineView& view) {
@@ -199,12 +173,41 @@ Response errorResponse(int status, std::string_view message) {
 }
 
 AdminApi::AdminApi(runtime::DaemonControl& control, const config::AdminSettings& settings)
-    : control_(control), token_(settings.token), stuck_after_(settings.stuck_after), tap_enabled_(settings.tap) {}
+    : control_(control), token_(settings.token), tap_enabled_(settings.tap) {}
 
 bool AdminApi::isTap(const Request& request) {
   const auto path = pathSegments(request.target);
   return path.size() == 5 && path[0] == "api" && path[1] == "v1" && path[2] == "pipelines" && path[4] == "tap" &&
          request.method == "GET";
+}
+
+bool AdminApi::isReload(const Request& request) {
+  const auto path = pathSegments(request.target);
+  return path.size() == 3 && path[0] == "api" && path[1] == "v1" && path[2] == "reload" && request.method == "POST";
+}
+
+std::optional<Response> AdminApi::reload(const Request& request, std::function<void(Response)> done) {
+  if (auto refused = refuseWrite(request)) return refused;
+  log::notice("admin", "configuration reload requested through the admin API");
+  control_.reload([done = std::move(done)](const runtime::ReloadOutcome& outcome) {
+    json body = {{"result", runtime::toString(outcome.result)},
+                 {"rebuilt", outcome.rebuilt},
+                 {"added", outcome.added},
+                 {"removed", outcome.removed},
+                 {"unchanged", outcome.unchanged},
+                 {"notes", outcome.notes}};
+    int status = 200;
+    if (outcome.result == runtime::ReloadOutcome::Result::Invalid) {
+      status = 422;
+      body["error"] = "the configuration has errors; the running one stays unchanged";
+      body["errors"] = outcome.message;
+    } else if (outcome.result == runtime::ReloadOutcome::Result::Refused) {
+      status = 409;
+      body["error"] = outcome.message;
+    }
+    done(jsonResponse(status, body));
+  });
+  return std::nullopt;
 }
 
 std::variant<TapPlan, Response> AdminApi::tap(const Request& request) {
@@ -290,6 +293,9 @@ Response AdminApi::handle(const Request& request) {
     if (!get) return methodNotAllowed("GET, HEAD");
     return path[0] == "healthz" ? healthz() : path[0] == "readyz" ? readyz() : metrics();
   }
+  if (path.size() == 3 && path[0] == "api" && path[1] == "v1" && path[2] == "reload") {
+    return methodNotAllowed("POST");  // POST is answered once applied (reload())
+  }
   if (path.size() < 3 || path[0] != "api" || path[1] != "v1" || path[2] != "pipelines") {
     return errorResponse(404, "no such endpoint; see docs/operations.md for the admin API");
   }
@@ -349,26 +355,21 @@ std::optional<Response> AdminApi::refuseWrite(const Request& request) const {
 }
 
 Response AdminApi::healthz() const {
+  const auto limit = control_.stuckAfter();
   json stuck = json::array();
-  for (const auto& view : control_.pipelines()) {
-    const auto step = view.status->currentStep();
-    if (!view.running || !step.name || step.running_for < stuck_after_) continue;
-    stuck.push_back({{"pipeline", view.config->name},
-                     {"step", step.name},
+  for (const auto& step : runtime::stuckSteps(control_.pipelines(), limit)) {
+    stuck.push_back({{"pipeline", step.pipeline},
+                     {"step", step.step},
                      {"for_seconds", std::chrono::duration<double>(step.running_for).count()}});
   }
   if (stuck.empty()) return jsonResponse(200, json{{"status", "ok"}});
   return jsonResponse(503, json{{"status", "unhealthy"},
-                                {"stuck_after_seconds", std::chrono::duration<double>(stuck_after_).count()},
+                                {"stuck_after_seconds", std::chrono::duration<double>(limit).count()},
                                 {"stuck", std::move(stuck)}});
 }
 
 Response AdminApi::readyz() const {
-  json reasons = json::array();
-  if (control_.stopping()) reasons.push_back("the daemon is stopping");
-  for (const auto& view : control_.pipelines()) {
-    if (auto reason = notReadyReason(view); !reason.empty()) reasons.push_back(std::move(reason));
-  }
+  auto reasons = runtime::notReadyReasons(control_.pipelines(), control_.stopping());
   if (reasons.empty()) return jsonResponse(200, json{{"status", "ready"}});
   return jsonResponse(503, json{{"status", "not ready"}, {"reasons", std::move(reasons)}});
 }

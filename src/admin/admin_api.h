@@ -12,6 +12,7 @@
 //   POST /api/v1/pipelines/{name}/quarantine/retry                         (token)
 //   GET  /api/v1/pipelines/{name}/tap?limit=N&stage=source|output&rate=R&timeout=S
 //                                              live records, NDJSON or SSE (admin.tap)
+//   POST /api/v1/reload                        validate and apply the config file again (token)
 //
 // Reads are open to whoever reaches the listener; every write needs `Authorization: Bearer
 // <admin.token>` (compared in constant time). Errors are JSON: {"error": "..."}.
@@ -19,6 +20,7 @@
 // Threading: handle() runs on the daemon's event loop (DaemonControl's thread).
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -69,6 +71,11 @@ class AdminApi {
   // True for GET .../tap, which the server streams: tap() gives the plan or a refusal.
   static bool isTap(const Request& request);
   std::variant<TapPlan, Response> tap(const Request& request);
+  // True for POST /api/v1/reload, which is answered once the daemon applied or refused the
+  // configuration: reload() gives a refusal at once (token), or starts the reload and calls
+  // `done` with the answer later, on the event loop.
+  static bool isReload(const Request& request);
+  std::optional<Response> reload(const Request& request, std::function<void(Response)> done);
 
  private:
   Response healthz() const;
@@ -83,7 +90,6 @@ class AdminApi {
 
   runtime::DaemonControl& control_;
   std::optional<std::string> token_;
-  std::chrono::milliseconds stuck_after_;
   bool tap_enabled_;
 };
 

@@ -218,6 +218,23 @@ class Server final : public runtime::DaemonAttachment {
             co_return;  // a streamed answer ends the connection
           }
           response = toHttp(std::get<Response>(tap), request.version(), request.keep_alive() && !stopping_, false);
+        } else if (AdminApi::isReload(in)) {
+          // Answered once the daemon applied (or refused) the file: the changed pipelines stop
+          // gracefully first, which can take a while. No deadline runs while waiting.
+          struct Pending {
+            explicit Pending(asio::io_context& io) : wake(io, asio::steady_timer::time_point::max()) {}
+            std::optional<Response> answer;
+            asio::steady_timer wake;
+          };
+          auto pending = std::make_shared<Pending>(io_);
+          if (auto refused = api_.reload(in, [pending](Response answer) {
+                pending->answer = std::move(answer);
+                pending->wake.cancel();
+              })) {
+            pending->answer = std::move(*refused);
+          }
+          while (!pending->answer) co_await pending->wake.async_wait(kTuple);
+          response = toHttp(*pending->answer, request.version(), request.keep_alive() && !stopping_, false);
         } else {
           Response out = api_.handle(in);
           response =

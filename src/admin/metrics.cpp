@@ -194,7 +194,7 @@ std::string renderMetrics(const std::vector<runtime::PipelineView>& pipelines, s
              "Now minus the time the cursor (or the sink's position) was last made durable.", MetricType::Gauge);
   auto step = family("dutybridge_pipeline_step_seconds",
                      "How long the pipeline thread has been in its current step (a wedged thread grows without "
-                     "bound; /healthz fails past admin.stuck_after).",
+                     "bound; /healthz fails past service.stuck_after).",
                      MetricType::Gauge);
   auto latency = family("dutybridge_pipeline_end_to_end_latency_seconds",
                         "Row event time to durable delivery, per batch from its newest row, weighted by its records.",

@@ -1,4 +1,5 @@
-// dutybridge command line: run, check, map, test, status, top, cursor, list-connectors, hr-schema, version.
+// dutybridge command line: run, check, map, test, status, top, cursor, reload, list-connectors, hr-schema,
+// version.
 // Exit status: 0 success, 1 runtime failure, 2 usage error or invalid configuration.
 
 #include <fmt/format.h>
@@ -23,6 +24,7 @@
 #include "src/cli/mapping_commands.h"
 #include "src/cli/ops_commands.h"
 #include "src/cli/schema_doc.h"
+#include "src/common/file_read.h"
 #include "src/common/log.h"
 #include "src/config/daemon_config.h"
 #include "src/diagnostics/diagnostics.h"
@@ -59,11 +61,35 @@ Commands:
   cursor show|set|reset -c FILE PIPELINE [POSITION]
                            a pipeline's stored source position; set and reset only while the
                            daemon is stopped
+  reload -c FILE           make the running daemon check FILE again and apply it, rebuilding
+                           only the pipelines it changes (an invalid FILE changes nothing)
   list-connectors          list source and sink connectors with their config schema
   hr-schema --dialect D    print the HR store's DDL (tables, offsets, duty_fulfilment view)
   version                  print the version
 
 Run 'dutybridge <command> --help' for a command's options.
+
+Exit status: 0 success; 1 runtime failure (`run`: a pipeline failed); 2 invalid configuration
+or usage (the systemd unit does not restart on 2: a bad configuration does not loop).
+)";
+
+constexpr std::string_view kReloadHelp = R"(Usage: dutybridge reload -c FILE
+
+Asks the daemon running with FILE to reload it, as SIGHUP and `systemctl reload dutybridge` do.
+The daemon checks the file (and every mapping, calendar, catalog and table file it names) first:
+with errors it logs them all and runs on unchanged; valid, it stops gracefully and rebuilds only
+the pipelines whose configuration or files changed (their cursors committed: nothing is lost or
+read twice), starts new ones, stops removed ones, and leaves the others running.
+
+Through the admin API (admin.enabled with admin.token) the answer comes once the reload is done:
+what was rebuilt, added, removed and left alone, or every error of the file. Otherwise SIGHUP
+goes to the process in service.pid_file and the outcome is in the daemon's log.
+
+Options:
+  -c, --config FILE        configuration file (required)
+
+Exit status 0 when applied (or nothing changed), 1 when the daemon cannot be reached or refused
+(another reload under way), 2 when FILE has errors or gives no way to reach the daemon.
 )";
 
 constexpr std::string_view kHrSchemaHelp = R"(Usage: dutybridge hr-schema --dialect postgresql|sqlite
@@ -137,9 +163,12 @@ Exit status 0, 1 when the daemon does not answer, 2 without admin.enabled or on 
 constexpr std::string_view kRunHelp = R"(Usage: dutybridge run -c FILE [--log-level LEVEL] [--once]
 
 Runs every enabled pipeline of FILE until SIGTERM or SIGINT, then stops gracefully: in-flight
-records are flushed (with a deadline) and the final cursors stored. Logs go to stderr with
-syslog priority prefixes for journald. Exit status 0 after a graceful stop, 1 when a pipeline
-failed, 2 when FILE is invalid.
+records are flushed (with a deadline) and the final cursors stored. SIGHUP reloads FILE (see
+`dutybridge reload --help`). Logs go to stderr with syslog priority prefixes for journald.
+Under systemd (NOTIFY_SOCKET) it reports READY=1 once every pipeline is ready, a STATUS= line,
+RELOADING=1 and STOPPING=1, and feeds the watchdog (WATCHDOG_USEC) while no pipeline is stuck
+longer than service.stuck_after. Exit status 0 after a graceful stop, 1 when a pipeline failed,
+2 when FILE is invalid.
 
 Options:
   -c, --config FILE        configuration file (required)
@@ -374,6 +403,28 @@ int cmdCursor(Args& args) {
   return cli::cursorCommand(*loaded, registry, options);
 }
 
+int cmdReload(Args& args) {
+  if (wantsHelp(args)) {
+    std::fwrite(kReloadHelp.data(), 1, kReloadHelp.size(), stdout);
+    return kOk;
+  }
+  std::string file;
+  while (!args.done()) {
+    std::string arg = args.take();
+    if ((arg == "-c" || arg == "--config") && !args.done())
+      file = args.take();
+    else if (arg.starts_with("--config="))
+      file = arg.substr(9);
+    else
+      return usage("unexpected argument '" + arg + "'", kReloadHelp);
+  }
+  if (file.empty()) return usage("missing -c FILE", kReloadHelp);
+  core::Registry registry = makeRegistry();
+  auto loaded = loadConfigOrReport(file, registry);
+  if (!loaded) return kUsage;
+  return cli::reloadCommand(*loaded);
+}
+
 int cmdTop(Args& args) {
   if (wantsHelp(args)) {
     std::fwrite(kTopHelp.data(), 1, kTopHelp.size(), stdout);
@@ -404,6 +455,69 @@ int cmdTop(Args& args) {
   return cli::topCommand(*loaded, options);
 }
 
+// A configuration file with its mappings loaded and checked, as `check`, `run` and a reload
+// need it.
+struct LoadedAll {
+  std::shared_ptr<runtime::LoadedConfig> loaded;
+  std::shared_ptr<const std::map<std::string, std::shared_ptr<const mapping::Mapping>>> mappings;
+};
+
+// Loads FILE and every mapping it names; all problems come back at once as located text.
+// `retry_tables` (run's first load): a mapping whose only problems are table sources that do not
+// answer is loaded again with backoff instead of failing (a reload does not wait).
+std::expected<LoadedAll, std::string> loadAll(const std::string& file, const core::Registry& registry,
+                                              bool retry_tables) {
+  schema::SecretResolver secrets;
+  auto config = config::loadDaemonConfig(file, registry, secrets);
+  if (!config) return std::unexpected(config.error().format());
+  std::shared_ptr<const config::DaemonConfig> daemon_config = std::move(*config);
+  auto loaded = std::make_shared<runtime::LoadedConfig>();
+  loaded->config = daemon_config;
+  // Table sources come from the same registry; a kafka table's default cluster is the kafka section.
+  const mapping::MappingLoadOptions tables{.table_sources = &registry, .kafka = daemon_config->kafkaCluster()};
+  // Mappings are checked like programs before anything runs; all their problems are reported.
+  // Their tables load now, so `check` reaches odbc and kafka table sources too.
+  auto mappings = std::make_shared<std::map<std::string, std::shared_ptr<const mapping::Mapping>>>();
+  std::string errors;
+  for (const auto& pipeline : daemon_config->pipelines) {
+    if (!pipeline.mapping) continue;
+    files::ReadRecorder read;  // what the mapping reads: a reload compares it
+    auto compiled =
+        retry_tables ? loadMappingRetrying(*pipeline.mapping, tables) : mapping::loadMapping(*pipeline.mapping, tables);
+    if (!compiled) {
+      errors += compiled.error().format();
+      continue;
+    }
+    loaded->files[pipeline.name] = read.files();
+    mappings->emplace(pipeline.name, std::shared_ptr<const mapping::Mapping>(std::move(*compiled)));
+  }
+  if (!errors.empty()) return std::unexpected(std::move(errors));
+  // State in the state topic outlives the run; kept only in memory (no kafka section) it does not.
+  std::shared_ptr<const mapping::StateSeal> state_seal;
+  if (daemon_config->kafka && daemon_config->kafka->state_key) {
+    state_seal = std::make_shared<const mapping::StateSeal>(*daemon_config->kafka->state_key);
+  } else if (daemon_config->kafka) {
+    diag::Diagnostics missing;
+    for (const auto& pipeline : daemon_config->pipelines) {
+      auto it = mappings->find(pipeline.name);
+      if (it == mappings->end() || !it->second->needsStateKey()) continue;
+      missing.add(pipeline.location,
+                  fmt::format("pipeline '{}': mapping {} keeps state ({}) and has personal input fields ({}), which "
+                              "the state topic must not hold in clear, but the kafka section has no state_key",
+                              pipeline.name, it->second->label(), it->second->aggregate ? "aggregate:" : "quarantine:",
+                              fmt::join(it->second->personalInputFields(), ", ")),
+                  "add kafka.state_key: ${cred:dutybridge_state_key} (a secret reference; keep it: the stored "
+                  "state is unreadable without it)");
+    }
+    if (!missing.empty()) return std::unexpected(missing.format());
+  }
+  loaded->make_transform = [mappings, state_seal](const config::PipelineConfig& pipeline,
+                                                  const core::Clock& clock) -> std::unique_ptr<core::Transform> {
+    return std::make_unique<mapping::MappingTransform>(mappings->at(pipeline.name), clock, state_seal);
+  };
+  return LoadedAll{std::move(loaded), std::move(mappings)};
+}
+
 int cmdCheckOrRun(Args& args, bool run) {
   std::string_view help = run ? kRunHelp : kCheckHelp;
   if (wantsHelp(args)) {
@@ -428,59 +542,26 @@ int cmdCheckOrRun(Args& args, bool run) {
   if (file.empty()) return usage("missing -c FILE", help);
 
   core::Registry registry = makeRegistry();
-  auto loaded = loadConfigOrReport(file, registry);
-  if (!loaded) return kUsage;
-  const config::DaemonConfig& daemon_config = *loaded;
-  // Table sources come from the same registry; a kafka table's default cluster is the kafka section.
-  const mapping::MappingLoadOptions tables{.table_sources = &registry, .kafka = daemon_config.kafkaCluster()};
-  // Mappings are checked like programs before anything runs; all their problems are reported.
-  // Their tables load now, so `check` reaches odbc and kafka table sources too.
-  std::map<std::string, std::shared_ptr<const mapping::Mapping>> mappings;
-  bool mappings_ok = true;
-  for (const auto& pipeline : daemon_config.pipelines) {
-    if (!pipeline.mapping) continue;
-    auto compiled =
-        run ? loadMappingRetrying(*pipeline.mapping, tables) : mapping::loadMapping(*pipeline.mapping, tables);
-    if (!compiled) {
-      std::string text = compiled.error().format();
-      std::fwrite(text.data(), 1, text.size(), stderr);
-      mappings_ok = false;
-      continue;
+  auto all = loadAll(file, registry, run);
+  if (!all) {
+    if (!run) {
+      std::fwrite(all.error().data(), 1, all.error().size(), stderr);
+    } else {
+      // Each line at error priority, so `journalctl -p err` shows why the service did not start.
+      std::string_view text = all.error();
+      while (!text.empty()) {
+        const size_t end = text.find('\n');
+        if (end != 0) log::error("config", "{}", text.substr(0, end));
+        if (end == std::string_view::npos) break;
+        text.remove_prefix(end + 1);
+      }
     }
-    mappings.emplace(pipeline.name, std::shared_ptr<const mapping::Mapping>(std::move(*compiled)));
+    return kUsage;
   }
-  if (!mappings_ok) return kUsage;
-  // State in the state topic outlives the run; kept only in memory (no kafka section) it does not.
-  std::shared_ptr<const mapping::StateSeal> state_seal;
-  if (daemon_config.kafka && daemon_config.kafka->state_key) {
-    state_seal = std::make_shared<const mapping::StateSeal>(*daemon_config.kafka->state_key);
-  } else if (daemon_config.kafka) {
-    diag::Diagnostics missing;
-    for (const auto& pipeline : daemon_config.pipelines) {
-      auto it = mappings.find(pipeline.name);
-      if (it == mappings.end() || !it->second->needsStateKey()) continue;
-      missing.add(pipeline.location,
-                  fmt::format("pipeline '{}': mapping {} keeps state ({}) and has personal input fields ({}), which "
-                              "the state topic must not hold in clear, but the kafka section has no state_key",
-                              pipeline.name, it->second->label(), it->second->aggregate ? "aggregate:" : "quarantine:",
-                              fmt::join(it->second->personalInputFields(), ", ")),
-                  "add kafka.state_key: ${cred:dutybridge_state_key} (a secret reference; keep it: the stored "
-                  "state is unreadable without it)");
-    }
-    if (!missing.empty()) {
-      std::string text = missing.format();
-      std::fwrite(text.data(), 1, text.size(), stderr);
-      return kUsage;
-    }
-  }
-  daemon_options.make_transform = [&mappings, state_seal](
-                                      const config::PipelineConfig& pipeline,
-                                      const core::Clock& clock) -> std::unique_ptr<core::Transform> {
-    return std::make_unique<mapping::MappingTransform>(mappings.at(pipeline.name), clock, state_seal);
-  };
+  const config::DaemonConfig& daemon_config = *all->loaded->config;
   if (!run) {
     if (print_config) std::cout << config::renderRedacted(daemon_config.root);
-    int status = checkFromSourceMappings(daemon_config, registry, mappings, connect);
+    int status = checkFromSourceMappings(daemon_config, registry, *all->mappings, connect);
     if (status != kOk) return status;
     std::fprintf(stderr, "%s: OK, %zu pipeline(s)\n", file.c_str(), daemon_config.pipelines.size());
     return kOk;
@@ -490,6 +571,7 @@ int cmdCheckOrRun(Args& args, bool run) {
   if (!log_level.empty() && !log::parseLevel(log_level, level)) {
     return usage("unknown log level '" + log_level + "'", help);
   }
+  daemon_options.keep_log_level = !log_level.empty();
   log::setLevel(level);
   log::notice("daemon", "dutybridge {} starting with {}", DUTYBRIDGE_VERSION, file);
   if (daemon_config.kafka) {
@@ -501,7 +583,13 @@ int cmdCheckOrRun(Args& args, bool run) {
       return admin::startAdminServer(io, control, daemon_config.admin);
     };
   }
-  int status = runtime::runDaemon(daemon_config, registry, daemon_options);
+  daemon_options.reload = [file,
+                           &registry]() -> std::expected<std::shared_ptr<const runtime::LoadedConfig>, std::string> {
+    auto next = loadAll(file, registry, false);
+    if (!next) return std::unexpected(std::move(next.error()));
+    return std::shared_ptr<const runtime::LoadedConfig>(std::move(next->loaded));
+  };
+  int status = runtime::runDaemon(all->loaded, registry, daemon_options);
   return status == 0 ? kOk : status == 2 ? kUsage : kFailure;
 }
 
@@ -578,6 +666,7 @@ int main(int argc, char** argv) {
     if (command == "status") return cmdStatus(args);
     if (command == "cursor") return cmdCursor(args);
     if (command == "top") return cmdTop(args);
+    if (command == "reload") return cmdReload(args);
     if (command == "list-connectors") return cmdListConnectors(args);
     if (command == "hr-schema") return cmdHrSchema(args);
     if (command == "map" || command == "test") {

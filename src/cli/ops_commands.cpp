@@ -1,14 +1,17 @@
 #include "src/cli/ops_commands.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -564,6 +567,108 @@ int topCommand(const config::DaemonConfig& config, const TopOptions& options) {
     previous = std::move(now);
     if (waitForQuit(options.interval)) return kOk;
   }
+}
+
+namespace {
+
+// SIGHUP to the pid in service.pid_file, if that process is a dutybridge.
+int signalThroughPidFile(const config::DaemonConfig& config) {
+  const std::string& file = *config.service.pid_file;
+  std::FILE* in = std::fopen(file.c_str(), "r");
+  long pid = 0;
+  const bool read = in && std::fscanf(in, "%ld", &pid) == 1 && pid > 1;
+  if (in) std::fclose(in);
+  if (!read) {
+    std::fprintf(stderr, "dutybridge reload: %s names no running daemon (%s)\n", file.c_str(),
+                 in ? "no process id in it" : "it cannot be read: is the daemon running?");
+    return kFailure;
+  }
+  // The pid must be a dutybridge: a stale file must not make us signal another process.
+  std::string comm;
+  if (std::FILE* c = std::fopen(fmt::format("/proc/{}/comm", pid).c_str(), "r")) {
+    char name[64] = {};
+    if (std::fgets(name, sizeof name, c)) comm = name;
+    std::fclose(c);
+  }
+  if (!comm.empty() && comm.back() == '\n') comm.pop_back();
+  if (comm != "dutybridge") {
+    std::fprintf(stderr, "dutybridge reload: process %ld from %s is not a running dutybridge (stale pid file?)\n", pid,
+                 file.c_str());
+    return kFailure;
+  }
+  if (::kill(static_cast<pid_t>(pid), SIGHUP) != 0) {
+    std::fprintf(stderr, "dutybridge reload: cannot signal process %ld: %s\n", pid, std::strerror(errno));
+    return kFailure;
+  }
+  std::printf(
+      "sent SIGHUP to dutybridge (pid %ld): it checks %s and applies it, or logs every error and keeps "
+      "running the previous configuration (journalctl -u dutybridge)\n",
+      pid, config.file.string().c_str());
+  return kOk;
+}
+
+std::string listed(const json& names) {
+  std::vector<std::string> out;
+  for (const auto& name : names) out.push_back(name.get<std::string>());
+  return out.empty() ? std::string("none") : fmt::format("{}", fmt::join(out, ", "));
+}
+
+}  // namespace
+
+int reloadCommand(const config::DaemonConfig& config) {
+  if (config.admin.enabled && config.admin.token) {
+    AdminRequest request;
+    request.method = "POST";
+    request.target = "/api/v1/reload";
+    request.token = *config.admin.token;
+    // Answered once the changed pipelines stopped gracefully and started again.
+    request.timeout = std::chrono::minutes(5);
+    auto reply = adminRequest(config.admin, request);
+    if (reply) {
+      auto body = json::parse(reply->body, nullptr, false);
+      if (body.is_discarded() || !body.is_object()) {
+        std::fprintf(stderr, "dutybridge reload: the admin API answered %d: %s\n", reply->status, reply->body.c_str());
+        return kFailure;
+      }
+      if (reply->status == 200) {
+        if (body.value("result", "") == "unchanged") {
+          std::printf("reload: nothing any pipeline depends on changed; all keep running (%s)\n",
+                      listed(body.value("unchanged", json::array())).c_str());
+        } else {
+          std::printf("reload applied: rebuilt %s; added %s; removed %s; unchanged %s\n",
+                      listed(body.value("rebuilt", json::array())).c_str(),
+                      listed(body.value("added", json::array())).c_str(),
+                      listed(body.value("removed", json::array())).c_str(),
+                      listed(body.value("unchanged", json::array())).c_str());
+        }
+        for (const auto& note : body.value("notes", json::array())) {
+          std::printf("note: %s\n", note.get<std::string>().c_str());
+        }
+        return kOk;
+      }
+      if (reply->status == 422) {
+        std::fprintf(stderr,
+                     "dutybridge reload: %s has errors; the daemon runs on with its previous configuration:\n%s",
+                     config.file.string().c_str(), body.value("errors", "").c_str());
+        return kUsage;
+      }
+      std::fprintf(stderr, "dutybridge reload: the admin API answered %d: %s\n", reply->status,
+                   body.value("error", reply->body).c_str());
+      return kFailure;
+    }
+    if (!config.service.pid_file) {
+      std::fprintf(stderr, "dutybridge reload: the daemon does not answer at %s: %s\n",
+                   adminBaseUrl(config.admin).c_str(), reply.error().message.c_str());
+      return kFailure;
+    }
+  }
+  if (config.service.pid_file) return signalThroughPidFile(config);
+  std::fprintf(stderr,
+               "dutybridge reload: %s gives no way to reach the daemon: enable the admin API with a token "
+               "(admin.enabled, admin.token) or set service.pid_file; under systemd, `systemctl reload dutybridge` "
+               "sends the signal\n",
+               config.file.string().c_str());
+  return kUsage;
 }
 
 }  // namespace dutybridge::cli

@@ -1,5 +1,6 @@
 #pragma once
-// The operator's commands on a configured daemon: `status`, `cursor show|set|reset` and `top`.
+// The operator's commands on a configured daemon: `status`, `cursor show|set|reset`, `top` and
+// `reload`.
 // main.cpp parses the arguments and loads the config; these do the work and return the exit
 // status (0 ok, 1 failure or refusal, 2 usage). docs/operations.md ("The command line").
 //
@@ -37,5 +38,10 @@ struct TopOptions {
   bool once = false;
 };
 int topCommand(const config::DaemonConfig& config, const TopOptions& options);
+
+// Asks the running daemon to reload its configuration: through the admin API when it is on with
+// a token (answered once applied: 0, or 2 with every error of the file), else SIGHUP to the pid
+// in service.pid_file (the outcome is in the daemon's log).
+int reloadCommand(const config::DaemonConfig& config);
 
 }  // namespace dutybridge::cli

@@ -1,13 +1,14 @@
 #include "src/common/file_read.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-
-#include <fmt/format.h>
 
 namespace dutybridge::files {
 namespace {
@@ -30,7 +31,32 @@ core::Error refused(std::string_view what, std::string_view reason) {
   return core::Error{core::ErrorKind::InvalidConfig, fmt::format("{} {}", what, reason)};
 }
 
+thread_local ReadRecorder* current_recorder = nullptr;
+
 }  // namespace
+
+ReadRecorder::ReadRecorder() : outer_(current_recorder) {
+  current_recorder = this;
+}
+ReadRecorder::~ReadRecorder() {
+  current_recorder = outer_;
+}
+
+void ReadRecorder::note(const std::filesystem::path& path, std::string_view content) {
+  std::string name = path.lexically_normal().string();
+  if (std::ranges::any_of(files_, [&](const File& f) { return f.path == name; })) return;
+  files_.push_back({std::move(name), sha256Hex(content)});
+}
+
+std::string sha256Hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr);
+  std::string out;
+  out.reserve(size * 2);
+  for (unsigned int i = 0; i < size; ++i) fmt::format_to(std::back_inserter(out), "{:02x}", digest[i]);
+  return out;
+}
 
 std::string formatBytes(size_t bytes) {
   if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return fmt::format("{} MiB", bytes >> 20);
@@ -80,6 +106,7 @@ core::Result<std::string> readRegularFile(const std::filesystem::path& path, siz
     return std::unexpected(refused(what, fmt::format("grew over the limit of {}", formatBytes(max_bytes))));
   }
   text.resize(used);
+  if (current_recorder) current_recorder->note(path, text);
   return text;
 }
 

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "src/core/error.h"
 
@@ -22,6 +23,36 @@ inline constexpr size_t kMaxSecretBytes = 64u << 10;    // ${file:...} and ${cre
 // "<what> <reason>" ("secret file /run/x is not a regular file (...)"): `what` names the file
 // as the caller reports it, and the content is never quoted.
 core::Result<std::string> readRegularFile(const std::filesystem::path& path, size_t max_bytes, std::string_view what);
+
+// Notes every file readRegularFile reads on this thread while it lives, with a digest of the
+// content: the daemon's reload compares what loading a pipeline's mapping read (the mapping, its
+// base, calendars, catalog, CSV tables) with what the running one read, to rebuild only the
+// pipelines a changed file concerns. Recorders nest; the innermost one records.
+class ReadRecorder {
+ public:
+  struct File {
+    std::string path;
+    std::string sha256;  // hex digest of the content as read
+    bool operator==(const File&) const = default;
+  };
+
+  ReadRecorder();
+  ~ReadRecorder();
+  ReadRecorder(const ReadRecorder&) = delete;
+  ReadRecorder& operator=(const ReadRecorder&) = delete;
+
+  // In the order read, each path once (its first read).
+  const std::vector<File>& files() const { return files_; }
+  // Called by readRegularFile.
+  void note(const std::filesystem::path& path, std::string_view content);
+
+ private:
+  std::vector<File> files_;
+  ReadRecorder* outer_;
+};
+
+// Hex SHA-256 of `data`.
+std::string sha256Hex(std::string_view data);
 
 // "8 MiB", "64 KiB", "100 bytes": a limit as a person reads it.
 std::string formatBytes(size_t bytes);

@@ -13,6 +13,15 @@
 #include "src/schema/validator.h"
 
 namespace dutybridge::config {
+
+namespace {
+// The effective object as JSON; `redact`: secret values replaced by "<redacted>".
+nlohmann::ordered_json objectJson(const core::ConfigObject& object, bool redact);
+// SHA-256 of an effective object with its secret values, for telling what a reload changed.
+std::string digestOf(const nlohmann::ordered_json& json) {
+  return files::sha256Hex(json.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
+}
+}  // namespace
 namespace {
 
 using core::ConfigSchema;
@@ -60,17 +69,31 @@ const core::SettingsSchema<AdminSettings>& adminSettings() {
             &AdminSettings::token);
     s.section(FieldSpec::make("tls", FieldType::Object).doc("Serve HTTPS with this certificate and key."),
               adminTlsSettings(), &AdminSettings::tls);
-    s.field(FieldSpec::make("stuck_after", FieldType::Duration)
-                .def("120s")
-                .range(1'000'000, 86'400'000'000)
-                .doc("A pipeline thread in one step (a source poll, a sink write, a commit) longer than this is "
-                     "wedged: /healthz answers 503 and names the pipeline and the step."),
-            &AdminSettings::stuck_after);
     s.field(FieldSpec::make("tap", FieldType::Bool)
                 .def("false")
                 .doc("Serve GET /api/v1/pipelines/{name}/tap (a live sample of records, personal fields masked)."),
             &AdminSettings::tap);
     s.check(checkListen);
+    return s;
+  }();
+  return settings;
+}
+
+const core::SettingsSchema<ServiceSettings>& serviceSettings() {
+  static const core::SettingsSchema<ServiceSettings> settings = [] {
+    core::SettingsSchema<ServiceSettings> s;
+    s.field(FieldSpec::make("stuck_after", FieldType::Duration)
+                .def("10m")
+                .range(1'000'000, 86'400'000'000)
+                .doc("A pipeline thread in one step (a source poll, a sink write, a commit) longer than this is "
+                     "wedged: /healthz answers 503 and names the pipeline and the step, and the systemd watchdog "
+                     "is no longer fed, so systemd restarts the service (WatchdogSec= in the unit). Keep it above "
+                     "the longest deadline of one call (an odbc source's query_timeout, 5m by default)."),
+            &ServiceSettings::stuck_after);
+    s.field(FieldSpec::make("pid_file", FieldType::String)
+                .doc("Where `run` writes its process id, removed at exit; `dutybridge reload` reads it when "
+                     "the admin API is off (the unit's RuntimeDirectory: /run/dutybridge/dutybridge.pid)."),
+            &ServiceSettings::pid_file);
     return s;
   }();
   return settings;
@@ -158,6 +181,9 @@ const ConfigSchema& daemonSchema() {
           .fields(nested(core::kafkaClusterSettings()))
           .doc("The Kafka cluster for state, dead letters and Kafka connectors."),
       FieldSpec::make("admin", FieldType::Object).fields(nested(adminSettings())).doc("Admin API listener."),
+      FieldSpec::make("service", FieldType::Object)
+          .fields(nested(serviceSettings()))
+          .doc("Running as a service: the wedged-thread limit (health and the systemd watchdog), the pid file."),
       FieldSpec::make("log", FieldType::Object).fields(nested(logSettings())).doc("Logging."),
       FieldSpec::make("pipelines", FieldType::ObjectList)
           .req()
@@ -243,6 +269,7 @@ void readSections(DaemonConfig& config, diag::Diagnostics& diagnostics) {
     }
   }
   read("admin", adminSettings(), config.admin);
+  read("service", serviceSettings(), config.service);
   read("log", logSettings(), config.log);
 }
 
@@ -279,6 +306,10 @@ std::expected<std::unique_ptr<DaemonConfig>, diag::Diagnostics> parseDaemonConfi
     return std::unexpected(std::move(diagnostics));
   }
   readSections(*config, diagnostics);
+  for (const char* section : {"kafka", "admin", "service", "log"}) {
+    const core::ConfigObject* object = config->root.getObject(section);
+    config->section_digests[section] = object ? digestOf(objectJson(*object, false)) : std::string();
+  }
 
   std::set<std::string> names;
   for (const auto& pipeline : config->root.getObjects("pipelines")) {
@@ -298,6 +329,8 @@ std::expected<std::unique_ptr<DaemonConfig>, diag::Diagnostics> parseDaemonConfi
         std::chrono::duration_cast<std::chrono::milliseconds>(pipeline.getDuration("dead_letter_window"));
     p.on_failure = pipeline.getString("on_failure") == "stop_daemon" ? OnFailure::StopDaemon : OnFailure::StopPipeline;
     p.location = pipeline.location;
+    p.digest = digestOf(
+        nlohmann::ordered_json{{"pipeline", objectJson(pipeline, false)}, {"kafka", config->section_digests["kafka"]}});
     if (!p.name.empty() && !names.insert(p.name).second) {
       const auto* entry = pipeline.find("name");
       diagnostics.add(entry ? entry->location : pipeline.location, fmt::format("duplicate pipeline name '{}'", p.name));
@@ -365,21 +398,21 @@ std::expected<std::unique_ptr<DaemonConfig>, diag::Diagnostics> loadDaemonConfig
 
 namespace {
 
-nlohmann::ordered_json objectJson(const core::ConfigObject& object) {
+nlohmann::ordered_json objectJson(const core::ConfigObject& object, bool redact) {
   auto out = nlohmann::ordered_json::object();
   for (const auto& entry : object.entries) {
-    if (entry.secret) {
+    if (entry.secret && redact) {
       out[entry.name] = "<redacted>";
     } else if (entry.type == FieldType::ObjectMap) {
       auto map = nlohmann::ordered_json::object();
-      for (const auto& item : entry.objects) map[item.map_key] = objectJson(item);
+      for (const auto& item : entry.objects) map[item.map_key] = objectJson(item, redact);
       out[entry.name] = map;
     } else if (entry.type == FieldType::ObjectList) {
       auto list = nlohmann::ordered_json::array();
-      for (const auto& item : entry.objects) list.push_back(objectJson(item));
+      for (const auto& item : entry.objects) list.push_back(objectJson(item, redact));
       out[entry.name] = list;
     } else if (!entry.objects.empty()) {
-      out[entry.name] = objectJson(entry.objects.front());
+      out[entry.name] = objectJson(entry.objects.front(), redact);
     } else if (entry.type == FieldType::Duration && entry.value.type() == core::ValueType::Int) {
       out[entry.name] = core::formatDuration(entry.value.asInt());
     } else {
@@ -394,7 +427,7 @@ nlohmann::ordered_json objectJson(const core::ConfigObject& object) {
 std::string renderRedacted(const core::ConfigObject& object) {
   // A value with invalid UTF-8 (a YAML file in GBK, say) prints with U+FFFD instead of throwing
   // (found by fuzz/config_fuzz.cpp).
-  return objectJson(object).dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+  return objectJson(object, true).dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace dutybridge::config

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <expected>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -50,6 +51,9 @@ struct PipelineConfig {
   // (core::SinkCapabilities::carries_dead_letters); empty otherwise.
   std::optional<ConnectorConfig> dead_letters;
   core::SourceLocation location;
+  // SHA-256 of everything in the config file this pipeline's run depends on: its own entry
+  // (secret values included), the kafka section. A reload rebuilds the pipeline when it differs.
+  std::string digest;
 };
 
 // `admin:` (docs/operations.md): the admin API and metrics listener.
@@ -62,10 +66,16 @@ struct AdminSettings {
   std::string listen;                // host:port; loopback by default
   std::optional<std::string> token;  // bearer token every write needs; absent: writes are refused
   std::optional<AdminTls> tls;       // absent: plain HTTP
+  bool tap = false;                  // serve GET .../tap (live records, personal fields masked)
+};
+
+// `service:` (docs/operations.md): how the daemon runs as a service.
+struct ServiceSettings {
   // A pipeline thread in one step (one source poll, one sink write, one commit) for longer than
-  // this is wedged: /healthz fails and names it.
+  // this is wedged: /healthz fails and names it, and the systemd watchdog is no longer fed.
   std::chrono::milliseconds stuck_after{};
-  bool tap = false;  // serve GET .../tap (live records, personal fields masked)
+  // Where `run` writes its process id (for `dutybridge reload` without the admin API).
+  std::optional<std::string> pid_file;
 };
 
 // `log:`.
@@ -81,7 +91,11 @@ struct DaemonConfig {
   // (nullopt when the file has none), `admin:` and `log:` (their defaults when absent).
   std::optional<core::KafkaCluster> kafka;
   AdminSettings admin;
+  ServiceSettings service;
   LogSettings log;
+  // SHA-256 of each top-level section as written and defaulted ("kafka", "admin", "service",
+  // "log"; secret values included): a reload tells what changed.
+  std::map<std::string, std::string> section_digests;
   // The topic dead letters are addressed to (kafka.dlq_topic); empty without a kafka section.
   std::string dead_letter_topic;
   std::vector<PipelineConfig> pipelines;

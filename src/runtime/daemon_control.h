@@ -6,6 +6,8 @@
 // they never wait for a pipeline. The cursor methods touch the state store and may block the
 // event loop for up to a few seconds (a state-topic write and flush).
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +35,20 @@ struct ControlError {
 template <typename T = void>
 using ControlResult = std::expected<T, ControlError>;
 
+// What a reload did (SIGHUP, POST /api/v1/reload, `dutybridge reload`).
+struct ReloadOutcome {
+  enum class Result {
+    Applied,    // valid; the pipelines it concerns were rebuilt, added or removed
+    Unchanged,  // valid, and nothing a pipeline depends on changed
+    Invalid,    // the file (or a mapping) has errors: nothing changed, the old configuration runs on
+    Refused,    // not now: another reload runs, the daemon stops, or reloading is not available
+  } result = Result::Unchanged;
+  std::string message;  // Invalid: every problem, located (file:line:column); Refused: why
+  std::vector<std::string> rebuilt, added, removed, unchanged;
+  std::vector<std::string> notes;  // changes that apply at the next restart (the admin listener, ...)
+};
+std::string_view toString(ReloadOutcome::Result result);
+
 class DaemonControl {
  public:
   virtual ~DaemonControl() = default;
@@ -40,6 +56,8 @@ class DaemonControl {
   virtual std::vector<PipelineView> pipelines() const = 0;
   // True once a signal asked the daemon to stop (readiness then fails).
   virtual bool stopping() const = 0;
+  // service.stuck_after of the configuration in force: a step longer than this is wedged.
+  virtual std::chrono::milliseconds stuckAfter() const = 0;
 
   // A graceful stop (delivers what is in flight, stores the cursor): Stopping, then Stopped.
   // The daemon stays up while pipelines are stopped through the API. Conflict when not running.
@@ -55,6 +73,13 @@ class DaemonControl {
   // (Source::checkPosition: Invalid with the reason otherwise); nullopt deletes the cursor.
   // Written to the state store and flushed (a committed state entry) and audited in the log.
   virtual ControlResult<> writeCursor(std::string_view name, std::optional<std::string> position) = 0;
+
+  // Reads and checks the configuration file again and applies it as SIGHUP does: a file with
+  // errors changes nothing; a valid one rebuilds the pipelines whose settings or files changed
+  // (each stopped gracefully first), adds and removes pipelines, and leaves the others running.
+  // `done` is called on the event loop once the changed pipelines run again (or at once when
+  // refused): always exactly once.
+  virtual void reload(std::function<void(const ReloadOutcome&)> done) = 0;
 };
 
 // Runs on the daemon's event loop beside the pipelines (the admin server). stop() is called on

@@ -21,7 +21,6 @@ config::AdminSettings settings(std::optional<std::string> token = "s3cret") {
   s.enabled = true;
   s.listen = "127.0.0.1:0";
   s.token = std::move(token);
-  s.stuck_after = std::chrono::hours(1);
   return s;
 }
 
@@ -123,9 +122,9 @@ TEST_CASE("a pipeline in one step beyond stuck_after makes /healthz fail naming 
   admin::AdminApi healthy(control, relaxed);
   CHECK(call(healthy, "GET", "/healthz").status == 200);
 
-  auto strict = settings();
-  strict.stuck_after = std::chrono::milliseconds(0);
-  admin::AdminApi wedged(control, strict);
+  // service.stuck_after of the configuration in force (a reload may change it).
+  control.stuck_after = std::chrono::milliseconds(0);
+  admin::AdminApi& wedged = healthy;
   auto answer = call(wedged, "GET", "/healthz");
   CHECK(answer.status == 503);
   CHECK(bodyOf(answer).at("stuck").at(0).at("pipeline") == "mes");
@@ -276,4 +275,46 @@ TEST_CASE("quarantine: held records by position and reason and age and a retry o
   // A pipeline without a quarantine says so.
   CHECK(bodyOf(call(api, "GET", "/api/v1/pipelines/plain/quarantine")).at("quarantine") == false);
   CHECK(call(api, "POST", "/api/v1/pipelines/plain/quarantine/retry", "", "Bearer s3cret").status == 409);
+}
+
+TEST_CASE("POST /api/v1/reload: the token, then the daemon's outcome as the answer", "[admin]") {
+  testing::FakeControl control;
+  control.add("mes");
+  auto s = settings();
+  admin::AdminApi api(control, s);
+  std::optional<admin::Response> answer;
+  auto reload = [&](const std::string& authorization) {
+    answer.reset();
+    admin::Request request{
+        .method = "POST", .target = "/api/v1/reload", .authorization = authorization, .accept = "", .body = ""};
+    REQUIRE(admin::AdminApi::isReload(request));
+    if (auto refused = api.reload(request, [&](admin::Response r) { answer = std::move(r); })) answer = *refused;
+    REQUIRE(answer);
+    return *answer;
+  };
+  CHECK(reload("").status == 401);
+  CHECK(control.calls.empty());
+  CHECK(call(api, "GET", "/api/v1/reload").status == 405);
+
+  control.reload_outcome.result = runtime::ReloadOutcome::Result::Invalid;
+  control.reload_outcome.message = "c.yaml:3:5: error: unknown key 'pol_interval'\n";
+  auto invalid = reload("Bearer s3cret");
+  CHECK(invalid.status == 422);
+  CHECK(bodyOf(invalid).at("result") == "invalid");
+  CHECK(bodyOf(invalid).at("errors") == "c.yaml:3:5: error: unknown key 'pol_interval'\n");
+
+  control.reload_outcome = {};
+  control.reload_outcome.result = runtime::ReloadOutcome::Result::Applied;
+  control.reload_outcome.rebuilt = {"mes"};
+  control.reload_outcome.notes = {"the admin section changed: it applies at the next restart"};
+  auto applied = reload("Bearer s3cret");
+  CHECK(applied.status == 200);
+  CHECK(bodyOf(applied).at("rebuilt") == json::array({"mes"}));
+  CHECK(bodyOf(applied).at("notes").size() == 1);
+
+  control.reload_outcome = {};
+  control.reload_outcome.result = runtime::ReloadOutcome::Result::Refused;
+  control.reload_outcome.message = "another reload is under way; ask again when it ends";
+  CHECK(reload("Bearer s3cret").status == 409);
+  CHECK(control.calls.size() == 3);
 }

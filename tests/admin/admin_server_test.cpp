@@ -9,6 +9,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <catch2/catch.hpp>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -31,7 +32,6 @@ class Served {
     settings.enabled = true;
     port_ = testing::freePort();
     settings.listen = "127.0.0.1:" + std::to_string(port_);
-    settings.stuck_after = std::chrono::hours(1);
     status_ = control_.add("mes").status;
     auto started = admin::startAdminServer(io_, control_, settings, limits);
     if (!started) FAIL(started.error().describe());
@@ -51,6 +51,17 @@ class Served {
 
   int port() const { return port_; }
   runtime::PipelineStatus& status() { return *status_; }
+  // The fake daemon: touch it only on the loop (run()).
+  testing::FakeControl& control() { return control_; }
+  template <class F>
+  void run(F f) {
+    std::promise<void> done;
+    boost::asio::post(io_, [&] {
+      f();
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
 
  private:
   std::shared_ptr<runtime::PipelineStatus> status_;
@@ -83,6 +94,31 @@ TEST_CASE("server: answers and keeps the connection alive and closes idle ones a
   CHECK(head->body.empty());
   served.stop();
   CHECK(connection.closedByServer(std::chrono::seconds(5)));
+}
+
+TEST_CASE("server: POST /api/v1/reload is answered once the daemon finished the reload", "[admin][server]") {
+  config::AdminSettings settings;
+  settings.token = "t0ken";
+  Served served(settings);
+  served.run([&] {
+    served.control().reload_deferred = true;
+    served.control().reload_outcome.result = runtime::ReloadOutcome::Result::Applied;
+    served.control().reload_outcome.rebuilt = {"mes"};
+  });
+  auto reply = std::async(std::launch::async, [&] {
+    return testing::httpRequest(served.port(), "POST", "/api/v1/reload", "", {{"Authorization", "Bearer t0ken"}});
+  });
+  // The changed pipelines are still stopping: no answer yet, and the server answers others.
+  CHECK(reply.wait_for(std::chrono::milliseconds(300)) == std::future_status::timeout);
+  CHECK(testing::httpGet(served.port(), "/healthz").status == 200);
+  served.run([&] { served.control().finishReload(); });
+  const auto answer = reply.get();
+  INFO(answer.body);
+  CHECK(answer.status == 200);
+  CHECK(nlohmann::json::parse(answer.body).at("result") == "applied");
+  CHECK(nlohmann::json::parse(answer.body).at("rebuilt") == nlohmann::json::array({"mes"}));
+  // Without the token: refused at once.
+  CHECK(testing::httpRequest(served.port(), "POST", "/api/v1/reload", "").status == 401);
 }
 
 TEST_CASE("server: oversized headers get 431 and oversized bodies 413", "[admin][server]") {

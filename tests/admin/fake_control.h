@@ -2,6 +2,8 @@
 // A DaemonControl over pipelines that exist only as configs and statuses: the admin API's fake
 // daemon. Control calls are recorded and answer as a daemon would.
 
+#include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -39,6 +41,7 @@ class FakeControl final : public runtime::DaemonControl {
     return out;
   }
   bool stopping() const override { return stopping_; }
+  std::chrono::milliseconds stuckAfter() const override { return stuck_after; }
 
   runtime::ControlResult<> stopPipeline(std::string_view name) override {
     Entry* e = find(name);
@@ -76,7 +79,26 @@ class FakeControl final : public runtime::DaemonControl {
     return {};
   }
 
+  // Answers a reload with `reload_outcome`, at once or (reload_deferred) when the test calls
+  // finishReload().
+  void reload(std::function<void(const runtime::ReloadOutcome&)> done) override {
+    calls.emplace_back("reload");
+    if (reload_deferred) {
+      pending_reload_ = std::move(done);
+      return;
+    }
+    done(reload_outcome);
+  }
+  void finishReload() {
+    auto done = std::move(pending_reload_);
+    pending_reload_ = nullptr;
+    if (done) done(reload_outcome);
+  }
+
   bool stopping_ = false;
+  std::chrono::milliseconds stuck_after = std::chrono::hours(1);
+  runtime::ReloadOutcome reload_outcome;
+  bool reload_deferred = false;
   std::vector<std::string> calls;
 
  private:
@@ -90,6 +112,7 @@ class FakeControl final : public runtime::DaemonControl {
     return std::unexpected(runtime::ControlError{runtime::ControlError::Code::Conflict, std::string(why)});
   }
   std::vector<std::unique_ptr<Entry>> entries_;
+  std::function<void(const runtime::ReloadOutcome&)> pending_reload_;
 };
 
 }  // namespace dutybridge::testing

@@ -71,7 +71,7 @@ TEST_CASE(
 TEST_CASE("admin e2e: a pipeline blocked in its source query makes /healthz 503 naming it and the step",
           "[e2e][admin]") {
   e2e::AdminPipeline setup("admin-wedged");
-  setup.writeConfig(testing::kafkaBootstrap(), setup.kafkaSink(), "  stuck_after: 2s\n");
+  setup.writeConfig(testing::kafkaBootstrap(), setup.kafkaSink(), "service:\n  stuck_after: 2s\n");
   setup.insertRows(5);
   Daemon daemon(setup.config, setup.log, false);
   REQUIRE(testing::waitFor([&] { return setup.get("/readyz").status == 200; }, std::chrono::seconds(60)));

@@ -31,7 +31,9 @@ using testing::requireHighWatermark;
 using testing::uniqueName;
 using testing::waitForMessages;
 
-inline const std::filesystem::path kBinary = DUTYBRIDGE_BINARY;
+// The binary under test: the build's, or another (the installed /usr/bin/dutybridge in the
+// package install test) named by DUTYBRIDGE_BINARY_UNDER_TEST.
+inline const std::filesystem::path kBinary = testing::envString("DUTYBRIDGE_BINARY_UNDER_TEST", DUTYBRIDGE_BINARY);
 inline const std::filesystem::path kSourceDir = DUTYBRIDGE_SOURCE_DIR;
 
 inline std::filesystem::path tempDir(const std::string& name) {
