@@ -377,7 +377,7 @@ Response AdminApi::readyz() const {
 Response AdminApi::metrics() const {
   Response r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-  r.body = renderMetrics(control_.pipelines(), DUTYBRIDGE_VERSION);
+  r.body = renderMetrics(control_.pipelines(), control_.reloadStats(), DUTYBRIDGE_VERSION);
   return r;
 }
 

@@ -160,12 +160,36 @@ void processMetrics(std::vector<MetricFamily>& out) {
 
 }  // namespace
 
-std::string renderMetrics(const std::vector<runtime::PipelineView>& pipelines, std::string_view version) {
+std::string renderMetrics(const std::vector<runtime::PipelineView>& pipelines, const runtime::ReloadStats& reloads,
+                          std::string_view version) {
   using runtime::PipelineState;
   std::vector<MetricFamily> families;
   auto build = family("dutybridge_build_info", "The running dutybridge build (value 1).", MetricType::Gauge);
   build.metric.push_back(sample({{"version", std::string(version)}}, 1, MetricType::Gauge));
   families.push_back(std::move(build));
+
+  auto reload_total = family("dutybridge_config_reloads_total",
+                             "Configuration reloads (SIGHUP, POST /api/v1/reload) by result: applied, unchanged, "
+                             "invalid (the file has errors; nothing changed), refused (another one ran).",
+                             MetricType::Counter);
+  for (auto result : {runtime::ReloadOutcome::Result::Applied, runtime::ReloadOutcome::Result::Unchanged,
+                      runtime::ReloadOutcome::Result::Invalid, runtime::ReloadOutcome::Result::Refused}) {
+    reload_total.metric.push_back(sample({{"result", std::string(runtime::toString(result))}},
+                                         static_cast<double>(reloads.by_result[static_cast<size_t>(result)]),
+                                         MetricType::Counter));
+  }
+  families.push_back(std::move(reload_total));
+  auto reload_ok = family("dutybridge_config_last_reload_successful",
+                          "0 when the last reload found errors in the file (the daemon runs the previous one), else 1.",
+                          MetricType::Gauge);
+  reload_ok.metric.push_back(sample({}, reloads.last_successful ? 1 : 0, MetricType::Gauge));
+  families.push_back(std::move(reload_ok));
+  auto loaded_at =
+      family("dutybridge_config_last_reload_success_timestamp_seconds",
+             "When the configuration in force was loaded: the start, or the last valid reload.", MetricType::Gauge);
+  loaded_at.metric.push_back(
+      sample({}, static_cast<double>(reloads.config_loaded_unix_ms) / 1000.0, MetricType::Gauge));
+  families.push_back(std::move(loaded_at));
 
   auto state = family("dutybridge_pipeline_state",
                       "1 for the pipeline's current state (starting, running, retrying, stopping, stopped, failed, "

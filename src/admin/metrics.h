@@ -13,6 +13,7 @@
 
 namespace dutybridge::admin {
 
-std::string renderMetrics(const std::vector<runtime::PipelineView>& pipelines, std::string_view version);
+std::string renderMetrics(const std::vector<runtime::PipelineView>& pipelines, const runtime::ReloadStats& reloads,
+                          std::string_view version);
 
 }  // namespace dutybridge::admin

@@ -235,6 +235,7 @@ class Daemon final : public DaemonControl {
   }
 
   void reload(std::function<void(const ReloadOutcome&)> done) override { requestReload(std::move(done)); }
+  ReloadStats reloadStats() const override { return reload_stats_; }
 
  private:
   // One configured, enabled pipeline: its status outlives rebuilds (and reloads that change it).
@@ -519,6 +520,7 @@ class Daemon final : public DaemonControl {
   void requestReload(std::function<void(const ReloadOutcome&)> done) {
     auto refuse = [&](std::string why) {
       log::warning(kComponent, "reload refused: {}", why);
+      ++reload_stats_.by_result[static_cast<size_t>(ReloadOutcome::Result::Refused)];
       if (!done) return;
       ReloadOutcome refused;
       refused.result = ReloadOutcome::Result::Refused;
@@ -742,6 +744,13 @@ class Daemon final : public DaemonControl {
 
   void finishReload() {
     auto run = std::move(reload_);
+    const auto result = run->outcome.result;
+    ++reload_stats_.by_result[static_cast<size_t>(result)];
+    if (result == ReloadOutcome::Result::Invalid) reload_stats_.last_successful = false;
+    if (result == ReloadOutcome::Result::Applied || result == ReloadOutcome::Result::Unchanged) {
+      reload_stats_.last_successful = true;
+      reload_stats_.config_loaded_unix_ms = unixMillisNow();
+    }
     for (auto& done : run->waiting) done(run->outcome);
     if (reload_again_ && !stopping_) {
       reload_again_ = false;
@@ -844,6 +853,7 @@ class Daemon final : public DaemonControl {
   std::unique_ptr<DaemonAttachment> attachment_;  // uses io_; stopped in endIfDone
 
   std::unique_ptr<ReloadRun> reload_;
+  ReloadStats reload_stats_{.by_result = {}, .last_successful = true, .config_loaded_unix_ms = unixMillisNow()};
   bool reload_again_ = false;
   std::vector<Slot*> reload_pending_;
   std::jthread loader_;  // the last reload's loading thread

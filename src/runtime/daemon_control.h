@@ -6,7 +6,9 @@
 // they never wait for a pipeline. The cursor methods touch the state store and may block the
 // event loop for up to a few seconds (a state-topic write and flush).
 
+#include <array>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -49,6 +51,13 @@ struct ReloadOutcome {
 };
 std::string_view toString(ReloadOutcome::Result result);
 
+// Reloads since start, for /metrics: an admin alerts when the file on disk is not the one in force.
+struct ReloadStats {
+  std::array<uint64_t, 4> by_result{};  // indexed by ReloadOutcome::Result
+  bool last_successful = true;          // the last reload that checked a file found it valid
+  int64_t config_loaded_unix_ms = 0;    // when the configuration in force was loaded (or checked unchanged)
+};
+
 class DaemonControl {
  public:
   virtual ~DaemonControl() = default;
@@ -80,6 +89,7 @@ class DaemonControl {
   // `done` is called on the event loop once the changed pipelines run again (or at once when
   // refused): always exactly once.
   virtual void reload(std::function<void(const ReloadOutcome&)> done) = 0;
+  virtual ReloadStats reloadStats() const = 0;
 };
 
 // Runs on the daemon's event loop beside the pipelines (the admin server). stop() is called on

@@ -243,6 +243,8 @@ TEST_CASE("/metrics passes promtool check metrics", "[admin][promtool]") {
   CHECK(text.find("process_resident_memory_bytes") != std::string::npos);
   CHECK(text.find("process_cpu_seconds_total") != std::string::npos);
   CHECK(text.find("dutybridge_build_info{version=") != std::string::npos);
+  CHECK(text.find("dutybridge_config_reloads_total{result=\"invalid\"} 0") != std::string::npos);
+  CHECK(text.find("dutybridge_config_last_reload_successful 1") != std::string::npos);
   auto dir = testing::makeTempDir("metrics");
   testing::writeFile(dir / "metrics.txt", text);
   auto checked = testing::runShell("promtool check metrics < " + (dir / "metrics.txt").string() + " 2>&1");
@@ -317,4 +319,19 @@ TEST_CASE("POST /api/v1/reload: the token, then the daemon's outcome as the answ
   control.reload_outcome.message = "another reload is under way; ask again when it ends";
   CHECK(reload("Bearer s3cret").status == 409);
   CHECK(control.calls.size() == 3);
+}
+
+TEST_CASE("the alert rules of docs/operations.md pass promtool check rules", "[admin][promtool]") {
+  const std::string doc = testing::readFile(std::filesystem::path(DUTYBRIDGE_SOURCE_DIR) / "docs/operations.md");
+  const std::string begin = "### Alert rules\n\n```yaml\n";
+  const size_t from = doc.find(begin);
+  REQUIRE(from != std::string::npos);
+  const size_t to = doc.find("```", from + begin.size());
+  REQUIRE(to != std::string::npos);
+  auto dir = testing::makeTempDir("rules");
+  testing::writeFile(dir / "rules.yaml", doc.substr(from + begin.size(), to - from - begin.size()));
+  auto checked = testing::runShell("promtool check rules " + (dir / "rules.yaml").string() + " 2>&1");
+  INFO(checked.output);
+  CHECK(checked.status == 0);
+  CHECK(checked.output.find("SUCCESS") != std::string::npos);
 }

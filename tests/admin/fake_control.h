@@ -89,6 +89,7 @@ class FakeControl final : public runtime::DaemonControl {
     }
     done(reload_outcome);
   }
+  runtime::ReloadStats reloadStats() const override { return reload_stats; }
   void finishReload() {
     auto done = std::move(pending_reload_);
     pending_reload_ = nullptr;
@@ -98,6 +99,7 @@ class FakeControl final : public runtime::DaemonControl {
   bool stopping_ = false;
   std::chrono::milliseconds stuck_after = std::chrono::hours(1);
   runtime::ReloadOutcome reload_outcome;
+  runtime::ReloadStats reload_stats;
   bool reload_deferred = false;
   std::vector<std::string> calls;
 

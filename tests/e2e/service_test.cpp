@@ -133,15 +133,22 @@ TEST_CASE("service e2e: READY=1 once the pipelines run, STATUS lines, WATCHDOG=1
   const size_t pings = systemd.count("WATCHDOG=1");
   std::this_thread::sleep_for(1500ms);
   CHECK(systemd.count("WATCHDOG=1") >= pings + 2);
-  // STATUS= says what runs, how fast and how far behind, in words.
+  // STATUS= says what runs, how fast and how far behind, in words (the rate from the second
+  // line on, every 5 s).
   REQUIRE(systemd.waitFor("STATUS=1 pipeline running", 15s, static_cast<size_t>(ready)) >= 0);
-  const auto messages = systemd.messages();
   std::string last_status;
-  for (const auto& m : messages) {
-    if (m.line.starts_with("STATUS=")) last_status = m.line;
-  }
-  CHECK(last_status.find("rows/min") != std::string::npos);
+  CHECK(testing::waitFor(
+      [&] {
+        for (const auto& m : systemd.messages()) {
+          if (m.line.starts_with("STATUS=")) last_status = m.line;
+        }
+        return last_status.find("rows/min") != std::string::npos;
+      },
+      15s));
+  INFO(last_status);
+  CHECK(last_status.starts_with("STATUS=1 pipeline running, "));
   CHECK(last_status.find("lag ") != std::string::npos);
+  const auto messages = systemd.messages();
   // Time between pings stays well under the timeout.
   std::chrono::steady_clock::time_point previous{};
   std::chrono::milliseconds longest{0};
@@ -234,6 +241,10 @@ TEST_CASE(
     CHECK(s.status(s.plain).at("state") == "running");
     CHECK(s.restarts(s.plain) == 0);
     CHECK(s.restarts(s.mapped) == 0);
+    // /metrics tells an alert that the file on disk is not the one in force.
+    const std::string metrics = s.plain.get("/metrics").body;
+    CHECK(metrics.find("dutybridge_config_last_reload_successful 0") != std::string::npos);
+    CHECK(metrics.find("dutybridge_config_reloads_total{result=\"invalid\"} 1") != std::string::npos);
     // The admin API answers the same refusal with the errors.
     auto answer = s.plain.write("POST", "/api/v1/reload");
     CHECK(answer.status == 422);
@@ -244,6 +255,7 @@ TEST_CASE(
     auto unchanged = s.plain.cli("reload");
     CHECK(unchanged.status == 0);
     CHECK(unchanged.output.find("nothing any pipeline depends on changed") != std::string::npos);
+    CHECK(s.plain.get("/metrics").body.find("dutybridge_config_last_reload_successful 1") != std::string::npos);
   }
 
   SECTION("a changed mapping rebuilds that pipeline only: nothing lost, nothing twice") {
