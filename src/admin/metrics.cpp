@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -135,11 +136,18 @@ void processMetrics(std::vector<MetricFamily>& out) {
       auto rss = family("process_resident_memory_bytes", "Resident memory size in bytes.", MetricType::Gauge);
       rss.metric.push_back(sample({}, std::stod(f[21]) * page, MetricType::Gauge));
       out.push_back(std::move(rss));
-      // starttime is in ticks since boot; boot time is btime in /proc/stat.
+      // starttime is in ticks since boot; boot time is btime in /proc/stat. The systemd unit's
+      // ProcSubset=pid hides /proc/stat: then it is the wall clock less the time since boot.
       std::ifstream proc_stat("/proc/stat");
       double boot = 0;
       for (std::string line; std::getline(proc_stat, line);) {
         if (line.starts_with("btime ")) boot = std::stod(line.substr(6));
+      }
+      timespec now{};
+      timespec since_boot{};
+      if (boot == 0 && clock_gettime(CLOCK_REALTIME, &now) == 0 && clock_gettime(CLOCK_BOOTTIME, &since_boot) == 0) {
+        boot = static_cast<double>(now.tv_sec - since_boot.tv_sec) +
+               static_cast<double>(now.tv_nsec - since_boot.tv_nsec) / 1e9;
       }
       auto start = family("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
                           MetricType::Gauge);
