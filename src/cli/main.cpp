@@ -195,12 +195,14 @@ Options:
                            the mapping against that description (reads no records)
 )";
 
-constexpr std::string_view kListHelp = R"(Usage: dutybridge list-connectors [--format text|markdown] [NAME]
+constexpr std::string_view kListHelp = R"(Usage: dutybridge list-connectors [--format text|markdown|man] [NAME]
 
 Lists the source and sink connectors and the reference-table sources of mappings (a table's
 odbc: or kafka: block) with their configuration schema (key, type, default, bounds,
 description). With NAME, only that connector (source, sink, then table source, when they share
 the name, like kafka and odbc). --format markdown prints the text of docs/connectors/NAME.md.
+--format man prints the manual page dutybridge.yaml(5) (roff, without NAME): every key of the
+configuration file and of every connector.
 )";
 
 struct Args {
@@ -607,8 +609,15 @@ int cmdListConnectors(Args& args) {
     else if (!arg.starts_with("-") && only.empty()) only = arg;
     else return usage("unexpected argument '" + arg + "'", kListHelp);
   }
-  if (format != "text" && format != "markdown") return usage("--format must be text or markdown", kListHelp);
+  if (format != "text" && format != "markdown" && format != "man") {
+    return usage("--format must be text, markdown or man", kListHelp);
+  }
   core::Registry registry = makeRegistry();
+  if (format == "man") {
+    if (!only.empty()) return usage("--format man prints the whole of dutybridge.yaml(5): no NAME", kListHelp);
+    std::cout << cli::configManPage(config::daemonSchema(), registry.all(), DUTYBRIDGE_VERSION);
+    return kOk;
+  }
   bool found = false;
   for (const auto* factory : registry.all()) {
     if (!only.empty() && factory->name() != only) continue;

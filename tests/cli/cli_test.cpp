@@ -89,6 +89,23 @@ TEST_CASE("list-connectors output matches docs/connectors", "[cli][docs]") {
   CHECK_THAT(odbc.output, Catch::Contains("# `odbc:` reference-table source") && Catch::Contains("| `query` |"));
 }
 
+TEST_CASE("list-connectors --format man is the manual page dutybridge.yaml(5)", "[cli][docs]") {
+  auto page = runCli("list-connectors --format man");
+  CHECK(page.status == 0);
+  CHECK_THAT(page.output, Catch::StartsWith(".TH DUTYBRIDGE.YAML 5 "));
+  // The daemon's keys with their paths, then every connector's.
+  CHECK_THAT(page.output, Catch::Contains(".B pipelines[].max_in_flight") && Catch::Contains(".B kafka.state_key") &&
+                              Catch::Contains(".SH SOURCES") && Catch::Contains(".SS odbc") &&
+                              Catch::Contains(".SH REFERENCE-TABLE SOURCES"));
+  // man reads it without a warning, as lintian runs it on the packaged page.
+  auto warnings = testing::runShell("'" + kBinary.string() +
+                                    "' list-connectors --format man | LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 "
+                                    "man --warnings -E UTF-8 -l -Tutf8 -Z - 2>&1 >/dev/null");
+  CHECK(warnings.status == 0);
+  CHECK(warnings.output.empty());
+  CHECK(runCli("list-connectors --format man odbc").status == 2);
+}
+
 TEST_CASE("hr-schema prints the HR store DDL per dialect", "[cli][hr-schema]") {
   auto pg = runCli("hr-schema --dialect postgresql");
   CHECK(pg.status == 0);
