@@ -12,9 +12,9 @@
 # would replace and purge someone's install. One run at a time per machine (a lock).
 #
 # CHECK (also the words of $DUTYBRIDGE_INSTALLED_CHECKS): daemon-behaviour checks against the
-# installed binary, run after the files and units are checked and before dpkg -r, each as
-#   CHECK /usr/bin/dutybridge
-# with the environment
+# installed binary, run after the files and units are checked and before dpkg -r, each as an
+# executable without arguments (a Catch test binary as it is: it reads the paths with
+# testing::requireEnv), with the environment
 #   DUTYBRIDGE_INSTALLED_BINARY=/usr/bin/dutybridge
 #   DUTYBRIDGE_INSTALLED_CONFIG=/etc/dutybridge/dutybridge.yaml   (the installed example)
 #   DUTYBRIDGE_INSTALLED_UNIT=/lib/systemd/system/dutybridge.service
@@ -188,7 +188,7 @@ for check in "${checks[@]}"; do
     DUTYBRIDGE_INSTALLED_CONFIG=/etc/dutybridge/dutybridge.yaml \
     DUTYBRIDGE_INSTALLED_UNIT=/lib/systemd/system/dutybridge.service \
     DUTYBRIDGE_INSTALLED_SCRATCH="$scratch" \
-    "$check" /usr/bin/dutybridge || die "check $check failed"
+    "$check" || die "check $check failed"
   rm -rf "$scratch"
 done
 # ---------------------------------------------------------------------------------------------
