@@ -32,7 +32,8 @@ function(dutybridge_config_comment_out var marker)
 endfunction()
 
 # /etc/dutybridge/dutybridge.yaml: the ERP pipeline needs a password, so it stays as an example,
-# commented out, with the password from a systemd credential instead of the environment.
+# commented out, with the password from a systemd credential instead of the environment; the pid
+# file in the unit's RuntimeDirectory.
 function(dutybridge_installed_dutybridge_yaml source output)
   set(_dutybridge_config_source ${source})
   file(READ ${source} text)
@@ -43,6 +44,8 @@ function(dutybridge_installed_dutybridge_yaml source output)
     "wherever a password or key is needed. This example expects\n# DUTYBRIDGE_ERP_PASSWORD in the environment (or change it to \${cred:erp_db_password})."
     "wherever a password or key is needed: the ERP pipeline at\n# the end (commented out) reads its password from the credential erp-db-password.")
   dutybridge_config_replace(text "\${env:DUTYBRIDGE_ERP_PASSWORD}" "\${cred:erp-db-password}")
+  dutybridge_config_replace(text "\nlog:\n"
+    "\nservice:\n  # In the unit's RuntimeDirectory: `dutybridge reload -c` finds the daemon through it.\n  pid_file: /run/dutybridge/dutybridge.pid\n\nlog:\n")
   set(marker "  # ERP goods receipts from PostgreSQL")
   dutybridge_config_comment_out(text "${marker}")
   dutybridge_config_replace(text "${marker}"
@@ -51,7 +54,8 @@ function(dutybridge_installed_dutybridge_yaml source output)
 endfunction()
 
 # /etc/dutybridge/hr-store.yaml, run by dutybridge@hr-store.service: the mappings from
-# /usr/share/dutybridge, the database password from a systemd credential.
+# /usr/share/dutybridge, the database password from a systemd credential, the pid file in the
+# instance's RuntimeDirectory.
 function(dutybridge_installed_hr_store_yaml source output)
   set(_dutybridge_config_source ${source})
   file(READ ${source} text)
@@ -60,5 +64,7 @@ function(dutybridge_installed_hr_store_yaml source output)
     "(/usr/share/doc/dutybridge/hr-store.md). It runs as\n# dutybridge@hr-store.service, with the database password from the credential hr-db-password:\n#   install -d -m 0700 /etc/dutybridge/credentials/hr-store\n#   (write the password to /etc/dutybridge/credentials/hr-store/hr-db-password, mode 0600)\n#   systemctl edit dutybridge@hr-store, and add\n#     [Service]\n#     LoadCredential=hr-db-password:/etc/dutybridge/credentials/hr-store/hr-db-password\n# Validate with\n#   CREDENTIALS_DIRECTORY=/etc/dutybridge/credentials/hr-store dutybridge check -c /etc/dutybridge/hr-store.yaml")
   dutybridge_config_replace(text "\${env:DUTYBRIDGE_HR_DB_PASSWORD}" "\${cred:hr-db-password}")
   dutybridge_config_replace(text "mapping: ../mappings/" "mapping: /usr/share/dutybridge/mappings/")
+  dutybridge_config_replace(text "\nlog:\n"
+    "\nservice:\n  # In the RuntimeDirectory of dutybridge@hr-store: `dutybridge reload -c` finds the daemon through it.\n  pid_file: /run/dutybridge-hr-store/dutybridge.pid\n\nlog:\n")
   file(WRITE ${output} "${text}")
 endfunction()
