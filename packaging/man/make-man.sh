@@ -47,7 +47,7 @@ commands_section="$outdir/commands.h2m"
   # Help texts read better left-aligned than with stretched spaces.
   echo ".ad l"
   echo "Each command prints these with \\fB\\-\\-help\\fR."
-  for command in run check map test status top cursor list-connectors hr-schema; do
+  for command in run check map test status top cursor reload list-connectors hr-schema; do
     printf '.SS "dutybridge %s"\n' "$command"
     "$binary" "$command" --help | help_as_roff
   done
