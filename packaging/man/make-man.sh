@@ -47,7 +47,9 @@ commands_section="$outdir/commands.h2m"
   # Help texts read better left-aligned than with stretched spaces.
   echo ".ad l"
   echo "Each command prints these with \\fB\\-\\-help\\fR."
-  for command in run check map test status top cursor reload list-connectors hr-schema; do
+  # The commands the main --help lists (all but version, which has no options).
+  for command in $("$binary" --help | awk '/^Commands:/ { on = 1; next } /^$/ { on = 0 }
+                                          on && /^  [a-z]/ && $1 != "version" { print $1 }'); do
     printf '.SS "dutybridge %s"\n' "$command"
     "$binary" "$command" --help | help_as_roff
   done

@@ -158,6 +158,11 @@ for page in /usr/share/man/man1/dutybridge.1.gz /usr/share/man/man5/dutybridge.y
   [[ -z "$out" ]] || die "man warns on $page: $out"
 done
 bash -n /usr/share/bash-completion/completions/dutybridge || die "the bash completion does not parse"
+# Every command of the main --help completes.
+completion_commands="$(sed -n 's/^ *local commands="\(.*\)"$/\1/p' /usr/share/bash-completion/completions/dutybridge)"
+for command in $(/usr/bin/dutybridge --help | awk '/^Commands:/ { on = 1; next } /^$/ { on = 0 } on && /^  [a-z]/ { print $1 }'); do
+  [[ " $completion_commands " == *" $command "* ]] || die "the bash completion does not know the command '$command'"
+done
 if [[ -r /usr/share/bash-completion/bash_completion ]]; then
   # shellcheck disable=SC2016 # expanded by the inner bash
   completed="$(bash -c 'source /usr/share/bash-completion/bash_completion
