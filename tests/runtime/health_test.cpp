@@ -34,7 +34,7 @@ struct Views {
 
 }  // namespace
 
-TEST_CASE("health: ready when every pipeline runs; stuck when one step outlasts the limit", "[unit][health]") {
+TEST_CASE("health: ready when every pipeline runs, stuck when one step outlasts the limit", "[unit][health]") {
   Views v{"mes", "erp"};
   v.statuses[0]->setState(runtime::PipelineState::Running);
   CHECK(runtime::notReadyReasons(v.views, false) == std::vector<std::string>{"erp: starting"});
@@ -78,7 +78,7 @@ TEST_CASE("health: the STATUS= line says what runs, how fast and how far behind"
   CHECK(runtime::groupThousands(1'234'567) == "1,234,567");
 }
 
-TEST_CASE("reload: a read recorder notes each file read with its digest; recorders nest", "[unit][reload]") {
+TEST_CASE("reload: a read recorder notes each file read with its digest, recorders nest", "[unit][reload]") {
   testing::TempDir dir("recorder");
   const auto a = dir.write("a.yaml", "a: 1\n");
   const auto b = dir.write("b.csv", "x\n1\n");
