@@ -11,10 +11,10 @@
 // partition offset, so a stored position can be checked against the rows.
 //
 // Scale comes from HR_* environment variables; the defaults are the short form CI runs (about
-// two minutes under AddressSanitizer): HR_FACT_KEYS (25,000 keys x 4 revisions), HR_KILLS (8; 20 for the
+// two minutes under AddressSanitizer): HR_FACT_KEYS (12,000 keys x 4 revisions; 25,000 for the long form), HR_KILLS (8; 20 for the
 // long form),
 // HR_KILL_RATE (facts/s produced during the kills), HR_DB_OUTAGE_S (15; 30 for the long form),
-// HR_OUTAGE_RATE, HR_SQLITE_FACT_KEYS (25,000 keys x 4 revisions into SQLite). `[.bench]` (hidden) measures throughput
+// HR_OUTAGE_RATE, HR_SQLITE_FACT_KEYS (12,000 keys x 4 revisions into SQLite; 25,000 long). `[.bench]` (hidden) measures throughput
 // with HR_BENCH_KEYS keys; HR_SOURCE_BATCH_MAX sets the source's batch_rows (records per sink transaction; unset: the
 // source's default).
 
@@ -732,13 +732,13 @@ void loadAll(int64_t keys, const std::string& label, Store store) {
 }  // namespace
 
 TEST_CASE("HR loader: the highest revision wins, out of order and replayed", "[e2e][hr-store][postgresql][kafka]") {
-  loadAll(chaos::envLong("HR_FACT_KEYS", 25'000), "hr-highest", chaos::Pg::fromEnv());
+  loadAll(chaos::envLong("HR_FACT_KEYS", 12'000), "hr-highest", chaos::Pg::fromEnv());
 }
 
 TEST_CASE("HR loader: the highest revision wins, out of order and replayed (SQLite)", "[e2e][hr-store][sqlite][kafka]") {
   // The same 100,000 facts (+ 5,000 re-sends) through the real broker into a SQLite HR store
   // made by `dutybridge hr-schema --dialect sqlite`.
-  loadAll(chaos::envLong("HR_SQLITE_FACT_KEYS", 25'000), "hr-highest-sqlite", SqliteStore{});
+  loadAll(chaos::envLong("HR_SQLITE_FACT_KEYS", 12'000), "hr-highest-sqlite", SqliteStore{});
 }
 
 TEST_CASE("HR loader: --once on a fresh pipeline loads the whole topic, then stops",
@@ -901,7 +901,7 @@ TEST_CASE("HR loader: throughput", "[.bench][hr-loader-bench]") {
 
 TEST_CASE("HR loader: kill -9 during the load never leaves the position ahead of the rows",
           "[e2e][hr-store][postgresql][kafka][restart]") {
-  const int64_t keys = chaos::envLong("HR_FACT_KEYS", 25'000);
+  const int64_t keys = chaos::envLong("HR_FACT_KEYS", 12'000);
   const long kills = chaos::envLong("HR_KILLS", 8);
   const long rate = chaos::envLong("HR_KILL_RATE", 3'000);
   const auto started = std::chrono::steady_clock::now();
