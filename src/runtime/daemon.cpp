@@ -708,10 +708,11 @@ class Daemon final : public DaemonControl {
       std::erase_if(slots_, [&](const auto& s) { return s.get() == &slot; });
       return;
     }
+    // The old pipeline first: its transform may point into the configuration it was built from.
+    slot.pipeline.reset();
     slot.loaded = std::move(slot.next);
     slot.config = slot.next_config;
     slot.next_config = nullptr;
-    slot.pipeline.reset();
     if (slot.stopped_by_admin) {
       log::notice(kComponent, "reload: pipeline {} takes the new configuration and stays stopped (admin API)",
                   slot.config->name);
