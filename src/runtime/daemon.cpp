@@ -677,6 +677,7 @@ class Daemon final : public DaemonControl {
     reload_->applying = true;
     notifier_.reloading();
     // Stop what changed or went (gracefully: the cursor is committed), start what is new.
+    std::vector<Slot*> not_running;
     for (auto& slot : slots_) {
       if (!slot->next && !slot->remove_when_stopped) continue;
       slot->resume_when_stopped = false;
@@ -684,7 +685,7 @@ class Daemon final : public DaemonControl {
         slot->status->setState(PipelineState::Stopping);
         slot->worker.request_stop();
       } else {
-        reload_pending_.push_back(slot.get());
+        not_running.push_back(slot.get());
       }
     }
     for (const auto* p : added) {
@@ -694,8 +695,7 @@ class Daemon final : public DaemonControl {
       if (slots_.back()->pipeline) startWorker(*slots_.back());
     }
     // Pipelines that were not running take their new configuration at once.
-    auto pending = std::move(reload_pending_);
-    for (Slot* slot : pending) reloadStopped(*slot);
+    for (Slot* slot : not_running) reloadStopped(*slot);
     finishReloadIfDone();
   }
 
@@ -856,7 +856,6 @@ class Daemon final : public DaemonControl {
   std::unique_ptr<ReloadRun> reload_;
   ReloadStats reload_stats_{.by_result = {}, .last_successful = true, .config_loaded_unix_ms = unixMillisNow()};
   bool reload_again_ = false;
-  std::vector<Slot*> reload_pending_;
   std::jthread loader_;  // the last reload's loading thread
 
   ServiceNotifier notifier_;
