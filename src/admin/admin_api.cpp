@@ -168,10 +168,6 @@ Response methodNotAllowed(std::string_view allow) {
 
 }  // namespace
 
-Response errorResponse(int status, std::string_view message) {
-  return jsonResponse(status, json{{"error", message}});
-}
-
 AdminApi::AdminApi(runtime::DaemonControl& control, const config::AdminSettings& settings)
     : control_(control), token_(settings.token), tap_enabled_(settings.tap) {}
 

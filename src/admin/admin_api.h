@@ -1,6 +1,7 @@
 #pragma once
 // The admin API's requests and answers, apart from HTTP transport (admin_server.h carries them
-// over Beast): one request in, one response out, so every endpoint is tested without a socket.
+// over the daemon's HTTP server, src/web): one request in, one response out, so every endpoint is tested without a
+// socket.
 //
 //   GET  /healthz                              liveness: 503 naming a wedged pipeline and its step
 //   GET  /readyz                               readiness: 503 with a reason per pipeline not ready
@@ -29,26 +30,13 @@
 
 #include "src/config/daemon_config.h"
 #include "src/runtime/daemon_control.h"
+#include "src/web/http_types.h"
 
 namespace dutybridge::admin {
 
-struct Request {
-  std::string method;  // "GET", "POST", ...
-  std::string target;  // path and query, as sent
-  std::string authorization;
-  std::string accept;  // the Accept header: text/event-stream asks the tap for SSE
-  std::string body;
-};
-
-struct Response {
-  int status = 200;
-  std::string content_type = "application/json";
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;  // extra (WWW-Authenticate, Allow)
-};
-
-// A JSON error answer: {"error": message}.
-Response errorResponse(int status, std::string_view message);
+using web::errorResponse;
+using web::Request;
+using web::Response;
 
 // A tap the server streams: records taken from `subscription` every so often, each written as
 // line() frames, until the limit, the deadline or the client goes; then unsubscribe.

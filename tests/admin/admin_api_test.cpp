@@ -26,7 +26,14 @@ config::AdminSettings settings(std::optional<std::string> token = "s3cret") {
 
 admin::Response call(admin::AdminApi& api, const std::string& method, const std::string& target,
                      const std::string& body = "", const std::string& authorization = "") {
-  return api.handle({.method = method, .target = target, .authorization = authorization, .accept = "", .body = body});
+  return api.handle({.method = method,
+                     .target = target,
+                     .authorization = authorization,
+                     .accept = "",
+                     .cookie = "",
+                     .accept_language = "",
+                     .last_event_id = "",
+                     .body = body});
 }
 
 json bodyOf(const admin::Response& r) { return json::parse(r.body); }
@@ -287,8 +294,14 @@ TEST_CASE("POST /api/v1/reload: the token, then the daemon's outcome as the answ
   std::optional<admin::Response> answer;
   auto reload = [&](const std::string& authorization) {
     answer.reset();
-    admin::Request request{
-        .method = "POST", .target = "/api/v1/reload", .authorization = authorization, .accept = "", .body = ""};
+    admin::Request request{.method = "POST",
+                           .target = "/api/v1/reload",
+                           .authorization = authorization,
+                           .accept = "",
+                           .cookie = "",
+                           .accept_language = "",
+                           .last_event_id = "",
+                           .body = ""};
     REQUIRE(admin::AdminApi::isReload(request));
     if (auto refused = api.reload(request, [&](admin::Response r) { answer = std::move(r); })) answer = *refused;
     REQUIRE(answer);
