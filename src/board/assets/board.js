@@ -564,12 +564,13 @@
         const cells = {};
         const tr = el('tr', { testid: 'hour-row-h' + n });
         for (const c of HOUR_COLUMNS) {
-          const cell = el(c.key === 'label' ? 'th' : 'td', { class: c.cls, testid: c.key + '-h' + n });
+          // The label's test id is on its text, beside the corrected marker.
+          const cell = el(c.key === 'label' ? 'th' : 'td', { class: c.cls, testid: c.key === 'label' ? null : c.key + '-h' + n });
           if (c.key === 'label') cell.setAttribute('scope', 'row');
           cells[c.key] = cell;
           tr.append(cell);
         }
-        const labelText = el('span', { class: 'label-text' });
+        const labelText = el('span', { class: 'label-text', testid: 'label-h' + n });
         const mark = el('span', { class: 'corrected-mark', text: '✎', title: t('corrected'), 'aria-label': t('corrected') });
         mark.hidden = true;
         cells.label.append(labelText, mark);
