@@ -19,8 +19,10 @@
 
 #include "connectors/builtin.h"
 #include "connectors/kafka/kafka_state_store.h"
+#include "connectors/kafka/kafka_topic_follower.h"
 #include "connectors/odbc/hr_schema.h"
 #include "src/admin/admin_server.h"
+#include "src/board/board_service.h"
 #include "src/cli/mapping_commands.h"
 #include "src/cli/ops_commands.h"
 #include "src/cli/schema_doc.h"
@@ -459,9 +461,18 @@ int cmdTop(Args& args) {
 
 // A configuration file with its mappings loaded and checked, as `check`, `run` and a reload
 // need it.
+// The admin API and the board, stopped together.
+struct Attachments final : runtime::DaemonAttachment {
+  std::vector<std::unique_ptr<runtime::DaemonAttachment>> parts;
+  void stop() override {
+    for (auto& part : parts) part->stop();
+  }
+};
+
 struct LoadedAll {
   std::shared_ptr<runtime::LoadedConfig> loaded;
   std::shared_ptr<const std::map<std::string, std::shared_ptr<const mapping::Mapping>>> mappings;
+  std::shared_ptr<const board::BoardPlan> board;  // board.enabled: its calendar, catalog and options
 };
 
 // Loads FILE and every mapping it names; all problems come back at once as located text.
@@ -493,6 +504,16 @@ std::expected<LoadedAll, std::string> loadAll(const std::string& file, const cor
     loaded->files[pipeline.name] = read.files();
     mappings->emplace(pipeline.name, std::shared_ptr<const mapping::Mapping>(std::move(*compiled)));
   }
+  std::shared_ptr<const board::BoardPlan> board;
+  if (daemon_config->board.enabled) {
+    if (!daemon_config->kafka) {
+      errors += fmt::format("{}: board: the board reads its facts from Kafka, but there is no kafka section\n", file);
+    } else if (auto prepared = board::prepareBoard(daemon_config->board, daemon_config->file); !prepared) {
+      errors += prepared.error();
+    } else {
+      board = std::move(*prepared);
+    }
+  }
   if (!errors.empty()) return std::unexpected(std::move(errors));
   // State in the state topic outlives the run; kept only in memory (no kafka section) it does not.
   std::shared_ptr<const mapping::StateSeal> state_seal;
@@ -517,7 +538,7 @@ std::expected<LoadedAll, std::string> loadAll(const std::string& file, const cor
                                                   const core::Clock& clock) -> std::unique_ptr<core::Transform> {
     return std::make_unique<mapping::MappingTransform>(mappings->at(pipeline.name), clock, state_seal);
   };
-  return LoadedAll{std::move(loaded), std::move(mappings)};
+  return LoadedAll{std::move(loaded), std::move(mappings), std::move(board)};
 }
 
 int cmdCheckOrRun(Args& args, bool run) {
@@ -580,9 +601,24 @@ int cmdCheckOrRun(Args& args, bool run) {
     const core::KafkaCluster* kafka = daemon_config.kafkaCluster();
     daemon_options.open_state_store = [kafka] { return connectors::openKafkaStateStore(*kafka, "state"); };
   }
-  if (daemon_config.admin.enabled) {
-    daemon_options.attach = [&daemon_config](boost::asio::io_context& io, runtime::DaemonControl& control) {
-      return admin::startAdminServer(io, control, daemon_config.admin);
+  if (daemon_config.admin.enabled || all->board) {
+    daemon_options.attach =
+        [&daemon_config, board = all->board](
+            boost::asio::io_context& io,
+            runtime::DaemonControl& control) -> core::Result<std::unique_ptr<runtime::DaemonAttachment>> {
+      auto attached = std::make_unique<Attachments>();
+      if (daemon_config.admin.enabled) {
+        auto admin = admin::startAdminServer(io, control, daemon_config.admin);
+        if (!admin) return core::fail(admin.error());
+        attached->parts.push_back(std::move(*admin));
+      }
+      if (board) {
+        auto started =
+            board::startBoard(io, board, connectors::kafkaTopicFollowerFactory(*daemon_config.kafka, "board"));
+        if (!started) return core::fail(started.error());
+        attached->parts.push_back(std::move(*started));
+      }
+      return std::unique_ptr<runtime::DaemonAttachment>(std::move(attached));
     };
   }
   daemon_options.reload = [file,

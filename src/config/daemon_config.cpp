@@ -99,6 +99,113 @@ const core::SettingsSchema<ServiceSettings>& serviceSettings() {
   return settings;
 }
 
+std::vector<core::ConfigProblem> checkBoard(const core::ConfigObject& board) {
+  std::vector<core::ConfigProblem> problems = checkListen(board);
+  if (board.getBool("enabled") && board.getString("calendar").empty()) {
+    problems.push_back({"calendar", "the board needs 'calendar': the plant calendar whose shifts it shows"});
+  }
+  if (board.getInt("far_behind_below") > board.getInt("behind_below")) {
+    problems.push_back({"far_behind_below", "must not be above behind_below"});
+  }
+  return problems;
+}
+
+const core::SettingsSchema<BoardSettings>& boardSettings() {
+  static const core::SettingsSchema<BoardSettings> settings = [] {
+    core::SettingsSchema<BoardSettings> s;
+    s.field(FieldSpec::make("enabled", FieldType::Bool)
+                .def("false")
+                .doc("Serve the supervisors' shop-floor board (docs/board.md): live hour-by-hour plan vs actual per "
+                     "team, from the KPI facts on `topic`."),
+            &BoardSettings::enabled);
+    s.field(FieldSpec::make("listen", FieldType::String)
+                .def("127.0.0.1:8090")
+                .doc("host:port of the board's HTTP listener, apart from the admin API's: boards are on the plant "
+                     "LAN (e.g. 0.0.0.0:8090)."),
+            &BoardSettings::listen);
+    s.field(FieldSpec::make("viewer_token", FieldType::String)
+                .secret()
+                .doc("The token a board URL carries once (`?token=`), kept as an HttpOnly cookie; from a secret "
+                     "(`${cred:board-token}`), never the admin token. Without one the board is open to whoever "
+                     "reaches the listener."),
+            &BoardSettings::viewer_token);
+    s.section(
+        FieldSpec::make("tls", FieldType::Object).doc("Serve the board over HTTPS with this certificate and key."),
+        adminTlsSettings(), &BoardSettings::tls);
+    s.field(FieldSpec::make("topic", FieldType::String)
+                .def("hr.duty-kpi.v1")
+                .doc("The duty_kpi.v1 topic the board reads (read_committed: only committed revisions show)."),
+            &BoardSettings::topic);
+    s.field(FieldSpec::make("calendars", FieldType::String)
+                .def("calendars.yaml")
+                .doc("The plant calendars file (relative to this file)."),
+            &BoardSettings::calendars);
+    s.field(FieldSpec::make("calendar", FieldType::String)
+                .def("")
+                .doc("The calendar whose shifts and hours the board shows (required when enabled)."),
+            &BoardSettings::calendar);
+    s.field(FieldSpec::make("catalog", FieldType::String)
+                .doc("The duty catalog (relative to this file): the plan per hour is the target of `plan_kpi` in "
+                     "force on the shift date, spread over the shift's hours. Without it, no plan is shown."),
+            &BoardSettings::catalog);
+    s.field(FieldSpec::make("plan_kpi", FieldType::String)
+                .def("KPI.TL.DAILY_GOOD_OUTPUT")
+                .doc("The SHIFT KPI of the catalog whose target is the shift's plan."),
+            &BoardSettings::plan_kpi);
+    s.field(FieldSpec::make("good_kpi", FieldType::String)
+                .def("KPI.TL.HOURLY_GOOD_OUTPUT")
+                .doc("The HOUR KPI of good output per team (mappings/team_hourly_output.yaml)."),
+            &BoardSettings::good_kpi);
+    s.field(FieldSpec::make("scrap_kpi", FieldType::String)
+                .def("KPI.TL.HOURLY_SCRAP")
+                .doc("The HOUR KPI of scrap per team."),
+            &BoardSettings::scrap_kpi);
+    s.field(FieldSpec::make("fpy_kpi", FieldType::String)
+                .def("KPI.TL.HOURLY_FPY")
+                .doc("The HOUR KPI of first-pass yield per team (percent)."),
+            &BoardSettings::fpy_kpi);
+    s.field(FieldSpec::make("employee_kpi", FieldType::String)
+                .doc("An HOUR KPI per operator (org_unit = team): its values per employee number are shown "
+                     "when `show_employees` is true."),
+            &BoardSettings::employee_kpi);
+    s.field(FieldSpec::make("title", FieldType::String).doc("The board's title (default: the plant code)."),
+            &BoardSettings::title);
+    s.field(FieldSpec::make("language", FieldType::Enum)
+                .def("zh")
+                .oneOf({"zh", "en"})
+                .doc("The pages' language unless the browser's Accept-Language or `?lang=` asks for the other."),
+            &BoardSettings::language);
+    s.field(FieldSpec::make("behind_below", FieldType::Int)
+                .def("95")
+                .range(1, 100)
+                .doc("Actual below this percent of the plan to now: \"behind\" (amber)."),
+            &BoardSettings::behind_below);
+    s.field(FieldSpec::make("far_behind_below", FieldType::Int)
+                .def("85")
+                .range(1, 100)
+                .doc("Actual below this percent of the plan to now: \"far behind\" (red)."),
+            &BoardSettings::far_behind_below);
+    s.field(FieldSpec::make("stale_after", FieldType::Duration)
+                .def("5m")
+                .range(1'000'000, 86'400'000'000)
+                .doc("The newest fact older than this: a \"data is stale\" banner on every page."),
+            &BoardSettings::stale_after);
+    s.field(FieldSpec::make("history_shifts", FieldType::Int)
+                .def("3")
+                .range(0, 21)
+                .doc("Earlier shifts shown on a team's board for comparison."),
+            &BoardSettings::history_shifts);
+    s.field(FieldSpec::make("show_employees", FieldType::Bool)
+                .def("false")
+                .doc("Show per-operator counts (employee numbers, never badges) from `employee_kpi`. Off unless "
+                     "the plant decides so."),
+            &BoardSettings::show_employees);
+    s.check(checkBoard);
+    return s;
+  }();
+  return settings;
+}
+
 const core::SettingsSchema<LogSettings>& logSettings() {
   static const core::SettingsSchema<LogSettings> settings = [] {
     core::SettingsSchema<LogSettings> s;
@@ -184,6 +291,9 @@ const ConfigSchema& daemonSchema() {
       FieldSpec::make("service", FieldType::Object)
           .fields(nested(serviceSettings()))
           .doc("Running as a service: the wedged-thread limit (health and the systemd watchdog), the pid file."),
+      FieldSpec::make("board", FieldType::Object)
+          .fields(nested(boardSettings()))
+          .doc("The supervisors' shop-floor board: pages, JSON API and live updates on a listener of its own."),
       FieldSpec::make("log", FieldType::Object).fields(nested(logSettings())).doc("Logging."),
       FieldSpec::make("pipelines", FieldType::ObjectList)
           .req()
@@ -270,6 +380,7 @@ void readSections(DaemonConfig& config, diag::Diagnostics& diagnostics) {
   }
   read("admin", adminSettings(), config.admin);
   read("service", serviceSettings(), config.service);
+  read("board", boardSettings(), config.board);
   read("log", logSettings(), config.log);
 }
 
@@ -306,7 +417,7 @@ std::expected<std::unique_ptr<DaemonConfig>, diag::Diagnostics> parseDaemonConfi
     return std::unexpected(std::move(diagnostics));
   }
   readSections(*config, diagnostics);
-  for (const char* section : {"kafka", "admin", "service", "log"}) {
+  for (const char* section : {"kafka", "admin", "service", "board", "log"}) {
     const core::ConfigObject* object = config->root.getObject(section);
     config->section_digests[section] = object ? digestOf(objectJson(*object, false)) : std::string();
   }

@@ -78,6 +78,28 @@ struct ServiceSettings {
   std::optional<std::string> pid_file;
 };
 
+// `board:` (docs/board.md): the supervisors' shop-floor board, a read-only site of its own.
+struct BoardSettings {
+  bool enabled = false;
+  std::string listen;                        // host:port; the plant LAN, apart from admin.listen
+  std::optional<std::string> viewer_token;   // absent: the board is open to whoever reaches it
+  std::optional<AdminTls> tls;               // absent: plain HTTP
+  std::string topic;                         // the KPI facts to read (read_committed)
+  std::string calendars;                     // the calendars file (relative: to the config file)
+  std::string calendar;                      // the plant calendar whose shifts the board shows
+  std::optional<std::string> catalog;        // the duty catalog, for the plan from a shift target
+  std::string plan_kpi;                      // SHIFT KPI whose target is spread over the shift's hours
+  std::string good_kpi, scrap_kpi, fpy_kpi;  // the HOUR KPIs of good output, scrap and first-pass yield
+  std::optional<std::string> employee_kpi;   // an HOUR KPI per operator (show_employees)
+  std::optional<std::string> title;
+  std::string language;                     // zh | en: the default; Accept-Language and ?lang= win
+  int behind_below = 0;                     // percent of plan-to-now: below it, "behind"
+  int far_behind_below = 0;                 // below it, "far behind"
+  std::chrono::milliseconds stale_after{};  // newest data older than this: the stale banner
+  int history_shifts = 0;                   // earlier shifts shown for comparison
+  bool show_employees = false;
+};
+
 // `log:`.
 struct LogSettings {
   std::string level;  // error | warning | notice | info | debug
@@ -92,9 +114,10 @@ struct DaemonConfig {
   std::optional<core::KafkaCluster> kafka;
   AdminSettings admin;
   ServiceSettings service;
+  BoardSettings board;
   LogSettings log;
   // SHA-256 of each top-level section as written and defaulted ("kafka", "admin", "service",
-  // "log"; secret values included): a reload tells what changed.
+  // "board", "log"; secret values included): a reload tells what changed.
   std::map<std::string, std::string> section_digests;
   // The topic dead letters are addressed to (kafka.dlq_topic); empty without a kafka section.
   std::string dead_letter_topic;

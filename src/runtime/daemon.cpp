@@ -621,6 +621,9 @@ class Daemon final : public DaemonControl {
     if (digest(old_config, "admin") != digest(new_config, "admin")) {
       outcome.notes.emplace_back("the admin section changed: it applies at the next restart");
     }
+    if (digest(old_config, "board") != digest(new_config, "board")) {
+      outcome.notes.emplace_back("the board section changed: it applies at the next restart");
+    }
     if (digest(old_config, "kafka") != digest(new_config, "kafka")) {
       outcome.notes.emplace_back(
           "the kafka section changed: every pipeline is rebuilt with it; the state topic connection keeps its "
