@@ -108,8 +108,9 @@ bool BoardModel::apply(const core::FollowedMessage& message) {
   fact.revision = revision->get<int64_t>();
   fact.value = *value;
   if (auto inputs = doc.find("inputs"); inputs != doc.end() && inputs->is_object()) {
-    if (inputs->contains("good_qty")) fact.good_qty = number((*inputs)["good_qty"]);
-    if (inputs->contains("first_pass_qty")) fact.first_pass_qty = number((*inputs)["first_pass_qty"]);
+    // FPY facts carry the ratio's parts: Σ good and Σ (good + labour scrap).
+    if (inputs->contains("numerator")) fact.good_qty = number((*inputs)["numerator"]);
+    if (inputs->contains("denominator")) fact.first_pass_qty = number((*inputs)["denominator"]);
   }
   if (auto computed = core::parseTimestamp(text(doc, "computed_at"))) {
     fact.computed_at = *computed;

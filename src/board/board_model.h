@@ -82,7 +82,7 @@ class BoardModel {
     int hour = 0;
     int64_t revision = 0;
     double value = 0;
-    std::optional<double> good_qty, first_pass_qty;  // Fpy facts: the ratio's parts (inputs)
+    std::optional<double> good_qty, first_pass_qty;  // Fpy facts: inputs.numerator, inputs.denominator
     core::Timestamp computed_at;
     bool lowered = false;  // some revision lowered the value
   };

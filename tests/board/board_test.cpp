@@ -90,7 +90,7 @@ TEST_CASE("board: hour by hour, cumulative, variance, plan to now pro rata, stat
   CHECK(model.apply(fact("KPI.TL.HOURLY_GOOD_OUTPUT", "MOLD-T1", "2025-03-14/A", 2, "120", 1, "2025-03-14T02:05:00Z")));
   CHECK(model.apply(fact("KPI.TL.HOURLY_SCRAP", "MOLD-T1", "2025-03-14/A", 2, "4", 1, "2025-03-14T02:05:00Z")));
   CHECK(model.apply(fact("KPI.TL.HOURLY_FPY", "MOLD-T1", "2025-03-14/A", 2, "96.774", 1, "2025-03-14T02:05:00Z",
-                         R"({"good_qty":"120","first_pass_qty":"124"})")));
+                         R"({"numerator":"120","denominator":"124"})")));
   CHECK(model.apply(fact("KPI.TL.HOURLY_GOOD_OUTPUT", "ASSY-T1", "2025-03-14/A", 1, "150", 1, "2025-03-14T01:05:00Z")));
   CHECK(model.apply(fact("KPI.TL.HOURLY_GOOD_OUTPUT", "ASSY-T1", "2025-03-14/A", 2, "150", 1, "2025-03-14T02:05:00Z")));
   CHECK(model.apply(fact("KPI.TL.HOURLY_GOOD_OUTPUT", "ASSY-T1", "2025-03-14/A", 3, "50", 1, "2025-03-14T02:29:00Z")));
