@@ -45,6 +45,25 @@ void ask(const dutybridge::calendar::Calendar& calendar) {
     if (!(shift->start <= t && t < shift->end)) contractBroken("shiftOf returned a shift that does not hold the instant");
     if (!calendar.findShift(shift->shift_code)) contractBroken("shiftOf returned an unknown shift code");
     (void)calendar.dayType(shift->shift_date);
+    // Hour slots tile the shift; the instant's slot holds it; the neighbours touch it.
+    auto slots = dutybridge::calendar::hourSlots(*shift);
+    if (slots.empty() || slots.front().start != shift->start || slots.back().end != shift->end) {
+      contractBroken("hour slots do not cover their shift");
+    }
+    for (size_t i = 1; i < slots.size(); ++i) {
+      if (slots[i].start != slots[i - 1].end) contractBroken("hour slots leave a gap");
+    }
+    int hour = dutybridge::calendar::hourOf(*shift, t);
+    if (hour < 1 || static_cast<size_t>(hour) > slots.size() ||
+        !(slots[hour - 1].start <= t && t < slots[hour - 1].end)) {
+      contractBroken("hourOf returned a slot that does not hold the instant");
+    }
+    if (auto before = calendar.shiftBefore(*shift); before && before->end != shift->start) {
+      contractBroken("shiftBefore does not end where the shift starts");
+    }
+    if (auto after = calendar.shiftAfter(*shift); after && after->start != shift->end) {
+      contractBroken("shiftAfter does not start where the shift ends");
+    }
   }
   const Date dates[] = {dateFromYmd(2025, 3, 14), dateFromYmd(2025, 3, 30), dateFromYmd(2025, 10, 26),
                         dateFromYmd(2024, 2, 29), dateFromYmd(1970, 1, 1),  dateFromYmd(1, 1, 1),
@@ -61,6 +80,13 @@ void ask(const dutybridge::calendar::Calendar& calendar) {
       auto bounds = calendar.periodBounds(PeriodType::Shift, day, definition.code);
       if (bounds && bounds->end < bounds->start) contractBroken("shift bounds end before they start");
       (void)dutybridge::calendar::periodId(PeriodType::Shift, day, definition.code);
+      for (int hour : {0, 1, 13, 26}) {
+        auto slot = calendar.periodBounds(PeriodType::Hour, day, definition.code, hour);
+        if (slot && (slot->end <= slot->start || slot->end.micros - slot->start.micros > 3'600'000'000)) {
+          contractBroken("an hour slot is empty or longer than an hour");
+        }
+      }
+      (void)dutybridge::calendar::periodId(PeriodType::Hour, day, definition.code, 1);
     }
     (void)calendar.periodBounds(PeriodType::Shift, day, "no-such-shift");
   }

@@ -3,7 +3,7 @@
 //
 // Model. Every source row (identified by a source id, e.g. MES report_no, and optionally a
 // part, e.g. the worker of a multi-worker report) contributes measure inputs to exactly one
-// window: a group (e.g. employee_no) and a calendar period (SHIFT/DAY/WEEK/MONTH with its
+// window: a group (e.g. employee_no) and a calendar period (SHIFT/DAY/WEEK/MONTH/HOUR with its
 // start and end). The engine keeps each row's *contribution*, not only running totals, so a
 // row that comes back with a newer version (an edited or declined report) first retracts what
 // it added before; a replayed row (same version) replaces itself, so re-reading records after a
@@ -68,10 +68,10 @@ struct AggregatorOptions {
 // The window a row contributes to, as the caller computed it (calendar and group expressions).
 struct WindowRef {
   std::vector<core::Value> group;  // values of the group_by expressions, in order
-  std::string period_type;         // SHIFT | DAY | WEEK | MONTH
-  std::string period_id;           // "2025-03-14/N", "2025-03-14", "2025-W11", "2025-03"
+  std::string period_type;         // SHIFT | DAY | WEEK | MONTH | HOUR
+  std::string period_id;           // "2025-03-14/N", "2025-03-14", "2025-W11", "2025-03", "2025-03-14/N/03"
   core::Date shift_date;           // first shift date of the period
-  std::string shift_code;          // SHIFT periods only
+  std::string shift_code;          // SHIFT and HOUR periods only
   core::Timestamp start;
   core::Timestamp end;
 };

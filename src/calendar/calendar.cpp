@@ -24,6 +24,7 @@ using Micros = std::chrono::duration<int64_t, std::micro>;
 using SysMicros = std::chrono::time_point<std::chrono::system_clock, Micros>;
 
 constexpr int64_t kMicrosPerMinute = 60'000'000;
+constexpr int64_t kMicrosPerHour = 3'600'000'000;
 constexpr int64_t kMicrosPerDay = 86'400'000'000;
 constexpr int kMinutesPerDay = 1440;
 
@@ -273,6 +274,7 @@ std::optional<PeriodType> parsePeriodType(std::string_view text) {
   if (text == "DAY") return PeriodType::Day;
   if (text == "WEEK") return PeriodType::Week;
   if (text == "MONTH") return PeriodType::Month;
+  if (text == "HOUR") return PeriodType::Hour;
   return std::nullopt;
 }
 
@@ -282,13 +284,17 @@ std::string_view toString(PeriodType type) {
     case PeriodType::Day: return "DAY";
     case PeriodType::Week: return "WEEK";
     case PeriodType::Month: return "MONTH";
+    case PeriodType::Hour:
+      return "HOUR";
   }
   return "SHIFT";
 }
 
-std::string periodId(PeriodType type, core::Date shift_date, std::string_view shift_code) {
+std::string periodId(PeriodType type, core::Date shift_date, std::string_view shift_code, int hour) {
   switch (type) {
     case PeriodType::Shift: return core::formatDate(shift_date) + "/" + std::string(shift_code);
+    case PeriodType::Hour:
+      return fmt::format("{}/{}/{:02d}", core::formatDate(shift_date), shift_code, hour);
     case PeriodType::Day: return core::formatDate(shift_date);
     case PeriodType::Week: {
       iso_week::year_weeknum_weekday week{date::sys_days{date::days{shift_date.days}}};
@@ -300,6 +306,21 @@ std::string periodId(PeriodType type, core::Date shift_date, std::string_view sh
     case PeriodType::Month: return core::formatDate(shift_date).substr(0, 7);
   }
   return {};
+}
+
+std::vector<PeriodBounds> hourSlots(const ShiftInstance& shift) {
+  std::vector<PeriodBounds> out;
+  for (int64_t start = shift.start.micros; start < shift.end.micros; start += kMicrosPerHour) {
+    out.push_back({core::Timestamp{start}, core::Timestamp{std::min(start + kMicrosPerHour, shift.end.micros)}});
+  }
+  return out;
+}
+
+int hourOf(const ShiftInstance& shift, core::Timestamp utc) {
+  int64_t slots = std::max<int64_t>(1, (shift.end.micros - shift.start.micros + kMicrosPerHour - 1) / kMicrosPerHour);
+  if (utc.micros < shift.start.micros) return 1;
+  if (utc.micros >= shift.end.micros) return static_cast<int>(slots);  // also keeps the subtraction in range
+  return static_cast<int>((utc.micros - shift.start.micros) / kMicrosPerHour + 1);
 }
 
 Calendar::Calendar(std::string name, std::string time_zone, const date::time_zone* zone,
@@ -399,20 +420,51 @@ core::Result<ShiftInstance> Calendar::shiftOf(core::Timestamp utc) const {
   return core::fail(core::ErrorKind::Permanent, "no shift of calendar '" + name_ + "' contains the instant");
 }
 
-core::Result<PeriodBounds> Calendar::periodBounds(PeriodType type, core::Date shift_date,
-                                                  std::string_view shift_code) const {
+core::Result<ShiftInstance> Calendar::shift(core::Date shift_date, std::string_view shift_code) const {
+  const ShiftDefinition* definition = findShift(shift_code);
+  if (!definition) {
+    return core::fail(core::ErrorKind::Permanent,
+                      "calendar '" + name_ + "' has no shift '" + std::string(shift_code.substr(0, 16)) + "'");
+  }
+  return instance(shift_date, *definition);
+}
+
+core::Result<ShiftInstance> Calendar::shiftBefore(const ShiftInstance& shift) const {
+  // Shifts tile the time line: the one before contains the last instant before this start. A
+  // shift that lies wholly inside a DST gap is empty and is skipped, as shiftOf skips it.
+  return shiftOf(core::Timestamp{shift.start.micros - 1});
+}
+
+core::Result<ShiftInstance> Calendar::shiftAfter(const ShiftInstance& shift) const {
+  return shiftOf(shift.end);
+}
+
+core::Result<std::vector<PeriodBounds>> Calendar::hourSlots(core::Date shift_date, std::string_view shift_code) const {
+  auto instance_of = shift(shift_date, shift_code);
+  if (!instance_of) return std::unexpected(instance_of.error());
+  return calendar::hourSlots(*instance_of);
+}
+
+core::Result<PeriodBounds> Calendar::periodBounds(PeriodType type, core::Date shift_date, std::string_view shift_code,
+                                                  int hour) const {
   if (!inRange(shift_date)) return outOfRange();
   core::Date first = shift_date, last = shift_date;  // first and last shift date of the period
   switch (type) {
     case PeriodType::Shift: {
-      const ShiftDefinition* shift = findShift(shift_code);
-      if (!shift) {
-        return core::fail(core::ErrorKind::Permanent,
-                          "calendar '" + name_ + "' has no shift '" + std::string(shift_code.substr(0, 16)) + "'");
-      }
-      auto instance_of = instance(shift_date, *shift);
+      auto instance_of = shift(shift_date, shift_code);
       if (!instance_of) return std::unexpected(instance_of.error());
       return PeriodBounds{instance_of->start, instance_of->end};
+    }
+    case PeriodType::Hour: {
+      auto slots = hourSlots(shift_date, shift_code);
+      if (!slots) return std::unexpected(slots.error());
+      if (hour < 1 || static_cast<size_t>(hour) > slots->size()) {
+        return core::fail(
+            core::ErrorKind::Permanent,
+            fmt::format("shift {}/{} of calendar '{}' has hours 1 to {}, not {}", core::formatDate(shift_date),
+                        shift_code.substr(0, 16), name_, slots->size(), hour));
+      }
+      return (*slots)[static_cast<size_t>(hour - 1)];
     }
     case PeriodType::Day: break;
     case PeriodType::Week: {

@@ -8,6 +8,12 @@
 // shift_date, never by wall-clock date: DAY d runs from the start of d's first shift to the end
 // of its last one.
 //
+// HOUR periods are the hour slots of one shift instance, counted in UTC instants from the
+// shift's start: slot k (1-based) is [start + (k-1) h, min(start + k h, end)). A 12 h shift has
+// 12 slots, but the Europe/Berlin night shift across the spring change (11 h) has 11 and the one
+// across the autumn change (13 h) has 13; a shift whose length is not a whole number of hours
+// ends with a short last slot. The supervisors' hour-by-hour board reads facts per slot.
+//
 // Wall-clock shift boundaries become instants deterministically, so the shifts of consecutive
 // days tile the timeline with no gap and no overlap even across DST changes:
 //   - a boundary inside a spring-forward gap moves to the end of the gap (the instant the clocks
@@ -58,19 +64,29 @@ struct ShiftInstance {
   std::string day_type;        // NORMAL | OT | REST | HOLIDAY, of shift_date
 };
 
-enum class PeriodType { Shift, Day, Week, Month };
+enum class PeriodType { Shift, Day, Week, Month, Hour };
 
-// "SHIFT", "DAY", "WEEK", "MONTH" (exact spelling, as in the duty catalog and duty_kpi.v1).
+// "SHIFT", "DAY", "WEEK", "MONTH", "HOUR" (exact spelling, as in the duty catalog and
+// duty_kpi.v1).
 std::optional<PeriodType> parsePeriodType(std::string_view text);
 std::string_view toString(PeriodType type);
 
 // The period_id of duty_kpi.v1: SHIFT "2025-03-14/N", DAY "2025-03-14", WEEK (ISO 8601 week of
-// shift_date) "2025-W11", MONTH "2025-03". shift_code is used only for SHIFT.
-std::string periodId(PeriodType type, core::Date shift_date, std::string_view shift_code);
+// shift_date) "2025-W11", MONTH "2025-03", HOUR "2025-03-14/N/03" (shift, then the two-digit
+// 1-based slot). shift_code is used only for SHIFT and HOUR, hour only for HOUR.
+std::string periodId(PeriodType type, core::Date shift_date, std::string_view shift_code, int hour = 0);
 
 struct PeriodBounds {
   core::Timestamp start, end;  // [start, end), UTC
 };
+
+// The hour slots of a shift instance, in order: element k - 1 is slot k (see the top of this
+// file). Never empty for a shift with start < end.
+std::vector<PeriodBounds> hourSlots(const ShiftInstance& shift);
+// The slot (1-based) of `shift` that contains the instant, clamped into the shift: an instant at
+// or after its end counts in its last slot (a report stamped exactly at the shift end belongs to
+// the last hour), one before its start in its first.
+int hourOf(const ShiftInstance& shift, core::Timestamp utc);
 
 class Calendar {
  public:
@@ -87,12 +103,23 @@ class Calendar {
 
   // The shift instance that contains the instant.
   core::Result<ShiftInstance> shiftOf(core::Timestamp utc) const;
+  // The instance of shift `shift_code` on shift_date (unknown code: Permanent error).
+  core::Result<ShiftInstance> shift(core::Date shift_date, std::string_view shift_code) const;
+  // The shift instance just before / after `shift` on the time line (the one that ends where it
+  // starts / starts where it ends), across dates and DST changes. The board walks back from
+  // shiftOf(now) with shiftBefore to show the previous shifts.
+  core::Result<ShiftInstance> shiftBefore(const ShiftInstance& shift) const;
+  core::Result<ShiftInstance> shiftAfter(const ShiftInstance& shift) const;
+  // hourSlots(shift(shift_date, shift_code)).
+  core::Result<std::vector<PeriodBounds>> hourSlots(core::Date shift_date, std::string_view shift_code) const;
   // HOLIDAY/REST/NORMAL/OT from the holidays list, else REST on a rest weekday, else NORMAL.
   std::string dayType(core::Date day) const;
   // SHIFT: that shift; DAY: first shift start to last shift end of shift_date; WEEK: the ISO week
   // (Monday..Sunday shift dates) containing shift_date; MONTH: its calendar month of shift dates.
-  // shift_code matters only for SHIFT (unknown code: Permanent error).
-  core::Result<PeriodBounds> periodBounds(PeriodType type, core::Date shift_date, std::string_view shift_code) const;
+  // HOUR: slot `hour` (1-based) of that shift. shift_code matters only for SHIFT and HOUR
+  // (unknown code: Permanent error), hour only for HOUR (outside 1..slots: Permanent error).
+  core::Result<PeriodBounds> periodBounds(PeriodType type, core::Date shift_date, std::string_view shift_code,
+                                          int hour = 0) const;
 
  private:
   // Local wall-clock microseconds -> instant, by the gap/fold rules above.

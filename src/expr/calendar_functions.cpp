@@ -83,6 +83,11 @@ std::optional<PeriodType> requirePeriodType(CallSite& site, size_t i) {
     site.checker.error(site.args[i].ast->begin, fmt::format("unknown period type '{}'", *text),
                        best.empty() ? std::string("period types: SHIFT, DAY, WEEK, MONTH")
                                     : fmt::format("did you mean '{}'?", best));
+  } else if (*type == PeriodType::Hour) {
+    // An HOUR period is a slot of a shift: these functions have no argument for the slot.
+    site.checker.error(site.args[i].ast->begin, fmt::format("{} has no HOUR periods", site.call.text),
+                       "HOUR facts come from an aggregate: period: HOUR with time: (docs/aggregation.md)");
+    return std::nullopt;
   }
   return type;
 }

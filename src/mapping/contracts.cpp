@@ -28,7 +28,8 @@ const std::vector<Contract>& contracts() {
        {
            {"kpi_code", t(Kind::String), true, true, "KPI code from the duty catalog (a string literal)"},
            {"employee_no", t(Kind::String), true, false, "employee (or team leader) the fact belongs to", true},
-           {"period_id", t(Kind::String), true, false, "2025-03-14/N (SHIFT), 2025-03-14 (DAY), 2025-W11, 2025-03"},
+           {"period_id", t(Kind::String), true, false,
+            "2025-03-14/N (SHIFT), 2025-03-14 (DAY), 2025-W11, 2025-03, 2025-03-14/N/03 (HOUR: slot 3 of the shift)"},
            {"value", t(Kind::Decimal), true, false, "the measured value (exact)"},
            {"plant", t(Kind::String), false, false, "plant code; default: the catalog's plant"},
            {"shift_date", t(Kind::Date, true), false, false, "date the shift started on"},
@@ -114,7 +115,7 @@ std::expected<DutyCatalog, diag::Diagnostics> loadDutyCatalog(const std::filesys
     if (!core::isKnownTimeZone(catalog.time_zone)) {
       diagnostics.add(at(root["time_zone"], "time_zone"), "unknown time zone '" + catalog.time_zone + "'");
     }
-    const std::set<std::string> periods = {"SHIFT", "DAY", "WEEK", "MONTH"};
+    const std::set<std::string> periods = {"SHIFT", "DAY", "WEEK", "MONTH", "HOUR"};
     const std::set<std::string> aggregations = {"SUM", "COUNT", "COUNT_DISTINCT", "MIN", "MAX", "RATIO_OF_SUMS",
                                                 "WEIGHTED_AVG"};
     for (auto pos = root["positions"].begin(); root["positions"].IsMap() && pos != root["positions"].end(); ++pos) {
@@ -139,7 +140,7 @@ std::expected<DutyCatalog, diag::Diagnostics> loadDutyCatalog(const std::filesys
           if (!kpi.code.starts_with("KPI.")) diagnostics.add(at(node["code"], path + ".code"), "KPI codes start with 'KPI.'");
           if (kpi.unit.empty()) diagnostics.add(at(node, path), "KPI " + kpi.code + " needs a 'unit'");
           if (!periods.contains(kpi.period)) {
-            diagnostics.add(at(node["period"], path + ".period"), "'period' must be SHIFT, DAY, WEEK or MONTH");
+            diagnostics.add(at(node["period"], path + ".period"), "'period' must be SHIFT, DAY, WEEK, MONTH or HOUR");
           }
           if (!aggregations.contains(kpi.aggregation)) {
             diagnostics.add(at(node["aggregation"], path + ".aggregation"),

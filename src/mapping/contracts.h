@@ -30,7 +30,7 @@ struct KpiDefinition {
   std::string duty_code;
   std::string position_code;
   std::string unit;
-  std::string period;       // SHIFT | DAY | WEEK | MONTH
+  std::string period;       // SHIFT | DAY | WEEK | MONTH | HOUR
   std::string aggregation;  // SUM | COUNT | COUNT_DISTINCT | MIN | MAX | RATIO_OF_SUMS | WEIGHTED_AVG
   bool lower_is_better = false;
   std::vector<KpiTarget> targets;  // ascending by `from`

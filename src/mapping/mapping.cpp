@@ -501,6 +501,32 @@ void requireKind(Loader& loader, const std::unique_ptr<expr::Expr>& expr, Kind k
   }
 }
 
+// period: HOUR: `time` picks the hour slot; the shift is the one containing it, or the row's own
+// `shift_date` and `shift_code` when given (an MES report booked on its shift, stamped with the
+// end of the work it reports).
+void loadHourPeriod(Loader& loader, Mapping& mapping, const YAML::Node& node) {
+  AggregateBlock& block = *mapping.aggregate;
+  if (!node["time"]) {
+    loader.error(node["period"], "aggregate.period",
+                 "'period: HOUR' needs 'time': the instant that picks the hour of the shift",
+                 "e.g. time: time_to (the end of the work reported), with shift_date and shift_code to name the "
+                 "shift, or without them to take the shift that contains the time");
+  } else {
+    block.time = loader.expression(node["time"], "aggregate.time", mapping.scope, mapping.env);
+    requireKind(loader, block.time, Kind::Timestamp, "time");
+  }
+  if (node["shift_date"] && node["shift_code"]) {
+    block.shift_date = loader.expression(node["shift_date"], "aggregate.shift_date", mapping.scope, mapping.env);
+    block.shift_code = loader.expression(node["shift_code"], "aggregate.shift_code", mapping.scope, mapping.env);
+    requireKind(loader, block.shift_date, Kind::Date, "shift_date");
+  } else if (node["shift_date"] || node["shift_code"]) {
+    loader.error(node["shift_date"] ? node["shift_date"] : node["shift_code"],
+                 node["shift_date"] ? "aggregate.shift_date" : "aggregate.shift_code",
+                 "an HOUR period's shift needs both 'shift_date' and 'shift_code'",
+                 "or neither: the calendar then takes the shift that contains 'time'");
+  }
+}
+
 // aggregate: calendar, period and the row's time (or shift date and code).
 void loadAggregatePeriod(Loader& loader, Mapping& mapping, const YAML::Node& node) {
   AggregateBlock& block = *mapping.aggregate;
@@ -523,7 +549,9 @@ void loadAggregatePeriod(Loader& loader, Mapping& mapping, const YAML::Node& nod
   std::string period = node["period"] && node["period"].IsScalar() ? node["period"].Scalar() : "";
   // A missing or unknown period the schema has reported.
   if (auto type = calendar::parsePeriodType(period)) block.period = *type;
-  if (node["time"]) {
+  if (block.period == calendar::PeriodType::Hour) {
+    loadHourPeriod(loader, mapping, node);
+  } else if (node["time"]) {
     block.time = loader.expression(node["time"], "aggregate.time", mapping.scope, mapping.env);
     requireKind(loader, block.time, Kind::Timestamp, "time");
     if (node["shift_date"] || node["shift_code"]) {
@@ -630,6 +658,9 @@ void loadAggregateExpect(Loader& loader, Mapping& mapping, const YAML::Node& exp
                  near.empty() ? "declare it under tables:" : fmt::format("did you mean '{}'?", near));
   } else if (block.group_by.size() != 1) {
     loader.error(expect, "aggregate.expect", "'expect' needs exactly one group_by entry: the roster's keys fill it");
+  } else if (block.period == calendar::PeriodType::Hour) {
+    loader.error(expect, "aggregate.expect", "'expect' is not available with period HOUR",
+                 "a roster owes a fact per SHIFT, DAY, WEEK or MONTH; expect the shift's fact in a SHIFT mapping");
   } else {
     block.expect_table = table;
   }
@@ -1179,6 +1210,49 @@ core::Result<std::string> Mapping::identity(const core::Record& input, const Bin
   return out;
 }
 
+namespace {
+
+// An HOUR window: the row's shift (its own shift_date and shift_code, else the one containing
+// `time`) and the slot of it that contains `time`, clamped into the shift, so a report stamped
+// exactly at the shift end counts in the shift's last hour.
+core::Status placeHour(const AggregateBlock& block, expr::EvalContext& context, aggregate::WindowRef& window) {
+  auto located = [](const std::unique_ptr<expr::Expr>& expr, std::string_view what) {
+    const auto& at = expr->location();
+    return core::fail(core::ErrorKind::Permanent,
+                      fmt::format("{}:{}:{}: aggregate {}", at.file, at.line, at.column, what));
+  };
+  auto t = block.time->eval(context);
+  if (!t) return core::fail(t.error());
+  if (t->type() != core::ValueType::Timestamp) return located(block.time, "time is null");
+  auto shift = [&]() -> core::Result<calendar::ShiftInstance> {
+    if (!block.shift_date) return block.calendar->shiftOf(t->asTimestamp());
+    auto d = block.shift_date->eval(context);
+    if (!d) return core::fail(d.error());
+    if (d->type() != core::ValueType::Date) return located(block.shift_date, "shift_date is null");
+    auto code = block.shift_code->eval(context);
+    if (!code) return core::fail(code.error());
+    if (code->isNull()) return located(block.shift_code, "shift_code is null");
+    return block.calendar->shift(d->asDate(), code->toText());
+  }();
+  if (!shift) return core::fail(shift.error());
+  const std::vector<calendar::PeriodBounds> slots = calendar::hourSlots(*shift);
+  if (slots.empty()) {  // a shift that lies wholly inside a DST gap
+    return core::fail(core::ErrorKind::Permanent,
+                      fmt::format("shift {}/{} of calendar '{}' has no hours (it lies inside a DST gap)",
+                                  core::formatDate(shift->shift_date), shift->shift_code, block.calendar->name()));
+  }
+  int hour = calendar::hourOf(*shift, t->asTimestamp());
+  const calendar::PeriodBounds& slot = slots[static_cast<size_t>(hour - 1)];
+  window.shift_date = shift->shift_date;
+  window.shift_code = shift->shift_code;
+  window.start = slot.start;
+  window.end = slot.end;
+  window.period_id = calendar::periodId(calendar::PeriodType::Hour, shift->shift_date, shift->shift_code, hour);
+  return {};
+}
+
+}  // namespace
+
 core::Result<aggregate::Contribution> Mapping::contribution(const core::Record& input, const Binding& binding,
                                                             const core::Clock& clock) const {
   const AggregateBlock& block = *aggregate;
@@ -1216,7 +1290,9 @@ core::Result<aggregate::Contribution> Mapping::contribution(const core::Record& 
 
   aggregate::WindowRef& window = out.window.emplace();
   window.period_type = std::string(calendar::toString(block.period));
-  if (block.time) {
+  if (block.period == calendar::PeriodType::Hour) {
+    if (auto placed = placeHour(block, context, window); !placed) return core::fail(placed.error());
+  } else if (block.time) {
     auto t = block.time->eval(context);
     if (!t) return core::fail(t.error());
     if (t->type() != core::ValueType::Timestamp) {
@@ -1239,12 +1315,14 @@ core::Result<aggregate::Contribution> Mapping::contribution(const core::Record& 
     if (!code) return core::fail(code.error());
     window.shift_code = std::move(*code);
   }
-  auto bounds = block.calendar->periodBounds(block.period, window.shift_date, window.shift_code);
-  if (!bounds) return core::fail(bounds.error());
-  window.start = bounds->start;
-  window.end = bounds->end;
-  window.period_id = calendar::periodId(block.period, window.shift_date, window.shift_code);
-  if (block.period != calendar::PeriodType::Shift) {
+  if (block.period != calendar::PeriodType::Hour) {
+    auto bounds = block.calendar->periodBounds(block.period, window.shift_date, window.shift_code);
+    if (!bounds) return core::fail(bounds.error());
+    window.start = bounds->start;
+    window.end = bounds->end;
+    window.period_id = calendar::periodId(block.period, window.shift_date, window.shift_code);
+  }
+  if (block.period != calendar::PeriodType::Shift && block.period != calendar::PeriodType::Hour) {
     window.shift_code.clear();
     window.shift_date = periodFirstDate(block.period, window.shift_date);
   }

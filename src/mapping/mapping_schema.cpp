@@ -29,11 +29,13 @@ std::shared_ptr<const core::ConfigSchema> aggregateSchema() {
           .doc("A calendar of the mapping's `calendars:` file (docs/calendars.md); needed by every aggregate."),
       FieldSpec::make("period", FieldType::Enum)
           .req()
-          .oneOf({"SHIFT", "DAY", "WEEK", "MONTH"})
+          .oneOf({"SHIFT", "DAY", "WEEK", "MONTH", "HOUR"})
           .doc("The facts' period. Periods are built from the shift date, not the wall-clock date, so a night "
-               "shift's output belongs to the day it started; WEEK is the ISO week."),
+               "shift's output belongs to the day it started; WEEK is the ISO week; HOUR is an hour slot of a "
+               "shift (needs `time`)."),
       FieldSpec::make("time", FieldType::Expression)
-          .doc("A timestamp: the calendar finds the shift that contains it. Or `shift_date` and `shift_code`."),
+          .doc("A timestamp: the calendar finds the shift that contains it. Or `shift_date` and `shift_code`. "
+               "HOUR periods need it (it picks the hour), and may give `shift_date` and `shift_code` too."),
       FieldSpec::make("shift_date", FieldType::Expression)
           .doc("The row's own shift date (MES reports carry it); DAY, WEEK and MONTH periods need only this."),
       FieldSpec::make("shift_code", FieldType::Expression).doc("The row's own shift code, with `shift_date`."),

@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <sstream>
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
@@ -248,6 +250,60 @@ TEST_CASE("contract outputs validate against the JSON Schemas in docs/schemas", 
   valijson::Validator validator;
   valijson::adapters::NlohmannJsonAdapter target(bad);
   CHECK_FALSE(validator.validate(duty_kpi, target, nullptr));
+}
+
+TEST_CASE("HOUR facts of the shipped team-hourly-output mapping validate against duty_kpi.v1", "[mapping][contract]") {
+  const std::filesystem::path schemas = DUTYBRIDGE_SCHEMA_DIR;
+  nlohmann::json schema_doc = nlohmann::json::parse(readFile(schemas / "duty_kpi.v1.json"));
+  valijson::Schema duty_kpi;
+  valijson::SchemaParser parser;
+  valijson::adapters::NlohmannJsonAdapter schema_adapter(schema_doc);
+  parser.populateSchema(schema_adapter, duty_kpi);
+
+  auto loaded = mapping::loadMapping(schemas.parent_path().parent_path() / "mappings/team_hourly_output.yaml");
+  if (!loaded) FAIL(loaded.error().format());
+  testing::TempDir dir("hour-contract");
+  // A report in the 5th hour of a night shift, then the clock past that hour's close.
+  auto input = dir.write(
+      "input.jsonl", R"({"_now":"2025-03-14T16:45:00Z","report_no":"PR-1","work_order_no":"WO-1",)"
+                     R"("operation_code":"MLD-INJ","product_code":"CVR-3105","workshop_code":"MOLD",)"
+                     R"("team_code":"MOLD-T1","operator_badge":"B000123","shift_code":"N","shift_date":"2025-03-14",)"
+                     R"("time_to":"2025-03-14T16:40:00Z","good_qty":"110","scrap_qty_labor":"2","uom":"PCS",)"
+                     R"("state":"ACCEPTED","updated_at":"2025-03-14T16:45:00Z"})"
+                     "\n"
+                     R"({"_now":"2025-03-14T19:00:00Z"})"
+                     "\n");
+  std::string outputs = runStateful(std::move(*loaded), input, dir.path());
+  std::istringstream lines(outputs);
+  std::string line;
+  std::set<std::string> kpis;
+  size_t validated = 0;
+  while (std::getline(lines, line)) {
+    nlohmann::json envelope = nlohmann::json::parse(line);
+    REQUIRE(envelope.contains("value"));
+    const nlohmann::json& doc = envelope["value"];
+    valijson::Validator validator;
+    valijson::ValidationResults results;
+    valijson::adapters::NlohmannJsonAdapter target(doc);
+    bool valid = validator.validate(duty_kpi, target, &results);
+    std::string problems;
+    valijson::ValidationResults::Error error;
+    while (results.popError(error)) problems += error.description + "\n";
+    INFO(doc.dump() << "\n" << problems);
+    CHECK(valid);
+    CHECK(doc["period"]["type"] == "HOUR");
+    CHECK(doc["period"]["id"] == "2025-03-14/N/05");
+    CHECK(doc["period"]["shift_date"] == "2025-03-14");
+    CHECK(doc["period"]["shift_code"] == "N");
+    CHECK(doc["period"]["start"] == "2025-03-14T16:00:00Z");
+    CHECK(doc["period"]["end"] == "2025-03-14T17:00:00Z");
+    CHECK(doc["org_unit"] == "MOLD-T1");
+    kpis.insert(doc["kpi_code"].get<std::string>());
+    ++validated;
+  }
+  // Three facts a revision (open, then closed).
+  CHECK(validated == 6);
+  CHECK(kpis == std::set<std::string>{"KPI.TL.HOURLY_FPY", "KPI.TL.HOURLY_GOOD_OUTPUT", "KPI.TL.HOURLY_SCRAP"});
 }
 
 TEST_CASE("a transform's stored entries are summarised for status by their owner", "[mapping][state]") {

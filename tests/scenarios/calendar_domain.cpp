@@ -17,7 +17,7 @@ using calendar::PeriodType;
 
 PeriodType periodType(const std::string& text) {
   auto type = calendar::parsePeriodType(text);
-  if (!type) throw ScenarioError("bad period type '" + text + "' (SHIFT, DAY, WEEK, MONTH)");
+  if (!type) throw ScenarioError("bad period type '" + text + "' (SHIFT, DAY, WEEK, MONTH, HOUR)");
   return *type;
 }
 
@@ -49,9 +49,13 @@ class CalendarDomain final : public Domain {
     }
     if (directive == "bounds") return bounds(step);
     if (directive == "period_id") {
-      return {
-          calendar::periodId(periodType(step.word(1)), date(step.word(2)), step.words.size() > 3 ? step.words[3] : "")};
+      return {calendar::periodId(periodType(step.word(1)), date(step.word(2)),
+                                 step.words.size() > 3 ? step.words[3] : "",
+                                 step.words.size() > 4 ? number(step.words[4]) : 0)};
     }
+    if (directive == "hour_slots") return hourSlots(step);
+    if (directive == "hour_of") return hourOf(step);
+    if (directive == "shift_before" || directive == "shift_after") return neighbour(step, directive == "shift_before");
     if (directive == "period_type") {
       auto type = calendar::parsePeriodType(step.word(1));
       return {type ? std::string(calendar::toString(*type)) : "none"};
@@ -69,7 +73,7 @@ class CalendarDomain final : public Domain {
     }
     throw ScenarioError("unknown directive '" + directive +
                         "' (calendars, names, use, time_zone, shifts, shift_of, day_type, bounds, period_id, "
-                        "period_type, tile)");
+                        "period_type, tile, hour_slots, hour_of, shift_before, shift_after)");
   }
 
  private:
@@ -130,10 +134,65 @@ class CalendarDomain final : public Domain {
     return out;
   }
 
-  // bounds <TYPE> <shift date> [<shift code>]: "<start> <end> <length>".
+  static int number(const std::string& text) {
+    try {
+      size_t used = 0;
+      int n = std::stoi(text, &used);
+      if (used == text.size()) return n;
+    } catch (const std::exception&) {
+    }
+    throw ScenarioError("bad number '" + text + "'");
+  }
+
+  static std::string shiftLine(const calendar::ShiftInstance& shift) {
+    return fmt::format("{}/{} {} {} {} {}", core::formatDate(shift.shift_date), shift.shift_code,
+                       core::formatTimestamp(shift.start), core::formatTimestamp(shift.end),
+                       hours(shift.start, shift.end), shift.day_type);
+  }
+
+  // hour_slots <shift date> <code>: "<NN> <start> <end> <length>" a slot, then "<n> slots".
+  std::vector<std::string> hourSlots(const Step& step) {
+    auto slots = calendar().hourSlots(date(step.word(1)), step.word(2));
+    if (!slots) return {errorLine(slots.error())};
+    std::vector<std::string> out;
+    for (size_t i = 0; i < slots->size(); ++i) {
+      const auto& slot = (*slots)[i];
+      out.push_back(fmt::format("{:02d} {} {} {}", i + 1, core::formatTimestamp(slot.start),
+                                core::formatTimestamp(slot.end), hours(slot.start, slot.end)));
+    }
+    out.push_back(fmt::format("{} slots", slots->size()));
+    return out;
+  }
+
+  // hour_of <instant> [<shift date> <code>]: the HOUR period id of the instant, in the shift that
+  // contains it or in the given shift (clamped into it).
+  std::vector<std::string> hourOf(const Step& step) {
+    core::Timestamp at = timestamp(step.word(1));
+    auto shift = step.words.size() > 3 ? calendar().shift(date(step.word(2)), step.word(3)) : calendar().shiftOf(at);
+    if (!shift) return {errorLine(shift.error())};
+    return {calendar::periodId(PeriodType::Hour, shift->shift_date, shift->shift_code, calendar::hourOf(*shift, at))};
+  }
+
+  // shift_before|shift_after <shift date> <code> [<n>]: n shifts (default 1) walked back or on,
+  // one line each as shift_of prints them.
+  std::vector<std::string> neighbour(const Step& step, bool before) {
+    auto shift = calendar().shift(date(step.word(1)), step.word(2));
+    if (!shift) return {errorLine(shift.error())};
+    int n = step.words.size() > 3 ? number(step.words[3]) : 1;
+    std::vector<std::string> out;
+    for (int i = 0; i < n; ++i) {
+      shift = before ? calendar().shiftBefore(*shift) : calendar().shiftAfter(*shift);
+      if (!shift) return {errorLine(shift.error())};
+      out.push_back(shiftLine(*shift));
+    }
+    return out;
+  }
+
+  // bounds <TYPE> <shift date> [<shift code> [<hour>]]: "<start> <end> <length>".
   std::vector<std::string> bounds(const Step& step) {
     auto b = calendar().periodBounds(periodType(step.word(1)), date(step.word(2)),
-                                     step.words.size() > 3 ? step.words[3] : "");
+                                     step.words.size() > 3 ? step.words[3] : "",
+                                     step.words.size() > 4 ? number(step.words[4]) : 0);
     if (!b) return {errorLine(b.error())};
     return {fmt::format("{} {} {}", core::formatTimestamp(b->start), core::formatTimestamp(b->end),
                         hours(b->start, b->end))};
