@@ -6,6 +6,7 @@
 
 #include "connectors/kafka/kafka_client.h"
 #include "connectors/kafka/kafka_topic_snapshot.h"
+#include "src/common/log.h"
 
 namespace dutybridge::connectors {
 namespace {
@@ -134,6 +135,8 @@ class KafkaTopicFollower final : public core::TopicFollower {
         end_[part.partition] = high;
       }
       if (part.err || part.offset < 0) part.offset = RD_KAFKA_OFFSET_END;
+      log::debug(label_, "partition {}: reading from offset {} (end {}, {})", part.partition, part.offset, high,
+                 part.err ? rd_kafka_err2str(part.err) : "ok");
     }
     if (rd_kafka_resp_err_t assign_err = rd_kafka_assign(consumer_.get(), wanted.get()); assign_err) {
       return core::fail(kafka::kafkaError(assign_err, label_ + " assign"));

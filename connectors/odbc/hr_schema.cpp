@@ -7,36 +7,36 @@ namespace dutybridge::odbc {
 std::vector<std::string> hrSchemaStatements(const UpsertDialect& d) {
   const SqlTypes& t = d.types();
   std::vector<std::string> out;
-  out.push_back(fmt::format(
-      "CREATE TABLE duty_kpi_fact (\n"
-      "  fact_key {text} PRIMARY KEY,\n"
-      "  revision {bigint} NOT NULL,\n"
-      "  employee_no {text} NOT NULL,\n"
-      "  position_code {text},\n"
-      "  org_unit {text},\n"
-      "  kpi_code {text} NOT NULL,\n"
-      "  duty_code {text} NOT NULL,\n"
-      "  period_type {text} NOT NULL CHECK (period_type IN ('SHIFT', 'DAY', 'WEEK', 'MONTH')),\n"
-      "  period_id {text} NOT NULL,\n"
-      "  shift_date {date},\n"
-      "  shift_code {text},\n"
-      "  period_start {ts},\n"
-      "  period_end {ts},\n"
-      "  period_tz {text},\n"
-      "  closed {boolean} NOT NULL DEFAULT {false_},\n"
-      "  value {decimal} NOT NULL,\n"
-      "  unit {text} NOT NULL,\n"
-      "  target {decimal},\n"
-      "  direction {text} NOT NULL CHECK (direction IN ('HIGHER_IS_BETTER', 'LOWER_IS_BETTER')),\n"
-      "  attainment {decimal},\n"
-      "  inputs {json},\n"
-      "  lineage {json} NOT NULL,\n"
-      "  computed_at {ts} NOT NULL,\n"
-      "  updated_at {ts} NOT NULL DEFAULT {now}\n"
-      ")",
-      fmt::arg("text", t.text), fmt::arg("bigint", t.big_int), fmt::arg("date", t.date), fmt::arg("ts", t.timestamp),
-      fmt::arg("boolean", t.boolean), fmt::arg("false_", d.boolText(false)), fmt::arg("decimal", t.decimal),
-      fmt::arg("json", t.json), fmt::arg("now", t.now)));
+  out.push_back(
+      fmt::format("CREATE TABLE duty_kpi_fact (\n"
+                  "  fact_key {text} PRIMARY KEY,\n"
+                  "  revision {bigint} NOT NULL,\n"
+                  "  employee_no {text} NOT NULL,\n"
+                  "  position_code {text},\n"
+                  "  org_unit {text},\n"
+                  "  kpi_code {text} NOT NULL,\n"
+                  "  duty_code {text} NOT NULL,\n"
+                  "  period_type {text} NOT NULL CHECK (period_type IN ('HOUR', 'SHIFT', 'DAY', 'WEEK', 'MONTH')),\n"
+                  "  period_id {text} NOT NULL,\n"
+                  "  shift_date {date},\n"
+                  "  shift_code {text},\n"
+                  "  period_start {ts},\n"
+                  "  period_end {ts},\n"
+                  "  period_tz {text},\n"
+                  "  closed {boolean} NOT NULL DEFAULT {false_},\n"
+                  "  value {decimal} NOT NULL,\n"
+                  "  unit {text} NOT NULL,\n"
+                  "  target {decimal},\n"
+                  "  direction {text} NOT NULL CHECK (direction IN ('HIGHER_IS_BETTER', 'LOWER_IS_BETTER')),\n"
+                  "  attainment {decimal},\n"
+                  "  inputs {json},\n"
+                  "  lineage {json} NOT NULL,\n"
+                  "  computed_at {ts} NOT NULL,\n"
+                  "  updated_at {ts} NOT NULL DEFAULT {now}\n"
+                  ")",
+                  fmt::arg("text", t.text), fmt::arg("bigint", t.big_int), fmt::arg("date", t.date),
+                  fmt::arg("ts", t.timestamp), fmt::arg("boolean", t.boolean), fmt::arg("false_", d.boolText(false)),
+                  fmt::arg("decimal", t.decimal), fmt::arg("json", t.json), fmt::arg("now", t.now)));
   out.push_back("CREATE INDEX duty_kpi_fact_employee_period ON duty_kpi_fact (employee_no, period_type, period_id)");
   for (const char* table : {"employee_skill", "employee_qualification", "employee_training"}) {
     out.push_back(fmt::format(

@@ -11,8 +11,7 @@ namespace dutybridge::board {
 namespace {
 
 using json = nlohmann::ordered_json;
-constexpr int64_t kHourMicros = 3'600'000'000;
-constexpr int64_t kDayMicros = 24 * kHourMicros;
+constexpr int64_t kDayMicros = 86'400'000'000;
 
 std::optional<double> number(const json& value) {
   if (value.is_number()) return value.get<double>();
@@ -127,14 +126,13 @@ bool BoardModel::apply(const core::FollowedMessage& message) {
 
 std::vector<HourSlot> BoardModel::hours(const calendar::ShiftInstance& shift) const {
   std::vector<HourSlot> out;
-  int hour = 1;
-  for (int64_t start = shift.start.micros; start < shift.end.micros; start += kHourMicros, ++hour) {
+  int hour = 0;
+  for (const auto& bounds : calendar::hourSlots(shift)) {
     HourSlot slot;
-    slot.hour = hour;
-    slot.start = core::Timestamp{start};
-    slot.end = core::Timestamp{std::min(start + kHourMicros, shift.end.micros)};
-    auto local = core::utcToLocal(slot.start, calendar_.timeZone());
-    if (local) {
+    slot.hour = ++hour;
+    slot.start = bounds.start;
+    slot.end = bounds.end;
+    if (auto local = core::utcToLocal(slot.start, calendar_.timeZone())) {
       const int64_t minute_of_day = ((*local % kDayMicros) + kDayMicros) % kDayMicros / 60'000'000;
       slot.label = fmt::format("{:02}:{:02}", minute_of_day / 60, minute_of_day % 60);
     }
@@ -149,7 +147,7 @@ std::vector<calendar::ShiftInstance> BoardModel::shiftsShown(core::Timestamp now
   if (!current) return out;
   out.push_back(*current);
   for (int i = 0; i < options_.history_shifts; ++i) {
-    auto previous = calendar_.shiftOf(core::Timestamp{out.back().start.micros - 1});
+    auto previous = calendar_.shiftBefore(out.back());
     if (!previous) break;
     out.push_back(*previous);
   }
@@ -270,6 +268,19 @@ std::string BoardModel::snapshot(core::Timestamp now, uint64_t sequence) const {
   const std::optional<double> plan_shift = planOf(current);
   json teams_json = json::array();
   for (const auto& [name, team] : teams) {
+    // A team without a report this shift is shown (far behind, when its plan is due) only if it
+    // worked this shift before (the same shift code among the shifts shown); a day crew is not
+    // "behind" at night.
+    if (team.hours.empty() && team.employees.empty()) {
+      bool works_this_shift = false;
+      for (size_t i = 1; i < shown.size(); ++i) {
+        if (shown[i].shift_code == current.shift_code &&
+            team.history.contains(shiftKey(shown[i].shift_date, shown[i].shift_code))) {
+          works_this_shift = true;
+        }
+      }
+      if (!works_this_shift) continue;
+    }
     json t;
     t["team"] = name;
     double cum_plan = 0, cum_actual = 0, plan_to_now = 0, scrap = 0, fpy_good = 0, fpy_first_pass = 0;

@@ -8,6 +8,8 @@
 // Facts: the highest revision of each fact_key wins, whatever order they come in (the topic is
 // compacted and read from a point in time; a correction is a newer revision). A revision that
 // lowers an hour's value (an edited or declined report) marks the hour corrected.
+// Teams: those with facts in the current shift, and those with none that worked the same shift
+// (code) in the shifts shown for comparison (they are behind, not off).
 // Plan: the shift target in force on the shift date (BoardOptions::shift_plan), spread over the
 // shift's hours in proportion to their length; plan to now counts the current hour pro rata.
 //

@@ -280,7 +280,11 @@ class Server final : public runtime::DaemonAttachment {
     const auto started = std::chrono::steady_clock::now();
     asio::steady_timer timer(io_);
     auto written = started;
-    while (!stopping_ && std::chrono::steady_clock::now() - started < plan.timeout) {
+    // In milliseconds: plan.timeout may be milliseconds::max(), which overflows nanoseconds.
+    auto elapsed = [&] {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    };
+    while (!stopping_ && elapsed() < plan.timeout) {
       StreamStep step = plan.next();
       const auto now = std::chrono::steady_clock::now();
       if (step.text.empty() && !plan.keepalive_text.empty() && now - written > plan.keepalive) {

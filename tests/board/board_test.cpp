@@ -1,12 +1,22 @@
 // The board's numbers (BoardModel) and its site (BoardSite) without Kafka or sockets.
 #include <fmt/format.h>
+#include <sys/socket.h>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 #include <catch2/catch.hpp>
+#include <future>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "src/board/board_assets.h"
 #include "src/board/board_model.h"
 #include "src/board/board_site.h"
+#include "src/web/web_server.h"
+#include "tests/support/process.h"
 
 namespace dutybridge {
 namespace {
@@ -163,26 +173,36 @@ TEST_CASE("board: other KPIs, other periods and malformed messages are not board
 
 TEST_CASE("board: stale data after stale_after, the last shifts for comparison, old shifts pruned") {
   auto calendars = plantCalendars();
-  board::BoardModel model(*calendars->find("plant-01"), options());
-  // C of the 14th (16:00Z on the 13th .. 00:00Z on the 14th)... plant-01 runs A 08-16, B 16-24, C 00-08 local.
+  board::BoardOptions o = options();
+  o.history_shifts = 3;
+  board::BoardModel model(*calendars->find("plant-01"), o);
+  // plant-01 runs C 00-08, A 08-16, B 16-24 Shanghai time; a shift belongs to the date it started.
+  // At 08:04 on the 14th (00:04Z) the current shift is A of the 14th; before it C of the 14th,
+  // B and A of the 13th.
+  CHECK(model.apply(fact("KPI.TL.HOURLY_GOOD_OUTPUT", "MOLD-T1", "2025-03-13/A", 1, "900", 1, "2025-03-13T01:00:00Z")));
   CHECK(model.apply(fact("KPI.TL.HOURLY_GOOD_OUTPUT", "MOLD-T1", "2025-03-13/B", 3, "500", 1, "2025-03-13T11:00:00Z")));
   CHECK(model.apply(fact("KPI.TL.HOURLY_GOOD_OUTPUT", "MOLD-T1", "2025-03-14/C", 2, "700", 1, "2025-03-13T18:00:00Z")));
   CHECK(model.apply(fact("KPI.TL.HOURLY_GOOD_OUTPUT", "MOLD-T1", "2025-03-14/C", 5, "300", 1, "2025-03-13T21:00:00Z")));
+  // A night crew: it worked C, never A, so it is not shown as behind in A.
+  CHECK(model.apply(fact("KPI.TL.HOURLY_GOOD_OUTPUT", "MOLD-T3", "2025-03-14/C", 1, "650", 1, "2025-03-13T17:00:00Z")));
   CHECK(model.apply(fact("KPI.TL.HOURLY_GOOD_OUTPUT", "MOLD-T1", "2025-03-10/A", 1, "9", 1, "2025-03-10T01:00:00Z")));
-  json s = json::parse(model.snapshot(at("2025-03-14T00:04:00Z"), 1));  // 08:04 Shanghai: A of the 14th
+  json s = json::parse(model.snapshot(at("2025-03-14T00:04:00Z"), 1));
   CHECK(s["stale"] == true);  // the newest fact came at 21:00Z, over 3 hours ago
   CHECK(s["stale_after_seconds"] == 300);
+  REQUIRE(s["teams"].size() == 1);
   const json& history = team(s, "MOLD-T1")["history"];
-  REQUIRE(history.size() == 2);
+  REQUIRE(history.size() == 3);
   CHECK(history[0]["shift_code"] == "C");
   CHECK(history[0]["actual"] == 1000.0);
   CHECK(history[0]["plan"] == 1200.0);
   CHECK(history[1]["shift_code"] == "B");
   CHECK(history[1]["actual"] == 500.0);
+  CHECK(history[2]["shift_code"] == "A");
+  CHECK(history[2]["actual"] == 900.0);
   CHECK(team(s, "MOLD-T1")["actual"] == 0.0);
-  CHECK(team(s, "MOLD-T1")["status"] == "far_behind");
+  CHECK(team(s, "MOLD-T1")["status"] == "far_behind");  // 0 of the 10 planned in the first 4 minutes
   model.prune(at("2025-03-14T00:04:00Z"));
-  CHECK(model.facts() == 3);
+  CHECK(model.facts() == 5);
 }
 
 class FixedSource final : public board::SnapshotSource {
@@ -289,6 +309,61 @@ TEST_CASE("board site: the event stream sends the snapshot once and again on cha
   web::Stream& resumed_stream = std::get<web::Stream>(resumed);
   CHECK(resumed_stream.next().text.find("id: 42") == std::string::npos);
   resumed_stream.close();
+}
+
+// The event stream over a real socket, as a browser holds it: open past the first event, the
+// next snapshot pushed on the same connection.
+TEST_CASE("board site: over the HTTP server the event stream stays open and pushes each new snapshot") {
+  namespace asio = boost::asio;
+  FixedSource source;
+  asio::io_context io;
+  web::ServerSettings settings;
+  settings.site = "board";
+  settings.what = "board";
+  const int port = testing::freePort();
+  settings.listen = "127.0.0.1:" + std::to_string(port);
+  auto started = web::startServer(io, board::makeBoardSite(source, board::SiteOptions{}), settings);
+  REQUIRE(started);
+  auto work = asio::make_work_guard(io);
+  std::thread loop([&] { io.run(); });
+  auto onLoop = [&](auto f) {
+    std::promise<void> done;
+    asio::post(io, [&] {
+      f();
+      done.set_value();
+    });
+    done.get_future().wait();
+  };
+
+  asio::io_context client_io;
+  asio::ip::tcp::socket socket(client_io);
+  socket.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
+  const timeval wait{1, 0};
+  setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+  const std::string request = "GET /board/api/v1/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n";
+  asio::write(socket, asio::buffer(request));
+  std::string received;
+  // Reads until `text` arrived or 3 s passed; false when the server closed the connection.
+  auto readUntil = [&](const std::string& text) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    char buffer[4096];
+    while (received.find(text) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      const ssize_t n = ::recv(socket.native_handle(), buffer, sizeof buffer, 0);
+      if (n == 0) return false;
+      if (n > 0) received.append(buffer, static_cast<size_t>(n));
+    }
+    return received.find(text) != std::string::npos;
+  };
+  CHECK(readUntil("id: 41"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));  // past a few polls
+  onLoop([&] { source.snapshot = board::makeSnapshot(42, R"({"teams":[2]})"); });
+  CHECK(readUntil("id: 42"));
+  CHECK(received.find("data: {\"teams\":[2]}") != std::string::npos);
+
+  socket.close();
+  onLoop([&] { (*started)->stop(); });
+  work.reset();
+  loop.join();
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // The shop-floor board end to end (issue 17): the real daemon reads a SQLite MES table through
 // ODBC, the shipped mapping mappings/team_hourly_output.yaml turns the reports into HOUR facts
-// on a fresh topic of the real broker (exactly once), and the daemon's board reads them back
+// on hr.duty-kpi.v1 of the real broker (exactly once; teams named for this run), and the daemon's board reads them back
 // (read_committed) and serves the pages Chromium shows. The numbers on the pages must equal SQL
 // sums over the source rows; a new report shows within 5 s without a reload, an edited one
 // corrects its hour, a stopped source raises the stale banner, a wrong token gets no data, and
@@ -29,6 +29,12 @@ const KAFKA = process.env.DUTYBRIDGE_TEST_KAFKA;
 const TOKEN = 'viewer-e2e-token';
 const ADMIN_TOKEN = 'admin-e2e-token';
 const PIPELINE = 'team-hourly-output';
+// Team codes and leaders of this run: the facts go to hr.duty-kpi.v1 (the duty_kpi.v1 contract's
+// topic), which other tests and runs write too, so the board shows their teams beside these; a
+// fact key names the leader, not the team, so the leaders are this run's too.
+const RUN = `${Date.now().toString(36)}${process.pid}`.toUpperCase();
+const MOLD = `MOLD-${RUN}`;
+const ASSY = `ASSY-${RUN}`;
 
 let dir;
 let db;
@@ -96,6 +102,11 @@ async function withBoard(url, options, body) {
   try {
     await body(handle.page, handle);
     assert.deepEqual(await handle.problems(), [], 'the page reported problems');
+  } catch (e) {
+    await saveScreenshot(handle.page, 'e2e-failure').catch(() => {});
+    const shown = await handle.page.evaluate(() => document.body.innerText).catch((err) => `(${err.message})`);
+    e.message += `\n--- the page (${handle.page.url()}) ---\n${shown.slice(0, 2000)}\n--- its problems ---\n${(await handle.problems()).join('\n')}`;
+    throw e;
   } finally {
     await handle.close();
   }
@@ -114,8 +125,14 @@ before(async () => {
          team_code TEXT, operator_badge TEXT, shift_code TEXT, shift_date DATE, time_from TIMESTAMP, time_to TIMESTAMP,
          good_qty NUMERIC(12,3), scrap_qty_labor NUMERIC(12,3), scrap_qty_mat NUMERIC(12,3), uom TEXT, state TEXT,
          updated_at TIMESTAMP NOT NULL)`);
-  const run = `${Date.now()}-${process.pid}`;
-  const topic = `board-e2e-kpi-${run}`;
+  const run = RUN.toLowerCase();
+  // The shipped mapping with this run's teams in its team_leader table (an overlay).
+  writeFileSync(path.join(dir, 'team_hourly_output.yaml'), `
+extends: ${REPO}/mappings/team_hourly_output.yaml
+tables:
+  team_leader:
+    rows: {${MOLD}: E${RUN}1, ${ASSY}: E${RUN}2}
+`);
   writeFileSync(path.join(dir, 'dutybridge.yaml'), `
 kafka:
   bootstrap_servers: ${KAFKA}
@@ -131,7 +148,6 @@ board:
   enabled: true
   listen: 127.0.0.1:0
   viewer_token: ${TOKEN}
-  topic: ${topic}
   calendars: ${REPO}/config/calendars.yaml
   calendar: plant-01-12h
   catalog: ${REPO}/config/duties.yaml
@@ -152,10 +168,10 @@ pipelines:
       timestamp_zone: UTC
       commit_lag: 0s
       poll_interval: 300ms
-    mapping: ${REPO}/mappings/team_hourly_output.yaml
+    mapping: ${path.join(dir, 'team_hourly_output.yaml')}
     sink:
       type: kafka
-      topic: ${topic}
+      topic: hr.duty-kpi.v1
       create_topic: true
       partitions: 3
 `);
@@ -189,52 +205,75 @@ after(async () => {
 });
 
 test('the board shows SQL sums, follows new and edited reports live, and flags stale data', async () => {
+  try {
+    await boardScenario();
+  } catch (e) {
+    let pipelines = '';
+    try {
+      pipelines = await (await fetch(`${adminUrl}/api/v1/pipelines`)).text();
+    } catch (err) {
+      pipelines = `(admin API: ${err.message})`;
+    }
+    e.message += `\n--- the daemon's log (last lines) ---\n${daemonLog.split('\n').slice(-60).join('\n')}`;
+    e.message += `\n--- GET /api/v1/pipelines ---\n${pipelines}`;
+    try {
+      e.message += `\n--- the board's snapshot ---\n${JSON.stringify(await snapshot())}`;
+    } catch (err) {
+      e.message += `\n(snapshot: ${err.message})`;
+    }
+    e.message += `\n--- the source table ---\n${sql('SELECT report_no, team_code, shift_date, shift_code, time_to, good_qty, updated_at FROM production_report')}`;
+    throw e;
+  }
+});
+
+async function boardScenario() {
   const now = shift.current_hour;
   const first = 1;
-  report('MOLD-T1', first, 100, 2);
-  const edited = report('MOLD-T1', now, 40);
-  report('ASSY-T1', now, 25, 1);
+  report(MOLD, first, 100, 2);
+  const edited = report(MOLD, now, 40);
+  report(ASSY, now, 25, 1);
 
   await withBoard(withToken('?lang=en'), {}, async (page) => {
     // The redirect took the token out of the address.
     assert.ok(!page.url().includes('token='), page.url());
-    const card = byTestId('team-MOLD-T1');
-    await waitForTestId(page, 'card-actual', sqlGood('MOLD-T1'), { within: card, timeout: 20000 });
-    await waitForTestId(page, 'card-actual', sqlGood('ASSY-T1'), { within: byTestId('team-ASSY-T1'), timeout: 5000 });
+    const card = byTestId(`team-${MOLD}`);
+    await waitForTestId(page, 'card-actual', sqlGood(MOLD), { within: card, timeout: 20000 });
+    await waitForTestId(page, 'card-actual', sqlGood(ASSY), { within: byTestId(`team-${ASSY}`), timeout: 5000 });
     assert.equal(await testIdText(page, 'card-status', card).then((t) => t.length > 0), true);
   });
 
-  await withBoard(withToken(`teams/MOLD-T1?lang=en`), {}, async (page) => {
-    await waitForTestId(page, `actual-h${now}`, sqlGood('MOLD-T1', now), { timeout: 10000 });
-    await waitForTestId(page, `actual-h${first}`, sqlGood('MOLD-T1', first), { timeout: 5000 });
-    await waitForTestId(page, 'total-actual', sqlGood('MOLD-T1'), { timeout: 5000 });
-    // 1200 a 12-hour shift of plant-01-12h: 100 an hour (config/duties.yaml).
-    assert.equal(await testIdText(page, `plan-h${now}`), '100');
+  await withBoard(withToken(`teams/${MOLD}?lang=en`), {}, async (page) => {
+    await waitForTestId(page, `actual-h${now}`, sqlGood(MOLD, now), { timeout: 10000 });
+    await waitForTestId(page, `actual-h${first}`, sqlGood(MOLD, first), { timeout: 5000 });
+    await waitForTestId(page, 'total-actual', sqlGood(MOLD), { timeout: 5000 });
+    // The team leader's shift target (config/duties.yaml: 1300 since 2025-04-01) over the 12
+    // hours of a plant-01-12h shift.
+    assert.equal(await testIdText(page, `plan-h${now}`), (1300 / 12).toFixed(1));
 
     // A new report: the hour's actual changes within 5 s, in place.
     const marker = await markPage(page);
-    report('MOLD-T1', now, 15);
-    await waitForTestId(page, `actual-h${now}`, sqlGood('MOLD-T1', now), { timeout: 5000 });
+    report(MOLD, now, 15);
+    await waitForTestId(page, `actual-h${now}`, sqlGood(MOLD, now), { timeout: 5000 });
     assert.equal(await marker.samePage(), true, 'the page reloaded');
 
     // An edited report (40 -> 30): the correction shows and the hour is marked.
     sql(`UPDATE production_report SET good_qty = 30, updated_at = '${sqlTime(Date.now())}' WHERE report_no = '${edited}'`);
-    await waitForTestId(page, `actual-h${now}`, sqlGood('MOLD-T1', now), { timeout: 5000 });
+    await waitForTestId(page, `actual-h${now}`, sqlGood(MOLD, now), { timeout: 5000 });
     await page.waitForSelector(byTestId(`corrected-h${now}`), { timeout: 5000 });
     assert.equal(await marker.samePage(), true, 'the page reloaded');
     await saveScreenshot(page, 'e2e-team-en');
   });
 
   // Chinese, the TV (1920x1080 without scrolling) and the phone (no sideways overflow).
-  await withBoard(withToken('tv?teams=MOLD-T1,ASSY-T1&lang=zh'), { viewport: VIEWPORTS.tv, locale: 'zh-CN' }, async (page) => {
+  await withBoard(withToken(`tv?teams=${MOLD},${ASSY}&lang=zh`), { viewport: VIEWPORTS.tv, locale: 'zh-CN' }, async (page) => {
     assert.equal(await page.getAttribute('html', 'lang'), 'zh');
     await waitForTestId(page, 'total-actual', /\d/, { timeout: 10000 });
     const extent = await pageExtent(page);
     assert.ok(extent.scrollHeight <= extent.innerHeight && extent.scrollWidth <= extent.innerWidth, JSON.stringify(extent));
     await saveScreenshot(page, 'board-tv');
   });
-  await withBoard(withToken('teams/MOLD-T1?lang=zh'), { viewport: VIEWPORTS.phone, locale: 'zh-CN', context: { isMobile: true, hasTouch: true } }, async (page) => {
-    await waitForTestId(page, `actual-h${now}`, sqlGood('MOLD-T1', now), { timeout: 10000 });
+  await withBoard(withToken(`teams/${MOLD}?lang=zh`), { viewport: VIEWPORTS.phone, locale: 'zh-CN', context: { isMobile: true, hasTouch: true } }, async (page) => {
+    await waitForTestId(page, `actual-h${now}`, sqlGood(MOLD, now), { timeout: 10000 });
     assert.equal(await testIdText(page, 'total-status').then((t) => /[\u4e00-\u9fff]/.test(t)), true, 'status in Chinese');
     const extent = await pageExtent(page);
     assert.ok(extent.scrollWidth <= extent.innerWidth, JSON.stringify(extent));
@@ -244,11 +283,11 @@ test('the board shows SQL sums, follows new and edited reports live, and flags s
   // A wrong token gets no data: the page says why, the API answers 401.
   await withBoard(`${boardUrl}/board/?token=wrong`, { ignore: (m) => /401|Unauthorized/.test(m) }, async (page) => {
     await page.waitForSelector(byTestId('auth-error'), { timeout: 5000 });
-    assert.equal(await page.locator(byTestId('team-MOLD-T1')).count(), 0);
+    assert.equal(await page.locator(byTestId(`team-${MOLD}`)).count(), 0);
   });
   const denied = await fetch(`${boardUrl}/board/api/v1/snapshot`, { headers: { cookie: 'dutybridge_board=wrong' } });
   assert.equal(denied.status, 401);
-  assert.ok(!(await denied.text()).includes('MOLD-T1'));
+  assert.ok(!(await denied.text()).includes(MOLD));
 
   // The source stops: once the newest fact is older than stale_after (6 s) the banner shows.
   await withBoard(withToken('?lang=en'), {}, async (page) => {
@@ -257,4 +296,4 @@ test('the board shows SQL sums, follows new and edited reports live, and flags s
     await page.waitForSelector(`${byTestId('stale-banner')}:visible`, { timeout: 20000 });
     assert.equal(await isVisible(page, 'stale-banner'), true);
   });
-});
+}

@@ -177,6 +177,10 @@ TEST_CASE("demo: scripts/demo fills the HR store with facts that a recomputation
   CHECK(second_status == 3);
   CHECK_THAT(second_output, Catch::Contains("a demo is already running"));
   CHECK_THAT(text, Catch::Contains("duty fulfilment"));
+  // The supervisors' board: its link once ready, and its teams read from its JSON API at the end.
+  CHECK_THAT(text, Catch::Contains("/board/?token="));
+  CHECK_THAT(text, Catch::Contains("the supervisors' board, shift"));
+  CHECK_THAT(text, Catch::Contains("plan to now"));
 
   auto data = demo_dir / "data";
   auto facts = sqliteRows(data / "hr.db",
