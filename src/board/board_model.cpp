@@ -124,6 +124,45 @@ bool BoardModel::apply(const core::FollowedMessage& message) {
   return true;
 }
 
+bool BoardModel::applyPlan(const core::FollowedMessage& message) {
+  if (!message.value) return plan_.erase(message.key) > 0;
+  json doc = json::parse(*message.value, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    ++ignored_;
+    return false;
+  }
+  auto shift_date = core::parseDate(text(doc, "shift_date"));
+  auto hour = doc.find("hour");
+  auto planned = doc.contains("planned_qty") ? number(doc["planned_qty"]) : std::nullopt;
+  PlanRow row;
+  row.team = text(doc, "team_code");
+  row.shift_code = text(doc, "shift_code");
+  if (!shift_date || row.team.empty() || row.shift_code.empty() || hour == doc.end() || !hour->is_number_integer() ||
+      hour->get<int64_t>() < 1 || hour->get<int64_t>() > 48 || !planned) {
+    ++ignored_;
+    return false;
+  }
+  row.shift_date = *shift_date;
+  row.hour = static_cast<int>(hour->get<int64_t>());
+  row.planned = *planned;
+  plan_[message.key] = std::move(row);
+  return true;
+}
+
+std::optional<std::vector<double>> BoardModel::plannedHours(const std::string& team,
+                                                            const calendar::ShiftInstance& shift, size_t hours) const {
+  std::optional<std::vector<double>> out;
+  if (hours == 0) return out;
+  for (const auto& [key, row] : plan_) {
+    if (row.team != team || row.shift_date != shift.shift_date || row.shift_code != shift.shift_code) continue;
+    if (!out) out.emplace(hours, 0.0);
+    // A row for an hour the shift does not have (a 12-hour plan on an 11-hour DST night) counts
+    // in the last hour.
+    (*out)[std::min(static_cast<size_t>(row.hour), hours) - 1] += row.planned;
+  }
+  return out;
+}
+
 std::vector<HourSlot> BoardModel::hours(const calendar::ShiftInstance& shift) const {
   std::vector<HourSlot> out;
   int hour = 0;
@@ -159,6 +198,7 @@ void BoardModel::prune(core::Timestamp now) {
   if (shown.empty()) return;
   const core::Date oldest = shown.back().shift_date;
   std::erase_if(facts_, [&](const auto& entry) { return entry.second.shift_date < oldest; });
+  std::erase_if(plan_, [&](const auto& entry) { return entry.second.shift_date < oldest; });
 }
 
 int64_t BoardModel::replayFromUnixMs(core::Timestamp now) const {
@@ -262,10 +302,15 @@ std::string BoardModel::snapshot(core::Timestamp now, uint64_t sequence) const {
   }
 
   const double shift_micros = static_cast<double>(current.end.micros - current.start.micros);
-  auto planOf = [&](const calendar::ShiftInstance& s) {
+  // A team's plan of a shift: its plan rows, else the catalog target.
+  auto planOf = [&](const std::string& team, const calendar::ShiftInstance& s) -> std::optional<double> {
+    if (auto rows = plannedHours(team, s, calendar::hourSlots(s).size())) {
+      double sum = 0;
+      for (double planned : *rows) sum += planned;
+      return sum;
+    }
     return options_.shift_plan ? options_.shift_plan(s.shift_date) : std::nullopt;
   };
-  const std::optional<double> plan_shift = planOf(current);
   json teams_json = json::array();
   for (const auto& [name, team] : teams) {
     // A team without a report this shift is shown (far behind, when its plan is due) only if it
@@ -283,14 +328,20 @@ std::string BoardModel::snapshot(core::Timestamp now, uint64_t sequence) const {
     }
     json t;
     t["team"] = name;
+    const std::optional<std::vector<double>> planned_hours = plannedHours(name, current, slots.size());
+    const std::optional<double> plan_shift = planOf(name, current);
     double cum_plan = 0, cum_actual = 0, plan_to_now = 0, scrap = 0, fpy_good = 0, fpy_first_pass = 0;
     bool fpy_parts = false;
     json team_hours = json::array();
     for (const auto& slot : slots) {
       const bool started = slot.start <= now;
       std::optional<double> plan;
-      if (plan_shift) {
+      if (planned_hours) {
+        plan = (*planned_hours)[static_cast<size_t>(slot.hour - 1)];
+      } else if (plan_shift) {
         plan = *plan_shift * static_cast<double>(slot.end.micros - slot.start.micros) / shift_micros;
+      }
+      if (plan) {
         cum_plan += *plan;
         if (now >= slot.end) {
           plan_to_now += *plan;
@@ -352,7 +403,7 @@ std::string BoardModel::snapshot(core::Timestamp now, uint64_t sequence) const {
       const Totals& s = totals == team.history.end() ? empty : totals->second;
       history.push_back({{"shift_date", core::formatDate(shown[i].shift_date)},
                          {"shift_code", shown[i].shift_code},
-                         {"plan", rounded(planOf(shown[i]))},
+                         {"plan", rounded(planOf(name, shown[i]))},
                          {"actual", rounded(s.good, 3)},
                          {"scrap", rounded(s.scrap, 3)},
                          {"fpy", s.fpy_parts && s.fpy_first_pass > 0 ? rounded(s.fpy_good / s.fpy_first_pass * 100)

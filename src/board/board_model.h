@@ -10,8 +10,10 @@
 // lowers an hour's value (an edited or declined report) marks the hour corrected.
 // Teams: those with facts in the current shift, and those with none that worked the same shift
 // (code) in the shifts shown for comparison (they are behind, not off).
-// Plan: the shift target in force on the shift date (BoardOptions::shift_plan), spread over the
-// shift's hours in proportion to their length; plan to now counts the current hour pro rata.
+// Plan: a team's rows of the plan topic for the shift (applyPlan: the MES work-order plan per
+// team, shift and hour, summed over work orders; an hour without a row plans nothing, a break),
+// else the shift target in force on the shift date (BoardOptions::shift_plan) spread over the
+// shift's hours in proportion to their length. Plan to now counts the current hour pro rata.
 //
 // Threading: not thread-safe; the board service guards it with a mutex. Errors: none; a message
 // that is not a board fact is counted in ignored().
@@ -58,6 +60,10 @@ class BoardModel {
 
   // A message of the facts topic. Returns true when it changed what the board shows.
   bool apply(const core::FollowedMessage& message);
+  // A message of the plan topic (mappings/mes_hourly_plan.yaml: team_code, shift_date,
+  // shift_code, hour, planned_qty); a tombstone removes its row. Returns true when it changed
+  // the plan.
+  bool applyPlan(const core::FollowedMessage& message);
   // The snapshot JSON at `now` (one line).
   std::string snapshot(core::Timestamp now, uint64_t sequence) const;
   // Forgets facts of shifts older than the ones shown at `now`.
@@ -67,6 +73,7 @@ class BoardModel {
   int64_t replayFromUnixMs(core::Timestamp now) const;
 
   size_t facts() const { return facts_.size(); }
+  size_t planRows() const { return plan_.size(); }
   size_t ignored() const { return ignored_; }
 
   // The hours of a shift instance, and the shift instances shown at `now` (current first).
@@ -89,9 +96,22 @@ class BoardModel {
     bool lowered = false;  // some revision lowered the value
   };
 
+  struct PlanRow {
+    std::string team;
+    core::Date shift_date;
+    std::string shift_code;
+    int hour = 0;
+    double planned = 0;
+  };
+  // The planned quantity of each hour (1-based index - 1) of a team's shift from the plan rows,
+  // or nullopt when the plan topic has none for it.
+  std::optional<std::vector<double>> plannedHours(const std::string& team, const calendar::ShiftInstance& shift,
+                                                  size_t hours) const;
+
   const calendar::Calendar& calendar_;
   BoardOptions options_;
-  std::map<std::string, Fact, std::less<>> facts_;  // by fact_key
+  std::map<std::string, Fact, std::less<>> facts_;    // by fact_key
+  std::map<std::string, PlanRow, std::less<>> plan_;  // by message key
   std::optional<core::Timestamp> newest_;           // newest computed_at seen
   size_t ignored_ = 0;
 };

@@ -77,48 +77,77 @@ class BoardService final : public runtime::DaemonAttachment, public SnapshotSour
     if (reader_.joinable()) reader_.join();
   }
 
-  // The reader thread: follows the topic into the model; retries a cluster that does not answer.
-  void read() {
+  // A topic the reader thread follows into the model.
+  struct Followed {
+    std::string topic;
+    bool (BoardModel::*apply)(const core::FollowedMessage&);
     std::unique_ptr<core::TopicFollower> follower;
     std::string last_problem;
     bool caught_up = false;
+  };
+
+  // The reader thread: follows the facts topic (and the plan topic) into the model; retries a
+  // cluster that does not answer.
+  void read() {
+    std::vector<Followed> topics;
+    topics.push_back(Followed{plan_->settings.topic, &BoardModel::apply, nullptr, {}, false});
+    if (plan_->settings.plan_topic) {
+      topics.push_back(Followed{*plan_->settings.plan_topic, &BoardModel::applyPlan, nullptr, {}, false});
+    }
+    const auto wait = std::chrono::milliseconds(500 / static_cast<int>(topics.size()));
     while (!stopping_.load()) {
-      if (!follower) {
-        int64_t from = 0;
-        {
-          std::lock_guard lock(mutex_);
-          from = model_.replayFromUnixMs(wallNow());
-        }
-        auto made = follow_(plan_->settings.topic, from);
-        if (!made) {
-          log::error(kComponent, "cannot read {}: {}", plan_->settings.topic, made.error().message);
-          return;
-        }
-        follower = std::move(*made);
+      bool failing = false;
+      for (Followed& followed : topics) {
+        if (!poll(followed, wait)) failing = true;
       }
-      auto polled = follower->poll(std::chrono::milliseconds(500));
-      if (!polled) {
-        if (polled.error().message != last_problem) {
-          log::warning(kComponent, "{} (the board shows what it has and reads on when it can)", polled.error().message);
-          last_problem = polled.error().message;
-        }
-        if (polled.error().kind == core::ErrorKind::Fatal) follower.reset();
+      if (failing) {
         for (int i = 0; i < 20 && !stopping_.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        continue;
-      }
-      if (!last_problem.empty()) {
-        log::notice(kComponent, "reading {} again", plan_->settings.topic);
-        last_problem.clear();
-      }
-      std::lock_guard lock(mutex_);
-      for (const auto& message : *polled) changed_ = model_.apply(message) || changed_;
-      if (!caught_up && follower->caughtUp()) {
-        caught_up = true;
-        caught_up_ = true;
-        changed_ = true;
-        log::notice(kComponent, "read {} up to its end: {} facts on the board", plan_->settings.topic, model_.facts());
       }
     }
+  }
+
+  // One poll of one topic; false when it failed (logged once per problem).
+  bool poll(Followed& followed, std::chrono::milliseconds wait) {
+    if (!followed.follower) {
+      int64_t from = 0;
+      {
+        std::lock_guard lock(mutex_);
+        from = model_.replayFromUnixMs(wallNow());
+      }
+      auto made = follow_(followed.topic, from);
+      if (!made) {
+        // Settings librdkafka refuses; `check` has tried them, so this is unexpected: say so.
+        if (made.error().message != followed.last_problem) {
+          log::error(kComponent, "cannot read {}: {}", followed.topic, made.error().message);
+          followed.last_problem = made.error().message;
+        }
+        return false;
+      }
+      followed.follower = std::move(*made);
+    }
+    auto polled = followed.follower->poll(wait);
+    if (!polled) {
+      if (polled.error().message != followed.last_problem) {
+        log::warning(kComponent, "{} (the board shows what it has and reads on when it can)", polled.error().message);
+        followed.last_problem = polled.error().message;
+      }
+      if (polled.error().kind == core::ErrorKind::Fatal) followed.follower.reset();
+      return false;
+    }
+    if (!followed.last_problem.empty()) {
+      log::notice(kComponent, "reading {} again", followed.topic);
+      followed.last_problem.clear();
+    }
+    std::lock_guard lock(mutex_);
+    for (const auto& message : *polled) changed_ = (model_.*followed.apply)(message) || changed_;
+    if (!followed.caught_up && followed.follower->caughtUp()) {
+      followed.caught_up = true;
+      changed_ = true;
+      log::notice(kComponent, "read {} up to its end: {} facts and {} plan rows on the board", followed.topic,
+                  model_.facts(), model_.planRows());
+      caught_up_ = ++topics_caught_up_ == (plan_->settings.plan_topic ? 2 : 1);
+    }
+    return true;
   }
 
   // Every second on the event loop: a new snapshot when facts changed, or every 10 s for the
@@ -154,7 +183,8 @@ class BoardService final : public runtime::DaemonAttachment, public SnapshotSour
   std::mutex mutex_;
   BoardModel model_;        // guarded by mutex_
   bool changed_ = true;     // guarded by mutex_
-  bool caught_up_ = false;  // guarded by mutex_
+  bool caught_up_ = false;  // guarded by mutex_: every topic read up to its end once
+  int topics_caught_up_ = 0;  // guarded by mutex_
   asio::steady_timer timer_;
   std::chrono::steady_clock::time_point built_{}, pruned_{};
   uint64_t sequence_;

@@ -152,6 +152,11 @@ const core::SettingsSchema<BoardSettings>& boardSettings() {
                 .def("KPI.TL.DAILY_GOOD_OUTPUT")
                 .doc("The SHIFT KPI of the catalog whose target is the shift's plan."),
             &BoardSettings::plan_kpi);
+    s.field(FieldSpec::make("plan_topic", FieldType::String)
+                .doc("The MES work-order plan per team, shift and hour (mappings/mes_hourly_plan.yaml, e.g. "
+                     "mes.hourly-plan.v1): a team with plan rows for the shift is planned by them, an hour "
+                     "without a row plans nothing; other teams by `plan_kpi`."),
+            &BoardSettings::plan_topic);
     s.field(FieldSpec::make("good_kpi", FieldType::String)
                 .def("KPI.TL.HOURLY_GOOD_OUTPUT")
                 .doc("The HOUR KPI of good output per team (mappings/team_hourly_output.yaml)."),

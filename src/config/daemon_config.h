@@ -89,6 +89,7 @@ struct BoardSettings {
   std::string calendar;                      // the plant calendar whose shifts the board shows
   std::optional<std::string> catalog;        // the duty catalog, for the plan from a shift target
   std::string plan_kpi;                      // SHIFT KPI whose target is spread over the shift's hours
+  std::optional<std::string> plan_topic;     // the plan per team, shift and hour (mes_hourly_plan.yaml)
   std::string good_kpi, scrap_kpi, fpy_kpi;  // the HOUR KPIs of good output, scrap and first-pass yield
   std::optional<std::string> employee_kpi;   // an HOUR KPI per operator (show_employees)
   std::optional<std::string> title;

@@ -133,6 +133,48 @@ TEST_CASE("board: hour by hour, cumulative, variance, plan to now pro rata, stat
   CHECK(s["newest_data_at"] == "2025-03-14T02:29:00Z");
 }
 
+core::FollowedMessage planRow(const std::string& work_order, const std::string& team, const std::string& shift,
+                              int hour, const std::string& qty) {
+  core::FollowedMessage m;
+  m.key = fmt::format("{}|{}|{}|{}", work_order, team, shift.substr(0, 10) + "|" + shift.substr(11), hour);
+  m.value = fmt::format(
+      R"({{"work_order_no":"{}","team_code":"{}","shift_date":"{}","shift_code":"{}","hour":{},"planned_qty":"{}"}})",
+      work_order, team, shift.substr(0, 10), shift.substr(11), hour, qty);
+  return m;
+}
+
+TEST_CASE("board: plan rows of the MES plan per team and hour win over the catalog target, summed over work orders") {
+  auto calendars = plantCalendars();
+  board::BoardModel model(*calendars->find("plant-01"), options());
+  CHECK(model.applyPlan(planRow("WO-1", "MOLD-T1", "2025-03-14/A", 1, "100.000")));
+  CHECK(model.applyPlan(planRow("WO-2", "MOLD-T1", "2025-03-14/A", 1, "50")));
+  CHECK(model.applyPlan(planRow("WO-1", "MOLD-T1", "2025-03-14/A", 2, "150")));
+  CHECK(model.applyPlan(planRow("WO-1", "MOLD-T1", "2025-03-14/A", 3, "0")));    // a break
+  CHECK(model.applyPlan(planRow("WO-9", "MOLD-T1", "2025-03-14/B", 1, "999")));  // another shift
+  core::FollowedMessage bad = planRow("WO-1", "MOLD-T1", "2025-03-14/A", 4, "x");
+  CHECK_FALSE(model.applyPlan(bad));
+  CHECK(model.planRows() == 5);
+  CHECK(model.apply(fact("KPI.TL.HOURLY_GOOD_OUTPUT", "MOLD-T1", "2025-03-14/A", 1, "140", 1, "2025-03-14T01:05:00Z")));
+  CHECK(model.apply(fact("KPI.TL.HOURLY_GOOD_OUTPUT", "ASSY-T1", "2025-03-14/A", 1, "140", 1, "2025-03-14T01:05:00Z")));
+  json s = json::parse(model.snapshot(at("2025-03-14T02:30:00Z"), 1));
+  const json& mold = team(s, "MOLD-T1");
+  CHECK(mold["plan_shift"] == 300.0);
+  CHECK(mold["hours"][0]["plan"] == 150.0);
+  CHECK(mold["hours"][1]["plan"] == 150.0);
+  CHECK(mold["hours"][2]["plan"] == 0.0);
+  CHECK(mold["hours"][7]["plan"] == 0.0);
+  CHECK(mold["hours"][7]["cum_plan"] == 300.0);
+  CHECK(mold["plan_to_now"] == 300.0);                // hour 3 plans nothing
+  CHECK(team(s, "ASSY-T1")["plan_shift"] == 1200.0);  // no plan rows: the catalog target
+  CHECK(team(s, "ASSY-T1")["hours"][0]["plan"] == 150.0);
+  // A withdrawn row (a tombstone on the plan topic).
+  core::FollowedMessage gone = planRow("WO-2", "MOLD-T1", "2025-03-14/A", 1, "50");
+  gone.value.reset();
+  CHECK(model.applyPlan(gone));
+  s = json::parse(model.snapshot(at("2025-03-14T02:30:00Z"), 2));
+  CHECK(team(s, "MOLD-T1")["hours"][0]["plan"] == 100.0);
+}
+
 TEST_CASE("board: the highest revision wins in any order, a lowered value marks the hour corrected") {
   auto calendars = plantCalendars();
   board::BoardModel model(*calendars->find("plant-01"), options());

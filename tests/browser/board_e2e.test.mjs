@@ -125,6 +125,8 @@ before(async () => {
          team_code TEXT, operator_badge TEXT, shift_code TEXT, shift_date DATE, time_from TIMESTAMP, time_to TIMESTAMP,
          good_qty NUMERIC(12,3), scrap_qty_labor NUMERIC(12,3), scrap_qty_mat NUMERIC(12,3), uom TEXT, state TEXT,
          updated_at TIMESTAMP NOT NULL)`);
+  sql(`CREATE TABLE work_order_hour_plan (plan_id INTEGER PRIMARY KEY, work_order_no TEXT, team_code TEXT,
+         shift_date DATE, shift_code TEXT, hour INTEGER, planned_qty NUMERIC(12,3), updated_at TIMESTAMP NOT NULL)`);
   const run = RUN.toLowerCase();
   // The shipped mapping with this run's teams in its team_leader table (an overlay).
   writeFileSync(path.join(dir, 'team_hourly_output.yaml'), `
@@ -151,6 +153,7 @@ board:
   calendars: ${REPO}/config/calendars.yaml
   calendar: plant-01-12h
   catalog: ${REPO}/config/duties.yaml
+  plan_topic: mes.hourly-plan.v1
   stale_after: 6s
   title: E2E plant
 log:
@@ -172,6 +175,24 @@ pipelines:
     sink:
       type: kafka
       topic: hr.duty-kpi.v1
+      create_topic: true
+      partitions: 3
+  - name: mes-hourly-plan
+    commit_interval: 200ms
+    source:
+      type: odbc
+      connection: "Driver=SQLite3;Database=${db};Timeout=10000"
+      table: work_order_hour_plan
+      mode: timestamp+incrementing
+      timestamp_column: updated_at
+      incrementing_column: plan_id
+      timestamp_zone: UTC
+      commit_lag: 0s
+      poll_interval: 300ms
+    mapping: ${REPO}/mappings/mes_hourly_plan.yaml
+    sink:
+      type: kafka
+      topic: mes.hourly-plan.v1
       create_topic: true
       partitions: 3
 `);
@@ -262,6 +283,20 @@ async function boardScenario() {
     await page.waitForSelector(byTestId(`corrected-h${now}`), { timeout: 5000 });
     assert.equal(await marker.samePage(), true, 'the page reloaded');
     await saveScreenshot(page, 'e2e-team-en');
+  });
+
+  // ASSY's plan comes from the MES plan table (two work orders in the current hour, a break in
+  // the first), MOLD's from the catalog.
+  const planned = (hour, qty, wo) => sql(`INSERT INTO work_order_hour_plan (work_order_no, team_code, shift_date,
+      shift_code, hour, planned_qty, updated_at) VALUES ('${wo}', '${ASSY}', '${shift.shift_date}', '${shift.shift_code}',
+      ${hour}, ${qty}, '${sqlTime(Date.now())}')`);
+  planned(now, 50, 'WO-A');
+  planned(now, 30, 'WO-B');
+  if (now !== first) planned(first, 0, 'WO-A');
+  await withBoard(withToken(`teams/${ASSY}?lang=en`), {}, async (page) => {
+    await waitForTestId(page, `plan-h${now}`, '80', { timeout: 10000 });
+    await waitForTestId(page, 'plan-shift', '80', { timeout: 5000 });
+    assert.equal(await testIdText(page, `actual-h${now}`), sqlGood(ASSY, now));
   });
 
   // Chinese, the TV (1920x1080 without scrolling) and the phone (no sideways overflow).
