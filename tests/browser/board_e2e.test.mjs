@@ -97,6 +97,28 @@ async function waitFor(what, predicate, timeoutMs) {
   }
 }
 
+// Starts `dutybridge run` on the test's config and learns the ports it bound (both 0 in the config).
+async function startDaemon() {
+  daemonLog = '';
+  daemon = spawn(BINARY, ['run', '-c', path.join(dir, 'dutybridge.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  daemon.stdout.on('data', (d) => { daemonLog += d; });
+  daemon.stderr.on('data', (d) => { daemonLog += d; });
+  await waitFor('the board and admin listeners', () => {
+    const b = daemonLog.match(/board listening on (http:\/\/[0-9.]+:\d+)/);
+    const a = daemonLog.match(/admin API listening on (http:\/\/[0-9.]+:\d+)/);
+    if (b) boardUrl = b[1];
+    if (a) adminUrl = a[1];
+    return b && a;
+  }, 30000);
+}
+
+async function stopDaemon() {
+  if (!daemon || daemon.exitCode !== null) return;
+  const exited = new Promise((r) => daemon.once('exit', r));
+  daemon.kill('SIGTERM');
+  await exited;
+}
+
 async function withBoard(url, options, body) {
   const handle = await openBoardPage(browser, url, options);
   try {
@@ -196,16 +218,7 @@ pipelines:
       create_topic: true
       partitions: 3
 `);
-  daemon = spawn(BINARY, ['run', '-c', path.join(dir, 'dutybridge.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  daemon.stdout.on('data', (d) => { daemonLog += d; });
-  daemon.stderr.on('data', (d) => { daemonLog += d; });
-  await waitFor('the board and admin listeners', () => {
-    const b = daemonLog.match(/board listening on (http:\/\/[0-9.]+:\d+)/);
-    const a = daemonLog.match(/admin API listening on (http:\/\/[0-9.]+:\d+)/);
-    if (b) boardUrl = b[1];
-    if (a) adminUrl = a[1];
-    return b && a;
-  }, 30000);
+  await startDaemon();
   // The shift and its hours as the board sees them; a shift about to end is waited out.
   shift = (await waitFor('the first snapshot', async () => (await fetch(`${boardUrl}/board/api/v1/snapshot`, {
     headers: { cookie: `dutybridge_board=${TOKEN}` } })).status === 200 && (await snapshot()).shift, 30000));
@@ -218,10 +231,7 @@ pipelines:
 
 after(async () => {
   await browser?.close();
-  if (daemon && daemon.exitCode === null) {
-    daemon.kill('SIGTERM');
-    await new Promise((r) => daemon.once('exit', r));
-  }
+  await stopDaemon();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -323,6 +333,14 @@ async function boardScenario() {
   const denied = await fetch(`${boardUrl}/board/api/v1/snapshot`, { headers: { cookie: 'dutybridge_board=wrong' } });
   assert.equal(denied.status, 401);
   assert.ok(!(await denied.text()).includes(MOLD));
+
+  // A restart: the board reads the shift back from the topic (nothing of it is kept elsewhere).
+  await stopDaemon();
+  await startDaemon();
+  await withBoard(withToken(`teams/${MOLD}?lang=en`), {}, async (page) => {
+    await waitForTestId(page, `actual-h${now}`, sqlGood(MOLD, now), { timeout: 15000 });
+    await waitForTestId(page, 'total-actual', sqlGood(MOLD), { timeout: 5000 });
+  });
 
   // The source stops: once the newest fact is older than stale_after (6 s) the banner shows.
   await withBoard(withToken('?lang=en'), {}, async (page) => {
