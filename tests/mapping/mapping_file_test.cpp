@@ -252,7 +252,12 @@ TEST_CASE("contract outputs validate against the JSON Schemas in docs/schemas", 
   CHECK_FALSE(validator.validate(duty_kpi, target, nullptr));
 }
 
-TEST_CASE("HOUR facts of the shipped team-hourly-output mapping validate against duty_kpi.v1", "[mapping][contract]") {
+namespace {
+
+// The facts a shipped HOUR mapping makes of one report in the 5th hour of a night shift (then
+// the clock past that hour's close), each validated against duty_kpi.v1 and checked for the
+// hour's period and the team.
+std::vector<nlohmann::json> nightHourFacts(const std::string& mapping_file) {
   const std::filesystem::path schemas = DUTYBRIDGE_SCHEMA_DIR;
   nlohmann::json schema_doc = nlohmann::json::parse(readFile(schemas / "duty_kpi.v1.json"));
   valijson::Schema duty_kpi;
@@ -260,10 +265,9 @@ TEST_CASE("HOUR facts of the shipped team-hourly-output mapping validate against
   valijson::adapters::NlohmannJsonAdapter schema_adapter(schema_doc);
   parser.populateSchema(schema_adapter, duty_kpi);
 
-  auto loaded = mapping::loadMapping(schemas.parent_path().parent_path() / "mappings/team_hourly_output.yaml");
+  auto loaded = mapping::loadMapping(schemas.parent_path().parent_path() / "mappings" / mapping_file);
   if (!loaded) FAIL(loaded.error().format());
   testing::TempDir dir("hour-contract");
-  // A report in the 5th hour of a night shift, then the clock past that hour's close.
   auto input = dir.write(
       "input.jsonl", R"({"_now":"2025-03-14T16:45:00Z","report_no":"PR-1","work_order_no":"WO-1",)"
                      R"("operation_code":"MLD-INJ","product_code":"CVR-3105","workshop_code":"MOLD",)"
@@ -276,8 +280,7 @@ TEST_CASE("HOUR facts of the shipped team-hourly-output mapping validate against
   std::string outputs = runStateful(std::move(*loaded), input, dir.path());
   std::istringstream lines(outputs);
   std::string line;
-  std::set<std::string> kpis;
-  size_t validated = 0;
+  std::vector<nlohmann::json> facts;
   while (std::getline(lines, line)) {
     nlohmann::json envelope = nlohmann::json::parse(line);
     REQUIRE(envelope.contains("value"));
@@ -298,12 +301,37 @@ TEST_CASE("HOUR facts of the shipped team-hourly-output mapping validate against
     CHECK(doc["period"]["start"] == "2025-03-14T16:00:00Z");
     CHECK(doc["period"]["end"] == "2025-03-14T17:00:00Z");
     CHECK(doc["org_unit"] == "MOLD-T1");
-    kpis.insert(doc["kpi_code"].get<std::string>());
-    ++validated;
+    facts.push_back(doc);
   }
+  return facts;
+}
+
+}  // namespace
+
+TEST_CASE("HOUR facts of the shipped team-hourly-output mapping validate against duty_kpi.v1", "[mapping][contract]") {
+  auto facts = nightHourFacts("team_hourly_output.yaml");
+  std::set<std::string> kpis;
+  for (const auto& doc : facts) kpis.insert(doc["kpi_code"].get<std::string>());
   // Three facts a revision (open, then closed).
-  CHECK(validated == 6);
+  CHECK(facts.size() == 6);
   CHECK(kpis == std::set<std::string>{"KPI.TL.HOURLY_FPY", "KPI.TL.HOURLY_GOOD_OUTPUT", "KPI.TL.HOURLY_SCRAP"});
+}
+
+TEST_CASE("HOUR facts of the shipped operator-hourly-output mapping validate against duty_kpi.v1, without the badge",
+          "[mapping][contract]") {
+  auto facts = nightHourFacts("operator_hourly_output.yaml");
+  // One fact, open and then closed: the operator's (the badge's holder on the shift date).
+  REQUIRE(facts.size() == 2);
+  for (const auto& doc : facts) {
+    INFO(doc.dump());
+    CHECK(doc["kpi_code"] == "KPI.OP.HOURLY_GOOD_OUTPUT");
+    CHECK(doc["employee_no"] == "E10023");
+    CHECK(doc["position_code"] == "OPERATOR");
+    CHECK(doc.contains("target"));
+    CHECK(doc.value("target", nlohmann::json(0)).is_null());
+    CHECK(doc.dump().find("B000123") == std::string::npos);
+  }
+  CHECK(facts[1]["period"]["closed"] == true);
 }
 
 TEST_CASE("a transform's stored entries are summarised for status by their owner", "[mapping][state]") {
