@@ -62,6 +62,9 @@ class KafkaTopicFollower final : public core::TopicFollower {
       if (auto status = assign(wait); !status) return core::fail(status.error());
       if (!assigned_) return out;
     }
+    if (kafka::SteadyClock::now() - checked_ >= std::chrono::minutes(1)) {
+      if (auto status = addNewPartitions(wait); !status) return core::fail(status.error());
+    }
     const auto deadline = kafka::SteadyClock::now() + wait;
     // Up to a batch, then return so the caller can publish what it has.
     while (out.size() < 10'000) {
@@ -75,7 +78,13 @@ class KafkaTopicFollower final : public core::TopicFollower {
         if (auto it = end_.find(message->partition); it != end_.end() && message->offset >= it->second) end_.erase(it);
         continue;
       }
-      if (message->err) continue;  // logged by the client's error callback, rate-limited
+      if (message->err) {
+        // A consumer error (topic deleted, access denied, offset out of range): the caller logs
+        // it and polls again; what came before it is delivered first.
+        if (!out.empty()) break;
+        return core::fail(core::Error::retryable(
+            fmt::format("{} partition {}: {}", label_, message->partition, rd_kafka_err2str(message->err))));
+      }
       core::FollowedMessage m;
       if (message->key) m.key.assign(static_cast<const char*>(message->key), message->key_len);
       if (message->payload && message->len > 0)
@@ -105,12 +114,7 @@ class KafkaTopicFollower final : public core::TopicFollower {
       return core::fail(core::Error::retryable(
           fmt::format("{}: Kafka cluster {} did not answer: {}", label_, bootstrap_, rd_kafka_err2str(err))));
     }
-    int partitions = 0;
-    for (int i = 0; i < metadata->topic_cnt; ++i) {
-      if (topic_ == metadata->topics[i].topic && metadata->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        partitions = metadata->topics[i].partition_cnt;
-      }
-    }
+    const int partitions = partitionCount(*metadata);
     if (partitions <= 0) {
       return core::fail(core::Error::retryable(fmt::format("{} does not exist yet", label_)));
     }
@@ -129,19 +133,68 @@ class KafkaTopicFollower final : public core::TopicFollower {
       auto& part = wanted->elems[i];
       int64_t low = 0;
       int64_t high = 0;
-      if (rd_kafka_query_watermark_offsets(consumer_.get(), topic_.c_str(), part.partition, &low, &high, timeout) ==
-              RD_KAFKA_RESP_ERR_NO_ERROR &&
-          high > std::max<int64_t>(part.offset, low) && part.offset != RD_KAFKA_OFFSET_END) {
+      // A partition without an answer (a leader moving) is not started at its end, which would
+      // skip its facts: the whole assignment is tried again on the next poll.
+      err = part.err ? part.err
+                     : rd_kafka_query_watermark_offsets(consumer_.get(), topic_.c_str(), part.partition, &low, &high,
+                                                        timeout);
+      if (err) {
+        end_.clear();
+        return core::fail(core::Error::retryable(
+            fmt::format("{} partition {}: start offset: {}", label_, part.partition, rd_kafka_err2str(err))));
+      }
+      if (part.offset < 0) {
+        part.offset = RD_KAFKA_OFFSET_END;  // no message at or after the time
+      } else if (high > std::max<int64_t>(part.offset, low)) {
         end_[part.partition] = high;
       }
-      if (part.err || part.offset < 0) part.offset = RD_KAFKA_OFFSET_END;
-      log::debug(label_, "partition {}: reading from offset {} (end {}, {})", part.partition, part.offset, high,
-                 part.err ? rd_kafka_err2str(part.err) : "ok");
+      log::debug(label_, "partition {}: reading from offset {} (end {})", part.partition, part.offset, high);
     }
-    if (rd_kafka_resp_err_t assign_err = rd_kafka_assign(consumer_.get(), wanted.get()); assign_err) {
-      return core::fail(kafka::kafkaError(assign_err, label_ + " assign"));
+    // Incremental from the start, so partitions added later join the same way.
+    if (rd_kafka_error_t* error = rd_kafka_incremental_assign(consumer_.get(), wanted.get())) {
+      std::string text = rd_kafka_error_string(error);
+      rd_kafka_error_destroy(error);
+      end_.clear();
+      return core::fail(core::Error::retryable(fmt::format("{}: assign: {}", label_, text)));
     }
     assigned_ = true;
+    partitions_ = partitions;
+    checked_ = kafka::SteadyClock::now();
+    return {};
+  }
+
+  int partitionCount(const rd_kafka_metadata_t& metadata) const {
+    for (int i = 0; i < metadata.topic_cnt; ++i) {
+      if (topic_ == metadata.topics[i].topic && metadata.topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return metadata.topics[i].partition_cnt;
+      }
+    }
+    return 0;
+  }
+
+  // Partitions added to the topic since the assignment are read from their beginning (they hold
+  // only messages newer than the assignment).
+  core::Status addNewPartitions(std::chrono::milliseconds wait) {
+    checked_ = kafka::SteadyClock::now();
+    kafka::TopicPtr topic(rd_kafka_topic_new(consumer_.get(), topic_.c_str(), nullptr));
+    if (!topic) return {};
+    const rd_kafka_metadata_t* raw = nullptr;
+    const int timeout = static_cast<int>(std::max<int64_t>(wait.count(), 1));
+    if (rd_kafka_metadata(consumer_.get(), 0, topic.get(), &raw, timeout)) return {};  // next minute
+    kafka::MetadataPtr metadata(raw);
+    const int partitions = partitionCount(*metadata);
+    if (partitions <= partitions_) return {};
+    kafka::PartitionList added(rd_kafka_topic_partition_list_new(partitions - partitions_));
+    for (int32_t p = partitions_; p < partitions; ++p) {
+      rd_kafka_topic_partition_list_add(added.get(), topic_.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+    if (rd_kafka_error_t* error = rd_kafka_incremental_assign(consumer_.get(), added.get())) {
+      std::string text = rd_kafka_error_string(error);
+      rd_kafka_error_destroy(error);
+      return core::fail(core::Error::retryable(fmt::format("{}: reading new partitions: {}", label_, text)));
+    }
+    log::notice(label_, "the topic has {} partitions now (was {}): reading the new ones", partitions, partitions_);
+    partitions_ = partitions;
     return {};
   }
 
@@ -152,6 +205,8 @@ class KafkaTopicFollower final : public core::TopicFollower {
   FollowerEvents events_;
   kafka::KafkaHandle consumer_;
   bool assigned_ = false;
+  int partitions_ = 0;                        // assigned
+  kafka::SteadyClock::time_point checked_{};  // the last look for new partitions
   std::map<int32_t, int64_t> end_;  // partition -> end offset at assignment, until read up to it
 };
 

@@ -52,6 +52,7 @@ class BoardService final : public runtime::DaemonAttachment, public SnapshotSour
     site.viewer_token = s.viewer_token;
     site.language = s.language;
     site.title = plan_->options.title.empty() ? plan_->options.plant : plan_->options.title;
+    site.secure_cookie = s.tls.has_value();
     auto started = web::startServer(io_, makeBoardSite(*this, std::move(site)), server);
     if (!started) return core::fail(started.error());
     server_ = std::move(*started);
@@ -81,6 +82,7 @@ class BoardService final : public runtime::DaemonAttachment, public SnapshotSour
   struct Followed {
     std::string topic;
     bool (BoardModel::*apply)(const core::FollowedMessage&);
+    bool from_start;  // the whole topic (the plan: rows are produced days before their shift)
     std::unique_ptr<core::TopicFollower> follower;
     std::string last_problem;
     bool caught_up = false;
@@ -90,9 +92,9 @@ class BoardService final : public runtime::DaemonAttachment, public SnapshotSour
   // cluster that does not answer.
   void read() {
     std::vector<Followed> topics;
-    topics.push_back(Followed{plan_->settings.topic, &BoardModel::apply, nullptr, {}, false});
+    topics.push_back(Followed{plan_->settings.topic, &BoardModel::apply, false, nullptr, {}, false});
     if (plan_->settings.plan_topic) {
-      topics.push_back(Followed{*plan_->settings.plan_topic, &BoardModel::applyPlan, nullptr, {}, false});
+      topics.push_back(Followed{*plan_->settings.plan_topic, &BoardModel::applyPlan, true, nullptr, {}, false});
     }
     const auto wait = std::chrono::milliseconds(500 / static_cast<int>(topics.size()));
     while (!stopping_.load()) {
@@ -110,7 +112,7 @@ class BoardService final : public runtime::DaemonAttachment, public SnapshotSour
   bool poll(Followed& followed, std::chrono::milliseconds wait) {
     if (!followed.follower) {
       int64_t from = 0;
-      {
+      if (!followed.from_start) {
         std::lock_guard lock(mutex_);
         from = model_.replayFromUnixMs(wallNow());
       }

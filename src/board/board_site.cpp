@@ -82,7 +82,8 @@ std::string withoutToken(std::string_view target) {
     const size_t amp = query.find('&');
     std::string_view pair = query.substr(0, amp);
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (pair.empty() || pair == "token" || pair.starts_with("token=")) continue;
+    // The key as the check read it (decoded): ?tok%65n= is the token too.
+    if (pair.empty() || percentDecode(pair.substr(0, pair.find('='))) == "token") continue;
     out += separator;
     out += pair;
     separator = '&';
@@ -167,8 +168,8 @@ class BoardSite final : public web::Handler {
         if (!sameSecret(target.param("token"), *options_.viewer_token)) return unauthorized(target, lang);
         Response r = redirect(withoutToken(request.target));
         r.headers.emplace_back(
-            "Set-Cookie", fmt::format("{}={}; Path=/board; HttpOnly; SameSite=Strict; Max-Age=31536000", kBoardCookie,
-                                      *options_.viewer_token));
+            "Set-Cookie", fmt::format("{}={}; Path=/board; HttpOnly; SameSite=Lax; Max-Age=31536000{}", kBoardCookie,
+                                      *options_.viewer_token, options_.secure_cookie ? "; Secure" : ""));
         return r;
       }
       if (!sameSecret(web::cookieValue(request.cookie, kBoardCookie), *options_.viewer_token)) {
@@ -176,7 +177,14 @@ class BoardSite final : public web::Handler {
       }
     }
     if (target.path == "/board/api/v1/snapshot") return snapshot();
-    if (target.path == "/board/api/v1/events") return events(request);
+    if (target.path == "/board/api/v1/events") {
+      if (request.method == "HEAD") {
+        Response head;
+        head.content_type = "text/event-stream; charset=utf-8";
+        return head;  // no stream for a HEAD: a probe must not hold one open
+      }
+      return events(request);
+    }
     if (target.path == "/board/") return page("overview", "", lang);
     if (target.path == "/board/tv") return page("tv", "", lang);
     if (target.path.starts_with("/board/teams/") && target.path.size() > 13 &&

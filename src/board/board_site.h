@@ -11,7 +11,9 @@
 //
 // Pages take ?lang=zh|en; else the first of zh/en in Accept-Language; else board.language.
 // With a viewer token: a request carrying ?token=T (right) is redirected to the same URL without
-// it and gets the token as an HttpOnly cookie; everything but assets then needs the cookie (401
+// it and gets the token as an HttpOnly, SameSite=Lax cookie (Lax, not Strict: a link opened from
+// a chat or a QR code is a cross-site navigation, whose redirect would arrive without a Strict
+// cookie; the board has nothing but GET); everything but assets then needs the cookie (401
 // otherwise, with no data). Every page carries a Content-Security-Policy without inline script
 // or style.
 //
@@ -47,6 +49,7 @@ struct SiteOptions {
   std::string language = "zh";  // zh | en
   std::string title;
   size_t max_streams = 1000;  // open event streams beyond: 503
+  bool secure_cookie = false;  // served over TLS: the cookie says Secure
 };
 
 // The Content-Security-Policy of every board page.

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -103,6 +104,19 @@ std::vector<core::ConfigProblem> checkBoard(const core::ConfigObject& board) {
   std::vector<core::ConfigProblem> problems = checkListen(board);
   if (board.getBool("enabled") && board.getString("calendar").empty()) {
     problems.push_back({"calendar", "the board needs 'calendar': the plant calendar whose shifts it shows"});
+  }
+  if (board.has("viewer_token")) {
+    // It becomes a cookie value: empty would open the board to all, `;` or a space would break it.
+    const std::string token = board.getString("viewer_token");
+    const bool safe = std::all_of(token.begin(), token.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+             c == '~' || c == '-';
+    });
+    if (token.size() < 16 || !safe) {
+      problems.push_back({"viewer_token",
+                          "the viewer token must be at least 16 characters of A-Z, a-z, 0-9, '.', '_', '~' and '-' "
+                          "(it becomes a cookie); e.g. head -c 24 /dev/urandom | base64 | tr '+/' '-_'"});
+    }
   }
   if (board.getInt("far_behind_below") > board.getInt("behind_below")) {
     problems.push_back({"far_behind_below", "must not be above behind_below"});

@@ -285,7 +285,13 @@ TEST_CASE("board site: a token in the URL becomes an HttpOnly cookie, a wrong or
   const std::string cookie = header(redirect, "Set-Cookie");
   CHECK(cookie.starts_with("dutybridge_board=s3cret-viewer;"));
   CHECK(cookie.find("HttpOnly") != std::string::npos);
-  CHECK(cookie.find("SameSite=Strict") != std::string::npos);
+  CHECK(cookie.find("SameSite=Lax") != std::string::npos);
+  CHECK(cookie.find("Secure") == std::string::npos);  // plain HTTP here
+
+  // The key as the check decodes it: the redirect leaves no spelling of the token behind.
+  auto encoded = response(site->answer(get("/board/?tok%65n=s3cret-viewer&lang=zh")));
+  CHECK(encoded.status == 303);
+  CHECK(header(encoded, "Location") == "/board/?lang=zh");
 
   auto wrong = response(site->answer(get("/board/?token=guess")));
   CHECK(wrong.status == 401);
@@ -325,6 +331,9 @@ TEST_CASE("board site: pages carry a CSP without inline script, the language and
   }
   CHECK(response(site->answer(get("/board/assets/nothing.js"))).status == 404);
   CHECK(response(site->answer(get("/board/assets/../../etc/passwd"))).status == 404);
+  web::Request head = get("/board/api/v1/events");
+  head.method = "HEAD";
+  CHECK(std::holds_alternative<web::Response>(site->answer(head)));  // no stream held open for a probe
   web::Request post = get("/board/api/v1/snapshot");
   post.method = "POST";
   CHECK(response(site->answer(post)).status == 405);

@@ -274,3 +274,45 @@ TEST_CASE("docs/configuration.md lists the keys check and run validate", "[confi
   testing::checkGeneratedRegion(docs / "configuration.md", "daemon config keys",
                                 schema::markdownKeyTable(config::daemonSchema()));
 }
+
+TEST_CASE("the board section: defaults, a viewer token from a secret, and what it refuses", "[config]") {
+  auto reg = registry();
+  auto secrets = fakeEnv({{"BOARD_TOKEN", "tv-line-3_aaaaaaaaaaaa"}, {"WEAK", "abc"}, {"SEMI", "abcdefgh;ijklmnopq"}});
+  auto parse = [&](const std::string& board) {
+    return config::parseDaemonConfig("kafka: {bootstrap_servers: 127.0.0.1:9092}\nboard: " + board + R"(
+pipelines:
+  - name: smoke
+    source: {type: generate, count: 10}
+    sink: {type: stdout}
+)",
+                                     "board.yaml", reg, secrets);
+  };
+  auto ok = parse(R"({enabled: true, calendar: plant-01, viewer_token: "${env:BOARD_TOKEN}", listen: "0.0.0.0:8090"})");
+  if (!ok) FAIL(ok.error().format());
+  const config::BoardSettings& board = (*ok)->board;
+  CHECK(board.enabled);
+  CHECK(board.viewer_token == "tv-line-3_aaaaaaaaaaaa");
+  CHECK(board.topic == "hr.duty-kpi.v1");
+  CHECK(board.language == "zh");
+  CHECK(board.behind_below == 95);
+  CHECK(board.far_behind_below == 85);
+  CHECK(board.stale_after == std::chrono::minutes(5));
+  CHECK(board.history_shifts == 3);
+  CHECK_FALSE(board.show_employees);
+  CHECK_FALSE(board.plan_topic);
+
+  for (const auto& [yaml, message] : std::vector<std::pair<std::string, std::string>>{
+           {R"({enabled: true})", "the board needs 'calendar'"},
+           {R"({calendar: c, viewer_token: "${env:WEAK}"})", "at least 16 characters"},
+           {R"({calendar: c, viewer_token: "${env:SEMI}"})", "at least 16 characters"},
+           {R"({calendar: c, viewer_token: ""})", "at least 16 characters"},
+           {R"({calendar: c, behind_below: 80, far_behind_below: 90})", "must not be above behind_below"},
+           {R"({calendar: c, listen: "8090"})", "is not host:port"},
+           {R"({calendar: c, language: fr})", "fr"},
+       }) {
+    auto refused = parse(yaml);
+    INFO(yaml);
+    REQUIRE_FALSE(refused);
+    CHECK_THAT(refused.error().format(), Catch::Contains(message));
+  }
+}
