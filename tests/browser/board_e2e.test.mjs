@@ -288,7 +288,9 @@ async function boardScenario() {
     assert.equal(await marker.samePage(), true, 'the page reloaded');
 
     // An edited report (40 -> 30): the correction shows and the hour is marked.
-    sql(`UPDATE production_report SET good_qty = 30, updated_at = '${sqlTime(Date.now())}' WHERE report_no = '${edited}'`);
+    // The edit's updated_at must be later than the cursor (the last report's, to the second, with
+    // a higher id): a second ahead, as an MES clock would be by the time a supervisor edits.
+    sql(`UPDATE production_report SET good_qty = 30, updated_at = '${sqlTime(Date.now() + 1000)}' WHERE report_no = '${edited}'`);
     await waitForTestId(page, `actual-h${now}`, sqlGood(MOLD, now), { timeout: 5000 });
     await page.waitForSelector(byTestId(`corrected-h${now}`), { timeout: 5000 });
     assert.equal(await marker.samePage(), true, 'the page reloaded');
