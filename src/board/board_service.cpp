@@ -98,9 +98,11 @@ class BoardService final : public runtime::DaemonAttachment, public SnapshotSour
     }
     const auto wait = std::chrono::milliseconds(500 / static_cast<int>(topics.size()));
     while (!stopping_.load()) {
-      bool failing = false;
+      // A pause only when no topic answers: a plan topic that does not exist yet must not slow
+      // the facts down.
+      bool failing = true;
       for (Followed& followed : topics) {
-        if (!poll(followed, wait)) failing = true;
+        if (poll(followed, wait)) failing = false;
       }
       if (failing) {
         for (int i = 0; i < 20 && !stopping_.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
