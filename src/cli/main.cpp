@@ -459,8 +459,6 @@ int cmdTop(Args& args) {
   return cli::topCommand(*loaded, options);
 }
 
-// A configuration file with its mappings loaded and checked, as `check`, `run` and a reload
-// need it.
 // The admin API and the board, stopped together.
 struct Attachments final : runtime::DaemonAttachment {
   std::vector<std::unique_ptr<runtime::DaemonAttachment>> parts;
@@ -469,6 +467,8 @@ struct Attachments final : runtime::DaemonAttachment {
   }
 };
 
+// A configuration file with its mappings loaded and checked, as `check`, `run` and a reload
+// need it.
 struct LoadedAll {
   std::shared_ptr<runtime::LoadedConfig> loaded;
   std::shared_ptr<const std::map<std::string, std::shared_ptr<const mapping::Mapping>>> mappings;
