@@ -1,15 +1,9 @@
 #include "src/mapping/contracts.h"
 
 #include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <fstream>
 #include <set>
-#include <sstream>
-
-#include "src/common/file_read.h"
-#include "src/schema/validator.h"
 
 namespace dutybridge::mapping {
 namespace {
@@ -62,13 +56,6 @@ const std::vector<Contract>& contracts() {
   return all;
 }
 
-std::unexpected<diag::Diagnostics> single(const std::filesystem::path& file, int line, int column,
-                                          std::string message) {
-  diag::Diagnostics d;
-  d.add(core::SourceLocation{file.string(), line, column, ""}, std::move(message));
-  return std::unexpected(std::move(d));
-}
-
 const Value* providedValue(const ContractBinding& b, const std::vector<Value>& values, std::string_view name) {
   const auto& fields = b.contract->fields;
   for (size_t i = 0; i < fields.size(); ++i) {
@@ -84,96 +71,8 @@ std::optional<std::string> text(const Value* v) {
 
 }  // namespace
 
-std::optional<core::Decimal> KpiDefinition::targetOn(core::Date day) const {
-  std::optional<core::Decimal> out;
-  for (const auto& target : targets) {
-    if (target.from <= day) out = target.value;
-  }
-  return out;
-}
-
 std::expected<DutyCatalog, diag::Diagnostics> loadDutyCatalog(const std::filesystem::path& file) {
-  auto text = files::readRegularFile(file, files::kMaxConfigBytes, "the duty catalog");
-  if (!text) return single(file, 0, 0, text.error().message);
-  diag::Diagnostics diagnostics;
-  diagnostics.addSource(file.string(), *text);
-  auto at = [&](const YAML::Node& node, const std::string& path) {
-    core::SourceLocation loc{file.string(), 0, 0, path};
-    if (node.IsDefined() && node.Mark().line >= 0) {
-      loc.line = node.Mark().line + 1;
-      loc.column = node.Mark().column + 1;
-    }
-    return loc;
-  };
-  DutyCatalog catalog;
-  try {
-    YAML::Node root = YAML::Load(*text);
-    schema::reportDuplicateKeys(root, file.string(), diagnostics);
-    catalog.plant = root["plant"] ? root["plant"].Scalar() : "";
-    catalog.time_zone = root["time_zone"] ? root["time_zone"].Scalar() : "UTC";
-    if (catalog.plant.empty()) diagnostics.add(at(root, ""), "the duty catalog needs a 'plant'");
-    if (!core::isKnownTimeZone(catalog.time_zone)) {
-      diagnostics.add(at(root["time_zone"], "time_zone"), "unknown time zone '" + catalog.time_zone + "'");
-    }
-    const std::set<std::string> periods = {"SHIFT", "DAY", "WEEK", "MONTH", "HOUR"};
-    const std::set<std::string> aggregations = {"SUM", "COUNT", "COUNT_DISTINCT", "MIN", "MAX", "RATIO_OF_SUMS",
-                                                "WEIGHTED_AVG"};
-    for (auto pos = root["positions"].begin(); root["positions"].IsMap() && pos != root["positions"].end(); ++pos) {
-      std::string position = pos->first.Scalar();
-      const YAML::Node duties = pos->second["duties"];
-      for (size_t d = 0; duties.IsSequence() && d < duties.size(); ++d) {
-        std::string duty = duties[d]["code"].Scalar();
-        const YAML::Node kpis = duties[d]["kpis"];
-        for (size_t k = 0; kpis.IsSequence() && k < kpis.size(); ++k) {
-          const YAML::Node node = kpis[k];
-          std::string path = fmt::format("positions.{}.duties[{}].kpis[{}]", position, d, k);
-          KpiDefinition kpi;
-          kpi.code = node["code"].Scalar();
-          kpi.title = node["title"] ? node["title"].Scalar() : "";
-          kpi.duty_code = duty;
-          kpi.position_code = position;
-          kpi.unit = node["unit"] ? node["unit"].Scalar() : "";
-          kpi.period = node["period"] ? node["period"].Scalar() : "";
-          kpi.aggregation = node["aggregation"] ? node["aggregation"].Scalar() : "";
-          std::string direction = node["direction"] ? node["direction"].Scalar() : "HIGHER_IS_BETTER";
-          kpi.lower_is_better = direction == "LOWER_IS_BETTER";
-          if (!kpi.code.starts_with("KPI.")) diagnostics.add(at(node["code"], path + ".code"), "KPI codes start with 'KPI.'");
-          if (kpi.unit.empty()) diagnostics.add(at(node, path), "KPI " + kpi.code + " needs a 'unit'");
-          if (!periods.contains(kpi.period)) {
-            diagnostics.add(at(node["period"], path + ".period"), "'period' must be SHIFT, DAY, WEEK, MONTH or HOUR");
-          }
-          if (!aggregations.contains(kpi.aggregation)) {
-            diagnostics.add(at(node["aggregation"], path + ".aggregation"),
-                            "'aggregation' must be one of SUM, COUNT, COUNT_DISTINCT, MIN, MAX, RATIO_OF_SUMS, WEIGHTED_AVG");
-          }
-          if (direction != "HIGHER_IS_BETTER" && direction != "LOWER_IS_BETTER") {
-            diagnostics.add(at(node["direction"], path + ".direction"),
-                            "'direction' must be HIGHER_IS_BETTER or LOWER_IS_BETTER");
-          }
-          const YAML::Node targets = node["targets"];
-          for (size_t i = 0; targets.IsSequence() && i < targets.size(); ++i) {
-            auto from = core::parseDate(targets[i]["from"].Scalar());
-            auto value = core::Decimal::parse(targets[i]["value"].Scalar());
-            if (!from || !value) {
-              diagnostics.add(at(targets[i], fmt::format("{}.targets[{}]", path, i)),
-                              "a target needs 'from' (YYYY-MM-DD) and a numeric 'value'");
-              continue;
-            }
-            kpi.targets.push_back({*from, *value});
-          }
-          std::sort(kpi.targets.begin(), kpi.targets.end(),
-                    [](const KpiTarget& a, const KpiTarget& b) { return a.from < b.from; });
-          if (!catalog.kpis.emplace(kpi.code, kpi).second) {
-            diagnostics.add(at(node["code"], path + ".code"), "KPI " + kpi.code + " is defined twice");
-          }
-        }
-      }
-    }
-  } catch (const YAML::Exception& e) {
-    diagnostics.add(core::SourceLocation{file.string(), e.mark.line + 1, e.mark.column + 1, ""}, "YAML: " + e.msg);
-  }
-  if (!diagnostics.empty()) return std::unexpected(std::move(diagnostics));
-  return catalog;
+  return catalog::loadPositionCatalog(file);
 }
 
 const Contract* findContract(std::string_view name) {

@@ -13,37 +13,18 @@
 #include <string>
 #include <vector>
 
+#include "src/catalog/position_catalog.h"
 #include "src/core/record.h"
 #include "src/diagnostics/diagnostics.h"
 #include "src/expr/expr.h"
 
 namespace dutybridge::mapping {
 
-struct KpiTarget {
-  core::Date from;
-  core::Decimal value;
-};
-
-struct KpiDefinition {
-  std::string code;
-  std::string title;
-  std::string duty_code;
-  std::string position_code;
-  std::string unit;
-  std::string period;       // SHIFT | DAY | WEEK | MONTH | HOUR
-  std::string aggregation;  // SUM | COUNT | COUNT_DISTINCT | MIN | MAX | RATIO_OF_SUMS | WEIGHTED_AVG
-  bool lower_is_better = false;
-  std::vector<KpiTarget> targets;  // ascending by `from`
-
-  // The target in force on `day`, if any.
-  std::optional<core::Decimal> targetOn(core::Date day) const;
-};
-
-struct DutyCatalog {
-  std::string plant;
-  std::string time_zone;
-  std::map<std::string, KpiDefinition, std::less<>> kpis;
-};
+// The duty catalog is the position catalog (src/catalog): its KPIs are what facts are checked
+// against.
+using KpiTarget = catalog::KpiTarget;
+using KpiDefinition = catalog::KpiDefinition;
+using DutyCatalog = catalog::PositionCatalog;
 
 std::expected<DutyCatalog, diag::Diagnostics> loadDutyCatalog(const std::filesystem::path& file);
 
