@@ -1,5 +1,6 @@
 #include "connectors/builtin.h"
 
+#include "connectors/catalog/catalog_source.h"
 #include "connectors/generate/generate_source.h"
 #include "connectors/kafka/kafka_sink.h"
 #include "connectors/kafka/kafka_source.h"
@@ -13,6 +14,7 @@ namespace dutybridge::connectors {
 
 void registerBuiltinConnectors(core::Registry& registry) {
   registerGenerateSource(registry);
+  registerPositionCatalogSource(registry);
   registerKafkaSink(registry);
   registerKafkaSource(registry);
   registerKafkaTableSource(registry);

@@ -68,6 +68,14 @@ class UpsertDialect {
   virtual std::string listAgg(const std::string& expression) const = 0;
   // `expression` (a decimal column) as something that compares numerically with 1.
   virtual std::string numeric(const std::string& expression) const { return expression; }
+  // For the personnel-file views (hr_schema.cpp): the database's current date; a date
+  // expression plus `days`; the last day of a date's month; a number kept in a JSON text column
+  // (`column` holds a JSON object, `key` one of its members) as something that compares
+  // numerically.
+  virtual std::string today() const = 0;
+  virtual std::string addDays(const std::string& date, int days) const = 0;
+  virtual std::string monthEnd(const std::string& date) const = 0;
+  virtual std::string jsonNumber(const std::string& column, const std::string& key) const = 0;
   // Database settings `dutybridge hr-schema` prints before the DDL (e.g. SQLite's WAL mode, so
   // readers never wait for the loader's write transactions); empty when none.
   virtual std::string schemaPreamble() const { return {}; }

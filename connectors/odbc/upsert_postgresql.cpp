@@ -41,6 +41,14 @@ class PostgresqlUpsert final : public UpsertDialect {
   std::string listAgg(const std::string& expression) const override {
     return fmt::format("string_agg(DISTINCT {0}, ',' ORDER BY {0})", expression);
   }
+  std::string today() const override { return "CURRENT_DATE"; }
+  std::string addDays(const std::string& date, int days) const override { return fmt::format("({} + {})", date, days); }
+  std::string monthEnd(const std::string& date) const override {
+    return fmt::format("CAST(date_trunc('month', {}) + INTERVAL '1 month - 1 day' AS DATE)", date);
+  }
+  std::string jsonNumber(const std::string& column, const std::string& key) const override {
+    return fmt::format("CAST(CAST({} AS JSONB) ->> '{}' AS NUMERIC)", column, key);
+  }
 };
 
 }  // namespace

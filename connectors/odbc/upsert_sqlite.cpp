@@ -52,6 +52,17 @@ class SqliteUpsert final : public UpsertDialect {
   std::string numeric(const std::string& expression) const override {
     return "CAST(" + expression + " AS REAL)";
   }
+  // Dates are 'YYYY-MM-DD' text, which date() reads and writes.
+  std::string today() const override { return "date('now')"; }
+  std::string addDays(const std::string& date, int days) const override {
+    return fmt::format("date({}, '{:+} days')", date, days);
+  }
+  std::string monthEnd(const std::string& date) const override {
+    return fmt::format("date({}, 'start of month', '+1 month', '-1 day')", date);
+  }
+  std::string jsonNumber(const std::string& column, const std::string& key) const override {
+    return fmt::format("CAST(json_extract({}, '$.{}') AS REAL)", column, key);
+  }
   // Write-ahead logging: HR's readers (and a report running while the loader writes) read the
   // last commit instead of waiting for the loader's transaction; the mode stays with the file.
   std::string schemaPreamble() const override { return "PRAGMA journal_mode = WAL;\n\n"; }
