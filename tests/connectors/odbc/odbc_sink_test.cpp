@@ -553,6 +553,161 @@ TEST_CASE("duty_fulfilment counts due and met KPIs per employee and period (Post
   checkFulfilment(HrStore::postgres("hr_view"));
 }
 
+namespace {
+
+// The personnel-file views over rows written straight into the tables (the loaders' e2e tests
+// write them through Kafka): position fit (held, expiring, expired, lapsed, level too low,
+// missing), not-reported facts owed by an assignment (also across a reassignment) and the duty
+// review signals. Dates around today are relative to the database's current date.
+void checkPersonnelFileViews(const HrStore& store) {
+  Database db(store.connection);
+  const auto& d = *store.dialect;
+  auto today = core::Date{static_cast<int32_t>(
+      std::chrono::duration_cast<std::chrono::days>(std::chrono::system_clock::now().time_since_epoch()).count())};
+  auto day = [&](int offset) { return "'" + core::formatDate(core::Date{today.days + offset}) + "'"; };
+  const std::string p = store.prefix;
+  auto element = [&](int64_t revision, std::string type, std::string code, std::string position, std::string extra_cols,
+                     std::string extra_vals, std::string from = "'2025-01-01'", std::string to = "NULL") {
+    std::string key = type + "|" + position + "|" + code + "|" + std::to_string(revision);
+    db.exec(
+        fmt::format("INSERT INTO {}position_catalog (catalog_key, revision, plant, element_type, code, position_code, "
+                    "valid_from, valid_to, computed_at{}) VALUES ('{}', {}, 'p1', '{}', '{}', {}, {}, {}, "
+                    "'2025-03-01 00:00:00+00'{})",
+                    p, extra_cols, key, revision, type, code, position.empty() ? "NULL" : "'" + position + "'", from,
+                    to, extra_vals));
+  };
+  // Publication 2 is the catalog; publication 1's T.OLD requirement was removed since.
+  element(1, "REQUIREMENT", "T.OLD", "OP", ", requirement_type", ", 'TRAINING'");
+  element(2, "POSITION", "OP", "OP", "", "");
+  element(2, "POSITION", "CELL", "CELL", "", "");
+  element(2, "REQUIREMENT", "T.SAFE", "OP", ", requirement_type", ", 'TRAINING'");
+  element(2, "REQUIREMENT", "SK.TURN", "CELL", ", requirement_type, level", ", 'SKILL', 2");
+  element(2, "REQUIREMENT", "Q.FORK", "CELL", ", requirement_type", ", 'QUALIFICATION'");
+  element(2, "REQUIREMENT", "T.SAFE", "CELL", ", requirement_type", ", 'TRAINING'");
+  element(2, "SKILL_LEVEL", "SK.TURN", "1", ", level, min_hours", ", 1, '8'");
+  element(2, "SKILL_LEVEL", "SK.TURN", "2", ", level, min_hours", ", 2, '40'");
+  element(2, "DUTY_KPI", "KPI.OUT", "OP", ", duty_code, kpi_code, period_type, target",
+          ", 'D.OUT', 'KPI.OUT', 'SHIFT', '100'");
+  element(2, "DUTY_KPI", "KPI.DAY", "LEAD", ", duty_code, kpi_code, period_type, target",
+          ", 'D.DAY', 'KPI.DAY', 'DAY', '1'");
+  db.exec("UPDATE " + p + "position_catalog SET position_code = NULL WHERE element_type = 'SKILL_LEVEL'");
+
+  auto record = [&](std::string table, std::string employee, std::string code, std::string from, std::string to,
+                    std::string evidence = "{}") {
+    db.exec(fmt::format(
+        "INSERT INTO {}{} (record_key, revision, employee_no, code, valid_from, valid_to, evidence, lineage) "
+        "VALUES ('{}|{}', 1, '{}', '{}', {}, {}, '{}', '{{}}')",
+        p, table, employee, code, employee, code, from, to, evidence));
+  };
+  auto assign = [&](std::string employee, std::string position, std::string from, std::string to) {
+    db.exec(
+        fmt::format("INSERT INTO {}employee_assignment (record_key, revision, employee_no, position_code, valid_from, "
+                    "valid_to, lineage) VALUES ('{}|{}|{}', 1, '{}', '{}', {}, {}, '{{}}')",
+                    p, employee, position, from.substr(1, 10), employee, position, from, to));
+  };
+  assign("E1", "OP", "'2025-01-01'", "NULL");
+  assign("E2", "OP", "'2025-01-01'", "NULL");
+  assign("E3", "OP", "'2025-01-01'", "NULL");
+  // E4 led a line until the 15th, then went back to operating.
+  assign("E4", "LEAD", "'2025-03-10'", "'2025-03-15'");
+  assign("E4", "OP", "'2025-03-16'", "NULL");
+  record("employee_training", "E1", "T.SAFE", "'2025-01-02'", "NULL");
+  record("employee_training", "E1", "T.OLD", "'2025-01-02'", "NULL");
+  record("employee_skill", "E1", "SK.TURN", "'2025-01-02'", day(60), R"({"hours": 50})");
+  record("employee_qualification", "E1", "Q.FORK", "'2023-01-02'", day(10));
+  record("employee_skill", "E2", "SK.TURN", "'2025-01-02'", day(-1), R"({"hours": 50})");
+  record("employee_qualification", "E2", "Q.FORK", "'2020-01-02'", day(-10));
+  record("employee_skill", "E3", "SK.TURN", "'2025-01-02'", day(60), R"({"hours": 10.5})");
+
+  auto fit = [&](const std::string& employee, const std::string& position) {
+    return store.scalar(fmt::format(
+        "SELECT CAST(held AS TEXT) || '/' || CAST(requirements AS TEXT) || '|' || CAST(fit_pct AS TEXT) || '|' || "
+        "COALESCE(missing, '-') || '|' || COALESCE(expiring, '-') || '|' || CAST(is_current AS TEXT) FROM "
+        "{}position_fit "
+        "WHERE employee_no = '{}' AND position_code = '{}'",
+        p, employee, position));
+  };
+  auto status = [&](const std::string& employee, const std::string& position, const std::string& code) {
+    return store.scalar(
+        fmt::format("SELECT status FROM {}position_fit_detail WHERE employee_no = '{}' AND "
+                    "position_code = '{}' AND code = '{}'",
+                    p, employee, position, code));
+  };
+  CHECK(fit("E1", "OP") == "1/1|100.0|-|-|1");  // T.OLD is no longer required
+  CHECK(fit("E1", "CELL") == "3/3|100.0|-|Q.FORK|0");
+  CHECK(status("E1", "CELL", "Q.FORK") == "EXPIRING");
+  auto e2 = fit("E2", "CELL");  // group_concat's order is SQLite's choice
+  for (const char* order : {"SK.TURN,Q.FORK,T.SAFE", "Q.FORK,T.SAFE,SK.TURN", "SK.TURN,T.SAFE,Q.FORK",
+                            "T.SAFE,Q.FORK,SK.TURN", "T.SAFE,SK.TURN,Q.FORK"}) {
+    if (e2.find(order) != std::string::npos)
+      e2.replace(e2.find(order), std::string_view(order).size(), "Q.FORK,SK.TURN,T.SAFE");
+  }
+  CHECK(e2 == "0/3|0.0|Q.FORK,SK.TURN,T.SAFE|-|0");
+  CHECK(status("E2", "CELL", "SK.TURN") == "LAPSED");
+  CHECK(status("E2", "CELL", "Q.FORK") == "EXPIRED");
+  CHECK(status("E3", "CELL", "SK.TURN") == "LEVEL_LOW");
+  CHECK(store.scalar(fmt::format("SELECT CAST(level AS TEXT) FROM {}employee_competence WHERE employee_no = 'E1' AND "
+                                 "code = 'SK.TURN'",
+                                 p)) == "2");
+  CHECK(store.scalar("SELECT COUNT(*) FROM " + p + "position_requirement") == "4");
+
+  auto insertFact = [&](std::string employee, std::string kpi, std::string position, std::string type, std::string id,
+                        std::string shift_date, std::string target, std::string attainment) {
+    db.exec(fmt::format(
+        "INSERT INTO {}duty_kpi_fact (fact_key, revision, employee_no, position_code, kpi_code, duty_code, "
+        "period_type, "
+        "period_id, shift_date, shift_code, closed, value, unit, target, direction, attainment, lineage, computed_at) "
+        "VALUES ('{}|{}|{}', 1, '{}', '{}', '{}', 'D', '{}', '{}', '{}', {}, {}, '1', 'PCS', {}, 'HIGHER_IS_BETTER', "
+        "{}, "
+        "'{{}}', '2025-03-20 00:00:00+00')",
+        p, kpi, employee, id, employee, position, kpi, type, id, shift_date, type == "SHIFT" ? "'N'" : "NULL",
+        d.boolText(true), target, attainment));
+  };
+  insertFact("E1", "KPI.OUT", "OP", "SHIFT", "2025-03-14/N", "2025-03-14", "'100'", "'1.1'");
+  insertFact("E3", "KPI.OUT", "OP", "SHIFT", "2025-03-14/N", "2025-03-14", "'100'", "'0.5'");
+  // E2 worked the shift (a fact without a target) but its KPI.OUT never arrived.
+  insertFact("E2", "KPI.PAY", "OP", "SHIFT", "2025-03-14/N", "2025-03-14", "NULL", "NULL");
+  insertFact("E5", "KPI.DAY", "LEAD", "DAY", "2025-03-14", "2025-03-14", "'1'", "'1'");
+  insertFact("E5", "KPI.DAY", "LEAD", "DAY", "2025-03-20", "2025-03-20", "'1'", "'1'");
+
+  auto duty = [&](const std::string& employee, const std::string& id) {
+    return store.scalar(fmt::format(
+        "SELECT CAST(kpis_due AS TEXT) || '|' || CAST(kpis_met AS TEXT) || '|' || CAST(kpis_not_reported AS TEXT) || "
+        "'|' "
+        "|| COALESCE(duties_not_reported, '-') FROM {}duty_fulfilment WHERE employee_no = '{}' AND period_id = '{}'",
+        p, employee, id));
+  };
+  CHECK(duty("E2", "2025-03-14/N") == "1|0|1|D.OUT");
+  CHECK(duty("E1", "2025-03-14/N") == "1|1|0|-");
+  // E4 led the line on the 14th (owes KPI.DAY), not on the 20th; it did not work shift N.
+  CHECK(duty("E4", "2025-03-14") == "1|0|1|D.DAY");
+  CHECK(store.scalar(fmt::format("SELECT COUNT(*) FROM {}duty_status WHERE employee_no = 'E4'", p)) == "1");
+
+  auto signal = [&](const std::string& position, const std::string& subject) {
+    return store.scalar(fmt::format(
+        "SELECT CAST(cases AS TEXT) || '|' || CAST(cases_ok AS TEXT) || '|' || CAST(share_ok_pct AS TEXT) || '|' || "
+        "signal FROM {}duty_review_signals WHERE position_code = '{}' AND subject_code = '{}'",
+        p, position, subject));
+  };
+  CHECK(signal("OP", "KPI.OUT") == "3|1|33.3|DATA_MISSING");
+  // E5 met both days, E4 owed the 14th: one case in three not reported.
+  CHECK(signal("LEAD", "KPI.DAY") == "3|2|66.7|DATA_MISSING");
+  // Four current operators, one with the safety induction.
+  CHECK(signal("OP", "T.SAFE") == "4|1|25.0|REQUIREMENT_RARELY_HELD");
+}
+
+}  // namespace
+
+TEST_CASE("personnel-file views: position fit, not-reported duties, review signals (SQLite)",
+          "[odbc][hr-schema][personnel-file][sqlite]") {
+  checkPersonnelFileViews(HrStore::sqlite("hr_pf"));
+}
+
+TEST_CASE("personnel-file views: position fit, not-reported duties, review signals (PostgreSQL)",
+          "[odbc][hr-schema][personnel-file][postgres]") {
+  checkPersonnelFileViews(HrStore::postgres("hr_pf"));
+}
+
 TEST_CASE("odbc sink throughput: 100,000 facts upserted into PostgreSQL", "[.bench][odbc][sink][postgres]") {
   auto store = HrStore::postgres("sink_bench");
   auto sink = makeSink(store.connection, store.factSinkBody());
