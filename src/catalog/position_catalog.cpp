@@ -258,7 +258,7 @@ std::expected<PositionCatalog, diag::Diagnostics> loadPositionCatalog(const std:
           r.keys(node, path, {"title", "department", "valid_from", "valid_to", "duties", "requirements"});
           Position position{code, r.title(node["title"], path + ".title"), std::nullopt, r.validity(node, path), {},
                             {}};
-          if (node["department"]) {
+          if (!isAbsent(node["department"])) {
             std::string department = r.scalar(node["department"]);
             if (!department_known(department)) {
               std::string hint = diag::suggest(department, department_codes);
