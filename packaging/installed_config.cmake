@@ -46,6 +46,7 @@ function(dutybridge_installed_dutybridge_yaml source output)
   dutybridge_config_replace(text "\${env:DUTYBRIDGE_ERP_PASSWORD}" "\${cred:erp-db-password}")
   dutybridge_config_replace(text "\nlog:\n"
     "\nservice:\n  # In the unit's RuntimeDirectory: `dutybridge reload -c` finds the daemon through it.\n  pid_file: /run/dutybridge/dutybridge.pid\n\nlog:\n")
+  dutybridge_config_replace(text "      file: duties.yaml" "      file: /usr/share/dutybridge/config/duties.yaml")
   set(marker "  # ERP goods receipts from PostgreSQL")
   dutybridge_config_comment_out(text "${marker}")
   dutybridge_config_replace(text "${marker}"

@@ -74,7 +74,7 @@ pipelines:
 }
 
 TEST_CASE("list-connectors output matches docs/connectors", "[cli][docs]") {
-  for (const char* name : {"generate", "stdout", "odbc", "kafka"}) {
+  for (const char* name : {"generate", "stdout", "odbc", "kafka", "position_catalog"}) {
     INFO(name);
     auto result = runCli(std::string("list-connectors --format markdown ") + name);
     CHECK(result.status == 0);
