@@ -8,6 +8,7 @@
 #include "src/catalog/position_catalog.h"
 #include "src/common/file_read.h"
 #include "src/common/log.h"
+#include "src/contract/contract_spec.h"
 #include "src/core/settings.h"
 
 namespace dutybridge::connectors {
@@ -19,32 +20,37 @@ using core::FieldType;
 using core::Value;
 using core::ValueType;
 
-// The record's fields: the columns of the HR store's position_catalog table.
+// The record's fields: position_catalog.v1 as src/contract defines it (the HR store's
+// position_catalog table has the same columns).
 const std::vector<core::FieldDescription>& fields() {
-  static const std::vector<core::FieldDescription> all = {
-      {"catalog_key", ValueType::String, false},
-      {"revision", ValueType::Int, false},
-      {"plant", ValueType::String, false},
-      {"element_type", ValueType::String, false},
-      {"code", ValueType::String, false},
-      {"department_code", ValueType::String, true},
-      {"position_code", ValueType::String, true},
-      {"duty_code", ValueType::String, true},
-      {"kpi_code", ValueType::String, true},
-      {"requirement_type", ValueType::String, true},
-      {"level", ValueType::Int, true},
-      {"min_hours", ValueType::Decimal, true},
-      {"title_zh", ValueType::String, true},
-      {"title_en", ValueType::String, true},
-      {"responsibility", ValueType::String, true},
-      {"unit", ValueType::String, true},
-      {"period_type", ValueType::String, true},
-      {"direction", ValueType::String, true},
-      {"target", ValueType::Decimal, true},
-      {"valid_from", ValueType::Date, false},
-      {"valid_to", ValueType::Date, true},
-      {"computed_at", ValueType::Timestamp, false},
-  };
+  static const std::vector<core::FieldDescription> all = [] {
+    std::vector<core::FieldDescription> out;
+    for (const auto& f : contract::positionCatalog().fields) {
+      ValueType type = ValueType::String;
+      switch (f.type) {
+        case contract::Type::Int:
+          type = ValueType::Int;
+          break;
+        case contract::Type::Decimal:
+          type = ValueType::Decimal;
+          break;
+        case contract::Type::Date:
+          type = ValueType::Date;
+          break;
+        case contract::Type::Timestamp:
+          type = ValueType::Timestamp;
+          break;
+        case contract::Type::Bool:
+          type = ValueType::Bool;
+          break;
+        default:
+          type = ValueType::String;
+          break;
+      }
+      out.push_back({f.path, type, f.nullable});
+    }
+    return out;
+  }();
   return all;
 }
 

@@ -1,47 +1,75 @@
 #include "connectors/odbc/hr_schema.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "src/contract/contract_spec.h"
 
 namespace dutybridge::odbc {
 
 namespace {
 
+// The CREATE TABLE and CREATE INDEX statements of one table of a contract (src/contract).
+std::vector<std::string> tableStatements(const contract::Spec& spec, const contract::Table& table,
+                                         const UpsertDialect& d) {
+  const SqlTypes& t = d.types();
+  std::vector<std::string> lines;
+  for (const auto& [column, field] : spec.columns(table)) {
+    std::string type;
+    switch (field.type) {
+      case contract::Type::String:
+      case contract::Type::Enum:
+        type = t.text;
+        break;
+      case contract::Type::Int:
+        type = t.big_int;
+        break;
+      case contract::Type::Decimal:
+        type = t.decimal;
+        break;
+      case contract::Type::Date:
+        type = t.date;
+        break;
+      case contract::Type::Timestamp:
+        type = t.timestamp;
+        break;
+      case contract::Type::Bool:
+        type = t.boolean;
+        break;
+      case contract::Type::Object:
+      case contract::Type::Map:
+      case contract::Type::TextList:
+        type = t.json;
+        break;
+    }
+    std::string line = "  " + column + " " + type;
+    if (field.path == spec.key_field)
+      line += " PRIMARY KEY";
+    else if (field.required && !field.nullable)
+      line += " NOT NULL";
+    if (field.sql_default_false) line += fmt::format(" DEFAULT {}", d.boolText(false));
+    if (field.type == contract::Type::Enum) {
+      std::string values;
+      for (const auto& choice : field.choices) values += (values.empty() ? "'" : ", '") + choice + "'";
+      line += fmt::format(" CHECK ({} IN ({}))", column, values);
+    }
+    lines.push_back(std::move(line));
+  }
+  lines.push_back(fmt::format("  updated_at {} NOT NULL DEFAULT {}", t.timestamp, t.now));
+  std::string body;
+  for (const auto& line : lines) body += (body.empty() ? "" : ",\n") + line;
+  std::vector<std::string> out{fmt::format("CREATE TABLE {} (\n{}\n)", table.name, body)};
+  for (const auto& [name, columns] : table.indexes) {
+    out.push_back(fmt::format("CREATE INDEX {} ON {} ({})", name, table.name, fmt::join(columns, ", ")));
+  }
+  return out;
+}
+
 // The position catalog as published on hr.position-catalog.v1 (connectors/catalog): one row per
 // element version; the views show the newest publication (the highest revision), so elements
 // removed from the catalog file drop out of them.
-std::vector<std::string> catalogStatements(const UpsertDialect& d) {
-  const SqlTypes& t = d.types();
+std::vector<std::string> catalogViews() {
   std::vector<std::string> out;
-  out.push_back(fmt::format(
-      "CREATE TABLE position_catalog (\n"
-      "  catalog_key {text} PRIMARY KEY,\n"
-      "  revision {bigint} NOT NULL,\n"
-      "  plant {text} NOT NULL,\n"
-      "  element_type {text} NOT NULL CHECK (element_type IN ('DEPARTMENT', 'POSITION', 'DUTY', 'DUTY_KPI', "
-      "'REQUIREMENT', 'SKILL', 'QUALIFICATION', 'TRAINING', 'SKILL_LEVEL')),\n"
-      "  code {text} NOT NULL,\n"
-      "  department_code {text},\n"
-      "  position_code {text},\n"
-      "  duty_code {text},\n"
-      "  kpi_code {text},\n"
-      "  requirement_type {text},\n"
-      "  level {bigint},\n"
-      "  min_hours {decimal},\n"
-      "  title_zh {text},\n"
-      "  title_en {text},\n"
-      "  responsibility {text},\n"
-      "  unit {text},\n"
-      "  period_type {text},\n"
-      "  direction {text},\n"
-      "  target {decimal},\n"
-      "  valid_from {date} NOT NULL,\n"
-      "  valid_to {date},\n"
-      "  computed_at {ts} NOT NULL,\n"
-      "  updated_at {ts} NOT NULL DEFAULT {now}\n"
-      ")",
-      fmt::arg("text", t.text), fmt::arg("bigint", t.big_int), fmt::arg("decimal", t.decimal), fmt::arg("date", t.date),
-      fmt::arg("ts", t.timestamp), fmt::arg("now", t.now)));
-  out.push_back("CREATE INDEX position_catalog_type ON position_catalog (element_type, revision)");
   const std::string current =
       "FROM position_catalog WHERE revision = (SELECT MAX(revision) FROM position_catalog) AND element_type = ";
   out.push_back("CREATE VIEW department AS\nSELECT department_code, title_zh, title_en, valid_from, valid_to\n" +
@@ -232,76 +260,14 @@ std::vector<std::string> personnelFileViews(const UpsertDialect& d) {
 }  // namespace
 
 std::vector<std::string> hrSchemaStatements(const UpsertDialect& d) {
-  const SqlTypes& t = d.types();
   std::vector<std::string> out;
-  out.push_back(
-      fmt::format("CREATE TABLE duty_kpi_fact (\n"
-                  "  fact_key {text} PRIMARY KEY,\n"
-                  "  revision {bigint} NOT NULL,\n"
-                  "  employee_no {text} NOT NULL,\n"
-                  "  position_code {text},\n"
-                  "  org_unit {text},\n"
-                  "  kpi_code {text} NOT NULL,\n"
-                  "  duty_code {text} NOT NULL,\n"
-                  "  period_type {text} NOT NULL CHECK (period_type IN ('HOUR', 'SHIFT', 'DAY', 'WEEK', 'MONTH')),\n"
-                  "  period_id {text} NOT NULL,\n"
-                  "  shift_date {date},\n"
-                  "  shift_code {text},\n"
-                  "  period_start {ts},\n"
-                  "  period_end {ts},\n"
-                  "  period_tz {text},\n"
-                  "  closed {boolean} NOT NULL DEFAULT {false_},\n"
-                  "  value {decimal} NOT NULL,\n"
-                  "  unit {text} NOT NULL,\n"
-                  "  target {decimal},\n"
-                  "  direction {text} NOT NULL CHECK (direction IN ('HIGHER_IS_BETTER', 'LOWER_IS_BETTER')),\n"
-                  "  attainment {decimal},\n"
-                  "  inputs {json},\n"
-                  "  lineage {json} NOT NULL,\n"
-                  "  computed_at {ts} NOT NULL,\n"
-                  "  updated_at {ts} NOT NULL DEFAULT {now}\n"
-                  ")",
-                  fmt::arg("text", t.text), fmt::arg("bigint", t.big_int), fmt::arg("date", t.date),
-                  fmt::arg("ts", t.timestamp), fmt::arg("boolean", t.boolean), fmt::arg("false_", d.boolText(false)),
-                  fmt::arg("decimal", t.decimal), fmt::arg("json", t.json), fmt::arg("now", t.now)));
-  out.push_back("CREATE INDEX duty_kpi_fact_employee_period ON duty_kpi_fact (employee_no, period_type, period_id)");
-  for (const char* table : {"employee_skill", "employee_qualification", "employee_training"}) {
-    out.push_back(fmt::format(
-        "CREATE TABLE {table} (\n"
-        "  record_key {text} PRIMARY KEY,\n"
-        "  revision {bigint} NOT NULL,\n"
-        "  employee_no {text} NOT NULL,\n"
-        "  code {text} NOT NULL,\n"
-        "  valid_from {date} NOT NULL,\n"
-        "  valid_to {date},\n"
-        "  evidence {json},\n"
-        "  lineage {json} NOT NULL,\n"
-        "  computed_at {ts},\n"
-        "  updated_at {ts} NOT NULL DEFAULT {now}\n"
-        ")",
-        fmt::arg("table", table), fmt::arg("text", t.text), fmt::arg("bigint", t.big_int), fmt::arg("date", t.date),
-        fmt::arg("json", t.json), fmt::arg("ts", t.timestamp), fmt::arg("now", t.now)));
-    out.push_back(fmt::format("CREATE INDEX {0}_employee ON {0} (employee_no, code)", table));
+  for (const contract::Spec* spec : contract::all()) {
+    for (const auto& table : spec->tables) {
+      for (auto& statement : tableStatements(*spec, table, d)) out.push_back(std::move(statement));
+    }
   }
-  out.push_back(
-      fmt::format("CREATE TABLE employee_assignment (\n"
-                  "  record_key {text} PRIMARY KEY,\n"
-                  "  revision {bigint} NOT NULL,\n"
-                  "  employee_no {text} NOT NULL,\n"
-                  "  position_code {text} NOT NULL,\n"
-                  "  department_code {text},\n"
-                  "  valid_from {date} NOT NULL,\n"
-                  "  valid_to {date},\n"
-                  "  evidence {json},\n"
-                  "  lineage {json} NOT NULL,\n"
-                  "  computed_at {ts},\n"
-                  "  updated_at {ts} NOT NULL DEFAULT {now}\n"
-                  ")",
-                  fmt::arg("text", t.text), fmt::arg("bigint", t.big_int), fmt::arg("date", t.date),
-                  fmt::arg("json", t.json), fmt::arg("ts", t.timestamp), fmt::arg("now", t.now)));
-  out.push_back("CREATE INDEX employee_assignment_employee ON employee_assignment (employee_no, valid_from)");
   out.push_back(d.offsetsCreateSql("dutybridge_offsets"));
-  for (auto& statement : catalogStatements(d)) out.push_back(std::move(statement));
+  for (auto& statement : catalogViews()) out.push_back(std::move(statement));
   for (auto& statement : personnelFileViews(d)) out.push_back(std::move(statement));
   return out;
 }

@@ -18,6 +18,7 @@
 #include "connectors/odbc/upsert_dialect.h"
 #include "src/codec/json_writer.h"
 #include "src/common/log.h"
+#include "src/contract/contract_spec.h"
 #include "src/core/settings.h"
 #include "src/odbc/odbc_handles.h"
 #include "src/runtime/retry.h"
@@ -48,6 +49,7 @@ struct Settings {
   std::optional<std::string> pipeline_key;  // create(): the pipeline name when absent
   size_t insert_rows = 0;
   std::chrono::microseconds query_timeout{};
+  std::optional<std::string> contract;  // create() fills key, revision and columns from it
 };
 
 std::vector<std::string> splitPath(std::string_view path) {
@@ -66,6 +68,14 @@ bool sameName(const odbc::Identifier& a, const odbc::Identifier& b) {
   return a.parts.size() == b.parts.size() && a.matchesColumn(b.last().name, a.last().quoted && b.last().quoted);
 }
 
+// The table of `spec` named like the sink's target table (its last name part), if any.
+const contract::Table* contractTable(const contract::Spec& spec, const odbc::Identifier& table) {
+  for (const auto& t : spec.tables) {
+    if (table.matchesColumn(t.name, false)) return &t;
+  }
+  return nullptr;
+}
+
 std::vector<ConfigProblem> crossCheck(const ConfigObject& config) {
   std::vector<ConfigProblem> problems;
   auto identifier = [&](const char* field, const std::string& text) -> std::optional<odbc::Identifier> {
@@ -76,7 +86,23 @@ std::vector<ConfigProblem> crossCheck(const ConfigObject& config) {
     }
     return *id;
   };
-  identifier("table", config.getString("table"));
+  auto table = identifier("table", config.getString("table"));
+  if (config.has("contract")) {
+    const contract::Spec* spec = contract::find(config.getString("contract"));
+    for (const char* given : {"key", "revision", "columns"}) {
+      if (config.has(given)) {
+        problems.push_back({given, fmt::format("'{}' comes from the contract {}: leave it out", given, spec->name)});
+      }
+    }
+    if (table && !contractTable(*spec, *table)) {
+      std::string names;
+      for (const auto& t : spec->tables) names += (names.empty() ? "" : ", ") + t.name;
+      problems.push_back(
+          {"table", fmt::format("the contract {} is kept in {}, not in '{}'", spec->name, names, table->last().name)});
+    }
+  } else if (!config.has("key")) {
+    problems.push_back({"key", "'key' is required (or 'contract', which gives key, revision and columns)"});
+  }
   if (config.has("offsets_table")) identifier("offsets_table", config.getString("offsets_table"));
   if (config.has("updated_at_column") && !config.getString("updated_at_column").empty()) {
     identifier("updated_at_column", config.getString("updated_at_column"));
@@ -968,10 +994,19 @@ const core::SettingsSchema<Settings>& sinkSettings() {
                 .req()
                 .doc("Target table (e.g. duty_kpi_fact; created by the admin, see `dutybridge hr-schema`)."),
             &Settings::table, identifier);
+    s.field(FieldSpec::make("contract", FieldType::Enum)
+                .oneOf([] {
+                  std::vector<std::string> names;
+                  for (const auto* spec : contract::all()) names.push_back(spec->name);
+                  return names;
+                }())
+                .doc("The output contract the records follow (duty_kpi.v1, position_catalog.v1, "
+                     "employee_record.v1): key, revision and columns of the table as `dutybridge hr-schema` "
+                     "creates it, so they are not written here."),
+            &Settings::contract);
     s.field(FieldSpec::make("key", FieldType::StringList)
-                .req()
                 .doc("Key column(s): the table's primary key or a unique constraint on exactly these columns "
-                     "(the upsert's conflict target)."),
+                     "(the upsert's conflict target). Required without 'contract'."),
             &Settings::key, identifiers);
     s.field(FieldSpec::make("revision", FieldType::String)
                 .doc("Integer revision column: an existing row is only overwritten by a strictly higher "
@@ -1047,6 +1082,17 @@ class OdbcSinkFactory final : public core::SinkFactory {
                                                    const core::ConnectorContext& context) const override {
     auto s = sinkSettings().read(config);
     if (!s) return core::fail(s.error());
+    if (s->contract) {
+      const contract::Spec& spec = *contract::find(*s->contract);
+      const contract::Table& table = *contractTable(spec, s->table);  // crossCheck made sure
+      for (const auto& [column, field] : spec.columns(table)) {
+        auto id = odbc::parseIdentifier(column);
+        if (!id) return core::fail(id.error());
+        if (field.path == spec.key_field) s->key = {*id};
+        if (field.path == spec.revision_field) s->revision = *id;
+        s->columns.emplace_back(std::move(*id), splitPath(field.path));
+      }
+    }
     if (!s->pipeline_key) s->pipeline_key = context.pipeline_name;
     if (s->pipeline_key->empty()) {
       return core::fail(core::ErrorKind::InvalidConfig, "the odbc sink needs 'pipeline_key' or a pipeline name");

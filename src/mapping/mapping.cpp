@@ -13,6 +13,7 @@
 #include "src/codec/json.h"
 #include "src/common/file_read.h"
 #include "src/common/redact.h"
+#include "src/contract/contract_spec.h"
 #include "src/mapping/aggregate_stage.h"
 #include "src/mapping/mapping_schema.h"
 #include "src/schema/secrets.h"
@@ -844,18 +845,13 @@ void bindContract(Loader& loader, Mapping& mapping, Emit& emit, const YAML::Node
                                          contract->fields[i].description));
     }
   }
+  // The record's fields as src/contract defines them (buildContractRecord fills them in order).
+  binding.schema = std::make_shared<core::RecordSchema>(contract::find(contract->name)->topLevelNames());
   if (contract->name == "duty_kpi.v1") {
-    binding.schema = std::make_shared<core::RecordSchema>(std::vector<std::string>{
-        "fact_key", "revision", "employee_no", "position_code", "org_unit", "kpi_code", "duty_code", "period", "value",
-        "unit", "target", "direction", "attainment", "inputs", "lineage", "computed_at"});
     if (mapping.catalog) {
       binding.time_zone = mapping.catalog->time_zone;
       binding.plant = mapping.catalog->plant;
     }
-  } else {
-    binding.schema = std::make_shared<core::RecordSchema>(std::vector<std::string>{
-        "record_key", "revision", "employee_no", "record_type", "code", "evidence", "valid_from", "valid_to", "lineage",
-        "computed_at"});
   }
   emit.contract = std::move(binding);
 }

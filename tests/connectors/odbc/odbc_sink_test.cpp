@@ -553,6 +553,37 @@ TEST_CASE("duty_fulfilment counts due and met KPIs per employee and period (Post
   checkFulfilment(HrStore::postgres("hr_view"));
 }
 
+TEST_CASE("odbc sink: 'contract' gives key, revision and columns of the contract's table", "[odbc][sink][sqlite]") {
+  auto store = HrStore::sqlite("sink_contract");
+  auto sink = makeSink(store.connection, "table: duty_kpi_fact\ncontract: duty_kpi.v1\n");
+  REQUIRE(sink->open());
+  REQUIRE(sink->storedPosition());
+  FactSpec f;
+  f.revision = 2;
+  std::vector<core::Record> records{fact(f)};
+  sink->nextBatchPosition("p1");
+  writeAndCommit(*sink, records, 1);
+  f.revision = 1;  // lower: ignored
+  f.value = "5";
+  records = {fact(f)};
+  sink->nextBatchPosition("p2");
+  writeAndCommit(*sink, records, 2);
+  CHECK(store.scalar("SELECT period_type || '|' || period_id || '|' || shift_date || '|' || period_tz || '|' || value "
+                     "|| '|' || CAST(revision AS TEXT) FROM duty_kpi_fact") ==
+        "SHIFT|2025-03-14/N|2025-03-14|Asia/Shanghai|100|2");
+
+  // Written next to the contract, or for a table the contract is not kept in: refused.
+  std::string yaml = "type: odbc\nconnection: x\ntable: employee_skill\ncontract: duty_kpi.v1\nkey: [fact_key]\n";
+  diag::Diagnostics diagnostics;
+  diagnostics.addSource("test.yaml", yaml);
+  schema::SecretResolver secrets([](const std::string&) -> std::optional<std::string> { return std::nullopt; });
+  schema::ValidationContext context{"test.yaml", &sinkRegistry(), &secrets, &diagnostics};
+  schema::validateConnector(YAML::Load(yaml), core::Direction::Sink, "sink", context);
+  auto text = diagnostics.format();
+  CHECK_THAT(text, Catch::Contains("'key' comes from the contract duty_kpi.v1: leave it out"));
+  CHECK_THAT(text, Catch::Contains("the contract duty_kpi.v1 is kept in duty_kpi_fact, not in 'employee_skill'"));
+}
+
 namespace {
 
 // The personnel-file views over rows written straight into the tables (the loaders' e2e tests
@@ -595,15 +626,16 @@ void checkPersonnelFileViews(const HrStore& store) {
   auto record = [&](std::string table, std::string employee, std::string code, std::string from, std::string to,
                     std::string evidence = "{}") {
     db.exec(fmt::format(
-        "INSERT INTO {}{} (record_key, revision, employee_no, code, valid_from, valid_to, evidence, lineage) "
-        "VALUES ('{}|{}', 1, '{}', '{}', {}, {}, '{}', '{{}}')",
+        "INSERT INTO {}{} (record_key, revision, employee_no, code, valid_from, valid_to, evidence, lineage, "
+        "computed_at) VALUES ('{}|{}', 1, '{}', '{}', {}, {}, '{}', '{{}}', '2025-03-01 00:00:00+00')",
         p, table, employee, code, employee, code, from, to, evidence));
   };
   auto assign = [&](std::string employee, std::string position, std::string from, std::string to) {
-    db.exec(
-        fmt::format("INSERT INTO {}employee_assignment (record_key, revision, employee_no, position_code, valid_from, "
-                    "valid_to, lineage) VALUES ('{}|{}|{}', 1, '{}', '{}', {}, {}, '{{}}')",
-                    p, employee, position, from.substr(1, 10), employee, position, from, to));
+    db.exec(fmt::format(
+        "INSERT INTO {}employee_assignment (record_key, revision, employee_no, position_code, valid_from, "
+        "valid_to, evidence, lineage, computed_at) VALUES ('{}|{}|{}', 1, '{}', '{}', {}, {}, '{{}}', '{{}}', "
+        "'2025-03-01 00:00:00+00')",
+        p, employee, position, from.substr(1, 10), employee, position, from, to));
   };
   assign("E1", "OP", "'2025-01-01'", "NULL");
   assign("E2", "OP", "'2025-01-01'", "NULL");
@@ -655,11 +687,9 @@ void checkPersonnelFileViews(const HrStore& store) {
                         std::string shift_date, std::string target, std::string attainment) {
     db.exec(fmt::format(
         "INSERT INTO {}duty_kpi_fact (fact_key, revision, employee_no, position_code, kpi_code, duty_code, "
-        "period_type, "
-        "period_id, shift_date, shift_code, closed, value, unit, target, direction, attainment, lineage, computed_at) "
-        "VALUES ('{}|{}|{}', 1, '{}', '{}', '{}', 'D', '{}', '{}', '{}', {}, {}, '1', 'PCS', {}, 'HIGHER_IS_BETTER', "
-        "{}, "
-        "'{{}}', '2025-03-20 00:00:00+00')",
+        "period_type, period_id, shift_date, shift_code, period_tz, closed, value, unit, target, direction, "
+        "attainment, lineage, computed_at) VALUES ('{}|{}|{}', 1, '{}', '{}', '{}', 'D', '{}', '{}', '{}', {}, 'UTC', "
+        "{}, '1', 'PCS', {}, 'HIGHER_IS_BETTER', {}, '{{}}', '2025-03-20 00:00:00+00')",
         p, kpi, employee, id, employee, position, kpi, type, id, shift_date, type == "SHIFT" ? "'N'" : "NULL",
         d.boolText(true), target, attainment));
   };

@@ -1,0 +1,74 @@
+// One definition per contract (src/contract): the committed JSON Schemas, the HR store tables and
+// the loader mappings' columns are what the definitions say.
+// DUTYBRIDGE_UPDATE_DOCS=1 rewrites docs/schemas/*.json from the definitions.
+
+#include "src/contract/contract_spec.h"
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+
+#include "src/mapping/mapping.h"
+#include "tests/support/files.h"
+
+using namespace dutybridge;
+
+namespace {
+const std::filesystem::path kSource = DUTYBRIDGE_SOURCE_DIR;
+}
+
+TEST_CASE("contracts: docs/schemas holds the JSON Schema each contract definition gives", "[contract][docs]") {
+  for (const contract::Spec* spec : contract::all()) {
+    INFO(spec->name << ": run the test with DUTYBRIDGE_UPDATE_DOCS=1 to regenerate it");
+    auto file = kSource / "docs" / "schemas" / (spec->name + ".json");
+    std::string generated = contract::jsonSchema(*spec);
+    if (const char* update = std::getenv("DUTYBRIDGE_UPDATE_DOCS"); update && std::string(update) == "1") {
+      testing::writeFile(file, generated);
+    }
+    CHECK(testing::readFile(file) == generated);
+  }
+}
+
+TEST_CASE("contracts: the HR store loader mappings emit exactly the columns of their tables", "[contract]") {
+  const contract::Spec& records = contract::employeeRecord();
+  for (const auto& [table, file] : {std::pair{"employee_skill", "hr_store_skill.yaml"},
+                                    std::pair{"employee_qualification", "hr_store_qualification.yaml"},
+                                    std::pair{"employee_training", "hr_store_training.yaml"},
+                                    std::pair{"employee_assignment", "hr_store_assignment.yaml"}}) {
+    INFO(file);
+    const contract::Table* spec_table = nullptr;
+    for (const auto& t : records.tables) {
+      if (t.name == table) spec_table = &t;
+    }
+    REQUIRE(spec_table != nullptr);
+    if (!std::filesystem::exists(kSource / "mappings" / file)) {
+      FAIL("mappings/" << file << " is missing");
+    }
+    auto mapping = mapping::loadMapping(kSource / "mappings" / file);
+    REQUIRE(mapping);
+    REQUIRE((*mapping)->emits.size() == 1);
+    std::vector<std::string> emitted;
+    for (const auto& [name, expression] : (*mapping)->emits[0].fields) emitted.push_back(name);
+    std::vector<std::string> columns;
+    for (const auto& [column, field] : records.columns(*spec_table)) columns.push_back(column);
+    // The sink binds fields to columns by name: the order is free.
+    std::sort(emitted.begin(), emitted.end());
+    std::sort(columns.begin(), columns.end());
+    CHECK(emitted == columns);
+  }
+}
+
+TEST_CASE("contracts: keys, columns and the catalog contract", "[contract]") {
+  const contract::Spec& facts = contract::dutyKpi();
+  auto columns = facts.columns(facts.tables.at(0));
+  REQUIRE(columns.size() == 23);
+  CHECK(columns[7].first == "period_type");
+  CHECK(columns[7].second.path == "period.type");
+  CHECK(contract::find("position_catalog.v1")->topic == "hr.position-catalog.v1");
+  const auto& assignment = contract::employeeRecord().tables.back();
+  auto assignment_columns = contract::employeeRecord().columns(assignment);
+  CHECK(assignment_columns[3].first == "position_code");
+  CHECK(assignment_columns.back().first == "department_code");
+  CHECK(assignment_columns.back().second.path == "evidence.department_code");
+}
