@@ -139,9 +139,14 @@ Window& Aggregator::windowFor(const WindowRef& ref) {
   window->key = key;
   window->ref = ref;
   window->acc.resize(options_.measures.size());
-  core::Timestamp close{ref.end.micros + options_.grace_micros};
-  closing_.emplace(close, key);
-  evicting_.emplace(core::Timestamp{close.micros + options_.retain_micros}, key);
+  if (rolling()) {
+    // The row's day is its part's, not the window's: a rolling window never closes or goes.
+    window->ref.shift_date = core::Date{};
+  } else {
+    core::Timestamp close{ref.end.micros + options_.grace_micros};
+    closing_.emplace(close, key);
+    evicting_.emplace(core::Timestamp{close.micros + options_.retain_micros}, key);
+  }
   Window& out = *window;
   windows_.emplace(std::move(key), std::move(window));
   markWindow(out);
@@ -237,10 +242,72 @@ std::vector<Value> Aggregator::values(const Window& window) const {
   return out;
 }
 
+constexpr int64_t kDayMicros = 86'400'000'000;
+
+core::Date Aggregator::plantDay(core::Timestamp now) {
+  if (now >= day_from_ && now < day_to_) return day_;
+  // The zone was checked when the mapping loaded; a failure here (a tz database gone) falls back
+  // to UTC days rather than losing rows.
+  auto local = core::utcToLocal(now, options_.time_zone);
+  int64_t micros = local ? *local : now.micros;
+  int64_t days = micros / kDayMicros - (micros % kDayMicros < 0 ? 1 : 0);
+  day_ = core::Date{static_cast<int32_t>(days)};
+  day_from_ = plantMidnight(day_);
+  day_to_ = plantMidnight(core::Date{day_.days + 1});
+  if (!(now >= day_from_ && now < day_to_)) day_from_ = day_to_ = now;  // not cached
+  return day_;
+}
+
+core::Timestamp Aggregator::plantMidnight(core::Date day) const {
+  int64_t local = static_cast<int64_t>(day.days) * kDayMicros;
+  auto instant = core::localToUtc(local, options_.time_zone);
+  return instant ? *instant : core::Timestamp{local};
+}
+
+void Aggregator::notePart(const Part& part, int sign) {
+  if (!rolling()) return;
+  auto it = parts_by_day_.try_emplace(part.day, 0).first;
+  it->second += sign;
+  if (it->second <= 0) parts_by_day_.erase(it);
+}
+
+void Aggregator::ageOut(core::Timestamp now) {
+  const core::Date first = windowFirst(now);
+  if (first.days <= swept_first_) return;
+  swept_first_ = first.days;
+  // Once per plant day: a sweep over the rows, as eviction does for calendar periods.
+  boost::unordered::erase_if(sources_, [&](auto& entry) {
+    auto& parts = entry.second.parts;
+    const auto before = parts.size();
+    if (before == 0) {  // a row that no longer counts: forgotten once its day left the window
+      if (entry.second.seen_day >= first.days) return false;
+      markSource(entry.first, nullptr);
+      return true;
+    }
+    std::erase_if(parts, [&](const Part& p) {
+      if (p.day >= first.days) return false;
+      // Subtracting what was added cannot overflow: the totals held it before.
+      if (auto s = add(*p.window, p.inputs, -1); !s) return false;
+      return true;
+    });
+    if (parts.size() == before) return false;
+    if (parts.empty()) {
+      markSource(entry.first, nullptr);
+      return true;
+    }
+    markSource(entry.first, &entry.second);
+    return false;
+  });
+  parts_by_day_.erase(parts_by_day_.begin(), parts_by_day_.lower_bound(first.days));
+}
+
 core::Result<ApplyOutcome> Aggregator::apply(std::string_view source_id, std::string_view part, const Value& version,
                                              const std::optional<WindowRef>& window, std::vector<MeasureInput> inputs,
                                              core::Timestamp now, std::string_view position) {
-  if (window) {
+  bool before_window = false;
+  if (window && rolling()) {
+    before_window = window->shift_date < windowFirst(now);
+  } else if (window) {
     int64_t evict_at = window->end.micros + options_.grace_micros + options_.retain_micros;
     if (now.micros >= evict_at) {
       return core::fail(core::Error::permanent(fmt::format(
@@ -251,6 +318,11 @@ core::Result<ApplyOutcome> Aggregator::apply(std::string_view source_id, std::st
   }
   key_buffer_.assign(source_id);
   auto [it, inserted] = sources_.try_emplace(key_buffer_);
+  if (before_window && inserted) {  // history read at a first start: nothing to retract, nothing to keep
+    sources_.erase(it);
+    ++rows_before_window_;
+    return ApplyOutcome::BeforeWindow;
+  }
   Source& source = it->second;
   bool versioned = !version.isNull();
   if (!inserted && versioned && !source.version.isNull()) {
@@ -258,6 +330,7 @@ core::Result<ApplyOutcome> Aggregator::apply(std::string_view source_id, std::st
     if (Window::valueLess(canonical(source.version), canonical(version))) {
       for (auto& p : source.parts) {
         if (auto s = add(*p.window, p.inputs, -1); !s) return core::fail(s.error());
+        notePart(p, -1);
       }
       source.parts.clear();
     }
@@ -266,18 +339,26 @@ core::Result<ApplyOutcome> Aggregator::apply(std::string_view source_id, std::st
   auto existing = std::find_if(source.parts.begin(), source.parts.end(), [&](const Part& p) { return p.part == part; });
   if (existing != source.parts.end()) {
     if (auto s = add(*existing->window, existing->inputs, -1); !s) return core::fail(s.error());
+    notePart(*existing, -1);
     source.parts.erase(existing);
   }
-  if (window) {
+  if (window && !before_window) {
     Window& target = windowFor(*window);
     if (auto s = add(target, inputs, +1); !s) {
       if (source.parts.empty() && !versioned) sources_.erase(it);
       return core::fail(s.error());
     }
-    source.parts.push_back(Part{std::string(part), &target, std::move(inputs)});
+    source.parts.push_back(
+        Part{std::string(part), &target, std::move(inputs), rolling() ? window->shift_date.days : 0});
+    notePart(source.parts.back(), +1);
     if (!position.empty()) target.last_position.assign(position);
   }
+  if (rolling() && source.parts.empty()) source.seen_day = plantDay(now).days;
   markSource(it->first, &source);
+  if (before_window) {
+    ++rows_before_window_;
+    return ApplyOutcome::BeforeWindow;
+  }
   return ApplyOutcome::Applied;
 }
 
@@ -300,8 +381,13 @@ void Aggregator::collect(core::Timestamp now, std::vector<Revision>& out) {
     w.last_emit = now;
     w.emitted = current;
     markWindow(w);
-    out.push_back(Revision{w.shared_from_this(), w.revision, w.closed, std::move(current), w.rows});
+    out.push_back(Revision{w.shared_from_this(), w.revision, w.closed, std::move(current), w.rows, {}, {}});
+    if (rolling()) {
+      out.back().window_last = plantDay(now);
+      out.back().window_first = windowFirst(now);
+    }
   };
+  if (rolling()) ageOut(now);
   while (!closing_.empty() && closing_.begin()->first <= now) {
     auto node = closing_.extract(closing_.begin());
     auto it = windows_.find(node.value().second);
@@ -333,6 +419,10 @@ std::optional<core::Timestamp> Aggregator::nextDeadline() const {
   if (!evicting_.empty()) consider(evicting_.begin()->first);
   for (const Window* w : changed_) {
     if (w->last_emit) consider(core::Timestamp{w->last_emit->micros + options_.min_interval_micros});
+  }
+  // The plant midnight at which the earliest rows of a rolling window age out.
+  if (!parts_by_day_.empty()) {
+    consider(plantMidnight(core::Date{static_cast<int32_t>(parts_by_day_.begin()->first + options_.rolling_days)}));
   }
   return next;
 }
@@ -380,6 +470,7 @@ std::string Aggregator::encodeSource(const Source& source) const {
     codec::appendJsonString(out, p.part);
     out += ",\"w\":";
     codec::appendJsonString(out, p.window->key);
+    if (rolling()) out += fmt::format(",\"d\":{}", p.day);
     out += ",\"in\":[";
     for (size_t m = 0; m < p.inputs.size(); ++m) {
       if (m > 0) out += ',';
@@ -391,7 +482,9 @@ std::string Aggregator::encodeSource(const Source& source) const {
     }
     out += "]}";
   }
-  out += "]}";
+  out += ']';
+  if (rolling() && source.parts.empty()) out += fmt::format(",\"sd\":{}", source.seen_day);
+  out += '}';
   return out;
 }
 
@@ -486,6 +579,7 @@ core::Status Aggregator::restore(const std::vector<StateChange>& entries) {
       Json j = Json::parse(entry.value);
       Source& source = sources_[entry.key.substr(2)];
       source.version = codec::decodeTyped(j.at("v"));
+      if (j.contains("sd")) source.seen_day = codec::storedDate(j.at("sd")).days;
       for (const auto& p : j.at("parts")) {
         auto it = windows_.find(p.at("w").get<std::string>());
         if (it == windows_.end()) {
@@ -495,7 +589,10 @@ core::Status Aggregator::restore(const std::vector<StateChange>& entries) {
         std::vector<MeasureInput> inputs;
         for (const auto& in : p.at("in")) inputs.push_back({codec::decodeTyped(in.at(0)), codec::decodeTyped(in.at(1))});
         if (auto s = add(*it->second, inputs, +1); !s) return core::fail(core::Error::fatal(s.error().message));
-        source.parts.push_back(Part{p.at("p").get<std::string>(), it->second.get(), std::move(inputs)});
+        // "d" (a rolling row's day) is stored only by rolling engines; older entries lack it.
+        int32_t day = p.contains("d") ? codec::storedDate(p.at("d")).days : 0;
+        source.parts.push_back(Part{p.at("p").get<std::string>(), it->second.get(), std::move(inputs), day});
+        notePart(source.parts.back(), +1);
       }
     }
   } catch (const std::exception& e) {
@@ -531,6 +628,7 @@ AggregatorStats Aggregator::stats() const {
   AggregatorStats s;
   s.revisions_emitted = revisions_emitted_;
   s.corrections_after_close = corrections_after_close_;
+  s.rows_before_window = rows_before_window_;
   s.windows = windows_.size();
   s.sources = sources_.size();
   for (const auto& [key, w] : windows_) {

@@ -16,6 +16,18 @@
 // their rows' state deleted) once the clock passes end + grace + retain; a record older than
 // that is refused with a Permanent error (the caller dead-letters it), never silently dropped.
 //
+// Rolling windows (options.rolling_days > 0, a mapping's `period: ROLLING`). One window per group,
+// with no calendar period in its key; each row counts on its plant day (WindowRef::shift_date).
+// On plant day D (the clock's date in options.time_zone) a window covers the days
+// [D - rolling_days + 1, D]: when the clock passes a plant midnight that drops rows out of it, their
+// contributions are retracted exactly and the window emits a revision; when the last row ages out
+// that revision has the empty measures (rows 0: the window has lapsed). Rolling windows never
+// close and are never evicted (their rows are), so a window's revisions keep increasing when it
+// lapses and revives. A row whose day is before the window's first day counts for nothing (it
+// retracts what it contributed before; apply() returns BeforeWindow; a row not held before leaves
+// no state). A row that no longer counts keeps its version for `rolling_days` from when it was
+// last applied, then is forgotten, so state stays proportional to the rows of the window.
+//
 // Durability. The engine records which rows and windows changed; the caller persists them
 // with takeStateChanges() (keys "s/<source id>" and "w/<window key>", empty value = deleted)
 // once the outputs of the same batch are delivered, and restore() rebuilds the engine from
@@ -29,6 +41,7 @@
 #include <array>
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -63,16 +76,20 @@ struct AggregatorOptions {
   int64_t grace_micros = 0;         // after window end, before the closed revision
   int64_t retain_micros = 0;        // after end + grace, before the window is evicted
   int64_t min_interval_micros = 0;  // between two open revisions of one window
+  // ROLLING: the number of plant days a window covers (0: calendar periods), and the IANA zone
+  // whose midnights start the plant days.
+  int64_t rolling_days = 0;
+  std::string time_zone = "UTC";
 };
 
 // The window a row contributes to, as the caller computed it (calendar and group expressions).
 struct WindowRef {
   std::vector<core::Value> group;  // values of the group_by expressions, in order
   std::string period_type;         // SHIFT | DAY | WEEK | MONTH | HOUR
-  std::string period_id;           // "2025-03-14/N", "2025-03-14", "2025-W11", "2025-03", "2025-03-14/N/03"
-  core::Date shift_date;           // first shift date of the period
+  std::string period_id;  // "2025-03-14/N", "2025-03-14", "2025-W11", "2025-03", "2025-03-14/N/03"; ROLLING: "90d"
+  core::Date shift_date;  // first shift date of the period; ROLLING: the row's plant day
   std::string shift_code;          // SHIFT and HOUR periods only
-  core::Timestamp start;
+  core::Timestamp start;           // ROLLING: unused (0)
   core::Timestamp end;
 };
 
@@ -106,6 +123,9 @@ struct Revision {
   bool closed = false;
   std::vector<core::Value> values;  // per measure
   int64_t rows = 0;                 // contributing rows
+  // ROLLING: the days the window covers on the revision's plant day.
+  core::Date window_first{};
+  core::Date window_last{};
 };
 
 struct Window : std::enable_shared_from_this<Window> {
@@ -131,7 +151,8 @@ struct Window : std::enable_shared_from_this<Window> {
   static bool valueLess(const core::Value& a, const core::Value& b);
 };
 
-enum class ApplyOutcome { Applied, Stale };
+// BeforeWindow: a ROLLING row whose day is before the window's first day; it counts for nothing.
+enum class ApplyOutcome { Applied, Stale, BeforeWindow };
 
 struct StateChange {
   std::string key;    // "s/<source id>" or "w/<window key>"
@@ -147,6 +168,7 @@ struct AggregatorStats {
   // Counted by collect() since this engine was made (not stored: a restart counts from 0).
   uint64_t revisions_emitted = 0;
   uint64_t corrections_after_close = 0;  // revisions of windows already closed
+  uint64_t rows_before_window = 0;       // ROLLING rows too old to count
 };
 
 class Aggregator {
@@ -198,6 +220,7 @@ class Aggregator {
   AggregatorStats stats() const;
   uint64_t revisionsEmitted() const { return revisions_emitted_; }
   uint64_t correctionsAfterClose() const { return corrections_after_close_; }
+  uint64_t rowsBeforeWindow() const { return rows_before_window_; }
 
   // Current measure values of a window (by windowKey()), whether emitted or not.
   std::optional<std::vector<core::Value>> valuesOf(const std::string& window_key) const;
@@ -208,11 +231,15 @@ class Aggregator {
     std::string part;
     Window* window = nullptr;
     std::vector<MeasureInput> inputs;
+    int32_t day = 0;  // ROLLING: the plant day the row counts on (days since 1970-01-01)
   };
   struct Source {
     core::Value version;
     std::vector<Part> parts;
     bool dirty = false;  // listed in dirty_sources_
+    // ROLLING, a row without parts (declined, filtered): the plant day it was last applied. Its
+    // version is remembered (an older one stays stale) until that day leaves the window.
+    int32_t seen_day = 0;
   };
   void markSource(const std::string& key, Source* source);
   void markWindow(Window& window);
@@ -223,10 +250,28 @@ class Aggregator {
   void evict(core::Timestamp now);
   std::string encodeSource(const Source& source) const;
   std::string encodeWindow(const Window& window) const;
+  bool rolling() const { return options_.rolling_days > 0; }
+  // ROLLING: the plant day of `now` (cached for the day), the instant its midnight starts, the
+  // window's first day on the day of `now`, and the age-out of rows before it.
+  core::Date plantDay(core::Timestamp now);
+  core::Timestamp plantMidnight(core::Date day) const;
+  core::Date windowFirst(core::Timestamp now) {
+    return core::Date{static_cast<int32_t>(plantDay(now).days - options_.rolling_days + 1)};
+  }
+  void notePart(const Part& part, int sign);
+  void ageOut(core::Timestamp now);
 
   uint64_t revisions_emitted_ = 0;
   uint64_t corrections_after_close_ = 0;
+  uint64_t rows_before_window_ = 0;
   AggregatorOptions options_;
+  // ROLLING: live parts per plant day (the earliest gives the next age-out), and the instants
+  // [day_from_, day_to_) of the cached plant day day_.
+  std::map<int32_t, int64_t> parts_by_day_;
+  core::Date day_{};
+  core::Timestamp day_from_{0};
+  core::Timestamp day_to_{0};
+  int32_t swept_first_ = std::numeric_limits<int32_t>::min();  // the window's first day at the last sweep
   // Open-addressing maps (Boost 1.81): a million rows fit in a few cache-friendly arrays.
   // Windows live behind shared_ptr, so their addresses (held by parts and changed_) are stable
   // and a Revision can keep an evicted window alive; Source values move on rehash, so nothing

@@ -55,7 +55,10 @@ class AggregateDomain final : public Domain {
     }
     if (directive == "stats") {
       auto s = engine().stats();
-      return {fmt::format("windows={} open={} sources={} rows={}", s.windows, s.open_windows, s.sources, s.rows)};
+      std::string line =
+          fmt::format("windows={} open={} sources={} rows={}", s.windows, s.open_windows, s.sources, s.rows);
+      if (options_.rolling_days > 0) line += fmt::format(" before_window={}", s.rows_before_window);
+      return {line};
     }
     if (directive == "save") return save();
     if (directive == "restart") return restart();
@@ -88,8 +91,12 @@ class AggregateDomain final : public Domain {
         options_.retain_micros = durationMicros(words[1]);
       } else if (words.size() == 2 && words[0] == "min_interval") {
         options_.min_interval_micros = durationMicros(words[1]);
+      } else if (words.size() == 3 && words[0] == "rolling") {
+        options_.rolling_days = durationMicros(words[1]) / 86'400'000'000;
+        options_.time_zone = words[2];
       } else {
-        throw ScenarioError("unknown aggregator setting '" + line + "' (measures, grace, retain, min_interval)");
+        throw ScenarioError("unknown aggregator setting '" + line +
+                            "' (measures, grace, retain, min_interval, rolling <days>d <zone>)");
       }
     }
     engine_ = std::make_unique<Aggregator>(options_);
@@ -108,6 +115,15 @@ class AggregateDomain final : public Domain {
     WindowRef ref;
     for (const auto& v : splitWords(step.word(2), ',')) ref.group.push_back(literal(v));
     ref.period_type = step.word(3);
+    if (ref.period_type == "ROLLING") {
+      // window <name> <group values> ROLLING <the row's day>: the group's one rolling window.
+      auto day = core::parseDate(step.word(4));
+      if (!day) throw ScenarioError("a ROLLING window names the row's day: '" + step.word(4) + "'");
+      ref.period_id = fmt::format("{}d", options_.rolling_days);
+      ref.shift_date = *day;
+      windows_[step.word(1)] = ref;
+      return {};
+    }
     ref.period_id = step.word(4);
     auto slash = ref.period_id.find('/');
     auto date = core::parseDate(ref.period_id.substr(0, std::min(slash, size_t{10})));
@@ -143,6 +159,7 @@ class AggregateDomain final : public Domain {
     auto outcome = engine().apply(source, part, version, ref, std::move(inputs), now_);
     if (!outcome) return {errorLine(outcome.error())};
     if (*outcome == aggregate::ApplyOutcome::Stale) return {"stale"};
+    if (*outcome == aggregate::ApplyOutcome::BeforeWindow) return {"before window"};
     return {};
   }
 
@@ -154,6 +171,9 @@ class AggregateDomain final : public Domain {
     for (const auto& r : revisions) {
       std::string line =
           fmt::format("{} r{} {} rows={}", r.window->key, r.revision, r.closed ? "closed" : "open", r.rows);
+      if (options_.rolling_days > 0) {
+        line += fmt::format(" days={}..{}", core::formatDate(r.window_first), core::formatDate(r.window_last));
+      }
       for (size_t i = 0; i < r.values.size() && i < options_.measures.size(); ++i) {
         line += " " + options_.measures[i].name + "=" + text(r.values[i]);
       }
