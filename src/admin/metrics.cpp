@@ -76,6 +76,8 @@ constexpr ReportedMetric kReported[] = {
      "Revisions of aggregation windows the mapping emitted (every output of a window, corrections included)."},
     {"dutybridge_pipeline_corrections_after_close_total", MetricType::Counter,
      "Revisions of aggregation windows emitted after the window's closed revision (late or changed rows)."},
+    {"dutybridge_pipeline_rows_before_window_total", MetricType::Counter,
+     "Rows of a ROLLING aggregate whose day was before the window's first day: filtered, they count for nothing."},
     {"dutybridge_odbc_sink_rows_upserted_total", MetricType::Counter,
      "ODBC sink: rows written by upsert statements in committed transactions."},
     {"dutybridge_odbc_sink_transaction_duration_seconds", MetricType::Histogram,

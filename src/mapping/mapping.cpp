@@ -7,6 +7,7 @@
 #include <cctype>
 #include <fstream>
 #include <set>
+#include <span>
 #include <sstream>
 
 #include "src/calendar/calendar.h"
@@ -528,6 +529,55 @@ void loadHourPeriod(Loader& loader, Mapping& mapping, const YAML::Node& node) {
   }
 }
 
+// period: ROLLING: `window` (whole days) and the row's day, from `shift_date` or the shift of
+// `time`; the calendar gives the time zone of the plant days. The keys of closing windows do not
+// apply: a rolling record never closes or goes.
+void loadRollingPeriod(Loader& loader, Mapping& mapping, const YAML::Node& node) {
+  AggregateBlock& block = *mapping.aggregate;
+  constexpr int64_t kDay = 86'400'000'000;
+  block.rolling = true;
+  block.period = calendar::PeriodType::Day;
+  if (block.calendar) block.options.time_zone = block.calendar->timeZone();
+  const YAML::Node window = node["window"];
+  const int64_t micros = durationOr(window, 0);
+  if (!window) {
+    loader.error(node["period"], "aggregate.period",
+                 "'period: ROLLING' needs 'window': how many plant days a record covers", "e.g. window: 90d");
+  } else if (micros >= kDay && micros % kDay != 0) {
+    loader.error(window, "aggregate.window", "a ROLLING window is a whole number of days", "e.g. window: 90d");
+  } else if (micros >= kDay) {  // a shorter one the schema has reported
+    block.options.rolling_days = micros / kDay;
+  }
+  const std::pair<const char*, const char*> refused[] = {
+      {"grace", "a rolling record never closes: it is revised when rows come in and when they age out"},
+      {"retain", "a rolling record is kept for good (so its revisions keep increasing); its rows age out"},
+      {"expect", "a roster owes a fact per SHIFT, DAY, WEEK or MONTH"},
+  };
+  for (const auto& [key, hint] : refused) {
+    if (node[key]) {
+      loader.error(node[key], fmt::format("aggregate.{}", key),
+                   fmt::format("'{}' does not apply to period ROLLING", key), hint);
+    }
+  }
+  if (node["shift_code"]) {
+    loader.error(node["shift_code"], "aggregate.shift_code", "'shift_code' does not apply to period ROLLING",
+                 "a rolling record counts each row on its day: give 'shift_date' or 'time'");
+  }
+  if (node["time"] && node["shift_date"]) {
+    loader.error(node["shift_date"], "aggregate", "give either 'time' or 'shift_date', not both");
+  } else if (node["time"]) {
+    block.time = loader.expression(node["time"], "aggregate.time", mapping.scope, mapping.env);
+    requireKind(loader, block.time, Kind::Timestamp, "time");
+  } else if (node["shift_date"]) {
+    block.shift_date = loader.expression(node["shift_date"], "aggregate.shift_date", mapping.scope, mapping.env);
+    requireKind(loader, block.shift_date, Kind::Date, "shift_date");
+  } else {
+    loader.error(node, "aggregate",
+                 "'aggregate' needs the row's day: 'shift_date' (a date) or 'time' (a timestamp, "
+                 "counted on the shift date the calendar gives it)");
+  }
+}
+
 // aggregate: calendar, period and the row's time (or shift date and code).
 void loadAggregatePeriod(Loader& loader, Mapping& mapping, const YAML::Node& node) {
   AggregateBlock& block = *mapping.aggregate;
@@ -548,6 +598,14 @@ void loadAggregatePeriod(Loader& loader, Mapping& mapping, const YAML::Node& nod
     block.calendar = cal;
   }
   std::string period = node["period"] && node["period"].IsScalar() ? node["period"].Scalar() : "";
+  if (period == "ROLLING") {
+    loadRollingPeriod(loader, mapping, node);
+    return;
+  }
+  if (node["window"]) {
+    loader.error(node["window"], "aggregate.window", "'window' is for period ROLLING",
+                 "calendar periods (SHIFT, DAY, WEEK, MONTH, HOUR) are given by the calendar");
+  }
   // A missing or unknown period the schema has reported.
   if (auto type = calendar::parsePeriodType(period)) block.period = *type;
   if (block.period == calendar::PeriodType::Hour) {
@@ -678,13 +736,15 @@ void loadAggregate(Loader& loader, Mapping& mapping, const YAML::Node& node) {
 
   // Group and measures: their names are what the emit blocks see.
   std::set<std::string> names;
+  const std::span<const std::string_view> period_fields =
+      block.rolling ? std::span<const std::string_view>(AggregateBlock::kRollingFields)
+                    : std::span<const std::string_view>(AggregateBlock::kPeriodFields);
   auto addName = [&](const YAML::Node& key, const std::string& name, const std::string& path, expr::Type type,
                      bool personal) {
     if (!names.insert(name).second ||
-        std::find(std::begin(AggregateBlock::kPeriodFields), std::end(AggregateBlock::kPeriodFields), name) !=
-            std::end(AggregateBlock::kPeriodFields)) {
+        std::find(period_fields.begin(), period_fields.end(), name) != period_fields.end()) {
       loader.error(key, path, fmt::format("'{}' is already a name of the aggregate's output", name),
-                   fmt::format("period fields: {}", fmt::join(AggregateBlock::kPeriodFields, ", ")));
+                   fmt::format("period fields: {}", fmt::join(period_fields, ", ")));
     }
     block.scope.add(name, type, personal);
   };
@@ -723,8 +783,15 @@ void loadAggregate(Loader& loader, Mapping& mapping, const YAML::Node& node) {
   const expr::Type period_types[] = {{Kind::String, false}, {Kind::String, false},    {Kind::Date, false},
                                      {Kind::String, true},  {Kind::Timestamp, false}, {Kind::Timestamp, false},
                                      {Kind::Bool, false},   {Kind::Int, false},       {Kind::Int, false}};
-  for (size_t i = 0; i < std::size(AggregateBlock::kPeriodFields); ++i) {
-    block.scope.add(std::string(AggregateBlock::kPeriodFields[i]), period_types[i]);
+  const expr::Type rolling_types[] = {{Kind::String, false}, {Kind::Date, false}, {Kind::Date, false},
+                                      {Kind::Int, false},    {Kind::Int, false},  {Kind::Bool, false}};
+  for (size_t i = 0; i < period_fields.size(); ++i) {
+    block.scope.add(std::string(period_fields[i]), block.rolling ? rolling_types[i] : period_types[i]);
+  }
+  if (block.rolling) {
+    // grace, retain and expect are refused (loadRollingPeriod); min_interval applies.
+    block.options.min_interval_micros = durationOr(node["min_interval"], 0);
+    return;
   }
   if (const YAML::Node expect = node["expect"]; expect) loadAggregateExpect(loader, mapping, expect);
   constexpr int64_t kDay = 86'400'000'000;
@@ -736,11 +803,16 @@ void loadAggregate(Loader& loader, Mapping& mapping, const YAML::Node& node) {
 }
 
 // An aggregate mapping's contract emit gets the period fields from the window revision unless
-// it sets them itself.
+// it sets them itself: a duty_kpi.v1 fact of a calendar period all of them, any other record
+// (an employee_record.v1 of a ROLLING aggregate) the revision.
 void addPeriodFields(Loader& loader, Emit& emit, const YAML::Node& fields, const expr::Scope& scope,
-                     const expr::FunctionEnv& env) {
+                     const expr::FunctionEnv& env, bool period_fields) {
   core::SourceLocation at = loader.at(fields, "fields");
-  for (std::string_view name : {"period_id", "shift_date", "shift_code", "period_start", "period_end", "closed", "revision"}) {
+  static constexpr std::string_view kAll[] = {"period_id",  "shift_date", "shift_code", "period_start",
+                                              "period_end", "closed",     "revision"};
+  const std::span<const std::string_view> names =
+      period_fields ? std::span<const std::string_view>(kAll) : std::span<const std::string_view>(kAll).last(1);
+  for (std::string_view name : names) {
     bool given = std::any_of(emit.fields.begin(), emit.fields.end(), [&](const auto& f) { return f.first == name; });
     if (given) continue;
     if (auto expr = expr::compileExpression(name, at, scope, env, loader.diagnostics))
@@ -1285,7 +1357,7 @@ core::Result<aggregate::Contribution> Mapping::contribution(const core::Record& 
   if (!*keep) return out;
 
   aggregate::WindowRef& window = out.window.emplace();
-  window.period_type = std::string(calendar::toString(block.period));
+  window.period_type = block.rolling ? std::string("ROLLING") : std::string(calendar::toString(block.period));
   if (block.period == calendar::PeriodType::Hour) {
     if (auto placed = placeHour(block, context, window); !placed) return core::fail(placed.error());
   } else if (block.time) {
@@ -1311,14 +1383,18 @@ core::Result<aggregate::Contribution> Mapping::contribution(const core::Record& 
     if (!code) return core::fail(code.error());
     window.shift_code = std::move(*code);
   }
-  if (block.period != calendar::PeriodType::Hour) {
+  if (block.rolling) {
+    // The row's day stays in shift_date (the engine keeps it per row); the window is the group's.
+    window.period_id = fmt::format("{}d", block.options.rolling_days);
+    window.shift_code.clear();
+  } else if (block.period != calendar::PeriodType::Hour) {
     auto bounds = block.calendar->periodBounds(block.period, window.shift_date, window.shift_code);
     if (!bounds) return core::fail(bounds.error());
     window.start = bounds->start;
     window.end = bounds->end;
     window.period_id = calendar::periodId(block.period, window.shift_date, window.shift_code);
   }
-  if (block.period != calendar::PeriodType::Shift && block.period != calendar::PeriodType::Hour) {
+  if (!block.rolling && block.period != calendar::PeriodType::Shift && block.period != calendar::PeriodType::Hour) {
     window.shift_code.clear();
     window.shift_date = periodFirstDate(block.period, window.shift_date);
   }
@@ -1399,15 +1475,24 @@ core::Status Mapping::emitRevision(const aggregate::Revision& revision, const co
   slots.reserve(block.scope.size());
   for (const auto& v : w.ref.group) slots.push_back(v);
   for (const auto& v : revision.values) slots.push_back(v);
-  slots.emplace_back(w.ref.period_type);
-  slots.emplace_back(w.ref.period_id);
-  slots.emplace_back(w.ref.shift_date);
-  slots.push_back(w.ref.shift_code.empty() ? Value() : Value(w.ref.shift_code));
-  slots.emplace_back(w.ref.start);
-  slots.emplace_back(w.ref.end);
-  slots.emplace_back(revision.closed);
-  slots.emplace_back(revision.revision);
-  slots.emplace_back(revision.rows);
+  if (block.rolling) {  // kRollingFields
+    slots.emplace_back(w.ref.period_type);
+    slots.emplace_back(revision.window_first);
+    slots.emplace_back(revision.window_last);
+    slots.emplace_back(revision.rows);
+    slots.emplace_back(revision.revision);
+    slots.emplace_back(revision.rows == 0);
+  } else {
+    slots.emplace_back(w.ref.period_type);
+    slots.emplace_back(w.ref.period_id);
+    slots.emplace_back(w.ref.shift_date);
+    slots.push_back(w.ref.shift_code.empty() ? Value() : Value(w.ref.shift_code));
+    slots.emplace_back(w.ref.start);
+    slots.emplace_back(w.ref.end);
+    slots.emplace_back(revision.closed);
+    slots.emplace_back(revision.revision);
+    slots.emplace_back(revision.rows);
+  }
   expr::EvalContext context{slots, &clock, &env};
   // Lineage of a revision: the source position of the last row that changed the window, and
   // the engine clock as the watermark.
@@ -1930,7 +2015,15 @@ void loadEmits(Loader& loader, Mapping* mapping, const YAML::Node& root) {
         emit.schema = std::make_shared<core::RecordSchema>(std::move(names));
       }
       if (const YAML::Node contract = block["contract"]; contract) {
-        if (mapping->aggregate) addPeriodFields(loader, emit, fields, emit_scope, mapping->env);
+        if (mapping->aggregate) {
+          const bool fact = contract.IsScalar() && contract.Scalar() == "duty_kpi.v1";
+          if (fact && mapping->aggregate->rolling) {
+            loader.error(contract, path + ".contract", "a ROLLING aggregate cannot emit duty_kpi.v1 facts",
+                         "facts have calendar periods (SHIFT, DAY, WEEK, MONTH, HOUR); a rolling record is an "
+                         "employee_record.v1 or a plain record");
+          }
+          addPeriodFields(loader, emit, fields, emit_scope, mapping->env, fact && !mapping->aggregate->rolling);
+        }
         bindContract(loader, *mapping, emit, contract, fields, path);
       }
       checkPersonal(loader, *mapping, emit, block, path);

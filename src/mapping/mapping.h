@@ -100,6 +100,9 @@ struct AggregateBlock {
   std::string calendar_name;
   const calendar::Calendar* calendar = nullptr;  // owned by the mapping's FunctionEnv
   calendar::PeriodType period = calendar::PeriodType::Shift;
+  // `period: ROLLING` with `window: <N>d` (then `period` is unused): one window per group over
+  // the last N plant days (options.rolling_days), each row counting on its day.
+  bool rolling = false;
   std::vector<std::pair<std::string, std::unique_ptr<expr::Expr>>> group_by;
   std::vector<AggregateMeasure> measures;
   aggregate::AggregatorOptions options;
@@ -109,6 +112,9 @@ struct AggregateBlock {
   expr::Scope scope;  // what emit blocks see; slots: group_by, measures, then kPeriodFields
   static constexpr std::string_view kPeriodFields[] = {"period_type", "period_id", "shift_date", "shift_code",
                                                        "period_start", "period_end", "closed", "revision", "rows"};
+  // What the emit blocks of a ROLLING aggregate see instead (slots after the measures).
+  static constexpr std::string_view kRollingFields[] = {"period_type", "window_start", "window_end",
+                                                        "rows",        "revision",     "lapsed"};
 };
 
 // `quarantine:`: records whose attribution lookup (`lookup(...)!`) finds nothing are held and

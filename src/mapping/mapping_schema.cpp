@@ -10,6 +10,7 @@ using core::FieldSpec;
 using core::FieldType;
 
 constexpr int64_t kHour = 3'600'000'000;
+constexpr int64_t kDay = 24 * kHour;
 
 std::shared_ptr<const core::ConfigSchema> aggregateSchema() {
   static const auto schema = std::make_shared<const core::ConfigSchema>(std::vector<FieldSpec>{
@@ -29,15 +30,21 @@ std::shared_ptr<const core::ConfigSchema> aggregateSchema() {
           .doc("A calendar of the mapping's `calendars:` file (docs/calendars.md); needed by every aggregate."),
       FieldSpec::make("period", FieldType::Enum)
           .req()
-          .oneOf({"SHIFT", "DAY", "WEEK", "MONTH", "HOUR"})
+          .oneOf({"SHIFT", "DAY", "WEEK", "MONTH", "HOUR", "ROLLING"})
           .doc("The facts' period. Periods are built from the shift date, not the wall-clock date, so a night "
                "shift's output belongs to the day it started; WEEK is the ISO week; HOUR is an hour slot of a "
-               "shift (needs `time`)."),
+               "shift (needs `time`); ROLLING is one record per group over the last `window` plant days "
+               "(\"Rolling windows\")."),
+      FieldSpec::make("window", FieldType::Duration)
+          .range(kDay, std::numeric_limits<int64_t>::max())
+          .doc("ROLLING only, and needed there: how many plant days a record covers, in whole days (`90d`). On "
+               "plant day D the record counts the rows of days D - window + 1 to D."),
       FieldSpec::make("time", FieldType::Expression)
           .doc("A timestamp: the calendar finds the shift that contains it. Or `shift_date` and `shift_code`. "
                "HOUR periods need it (it picks the hour), and may give `shift_date` and `shift_code` too."),
       FieldSpec::make("shift_date", FieldType::Expression)
-          .doc("The row's own shift date (MES reports carry it); DAY, WEEK and MONTH periods need only this."),
+          .doc("The row's own shift date (MES reports carry it); DAY, WEEK and MONTH periods need only this, "
+               "and it is the day a ROLLING row counts on."),
       FieldSpec::make("shift_code", FieldType::Expression).doc("The row's own shift code, with `shift_date`."),
       FieldSpec::make("group_by", FieldType::ExpressionMap)
           .req()
@@ -49,13 +56,13 @@ std::shared_ptr<const core::ConfigSchema> aggregateSchema() {
       FieldSpec::make("grace", FieldType::Duration)
           .def("0s")
           .range(0, std::numeric_limits<int64_t>::max())
-          .doc("The closed revision is emitted when the clock passes period end + grace."),
+          .doc("The closed revision is emitted when the clock passes period end + grace. Not with ROLLING."),
       FieldSpec::make("retain", FieldType::Duration)
           .def("7d")
           .range(kHour, std::numeric_limits<int64_t>::max())
           .doc("After end + grace + retain the window is forgotten (its state deleted); a row for it is then a "
                "dead letter with a reason, never silently dropped. At least 1h: corrections of a closed window "
-               "arrive after it closes."),
+               "arrive after it closes. Not with ROLLING (its records are kept; their rows age out)."),
       FieldSpec::make("min_interval", FieldType::Duration)
           .def("0s")
           .range(0, std::numeric_limits<int64_t>::max())
@@ -68,7 +75,7 @@ std::shared_ptr<const core::ConfigSchema> aggregateSchema() {
                   .doc("A reference table whose keys (at each period's start) are the groups that owe a fact."),
           }))
           .doc("A roster of groups that owe a fact every period, rows or not (its single `group_by` value is the "
-               "table's key): a duty not fulfilled shows as a fact."),
+               "table's key): a duty not fulfilled shows as a fact. Not with HOUR or ROLLING."),
   });
   return schema;
 }

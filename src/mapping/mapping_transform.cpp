@@ -208,6 +208,15 @@ void MappingTransform::metrics(std::vector<core::MetricSample>& out) const {
                  core::MetricKind::Counter,
                  static_cast<double>(aggregator.correctionsAfterClose()),
                  {}});
+  if (aggregator.options().rolling_days > 0) {
+    // Rows of a ROLLING aggregate too old for its window: filtered, not dead letters (a source read
+    // from its beginning offers years of them).
+    out.push_back({"dutybridge_pipeline_rows_before_window_total",
+                   {},
+                   core::MetricKind::Counter,
+                   static_cast<double>(aggregator.rowsBeforeWindow()),
+                   {}});
+  }
 }
 
 std::vector<std::pair<std::string, int64_t>> MappingTransform::gauges() const {
