@@ -29,8 +29,9 @@ Runs MAPPING over the JSON objects of INPUT.jsonl ('-' for standard input), one 
 prints every emitted record as a JSON line {"topic":...,"key":...,"value":{...}} on stdout.
 Records that would go to the dead-letter topic are reported on stderr with their line number
 and reason. --now fixes the clock (RFC 3339) for now() and time-dependent logic; --step moves
-it on by DURATION (e.g. 1m) after every input line; --until moves it to TIME after the last line,
-so an aggregate mapping emits the closed revisions of windows that end (plus grace) by then.
+it on by DURATION (e.g. 1m) after every input line; --until moves it to TIME after the last line
+(in --step steps when given, ticking at each), so an aggregate mapping emits the closed revisions
+of windows that end (plus grace) by then, and a rolling window's rows age out at their midnights.
 An aggregate mapping prints the window revisions due after each line.
 A JSON document nested deeper than --max-depth (default 128) is a dead letter. A line longer
 than --max-line-bytes (default 1048576) stops the run with exit status 1 at that line: it is
@@ -327,21 +328,35 @@ int runMapCommand(const std::vector<std::string>& args) {
     if (manual) manual->advance(options->step);
   }
   if (transform && options->until) {
-    manual->set(*options->until);
-    std::vector<core::Record> outputs;
-    std::vector<core::DeadLetter> dead_letters;
-    transform->tick(outputs, dead_letters);
-    std::vector<std::string> reasons;
-    for (const auto& letter : dead_letters) {
-      ++dead;
-      reasons.push_back(letter.reason);
-      std::cerr << fmt::format("{}: dead letter ({}): {}\n", letter.input->meta.source_position, shared->label(),
-                               letter.reason);
+    auto tick = [&](bool last) {
+      std::vector<core::Record> outputs;
+      std::vector<core::DeadLetter> dead_letters;
+      transform->tick(outputs, dead_letters);
+      std::vector<std::string> reasons;
+      for (const auto& letter : dead_letters) {
+        ++dead;
+        reasons.push_back(letter.reason);
+        std::cerr << fmt::format("{}: dead letter ({}): {}\n", letter.input->meta.source_position, shared->label(),
+                                 letter.reason);
+      }
+      if (!last && outputs.empty() && reasons.empty()) return;
+      if (options->explain)
+        std::cout << explainLine(*shared, std::nullopt, nullptr, std::move(outputs), {}, reasons) << '\n';
+      else
+        for (const auto& out : outputs) std::cout << codec::envelopeJson(out) << '\n';
+    };
+    // The clock runs on to --until in --step steps, ticking at each, as a running pipeline's clock
+    // does: a rolling window's rows age out at their own midnights, not all at --until. At most a
+    // million steps (a finer --step strides).
+    constexpr int64_t kMaxSteps = 1'000'000;
+    const int64_t span = options->until->micros - manual->now().micros;
+    const int64_t stride = options->step > 0 ? std::max(options->step, span / kMaxSteps) : 0;
+    while (stride > 0 && manual->now().micros + stride < options->until->micros) {
+      manual->advance(stride);
+      tick(false);
     }
-    if (options->explain)
-      std::cout << explainLine(*shared, std::nullopt, nullptr, std::move(outputs), {}, reasons) << '\n';
-    else
-      for (const auto& out : outputs) std::cout << codec::envelopeJson(out) << '\n';
+    manual->set(*options->until);
+    tick(true);
   }
   if (!outputWritten()) return 1;
   return dead == 0 ? 0 : 1;

@@ -228,6 +228,35 @@ TEST_CASE("map: a quarantined report is released by its corrected version and ne
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("map: ROLLING skill evidence ages out day by day and lapses as --until steps the clock",
+          "[cli][mapping][aggregate]") {
+  auto dir = std::filesystem::temp_directory_path() / ("dutybridge-rolling-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string report =
+      R"("work_order_no":"W","operation_code":"OP010","product_code":"P","workstation_code":"C","workshop_code":"MACH",)"
+      R"("operator_badge":"B000126","shift_code":"A","good_qty":"10","state":"ACCEPTED")";
+  std::ofstream(dir / "in.jsonl")
+      << R"({"report_no":"PR-1","shift_date":"2025-03-14","time_from":"2025-03-14T00:00:00Z",)"
+      << R"("time_to":"2025-03-14T02:00:00Z","updated_at":"2025-03-14T02:05:00Z",)" << report << "}\n"
+      << R"({"report_no":"PR-2","shift_date":"2025-03-16","time_from":"2025-03-16T00:00:00Z",)"
+      << R"("time_to":"2025-03-16T01:00:00Z","updated_at":"2025-03-16T01:05:00Z",)" << report << "}\n";
+  // 90 plant days in Shanghai: PR-1 ages out when 06-12 begins, PR-2 when 06-14 begins (the lapse:
+  // held through 06-13). One tick at --until would merge both into the lapse.
+  auto result =
+      runCli("map -m '" + (kSource / "mappings/mes_skill_evidence.yaml").string() + "' -i '" +
+             (dir / "in.jsonl").string() + "' --now 2025-03-16T03:00:00Z --step 1h --until 2025-06-20T00:00:00Z");
+  INFO(result.output);
+  CHECK(result.status == 0);
+  CHECK_THAT(result.output, Catch::Contains(R"("key":"E10026|SKILL_EVIDENCE|SK.CNC-TURNING")"));
+  CHECK_THAT(result.output, Catch::Contains(R"("revision":3,)"));
+  CHECK_THAT(result.output, Catch::Contains(R"("hours":"1.00","reports":1)"));
+  CHECK_THAT(result.output, Catch::Contains(R"("revision":4,)"));
+  CHECK_THAT(result.output, Catch::Contains(R"("lapsed":true)"));
+  CHECK_THAT(result.output, Catch::Contains(R"("valid_to":"2025-06-13")"));
+  CHECK_THAT(result.output, !Catch::Contains(R"("revision":5,)"));
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("input: from_source: check notes it, check --connect, map and test use the source or test_input",
           "[cli][mapping]") {
   auto dir = std::filesystem::temp_directory_path() / ("dutybridge-from-source-" + std::to_string(::getpid()));
