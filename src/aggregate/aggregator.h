@@ -86,7 +86,7 @@ struct AggregatorOptions {
 struct WindowRef {
   std::vector<core::Value> group;  // values of the group_by expressions, in order
   std::string period_type;         // SHIFT | DAY | WEEK | MONTH | HOUR
-  std::string period_id;  // "2025-03-14/N", "2025-03-14", "2025-W11", "2025-03", "2025-03-14/N/03"; ROLLING: "90d"
+  std::string period_id;  // "2025-03-14/N", "2025-03-14", "2025-W11", "2025-03", "2025-03-14/N/03"; ROLLING: empty
   core::Date shift_date;  // first shift date of the period; ROLLING: the row's plant day
   std::string shift_code;          // SHIFT and HOUR periods only
   core::Timestamp start;           // ROLLING: unused (0)

@@ -42,8 +42,10 @@ void AggregateStage::tick(const core::Clock& clock, std::vector<core::Record>& o
     auto emitted = mapping_->emitRevision(revision, clock, outputs, emit_indices);
     if (!emitted) {
       core::Record stand_in;
-      stand_in.meta.source_position = fmt::format("{} {} revision {}", revision.window->ref.period_type,
-                                                  revision.window->ref.period_id, revision.revision);
+      const auto& ref = revision.window->ref;
+      stand_in.meta.source_position =
+          ref.period_id.empty() ? fmt::format("{} revision {}", ref.period_type, revision.revision)
+                                : fmt::format("{} {} revision {}", ref.period_type, ref.period_id, revision.revision);
       failed_revisions_.push_back(std::move(stand_in));
       dead_letters.push_back({&failed_revisions_.back(), emitted.error().message});
     }

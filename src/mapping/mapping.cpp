@@ -1384,8 +1384,10 @@ core::Result<aggregate::Contribution> Mapping::contribution(const core::Record& 
     window.shift_code = std::move(*code);
   }
   if (block.rolling) {
-    // The row's day stays in shift_date (the engine keeps it per row); the window is the group's.
-    window.period_id = fmt::format("{}d", block.options.rolling_days);
+    // The row's day stays in shift_date (the engine keeps it per row); the window is the group's,
+    // its key without the window's length, so a record changed to another window keeps its
+    // revisions.
+    window.period_id.clear();
     window.shift_code.clear();
   } else if (block.period != calendar::PeriodType::Hour) {
     auto bounds = block.calendar->periodBounds(block.period, window.shift_date, window.shift_code);

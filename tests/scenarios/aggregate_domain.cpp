@@ -119,7 +119,6 @@ class AggregateDomain final : public Domain {
       // window <name> <group values> ROLLING <the row's day>: the group's one rolling window.
       auto day = core::parseDate(step.word(4));
       if (!day) throw ScenarioError("a ROLLING window names the row's day: '" + step.word(4) + "'");
-      ref.period_id = fmt::format("{}d", options_.rolling_days);
       ref.shift_date = *day;
       windows_[step.word(1)] = ref;
       return {};
