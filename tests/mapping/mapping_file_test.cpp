@@ -308,6 +308,60 @@ std::vector<nlohmann::json> nightHourFacts(const std::string& mapping_file) {
 
 }  // namespace
 
+TEST_CASE(
+    "SKILL_EVIDENCE records of the shipped ROLLING mes-skill-evidence mapping validate against employee_record.v1",
+    "[mapping][contract]") {
+  const std::filesystem::path schemas = DUTYBRIDGE_SCHEMA_DIR;
+  nlohmann::json schema_doc = nlohmann::json::parse(readFile(schemas / "employee_record.v1.json"));
+  valijson::Schema employee_record;
+  valijson::SchemaParser parser;
+  valijson::adapters::NlohmannJsonAdapter schema_adapter(schema_doc);
+  parser.populateSchema(schema_adapter, employee_record);
+
+  auto loaded = mapping::loadMapping(schemas.parent_path().parent_path() / "mappings" / "mes_skill_evidence.yaml");
+  if (!loaded) FAIL(loaded.error().format());
+  testing::TempDir dir("skill-contract");
+  // A report, then the clock past the Shanghai midnight that ages it out of the 90 days: the
+  // record and its lapse.
+  auto input = dir.write(
+      "input.jsonl", R"({"_now":"2025-03-14T05:00:00Z","report_no":"PR-1","work_order_no":"WO-1",)"
+                     R"("operation_code":"OP010","product_code":"HSG-2201","workstation_code":"CNC-07",)"
+                     R"("workshop_code":"MACH","operator_badge":"B000126","shift_code":"A","shift_date":"2025-03-14",)"
+                     R"("time_from":"2025-03-14T00:00:00Z","time_to":"2025-03-14T04:30:00Z","good_qty":"96",)"
+                     R"("scrap_qty_labor":"4","state":"ACCEPTED","updated_at":"2025-03-14T04:35:00Z"})"
+                     "\n"
+                     R"({"_now":"2025-06-11T16:00:00Z"})"
+                     "\n");
+  std::string outputs = runStateful(std::move(*loaded), input, dir.path());
+  std::istringstream lines(outputs);
+  std::string line;
+  std::vector<nlohmann::json> records;
+  while (std::getline(lines, line)) {
+    nlohmann::json envelope = nlohmann::json::parse(line);
+    REQUIRE(envelope.contains("value"));
+    const nlohmann::json& doc = envelope["value"];
+    valijson::Validator validator;
+    valijson::ValidationResults results;
+    valijson::adapters::NlohmannJsonAdapter target(doc);
+    bool valid = validator.validate(employee_record, target, &results);
+    std::string problems;
+    valijson::ValidationResults::Error error;
+    while (results.popError(error)) problems += error.description + "\n";
+    INFO(doc.dump() << "\n" << problems);
+    CHECK(valid);
+    CHECK(envelope["topic"] == "hr.employee-record.v1");
+    CHECK(doc["record_type"] == "SKILL_EVIDENCE");
+    CHECK(doc.dump().find("B000126") == std::string::npos);
+    records.push_back(doc);
+  }
+  REQUIRE(records.size() == 2);
+  CHECK(records[0]["revision"] == 1);
+  CHECK(records[0]["evidence"]["lapsed"] == false);
+  CHECK(records[1]["revision"] == 2);
+  CHECK(records[1]["evidence"]["lapsed"] == true);
+  CHECK(records[1]["valid_to"] == "2025-06-11");
+}
+
 TEST_CASE("HOUR facts of the shipped team-hourly-output mapping validate against duty_kpi.v1", "[mapping][contract]") {
   auto facts = nightHourFacts("team_hourly_output.yaml");
   std::set<std::string> kpis;
