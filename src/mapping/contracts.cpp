@@ -43,12 +43,17 @@ const std::vector<Contract>& contracts() {
        "hr.employee-record.v1",
        {
            {"employee_no", t(Kind::String), true, false, "employee the record belongs to", true},
-           {"record_type", t(Kind::String), true, true, "SKILL_EVIDENCE, QUALIFICATION or TRAINING_COMPLETION"},
-           {"code", t(Kind::String), true, false, "skill, qualification or training code"},
+           {"record_type", t(Kind::String), true, true,
+            "SKILL_EVIDENCE, QUALIFICATION, TRAINING_COMPLETION or ASSIGNMENT"},
+           {"code", t(Kind::String), true, false,
+            "skill, qualification or training code; the position code of an ASSIGNMENT"},
            {"valid_from", t(Kind::Date), true, false, "first day the record is valid"},
            {"valid_to", t(Kind::Date, true), false, false, "last day, or null for open-ended"},
            {"revision", t(Kind::Int), false, false, "default: the source event time in microseconds"},
            {"source_system", t(Kind::String), false, false, "default: the mapping name"},
+           {"record_id", t(Kind::String, true), false, false,
+            "the source's identity of the record when an employee can hold the same code several times over "
+            "time (an assignment id); when not null it is the record key's fourth part"},
        },
        "evidence.",
        {"record_key"}},
@@ -178,12 +183,15 @@ core::Result<core::Record> buildContractRecord(const ContractBinding& b, const s
   std::string employee = get("employee_no")->toText();
   std::string record_type = get("record_type")->toText();
   std::string code = get("code")->toText();
-  for (const std::string* part : {&employee, &code}) {
+  std::optional<std::string> record_id = text(get("record_id"));
+  for (const std::string* part : {&employee, &code, record_id ? &*record_id : &code}) {
     if (part->find('|') != std::string::npos || part->empty()) {
       return core::fail(core::ErrorKind::Permanent, "employee_record.v1 key parts must be non-empty and contain no '|'");
     }
   }
-  std::vector<Value> out{Value(fmt::format("{}|{}|{}", employee, record_type, code)),
+  std::string record_key = fmt::format("{}|{}|{}", employee, record_type, code);
+  if (record_id) record_key += "|" + *record_id;
+  std::vector<Value> out{Value(std::move(record_key)),
                          Value(revision),
                          Value(employee),
                          Value(record_type),

@@ -902,9 +902,10 @@ void bindContract(Loader& loader, Mapping& mapping, Emit& emit, const YAML::Node
         }
         binding.kpi = &kpi->second;
       } else if (name == "record_type" && value != "SKILL_EVIDENCE" && value != "QUALIFICATION" &&
-                 value != "TRAINING_COMPLETION") {
-        loader.diagnostics.add(expr.location(), fmt::format("record_type '{}' is not SKILL_EVIDENCE, QUALIFICATION or "
-                                                            "TRAINING_COMPLETION", value));
+                 value != "TRAINING_COMPLETION" && value != "ASSIGNMENT") {
+        loader.diagnostics.add(expr.location(), fmt::format("record_type '{}' is not SKILL_EVIDENCE, QUALIFICATION, "
+                                                            "TRAINING_COMPLETION or ASSIGNMENT",
+                                                            value));
       } else if (name == "record_type") {
         binding.record_type = value;
       }
