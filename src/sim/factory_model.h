@@ -108,6 +108,7 @@ inline constexpr Position kPositions[] = {
     {"HR_SPECIALIST", "HR specialist", "HR"},
     {"ACCOUNTANT", "Accountant", "FIN"},
     {"OFFICE_ADMINISTRATOR", "Office administrator", "GO"},
+    {"CNC_CELL_OPERATOR", "CNC cell operator", "MACH"},
 };
 
 // Staff without duties, spread over the departments in these proportions.
@@ -153,6 +154,21 @@ inline constexpr OperationSkill kOperationSkills[] = {
     {"OP010", "SK.CNC-TURNING"},          {"OP020", "SK.CNC-MILLING"},   {"OP030", "SK.GRINDING"},
     {"MLD-INJ", "SK.INJECTION-MOULDING"}, {"ASY-010", "SK.FINAL-ASSEMBLY"}, {"ASY-020", "SK.SUB-ASSEMBLY"},
     {"ASY-030", "SK.FUNCTION-TEST"},
+};
+
+// The HR master's certificates (valid_years 0: no expiry) and trainings (hours per completion).
+struct QualificationSpec {
+  std::string_view code;
+  int valid_years;
+};
+inline constexpr QualificationSpec kQualifications[] = {
+    {"Q.FORKLIFT", 4}, {"Q.ELECTRICIAN-LV", 6}, {"Q.CRANE", 4}, {"Q.IATF-AUDITOR", 0}};
+struct TrainingSpec {
+  std::string_view code, hours;
+};
+inline constexpr TrainingSpec kTrainings[] = {
+    {"T.SAFETY-INDUCTION", "8.0"}, {"T.5S", "4.0"},  {"T.FIRST-ARTICLE", "6.0"}, {"T.LOTO", "4.0"}, {"T.SPC", "8.0"},
+    {"T.TEAM-LEADER", "24.0"},     {"T.ESD", "2.0"},
 };
 
 // Team output target per 8-hour shift (KPI.TL.DAILY_GOOD_OUTPUT from 2025-04-01) and the labour

@@ -9,6 +9,7 @@
 #include <set>
 #include <tuple>
 
+#include "src/sim/hr_master.h"
 #include "src/sim/plant.h"
 #include "src/sim/records.h"
 #include "src/sim/schema.h"
@@ -79,7 +80,7 @@ core::Status insertAll(SqlSession& session, const std::string& table, const std:
 
 Cell dateCell(const std::optional<core::Date>& d) { return d ? Cell(formatPlantDate(*d)) : Cell(std::nullopt); }
 
-core::Status writeHrm(SqlSession& hrm, const Plant& plant, Counts& counts) {
+core::Status writeHrm(SqlSession& hrm, const Plant& plant, core::Date today, PlantTime now, Counts& counts) {
   std::vector<Row> rows;
   for (const auto& d : kDepartments) rows.push_back({std::string(d.code), std::string(d.title)});
   if (auto s = insertAll(hrm, "department", {"department_code", "title"}, rows, counts); !s) return s;
@@ -132,7 +133,18 @@ core::Status writeHrm(SqlSession& hrm, const Plant& plant, Counts& counts) {
   for (size_t i = 0; i < plant.buyers.size(); ++i) {
     rows.push_back({fmt::format("P{:02}", i + 1), plant.employees[static_cast<size_t>(plant.buyers[i])].employee_no});
   }
-  return insertAll(hrm, "purchasing_group", {"ekgrp", "employee_no"}, rows, counts);
+  if (auto s = insertAll(hrm, "purchasing_group", {"ekgrp", "employee_no"}, rows, counts); !s) return s;
+  HrHistory history = buildHrHistory(plant, today, now);
+  auto cells = [](const auto& items) {
+    std::vector<Row> out;
+    for (const auto& item : items) out.push_back(cellsOf(item));
+    return out;
+  };
+  if (auto s = insertAll(hrm, "employee_assignment", assignmentColumns(), cells(history.assignments), counts); !s) {
+    return s;
+  }
+  if (auto s = insertAll(hrm, "certificate", certificateColumns(), cells(history.certificates), counts); !s) return s;
+  return insertAll(hrm, "training_completion", trainingColumns(), cells(history.trainings), counts);
 }
 
 core::Status writeMesReference(SqlSession& mes, const InitOptions& options, Counts& counts) {
@@ -615,7 +627,7 @@ core::Result<std::string> initFactory(const InitOptions& options, const calendar
     auto hrm = freshDatabase(*env, options.target, System::Hrm);
     if (!hrm) return core::fail(hrm.error());
     if (auto s = createSchema(*hrm, System::Hrm); !s) return core::fail(s.error());
-    if (auto s = writeHrm(*hrm, plant, hrm_counts); !s) return core::fail(s.error());
+    if (auto s = writeHrm(*hrm, plant, today, options.now, hrm_counts); !s) return core::fail(s.error());
   }
   {
     auto mes = freshDatabase(*env, options.target, System::Mes);

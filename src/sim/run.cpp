@@ -6,8 +6,10 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <set>
 #include <thread>
 
+#include "src/sim/hr_master.h"
 #include "src/sim/plant.h"
 #include "src/sim/records.h"
 #include "src/sim/simulator.h"
@@ -47,9 +49,15 @@ std::optional<int64_t> firstInt(const core::Result<std::vector<Row>>& rows) {
 class Runner {
  public:
   Runner(const RunOptions& options, const calendar::Calendar& calendar, Plant plant, SqlSession mes, SqlSession erp,
-         SqlSession crm, MesStatements statements)
-      : options_(options), calendar_(calendar), plant_(std::move(plant)), mes_(std::move(mes)), erp_(std::move(erp)),
-        crm_(std::move(crm)), statements_(std::move(statements)),
+         SqlSession crm, SqlSession hrm, MesStatements statements)
+      : options_(options),
+        calendar_(calendar),
+        plant_(std::move(plant)),
+        mes_(std::move(mes)),
+        erp_(std::move(erp)),
+        crm_(std::move(crm)),
+        hrm_(std::move(hrm)),
+        statements_(std::move(statements)),
         rng_(plant_.seed ^ static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count())) {}
 
   core::Status load();
@@ -75,11 +83,14 @@ class Runner {
   core::Status partsCounts(PlantTime now);
   core::Status erpEvent(PlantTime now);
   core::Status crmEvent(PlantTime now);
+  core::Status loadHr();
+  core::Status hrEvent(PlantTime now);
+  core::Status trainingEvent(PlantTime now);
 
   const RunOptions& options_;
   const calendar::Calendar& calendar_;
   Plant plant_;
-  SqlSession mes_, erp_, crm_;
+  SqlSession mes_, erp_, crm_, hrm_;
   MesStatements statements_;
   Rng rng_;
   std::optional<ShiftWindow> shift_;
@@ -96,6 +107,14 @@ class Runner {
   std::vector<std::pair<std::string, std::string>> received_;  // ebeln, ebelp received during this run
   std::vector<std::pair<std::string, int>> open_opportunities_;  // Id, stage index
   std::vector<std::string> customers_, partners_, users_;
+  // The HR master: next ids, certificates due for renewal (employee index, code), open
+  // machining-operator assignments that may move to the CNC cell (id, employee index), and the
+  // trainings taken ("E10001|T.5S").
+  int64_t next_assignment_ = 1, next_cert_ = 1, next_completion_ = 1;
+  std::vector<std::pair<int, std::string>> renewals_;
+  std::vector<std::pair<int64_t, int>> movable_;
+  std::set<std::string> trained_;
+  std::map<std::string, int> employee_index_;
   std::map<std::string, size_t> counts_;
   double elapsed_ = 0;
 };
@@ -157,7 +176,49 @@ core::Status Runner::load() {
     return core::fail(core::ErrorKind::Permanent,
                       "the crm database holds no demo accounts: run `dutybridge-sim init` first");
   }
-  return crm_.commit();
+  if (auto s = crm_.commit(); !s) return s;
+  return loadHr();
+}
+
+core::Status Runner::loadHr() {
+  auto now = plantNow();
+  if (!now) return core::fail(now.error());
+  core::Date today = plantDateOf(*now);
+  for (size_t i = 0; i < plant_.employees.size(); ++i)
+    employee_index_[plant_.employees[i].employee_no] = static_cast<int>(i);
+  auto employed = [&](const Cell& employee_no) -> std::optional<int> {
+    if (!employee_no) return std::nullopt;
+    auto found = employee_index_.find(*employee_no);
+    if (found == employee_index_.end() || !plant_.employed(found->second, today)) return std::nullopt;
+    return found->second;
+  };
+  auto q = [&](const std::string& sql) { return hrm_.query(sql); };
+  next_assignment_ = firstInt(q("SELECT MAX(assignment_id) FROM " + hrm_.table("employee_assignment"))).value_or(0) + 1;
+  next_cert_ = firstInt(q("SELECT MAX(cert_id) FROM " + hrm_.table("certificate"))).value_or(0) + 1;
+  next_completion_ = firstInt(q("SELECT MAX(completion_id) FROM " + hrm_.table("training_completion"))).value_or(0) + 1;
+  // The latest certificate of each holder that has run out or runs out within two months.
+  auto certs = q("SELECT employee_no, qualification_code, MAX(expires_on) FROM " + hrm_.table("certificate") +
+                 " WHERE expires_on IS NOT NULL GROUP BY employee_no, qualification_code ORDER BY 1, 2");
+  if (!certs) return core::fail(certs.error());
+  for (const auto& row : *certs) {
+    auto expires = core::parseDate(row[2].value_or("").substr(0, 10));
+    auto employee = employed(row[0]);
+    if (employee && expires && expires->days <= today.days + 60 && findQualification(row[1].value_or(""))) {
+      renewals_.emplace_back(*employee, *row[1]);
+    }
+  }
+  auto open = q("SELECT assignment_id, employee_no FROM " + hrm_.table("employee_assignment") +
+                " WHERE position_code = 'OPERATOR' AND department_code = 'MACH' AND valid_to IS NULL ORDER BY 1");
+  if (!open) return core::fail(open.error());
+  for (const auto& row : *open) {
+    auto employee = employed(row[1]);
+    auto id = firstInt(std::vector<Row>{row});
+    if (employee && id) movable_.emplace_back(*id, *employee);
+  }
+  auto taken = q("SELECT employee_no, training_code FROM " + hrm_.table("training_completion"));
+  if (!taken) return core::fail(taken.error());
+  for (const auto& row : *taken) trained_.insert(row[0].value_or("") + "|" + row[1].value_or(""));
+  return hrm_.commit();
 }
 
 core::Status Runner::changeShift(const ShiftWindow& shift, double t) {
@@ -447,12 +508,95 @@ core::Status Runner::crmEvent(PlantTime now) {
   return {};
 }
 
+// A few HR-master changes per plant day: a training completed, a certificate renewed, or now and
+// then a machining operator moved to the CNC cell (the open assignment is closed today, a new one
+// starts tomorrow: an edited row with a later updated_at). Each is one transaction.
+core::Status Runner::hrEvent(PlantTime now) {
+  core::Date today = plantDateOf(now);
+  std::string at = formatPlantTime(now);
+  double roll = rng_.uniform();
+  if (roll < 0.1 && !movable_.empty()) {
+    size_t index = static_cast<size_t>(rng_.range(0, static_cast<int64_t>(movable_.size()) - 1));
+    const int64_t id = movable_[index].first;
+    const int employee = movable_[index].second;
+    AssignmentRow row{next_assignment_,
+                      plant_.employees[static_cast<size_t>(employee)].employee_no,
+                      "CNC_CELL_OPERATOR",
+                      "MACH",
+                      core::Date{today.days + 1},
+                      std::nullopt,
+                      now};
+    auto status = inTransaction(hrm_, [&]() -> core::Status {
+      if (auto s = hrm_.exec(fmt::format("UPDATE {} SET valid_to = '{}', updated_at = '{}' WHERE assignment_id = {}",
+                                         hrm_.table("employee_assignment"), formatPlantDate(today), at, id));
+          !s) {
+        return s;
+      }
+      return insertHrRow(hrm_, "employee_assignment", assignmentColumns(), cellsOf(row));
+    });
+    if (!status) return status;
+    ++next_assignment_;
+    movable_.erase(movable_.begin() + static_cast<std::ptrdiff_t>(index));
+    ++counts_["hrm.reassignments"];
+    return {};
+  }
+  if (roll < 0.5 && !renewals_.empty()) {
+    size_t index = static_cast<size_t>(rng_.range(0, static_cast<int64_t>(renewals_.size()) - 1));
+    const int employee = renewals_[index].first;
+    const std::string code = renewals_[index].second;
+    const QualificationSpec* spec = findQualification(code);
+    CertificateRow row{next_cert_,
+                       plant_.employees[static_cast<size_t>(employee)].employee_no,
+                       code,
+                       today,
+                       addYears(today, spec->valid_years),
+                       now};
+    auto status =
+        inTransaction(hrm_, [&] { return insertHrRow(hrm_, "certificate", certificateColumns(), cellsOf(row)); });
+    if (!status) return status;
+    ++next_cert_;
+    renewals_.erase(renewals_.begin() + static_cast<std::ptrdiff_t>(index));
+    ++counts_["hrm.certificate_renewals"];
+    return {};
+  }
+  return trainingEvent(now);
+}
+
+// Someone employed completes a training their position calls for and they lack.
+core::Status Runner::trainingEvent(PlantTime now) {
+  core::Date today = plantDateOf(now);
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    int employee = static_cast<int>(rng_.range(0, static_cast<int64_t>(plant_.employees.size()) - 1));
+    if (!plant_.employed(employee, today)) continue;
+    const std::string& employee_no = plant_.employees[static_cast<size_t>(employee)].employee_no;
+    std::vector<const TrainingSpec*> gaps;
+    for (const auto& t : kTrainings) {
+      if (trainingShare(plant_, employee, t.code) > 0 && !trained_.contains(employee_no + "|" + std::string(t.code))) {
+        gaps.push_back(&t);
+      }
+    }
+    if (gaps.empty()) continue;
+    const TrainingSpec& t = *rng_.pick(gaps);
+    TrainingRow row{next_completion_, employee_no, std::string(t.code), today, std::string(t.hours), now};
+    auto status =
+        inTransaction(hrm_, [&] { return insertHrRow(hrm_, "training_completion", trainingColumns(), cellsOf(row)); });
+    if (!status) return status;
+    ++next_completion_;
+    trained_.insert(employee_no + "|" + std::string(t.code));
+    ++counts_["hrm.trainings"];
+    return {};
+  }
+  return {};
+}
+
 core::Status Runner::loop(const std::atomic<bool>& stop, std::ostream& stats) {
   Clock::time_point start = Clock::now();
   double last_parts = -10, next_stats = options_.stats_interval_seconds;
   // ERP and CRM events per plant hour: a receipt or order every ~20 plant minutes, a CRM change
   // every ~15.
   double next_erp = realSeconds(rng_.range(60, 1200)), next_crm = realSeconds(rng_.range(60, 900));
+  // HR-master changes every 3-6 plant hours.
+  double next_hr = realSeconds(rng_.range(3 * 3600, 6 * 3600));
   while (!stop.load()) {
     double t = secondsSince(start);
     if (options_.duration_seconds && t >= *options_.duration_seconds) break;
@@ -491,6 +635,10 @@ core::Status Runner::loop(const std::atomic<bool>& stop, std::ostream& stats) {
     if (t >= next_crm && !stop.load()) {
       if (auto s = crmEvent(*now); !s) return s;
       next_crm = t + realSeconds(rng_.range(300, 1500));
+    }
+    if (t >= next_hr && !stop.load()) {
+      if (auto s = hrEvent(*now); !s) return s;
+      next_hr = t + realSeconds(rng_.range(3 * 3600, 6 * 3600));
     }
     if (options_.stats_interval_seconds > 0 && t >= next_stats) {
       next_stats = t + options_.stats_interval_seconds;
@@ -560,7 +708,7 @@ core::Result<std::string> runFactory(const RunOptions& options, const calendar::
   auto statements = MesStatements::prepare(*mes);
   if (!statements) return core::fail(statements.error());
   Runner runner(options, calendar, std::move(*plant), std::move(*mes), std::move(*erp), std::move(*crm),
-                std::move(*statements));
+                std::move(*hrm), std::move(*statements));
   if (auto s = runner.load(); !s) return core::fail(s.error());
   if (auto s = runner.loop(stop, stats); !s) return core::fail(s.error());
   return runner.summary();

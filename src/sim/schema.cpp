@@ -34,6 +34,16 @@ std::vector<std::string> statements(System system) {
           "CREATE TABLE {team_leader} (team_code TEXT, employee_no TEXT, valid_from DATE, valid_to DATE NULL)",
           "CREATE TABLE {parts_clerk} (employee_no TEXT, workshop_code TEXT, valid_from DATE, valid_to DATE NULL)",
           "CREATE TABLE {purchasing_group} (ekgrp TEXT PRIMARY KEY, employee_no TEXT)",
+          "CREATE TABLE {employee_assignment} (assignment_id INTEGER PRIMARY KEY, employee_no TEXT, "
+          "position_code TEXT, department_code TEXT, valid_from DATE, valid_to DATE NULL, updated_at TIMESTAMP NOT "
+          "NULL)",
+          "CREATE INDEX {employee_assignment}_updated_at ON {employee_assignment} (updated_at)",
+          "CREATE TABLE {certificate} (cert_id INTEGER PRIMARY KEY, employee_no TEXT, qualification_code TEXT, "
+          "issued_on DATE, expires_on DATE NULL, updated_at TIMESTAMP NOT NULL)",
+          "CREATE INDEX {certificate}_updated_at ON {certificate} (updated_at)",
+          "CREATE TABLE {training_completion} (completion_id INTEGER PRIMARY KEY, employee_no TEXT, "
+          "training_code TEXT, completed_on DATE, hours NUMERIC(6,1), updated_at TIMESTAMP NOT NULL)",
+          "CREATE INDEX {training_completion}_updated_at ON {training_completion} (updated_at)",
       };
     case System::Mes:
       return {

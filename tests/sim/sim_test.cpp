@@ -72,8 +72,10 @@ TEST_CASE("init gives the same databases for the same seed and clock", "[sim]") 
   REQUIRE(std::system(simCommand(fmt::format("{} --dir {} > /dev/null", kInit, b.string())).c_str()) == 0);
   CHECK(dumpAll(a, "mes", {"production_report", "report_staff", "parts_count_submission", "piece_rate"}) ==
         dumpAll(b, "mes", {"production_report", "report_staff", "parts_count_submission", "piece_rate"}));
-  CHECK(dumpAll(a, "hrm", {"employee", "badge_assignment", "team_leader", "parts_clerk"}) ==
-        dumpAll(b, "hrm", {"employee", "badge_assignment", "team_leader", "parts_clerk"}));
+  const std::vector<std::string> hrm_tables = {"employee",           "badge_assignment", "team_leader",
+                                               "parts_clerk",        "certificate",      "employee_assignment",
+                                               "training_completion"};
+  CHECK(dumpAll(a, "hrm", hrm_tables) == dumpAll(b, "hrm", hrm_tables));
   CHECK(dumpAll(a, "erp", {"ekko", "ekpo", "ekbe"}) == dumpAll(b, "erp", {"ekko", "ekpo", "ekbe"}));
   CHECK(dumpAll(a, "crm", {"opportunity", "opportunity_partner"}) == dumpAll(b, "crm", {"opportunity", "opportunity_partner"}));
   auto c = freshDir("c");
@@ -117,6 +119,92 @@ TEST_CASE("the demo databases hang together", "[sim]") {
   CHECK(unknown / total < 0.02);
   CHECK(std::stoi(scalar(dir, "erp", "SELECT COUNT(*) FROM goods_receipt_v")) > 0);
   CHECK(std::stoi(scalar(dir, "crm", "SELECT COUNT(*) FROM opportunity_v WHERE Is_First_Won = 1")) > 0);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("the HR master keeps assignments, certificates and trainings", "[sim]") {
+  auto dir = freshDir("hr");
+  REQUIRE(std::system(simCommand(fmt::format("{} --dir {} > /dev/null", kInit, dir.string())).c_str()) == 0);
+  auto count = [&](const std::string& sql) { return std::stoi(scalar(dir, "hrm", "SELECT COUNT(*) FROM " + sql)); };
+  // Assignments: everyone from the day of hire; one open assignment per employee still there, none
+  // for a leaver, whose last one ends the day before leaving; no overlaps; codes of the catalog.
+  CHECK(count("employee e WHERE NOT EXISTS (SELECT 1 FROM employee_assignment a WHERE a.employee_no = e.employee_no "
+              "AND a.valid_from = e.hired_on)") == 0);
+  CHECK(count("employee e WHERE (SELECT COUNT(*) FROM employee_assignment a WHERE a.employee_no = e.employee_no AND "
+              "a.valid_to IS NULL) <> CASE WHEN e.left_on IS NULL THEN 1 ELSE 0 END") == 0);
+  CHECK(count("employee e WHERE e.left_on IS NOT NULL") >= 1);
+  CHECK(count("employee e JOIN employee_assignment a ON a.employee_no = e.employee_no WHERE e.left_on IS NOT NULL "
+              "AND a.valid_to <> date(e.left_on, '-1 day')") == 0);
+  CHECK(count("employee_assignment a JOIN employee_assignment b ON a.employee_no = b.employee_no AND a.assignment_id "
+              "<> b.assignment_id AND a.valid_from <= b.valid_from WHERE a.valid_to IS NULL OR a.valid_to >= "
+              "b.valid_from") == 0);
+  CHECK(count("employee_assignment WHERE position_code NOT IN (SELECT position_code FROM position) OR "
+              "department_code NOT IN (SELECT department_code FROM department)") == 0);
+  // Shop-floor people are in their team's workshop; someone moved to the CNC cell mid-history
+  // (a new assignment the day after the old one ended), while the MES side still sees an operator.
+  CHECK(count("employee_assignment a JOIN employee e ON e.employee_no = a.employee_no JOIN team t ON t.team_code = "
+              "e.team_code WHERE a.department_code <> t.workshop_code") == 0);
+  CHECK(count("employee_assignment a JOIN employee_assignment b ON a.employee_no = b.employee_no AND b.valid_from = "
+              "date(a.valid_to, '+1 day') JOIN employee e ON e.employee_no = a.employee_no AND e.position_code = "
+              "'OPERATOR' WHERE a.position_code = 'OPERATOR' AND b.position_code = 'CNC_CELL_OPERATOR' AND "
+              "b.department_code = 'MACH' AND b.valid_to IS NULL") >= 1);
+  // Certificates: the four codes, the auditor's without expiry, the others 4 or 6 years; some
+  // expired, some expiring within 30 days, most valid; a renewal written after what it renews.
+  CHECK(count("certificate WHERE qualification_code NOT IN ('Q.FORKLIFT', 'Q.ELECTRICIAN-LV', 'Q.CRANE', "
+              "'Q.IATF-AUDITOR')") == 0);
+  CHECK(count("certificate WHERE (qualification_code = 'Q.IATF-AUDITOR') <> (expires_on IS NULL)") == 0);
+  CHECK(count("certificate WHERE ABS(julianday(expires_on) - julianday(date(issued_on, CASE qualification_code WHEN "
+              "'Q.ELECTRICIAN-LV' THEN '+6 years' ELSE '+4 years' END))) > 1") == 0);
+  int expired = count("certificate WHERE expires_on < '2025-03-14'");
+  int soon = count("certificate WHERE expires_on BETWEEN '2025-03-14' AND '2025-04-13'");
+  int valid = count("certificate WHERE expires_on > '2025-04-13'");
+  CHECK(expired >= 1);
+  CHECK(soon >= 1);
+  CHECK(valid > expired + soon);
+  CHECK(count("(SELECT 1 FROM certificate GROUP BY employee_no, qualification_code HAVING COUNT(*) > 1)") >= 1);
+  CHECK(count("certificate a JOIN certificate b ON a.employee_no = b.employee_no AND a.qualification_code = "
+              "b.qualification_code AND a.issued_on < b.issued_on WHERE a.updated_at >= b.updated_at") == 0);
+  // Trainings: everyone's safety induction on the day of hire; the others with gaps.
+  CHECK(count("employee e WHERE NOT EXISTS (SELECT 1 FROM training_completion t WHERE t.employee_no = e.employee_no "
+              "AND t.training_code = 'T.SAFETY-INDUCTION' AND t.completed_on = e.hired_on)") == 0);
+  CHECK(count("training_completion WHERE training_code NOT IN ('T.SAFETY-INDUCTION', 'T.5S', 'T.FIRST-ARTICLE', "
+              "'T.LOTO', 'T.SPC', 'T.TEAM-LEADER', 'T.ESD')") == 0);
+  CHECK(count("(SELECT DISTINCT training_code FROM training_completion)") == 7);
+  CHECK(count("employee e WHERE position_code = 'OPERATOR' AND NOT EXISTS (SELECT 1 FROM training_completion t "
+              "WHERE t.employee_no = e.employee_no AND t.training_code = 'T.5S')") >= 1);
+  CHECK(count("training_completion WHERE hours <= 0") == 0);
+  // Nothing is written later than the init clock, so an incremental reader sees the history whole.
+  for (const char* table : {"employee_assignment", "certificate", "training_completion"}) {
+    INFO(table);
+    CHECK(count(fmt::format("{} WHERE updated_at > '2025-03-14 10:30:00' OR updated_at IS NULL", table)) == 0);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("run adds to the HR master now and then", "[sim]") {
+  auto dir = freshDir("hr-run");
+  REQUIRE(std::system(simCommand(fmt::format("init --seed 3 --employees 120 --history-days 0 --dir {} > /dev/null",
+                                             dir.string()))
+                          .c_str()) == 0);
+  const std::string rows =
+      "SELECT (SELECT COUNT(*) FROM employee_assignment) + (SELECT COUNT(*) FROM certificate) + "
+      "(SELECT COUNT(*) FROM training_completion)";
+  int before = std::stoi(scalar(dir, "hrm", rows));
+  std::string latest = scalar(dir, "hrm", "SELECT MAX(updated_at) FROM employee_assignment");
+  // At this speed an HR change comes about every 0.5-1 s.
+  REQUIRE(std::system(
+              simCommand(fmt::format("run --dir {} --duration 3 --speed 20000 > /dev/null", dir.string())).c_str()) ==
+          0);
+  CHECK(std::stoi(scalar(dir, "hrm", rows)) > before);
+  // Still one open assignment per employee at most, and the new rows carry a later updated_at.
+  CHECK(scalar(dir, "hrm",
+               "SELECT COUNT(*) FROM (SELECT employee_no FROM employee_assignment WHERE valid_to IS NULL "
+               "GROUP BY employee_no HAVING COUNT(*) > 1)") == "0");
+  CHECK(std::stoi(scalar(dir, "hrm",
+                         fmt::format("SELECT (SELECT COUNT(*) FROM certificate WHERE updated_at > '{0}') + "
+                                     "(SELECT COUNT(*) FROM training_completion WHERE updated_at > '{0}') + "
+                                     "(SELECT COUNT(*) FROM employee_assignment WHERE updated_at > '{0}')",
+                                     latest))) >= 1);
   std::filesystem::remove_all(dir);
 }
 
@@ -194,7 +282,7 @@ TEST_CASE("init and run on PostgreSQL write what they write to SQLite", "[sim][i
   const std::vector<std::pair<std::string, std::vector<std::string>>> tables = {
       {"hrm",
        {"department", "position", "employee", "team", "badge_assignment", "team_leader", "parts_clerk",
-        "purchasing_group"}},
+        "purchasing_group", "employee_assignment", "certificate", "training_completion"}},
       {"mes",
        {"production_report", "report_staff", "report_worker_v", "parts_count_submission", "piece_rate", "scrap_penalty",
         "operation_skill", "sim_meta"}},
@@ -234,6 +322,7 @@ TEST_CASE("init and run on PostgreSQL write what they write to SQLite", "[sim][i
       {"crm", "SUM(\"Amount\") FROM {}opportunity"},
       {"crm", "SUM(\"Is_First_Won\") FROM {}opportunity_v"},
       {"crm", "SUM(\"Partner_IsPrimary\") FROM {}opportunity_v"},
+      {"hrm", "SUM(hours) FROM {}training_completion"},
   };
   for (const auto& [system, sql] : sums) {
     std::string sqlite_sql = "SELECT " + fmt::format(fmt::runtime(sql), "");
@@ -246,7 +335,9 @@ TEST_CASE("init and run on PostgreSQL write what they write to SQLite", "[sim][i
   for (const auto& [system, sql] : std::vector<std::pair<std::string, std::string>>{
            {"mes", "MIN(time_from) || ' ' || MAX(updated_at) FROM {}production_report"},
            {"erp", "MIN(budat) || ' ' || MAX(changed_at) FROM {}ekbe"},
-           {"crm", "MIN(\"CloseDate\") || ' ' || MAX(\"LastModifiedDate\") FROM {}opportunity"}}) {
+           {"crm", "MIN(\"CloseDate\") || ' ' || MAX(\"LastModifiedDate\") FROM {}opportunity"},
+           {"hrm", "MIN(valid_from) || ' ' || MAX(valid_to) || ' ' || MAX(updated_at) FROM {}employee_assignment"},
+           {"hrm", "MIN(issued_on) || ' ' || MAX(expires_on) || ' ' || MAX(updated_at) FROM {}certificate"}}) {
     CHECK(pgScalar(pg, "SELECT " + fmt::format(fmt::runtime(sql), prefix + system + ".")) ==
           scalar(dir, system, "SELECT " + fmt::format(fmt::runtime(sql), "")));
   }
