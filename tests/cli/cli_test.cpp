@@ -40,7 +40,7 @@ TEST_CASE("check accepts the shipped HR store loader config", "[cli]") {
                        "DUTYBRIDGE_HR_DB_PASSWORD=example");
   INFO(result.output);
   CHECK(result.status == 0);
-  CHECK_THAT(result.output, Catch::Contains("OK, 5 pipeline(s)"));
+  CHECK_THAT(result.output, Catch::Contains("OK, 6 pipeline(s)"));
 }
 
 TEST_CASE("check reports every mistake and exits non-zero", "[cli]") {
@@ -114,6 +114,17 @@ TEST_CASE("hr-schema prints the HR store DDL per dialect", "[cli][hr-schema]") {
   auto lite = runCli("hr-schema --dialect sqlite");
   CHECK(lite.status == 0);
   CHECK_THAT(lite.output, Catch::Contains("CREATE TABLE employee_training") && Catch::Contains("group_concat"));
+  // The personnel file's assignments: position and department columns, looked up by employee and date.
+  for (const auto* ddl : {&pg.output, &lite.output}) {
+    size_t start = ddl->find("CREATE TABLE employee_assignment (");
+    REQUIRE(start != std::string::npos);
+    std::string table = ddl->substr(start, ddl->find(");", start) - start);
+    CHECK_THAT(table, Catch::Contains("  position_code TEXT NOT NULL,\n") &&
+                          Catch::Contains("  department_code TEXT,\n") && Catch::Contains("  valid_to ") &&
+                          !Catch::Contains("  valid_to DATE NOT NULL"));
+    CHECK_THAT(*ddl, Catch::Contains("CREATE INDEX employee_assignment_employee ON employee_assignment "
+                                     "(employee_no, valid_from)"));
+  }
   CHECK_THAT(lite.output, Catch::Contains("PRAGMA journal_mode = WAL;"));
   CHECK_THAT(pg.output, !Catch::Contains("PRAGMA"));
   CHECK(runCli("hr-schema --dialect oracle").status == 2);

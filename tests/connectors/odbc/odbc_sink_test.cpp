@@ -726,6 +726,47 @@ void checkPersonnelFileViews(const HrStore& store) {
   CHECK(signal("OP", "T.SAFE") == "4|1|25.0|REQUIREMENT_RARELY_HELD");
 }
 
+// The rows hr_store_assignment.yaml makes of ASSIGNMENT records, through the sink into the
+// employee_assignment table of `dutybridge hr-schema`: an assignment closed later (a higher
+// revision) replaces the open one, a replay of the open one does not undo it, and a second spell in
+// the same position (another assignment id) is a row of its own.
+void loadAssignments(const HrStore& store) {
+  const std::string table = store.prefix + "employee_assignment";
+  auto sink = makeSink(store.connection, fmt::format("table: {}\nkey: [record_key]\nrevision: revision\n"
+                                                     "offsets_table: {}dutybridge_offsets\n",
+                                                     table, store.prefix));
+  REQUIRE(sink->open());
+  auto schema = std::make_shared<core::RecordSchema>(
+      std::vector<std::string>{"record_key", "revision", "employee_no", "position_code", "department_code",
+                               "valid_from", "valid_to", "evidence", "lineage", "computed_at"});
+  auto row = [&](int64_t id, int64_t revision, std::optional<std::string> valid_to) {
+    core::Value to = valid_to ? core::Value(core::parseDate(*valid_to).value()) : core::Value();
+    return core::Record(schema, {core::Value(fmt::format("E10023|ASSIGNMENT|OPERATOR|{}", id)), core::Value(revision),
+                                 core::Value("E10023"), core::Value("OPERATOR"), core::Value("MACH"),
+                                 core::Value(core::parseDate(id == 17 ? "2021-05-03" : "2025-01-06").value()), to,
+                                 core::Value(core::ValueMap{{"department_code", core::Value("MACH")}}),
+                                 core::Value(core::ValueMap{{"mapping", core::Value("hrm-assignment@1")}}),
+                                 core::Value(testing::ts("2025-03-14T12:00:00Z"))});
+  };
+  std::vector<core::Record> first{row(17, 100, std::nullopt)};
+  std::vector<core::Record> closed{row(17, 200, "2024-08-31"), row(412, 300, std::nullopt)};
+  sink->nextBatchPosition("p1");
+  writeAndCommit(*sink, first, 1);
+  sink->nextBatchPosition("p2");
+  writeAndCommit(*sink, closed, 2);
+  sink->nextBatchPosition("p3");
+  writeAndCommit(*sink, first, 3);  // a replay of the older revision
+  CHECK(store.scalar("SELECT COUNT(*) FROM " + table) == "2");
+  CHECK(store.scalar(
+            fmt::format("SELECT revision FROM {} WHERE record_key = 'E10023|ASSIGNMENT|OPERATOR|17'", table)) == "200");
+  CHECK(store.scalar(fmt::format("SELECT CAST(valid_to AS TEXT) FROM {} WHERE record_key = "
+                                 "'E10023|ASSIGNMENT|OPERATOR|17'",
+                                 table)) == "2024-08-31");
+  CHECK(store.scalar(fmt::format("SELECT COUNT(*) FROM {} WHERE valid_to IS NULL AND position_code = 'OPERATOR' AND "
+                                 "department_code = 'MACH' AND valid_from = '2025-01-06'",
+                                 table)) == "1");
+}
+
 }  // namespace
 
 TEST_CASE("personnel-file views: position fit, not-reported duties, review signals (SQLite)",
@@ -736,6 +777,16 @@ TEST_CASE("personnel-file views: position fit, not-reported duties, review signa
 TEST_CASE("personnel-file views: position fit, not-reported duties, review signals (PostgreSQL)",
           "[odbc][hr-schema][personnel-file][postgres]") {
   checkPersonnelFileViews(HrStore::postgres("hr_pf"));
+}
+
+TEST_CASE("employee_assignment keeps the highest revision of every assignment (SQLite)",
+          "[odbc][sink][hr-schema][sqlite]") {
+  loadAssignments(HrStore::sqlite("hr_assignment"));
+}
+
+TEST_CASE("employee_assignment keeps the highest revision of every assignment (PostgreSQL)",
+          "[odbc][sink][hr-schema][postgres]") {
+  loadAssignments(HrStore::postgres("hr_assignment"));
 }
 
 TEST_CASE("odbc sink throughput: 100,000 facts upserted into PostgreSQL", "[.bench][odbc][sink][postgres]") {
