@@ -216,6 +216,34 @@ TEST_CASE("demo: scripts/demo fills the HR store with facts that a recomputation
   // The board's per-employee counts (board.employee_kpi in config/demo.yaml) reach HR too.
   CHECK(std::count_if(facts.begin(), facts.end(),
                       [](const nlohmann::json& f) { return f["kpi_code"] == "KPI.OP.HOURLY_GOOD_OUTPUT"; }) > 0);
+  // The personnel file (hrm.db -> hr.employee-record.v1 -> HR store), loaded whole: every
+  // assignment its own row, one row per employee and certificate or training code (a renewal
+  // replaces what it renews: the latest expiry stays), the moves to the CNC cell with their
+  // department. The simulator had stopped and the drain read everything.
+  auto scalarOf = [](const std::filesystem::path& db, const std::string& sql) {
+    auto rows = sqliteRows(db, "SELECT (" + sql + ") AS n");
+    REQUIRE(rows.size() == 1);
+    return static_cast<long>(number(rows[0]["n"]));
+  };
+  const auto hr_db = data / "hr.db", hrm_db = data / "hrm.db";
+  CHECK(scalarOf(hr_db, "SELECT COUNT(*) FROM employee_assignment") ==
+        scalarOf(hrm_db, "SELECT COUNT(*) FROM employee_assignment"));
+  CHECK(scalarOf(hr_db,
+                 "SELECT COUNT(*) FROM employee_assignment WHERE position_code = 'CNC_CELL_OPERATOR' AND "
+                 "department_code = 'MACH'") >= 1);
+  CHECK(scalarOf(hr_db, "SELECT COUNT(*) FROM employee_qualification") ==
+        scalarOf(hrm_db, "SELECT COUNT(*) FROM (SELECT DISTINCT employee_no, qualification_code FROM certificate)"));
+  CHECK(scalarOf(hr_db, "SELECT COUNT(*) FROM employee_training") ==
+        scalarOf(hrm_db, "SELECT COUNT(*) FROM (SELECT DISTINCT employee_no, training_code FROM training_completion)"));
+  auto renewed = sqliteRows(hrm_db,
+                            "SELECT employee_no, qualification_code, MAX(expires_on) AS expires FROM certificate "
+                            "GROUP BY 1, 2 HAVING COUNT(*) > 1 LIMIT 1");
+  REQUIRE(renewed.size() == 1);
+  CHECK(scalarOf(hr_db, fmt::format("SELECT COUNT(*) FROM employee_qualification WHERE employee_no = '{}' AND code = "
+                                    "'{}' AND valid_to = '{}'",
+                                    renewed[0]["employee_no"].get<std::string>(),
+                                    renewed[0]["qualification_code"].get<std::string>(),
+                                    renewed[0]["expires"].get<std::string>())) == 1);
   auto overSources = [&](const char* select) {
     std::string sql = std::string(kSources) + select;
     for (size_t at = 0; (at = sql.find("{data}", at)) != std::string::npos; at += data.string().size()) {
