@@ -306,18 +306,32 @@ TEST_CASE("demo: scripts/demo fills the HR store with facts that a recomputation
     CHECK(seen.count(id) == 1);
   }
 
-  // The duty_fulfilment view: due and met per employee and period as recomputed.
-  auto view = sqliteRows(data / "hr.db", "SELECT employee_no, period_type, period_id, kpis_due, kpis_met FROM duty_fulfilment");
-  REQUIRE(view.size() == fulfilment.size());
+  // The duty_fulfilment view: due and met per employee and period as recomputed from the facts
+  // that arrived. The demo loads the HR master's assignments, so the view also counts as due the
+  // facts an employee's position owed that never arrived (kpis_not_reported): those are taken
+  // out here, and a period with nothing but them has no facts to recompute.
+  auto view = sqliteRows(data / "hr.db",
+                         "SELECT employee_no, period_type, period_id, kpis_due, kpis_met, kpis_not_reported FROM "
+                         "duty_fulfilment");
   int met_total = 0;
   int view_mismatches = 0;
+  size_t with_facts = 0;
   for (const auto& row : view) {
     std::string id = row["employee_no"].get<std::string>() + "|" + row["period_type"].get<std::string>() + "|" +
                      row["period_id"].get<std::string>();
     auto found = fulfilment.find(id);
-    REQUIRE(found != fulfilment.end());
+    double not_reported = number(row["kpis_not_reported"]);
+    if (found == fulfilment.end()) {
+      INFO("a view row without facts: " << id);
+      CHECK(not_reported > 0);
+      CHECK(number(row["kpis_due"]) == not_reported);
+      CHECK(number(row["kpis_met"]) == 0);
+      continue;
+    }
+    ++with_facts;
     met_total += found->second.second;
-    if (number(row["kpis_due"]) != found->second.first || number(row["kpis_met"]) != found->second.second) {
+    if (number(row["kpis_due"]) - not_reported != found->second.first ||
+        number(row["kpis_met"]) != found->second.second) {
       if (++view_mismatches <= 10) {
         WARN(id << ": view due/met " << row["kpis_due"] << "/" << row["kpis_met"] << ", recomputed "
                 << found->second.first << "/" << found->second.second);
@@ -325,6 +339,7 @@ TEST_CASE("demo: scripts/demo fills the HR store with facts that a recomputation
     }
   }
   CHECK(view_mismatches == 0);
+  CHECK(with_facts == fulfilment.size());  // every period with facts has its row
   CHECK(met_total > 0);  // some duties are met and ...
   CHECK(met_total < static_cast<int>(facts.size()));  // ... some are not
 
