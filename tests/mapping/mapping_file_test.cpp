@@ -203,6 +203,22 @@ TEST_CASE("JSON input keeps numbers exact", "[mapping][json]") {
   CHECK_FALSE(codec::parseJsonValue(std::string(100000, '[')).has_value());
 }
 
+namespace {
+
+// What `schema` finds wrong with `doc`, one problem a line; empty when it validates.
+std::string schemaProblems(const valijson::Schema& schema, const nlohmann::json& doc) {
+  valijson::Validator validator;
+  valijson::ValidationResults results;
+  valijson::adapters::NlohmannJsonAdapter target(doc);
+  if (validator.validate(schema, target, &results)) return {};
+  std::string problems = "invalid:\n";
+  valijson::ValidationResults::Error error;
+  while (results.popError(error)) problems += error.description + "\n";
+  return problems;
+}
+
+}  // namespace
+
 TEST_CASE("contract outputs validate against the JSON Schemas in docs/schemas", "[mapping][contract]") {
   const std::filesystem::path schemas = DUTYBRIDGE_SCHEMA_DIR;
   auto loadSchema = [&](const std::string& name, valijson::Schema& schema) {
@@ -234,16 +250,10 @@ TEST_CASE("contract outputs validate against the JSON Schemas in docs/schemas", 
       }
       for (const auto& out : *outputs) {
         nlohmann::json doc = nlohmann::json::parse(codec::toJson(out.record).dump());
-        valijson::Validator validator;
-        valijson::ValidationResults results;
-        valijson::adapters::NlohmannJsonAdapter target(doc);
         const valijson::Schema& schema = *out.record.meta.topic == "hr.duty-kpi.v1" ? duty_kpi : employee_record;
-        bool valid = validator.validate(schema, target, &results);
-        std::string problems;
-        valijson::ValidationResults::Error error;
-        while (results.popError(error)) problems += error.description + "\n";
+        std::string problems = schemaProblems(schema, doc);
         INFO(doc.dump() << "\n" << problems);
-        CHECK(valid);
+        CHECK(problems.empty());
         ++validated;
       }
     }
@@ -291,15 +301,9 @@ std::vector<nlohmann::json> nightHourFacts(const std::string& mapping_file) {
     nlohmann::json envelope = nlohmann::json::parse(line);
     REQUIRE(envelope.contains("value"));
     const nlohmann::json& doc = envelope["value"];
-    valijson::Validator validator;
-    valijson::ValidationResults results;
-    valijson::adapters::NlohmannJsonAdapter target(doc);
-    bool valid = validator.validate(duty_kpi, target, &results);
-    std::string problems;
-    valijson::ValidationResults::Error error;
-    while (results.popError(error)) problems += error.description + "\n";
+    std::string problems = schemaProblems(duty_kpi, doc);
     INFO(doc.dump() << "\n" << problems);
-    CHECK(valid);
+    CHECK(problems.empty());
     CHECK(doc["period"]["type"] == "HOUR");
     CHECK(doc["period"]["id"] == "2025-03-14/N/05");
     CHECK(doc["period"]["shift_date"] == "2025-03-14");
@@ -346,15 +350,9 @@ TEST_CASE(
     nlohmann::json envelope = nlohmann::json::parse(line);
     REQUIRE(envelope.contains("value"));
     const nlohmann::json& doc = envelope["value"];
-    valijson::Validator validator;
-    valijson::ValidationResults results;
-    valijson::adapters::NlohmannJsonAdapter target(doc);
-    bool valid = validator.validate(employee_record, target, &results);
-    std::string problems;
-    valijson::ValidationResults::Error error;
-    while (results.popError(error)) problems += error.description + "\n";
+    std::string problems = schemaProblems(employee_record, doc);
     INFO(doc.dump() << "\n" << problems);
-    CHECK(valid);
+    CHECK(problems.empty());
     CHECK(envelope["topic"] == "hr.employee-record.v1");
     CHECK(doc["record_type"] == "SKILL_EVIDENCE");
     CHECK(doc.dump().find("B000126") == std::string::npos);
