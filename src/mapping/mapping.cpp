@@ -1,6 +1,7 @@
 #include "src/mapping/mapping.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -901,13 +902,17 @@ void bindContract(Loader& loader, Mapping& mapping, Emit& emit, const YAML::Node
           continue;
         }
         binding.kpi = &kpi->second;
-      } else if (name == "record_type" && value != "SKILL_EVIDENCE" && value != "QUALIFICATION" &&
-                 value != "TRAINING_COMPLETION" && value != "ASSIGNMENT") {
-        loader.diagnostics.add(expr.location(), fmt::format("record_type '{}' is not SKILL_EVIDENCE, QUALIFICATION, "
-                                                            "TRAINING_COMPLETION or ASSIGNMENT",
-                                                            value));
       } else if (name == "record_type") {
-        binding.record_type = value;
+        // The record types src/contract defines for employee_record.v1.
+        const auto& types = contract::employeeRecord().find("record_type")->choices;
+        if (std::find(types.begin(), types.end(), value) == types.end()) {
+          std::string near = diag::suggest(value, types);
+          loader.diagnostics.add(expr.location(),
+                                 fmt::format("record_type '{}' is not {}", value, fmt::join(types, ", ")),
+                                 near.empty() ? "" : fmt::format("did you mean '{}'?", near));
+        } else {
+          binding.record_type = value;
+        }
       }
     }
   }

@@ -72,3 +72,17 @@ TEST_CASE("contracts: keys, columns and the catalog contract", "[contract]") {
   CHECK(assignment_columns.back().first == "department_code");
   CHECK(assignment_columns.back().second.path == "evidence.department_code");
 }
+
+TEST_CASE("contracts: a mapping's record_type is one the contract defines", "[contract]") {
+  auto dir = testing::makeTempDir("record-type");
+  std::string text = testing::readFile(kSource / "tests/golden/mappings/employee_record_contract/mapping.yaml");
+  auto at = text.find("record_type: '\"SKILL_EVIDENCE\"'");
+  REQUIRE(at != std::string::npos);
+  text.replace(at, 31, "record_type: '\"SKILL_EVIDENCES\"'");
+  auto loaded = mapping::loadMapping(testing::writeFile(dir / "mapping.yaml", text));
+  REQUIRE_FALSE(loaded);
+  auto problems = loaded.error().format();
+  CHECK_THAT(problems, Catch::Contains("record_type 'SKILL_EVIDENCES' is not SKILL_EVIDENCE, QUALIFICATION, "
+                                       "TRAINING_COMPLETION, ASSIGNMENT"));
+  CHECK_THAT(problems, Catch::Contains("did you mean 'SKILL_EVIDENCE'?"));
+}
