@@ -127,6 +127,10 @@ class PositionCatalogSource final : public core::Source {
       cursor_ = *c;
     }
     next_look_ = {};
+    // Reopened from an older position (a batch not delivered): look at the file afresh, so the
+    // publication the position lacks is made again.
+    last_stamp_.clear();
+    last_error_.clear();
     return {};
   }
 
