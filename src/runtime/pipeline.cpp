@@ -70,15 +70,24 @@ void Pipeline::screenBatch(core::SourceBatch& batch) {
   };
   for (const auto& refusal : sink_->screen(batch.records)) refuse(refusal.index, refusal.reason);
   compact();
-  if (write_refusals_.empty()) return;
+  lettering_.clear();
+  if (write_refusals_.reasons.empty()) return;
   // Identities over the records the sink is offered, as it named them when it refused them.
   auto identities = core::recordIdentities(batch.records);
   for (size_t i = 0; i < identities.size(); ++i) {
-    auto found = write_refusals_.find(identities[i]);
-    if (found == write_refusals_.end()) continue;
-    refuse(i, found->second);
-    write_refusals_.erase(found);
+    auto found = write_refusals_.reasons.find(identities[i]);
+    if (found == write_refusals_.reasons.end()) continue;
     ++matched_refusals_;
+    if (write_refusals_.lettered.contains(identities[i])) {
+      // Its letter is out already (a later refusal made the pipeline read it again): dropped.
+      if (!refused[i]) {
+        refused[i] = true;
+        ++refused_count;
+      }
+      continue;
+    }
+    refuse(i, found->second);
+    lettering_.push_back(identities[i]);
   }
   compact();
 }
@@ -119,7 +128,9 @@ core::Status Pipeline::keepWriteRefusals() {
                "the sink refused {} record(s) while writing them (first: {}); nothing of their batch was stored, "
                "the pipeline restarts from its last stored position and sends them to {}",
                refusals.size(), refusals.front().reason, options_.dlq_topic);
-  for (auto& refusal : refusals) write_refusals_.insert_or_assign(std::move(refusal.record), std::move(refusal.reason));
+  for (auto& refusal : refusals) {
+    write_refusals_.reasons.insert_or_assign(std::move(refusal.record), std::move(refusal.reason));
+  }
   return {};
 }
 
@@ -357,6 +368,9 @@ core::Result<bool> Pipeline::acceptBatch(std::stop_token stop, Retrier& retrier,
     // Stopped while the dead-letter topic was unreachable: the batch is not written, so its
     // position is not stored and it is read again after the restart.
     if (!dead_letters_.empty()) return false;
+    // Confirmed by the dead-letter sink: a refused record read again gets no second letter.
+    for (auto& identity : lettering_) write_refusals_.lettered.insert(std::move(identity));
+    lettering_.clear();
   }
   std::vector<core::StateEntry> state_changes;
   if (transform_) transform_->takeStateChanges(state_changes);
@@ -475,9 +489,10 @@ core::Status Pipeline::run(std::stop_token stop) {
   auto deadline = Clock::now() + options_.stop_timeout;
   const bool complete = outcome && written == batch.records.size();
   if (auto finished = committer.finish(stop, complete, deadline); !finished && outcome) outcome = finished;
-  const size_t refusals_before = write_refusals_.size();
+  const size_t refusals_before = write_refusals_.reasons.size();
   if (auto kept = keepWriteRefusals(); !kept) outcome = kept;
-  if (!outcome && outcome.error().kind == core::ErrorKind::Abortable && write_refusals_.size() == refusals_before) {
+  if (!outcome && outcome.error().kind == core::ErrorKind::Abortable &&
+      write_refusals_.reasons.size() == refusals_before) {
     log::warning(component_, "transaction aborted ({}); resuming from the last committed cursor", outcome.error().message);
   }
   if (auto flushed = state_.flush(deadline); !flushed) {

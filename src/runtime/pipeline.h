@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -111,11 +112,18 @@ class Pipeline {
   // with their reasons. A run that ends Abortable after such refusals leaves them here; the
   // daemon hands them to the pipeline it builds for the next run, which dead-letters each
   // record when it reads it again (screenBatch) and writes the rest.
-  using WriteRefusals = std::unordered_map<std::string, std::string>;
+  // An entry stays for the pipeline's life (a record refused once is refused again when read
+  // again, however often a later refusal makes the pipeline restart from before it); `lettered`
+  // holds those whose dead letter the dead-letter sink has confirmed, so a record read again is
+  // dropped without a second letter.
+  struct WriteRefusals {
+    std::unordered_map<std::string, std::string> reasons;  // record identity -> reason
+    std::unordered_set<std::string> lettered;
+  };
   WriteRefusals takeWriteRefusals() { return std::move(write_refusals_); }
   void carryWriteRefusals(WriteRefusals refusals) {
     write_refusals_ = std::move(refusals);
-    carried_refusals_ = write_refusals_.size();
+    carried_refusals_ = write_refusals_.reasons.size();
   }
 
  private:
@@ -165,6 +173,7 @@ class Pipeline {
   std::vector<core::WriteRefusal> named_refusals_;  // this run's, until keepWriteRefusals()
   size_t carried_refusals_ = 0;  // write_refusals_ received from the previous run
   size_t matched_refusals_ = 0;  // of those, read again and dead-lettered in this run
+  std::vector<std::string> lettering_;  // refusals dead-lettered in the current batch
   core::StateStore& state_;
   PipelineOptions options_;
   std::shared_ptr<PipelineStatus> status_;

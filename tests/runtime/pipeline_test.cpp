@@ -128,8 +128,8 @@ TEST_CASE("records the sink refuses while writing are dead-lettered by the next 
     CHECK(snk->delivered.size() == 16);  // batch 1; batch 2 (16..31) was refused whole
     CHECK(*state.get("cursor/wr").value() == "16");
     carried = pipeline.takeWriteRefusals();
-    CHECK(carried.size() == 2);
-    CHECK(carried.contains("20#0"));
+    CHECK(carried.reasons.size() == 2);
+    CHECK(carried.reasons.contains("20#0"));
   }
   // The daemon's next run: from the stored cursor, the two records become dead letters before
   // their batch is written, and everything else is delivered.
@@ -150,7 +150,48 @@ TEST_CASE("records the sink refuses while writing are dead-lettered by the next 
   CHECK(dlq_sink->dead_letter_records[1].find("error")->asString() ==
         "column n violates check constraint n_check (test)");
   CHECK(*state.get("cursor/wr").value() == "100");
-  CHECK(pipeline.takeWriteRefusals().empty());
+  // Kept, with their letters confirmed: read again after another restart, they get no second one.
+  auto kept = pipeline.takeWriteRefusals();
+  CHECK(kept.reasons.size() == 2);
+  CHECK(kept.lettered.size() == 2);
+}
+
+TEST_CASE("a refused record read again after a later refusal is dropped again, its dead letter sent once",
+          "[runtime][pipeline][dlq]") {
+  // Run 1 finds 20 and 21; run 2 dead-letters them, then the sink refuses 25 of the same batch,
+  // so nothing of it is stored and run 3 reads 20 and 21 again: they must not reach the sink
+  // (it would refuse them again) nor get a second letter.
+  runtime::MemoryStateStore state;
+  auto options = fastOptions();
+  options.dlq_topic = "test.dlq";
+  runtime::Pipeline::WriteRefusals carried;
+  size_t letters = 0;
+  for (int run = 1; run <= 3; ++run) {
+    INFO("run " << run);
+    auto sink = std::make_unique<FakeSink>(1000);
+    auto dlq = std::make_unique<FakeSink>(1000);
+    FakeSink* snk = sink.get();
+    FakeSink* dlq_sink = dlq.get();
+    snk->refuse_on_write = run == 1 ? std::vector<int64_t>{20, 21} : std::vector<int64_t>{20, 21, 25};
+    runtime::Pipeline pipeline("wr3", std::make_unique<FakeSource>(100, 16), std::move(sink), state, options);
+    pipeline.setDeadLetterSink(std::move(dlq));
+    pipeline.carryWriteRefusals(std::move(carried));
+    std::stop_source stop;
+    auto status = pipeline.run(stop.get_token());
+    letters += dlq_sink->dead_letter_records.size();
+    carried = pipeline.takeWriteRefusals();
+    if (run < 3) {
+      REQUIRE_FALSE(status);
+      CHECK(status.error().kind == core::ErrorKind::Abortable);
+      CHECK(*state.get("cursor/wr3").value() == "16");
+    } else {
+      INFO(status.error().message);
+      REQUIRE(status);
+      CHECK(std::find(snk->delivered.begin(), snk->delivered.end(), 20) == snk->delivered.end());
+      CHECK(*state.get("cursor/wr3").value() == "100");
+    }
+  }
+  CHECK(letters == 3);  // 20 and 21 in run 2, 25 in run 3
 }
 
 TEST_CASE("a record a sink refuses within write() is named from the batch and dead-lettered by the next run",
@@ -170,9 +211,9 @@ TEST_CASE("a record a sink refuses within write() is named from the batch and de
     REQUIRE_FALSE(status);
     CHECK(status.error().kind == core::ErrorKind::Abortable);
     carried = pipeline.takeWriteRefusals();
-    REQUIRE(carried.size() == 1);
-    CHECK(carried.begin()->first == "37#0");
-    CHECK(carried.begin()->second == "the message is too large (test)");
+    REQUIRE(carried.reasons.size() == 1);
+    CHECK(carried.reasons.begin()->first == "37#0");
+    CHECK(carried.reasons.begin()->second == "the message is too large (test)");
   }
   auto sink = std::make_unique<FakeSink>(1000);
   auto dlq = std::make_unique<FakeSink>(1000);
@@ -200,7 +241,7 @@ TEST_CASE(
   sink->refuse_on_write = {20};
   runtime::Pipeline pipeline("wr2", std::make_unique<FakeSource>(100, 16), std::move(sink), state, options);
   pipeline.setDeadLetterSink(std::make_unique<FakeSink>(1000));
-  pipeline.carryWriteRefusals({{"elsewhere#0", "refused before (test)"}});
+  pipeline.carryWriteRefusals({{{"elsewhere#0", "refused before (test)"}}, {}});
   std::stop_source stop;
   auto status = pipeline.run(stop.get_token());
   REQUIRE_FALSE(status);
