@@ -393,7 +393,7 @@ int runTestCommand(const std::vector<std::string>& args) {
   core::Registry table_sources;
   connectors::registerBuiltinConnectors(table_sources);
   for (const auto& file : files) {
-    auto mapping = mapping::loadMapping(file, {&table_sources});
+    auto mapping = mapping::loadMapping(file, {.table_sources = &table_sources, .test_hmac_keys = true});
     if (!mapping) {
       ++broken;
       std::cout << mapping.error().format();

@@ -123,17 +123,22 @@ Spec makeEmployeeRecord() {
   s.description =
       "Evidence for an employee's record. Kafka topic hr.employee-record.v1 (compacted), key = "
       "employee_no|record_type|code, or employee_no|record_type|code|record_id when the source names its record "
-      "(an assignment).";
+      "(an assignment, a badge spell).";
   s.topic = "hr.employee-record.v1";
   s.key_field = "record_key";
   s.fields = {
       F("record_key", Type::String)
           .col()
-          .pattern("^[^|]+\\|(SKILL_EVIDENCE|QUALIFICATION|TRAINING_COMPLETION|ASSIGNMENT)\\|[^|]+(\\|[^|]+)?$"),
+          .pattern("^[^|]+\\|(SKILL_EVIDENCE|QUALIFICATION|TRAINING_COMPLETION|ASSIGNMENT|BADGE)\\|[^|]+(\\|[^|]+)?$"),
       F("revision", Type::Int).col().min(1),
       F("employee_no", Type::String).col().nonEmpty(),
-      F("record_type", Type::Enum).oneOf({"SKILL_EVIDENCE", "QUALIFICATION", "TRAINING_COMPLETION", "ASSIGNMENT"}),
-      F("code", Type::String).col().nonEmpty().doc("The skill, qualification, training or position code."),
+      F("record_type", Type::Enum)
+          .oneOf({"SKILL_EVIDENCE", "QUALIFICATION", "TRAINING_COMPLETION", "ASSIGNMENT", "BADGE"}),
+      F("code", Type::String)
+          .col()
+          .nonEmpty()
+          .doc("The skill, qualification, training or position code; BADGE: the badge's HMAC-SHA256 pseudonym "
+               "(64 hex digits), never the badge number."),
       F("evidence", Type::Map)
           .col()
           .doc("What the record rests on: SKILL_EVIDENCE hours, reports, quantities, yield, first and last date; "
@@ -160,6 +165,13 @@ Spec makeEmployeeRecord() {
   assignment.extra = {F("evidence.department_code", Type::String).col("department_code").optional()};
   assignment.indexes = {{"employee_assignment_employee", {"employee_no", "valid_from"}}};
   s.tables.push_back(std::move(assignment));
+  Table badge;
+  badge.name = "employee_badge";
+  badge.record_type = "BADGE";
+  badge.renames = {{"code", "badge_hash"}};
+  badge.indexes = {{"employee_badge_employee", {"employee_no", "valid_from"}},
+                   {"employee_badge_badge", {"badge_hash", "valid_from"}}};
+  s.tables.push_back(std::move(badge));
   return s;
 }
 

@@ -44,16 +44,17 @@ const std::vector<Contract>& contracts() {
        {
            {"employee_no", t(Kind::String), true, false, "employee the record belongs to", true},
            {"record_type", t(Kind::String), true, true,
-            "SKILL_EVIDENCE, QUALIFICATION, TRAINING_COMPLETION or ASSIGNMENT"},
+            "SKILL_EVIDENCE, QUALIFICATION, TRAINING_COMPLETION, ASSIGNMENT or BADGE"},
            {"code", t(Kind::String), true, false,
-            "skill, qualification or training code; the position code of an ASSIGNMENT"},
+            "skill, qualification or training code; the position code of an ASSIGNMENT; the badge's HMAC "
+            "pseudonym of a BADGE"},
            {"valid_from", t(Kind::Date), true, false, "first day the record is valid"},
            {"valid_to", t(Kind::Date, true), false, false, "last day, or null for open-ended"},
            {"revision", t(Kind::Int), false, false, "default: the source event time in microseconds"},
            {"source_system", t(Kind::String), false, false, "default: the mapping name"},
            {"record_id", t(Kind::String, true), false, false,
             "the source's identity of the record when an employee can hold the same code several times over "
-            "time (an assignment id); when not null it is the record key's fourth part"},
+            "time (an assignment id, a badge spell's id); when not null it is the record key's fourth part"},
        },
        "evidence.",
        {"record_key"}},

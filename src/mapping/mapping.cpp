@@ -1696,6 +1696,10 @@ void loadTablesAndKeys(Loader& loader, Mapping* mapping, const YAML::Node& root,
   if (const YAML::Node keys = root["hmac_keys"]; keys) {
     schema::SecretResolver secrets;
     for (auto it = keys.begin(); keys.IsMap() && it != keys.end(); ++it) {
+      if (options.test_hmac_keys) {
+        mapping->env.hmac_keys.emplace(it->first.Scalar(), std::string(kTestHmacKeyPrefix) + it->first.Scalar());
+        continue;
+      }
       auto resolved = secrets.resolve(it->second.Scalar());
       if (!resolved) {
         loader.error(it->second, "hmac_keys." + it->first.Scalar(), resolved.error().message);

@@ -259,6 +259,9 @@ class Mapping {
                         std::vector<core::Record>& out, std::vector<size_t>* emit_indices) const;
 };
 
+// The key prefix of MappingLoadOptions::test_hmac_keys.
+inline constexpr std::string_view kTestHmacKeyPrefix = "dutybridge-test-key:";
+
 struct MappingLoadOptions {
   // The registry whose table sources (core/table_source.h) load `odbc:` / `kafka:` tables,
   // filled by the daemon (connectors::registerBuiltinConnectors). Without one, such a table is a
@@ -273,6 +276,10 @@ struct MappingLoadOptions {
   // load error; each is also one of the returned diagnostics). When every diagnostic is one of
   // these, the mapping itself is fine and the daemon retries the load with backoff.
   size_t* unreachable_tables = nullptr;
+  // For the mapping's embedded tests (`dutybridge test`): every `hmac_keys:` entry is the fixed
+  // text "dutybridge-test-key:NAME" instead of its secret, so tests state pseudonyms that hold
+  // on any machine and a plant's real key is neither needed nor ever written into a test.
+  bool test_hmac_keys = false;
 };
 
 // Loads and checks a mapping file.

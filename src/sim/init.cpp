@@ -105,11 +105,18 @@ core::Status writeHrm(SqlSession& hrm, const Plant& plant, core::Date today, Pla
   }
   if (auto s = insertAll(hrm, "team", {"team_code", "workshop_code", "shift_code"}, rows, counts); !s) return s;
   rows.clear();
-  for (const auto& b : plant.badges) {
-    rows.push_back({b.badge, plant.employees[static_cast<size_t>(b.employee)].employee_no, formatPlantDate(b.valid_from),
-                    dateCell(b.valid_to)});
+  // A badge spell is recorded on its first day (08:00) and updated when it ends (on its first day
+  // without, 08:00; badge_assignment.valid_to is that day), never after now.
+  for (size_t i = 0; i < plant.badges.size(); ++i) {
+    const BadgeSpan& b = plant.badges[i];
+    PlantTime updated = midnightOf(b.valid_to.value_or(b.valid_from)) + 8 * 3600;
+    rows.push_back({std::to_string(i + 1), b.badge, plant.employees[static_cast<size_t>(b.employee)].employee_no,
+                    formatPlantDate(b.valid_from), dateCell(b.valid_to), formatPlantTime(std::min(updated, now))});
   }
-  if (auto s = insertAll(hrm, "badge_assignment", {"badge", "employee_no", "valid_from", "valid_to"}, rows, counts); !s) {
+  if (auto s = insertAll(hrm, "badge_assignment",
+                         {"badge_assignment_id", "badge", "employee_no", "valid_from", "valid_to", "updated_at"}, rows,
+                         counts);
+      !s) {
     return s;
   }
   rows.clear();

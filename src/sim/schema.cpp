@@ -29,8 +29,9 @@ std::vector<std::string> statements(System system) {
           "CREATE TABLE {employee} (employee_no TEXT PRIMARY KEY, department_code TEXT, position_code TEXT, "
           "team_code TEXT NULL, hired_on DATE, left_on DATE NULL)",
           "CREATE TABLE {team} (team_code TEXT PRIMARY KEY, workshop_code TEXT, shift_code TEXT)",
-          "CREATE TABLE {badge_assignment} (badge TEXT, employee_no TEXT, valid_from DATE, valid_to DATE NULL, "
-          "PRIMARY KEY (badge, valid_from))",
+          "CREATE TABLE {badge_assignment} (badge_assignment_id INTEGER PRIMARY KEY, badge TEXT, employee_no TEXT, "
+          "valid_from DATE, valid_to DATE NULL, updated_at TIMESTAMP NOT NULL, UNIQUE (badge, valid_from))",
+          "CREATE INDEX {badge_assignment}_updated_at ON {badge_assignment} (updated_at)",
           "CREATE TABLE {team_leader} (team_code TEXT, employee_no TEXT, valid_from DATE, valid_to DATE NULL)",
           "CREATE TABLE {parts_clerk} (employee_no TEXT, workshop_code TEXT, valid_from DATE, valid_to DATE NULL)",
           "CREATE TABLE {purchasing_group} (ekgrp TEXT PRIMARY KEY, employee_no TEXT)",

@@ -40,7 +40,7 @@ TEST_CASE("check accepts the shipped HR store loader config", "[cli]") {
                        "DUTYBRIDGE_HR_DB_PASSWORD=example");
   INFO(result.output);
   CHECK(result.status == 0);
-  CHECK_THAT(result.output, Catch::Contains("OK, 6 pipeline(s)"));
+  CHECK_THAT(result.output, Catch::Contains("OK, 7 pipeline(s)"));
 }
 
 TEST_CASE("check reports every mistake and exits non-zero", "[cli]") {

@@ -153,8 +153,8 @@ struct World {
     std::string loaders;
     for (const auto& [table, mapping] :
          {std::pair{"employee_skill", "hr_store_skill"}, std::pair{"employee_qualification", "hr_store_qualification"},
-          std::pair{"employee_training", "hr_store_training"},
-          std::pair{"employee_assignment", "hr_store_assignment"}}) {
+          std::pair{"employee_training", "hr_store_training"}, std::pair{"employee_assignment", "hr_store_assignment"},
+          std::pair{"employee_badge", "hr_store_badge"}}) {
       loaders += fmt::format(R"(
   - name: hr-{0}
     delivery: at_least_once
@@ -315,6 +315,14 @@ TEST_CASE("personnel file e2e: catalog, records and facts through Kafka into Pos
       records.push_back(
           {e, "ASSIGNMENT", "OPERATOR", "2025-01-01", std::nullopt, {{"department_code", "MACH"}}, 1, "A1"});
     }
+    // Badge spells (pseudonyms here): the badge of operator 1 passed to operator 2 on 2025-06-01.
+    const std::string pseudonym = fmt::format("{:064x}", i == 2 ? 1 : i);
+    if (i == 1) {
+      records.push_back({e, "BADGE", pseudonym, "2025-01-01", "2025-05-31", {}, 2, "7"});
+    } else {
+      records.push_back(
+          {e, "BADGE", pseudonym, i == 2 ? "2025-06-01" : "2025-01-01", std::nullopt, {}, 1, std::to_string(100 + i)});
+    }
     if (i % 3 != 2) records.push_back({e, "TRAINING_COMPLETION", "T.SAFETY-INDUCTION", "2025-01-02", std::nullopt});
     if (i % 2 == 0) records.push_back({e, "TRAINING_COMPLETION", "T.5S", "2025-02-01", std::nullopt});
     if (i % 5 == 0) records.push_back({e, "TRAINING_COMPLETION", "T.FIRST-ARTICLE", "2025-02-01", std::nullopt});
@@ -358,6 +366,21 @@ TEST_CASE("personnel file e2e: catalog, records and facts through Kafka into Pos
   CHECK(
       w.rows("SELECT valid_to FROM employee_assignment WHERE record_key = 'E20000|ASSIGNMENT|TEAM_LEADER|A1'")[0][0] ==
       dayText(-20));
+  // The badge history: who carried the (pseudonymised) badge on a day.
+  CHECK(w.rows("SELECT COUNT(*) FROM employee_badge")[0][0] == "24");
+  const std::string badge_1 = fmt::format("{:064x}", 1);
+  CHECK(
+      w.rows(
+          "SELECT employee_no FROM employee_badge WHERE badge_hash = '" + badge_1 +
+          "' AND valid_from <= DATE '2025-05-31' AND COALESCE(valid_to, DATE '9999-12-31') >= DATE '2025-05-31'")[0]
+                                                                                                                 [0] ==
+      "E20001");
+  CHECK(
+      w.rows(
+          "SELECT employee_no FROM employee_badge WHERE badge_hash = '" + badge_1 +
+          "' AND valid_from <= DATE '2025-06-01' AND COALESCE(valid_to, DATE '9999-12-31') >= DATE '2025-06-01'")[0]
+                                                                                                                 [0] ==
+      "E20002");
 
   auto expected = expectedFit(*cat, records, today);
   auto actual = actualFit(w);

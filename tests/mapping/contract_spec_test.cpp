@@ -66,11 +66,20 @@ TEST_CASE("contracts: keys, columns and the catalog contract", "[contract]") {
   CHECK(columns[7].first == "period_type");
   CHECK(columns[7].second.path == "period.type");
   CHECK(contract::find("position_catalog.v1")->topic == "hr.position-catalog.v1");
-  const auto& assignment = contract::employeeRecord().tables.back();
-  auto assignment_columns = contract::employeeRecord().columns(assignment);
+  const auto& tables = contract::employeeRecord().tables;
+  auto table = [&](std::string_view name) {
+    auto found = std::find_if(tables.begin(), tables.end(), [&](const auto& t) { return t.name == name; });
+    REQUIRE(found != tables.end());
+    return *found;
+  };
+  auto assignment_columns = contract::employeeRecord().columns(table("employee_assignment"));
   CHECK(assignment_columns[3].first == "position_code");
   CHECK(assignment_columns.back().first == "department_code");
   CHECK(assignment_columns.back().second.path == "evidence.department_code");
+  auto badge_columns = contract::employeeRecord().columns(table("employee_badge"));
+  CHECK(badge_columns[3].first == "badge_hash");
+  CHECK(badge_columns[3].second.path == "code");
+  CHECK(table("employee_badge").record_type == "BADGE");
 }
 
 TEST_CASE("contracts: a mapping's record_type is one the contract defines", "[contract]") {

@@ -104,6 +104,35 @@ TEST_CASE("pii: allow_personal lets a field carry it, hmac_sha256 and is_null cl
   CHECK(input.find("report_no")->asString() == "PR1");
 }
 
+TEST_CASE("pii: for embedded tests an hmac key is a fixed test key, no secret needed", "[mapping][pii]") {
+  static const auto dir = testing::makeTempDir("pii-test-keys");
+  std::string text = R"(name: test-keys
+hmac_keys:
+  badge: ${cred:badge_hmac_key}
+input:
+  card_no: {type: string, pii: hmac(badge)}
+emit:
+  - to: out.v1
+    fields:
+      card: card_no
+)";
+  auto file = testing::writeFile(dir / "keys.yaml", text);
+  ::unsetenv("CREDENTIALS_DIRECTORY");
+  auto daemon = mapping::loadMapping(file);  // the daemon needs the credential
+  REQUIRE_FALSE(daemon);
+  CHECK_THAT(daemon.error().format(), Catch::Contains("CREDENTIALS_DIRECTORY is not set"));
+  auto tests = mapping::loadMapping(file, {.test_hmac_keys = true});
+  INFO((tests ? std::string() : tests.error().format()));
+  REQUIRE(tests);
+  core::ManualClock clock(core::Timestamp{0});
+  core::Record input =
+      mapping::recordFromMap(core::Value(core::ValueMap{{"card_no", core::Value(std::string("C-99"))}}));
+  auto outputs = (*tests)->apply(input, (*tests)->bind(input.schema()), clock);
+  REQUIRE(outputs);
+  REQUIRE(outputs->size() == 1);
+  CHECK((*outputs)[0].record.find("card")->asString() == expr::hmacSha256Hex("dutybridge-test-key:badge", "C-99"));
+}
+
 TEST_CASE("pii: a personal key is refused unless allowed, and then masked", "[mapping][pii]") {
   std::string refused = errors("key", kHeader + R"(emit:
   - to: out.v1
