@@ -175,10 +175,12 @@ std::vector<std::string> personnelFileViews(const UpsertDialect& d) {
       fmt::arg("missing", d.listAgg("CASE WHEN status NOT IN ('HELD', 'EXPIRING') THEN code END")),
       fmt::arg("expiring", d.listAgg("CASE WHEN status = 'EXPIRING' THEN code END"))));
   // Every fact that arrived, and every fact an assignment owes that did not (NOT_REPORTED): for
-  // each KPI with a target of a duty of a position the employee held during the period (the
-  // period's days overlap the assignment and the duty's KPI version), in each SHIFT, DAY, WEEK or
-  // MONTH period somebody reported the KPI in; a SHIFT only when the employee has some fact of
-  // that shift (worked it).
+  // each KPI with a target of a duty of a position the employee held during the period (some day
+  // of the period lies in both the assignment and the duty's KPI version: pairwise overlapping
+  // intervals share a day), in each SHIFT, DAY, WEEK or MONTH period somebody reported the KPI in;
+  // a SHIFT only when the employee has some fact of that shift (worked it). One row per employee,
+  // period and KPI, however many assignments or target versions owe it: the latest assignment's
+  // position and the latest version's target.
   const std::string last_day =
       fmt::format("CASE p.period_type WHEN 'WEEK' THEN {} WHEN 'MONTH' THEN {} ELSE p.shift_date END",
                   d.addDays("p.shift_date", 6), d.monthEnd("p.shift_date"));
@@ -189,19 +191,25 @@ std::vector<std::string> personnelFileViews(const UpsertDialect& d) {
       "  CASE WHEN f.target IS NULL THEN 'NO_TARGET' WHEN {attained} >= 1 THEN 'MET' ELSE 'NOT_MET' END AS status\n"
       "FROM duty_kpi_fact f\n"
       "UNION ALL\n"
-      "SELECT a.employee_no, p.period_type, p.period_id, p.shift_date, a.position_code, k.duty_code, k.kpi_code,\n"
-      "  NULL, k.target, NULL, 'NOT_REPORTED'\n"
-      "FROM employee_assignment a\n"
-      "JOIN position_duty_kpi k ON k.position_code = a.position_code AND k.target IS NOT NULL\n"
-      "JOIN (SELECT DISTINCT kpi_code, period_type, period_id, shift_date, shift_code FROM duty_kpi_fact\n"
-      "      WHERE period_type IN ('SHIFT', 'DAY', 'WEEK', 'MONTH') AND shift_date IS NOT NULL) p\n"
-      "  ON p.kpi_code = k.kpi_code\n"
-      "WHERE a.valid_from <= {last_day} AND COALESCE(a.valid_to, {far}) >= p.shift_date\n"
-      "  AND k.valid_from <= {last_day} AND COALESCE(k.valid_to, {far}) >= p.shift_date\n"
-      "  AND (p.period_type <> 'SHIFT' OR EXISTS (SELECT 1 FROM duty_kpi_fact w WHERE w.employee_no = a.employee_no "
-      "AND w.shift_date = p.shift_date AND w.shift_code = p.shift_code))\n"
-      "  AND NOT EXISTS (SELECT 1 FROM duty_kpi_fact g WHERE g.employee_no = a.employee_no AND g.period_type = "
-      "p.period_type AND g.period_id = p.period_id AND g.kpi_code = k.kpi_code)",
+      "SELECT employee_no, period_type, period_id, shift_date, position_code, duty_code, kpi_code,\n"
+      "  NULL, target, NULL, 'NOT_REPORTED'\n"
+      "FROM (SELECT a.employee_no, p.period_type, p.period_id, p.shift_date, a.position_code, k.duty_code, "
+      "k.kpi_code, k.target,\n"
+      "    ROW_NUMBER() OVER (PARTITION BY a.employee_no, p.period_type, p.period_id, k.kpi_code\n"
+      "                       ORDER BY a.valid_from DESC, k.valid_from DESC, a.position_code) AS n\n"
+      "  FROM employee_assignment a\n"
+      "  JOIN position_duty_kpi k ON k.position_code = a.position_code AND k.target IS NOT NULL\n"
+      "  JOIN (SELECT DISTINCT kpi_code, period_type, period_id, shift_date, shift_code FROM duty_kpi_fact\n"
+      "        WHERE period_type IN ('SHIFT', 'DAY', 'WEEK', 'MONTH') AND shift_date IS NOT NULL) p\n"
+      "    ON p.kpi_code = k.kpi_code\n"
+      "  WHERE a.valid_from <= {last_day} AND COALESCE(a.valid_to, {far}) >= p.shift_date\n"
+      "    AND k.valid_from <= {last_day} AND COALESCE(k.valid_to, {far}) >= p.shift_date\n"
+      "    AND k.valid_from <= COALESCE(a.valid_to, {far}) AND COALESCE(k.valid_to, {far}) >= a.valid_from\n"
+      "    AND (p.period_type <> 'SHIFT' OR EXISTS (SELECT 1 FROM duty_kpi_fact w WHERE w.employee_no = "
+      "a.employee_no AND w.shift_date = p.shift_date AND w.shift_code = p.shift_code))\n"
+      "    AND NOT EXISTS (SELECT 1 FROM duty_kpi_fact g WHERE g.employee_no = a.employee_no AND g.period_type = "
+      "p.period_type AND g.period_id = p.period_id AND g.kpi_code = k.kpi_code)) o\n"
+      "WHERE n = 1",
       fmt::arg("attained", d.numeric("f.attainment")), fmt::arg("last_day", last_day), fmt::arg("far", far)));
   // A KPI without a target (piece earnings: a measure HR pays by, not a goal) is neither due nor
   // met; one with a target but no attainment (nothing to divide by) is due and not met; a fact an

@@ -724,6 +724,39 @@ void checkPersonnelFileViews(const HrStore& store) {
   CHECK(signal("LEAD", "KPI.DAY") == "3|2|66.7|DATA_MISSING");
   // Four current operators, one with the safety induction.
   CHECK(signal("OP", "T.SAFE") == "4|1|25.0|REQUIREMENT_RARELY_HELD");
+
+  // A weekly KPI owed once per employee and week, however many assignments or target versions
+  // owe it: OP's target rises on the 12th, CELL owes it from the 13th. E6 moved from OP to CELL on
+  // the 12th (the latest assignment names the position); E7 held CELL on the 10th and 11th only,
+  // before CELL owed it; week 11 is 2025-03-10..16.
+  element(2, "DUTY_KPI", "KPI.WK", "OP", ", duty_code, kpi_code, period_type, target",
+          ", 'D.WK', 'KPI.WK', 'WEEK', '1'", "'2025-01-01'", "'2025-03-11'");
+  element(2, "DUTY_KPI", "KPI.WK@2", "OP", ", duty_code, kpi_code, period_type, target",
+          ", 'D.WK', 'KPI.WK', 'WEEK', '2'", "'2025-03-12'");
+  element(2, "DUTY_KPI", "KPI.WK", "CELL", ", duty_code, kpi_code, period_type, target",
+          ", 'D.WK', 'KPI.WK', 'WEEK', '3'", "'2025-03-13'");
+  assign("E6", "OP", "'2025-01-01'", "'2025-03-11'");
+  assign("E6", "CELL", "'2025-03-12'", "NULL");
+  assign("E7", "CELL", "'2025-03-10'", "'2025-03-11'");
+  insertFact("E1", "KPI.WK", "OP", "WEEK", "2025-W11", "2025-03-10", "'2'", "'1'");
+  auto owed = [&](const std::string& employee) {
+    return store.scalar(
+        fmt::format("SELECT CAST(COUNT(*) AS TEXT) || '|' || MIN(position_code) || '|' || CAST(MIN({}) AS TEXT) FROM "
+                    "{}duty_status WHERE employee_no = '{}' AND period_id = '2025-W11' AND status = 'NOT_REPORTED'",
+                    d.numeric("target"), p, employee));
+  };
+  auto owedCount = [&](const std::string& employee) {
+    return store.scalar(
+        fmt::format("SELECT COUNT(*) FROM {}duty_status WHERE employee_no = '{}' AND period_id = "
+                    "'2025-W11' AND status = 'NOT_REPORTED'",
+                    p, employee));
+  };
+  CHECK(owed("E6").substr(0, 7) == "1|CELL|");
+  CHECK(owed("E2").substr(0, 5) == "1|OP|");
+  CHECK(owedCount("E4") == "1");  // an operator again from the 16th
+  CHECK(owedCount("E7") == "0");
+  CHECK(owedCount("E1") == "0");  // reported
+  CHECK(duty("E2", "2025-W11") == "1|0|1|D.WK");
 }
 
 // The rows hr_store_assignment.yaml makes of ASSIGNMENT records, through the sink into the
