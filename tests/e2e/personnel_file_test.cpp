@@ -1,8 +1,9 @@
-// The personnel file end to end on PostgreSQL (docs/personnel-file.md): the real `dutybridge`
-// binary publishes the position catalog (a copy of config/duties.yaml) to a compacted topic and
-// loads it, employee records (assignments with a reassignment, qualifications expired, expiring
-// and valid, trainings, skills with a lapsed one; replayed and out of order) and duty KPI facts
-// from Kafka into a schema made by `dutybridge hr-schema`, with the shipped loader mappings. The
+// The personnel file end to end on PostgreSQL and on SQLite (docs/personnel-file.md): the real
+// `dutybridge` binary publishes the position catalog (a copy of config/duties.yaml) to a compacted
+// topic and loads it, employee records (assignments with a reassignment, badge spells with a badge
+// handed on, qualifications expired, expiring and valid, trainings, skills with a lapsed one;
+// replayed and out of order) and duty KPI facts from Kafka into a store made by
+// `dutybridge hr-schema`, with the shipped loader mappings. The
 // views position_fit and duty_fulfilment (with not-reported facts) must equal a recomputation
 // here from the records and facts produced and the catalog; after an edit of the catalog (a
 // requirement dropped) they must follow the new publication.
@@ -13,6 +14,7 @@
 #include <chrono>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "connectors/kafka/kafka_handles.h"
 #include "src/catalog/position_catalog.h"
@@ -133,6 +135,7 @@ struct Fact {
 
 // The world of the test: schema, topics, catalog copy, config.
 struct World {
+  bool sqlite;  // the HR store: a SQLite file, or a schema of the test PostgreSQL
   testing::Pg pg = testing::Pg::fromEnv();
   std::string bootstrap = testing::kafkaBootstrap();
   std::string name = e2e::uniqueName("pfile");
@@ -141,14 +144,29 @@ struct World {
   std::filesystem::path catalog = dir / "duties.yaml";
   std::filesystem::path config = dir / "dutybridge.yaml";
   std::filesystem::path log = dir / "dutybridge.log";
+  std::filesystem::path db = dir / "hr.db";
   std::string client_id;
+  std::string connection;
+  std::string prefix;  // of the tables in the config: the PostgreSQL schema
 
-  World() {
+  explicit World(bool use_sqlite) : sqlite(use_sqlite) {
     client_id = name;
     std::replace(client_id.begin(), client_id.end(), '_', '-');
-    std::string ddl = testing::runShell(e2e::kBinary.string() + " hr-schema --dialect postgresql").output;
+    std::string ddl =
+        testing::runShell(e2e::kBinary.string() + " hr-schema --dialect " + (sqlite ? "sqlite" : "postgresql")).output;
     REQUIRE_THAT(ddl, Catch::Contains("CREATE VIEW position_fit"));
-    testing::psql(pg, fmt::format("CREATE SCHEMA {0};\nSET search_path TO {0};\n{1}", schema, ddl));
+    if (sqlite) {
+      testing::writeFile(dir / "hr.sql", ddl);
+      auto made =
+          testing::runShell(fmt::format("sqlite3 -bail '{}' < '{}' 2>&1", db.string(), (dir / "hr.sql").string()));
+      INFO(made.output);
+      REQUIRE(made.status == 0);
+      connection = "Driver=SQLite3;Database=" + db.string() + ";Timeout=10000";
+    } else {
+      testing::psql(pg, fmt::format("CREATE SCHEMA {0};\nSET search_path TO {0};\n{1}", schema, ddl));
+      connection = pg.odbc();
+      prefix = schema + ".";
+    }
     testing::writeFile(catalog, e2e::readFile(e2e::kSourceDir / "config/duties.yaml"));
     std::string loaders;
     for (const auto& [table, mapping] :
@@ -163,12 +181,12 @@ struct World {
     sink:
       type: odbc
       connection: "{4}"
-      table: {5}.{0}
-      offsets_table: {5}.dutybridge_offsets
+      table: {5}{0}
+      offsets_table: {5}dutybridge_offsets
       key: [record_key]
       revision: revision
 )",
-                             table, client_id, e2e::kSourceDir.string(), mapping, pg.odbc(), schema);
+                             table, client_id, e2e::kSourceDir.string(), mapping, connection, prefix);
     }
     testing::writeFile(config, fmt::format(R"(kafka:
   bootstrap_servers: {0}
@@ -185,17 +203,19 @@ pipelines:
   - name: hr-position-catalog
     delivery: at_least_once
     source: {{type: kafka, topics: [e2e.{1}.catalog], format: json}}
-    sink: {{type: odbc, connection: "{2}", table: {3}.position_catalog, contract: position_catalog.v1,
-           offsets_table: {3}.dutybridge_offsets}}
+    sink: {{type: odbc, connection: "{2}", table: {3}position_catalog, contract: position_catalog.v1,
+           offsets_table: {3}dutybridge_offsets}}
   - name: hr-duty-kpi
     delivery: at_least_once
     source: {{type: kafka, topics: [e2e.{1}.facts], format: json}}
-    sink: {{type: odbc, connection: "{2}", table: {3}.duty_kpi_fact, contract: duty_kpi.v1,
-           offsets_table: {3}.dutybridge_offsets}}
+    sink: {{type: odbc, connection: "{2}", table: {3}duty_kpi_fact, contract: duty_kpi.v1,
+           offsets_table: {3}dutybridge_offsets}}
 {4})",
-                                           bootstrap, client_id, pg.odbc(), schema, loaders));
+                                           bootstrap, client_id, connection, prefix, loaders));
   }
-  ~World() { testing::runPsql(pg, fmt::format("DROP SCHEMA IF EXISTS {} CASCADE;", schema)); }
+  ~World() {
+    if (!sqlite) testing::runPsql(pg, fmt::format("DROP SCHEMA IF EXISTS {} CASCADE;", schema));
+  }
 
   // Two runs to the end of the input: the first publishes the catalog, the second loads what the
   // first published after its loaders had caught up.
@@ -208,8 +228,27 @@ pipelines:
     }
   }
 
+  // The rows of a query, as text (NULL as the empty string).
   std::vector<std::vector<std::string>> rows(const std::string& sql) const {
-    return testing::psqlRows(pg, "SET search_path TO " + schema + ";\n" + sql);
+    if (!sqlite) return testing::psqlRows(pg, "SET search_path TO " + schema + ";\n" + sql);
+    testing::writeFile(dir / "query.sql", sql + ";\n");
+    auto result = testing::runShell(
+        fmt::format("sqlite3 -bail -batch -tabs '{}' < '{}' 2>&1", db.string(), (dir / "query.sql").string()));
+    INFO(result.output);
+    REQUIRE(result.status == 0);
+    std::vector<std::vector<std::string>> out;
+    std::istringstream lines(result.output);
+    for (std::string line; std::getline(lines, line);) {
+      std::vector<std::string> fields;
+      for (size_t from = 0;;) {
+        size_t tab = line.find('\t', from);
+        fields.push_back(line.substr(from, tab == std::string::npos ? std::string::npos : tab - from));
+        if (tab == std::string::npos) break;
+        from = tab + 1;
+      }
+      out.push_back(std::move(fields));
+    }
+    return out;
   }
 };
 
@@ -293,9 +332,9 @@ std::map<std::string, std::string> actualFit(const World& w) {
 
 }  // namespace
 
-TEST_CASE("personnel file e2e: catalog, records and facts through Kafka into PostgreSQL, views equal a recomputation",
-          "[e2e][personnel-file][postgresql][kafka]") {
-  World w;
+// The scenario, on one HR store.
+static void personnelFile(bool sqlite) {
+  World w(sqlite);
   const std::string today = dayText(0);
   std::vector<Record> records;
   std::vector<Fact> facts;
@@ -369,18 +408,12 @@ TEST_CASE("personnel file e2e: catalog, records and facts through Kafka into Pos
   // The badge history: who carried the (pseudonymised) badge on a day.
   CHECK(w.rows("SELECT COUNT(*) FROM employee_badge")[0][0] == "24");
   const std::string badge_1 = fmt::format("{:064x}", 1);
-  CHECK(
-      w.rows(
-          "SELECT employee_no FROM employee_badge WHERE badge_hash = '" + badge_1 +
-          "' AND valid_from <= DATE '2025-05-31' AND COALESCE(valid_to, DATE '9999-12-31') >= DATE '2025-05-31'")[0]
-                                                                                                                 [0] ==
-      "E20001");
-  CHECK(
-      w.rows(
-          "SELECT employee_no FROM employee_badge WHERE badge_hash = '" + badge_1 +
-          "' AND valid_from <= DATE '2025-06-01' AND COALESCE(valid_to, DATE '9999-12-31') >= DATE '2025-06-01'")[0]
-                                                                                                                 [0] ==
-      "E20002");
+  CHECK(w.rows("SELECT employee_no FROM employee_badge WHERE badge_hash = '" + badge_1 +
+               "' AND valid_from <= '2025-05-31' AND COALESCE(valid_to, '9999-12-31') >= '2025-05-31'")[0][0] ==
+        "E20001");
+  CHECK(w.rows("SELECT employee_no FROM employee_badge WHERE badge_hash = '" + badge_1 +
+               "' AND valid_from <= '2025-06-01' AND COALESCE(valid_to, '9999-12-31') >= '2025-06-01'")[0][0] ==
+        "E20002");
 
   auto expected = expectedFit(*cat, records, today);
   auto actual = actualFit(w);
@@ -434,4 +467,14 @@ TEST_CASE("personnel file e2e: catalog, records and facts through Kafka into Pos
     if (actual[key] != fit && ++mismatches <= 10) WARN(key << ": view " << actual[key] << ", recomputed " << fit);
   }
   CHECK(mismatches == 0);
+}
+
+TEST_CASE("personnel file e2e: catalog, records and facts through Kafka into PostgreSQL, views equal a recomputation",
+          "[e2e][personnel-file][postgresql][kafka]") {
+  personnelFile(false);
+}
+
+TEST_CASE("personnel file e2e: catalog, records and facts through Kafka into SQLite, views equal a recomputation",
+          "[e2e][personnel-file][sqlite][kafka]") {
+  personnelFile(true);
 }
