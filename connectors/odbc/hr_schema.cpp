@@ -62,6 +62,13 @@ std::vector<std::string> tableStatements(const contract::Spec& spec, const contr
   for (const auto& [name, columns] : table.indexes) {
     out.push_back(fmt::format("CREATE INDEX {} ON {} ({})", name, table.name, fmt::join(columns, ", ")));
   }
+  // The few withdrawn rows, for `withdrawn: delete` and for finding them (a partial index: the
+  // active rows cost nothing).
+  for (const auto& [column, field] : spec.columns(table)) {
+    if (column == "status") {
+      out.push_back(fmt::format("CREATE INDEX {0}_withdrawn ON {0} (status) WHERE status = 'WITHDRAWN'", table.name));
+    }
+  }
   return out;
 }
 
@@ -98,8 +105,37 @@ std::vector<std::string> catalogViews() {
   return out;
 }
 
+// `sql` reading only the rows that are not withdrawn (duty_kpi.v1 / employee_record.v1 `status`;
+// NULL, from revisions written before it existed, is ACTIVE): every `FROM <table> <alias>` of a
+// fact or record table becomes a derived table of its live rows under the same alias.
+std::string liveRowsOnly(const std::string& sql) {
+  static constexpr std::string_view kTables[] = {"duty_kpi_fact",     "employee_skill",      "employee_qualification",
+                                                 "employee_training", "employee_assignment", "employee_badge"};
+  std::string out;
+  size_t at = 0;
+  while (at < sql.size()) {
+    size_t next = std::string::npos;
+    std::string_view table;
+    for (std::string_view t : kTables) {
+      const std::string pattern = fmt::format("FROM {} ", t);
+      size_t found = sql.find(pattern, at);
+      if (found < next) {
+        next = found;
+        table = t;
+      }
+    }
+    if (next == std::string::npos) break;
+    out.append(sql, at, next - at);
+    out += fmt::format("FROM (SELECT * FROM {} WHERE COALESCE(status, 'ACTIVE') <> 'WITHDRAWN') ", table);
+    at = next + 6 + table.size();
+  }
+  out.append(sql, at);
+  return out;
+}
+
 // The personnel-file views (docs/personnel-file.md): what each employee holds, position fit,
-// duty status with not-reported facts, duty fulfilment and the duty review signals.
+// duty status with not-reported facts, duty fulfilment and the duty review signals. Withdrawn
+// facts and records are left out of all of them.
 std::vector<std::string> personnelFileViews(const UpsertDialect& d) {
   std::vector<std::string> out;
   const std::string today = d.today();
@@ -124,7 +160,7 @@ std::vector<std::string> personnelFileViews(const UpsertDialect& d) {
       "SELECT c.employee_no, 'TRAINING', c.code, NULL, NULL, c.valid_from, c.valid_to,\n"
       "  CASE WHEN c.valid_from > {today} THEN 'NOT_YET' WHEN c.valid_to IS NOT NULL AND c.valid_to < {today} THEN "
       "'EXPIRED' WHEN c.valid_to IS NOT NULL AND c.valid_to <= {soon} THEN 'EXPIRING' ELSE 'HELD' END\n"
-      "FROM employee_training c",
+      "FROM employee_training c ",
       fmt::arg("today", today), fmt::arg("soon", d.addDays(today, 30)),
       fmt::arg("hours", d.jsonNumber("s.evidence", "hours")), fmt::arg("min_hours", d.numeric("l.min_hours"))));
   // Every employee with an assignment today against every position's requirements in force
@@ -157,7 +193,7 @@ std::vector<std::string> personnelFileViews(const UpsertDialect& d) {
       "    WHEN EXISTS (SELECT 1 FROM employee_competence h WHERE h.employee_no = e.employee_no AND "
       "h.competence_type = r.requirement_type AND h.code = r.code AND h.state = 'EXPIRED') THEN 'EXPIRED'\n"
       "    ELSE 'MISSING' END AS status\n"
-      "FROM (SELECT DISTINCT employee_no FROM employee_assignment WHERE valid_from <= {today} AND "
+      "FROM (SELECT DISTINCT employee_no FROM employee_assignment x WHERE valid_from <= {today} AND "
       "COALESCE(valid_to, {far}) >= {today}) e\n"
       "CROSS JOIN position_requirement r\n"
       "WHERE r.valid_from <= {today} AND COALESCE(r.valid_to, {far}) >= {today}",
@@ -199,7 +235,7 @@ std::vector<std::string> personnelFileViews(const UpsertDialect& d) {
       "                       ORDER BY a.valid_from DESC, k.valid_from DESC, a.position_code) AS n\n"
       "  FROM employee_assignment a\n"
       "  JOIN position_duty_kpi k ON k.position_code = a.position_code AND k.target IS NOT NULL\n"
-      "  JOIN (SELECT DISTINCT kpi_code, period_type, period_id, shift_date, shift_code FROM duty_kpi_fact\n"
+      "  JOIN (SELECT DISTINCT kpi_code, period_type, period_id, shift_date, shift_code FROM duty_kpi_fact x\n"
       "        WHERE period_type IN ('SHIFT', 'DAY', 'WEEK', 'MONTH') AND shift_date IS NOT NULL) p\n"
       "    ON p.kpi_code = k.kpi_code\n"
       "  WHERE a.valid_from <= {last_day} AND COALESCE(a.valid_to, {far}) >= p.shift_date\n"
@@ -247,7 +283,7 @@ std::vector<std::string> personnelFileViews(const UpsertDialect& d) {
       "       ELSE 'OK' END AS signal\n"
       "FROM duty_status s\n"
       "JOIN (SELECT kpi_code, period_id, ROW_NUMBER() OVER (PARTITION BY kpi_code ORDER BY period_id DESC) AS n\n"
-      "      FROM (SELECT DISTINCT kpi_code, period_id FROM duty_kpi_fact WHERE target IS NOT NULL AND period_type "
+      "      FROM (SELECT DISTINCT kpi_code, period_id FROM duty_kpi_fact x WHERE target IS NOT NULL AND period_type "
       "<> 'HOUR') u) r\n"
       "  ON r.kpi_code = s.kpi_code AND r.period_id = s.period_id AND r.n <= 6\n"
       "WHERE s.status IN ('MET', 'NOT_MET', 'NOT_REPORTED')\n"
@@ -276,7 +312,7 @@ std::vector<std::string> hrSchemaStatements(const UpsertDialect& d) {
   }
   out.push_back(d.offsetsCreateSql("dutybridge_offsets"));
   for (auto& statement : catalogViews()) out.push_back(std::move(statement));
-  for (auto& statement : personnelFileViews(d)) out.push_back(std::move(statement));
+  for (auto& statement : personnelFileViews(d)) out.push_back(liveRowsOnly(statement));
   return out;
 }
 

@@ -50,6 +50,7 @@ struct Settings {
   size_t insert_rows = 0;
   std::chrono::microseconds query_timeout{};
   std::optional<std::string> contract;  // create() fills key, revision and columns from it
+  std::string withdrawn = "mark";       // mark | delete: what a WITHDRAWN row (column status) becomes
 };
 
 std::vector<std::string> splitPath(std::string_view path) {
@@ -175,6 +176,7 @@ struct Job {
   size_t records = 0;
   std::string first_position, last_position;       // source positions, for error messages
   std::vector<std::string> row_records;            // per row: the identity of the record it holds
+  bool withdrawn = false;                          // withdrawn: delete, and some row says WITHDRAWN
 
   size_t rows() const { return shape ? params.cells.size() / shape->columns.size() : 0; }
 };
@@ -314,6 +316,7 @@ class OdbcSink final : public core::Sink {
       job->first_position.clear();
       job->last_position.clear();
       job->row_records.clear();
+      job->withdrawn = false;
     } else {
       job = std::make_unique<Job>();
     }
@@ -487,6 +490,9 @@ class OdbcSink final : public core::Sink {
       if (job.records == 0) continue;
       failed_at = i;
       if (auto written = writeRows(job); !written) return written;
+      if (job.withdrawn) {
+        if (auto deleted = deleteWithdrawn(job); !deleted) return deleted;
+      }
       if (!job.position.empty()) positioned = &job;
     }
     if (positioned) {
@@ -552,6 +558,26 @@ class OdbcSink final : public core::Sink {
       }
       SQLFreeStmt((*statement)->get(), SQL_CLOSE);
     }
+    return {};
+  }
+
+  // `withdrawn: delete`: the rows the batch marked WITHDRAWN (revision-aware, like any upsert)
+  // are deleted in the same transaction. A replay of an older revision inserts the row again, and
+  // the withdrawn revision after it (the same key: the same partition, in order) deletes it again.
+  core::Status deleteWithdrawn(Job& job) {
+    if (!delete_statement_) {
+      auto prepared = prepare(fmt::format("DELETE FROM {} WHERE {} = 'WITHDRAWN'", table_sql_, *job.shape->status));
+      if (!prepared) return abandon(prepared.error(), job);
+      delete_statement_ = std::move(*prepared);
+    }
+    SQLRETURN rc = SQLExecute(delete_statement_->get());
+    if (!odbc::succeeded(rc) && rc != SQL_NO_DATA) {  // SQL_NO_DATA: nothing left to delete
+      auto error = odbc::makeError(fmt::format("deleting the withdrawn rows of {}", table_sql_), SQL_HANDLE_STMT,
+                                   delete_statement_->get());
+      SQLFreeStmt(delete_statement_->get(), SQL_CLOSE);
+      return abandon(error, job);
+    }
+    SQLFreeStmt(delete_statement_->get(), SQL_CLOSE);
     return {};
   }
 
@@ -635,6 +661,7 @@ class OdbcSink final : public core::Sink {
     }
     statements_.clear();
     offsets_statement_.reset();
+    delete_statement_.reset();
     if (reconnected_) log::notice(component_, "reconnected to {}", dialect_.dbms);
     return {};
   }
@@ -653,6 +680,7 @@ class OdbcSink final : public core::Sink {
   void disconnect() {
     statements_.clear();
     offsets_statement_.reset();
+    delete_statement_.reset();
     if (connection_) {
       SQLEndTran(SQL_HANDLE_DBC, connection_->get(), SQL_ROLLBACK);
       reconnected_ = true;
@@ -809,6 +837,15 @@ class OdbcSink final : public core::Sink {
       }
       shape.revision = sources[*revision_index_].column;
     }
+    status_index_.reset();
+    if (settings_.withdrawn == "delete") {
+      status_index_ = indexOf(odbc::parseIdentifier("status").value());
+      if (!status_index_) {
+        return core::fail(core::ErrorKind::Permanent,
+                          "withdrawn: delete needs a status column (duty_kpi.v1 and employee_record.v1 have one)");
+      }
+      shape.status = sources[*status_index_].column;
+    }
     if (settings_.updated_at) {
       if (indexOf(*settings_.updated_at)) {
         return core::fail(core::ErrorKind::Permanent, "the records have a field named like updated_at_column; "
@@ -889,6 +926,10 @@ class OdbcSink final : public core::Sink {
         key += params.at(row_cells + i);
         key += '\x1f';
       }
+      if (status_index_ && params.cells[row_cells + *status_index_].indicator != SQL_NULL_DATA &&
+          params.at(row_cells + *status_index_) == "WITHDRAWN") {
+        job.withdrawn = true;
+      }
       int64_t revision = 0;
       if (revision_index_) {
         const core::Value* v = resolve(record, sources_[*revision_index_].path);
@@ -936,6 +977,7 @@ class OdbcSink final : public core::Sink {
   std::vector<std::string> shape_names_;
   std::vector<size_t> key_index_;
   std::optional<size_t> revision_index_;
+  std::optional<size_t> status_index_;  // withdrawn: delete
   std::string position_;
   std::unordered_map<std::string, std::pair<size_t, int64_t>> rows_by_key_;  // collectRows(): key -> row, revision
   size_t text_hint_ = 0;   // the largest batch's parameter text so far, to reserve for the next
@@ -950,6 +992,7 @@ class OdbcSink final : public core::Sink {
   std::shared_ptr<const odbc::UpsertShape> prepared_shape_;  // what statements_ were prepared for
   std::map<size_t, odbc::Statement> statements_;             // by rows per statement
   std::optional<odbc::Statement> offsets_statement_;
+  std::optional<odbc::Statement> delete_statement_;  // withdrawn: delete
   bool rows_refused_ = false;  // the last writeRows() failed on a statement the database refused
 
   // Between the pipeline's thread and the worker, guarded by mutex_.
@@ -1058,6 +1101,14 @@ const core::SettingsSchema<Settings>& sinkSettings() {
                 .doc("Cancel a statement running longer than this (the batch is rolled back and retried); 0s "
                      "for none."),
             &Settings::query_timeout);
+    s.field(FieldSpec::make("withdrawn", FieldType::Enum)
+                .oneOf({"mark", "delete"})
+                .def("mark")
+                .doc("A WITHDRAWN revision (status column of duty_kpi.v1 / employee_record.v1: every row behind "
+                     "the fact was retracted): mark keeps the row with status WITHDRAWN (the views leave it "
+                     "out); delete removes it in the same transaction. A later revision brings it back either "
+                     "way."),
+            &Settings::withdrawn);
     s.check(crossCheck);
     return s;
   }();

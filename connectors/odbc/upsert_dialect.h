@@ -28,6 +28,7 @@ struct UpsertShape {
   std::vector<std::string> key;      // conflict target, a subset of columns
   std::optional<std::string> revision;  // revision-aware: update only when the new one is higher
   std::optional<std::string> updated_at;  // set to the database's current time on insert and update
+  std::optional<std::string> status;      // withdrawn: delete: the status column
 };
 
 struct SqlTypes {

@@ -98,6 +98,9 @@ bool BoardModel::apply(const core::FollowedMessage& message) {
   }
   const std::string key = message.key.empty() ? text(doc, "fact_key") : message.key;
   Fact fact;
+  // Every report behind it was retracted: kept (its revision still orders what comes after) but
+  // counted nowhere, until a later revision with rows brings it back.
+  fact.withdrawn = text(doc, "status") == "WITHDRAWN";
   fact.kind = kind;
   fact.team = team;
   fact.employee = kind == Kind::Employee ? text(doc, "employee_no") : std::string();
@@ -270,6 +273,7 @@ std::string BoardModel::snapshot(core::Timestamp now, uint64_t sequence) const {
     auto at = shown_index.find(shiftKey(fact.shift_date, fact.shift_code));
     if (at == shown_index.end()) continue;
     Team& team = teams[fact.team];
+    if (fact.withdrawn) continue;  // the team stays listed, its hour counts nothing of it
     if (!team.newest || fact.computed_at > *team.newest) team.newest = fact.computed_at;
     if (at->second == 0) {
       if (fact.kind == Kind::Employee) {

@@ -94,6 +94,7 @@ class BoardModel {
     std::optional<double> good_qty, first_pass_qty;  // Fpy facts: inputs.numerator, inputs.denominator
     core::Timestamp computed_at;
     bool lowered = false;  // some revision lowered the value
+    bool withdrawn = false;  // status WITHDRAWN: counted nowhere
   };
 
   struct PlanRow {

@@ -106,6 +106,13 @@ Spec makeDutyKpi() {
           .optional()
           .doc("value/target (target/value when lower is better), 4 decimals; null without a target."),
       F("inputs", Type::Map).col().maybeAbsent().doc("The measures the value was computed from."),
+      F("status", Type::Enum)
+          .col()
+          .oneOf({"ACTIVE", "WITHDRAWN"})
+          .maybeAbsent()
+          .doc("WITHDRAWN: every row that made the fact was retracted (declined, moved to another employee); the "
+               "fact no longer exists and HR stores and views leave it out. A later revision can bring it back. "
+               "Absent (revisions written before it existed) = ACTIVE."),
   };
   for (auto& f : lineage()) s.fields.push_back(std::move(f));
   s.fields.push_back(F("computed_at", Type::Timestamp).col());
@@ -146,6 +153,12 @@ Spec makeEmployeeRecord() {
                "source (the system)."),
       F("valid_from", Type::Date).col(),
       F("valid_to", Type::Date).col().optional(),
+      F("status", Type::Enum)
+          .col()
+          .oneOf({"ACTIVE", "WITHDRAWN"})
+          .maybeAbsent()
+          .doc("WITHDRAWN: every row the record rested on was retracted; the record no longer exists and HR "
+               "stores and views leave it out. A later revision can bring it back. Absent = ACTIVE."),
   };
   for (auto& f : lineage()) s.fields.push_back(std::move(f));
   s.fields.push_back(F("computed_at", Type::Timestamp).col());

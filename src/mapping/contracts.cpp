@@ -174,6 +174,7 @@ core::Result<core::Record> buildContractRecord(const ContractBinding& b, const s
         Value(kpi.lower_is_better ? "LOWER_IS_BETTER" : "HIGHER_IS_BETTER"),
         attainment,
         Value(std::move(free_map)),
+        Value("ACTIVE"),  // an aggregate's revision without rows sets WITHDRAWN (Mapping::emitRevision)
         Value(std::move(lineage)),
         Value(now)};
     core::Record record(b.schema, std::move(out));
@@ -200,6 +201,7 @@ core::Result<core::Record> buildContractRecord(const ContractBinding& b, const s
                          Value(std::move(free_map)),
                          *get("valid_from"),
                          get("valid_to") ? *get("valid_to") : Value(),
+                         Value("ACTIVE"),
                          Value(std::move(lineage)),
                          Value(now)};
   core::Record record(b.schema, std::move(out));

@@ -1508,11 +1508,27 @@ core::Status Mapping::emitRevision(const aggregate::Revision& revision, const co
   lineage.meta.source_position = w.last_position;
   lineage.meta.event_time = clock.now();
   const size_t first = out.size();
-  if (auto emitted = runEmits(context, lineage, clock, out, emit_indices); !emitted) return emitted;
-  // Each revision is its own event: the position the sink derives ce_id from names the window
-  // and the revision, so a re-sent revision keeps its id and two revisions never share one.
+  std::vector<size_t> local_indices;
+  std::vector<size_t>* indices = emit_indices ? emit_indices : &local_indices;
+  const size_t first_index = indices->size();
+  if (auto emitted = runEmits(context, lineage, clock, out, indices); !emitted) return emitted;
+  // A window whose every row was retracted (its only accepted report declined, its rows moved
+  // to another employee) no longer makes a fact: its contract records say WITHDRAWN. Not a
+  // roster's window (an expected fact without rows is a duty not fulfilled), and not a ROLLING
+  // one (rows ageing out make a lapsed record, a fact of its own).
+  bool withdrawn = revision.rows == 0 && !block.rolling;
+  if (withdrawn && !block.expect_table.empty() && !w.ref.group.empty()) {
+    auto table = env.tables.find(block.expect_table);
+    withdrawn = table == env.tables.end() ||
+                table->second->current()->find(w.ref.group[0].toText(), w.ref.start.micros) == nullptr;
+  }
   for (size_t i = first; i < out.size(); ++i) {
+    // Each revision is its own event: the position the sink derives ce_id from names the window
+    // and the revision, so a re-sent revision keeps its id and two revisions never share one.
     out[i].meta.source_position = fmt::format("{}#{}", w.key, revision.revision);
+    if (withdrawn && emits[(*indices)[first_index + (i - first)]].contract) {
+      if (auto at = out[i].schema()->indexOf("status")) out[i].value(*at) = Value("WITHDRAWN");
+    }
   }
   return {};
 }

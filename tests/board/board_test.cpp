@@ -191,6 +191,25 @@ TEST_CASE("board: the highest revision wins in any order, a lowered value marks 
   CHECK(team(s, "MOLD-T1")["hours"][0]["corrected"] == true);
 }
 
+TEST_CASE("board: a withdrawn fact leaves the board, a later revision brings it back") {
+  auto calendars = plantCalendars();
+  board::BoardModel model(*calendars->find("plant-01"), options());
+  auto good = [](const std::string& value, int64_t revision, bool withdrawn) {
+    auto m = fact("KPI.TL.HOURLY_GOOD_OUTPUT", "MOLD-T1", "2025-03-14/A", 1, value, revision, "2025-03-14T01:05:00Z");
+    if (withdrawn) m.value->insert(m.value->size() - 1, R"(,"status":"WITHDRAWN")");
+    return m;
+  };
+  CHECK(model.apply(good("140", 1, false)));
+  CHECK(model.apply(fact("KPI.TL.HOURLY_GOOD_OUTPUT", "MOLD-T1", "2025-03-14/A", 2, "10", 1, "2025-03-14T01:06:00Z")));
+  CHECK(model.apply(good("0", 2, true)));  // hour 1's only report declined
+  json s = json::parse(model.snapshot(at("2025-03-14T01:30:00Z"), 1));
+  CHECK(team(s, "MOLD-T1")["hours"][0]["actual"] == 0.0);
+  CHECK_FALSE(model.apply(good("140", 1, false)));  // an older revision after it changes nothing
+  CHECK(model.apply(good("60", 3, false)));
+  s = json::parse(model.snapshot(at("2025-03-14T01:30:00Z"), 2));
+  CHECK(team(s, "MOLD-T1")["hours"][0]["actual"] == 60.0);
+}
+
 TEST_CASE("board: other KPIs, other periods and malformed messages are not board facts") {
   auto calendars = plantCalendars();
   board::BoardModel model(*calendars->find("plant-01"), options());

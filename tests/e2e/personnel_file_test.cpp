@@ -2,11 +2,11 @@
 // `dutybridge` binary publishes the position catalog (a copy of config/duties.yaml) to a compacted
 // topic and loads it, employee records (assignments with a reassignment, badge spells with a badge
 // handed on, qualifications expired, expiring and valid, trainings, skills with a lapsed one;
-// replayed and out of order) and duty KPI facts from Kafka into a store made by
-// `dutybridge hr-schema`, with the shipped loader mappings. The
-// views position_fit and duty_fulfilment (with not-reported facts) must equal a recomputation
-// here from the records and facts produced and the catalog; after an edit of the catalog (a
-// requirement dropped) they must follow the new publication.
+// replayed and out of order; one withdrawn) and duty KPI facts (one withdrawn) from Kafka into a
+// store made by `dutybridge hr-schema`, with the shipped loader mappings. The views position_fit
+// and duty_fulfilment (with not-reported facts) must equal a recomputation here from the records
+// and facts produced and the catalog; after an edit of the catalog (a requirement dropped) they
+// must follow the new publication.
 
 #include <librdkafka/rdkafka.h>
 
@@ -53,6 +53,7 @@ struct Record {
   nlohmann::json evidence = nlohmann::json::object();
   int64_t revision = 1;
   std::optional<std::string> record_id;
+  bool withdrawn = false;
 
   Record(std::string employee_no, std::string record_type, std::string record_code, std::string from,
          std::optional<std::string> to = std::nullopt, nlohmann::json evidence_json = nlohmann::json::object(),
@@ -78,6 +79,7 @@ struct Record {
             {"evidence", e},
             {"valid_from", valid_from},
             {"valid_to", valid_to ? nlohmann::json(*valid_to) : nlohmann::json(nullptr)},
+            {"status", withdrawn ? "WITHDRAWN" : "ACTIVE"},
             {"lineage", {{"source_system", "HRM"}, {"mapping", "e2e@1"}, {"source_positions", {"p"}}}},
             {"computed_at", "2026-01-01T00:00:00Z"}};
   }
@@ -88,6 +90,8 @@ struct Fact {
   std::optional<std::string> shift_code;
   std::optional<double> target;
   double value = 0;
+  int64_t revision = 1;
+  bool withdrawn = false;  // status WITHDRAWN: every report behind it was retracted
 
   Fact(std::string employee_no, std::string kpi_code, std::string position_code, std::string period_type,
        std::string period_id, std::string date, std::optional<std::string> code, std::optional<double> target_value,
@@ -107,7 +111,8 @@ struct Fact {
     nlohmann::json attainment = nullptr;
     if (target) attainment = fmt::format("{:.4f}", value / *target);
     return {{"fact_key", key()},
-            {"revision", 1},
+            {"revision", revision},
+            {"status", withdrawn ? "WITHDRAWN" : "ACTIVE"},
             {"employee_no", employee},
             {"position_code", position},
             {"org_unit", "MACH-T1"},
@@ -262,6 +267,7 @@ std::map<std::string, std::string> expectedFit(const catalog::PositionCatalog& c
   }
   std::set<std::string> employees;
   std::set<std::pair<std::string, std::string>> current;  // employee, position
+  std::erase_if(latest, [](const auto& entry) { return entry.second->withdrawn; });
   for (const auto& [key, r] : latest) {
     if (r->type != "ASSIGNMENT") continue;
     if (r->valid_from <= today && (!r->valid_to || *r->valid_to >= today)) {
@@ -385,6 +391,22 @@ static void personnelFile(bool sqlite) {
                        i % 2 ? 99.0 : 97.0});
     }
   }
+  // Withdrawn: E20000's first-pass yield (its reports declined after all), so it owes the fact
+  // again; E20002's 5S training (entered by mistake), so it no longer holds it.
+  auto fpy = std::find_if(facts.begin(), facts.end(),
+                          [](const Fact& f) { return f.employee == "E20000" && f.kpi == "KPI.OP.FIRST_PASS_YIELD"; });
+  REQUIRE(fpy != facts.end());
+  Fact withdrawn_fact = *fpy;
+  withdrawn_fact.revision = 2;
+  withdrawn_fact.withdrawn = true;
+  facts.push_back(withdrawn_fact);
+  auto five_s = std::find_if(records.begin(), records.end(),
+                             [](const Record& r) { return r.employee == "E20002" && r.code == "T.5S"; });
+  REQUIRE(five_s != records.end());
+  Record withdrawn_record = *five_s;
+  withdrawn_record.revision = 2;
+  withdrawn_record.withdrawn = true;
+  records.push_back(withdrawn_record);
   // A replay and an older revision after a newer one change nothing.
   std::vector<std::pair<std::string, nlohmann::json>> messages;
   for (const auto& r : records) messages.emplace_back(r.key(), r.json());
@@ -405,6 +427,12 @@ static void personnelFile(bool sqlite) {
   CHECK(
       w.rows("SELECT valid_to FROM employee_assignment WHERE record_key = 'E20000|ASSIGNMENT|TEAM_LEADER|A1'")[0][0] ==
       dayText(-20));
+  // Withdrawn revisions are kept, marked (the loaders' default), and left out of every view.
+  CHECK(w.rows("SELECT status FROM employee_training WHERE employee_no = 'E20002' AND code = 'T.5S'")[0][0] ==
+        "WITHDRAWN");
+  CHECK(w.rows("SELECT status FROM duty_kpi_fact WHERE employee_no = 'E20000' AND kpi_code = "
+               "'KPI.OP.FIRST_PASS_YIELD'")[0][0] == "WITHDRAWN");
+  CHECK(w.rows("SELECT COUNT(*) FROM employee_competence WHERE employee_no = 'E20002' AND code = 'T.5S'")[0][0] == "0");
   // The badge history: who carried the (pseudonymised) badge on a day.
   CHECK(w.rows("SELECT COUNT(*) FROM employee_badge")[0][0] == "24");
   const std::string badge_1 = fmt::format("{:064x}", 1);
@@ -429,7 +457,7 @@ static void personnelFile(bool sqlite) {
   const std::string shift = dayText(-2) + "/N";
   std::set<std::string> not_reported, view_not_reported;
   for (int i = 0; i < 24; ++i) {
-    if (i % 5 == 4) not_reported.insert(fmt::format("E2{:04d}", i));
+    if (i % 5 == 4 || i == 0) not_reported.insert(fmt::format("E2{:04d}", i));  // E20000's was withdrawn
   }
   for (const auto& row : w.rows(fmt::format("SELECT employee_no, kpis_due, kpis_met, kpis_not_reported, "
                                             "COALESCE(duties_not_reported, '-') FROM duty_fulfilment WHERE "

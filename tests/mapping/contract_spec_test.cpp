@@ -62,7 +62,7 @@ TEST_CASE("contracts: the HR store loader mappings emit exactly the columns of t
 TEST_CASE("contracts: keys, columns and the catalog contract", "[contract]") {
   const contract::Spec& facts = contract::dutyKpi();
   auto columns = facts.columns(facts.tables.at(0));
-  REQUIRE(columns.size() == 23);
+  REQUIRE(columns.size() == 24);
   CHECK(columns[7].first == "period_type");
   CHECK(columns[7].second.path == "period.type");
   CHECK(contract::find("position_catalog.v1")->topic == "hr.position-catalog.v1");

@@ -586,6 +586,65 @@ TEST_CASE("odbc sink: 'contract' gives key, revision and columns of the contract
 
 namespace {
 
+// A fact with a status field (duty_kpi.v1 `status`).
+core::Record withStatus(const core::Record& r, const std::string& status) {
+  auto names = r.schema()->names();
+  names.push_back("status");
+  std::vector<core::Value> values;
+  for (size_t i = 0; i < names.size() - 1; ++i) values.push_back(r.value(i));
+  values.emplace_back(status);
+  core::Record out(std::make_shared<core::RecordSchema>(std::move(names)), std::move(values));
+  out.meta = r.meta;
+  return out;
+}
+
+// A WITHDRAWN revision: `withdrawn: mark` keeps the row marked, `delete` removes it; either way
+// the views leave it out and a later revision brings it back. Withdrawn employee records are
+// left out of what an employee holds.
+void withdrawnRevisions(const HrStore& store, const std::string& mode) {
+  auto sink = makeSink(store.connection, fmt::format("table: {0}duty_kpi_fact\ncontract: duty_kpi.v1\noffsets_table: "
+                                                     "{0}dutybridge_offsets\nwithdrawn: {1}\n",
+                                                     store.prefix, mode));
+  REQUIRE(sink->open());
+  REQUIRE(sink->storedPosition());
+  FactSpec f;
+  uint64_t sequence = 0;
+  auto write = [&](int64_t revision, const char* status) {
+    f.revision = revision;
+    std::vector<core::Record> records{withStatus(fact(f), status)};
+    ++sequence;
+    sink->nextBatchPosition("p" + std::to_string(sequence));
+    writeAndCommit(*sink, records, sequence);
+  };
+  auto row = [&] {
+    return store.scalar(fmt::format(
+        "SELECT COALESCE(MAX(CAST(revision AS TEXT) || '|' || COALESCE(status, '-')), 'none') FROM {}duty_kpi_fact",
+        store.prefix));
+  };
+  auto listed = [&] { return store.scalar(fmt::format("SELECT COUNT(*) FROM {}duty_fulfilment", store.prefix)); };
+  write(1, "ACTIVE");
+  CHECK(row() == "1|ACTIVE");
+  CHECK(listed() == "1");
+  write(2, "WITHDRAWN");
+  CHECK(row() == (mode == "mark" ? "2|WITHDRAWN" : "none"));
+  CHECK(listed() == "0");
+  CHECK(store.scalar(fmt::format("SELECT position FROM {}dutybridge_offsets", store.prefix)) == "p2");
+  write(3, "ACTIVE");
+  CHECK(row() == "3|ACTIVE");
+  CHECK(listed() == "1");
+
+  Database db(store.connection);
+  for (const char* status : {"ACTIVE", "WITHDRAWN"}) {
+    db.exec(
+        fmt::format("INSERT INTO {0}employee_training (record_key, revision, employee_no, code, valid_from, "
+                    "evidence, lineage, computed_at, status) VALUES ('E1|TRAINING_COMPLETION|T.{1}', 1, 'E1', "
+                    "'T.{1}', '2025-01-02', '{{}}', '{{}}', '2025-03-01 00:00:00+00', '{1}')",
+                    store.prefix, status));
+  }
+  CHECK(store.scalar(fmt::format("SELECT code FROM {}employee_competence WHERE employee_no = 'E1'", store.prefix)) ==
+        "T.ACTIVE");
+}
+
 // The personnel-file views over rows written straight into the tables (the loaders' e2e tests
 // write them through Kafka): position fit (held, expiring, expired, lapsed, level too low,
 // missing), not-reported facts owed by an assignment (also across a reassignment) and the duty
@@ -810,6 +869,18 @@ TEST_CASE("personnel-file views: position fit, not-reported duties, review signa
 TEST_CASE("personnel-file views: position fit, not-reported duties, review signals (PostgreSQL)",
           "[odbc][hr-schema][personnel-file][postgres]") {
   checkPersonnelFileViews(HrStore::postgres("hr_pf"));
+}
+
+TEST_CASE("withdrawn revisions: marked rows are left out of the views, deleted ones are gone (SQLite)",
+          "[odbc][sink][hr-schema][sqlite]") {
+  withdrawnRevisions(HrStore::sqlite("hr_withdrawn_mark"), "mark");
+  withdrawnRevisions(HrStore::sqlite("hr_withdrawn_delete"), "delete");
+}
+
+TEST_CASE("withdrawn revisions: marked rows are left out of the views, deleted ones are gone (PostgreSQL)",
+          "[odbc][sink][hr-schema][postgres]") {
+  withdrawnRevisions(HrStore::postgres("hr_withdrawn_mark"), "mark");
+  withdrawnRevisions(HrStore::postgres("hr_withdrawn_delete"), "delete");
 }
 
 TEST_CASE("employee_assignment keeps the highest revision of every assignment (SQLite)",
