@@ -221,7 +221,14 @@ TEST_CASE("the broker is down at start: the daemon retries, then delivers", "[e2
   Daemon daemon(s.config, s.log, /*once=*/true);
   std::this_thread::sleep_for(std::chrono::seconds(3));
   REQUIRE(daemon.running());
-  REQUIRE(std::system((env + " '" + kafka_local + "' start >/dev/null").c_str()) == 0);
+  // A broker JVM starting on a loaded machine has died without a word now and then (seen with
+  // the demo's private broker too): one more try, as scripts/demo does.
+  const std::string start = env + " '" + kafka_local + "' start >'" + run_dir + ".start.log' 2>&1";
+  if (std::system(start.c_str()) != 0) {
+    WARN("the second broker did not start; trying once more:\n" << e2e::readFile(run_dir + ".start.log"));
+    std::system((env + " '" + kafka_local + "' stop >/dev/null 2>&1").c_str());
+    REQUIRE(std::system(start.c_str()) == 0);
+  }
   int status = daemon.wait(std::chrono::seconds(180));
   auto messages = e2e::readTopic(bootstrap, s.topic);
   std::system((env + " '" + kafka_local + "' stop >/dev/null").c_str());
