@@ -23,7 +23,7 @@ namespace {
 
 constexpr std::string_view kMapHelp =
     R"(Usage: dutybridge map -m MAPPING -i INPUT.jsonl [--now TIME [--step DURATION] [--until TIME]]
-                      [--max-line-bytes N] [--max-depth N] [--explain]
+                      [--clock-from FIELD] [--max-line-bytes N] [--max-depth N] [--explain]
 
 Runs MAPPING over the JSON objects of INPUT.jsonl ('-' for standard input), one per line, and
 prints every emitted record as a JSON line {"topic":...,"key":...,"value":{...}} on stdout.
@@ -32,7 +32,13 @@ and reason. --now fixes the clock (RFC 3339) for now() and time-dependent logic;
 it on by DURATION (e.g. 1m) after every input line; --until moves it to TIME after the last line
 (in --step steps when given, ticking at each), so an aggregate mapping emits the closed revisions
 of windows that end (plus grace) by then, and a rolling window's rows age out at their midnights.
-An aggregate mapping prints the window revisions due after each line.
+--clock-from FIELD makes the clock follow a timestamp field of the input (e.g. updated_at):
+before each line it moves to the line's FIELD when that is later (never back; a line without
+it leaves the clock where it is) and the windows due by then close, so a recorded day of source
+rows replays with windows closing as they did. It starts at --now, or at the first line's FIELD.
+An aggregate mapping prints the window revisions due after each line. Reference tables with
+`refresh:` refresh on this clock in an aggregate mapping (a replay sees the tables as they are
+now, refreshed when the replayed time passes the interval).
 A JSON document nested deeper than --max-depth (default 128) is a dead letter. A line longer
 than --max-line-bytes (default 1048576) stops the run with exit status 1 at that line: it is
 never read whole.
@@ -107,6 +113,7 @@ struct MapOptions {
   std::optional<core::Timestamp> now;    // a fixed clock (else the system clock)
   int64_t step = 0;                      // moved after each input line
   std::optional<core::Timestamp> until;  // the fixed clock's time for a last tick
+  std::string clock_from;                // the clock follows this timestamp field of the input
   bool explain = false;                  // one masked explanation line per input line
 };
 
@@ -124,6 +131,8 @@ std::expected<MapOptions, int> parseMapOptions(const std::vector<std::string>& a
     else if (arg == "--now" && has_value) now_text = args[++i];
     else if (arg == "--step" && has_value) step_text = args[++i];
     else if (arg == "--until" && has_value) until_text = args[++i];
+    else if (arg == "--clock-from" && has_value)
+      options.clock_from = args[++i];
     else if (arg == "--max-line-bytes" && has_value) max_line_text = args[++i];
     else if (arg == "--max-depth" && has_value) max_depth_text = args[++i];
     else if (arg == "--explain")
@@ -143,8 +152,8 @@ std::expected<MapOptions, int> parseMapOptions(const std::vector<std::string>& a
     if (!parsed || *parsed > 100000) return refuse("--max-depth must be a number from 1 to 100000");
     options.json_limits.max_depth = *parsed;
   }
-  if ((!step_text.empty() || !until_text.empty()) && now_text.empty()) {
-    return refuse("--step and --until need --now (they move a fixed clock)");
+  if ((!step_text.empty() || !until_text.empty()) && now_text.empty() && options.clock_from.empty()) {
+    return refuse("--step and --until need --now or --clock-from (they move a fixed clock)");
   }
   if (!step_text.empty()) {
     auto parsed = core::parseDuration(step_text);
@@ -244,8 +253,8 @@ int runMapCommand(const std::vector<std::string>& args) {
   const std::string& input_file = options->input_file;
   std::unique_ptr<core::Clock> clock;
   core::ManualClock* manual = nullptr;
-  if (options->now) {
-    auto fixed = std::make_unique<core::ManualClock>(*options->now);
+  if (options->now || !options->clock_from.empty()) {
+    auto fixed = std::make_unique<core::ManualClock>(options->now.value_or(core::Timestamp{0}));
     manual = fixed.get();
     clock = std::move(fixed);
   } else {
@@ -267,6 +276,27 @@ int runMapCommand(const std::vector<std::string>& args) {
   size_t line_number = 0;
   size_t dead = 0;
   mapping::Binding binding;
+  // Closes what is due on the clock now and prints it (a last tick prints an explanation even
+  // when nothing closed).
+  auto tick = [&](bool last) {
+    std::vector<core::Record> outputs;
+    std::vector<core::DeadLetter> dead_letters;
+    transform->tick(outputs, dead_letters);
+    std::vector<std::string> reasons;
+    for (const auto& letter : dead_letters) {
+      ++dead;
+      reasons.push_back(letter.reason);
+      std::cerr << fmt::format("{}: dead letter ({}): {}\n", letter.input->meta.source_position, shared->label(),
+                               letter.reason);
+    }
+    if (!last && outputs.empty() && reasons.empty()) return;
+    if (options->explain)
+      std::cout << explainLine(*shared, std::nullopt, nullptr, std::move(outputs), {}, reasons) << '\n';
+    else
+      for (const auto& out : outputs) std::cout << codec::envelopeJson(out) << '\n';
+  };
+  bool clock_started = options->now.has_value();  // --clock-from: the clock has a time
+
   for (LineRead read; (read = readLine(*in, line, options->max_line_bytes)) != LineRead::End;) {
     ++line_number;
     if (read == LineRead::TooLong) {
@@ -287,6 +317,20 @@ int runMapCommand(const std::vector<std::string>& args) {
     const bool explain = options->explain;
     core::Record record = mapping::recordFromMap(*value);
     record.meta.source_position = fmt::format("{}:{}", input_file, line_number);
+    if (!options->clock_from.empty()) {
+      const core::Value* field = record.find(options->clock_from);
+      std::optional<core::Timestamp> at;
+      if (field && field->type() == core::ValueType::String) {
+        if (auto parsed = core::parseTimestamp(field->asString())) at = *parsed;
+      }
+      if (at && !clock_started) {
+        manual->set(*at);  // the first time the input gives
+        clock_started = true;
+      } else if (at && at->micros > manual->now().micros) {
+        manual->set(*at);
+        if (transform) tick(false);
+      }
+    }
     if (transform) {
       std::vector<core::Record> outputs;
       std::vector<core::DeadLetter> dead_letters;
@@ -328,23 +372,6 @@ int runMapCommand(const std::vector<std::string>& args) {
     if (manual) manual->advance(options->step);
   }
   if (transform && options->until) {
-    auto tick = [&](bool last) {
-      std::vector<core::Record> outputs;
-      std::vector<core::DeadLetter> dead_letters;
-      transform->tick(outputs, dead_letters);
-      std::vector<std::string> reasons;
-      for (const auto& letter : dead_letters) {
-        ++dead;
-        reasons.push_back(letter.reason);
-        std::cerr << fmt::format("{}: dead letter ({}): {}\n", letter.input->meta.source_position, shared->label(),
-                                 letter.reason);
-      }
-      if (!last && outputs.empty() && reasons.empty()) return;
-      if (options->explain)
-        std::cout << explainLine(*shared, std::nullopt, nullptr, std::move(outputs), {}, reasons) << '\n';
-      else
-        for (const auto& out : outputs) std::cout << codec::envelopeJson(out) << '\n';
-    };
     // The clock runs on to --until in --step steps, ticking at each, as a running pipeline's clock
     // does: a rolling window's rows age out at their own midnights, not all at --until. At most a
     // million steps (a finer --step strides).

@@ -239,6 +239,44 @@ TEST_CASE("map: a quarantined report is released by its corrected version and ne
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("map --clock-from replays a recorded day: windows close when the input's time passes them",
+          "[cli][mapping]") {
+  auto dir = std::filesystem::temp_directory_path() / ("dutybridge-clock-from-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  // Night shift N of 03-14 (20:00-08:00 Shanghai, 1 h grace) gets two reports; the third, of the
+  // day shift, was recorded at 09:30 local: by then N had closed, so its closed revision comes
+  // before the day shift's first.
+  std::ofstream(dir / "in.jsonl")
+      << R"({"report_no":"R1","team_code":"T1","time_from":"2025-03-14T21:00:00+08:00","good_qty":"480",)"
+      << R"("state":"ACCEPTED","updated_at":"2025-03-14T13:00:00Z"})"
+      << "\n"
+      << R"({"report_no":"R2","team_code":"T1","time_from":"2025-03-15T01:15:00+08:00","good_qty":"300",)"
+      << R"("state":"ACCEPTED","updated_at":"2025-03-14T17:30:00Z"})"
+      << "\n"
+      << R"({"report_no":"R3","team_code":"T1","time_from":"2025-03-15T09:00:00+08:00","good_qty":"10",)"
+      << R"("state":"ACCEPTED","updated_at":"2025-03-15T01:30:00Z"})"
+      << "\n"
+      << R"({"report_no":"R0","team_code":"T1","time_from":"2025-03-14T22:00:00+08:00","good_qty":"1",)"
+      << R"("state":"ACCEPTED","updated_at":"2025-03-14T14:00:00Z"})"
+      << "\n";  // late: the clock stays
+  const std::string mapping = (kSource / "tests/golden/mappings/agg_night_shift_shanghai/mapping.yaml").string();
+  auto result = runCli("map -m '" + mapping + "' -i '" + (dir / "in.jsonl").string() + "' --clock-from updated_at");
+  INFO(result.output);
+  CHECK(result.status == 0);
+  const auto night_closed =
+      result.output.find(R"("good":"780","reports":2,"largest":"480","revision":3,"closed":true)");
+  const auto day_first = result.output.find(R"("period_id":"2025-03-15/D")");
+  REQUIRE(night_closed != std::string::npos);
+  REQUIRE(day_first != std::string::npos);
+  CHECK(night_closed < day_first);
+  // R0 arrived after N closed: a correction (revision 4, still closed).
+  CHECK_THAT(result.output, Catch::Contains(R"("good":"781","reports":3,"largest":"480","revision":4,"closed":true)"));
+  auto refused = runCli("map -m '" + mapping + "' -i '" + (dir / "in.jsonl").string() + "' --step 1m");
+  CHECK(refused.status == 2);
+  CHECK_THAT(refused.output, Catch::Contains("--step and --until need --now or --clock-from"));
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("map: ROLLING skill evidence ages out day by day and lapses as --until steps the clock",
           "[cli][mapping][aggregate]") {
   auto dir = std::filesystem::temp_directory_path() / ("dutybridge-rolling-" + std::to_string(::getpid()));
