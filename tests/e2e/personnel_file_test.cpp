@@ -14,7 +14,6 @@
 #include <chrono>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "connectors/kafka/kafka_handles.h"
 #include "src/catalog/position_catalog.h"
@@ -241,19 +240,7 @@ pipelines:
         fmt::format("sqlite3 -bail -batch -tabs '{}' < '{}' 2>&1", db.string(), (dir / "query.sql").string()));
     INFO(result.output);
     REQUIRE(result.status == 0);
-    std::vector<std::vector<std::string>> out;
-    std::istringstream lines(result.output);
-    for (std::string line; std::getline(lines, line);) {
-      std::vector<std::string> fields;
-      for (size_t from = 0;;) {
-        size_t tab = line.find('\t', from);
-        fields.push_back(line.substr(from, tab == std::string::npos ? std::string::npos : tab - from));
-        if (tab == std::string::npos) break;
-        from = tab + 1;
-      }
-      out.push_back(std::move(fields));
-    }
-    return out;
+    return testing::tabRows(result.output);
   }
 };
 

@@ -57,12 +57,8 @@ inline void psql(const Pg& pg, const std::string& sql) {
   REQUIRE(status == 0);
 }
 
-// The rows of a query, fields split at tabs. Fails the test on error.
-inline std::vector<std::vector<std::string>> psqlRows(const Pg& pg, const std::string& sql) {
-  std::string out, err;
-  int status = runPsql(pg, sql, &out, &err);
-  INFO(err);
-  REQUIRE(status == 0);
+// Lines of tab-separated fields (psql -A -F '\t', sqlite3 -tabs) as rows; empty lines skipped.
+inline std::vector<std::vector<std::string>> tabRows(const std::string& out) {
   std::vector<std::vector<std::string>> rows;
   size_t start = 0;
   while (start < out.size()) {
@@ -82,6 +78,15 @@ inline std::vector<std::vector<std::string>> psqlRows(const Pg& pg, const std::s
     rows.push_back(std::move(fields));
   }
   return rows;
+}
+
+// The rows of a query, fields split at tabs. Fails the test on error.
+inline std::vector<std::vector<std::string>> psqlRows(const Pg& pg, const std::string& sql) {
+  std::string out, err;
+  int status = runPsql(pg, sql, &out, &err);
+  INFO(err);
+  REQUIRE(status == 0);
+  return tabRows(out);
 }
 
 // The first column of a query's rows.
