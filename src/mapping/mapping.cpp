@@ -1526,8 +1526,21 @@ core::Status Mapping::emitRevision(const aggregate::Revision& revision, const co
     // Each revision is its own event: the position the sink derives ce_id from names the window
     // and the revision, so a re-sent revision keeps its id and two revisions never share one.
     out[i].meta.source_position = fmt::format("{}#{}", w.key, revision.revision);
-    if (withdrawn && emits[(*indices)[first_index + (i - first)]].contract) {
+    if (!emits[(*indices)[first_index + (i - first)]].contract) continue;
+    if (withdrawn) {
       if (auto at = out[i].schema()->indexOf("status")) out[i].value(*at) = Value("WITHDRAWN");
+    }
+    // The period is the aggregate's calendar's: its zone, not the catalog's (one catalog may
+    // serve plants in several zones).
+    if (auto at = out[i].schema()->indexOf("period"); at && block.calendar && !block.rolling) {
+      Value& period = out[i].value(*at);
+      if (period.type() == core::ValueType::Map) {
+        core::ValueMap fields = period.asMap();
+        for (auto& [member, value] : fields) {
+          if (member == "tz") value = Value(block.calendar->timeZone());
+        }
+        period = Value(std::move(fields));
+      }
     }
   }
   return {};
