@@ -1577,9 +1577,13 @@ namespace {
 // `quarantine:` and `hmac_keys:` replace the base's one by one; any other key replaces the
 // base's. The base's tests are not inherited (they test the base's tables). Afterwards the
 // loader's primary file is the base, and the overlay's nodes are a graft that keeps its own
-// file name and directory. One level only: a base cannot extend another mapping.
+// file name and directory. A base may itself be an overlay (a plant's overlay of a region's
+// overlay of the shipped mapping): it is merged over its own base first, up to
+// kMaxOverlayDepth levels (deeper is taken for a cycle).
+constexpr int kMaxOverlayDepth = 8;
+
 std::optional<YAML::Node> applyOverlay(Loader& loader, const YAML::Node& overlay, const YAML::Node& extends,
-                                       std::string& primary_text) {
+                                       std::string& primary_text, int depth = 1) {
   if (!extends.IsScalar() || extends.Scalar().empty()) {
     loader.error(extends, "extends", "'extends' is the path of the base mapping file",
                  "e.g. extends: ../../mappings/tl_daily_good_output.yaml");
@@ -1612,9 +1616,10 @@ std::optional<YAML::Node> applyOverlay(Loader& loader, const YAML::Node& overlay
     loader.diagnostics.addSource(base_file.string(), base_text);
     return std::nullopt;
   }
-  if (base["extends"]) {
-    loader.error(extends, "extends", "the base mapping extends another mapping itself",
-                 "extend the mapping it extends instead: one level only");
+  if (base["extends"] && depth >= kMaxOverlayDepth) {
+    loader.error(extends, "extends",
+                 fmt::format("overlays extend each other more than {} levels deep", kMaxOverlayDepth),
+                 "does a mapping extend itself through the others?");
     return std::nullopt;
   }
 
@@ -1630,6 +1635,11 @@ std::optional<YAML::Node> applyOverlay(Loader& loader, const YAML::Node& overlay
   }
   loader.diagnostics.addSource(loader.file_name, base_text);
   primary_text = std::move(base_text);
+  if (const YAML::Node base_extends = base["extends"]; base_extends) {
+    auto merged = applyOverlay(loader, base, base_extends, primary_text, depth + 1);
+    if (!merged) return std::nullopt;
+    base.reset(*merged);  // not operator=: that would rebind the base's own nodes (its graft)
+  }
 
   base.remove("tests");
   const std::vector<std::string> overlay_keys = mappingKeys();
